@@ -1,0 +1,8 @@
+/* The clgraph CLI's subcommands: each is `int clg_cmd_NAME(int argc, char **argv)`
+ * with argv[0] the subcommand name, returning the process exit code. */
+#ifndef CLGRAPH_APPS_COMMANDS_H
+#define CLGRAPH_APPS_COMMANDS_H
+
+int clg_cmd_devices(int argc, char **argv);
+
+#endif

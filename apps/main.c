@@ -1,0 +1,38 @@
+/* clgraph: command-line front end. Dispatches to the subcommands in apps/cmd_*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "apps/commands.h"
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"devices", clg_cmd_devices, "list OpenCL platforms and devices with their capabilities"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: clgraph COMMAND [options]   (clgraph COMMAND --help for its options)\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(out, "\nenvironment: CLGRAPH_DEVICE (device selector), CLGRAPH_BUILD "
+                 "(source|spirv|auto),\n  CLGRAPH_KERNEL_DIR (load cl/*.cl from a folder), "
+                 "CLGRAPH_CACHE_DIR (program cache)\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "clgraph: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

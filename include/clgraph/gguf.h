@@ -1,0 +1,167 @@
+/* GGUF model files (v2, v3): a validating reader over mmap, a writer, and the
+ * host-side weight types (block layouts, dequantization, quantization).
+ *
+ * Every offset, count and length is checked against the file before use; a
+ * malformed file yields CLG_ERR_FORMAT with a message naming the field and its
+ * byte offset (clg_last_error()).
+ */
+#ifndef CLGRAPH_GGUF_H
+#define CLGRAPH_GGUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clgraph/runtime.h" /* clg_status */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- weight types (ggml type ids) -------------------------------------- */
+
+typedef enum llm_dtype {
+    LLM_DTYPE_F32 = 0,
+    LLM_DTYPE_F16 = 1,
+    LLM_DTYPE_Q4_0 = 2,
+    LLM_DTYPE_Q4_1 = 3,
+    LLM_DTYPE_Q8_0 = 8,
+    LLM_DTYPE_Q4_K = 12,
+    LLM_DTYPE_Q5_K = 13,
+    LLM_DTYPE_Q6_K = 14,
+    LLM_DTYPE_BF16 = 30
+} llm_dtype;
+
+/* "f32", "q4_1", ...; NULL for an unknown id. */
+const char *llm_dtype_name(int dtype);
+/* Parses a name (case-insensitive); -1 when unknown. */
+int llm_dtype_from_name(const char *name);
+/* Elements per block (1 for F32/F16/BF16, 32, or 256 for K-quants) and bytes
+ * per block; 0 for an unknown id. */
+size_t llm_dtype_block_elems(int dtype);
+size_t llm_dtype_block_bytes(int dtype);
+/* Bytes of n elements (n a multiple of the block size), 0 when not. */
+size_t llm_dtype_row_bytes(int dtype, uint64_t n);
+
+/* Dequantizes n elements (n a multiple of the block size) into dst. */
+clg_status llm_dequantize(int dtype, const void *src, float *dst, size_t n);
+/* Quantizes n floats into dtype; supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1
+ * (same rounding as ggml's reference quantizers). */
+clg_status llm_quantize(int dtype, const float *src, void *dst, size_t n);
+
+float llm_f16_to_f32(uint16_t h);
+uint16_t llm_f32_to_f16(float f);
+
+/* ---- reader ------------------------------------------------------------ */
+
+typedef enum llm_gguf_type {
+    LLM_GGUF_UINT8 = 0,
+    LLM_GGUF_INT8 = 1,
+    LLM_GGUF_UINT16 = 2,
+    LLM_GGUF_INT16 = 3,
+    LLM_GGUF_UINT32 = 4,
+    LLM_GGUF_INT32 = 5,
+    LLM_GGUF_FLOAT32 = 6,
+    LLM_GGUF_BOOL = 7,
+    LLM_GGUF_STRING = 8,
+    LLM_GGUF_ARRAY = 9,
+    LLM_GGUF_UINT64 = 10,
+    LLM_GGUF_INT64 = 11,
+    LLM_GGUF_FLOAT64 = 12
+} llm_gguf_type;
+
+/* A GGUF string: not NUL-terminated, points into the mapped file. */
+typedef struct llm_gguf_str {
+    const char *ptr;
+    uint64_t len;
+} llm_gguf_str;
+
+/* One tensor. data points into the mapped file (aligned as the file says). */
+typedef struct llm_gguf_tensor {
+    llm_gguf_str name;
+    int dtype;            /* llm_dtype */
+    uint32_t n_dims;      /* 1..4 */
+    uint64_t ne[4];       /* ne[0] is the contiguous (row) dimension; unused = 1 */
+    uint64_t n_elems;
+    uint64_t offset;      /* relative to the data section */
+    uint64_t bytes;
+    const void *data;
+} llm_gguf_tensor;
+
+typedef struct llm_gguf llm_gguf;
+
+/* Maps and validates a file. *out owned by the caller: llm_gguf_close. */
+clg_status llm_gguf_open(const char *path, llm_gguf **out);
+/* Same over caller memory (borrowed; must outlive the handle), for tests and
+ * the fuzzer. */
+clg_status llm_gguf_open_memory(const void *data, size_t size, llm_gguf **out);
+void llm_gguf_close(llm_gguf *f); /* safe on NULL */
+
+uint32_t llm_gguf_version(const llm_gguf *f);
+uint64_t llm_gguf_alignment(const llm_gguf *f);
+uint64_t llm_gguf_data_offset(const llm_gguf *f); /* of the data section, in the file */
+uint64_t llm_gguf_file_size(const llm_gguf *f);
+
+/* Metadata: keys are indexed 0..n-1 in file order. */
+uint64_t llm_gguf_kv_count(const llm_gguf *f);
+llm_gguf_str llm_gguf_kv_key(const llm_gguf *f, uint64_t i);
+llm_gguf_type llm_gguf_kv_type(const llm_gguf *f, uint64_t i);
+/* Index of a key, or -1. */
+int64_t llm_gguf_find_key(const llm_gguf *f, const char *key);
+
+/* Typed getters by key. Integers of any integer type convert when the value
+ * fits; each returns CLG_ERR_NOT_FOUND for a missing key and CLG_ERR_FORMAT
+ * (naming the key and its actual type) for a mismatch. */
+clg_status llm_gguf_get_u64(const llm_gguf *f, const char *key, uint64_t *out);
+clg_status llm_gguf_get_i64(const llm_gguf *f, const char *key, int64_t *out);
+clg_status llm_gguf_get_u32(const llm_gguf *f, const char *key, uint32_t *out);
+clg_status llm_gguf_get_f32(const llm_gguf *f, const char *key, float *out); /* f32 or f64 */
+clg_status llm_gguf_get_bool(const llm_gguf *f, const char *key, int *out);
+clg_status llm_gguf_get_str(const llm_gguf *f, const char *key, llm_gguf_str *out);
+
+/* Arrays: element type and count; then element access. */
+clg_status llm_gguf_get_array(const llm_gguf *f, const char *key, llm_gguf_type *elem_type,
+                              uint64_t *count);
+/* i-th string of a string array (O(1): offsets are indexed at open). */
+clg_status llm_gguf_array_str(const llm_gguf *f, const char *key, uint64_t i, llm_gguf_str *out);
+/* Raw pointer to a numeric array's elements (little-endian, packed, possibly
+ * unaligned: copy with memcpy). */
+clg_status llm_gguf_array_data(const llm_gguf *f, const char *key, const void **data);
+
+/* Tensors, in file order. */
+uint64_t llm_gguf_tensor_count(const llm_gguf *f);
+const llm_gguf_tensor *llm_gguf_tensor_at(const llm_gguf *f, uint64_t i);
+/* By name, or NULL. */
+const llm_gguf_tensor *llm_gguf_find_tensor(const llm_gguf *f, const char *name);
+
+/* ---- writer ------------------------------------------------------------ */
+
+typedef struct llm_gguf_writer llm_gguf_writer;
+
+/* Collects metadata and tensors, then writes a v3 file in one go. Values and
+ * tensor data are copied. Owned by the caller: llm_gguf_writer_destroy. */
+clg_status llm_gguf_writer_create(llm_gguf_writer **out);
+void llm_gguf_writer_destroy(llm_gguf_writer *w);
+clg_status llm_gguf_writer_set_alignment(llm_gguf_writer *w, uint32_t alignment);
+clg_status llm_gguf_writer_add_u32(llm_gguf_writer *w, const char *key, uint32_t v);
+clg_status llm_gguf_writer_add_i32(llm_gguf_writer *w, const char *key, int32_t v);
+clg_status llm_gguf_writer_add_u64(llm_gguf_writer *w, const char *key, uint64_t v);
+clg_status llm_gguf_writer_add_f32(llm_gguf_writer *w, const char *key, float v);
+clg_status llm_gguf_writer_add_bool(llm_gguf_writer *w, const char *key, int v);
+clg_status llm_gguf_writer_add_str(llm_gguf_writer *w, const char *key, const char *v);
+/* Numeric arrays: elem_type one of the scalar types, data packed. */
+clg_status llm_gguf_writer_add_array(llm_gguf_writer *w, const char *key, llm_gguf_type elem_type,
+                                     const void *data, uint64_t count);
+clg_status llm_gguf_writer_add_str_array(llm_gguf_writer *w, const char *key,
+                                         const char *const *strs, const uint64_t *lens,
+                                         uint64_t count);
+/* Copies every key-value pair of an open file (for converters). */
+clg_status llm_gguf_writer_copy_kv(llm_gguf_writer *w, const llm_gguf *src);
+/* ne as in llm_gguf_tensor; data holds llm_dtype_row_bytes(dtype, ne0) * rows bytes. */
+clg_status llm_gguf_writer_add_tensor(llm_gguf_writer *w, const char *name, int dtype,
+                                      uint32_t n_dims, const uint64_t *ne, const void *data);
+clg_status llm_gguf_writer_write(llm_gguf_writer *w, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,280 @@
+/* clgraph runtime: a model-agnostic OpenCL task-graph runtime.
+ *
+ * Devices are selected by a text selector; a context owns one device and one
+ * in-order queue. Buffers carry a transfer policy (TornadoVM's
+ * DataTransferMode), tasks are single kernel launches whose buffer arguments
+ * declare read / write access (dependencies are inferred from it), graphs are
+ * named ordered sets of tasks, and a plan executes several graphs as one step,
+ * device to device. Every fallible call returns a clg_status; the detail (the
+ * OpenCL call and its error name, the build log, ...) is in clg_last_error().
+ */
+#ifndef CLGRAPH_RUNTIME_H
+#define CLGRAPH_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status ------------------------------------------------------------ */
+
+typedef enum clg_status {
+    CLG_OK = 0,
+    CLG_ERR_INVALID_ARG,   /* a caller's argument is wrong */
+    CLG_ERR_NOT_FOUND,     /* no such device, kernel, buffer, key, file */
+    CLG_ERR_OPENCL,        /* an OpenCL call failed */
+    CLG_ERR_BUILD,         /* a program failed to build; the log is in the message */
+    CLG_ERR_OUT_OF_MEMORY, /* host or device allocation failed */
+    CLG_ERR_UNSUPPORTED,   /* the device or build lacks a feature */
+    CLG_ERR_IO,            /* a file could not be read or written */
+    CLG_ERR_FORMAT,        /* malformed input data (e.g. a model file) */
+    CLG_ERR_INTERRUPTED    /* stopped on request */
+} clg_status;
+
+/* Static name of a status ("CLG_ERR_BUILD"). */
+const char *clg_status_str(clg_status st);
+
+/* Message of the last failing call on this thread; never NULL ("" when none).
+ * Owned by the library, valid until the next failing call on this thread. */
+const char *clg_last_error(void);
+
+/* Sets the thread's message (printf-style) and returns st. For layers built on
+ * the runtime (graphs/) so that one mechanism carries every error. */
+clg_status clg_fail(clg_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* ---- devices ----------------------------------------------------------- */
+
+typedef enum clg_device_type {
+    CLG_DEVICE_OTHER = 0,
+    CLG_DEVICE_CPU = 1,
+    CLG_DEVICE_GPU = 2,
+    CLG_DEVICE_ACCELERATOR = 3
+} clg_device_type;
+
+/* Capabilities of one device, read once. Plain data. */
+typedef struct clg_device_info {
+    int platform_index, device_index; /* the "P:D" selector */
+    char platform_name[128];
+    char platform_version[128];
+    char device_name[128];
+    char vendor[128];
+    char driver_version[128];
+    char device_version[128];   /* "OpenCL 3.0 CUDA" */
+    char opencl_c_version[128]; /* "OpenCL C 1.2 ..." */
+    char il_version[128];       /* "SPIR-V_1.0 ..." or "" */
+    clg_device_type type;
+    int has_fp16, has_fp64, has_subgroups, has_command_buffer;
+    int has_spirv;              /* il_version names SPIR-V */
+    int local_mem_is_local;     /* CL_LOCAL (dedicated) vs CL_GLOBAL */
+    uint64_t local_mem_size;
+    size_t max_work_group_size;
+    size_t preferred_multiple;  /* of a trivial kernel, 0 if unknown */
+    unsigned compute_units;
+    uint64_t global_mem_size;
+    uint64_t max_alloc_size;
+} clg_device_info;
+
+/* Every device of every platform. *out is malloc'ed, the caller frees it. */
+clg_status clg_device_list(clg_device_info **out, int *count);
+
+/* Picks one device. sel: NULL or "" means $CLGRAPH_DEVICE, and if that is
+ * unset the first GPU, else the first device. Otherwise "P:D", "gpu" / "cpu" /
+ * "accelerator", or a case-insensitive substring of the platform name or
+ * version or the device name or vendor. An unknown selector fails with
+ * CLG_ERR_NOT_FOUND and a message listing the devices that exist. */
+clg_status clg_device_select(const char *sel, clg_device_info *out);
+
+/* ---- context ----------------------------------------------------------- */
+
+typedef struct clg_context clg_context;
+
+typedef enum clg_build_mode {
+    CLG_BUILD_AUTO = 0, /* SPIR-V where the device takes IL and one is embedded */
+    CLG_BUILD_SOURCE,
+    CLG_BUILD_SPIRV     /* forced; fails cleanly on a device without IL */
+} clg_build_mode;
+
+typedef struct clg_context_options {
+    const char *device;       /* selector, see clg_device_select; borrowed */
+    clg_build_mode build;     /* default AUTO; $CLGRAPH_BUILD=source|spirv|auto */
+    int profiling;            /* 1: profiling events on every task and transfer */
+    const char *cache_dir;    /* program binary cache; NULL: $CLGRAPH_CACHE_DIR,
+                                 else $XDG_CACHE_HOME/clgraph, else ~/.cache/clgraph;
+                                 "" disables the cache */
+} clg_context_options;
+
+clg_context_options clg_context_options_default(void);
+
+/* Creates a context (OpenCL context + in-order queue) on the selected device.
+ * *out is owned by the caller: clg_context_destroy. */
+clg_status clg_context_create(const clg_context_options *opt, clg_context **out);
+/* Destroys the context and every buffer, program, graph and plan made from it.
+ * Safe on NULL. */
+void clg_context_destroy(clg_context *ctx);
+/* Borrowed, valid while ctx lives. */
+const clg_device_info *clg_context_device(const clg_context *ctx);
+/* Waits for all queued work. */
+clg_status clg_context_finish(clg_context *ctx);
+
+/* ---- programs ---------------------------------------------------------- */
+
+typedef struct clg_program clg_program;
+
+typedef enum clg_program_origin {
+    CLG_ORIGIN_SOURCE = 0, /* built from OpenCL C */
+    CLG_ORIGIN_SPIRV,      /* loaded from SPIR-V IL */
+    CLG_ORIGIN_CACHE       /* device binary from the on-disk cache */
+} clg_program_origin;
+
+/* Builds (or returns the context's already-built) program for one of the
+ * embedded kernel files, e.g. "norm" for cl/norm.cl, with extra build options
+ * such as "-DWG=64". With $CLGRAPH_KERNEL_DIR set, the file is read from that
+ * folder instead. The program is owned by the context. On a build failure the
+ * status is CLG_ERR_BUILD and clg_last_error() holds the build log. */
+clg_status clg_program_get(clg_context *ctx, const char *file, const char *options,
+                           clg_program **out);
+
+/* Same from caller-provided OpenCL C source (copied). Owned by the context. */
+clg_status clg_program_from_source(clg_context *ctx, const char *name, const char *source,
+                                   const char *options, clg_program **out);
+
+clg_program_origin clg_program_origin_of(const clg_program *prog);
+const char *clg_program_origin_str(clg_program_origin origin);
+
+/* Names of the embedded kernel files, NULL-terminated; static. */
+const char *const *clg_embedded_files(void);
+
+/* ---- buffers ----------------------------------------------------------- */
+
+typedef struct clg_buffer clg_buffer;
+
+typedef enum clg_transfer {
+    CLG_TRANSFER_FIRST_EXECUTION = 0, /* uploaded once, before its first use */
+    CLG_TRANSFER_EVERY_EXECUTION,     /* uploaded before each step that reads it,
+                                         read back after each step that writes it */
+    CLG_TRANSFER_DEVICE_ONLY          /* never crosses the bus (clg_buffer_read /
+                                         clg_buffer_write excepted) */
+} clg_transfer;
+
+/* Creates a named device buffer (names are unique per context). host is
+ * borrowed: for FIRST_EXECUTION it must stay valid until the first step that
+ * uses the buffer; for EVERY_EXECUTION for as long as the buffer is used; it is
+ * ignored (may be NULL) for DEVICE_ONLY. bytes above the device's maximum
+ * allocation fail with CLG_ERR_OUT_OF_MEMORY naming both sizes. Owned by the
+ * context; clg_buffer_destroy releases it early. */
+clg_status clg_buffer_create(clg_context *ctx, const char *name, size_t bytes,
+                             clg_transfer policy, void *host, clg_buffer **out);
+void clg_buffer_destroy(clg_buffer *buf);
+/* A buffer by name, for a graph that consumes what an earlier graph produced;
+ * CLG_ERR_NOT_FOUND when there is none. Borrowed. */
+clg_status clg_buffer_find(clg_context *ctx, const char *name, clg_buffer **out);
+const char *clg_buffer_name(const clg_buffer *buf);
+size_t clg_buffer_size(const clg_buffer *buf);
+/* For EVERY_EXECUTION: how many leading bytes cross the bus per step (default:
+ * all). Lets a step upload 3 token ids of a 512-slot buffer. */
+clg_status clg_buffer_set_transfer_bytes(clg_buffer *buf, size_t bytes);
+/* Explicit blocking transfers, counted by the profiler like the automatic ones. */
+clg_status clg_buffer_write(clg_buffer *buf, size_t offset, const void *src, size_t bytes);
+clg_status clg_buffer_read(clg_buffer *buf, size_t offset, void *dst, size_t bytes);
+
+/* ---- tasks and graphs -------------------------------------------------- */
+
+typedef struct clg_graph clg_graph;
+typedef struct clg_task clg_task;
+
+typedef enum clg_access { CLG_READ = 1, CLG_WRITE = 2, CLG_READ_WRITE = 3 } clg_access;
+
+/* A named graph, owned by the context (clg_graph_destroy releases it early). */
+clg_status clg_graph_create(clg_context *ctx, const char *name, clg_graph **out);
+void clg_graph_destroy(clg_graph *g);
+const char *clg_graph_name(const clg_graph *g);
+
+/* Appends a task running kernel `kernel` of prog. Tasks run in the order they
+ * are added. The task is owned by the graph. */
+clg_status clg_graph_add_task(clg_graph *g, const char *name, clg_program *prog,
+                              const char *kernel, clg_task **out);
+/* Arguments; may be set again between executions (e.g. a position). */
+clg_status clg_task_arg_buffer(clg_task *t, unsigned index, clg_buffer *buf, clg_access access);
+clg_status clg_task_arg_scalar(clg_task *t, unsigned index, const void *value, size_t size);
+clg_status clg_task_arg_int(clg_task *t, unsigned index, int32_t value);
+clg_status clg_task_arg_float(clg_task *t, unsigned index, float value);
+clg_status clg_task_arg_local(clg_task *t, unsigned index, size_t bytes);
+/* NDRange; local NULL lets the driver choose. Checked against the device's
+ * limits (global a multiple of local, local within the maximum). */
+clg_status clg_task_set_range(clg_task *t, unsigned dims, const size_t *global,
+                              const size_t *local);
+const char *clg_task_name(const clg_task *t);
+
+size_t clg_graph_task_count(const clg_graph *g);
+clg_task *clg_graph_task(const clg_graph *g, size_t i);
+/* Dependencies inferred from the declared access: indices (within the graph)
+ * of the tasks task i must wait for (read-after-write, write-after-read,
+ * write-after-write). *deps is borrowed, valid until the graph changes. */
+clg_status clg_graph_task_deps(clg_graph *g, size_t i, const size_t **deps, size_t *count);
+
+/* One step of this graph alone: uploads, tasks, read-backs, wait. */
+clg_status clg_graph_execute(clg_graph *g);
+
+/* ---- plans ------------------------------------------------------------- */
+
+typedef struct clg_plan clg_plan;
+
+/* A plan owned by the context. Graphs are borrowed and run in the order added;
+ * a graph reading a DEVICE_ONLY buffer that no earlier graph of the plan
+ * writes (and nothing wrote before) is reported by clg_plan_execute. */
+clg_status clg_plan_create(clg_context *ctx, clg_plan **out);
+void clg_plan_destroy(clg_plan *p);
+clg_status clg_plan_add_graph(clg_plan *p, clg_graph *g);
+/* One step: for each graph in order, upload what its tasks read (FIRST_EXECUTION
+ * once ever, EVERY_EXECUTION once per step), enqueue its tasks; then read back
+ * every EVERY_EXECUTION buffer written in the step and wait. No host round trip
+ * between graphs. */
+clg_status clg_plan_execute(clg_plan *p);
+/* Executes only graphs [first, last) of the plan as one step. */
+clg_status clg_plan_execute_range(clg_plan *p, size_t first, size_t last);
+size_t clg_plan_graph_count(const clg_plan *p);
+clg_graph *clg_plan_graph(const clg_plan *p, size_t i);
+
+/* ---- profiling --------------------------------------------------------- */
+
+/* Totals since creation (or the last clg_profile_reset). Kernel times need
+ * options.profiling = 1; counts and bytes are kept always. */
+typedef struct clg_task_stats {
+    uint64_t executions;
+    uint64_t total_ns; /* sum of kernel END - START */
+    uint64_t last_ns;
+    uint64_t min_ns;
+} clg_task_stats;
+
+typedef struct clg_buffer_stats {
+    uint64_t uploads, upload_bytes, upload_ns;
+    uint64_t downloads, download_bytes, download_ns;
+} clg_buffer_stats;
+
+void clg_task_get_stats(const clg_task *t, clg_task_stats *out);
+void clg_buffer_get_stats(const clg_buffer *b, clg_buffer_stats *out);
+void clg_profile_reset(clg_context *ctx);
+
+/* One profiled event of a step, in device time (ns), for traces. */
+typedef struct clg_trace_event {
+    const char *graph;  /* borrowed, valid while the graph lives; "" for transfers */
+    const char *name;   /* task or buffer name */
+    int is_transfer;    /* 0 kernel, 1 upload, 2 download */
+    uint64_t bytes;     /* transfers */
+    uint64_t start_ns, end_ns;
+} clg_trace_event;
+
+/* Called once per event after each step when set (profiling must be on). */
+typedef void (*clg_trace_fn)(void *user, const clg_trace_event *ev);
+void clg_context_set_trace(clg_context *ctx, clg_trace_fn fn, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

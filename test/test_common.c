@@ -1,0 +1,83 @@
+/* Shared test helpers (see test_common.h). */
+#include "test_common.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tc_failures = 0;
+int tc_checks = 0;
+static uint64_t tc_state = 0x9E3779B97F4A7C15ull;
+
+int tc_close(const char *what, const float *got, const float *want, size_t n, float atol,
+             float rtol) {
+    double worst = 0;
+    size_t worst_i = 0;
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        double tol = atol + rtol * fabs((double)want[i]);
+        if (!(d <= tol)) { /* NaN fails too */
+            bad++;
+            if (!(d <= worst)) {
+                worst = d;
+                worst_i = i;
+            }
+        } else if (bad == 0 && d > worst) {
+            worst = d;
+            worst_i = i;
+        }
+    }
+    tc_checks++;
+    if (bad) {
+        tc_failures++;
+        fprintf(stderr, "%s: %zu of %zu values differ; worst at %zu: got %g want %g (|d|=%g)\n",
+                what, bad, n, worst_i, got[worst_i], want[worst_i], worst);
+        return 0;
+    }
+    printf("  %s: max |d| = %.3g over %zu values\n", what, worst, n);
+    return 1;
+}
+
+void tc_seed(uint64_t seed) { tc_state = seed ? seed * 0x9E3779B97F4A7C15ull : 1; }
+
+uint32_t tc_randu(void) {
+    tc_state ^= tc_state << 13;
+    tc_state ^= tc_state >> 7;
+    tc_state ^= tc_state << 17;
+    return (uint32_t)(tc_state >> 32);
+}
+
+float tc_randf(float lo, float hi) { return lo + (hi - lo) * (float)(tc_randu() >> 8) / 16777216.0f; }
+
+void tc_fill(float *x, size_t n, float lo, float hi) {
+    for (size_t i = 0; i < n; i++) x[i] = tc_randf(lo, hi);
+}
+
+clg_context *tc_context(void) {
+    clg_context_options o = clg_context_options_default();
+    o.profiling = 1;
+    clg_context *ctx = NULL;
+    clg_status st = clg_context_create(&o, &ctx);
+    if (st != CLG_OK) {
+        fprintf(stderr, "cannot create a context on '%s': %s: %s\n",
+                getenv("CLGRAPH_DEVICE") ? getenv("CLGRAPH_DEVICE") : "(default)",
+                clg_status_str(st), clg_last_error());
+        exit(1);
+    }
+    const clg_device_info *d = clg_context_device(ctx);
+    printf("device: %s / %s\n", d->platform_name, d->device_name);
+    return ctx;
+}
+
+int tc_finish(const char *name) {
+    printf("%s: %d passed, %d failed\n", name, tc_checks - tc_failures, tc_failures);
+    return tc_failures ? 1 : 0;
+}
+
+const char *tc_data(const char *rel) {
+    static char buf[4096];
+    const char *d = getenv("CLGRAPH_TEST_DATA");
+    snprintf(buf, sizeof buf, "%s/%s", d ? d : "test/data", rel);
+    return buf;
+}

@@ -1,0 +1,53 @@
+/* Test helpers shared by every test: checks that count failures and print the
+ * worst difference, seeded random inputs, and the device a test runs on. */
+#ifndef CLGRAPH_TEST_COMMON_H
+#define CLGRAPH_TEST_COMMON_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "clgraph/runtime.h"
+
+extern int tc_failures;
+extern int tc_checks;
+
+#define CHECK(cond)                                                                     \
+    do {                                                                                \
+        tc_checks++;                                                                    \
+        if (!(cond)) {                                                                  \
+            tc_failures++;                                                              \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);    \
+        }                                                                               \
+    } while (0)
+
+/* A clg_status call that must succeed; prints clg_last_error() otherwise. */
+#define CHECK_OK(call)                                                                  \
+    do {                                                                                \
+        tc_checks++;                                                                    \
+        clg_status st_ = (call);                                                        \
+        if (st_ != CLG_OK) {                                                            \
+            tc_failures++;                                                              \
+            fprintf(stderr, "%s:%d: %s -> %s: %s\n", __FILE__, __LINE__, #call,         \
+                    clg_status_str(st_), clg_last_error());                             \
+        }                                                                               \
+    } while (0)
+
+/* Compares n floats with |a-b| <= atol + rtol*|b|; prints the worst index. Returns 1 if close. */
+int tc_close(const char *what, const float *got, const float *want, size_t n, float atol,
+             float rtol);
+
+/* Deterministic xorshift random numbers (never all zero). */
+void tc_seed(uint64_t seed);
+float tc_randf(float lo, float hi);
+uint32_t tc_randu(void);
+void tc_fill(float *x, size_t n, float lo, float hi);
+
+/* Context on $CLGRAPH_DEVICE with profiling on; exits the test on failure. */
+clg_context *tc_context(void);
+
+/* Prints "N passed, N failed" and returns the process exit code. */
+int tc_finish(const char *name);
+
+/* Path of test data file `rel` under $CLGRAPH_TEST_DATA (static buffer). */
+const char *tc_data(const char *rel);
+#endif
