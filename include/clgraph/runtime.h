@@ -75,6 +75,8 @@ typedef struct clg_device_info {
     uint64_t local_mem_size;
     size_t max_work_group_size;
     size_t preferred_multiple;  /* of a trivial kernel, 0 if unknown */
+    int profiling_timer;        /* event timestamps are real (Mesa 22 rusticl's are not);
+                                   known after a profiling context was created, else -1 */
     unsigned compute_units;
     uint64_t global_mem_size;
     uint64_t max_alloc_size;
@@ -121,6 +123,18 @@ void clg_context_destroy(clg_context *ctx);
 const clg_device_info *clg_context_device(const clg_context *ctx);
 /* Waits for all queued work. */
 clg_status clg_context_finish(clg_context *ctx);
+
+/* Measured device figures: the roofline's bandwidth and the cost of a launch. */
+typedef struct clg_probe {
+    double read_gbs;         /* device read bandwidth, median of several runs, GB/s */
+    uint64_t read_bytes;     /* size of the buffer read */
+    double launch_us;        /* per enqueued kernel, enqueued back to back, one wait */
+    double launch_finish_us; /* per kernel with a wait after each */
+} clg_probe;
+
+/* Runs the probe kernels (cl/probe.cl) on the context's device; takes about a
+ * second on a CPU device. */
+clg_status clg_context_probe(clg_context *ctx, clg_probe *out);
 
 /* ---- programs ---------------------------------------------------------- */
 

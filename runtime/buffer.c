@@ -1,0 +1,144 @@
+/* Buffers: named device memory with a transfer policy, and explicit transfers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/internal.h"
+
+static const char *policy_name(clg_transfer p) {
+    switch (p) {
+    case CLG_TRANSFER_FIRST_EXECUTION: return "FIRST_EXECUTION";
+    case CLG_TRANSFER_EVERY_EXECUTION: return "EVERY_EXECUTION";
+    case CLG_TRANSFER_DEVICE_ONLY: return "DEVICE_ONLY";
+    }
+    return "?";
+}
+
+clg_status clg_buffer_create(clg_context *ctx, const char *name, size_t bytes, clg_transfer policy,
+                             void *host, clg_buffer **out) {
+    *out = NULL;
+    if (!name || !*name) return clg_fail(CLG_ERR_INVALID_ARG, "a buffer needs a name");
+    if (bytes == 0) return clg_fail(CLG_ERR_INVALID_ARG, "buffer '%s': size 0", name);
+    if (policy != CLG_TRANSFER_DEVICE_ONLY && !host)
+        return clg_fail(CLG_ERR_INVALID_ARG, "buffer '%s' (%s) needs a host pointer", name,
+                        policy_name(policy));
+    for (clg_buffer *b = ctx->buffers; b; b = b->next)
+        if (!strcmp(b->name, name))
+            return clg_fail(CLG_ERR_INVALID_ARG, "a buffer named '%s' exists already", name);
+    if (bytes > ctx->info.max_alloc_size)
+        return clg_fail(CLG_ERR_OUT_OF_MEMORY,
+                        "buffer '%s' of %zu bytes exceeds the largest allocation %s allows "
+                        "(CL_DEVICE_MAX_MEM_ALLOC_SIZE = %llu bytes)",
+                        name, bytes, ctx->info.device_name,
+                        (unsigned long long)ctx->info.max_alloc_size);
+    clg_buffer *b = calloc(1, sizeof *b);
+    if (!b || !(b->name = clg_strdup(name))) {
+        free(b);
+        return clg_fail(CLG_ERR_OUT_OF_MEMORY, "buffer '%s'", name);
+    }
+    cl_int err;
+    b->mem = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS) {
+        free(b->name);
+        free(b);
+        return CLG_CL_FAIL(err, "clCreateBuffer", "buffer '%s' of %zu bytes on %s", name, bytes,
+                           ctx->info.device_name);
+    }
+    b->ctx = ctx;
+    b->bytes = b->transfer_bytes = bytes;
+    b->policy = policy;
+    b->host = host;
+    b->next = ctx->buffers;
+    ctx->buffers = b;
+    *out = b;
+    return CLG_OK;
+}
+
+static void release(clg_buffer *b) {
+    if (b->mem) clReleaseMemObject(b->mem);
+    free(b->name);
+    free(b);
+}
+
+void clg_buffer_destroy(clg_buffer *buf) {
+    if (!buf) return;
+    clg_context *ctx = buf->ctx;
+    clFinish(ctx->queue);
+    for (clg_buffer **pp = &ctx->buffers; *pp; pp = &(*pp)->next)
+        if (*pp == buf) {
+            *pp = buf->next;
+            break;
+        }
+    release(buf);
+}
+
+void clg_buffer_unlink_all(clg_context *ctx) {
+    while (ctx->buffers) {
+        clg_buffer *b = ctx->buffers;
+        ctx->buffers = b->next;
+        release(b);
+    }
+}
+
+clg_status clg_buffer_find(clg_context *ctx, const char *name, clg_buffer **out) {
+    for (clg_buffer *b = ctx->buffers; b; b = b->next)
+        if (!strcmp(b->name, name)) {
+            *out = b;
+            return CLG_OK;
+        }
+    *out = NULL;
+    return clg_fail(CLG_ERR_NOT_FOUND, "no buffer named '%s'", name);
+}
+
+const char *clg_buffer_name(const clg_buffer *buf) { return buf->name; }
+size_t clg_buffer_size(const clg_buffer *buf) { return buf->bytes; }
+
+clg_status clg_buffer_set_transfer_bytes(clg_buffer *buf, size_t bytes) {
+    if (bytes == 0 || bytes > buf->bytes)
+        return clg_fail(CLG_ERR_INVALID_ARG, "buffer '%s': transfer of %zu bytes outside 1..%zu",
+                        buf->name, bytes, buf->bytes);
+    buf->transfer_bytes = bytes;
+    return CLG_OK;
+}
+
+static clg_status check_range(const clg_buffer *buf, size_t offset, size_t bytes) {
+    if (offset > buf->bytes || bytes > buf->bytes - offset)
+        return clg_fail(CLG_ERR_INVALID_ARG, "buffer '%s': range [%zu, %zu) outside its %zu bytes",
+                        buf->name, offset, offset + bytes, buf->bytes);
+    return CLG_OK;
+}
+
+clg_status clg_buffer_write(clg_buffer *buf, size_t offset, const void *src, size_t bytes) {
+    clg_status st = check_range(buf, offset, bytes);
+    if (st != CLG_OK) return st;
+    clg_context *ctx = buf->ctx;
+    cl_event ev = NULL;
+    cl_int err = clEnqueueWriteBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, src, 0, NULL,
+                                      ctx->profiling ? &ev : NULL);
+    if (err != CL_SUCCESS)
+        return CLG_CL_FAIL(err, "clEnqueueWriteBuffer", "buffer '%s', %zu bytes", buf->name, bytes);
+    buf->has_data = 1;
+    buf->stats.uploads++;
+    buf->stats.upload_bytes += bytes;
+    if (ev) st = clg_step_track(ctx, ev, 1, NULL, buf, bytes);
+    if (st == CLG_OK) st = clg_step_finish(ctx);
+    return st;
+}
+
+clg_status clg_buffer_read(clg_buffer *buf, size_t offset, void *dst, size_t bytes) {
+    clg_status st = check_range(buf, offset, bytes);
+    if (st != CLG_OK) return st;
+    clg_context *ctx = buf->ctx;
+    cl_event ev = NULL;
+    cl_int err = clEnqueueReadBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, dst, 0, NULL,
+                                     ctx->profiling ? &ev : NULL);
+    if (err != CL_SUCCESS)
+        return CLG_CL_FAIL(err, "clEnqueueReadBuffer", "buffer '%s', %zu bytes", buf->name, bytes);
+    buf->stats.downloads++;
+    buf->stats.download_bytes += bytes;
+    if (ev) st = clg_step_track(ctx, ev, 2, NULL, buf, bytes);
+    if (st == CLG_OK) st = clg_step_finish(ctx);
+    return st;
+}
+
+void clg_buffer_get_stats(const clg_buffer *b, clg_buffer_stats *out) { *out = b->stats; }

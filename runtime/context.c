@@ -1,0 +1,125 @@
+/* Context: one device, one in-order queue, and everything created on it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "runtime/internal.h"
+
+clg_context_options clg_context_options_default(void) {
+    clg_context_options o;
+    memset(&o, 0, sizeof o);
+    o.build = CLG_BUILD_AUTO;
+    return o;
+}
+
+static int mkdir_p(const char *path) {
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        mkdir(tmp, 0755);
+        *p = '/';
+    }
+    return mkdir(tmp, 0755) == 0 || errno == EEXIST;
+}
+
+static char *cache_dir_for(const char *opt) {
+    char buf[1024];
+    const char *env;
+    if (opt) {
+        if (!*opt) return NULL;
+        snprintf(buf, sizeof buf, "%s", opt);
+    } else if ((env = getenv("CLGRAPH_CACHE_DIR")) != NULL) {
+        if (!*env) return NULL;
+        snprintf(buf, sizeof buf, "%s", env);
+    } else if ((env = getenv("XDG_CACHE_HOME")) != NULL && *env) {
+        snprintf(buf, sizeof buf, "%s/clgraph/programs", env);
+    } else if ((env = getenv("HOME")) != NULL && *env) {
+        snprintf(buf, sizeof buf, "%s/.cache/clgraph/programs", env);
+    } else {
+        return NULL;
+    }
+    if (!mkdir_p(buf)) return NULL; /* the cache is an optimisation: go on without it */
+    return clg_strdup(buf);
+}
+
+clg_status clg_context_create(const clg_context_options *opt, clg_context **out) {
+    clg_context_options def = clg_context_options_default();
+    if (!opt) opt = &def;
+    *out = NULL;
+    clg_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "allocating a context");
+    clg_status st = clg_device_select_id(opt->device, &ctx->info, &ctx->platform, &ctx->device);
+    if (st != CLG_OK) goto fail;
+
+    ctx->build = opt->build;
+    const char *mode = getenv("CLGRAPH_BUILD");
+    if (opt->build == CLG_BUILD_AUTO && mode && *mode) {
+        if (!strcasecmp(mode, "source")) ctx->build = CLG_BUILD_SOURCE;
+        else if (!strcasecmp(mode, "spirv")) ctx->build = CLG_BUILD_SPIRV;
+        else if (strcasecmp(mode, "auto")) {
+            st = clg_fail(CLG_ERR_INVALID_ARG, "CLGRAPH_BUILD='%s': expected source, spirv or auto",
+                          mode);
+            goto fail;
+        }
+    }
+    ctx->profiling = opt->profiling;
+
+    cl_int err;
+    ctx->cl = clCreateContext(NULL, 1, &ctx->device, NULL, NULL, &err);
+    if (err != CL_SUCCESS) {
+        st = CLG_CL_FAIL(err, "clCreateContext", "device %s", ctx->info.device_name);
+        goto fail;
+    }
+    cl_command_queue_properties props = opt->profiling ? CL_QUEUE_PROFILING_ENABLE : 0;
+    ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device, props, &err);
+    if (err != CL_SUCCESS) {
+        st = CLG_CL_FAIL(err, "clCreateCommandQueue", "device %s", ctx->info.device_name);
+        goto fail;
+    }
+    clg_device_probe_kernel(ctx->cl, ctx->device, opt->profiling ? ctx->queue : NULL, &ctx->info);
+    ctx->cache_dir = cache_dir_for(opt->cache_dir);
+    *out = ctx;
+    return CLG_OK;
+fail:
+    clg_context_destroy(ctx);
+    return st;
+}
+
+void clg_context_destroy(clg_context *ctx) {
+    if (!ctx) return;
+    if (ctx->queue) clFinish(ctx->queue);
+    while (ctx->plans) clg_plan_destroy(ctx->plans);
+    while (ctx->graphs) clg_graph_destroy(ctx->graphs);
+    clg_buffer_unlink_all(ctx);
+    clg_program_release_all(ctx);
+    for (size_t i = 0; i < ctx->npending; i++) clReleaseEvent(ctx->pending[i].ev);
+    free(ctx->pending);
+    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+    if (ctx->cl) clReleaseContext(ctx->cl);
+    free(ctx->cache_dir);
+    free(ctx);
+}
+
+const clg_device_info *clg_context_device(const clg_context *ctx) { return &ctx->info; }
+
+clg_status clg_context_finish(clg_context *ctx) {
+    cl_int err = clFinish(ctx->queue);
+    if (err != CL_SUCCESS) return CLG_CL_FAIL(err, "clFinish", "waiting for the queue");
+    return CLG_OK;
+}
+
+void clg_context_set_trace(clg_context *ctx, clg_trace_fn fn, void *user) {
+    ctx->trace = fn;
+    ctx->trace_user = user;
+}
+
+void clg_profile_reset(clg_context *ctx) {
+    for (clg_buffer *b = ctx->buffers; b; b = b->next) memset(&b->stats, 0, sizeof b->stats);
+    for (clg_graph *g = ctx->graphs; g; g = g->next)
+        for (size_t i = 0; i < g->n; i++) memset(&g->tasks[i]->stats, 0, sizeof g->tasks[i]->stats);
+}

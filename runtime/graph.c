@@ -1,0 +1,429 @@
+/* Graphs of tasks, dependency inference from declared access, plans, and the
+ * step: uploads by policy, kernels in order, read-backs, profiling events. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/internal.h"
+
+/* ---- graphs and tasks -------------------------------------------------- */
+
+clg_status clg_graph_create(clg_context *ctx, const char *name, clg_graph **out) {
+    *out = NULL;
+    clg_graph *g = calloc(1, sizeof *g);
+    if (!g || !(g->name = clg_strdup(name ? name : ""))) {
+        free(g);
+        return clg_fail(CLG_ERR_OUT_OF_MEMORY, "graph '%s'", name);
+    }
+    g->ctx = ctx;
+    g->next = ctx->graphs;
+    ctx->graphs = g;
+    *out = g;
+    return CLG_OK;
+}
+
+static void task_free(clg_task *t) {
+    if (t->kernel) clReleaseKernel(t->kernel);
+    free(t->args);
+    free(t->name);
+    free(t);
+}
+
+void clg_graph_destroy(clg_graph *g) {
+    if (!g) return;
+    clg_context *ctx = g->ctx;
+    clFinish(ctx->queue);
+    for (clg_graph **pp = &ctx->graphs; *pp; pp = &(*pp)->next)
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+    for (clg_plan *p = ctx->plans; p; p = p->next) /* plans borrow graphs: drop it there */
+        for (size_t i = 0; i < p->n;)
+            if (p->graphs[i] == g) memmove(&p->graphs[i], &p->graphs[i + 1], (--p->n - i) * sizeof *p->graphs);
+            else i++;
+    for (size_t i = 0; i < g->n; i++) task_free(g->tasks[i]);
+    free(g->tasks);
+    free(g->deps);
+    free(g->dep_off);
+    free(g->name);
+    free(g);
+}
+
+const char *clg_graph_name(const clg_graph *g) { return g->name; }
+size_t clg_graph_task_count(const clg_graph *g) { return g->n; }
+clg_task *clg_graph_task(const clg_graph *g, size_t i) { return i < g->n ? g->tasks[i] : NULL; }
+const char *clg_task_name(const clg_task *t) { return t->name; }
+void clg_task_get_stats(const clg_task *t, clg_task_stats *out) { *out = t->stats; }
+
+clg_status clg_graph_add_task(clg_graph *g, const char *name, clg_program *prog, const char *kernel,
+                              clg_task **out) {
+    *out = NULL;
+    clg_task *t = calloc(1, sizeof *t);
+    if (!t || !(t->name = clg_strdup(name ? name : kernel))) {
+        free(t);
+        return clg_fail(CLG_ERR_OUT_OF_MEMORY, "task '%s'", name);
+    }
+    cl_int err;
+    t->kernel = clCreateKernel(prog->prog, kernel, &err);
+    if (err != CL_SUCCESS) {
+        task_free(t);
+        return CLG_CL_FAIL(err, "clCreateKernel", "kernel '%s' (program %s) for task '%s' of graph '%s'",
+                           kernel, prog->key, name, g->name);
+    }
+    cl_uint nargs = 0;
+    clGetKernelInfo(t->kernel, CL_KERNEL_NUM_ARGS, sizeof nargs, &nargs, NULL);
+    t->nargs = nargs;
+    t->args = calloc(nargs ? nargs : 1, sizeof *t->args);
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? 2 * g->cap : 16;
+        clg_task **nt = realloc(g->tasks, cap * sizeof *nt);
+        if (nt) {
+            g->tasks = nt;
+            g->cap = cap;
+        }
+    }
+    if (!t->args || g->n == g->cap) {
+        task_free(t);
+        return clg_fail(CLG_ERR_OUT_OF_MEMORY, "task '%s'", name);
+    }
+    t->graph = g;
+    t->prog = prog;
+    t->stats.min_ns = UINT64_MAX;
+    g->tasks[g->n++] = t;
+    g->deps_valid = 0;
+    *out = t;
+    return CLG_OK;
+}
+
+static clg_status arg_index(clg_task *t, unsigned index) {
+    if (index >= t->nargs)
+        return clg_fail(CLG_ERR_INVALID_ARG, "task '%s' of graph '%s': argument %u, kernel has %u",
+                        t->name, t->graph->name, index, t->nargs);
+    return CLG_OK;
+}
+
+clg_status clg_task_arg_buffer(clg_task *t, unsigned index, clg_buffer *buf, clg_access access) {
+    clg_status st = arg_index(t, index);
+    if (st != CLG_OK) return st;
+    if (!buf || access < CLG_READ || access > CLG_READ_WRITE)
+        return clg_fail(CLG_ERR_INVALID_ARG, "task '%s': argument %u needs a buffer and an access",
+                        t->name, index);
+    cl_int err = clSetKernelArg(t->kernel, index, sizeof(cl_mem), &buf->mem);
+    if (err != CL_SUCCESS)
+        return CLG_CL_FAIL(err, "clSetKernelArg", "task '%s' argument %u = buffer '%s'", t->name,
+                           index, buf->name);
+    t->args[index] = (clg_arg){1, buf, access};
+    t->graph->deps_valid = 0;
+    return CLG_OK;
+}
+
+clg_status clg_task_arg_scalar(clg_task *t, unsigned index, const void *value, size_t size) {
+    clg_status st = arg_index(t, index);
+    if (st != CLG_OK) return st;
+    cl_int err = clSetKernelArg(t->kernel, index, size, value);
+    if (err != CL_SUCCESS)
+        return CLG_CL_FAIL(err, "clSetKernelArg", "task '%s' argument %u (scalar of %zu bytes)",
+                           t->name, index, size);
+    t->args[index] = (clg_arg){2, NULL, 0};
+    return CLG_OK;
+}
+
+clg_status clg_task_arg_int(clg_task *t, unsigned index, int32_t value) {
+    return clg_task_arg_scalar(t, index, &value, sizeof value);
+}
+
+clg_status clg_task_arg_float(clg_task *t, unsigned index, float value) {
+    return clg_task_arg_scalar(t, index, &value, sizeof value);
+}
+
+clg_status clg_task_arg_local(clg_task *t, unsigned index, size_t bytes) {
+    clg_status st = arg_index(t, index);
+    if (st != CLG_OK) return st;
+    if (bytes > t->graph->ctx->info.local_mem_size)
+        return clg_fail(CLG_ERR_INVALID_ARG, "task '%s': %zu bytes of local memory, device has %llu",
+                        t->name, bytes, (unsigned long long)t->graph->ctx->info.local_mem_size);
+    cl_int err = clSetKernelArg(t->kernel, index, bytes, NULL);
+    if (err != CL_SUCCESS)
+        return CLG_CL_FAIL(err, "clSetKernelArg", "task '%s' argument %u (local, %zu bytes)", t->name,
+                           index, bytes);
+    t->args[index] = (clg_arg){3, NULL, 0};
+    return CLG_OK;
+}
+
+clg_status clg_task_set_range(clg_task *t, unsigned dims, const size_t *global, const size_t *local) {
+    const clg_device_info *d = &t->graph->ctx->info;
+    if (dims < 1 || dims > 3)
+        return clg_fail(CLG_ERR_INVALID_ARG, "task '%s': %u dimensions (1 to 3)", t->name, dims);
+    size_t prod = 1;
+    for (unsigned i = 0; i < dims; i++) {
+        if (global[i] == 0)
+            return clg_fail(CLG_ERR_INVALID_ARG, "task '%s': global size %u is 0", t->name, i);
+        if (local) {
+            if (local[i] == 0 || global[i] % local[i])
+                return clg_fail(CLG_ERR_INVALID_ARG,
+                                "task '%s': global size %zu is not a multiple of local size %zu "
+                                "(dimension %u; OpenCL 1.2 requires it)",
+                                t->name, global[i], local[i], i);
+            prod *= local[i];
+        }
+    }
+    if (local) {
+        size_t kmax = d->max_work_group_size;
+        clGetKernelWorkGroupInfo(t->kernel, t->graph->ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                 sizeof kmax, &kmax, NULL);
+        if (prod > kmax)
+            return clg_fail(CLG_ERR_INVALID_ARG,
+                            "task '%s': work-group of %zu items exceeds this kernel's limit of %zu "
+                            "on %s",
+                            t->name, prod, kmax, d->device_name);
+    }
+    t->dims = dims;
+    t->has_local = local != NULL;
+    for (unsigned i = 0; i < 3; i++) {
+        t->global[i] = i < dims ? global[i] : 1;
+        t->local[i] = i < dims && local ? local[i] : 1;
+    }
+    return CLG_OK;
+}
+
+/* ---- dependencies ------------------------------------------------------ */
+
+static int task_uses(const clg_task *t, const clg_buffer *b, clg_access mask) {
+    for (unsigned i = 0; i < t->nargs; i++)
+        if (t->args[i].kind == 1 && t->args[i].buf == b && (t->args[i].access & mask)) return 1;
+    return 0;
+}
+
+/* Task j depends on an earlier task i when i writes what j reads or writes, or i reads
+ * what j writes. O(n^2 * args), computed once per change of the graph. */
+static clg_status compute_deps(clg_graph *g) {
+    free(g->deps);
+    free(g->dep_off);
+    g->deps = malloc((g->n * g->n + 1) * sizeof *g->deps);
+    g->dep_off = malloc((g->n + 1) * sizeof *g->dep_off);
+    if (!g->deps || !g->dep_off) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "graph '%s' dependencies", g->name);
+    size_t k = 0;
+    for (size_t j = 0; j < g->n; j++) {
+        g->dep_off[j] = k;
+        const clg_task *tj = g->tasks[j];
+        for (size_t i = 0; i < j; i++) {
+            const clg_task *ti = g->tasks[i];
+            int dep = 0;
+            for (unsigned a = 0; a < tj->nargs && !dep; a++) {
+                const clg_arg *x = &tj->args[a];
+                if (x->kind != 1) continue;
+                if ((x->access & CLG_READ) && task_uses(ti, x->buf, CLG_WRITE)) dep = 1;
+                if ((x->access & CLG_WRITE) && task_uses(ti, x->buf, CLG_READ_WRITE)) dep = 1;
+            }
+            if (dep) g->deps[k++] = i;
+        }
+    }
+    g->dep_off[g->n] = k;
+    g->deps_valid = 1;
+    return CLG_OK;
+}
+
+clg_status clg_graph_task_deps(clg_graph *g, size_t i, const size_t **deps, size_t *count) {
+    if (i >= g->n) return clg_fail(CLG_ERR_INVALID_ARG, "graph '%s' has no task %zu", g->name, i);
+    if (!g->deps_valid) {
+        clg_status st = compute_deps(g);
+        if (st != CLG_OK) return st;
+    }
+    *deps = g->deps + g->dep_off[i];
+    *count = g->dep_off[i + 1] - g->dep_off[i];
+    return CLG_OK;
+}
+
+/* ---- steps ------------------------------------------------------------- */
+
+clg_status clg_step_track(clg_context *ctx, cl_event ev, int kind, clg_task *t, clg_buffer *b,
+                          uint64_t bytes) {
+    if (ctx->npending == ctx->cappending) {
+        size_t cap = ctx->cappending ? 2 * ctx->cappending : 256;
+        clg_pending *np = realloc(ctx->pending, cap * sizeof *np);
+        if (!np) {
+            clReleaseEvent(ev);
+            return clg_fail(CLG_ERR_OUT_OF_MEMORY, "profiling events");
+        }
+        ctx->pending = np;
+        ctx->cappending = cap;
+    }
+    ctx->pending[ctx->npending++] = (clg_pending){ev, kind, t, b, bytes};
+    return CLG_OK;
+}
+
+/* Waits for the queue, then turns the step's events into statistics and trace events. */
+clg_status clg_step_finish(clg_context *ctx) {
+    cl_int err = clFinish(ctx->queue);
+    clg_status st = CLG_OK;
+    if (err != CL_SUCCESS) st = CLG_CL_FAIL(err, "clFinish", "end of step %llu", (unsigned long long)ctx->step);
+    for (size_t i = 0; i < ctx->npending; i++) {
+        clg_pending *p = &ctx->pending[i];
+        cl_ulong s = 0, e = 0;
+        if (st == CLG_OK &&
+            clGetEventProfilingInfo(p->ev, CL_PROFILING_COMMAND_START, sizeof s, &s, NULL) == CL_SUCCESS &&
+            clGetEventProfilingInfo(p->ev, CL_PROFILING_COMMAND_END, sizeof e, &e, NULL) == CL_SUCCESS) {
+            uint64_t ns = e > s ? e - s : 0;
+            if (p->kind == 0) {
+                p->task->stats.total_ns += ns;
+                p->task->stats.last_ns = ns;
+                if (ns < p->task->stats.min_ns) p->task->stats.min_ns = ns;
+            } else if (p->kind == 1) {
+                p->buf->stats.upload_ns += ns;
+            } else {
+                p->buf->stats.download_ns += ns;
+            }
+            if (ctx->trace) {
+                clg_trace_event te = {p->task ? p->task->graph->name : "",
+                                      p->task ? p->task->name : p->buf->name, p->kind, p->bytes, s, e};
+                ctx->trace(ctx->trace_user, &te);
+            }
+        }
+        clReleaseEvent(p->ev);
+    }
+    ctx->npending = 0;
+    return st;
+}
+
+static cl_event *ev_slot(clg_context *ctx, cl_event *ev) { return ctx->profiling ? ev : NULL; }
+
+/* Uploads what task t reads according to each buffer's policy. */
+static clg_status upload_inputs(clg_context *ctx, clg_task *t) {
+    for (unsigned a = 0; a < t->nargs; a++) {
+        clg_arg *x = &t->args[a];
+        if (x->kind != 1) continue;
+        clg_buffer *b = x->buf;
+        size_t bytes = 0;
+        if (b->policy == CLG_TRANSFER_FIRST_EXECUTION && !b->uploaded) {
+            bytes = b->bytes;
+            b->uploaded = 1;
+        } else if (b->policy == CLG_TRANSFER_EVERY_EXECUTION && (x->access & CLG_READ) &&
+                   b->step_uploaded != ctx->step) {
+            bytes = b->transfer_bytes;
+            b->step_uploaded = ctx->step;
+        } else if (b->policy == CLG_TRANSFER_DEVICE_ONLY && (x->access & CLG_READ) && !b->has_data &&
+                   b->step_written != ctx->step) {
+            return clg_fail(CLG_ERR_INVALID_ARG,
+                            "task '%s' of graph '%s' reads device-only buffer '%s', which no earlier "
+                            "task or graph has written",
+                            t->name, t->graph->name, b->name);
+        }
+        if (!bytes) continue;
+        cl_event ev = NULL;
+        cl_int err = clEnqueueWriteBuffer(ctx->queue, b->mem, CL_FALSE, 0, bytes, b->host, 0, NULL,
+                                          ev_slot(ctx, &ev));
+        if (err != CL_SUCCESS)
+            return CLG_CL_FAIL(err, "clEnqueueWriteBuffer", "uploading '%s' (%zu bytes) for task '%s'",
+                               b->name, bytes, t->name);
+        b->has_data = 1;
+        b->stats.uploads++;
+        b->stats.upload_bytes += bytes;
+        if (ev) {
+            clg_status st = clg_step_track(ctx, ev, 1, NULL, b, bytes);
+            if (st != CLG_OK) return st;
+        }
+    }
+    return CLG_OK;
+}
+
+static clg_status run_task(clg_context *ctx, clg_task *t) {
+    if (!t->dims)
+        return clg_fail(CLG_ERR_INVALID_ARG, "task '%s' of graph '%s' has no range (clg_task_set_range)",
+                        t->name, t->graph->name);
+    for (unsigned a = 0; a < t->nargs; a++)
+        if (!t->args[a].kind)
+            return clg_fail(CLG_ERR_INVALID_ARG, "task '%s' of graph '%s': argument %u is not set",
+                            t->name, t->graph->name, a);
+    clg_status st = upload_inputs(ctx, t);
+    if (st != CLG_OK) return st;
+    cl_event ev = NULL;
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, t->kernel, t->dims, NULL, t->global,
+                                        t->has_local ? t->local : NULL, 0, NULL, ev_slot(ctx, &ev));
+    if (err != CL_SUCCESS)
+        return CLG_CL_FAIL(err, "clEnqueueNDRangeKernel",
+                           "task '%s' of graph '%s' (global %zux%zux%zu, local %s%zux%zux%zu)", t->name,
+                           t->graph->name, t->global[0], t->global[1], t->global[2],
+                           t->has_local ? "" : "auto ", t->local[0], t->local[1], t->local[2]);
+    t->stats.executions++;
+    for (unsigned a = 0; a < t->nargs; a++)
+        if (t->args[a].kind == 1 && (t->args[a].access & CLG_WRITE)) {
+            t->args[a].buf->step_written = ctx->step;
+            t->args[a].buf->has_data = 1;
+        }
+    return ev ? clg_step_track(ctx, ev, 0, t, NULL, 0) : CLG_OK;
+}
+
+/* Runs graphs[0..n) as one step. */
+static clg_status run_step(clg_context *ctx, clg_graph *const *graphs, size_t n) {
+    ctx->step++;
+    clg_status st = CLG_OK;
+    for (size_t i = 0; i < n && st == CLG_OK; i++)
+        for (size_t j = 0; j < graphs[i]->n && st == CLG_OK; j++) st = run_task(ctx, graphs[i]->tasks[j]);
+    for (clg_buffer *b = ctx->buffers; b && st == CLG_OK; b = b->next) {
+        if (b->policy != CLG_TRANSFER_EVERY_EXECUTION || b->step_written != ctx->step) continue;
+        cl_event ev = NULL;
+        cl_int err = clEnqueueReadBuffer(ctx->queue, b->mem, CL_FALSE, 0, b->transfer_bytes, b->host, 0,
+                                         NULL, ev_slot(ctx, &ev));
+        if (err != CL_SUCCESS) {
+            st = CLG_CL_FAIL(err, "clEnqueueReadBuffer", "reading back '%s' (%zu bytes)", b->name,
+                             b->transfer_bytes);
+            break;
+        }
+        b->stats.downloads++;
+        b->stats.download_bytes += b->transfer_bytes;
+        if (ev) st = clg_step_track(ctx, ev, 2, NULL, b, b->transfer_bytes);
+    }
+    clg_status fst = clg_step_finish(ctx); /* always drain, even after an error */
+    return st != CLG_OK ? st : fst;
+}
+
+clg_status clg_graph_execute(clg_graph *g) { return run_step(g->ctx, &g, 1); }
+
+/* ---- plans ------------------------------------------------------------- */
+
+clg_status clg_plan_create(clg_context *ctx, clg_plan **out) {
+    clg_plan *p = calloc(1, sizeof *p);
+    *out = NULL;
+    if (!p) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "plan");
+    p->ctx = ctx;
+    p->next = ctx->plans;
+    ctx->plans = p;
+    *out = p;
+    return CLG_OK;
+}
+
+void clg_plan_destroy(clg_plan *p) {
+    if (!p) return;
+    for (clg_plan **pp = &p->ctx->plans; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    free(p->graphs);
+    free(p);
+}
+
+clg_status clg_plan_add_graph(clg_plan *p, clg_graph *g) {
+    if (g->ctx != p->ctx) return clg_fail(CLG_ERR_INVALID_ARG, "graph '%s' belongs to another context", g->name);
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 16;
+        clg_graph **ng = realloc(p->graphs, cap * sizeof *ng);
+        if (!ng) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "plan");
+        p->graphs = ng;
+        p->cap = cap;
+    }
+    p->graphs[p->n++] = g;
+    return CLG_OK;
+}
+
+clg_status clg_plan_execute(clg_plan *p) { return run_step(p->ctx, p->graphs, p->n); }
+
+clg_status clg_plan_execute_range(clg_plan *p, size_t first, size_t last) {
+    if (first > last || last > p->n)
+        return clg_fail(CLG_ERR_INVALID_ARG, "plan range [%zu, %zu) outside its %zu graphs", first, last, p->n);
+    return run_step(p->ctx, p->graphs + first, last - first);
+}
+
+size_t clg_plan_graph_count(const clg_plan *p) { return p->n; }
+clg_graph *clg_plan_graph(const clg_plan *p, size_t i) { return i < p->n ? p->graphs[i] : NULL; }

@@ -1,0 +1,135 @@
+/* Private runtime structures and helpers shared by the runtime sources. */
+#ifndef CLGRAPH_RUNTIME_INTERNAL_H
+#define CLGRAPH_RUNTIME_INTERNAL_H
+
+#include <CL/cl.h>
+#include <stdint.h>
+
+#include "clgraph/runtime.h"
+
+/* Name of an OpenCL error code ("CL_OUT_OF_RESOURCES"). */
+const char *clg_cl_error_name(cl_int err);
+
+/* Records a failed OpenCL call: "clFoo failed with CL_X (-5) at file:line: what". */
+#define CLG_CL_FAIL(err, call, ...) clg_cl_fail_at((err), (call), __FILE__, __LINE__, __VA_ARGS__)
+clg_status clg_cl_fail_at(cl_int err, const char *call, const char *file, int line,
+                          const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+/* Device discovery without the kernel-based probe (preferred multiple = 0). */
+clg_status clg_device_list_impl(clg_device_info **out, cl_device_id **ids, int *count);
+/* Selects a device and also returns its OpenCL ids (device.c). */
+clg_status clg_device_select_id(const char *sel, clg_device_info *out, cl_platform_id *plat,
+                                cl_device_id *dev);
+/* Builds a trivial kernel to read CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE and,
+ * given a profiling queue q, whether event timestamps are real. ctx may be NULL (a
+ * temporary context is made). */
+void clg_device_probe_kernel(cl_context ctx, cl_device_id d, cl_command_queue q,
+                             clg_device_info *info);
+/* Fills info from an OpenCL device id. */
+void clg_device_fill_info(cl_platform_id p, cl_device_id d, clg_device_info *info);
+
+/* 64-bit FNV-1a, chained through h (start with CLG_FNV_INIT). */
+#define CLG_FNV_INIT 0xcbf29ce484222325ull
+uint64_t clg_fnv1a(uint64_t h, const void *data, size_t n);
+
+char *clg_strdup(const char *s);
+
+struct clg_program {
+    clg_context *ctx;
+    char *key; /* file or name, '|', options */
+    uint64_t source_hash;
+    cl_program prog;
+    clg_program_origin origin;
+    struct clg_program *next;
+};
+
+struct clg_buffer {
+    clg_context *ctx;
+    char *name;
+    size_t bytes, transfer_bytes;
+    clg_transfer policy;
+    void *host;
+    cl_mem mem;
+    int uploaded;          /* FIRST_EXECUTION: done */
+    int has_data;          /* something (upload, write, task) filled it */
+    uint64_t step_uploaded, step_written;
+    clg_buffer_stats stats;
+    struct clg_buffer *next;
+};
+
+typedef struct clg_arg {
+    int kind; /* 0 unset, 1 buffer, 2 scalar, 3 local */
+    clg_buffer *buf;
+    clg_access access;
+} clg_arg;
+
+struct clg_task {
+    clg_graph *graph;
+    char *name;
+    clg_program *prog;
+    cl_kernel kernel;
+    clg_arg *args;
+    unsigned nargs;
+    unsigned dims;
+    size_t global[3], local[3];
+    int has_local;
+    clg_task_stats stats;
+};
+
+struct clg_graph {
+    clg_context *ctx;
+    char *name;
+    clg_task **tasks;
+    size_t n, cap;
+    size_t *deps, *dep_off; /* CSR: deps of task i are deps[dep_off[i] .. dep_off[i+1]) */
+    int deps_valid;
+    struct clg_graph *next;
+};
+
+struct clg_plan {
+    clg_context *ctx;
+    clg_graph **graphs;
+    size_t n, cap;
+    struct clg_plan *next;
+};
+
+/* An event of the current step waiting for its profiling times. */
+typedef struct clg_pending {
+    cl_event ev;
+    int kind; /* 0 kernel, 1 upload, 2 download */
+    clg_task *task;
+    clg_buffer *buf;
+    uint64_t bytes;
+} clg_pending;
+
+struct clg_context {
+    clg_device_info info;
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context cl;
+    cl_command_queue queue;
+    clg_build_mode build;
+    int profiling;
+    char *cache_dir; /* NULL: no cache */
+    clg_program *programs;
+    clg_buffer *buffers;
+    clg_graph *graphs;
+    clg_plan *plans;
+    uint64_t step;
+    clg_pending *pending;
+    size_t npending, cappending;
+    clg_trace_fn trace;
+    void *trace_user;
+};
+
+/* Step machinery (graph.c), used by buffer.c for explicit transfers. */
+clg_status clg_step_track(clg_context *ctx, cl_event ev, int kind, clg_task *t, clg_buffer *b,
+                          uint64_t bytes);
+clg_status clg_step_finish(clg_context *ctx);
+void clg_buffer_unlink_all(clg_context *ctx);
+void clg_program_release_all(clg_context *ctx);
+#endif
