@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""CLI checks for clgraph: cli_check.py CLGRAPH_BINARY CHECK_NAME. Exit 0 when the check holds."""
+import json
+import subprocess
+import sys
+
+BIN = sys.argv[1]
+
+
+def run(*args, input_text=None):
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, input=input_text, timeout=600)
+    return p.returncode, p.stdout, p.stderr
+
+
+def expect(cond, msg):
+    if not cond:
+        print("FAIL:", msg)
+        sys.exit(1)
+    print("ok:", msg)
+
+
+def devices_json():
+    rc, out, err = run("devices", "--json")
+    expect(rc == 0, f"devices --json exits 0 (stderr: {err.strip()})")
+    devs = json.loads(out)
+    names = " ".join(d["platform"] + " " + d["name"] for d in devs)
+    expect(any("Portable Computing Language" in d["platform"] for d in devs), "PoCL listed: " + names)
+    expect(any("rusticl" in d["platform"] for d in devs), "rusticl listed: " + names)
+    for d in devs:
+        for key in ("opencl_c_version", "il_version", "fp16", "fp64", "subgroups", "command_buffer",
+                    "local_mem_size", "local_mem_type", "max_work_group_size", "preferred_multiple",
+                    "compute_units", "global_mem_size", "max_alloc_size", "vendor", "driver_version"):
+            expect(key in d, f"{d['name']} has {key}")
+        expect(d["max_work_group_size"] > 0 and d["max_alloc_size"] > 0, f"{d['name']} limits are set")
+
+
+def usage():
+    rc, out, _ = run("--help")
+    expect(rc == 0 and "devices" in out, "--help lists commands")
+    rc, _, err = run("no-such-command")
+    expect(rc == 2 and "unknown command" in err, "unknown command exits 2 with a message")
+    rc, _, err = run("devices", "--bogus")
+    expect(rc == 2 and "--bogus" in err, "unknown flag exits 2 naming the flag")
+    rc, out, _ = run("devices", "--help")
+    expect(rc == 0 and "--probe" in out, "devices --help documents --probe")
+
+
+globals()[sys.argv[2]]()

@@ -1,0 +1,308 @@
+/* Runtime semantics on the device in $CLGRAPH_DEVICE: transfer policies counted by the
+ * profiler, device-to-device consumption between graphs, inferred dependencies, the
+ * program cache, and clear errors on bad input. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_common.h"
+
+static const char *src =
+    "__kernel void axpb(__global const float *a, __global const float *b, __global float *c,\n"
+    "                   const float s) {\n"
+    "    size_t i = get_global_id(0); c[i] = s * a[i] + b[i];\n"
+    "}\n"
+    "__kernel void sq(__global const float *x, __global float *y) {\n"
+    "    size_t i = get_global_id(0); y[i] = x[i] * x[i] + 1.0f;\n"
+    "}\n";
+
+#define N 1000
+
+static clg_task *add(clg_graph *g, clg_program *p, const char *kernel, const char *name) {
+    clg_task *t = NULL;
+    CHECK_OK(clg_graph_add_task(g, name, p, kernel, &t));
+    size_t n = N;
+    CHECK_OK(clg_task_set_range(t, 1, &n, NULL));
+    return t;
+}
+
+static void test_transfers(void) {
+    clg_context *ctx = tc_context();
+    clg_program *p;
+    CHECK_OK(clg_program_from_source(ctx, "rt", src, "", &p));
+    static float a[N], b[N], out[N], want[N];
+    tc_fill(a, N, -1, 1);
+    tc_fill(b, N, -1, 1);
+    clg_buffer *ba, *bb, *bc, *bo;
+    CHECK_OK(clg_buffer_create(ctx, "a", sizeof a, CLG_TRANSFER_FIRST_EXECUTION, a, &ba));
+    CHECK_OK(clg_buffer_create(ctx, "b", sizeof b, CLG_TRANSFER_EVERY_EXECUTION, b, &bb));
+    CHECK_OK(clg_buffer_create(ctx, "c", sizeof a, CLG_TRANSFER_DEVICE_ONLY, NULL, &bc));
+    CHECK_OK(clg_buffer_create(ctx, "out", sizeof out, CLG_TRANSFER_EVERY_EXECUTION, out, &bo));
+    clg_graph *g;
+    CHECK_OK(clg_graph_create(ctx, "g", &g));
+    clg_task *t1 = add(g, p, "axpb", "axpb");
+    CHECK_OK(clg_task_arg_buffer(t1, 0, ba, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t1, 1, bb, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t1, 2, bc, CLG_WRITE));
+    CHECK_OK(clg_task_arg_float(t1, 3, 2.0f));
+    clg_task *t2 = add(g, p, "sq", "sq");
+    CHECK_OK(clg_task_arg_buffer(t2, 0, bc, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t2, 1, bo, CLG_WRITE));
+    float a0 = a[0];
+    const int runs = 10;
+    for (int r = 0; r < runs; r++) {
+        for (int i = 0; i < N; i++) b[i] = (float)r * 0.25f - (float)i * 1e-3f;
+        a[0] = a0 + 100.0f * (float)r; /* must NOT reach the device after the first upload */
+        CHECK_OK(clg_graph_execute(g));
+        for (int i = 0; i < N; i++) {
+            float ai = i == 0 ? a0 : a[i];
+            float c = 2.0f * ai + b[i];
+            want[i] = c * c + 1.0f;
+        }
+        char what[64];
+        snprintf(what, sizeof what, "transfers run %d", r);
+        tc_close(what, out, want, N, 1e-5f, 1e-5f);
+    }
+    clg_buffer_stats s;
+    clg_buffer_get_stats(ba, &s);
+    CHECK(s.uploads == 1 && s.upload_bytes == sizeof a && s.downloads == 0);
+    clg_buffer_get_stats(bb, &s);
+    CHECK(s.uploads == (uint64_t)runs && s.upload_bytes == runs * sizeof b && s.downloads == 0);
+    clg_buffer_get_stats(bc, &s);
+    CHECK(s.uploads == 0 && s.downloads == 0 && s.upload_bytes == 0 && s.download_bytes == 0);
+    clg_buffer_get_stats(bo, &s);
+    CHECK(s.downloads == (uint64_t)runs && s.download_bytes == runs * sizeof out && s.uploads == 0);
+    clg_task_stats ts;
+    clg_task_get_stats(t2, &ts);
+    CHECK(ts.executions == (uint64_t)runs);
+    if (clg_context_device(ctx)->profiling_timer == 1) CHECK(ts.total_ns > 0);
+
+    /* Partial EVERY_EXECUTION transfers. */
+    CHECK_OK(clg_buffer_set_transfer_bytes(bb, 12));
+    CHECK_OK(clg_graph_execute(g));
+    clg_buffer_get_stats(bb, &s);
+    CHECK(s.upload_bytes == runs * sizeof b + 12);
+    CHECK(clg_buffer_set_transfer_bytes(bb, sizeof b + 4) == CLG_ERR_INVALID_ARG);
+
+    /* Dependencies: axpb writes c, sq reads c. */
+    const size_t *deps;
+    size_t nd;
+    CHECK_OK(clg_graph_task_deps(g, 1, &deps, &nd));
+    CHECK(nd == 1 && deps[0] == 0);
+    CHECK_OK(clg_graph_task_deps(g, 0, &deps, &nd));
+    CHECK(nd == 0);
+    clg_context_destroy(ctx);
+}
+
+/* A graph consuming by name what an earlier graph left on the device gives the same as
+ * a host round trip between two graphs. */
+static void test_device_to_device(void) {
+    clg_context *ctx = tc_context();
+    clg_program *p;
+    CHECK_OK(clg_program_from_source(ctx, "rt", src, "", &p));
+    static float a[N], b[N], out_d2d[N], mid_host[N], out_host[N];
+    tc_fill(a, N, -2, 2);
+    tc_fill(b, N, -2, 2);
+    clg_buffer *ba, *bb, *mid, *bo;
+    CHECK_OK(clg_buffer_create(ctx, "a", sizeof a, CLG_TRANSFER_FIRST_EXECUTION, a, &ba));
+    CHECK_OK(clg_buffer_create(ctx, "b", sizeof b, CLG_TRANSFER_FIRST_EXECUTION, b, &bb));
+    CHECK_OK(clg_buffer_create(ctx, "mid", sizeof a, CLG_TRANSFER_DEVICE_ONLY, NULL, &mid));
+    CHECK_OK(clg_buffer_create(ctx, "out", sizeof a, CLG_TRANSFER_EVERY_EXECUTION, out_d2d, &bo));
+    clg_graph *g1, *g2;
+    CHECK_OK(clg_graph_create(ctx, "produce", &g1));
+    clg_task *t = add(g1, p, "axpb", "axpb");
+    CHECK_OK(clg_task_arg_buffer(t, 0, ba, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, 1, bb, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, 2, mid, CLG_WRITE));
+    CHECK_OK(clg_task_arg_float(t, 3, -0.5f));
+    CHECK_OK(clg_graph_create(ctx, "consume", &g2));
+    clg_buffer *found = NULL;
+    CHECK_OK(clg_buffer_find(ctx, "mid", &found));
+    CHECK(found == mid);
+    t = add(g2, p, "sq", "sq");
+    CHECK_OK(clg_task_arg_buffer(t, 0, found, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, 1, bo, CLG_WRITE));
+
+    /* Consuming before anything produced it is an error, not garbage. */
+    CHECK(clg_graph_execute(g2) == CLG_ERR_INVALID_ARG);
+    CHECK(strstr(clg_last_error(), "mid") != NULL);
+
+    clg_plan *plan;
+    CHECK_OK(clg_plan_create(ctx, &plan));
+    CHECK_OK(clg_plan_add_graph(plan, g1));
+    CHECK_OK(clg_plan_add_graph(plan, g2));
+    CHECK_OK(clg_plan_execute(plan));
+    clg_buffer_stats s;
+    clg_buffer_get_stats(mid, &s);
+    CHECK(s.uploads == 0 && s.downloads == 0);
+
+    /* Host round trip: read mid back, upload it into a fresh input, run consume's kernel. */
+    CHECK_OK(clg_buffer_read(mid, 0, mid_host, sizeof mid_host));
+    clg_buffer *hin, *hout;
+    CHECK_OK(clg_buffer_create(ctx, "host_mid", sizeof a, CLG_TRANSFER_EVERY_EXECUTION, mid_host, &hin));
+    CHECK_OK(clg_buffer_create(ctx, "host_out", sizeof a, CLG_TRANSFER_EVERY_EXECUTION, out_host, &hout));
+    clg_graph *g3;
+    CHECK_OK(clg_graph_create(ctx, "roundtrip", &g3));
+    t = add(g3, p, "sq", "sq");
+    CHECK_OK(clg_task_arg_buffer(t, 0, hin, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, 1, hout, CLG_WRITE));
+    CHECK_OK(clg_graph_execute(g3));
+    tc_close("device-to-device vs host round trip", out_d2d, out_host, N, 0, 0);
+    float want[N];
+    for (int i = 0; i < N; i++) {
+        float m = -0.5f * a[i] + b[i];
+        want[i] = m * m + 1.0f;
+    }
+    tc_close("device-to-device vs C", out_d2d, want, N, 1e-5f, 1e-5f);
+
+    /* Plan ranges. */
+    CHECK_OK(clg_plan_execute_range(plan, 1, 2));
+    CHECK(clg_plan_execute_range(plan, 1, 3) == CLG_ERR_INVALID_ARG);
+    CHECK(clg_plan_graph_count(plan) == 2 && clg_plan_graph(plan, 1) == g2);
+    clg_context_destroy(ctx);
+}
+
+static void test_dependencies(void) {
+    clg_context *ctx = tc_context();
+    clg_program *p;
+    CHECK_OK(clg_program_from_source(ctx, "rt", src, "", &p));
+    clg_buffer *x, *m, *n, *o;
+    CHECK_OK(clg_buffer_create(ctx, "x", N * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &x));
+    CHECK_OK(clg_buffer_create(ctx, "m", N * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m));
+    CHECK_OK(clg_buffer_create(ctx, "n", N * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &n));
+    CHECK_OK(clg_buffer_create(ctx, "o", N * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &o));
+    clg_graph *g;
+    CHECK_OK(clg_graph_create(ctx, "deps", &g));
+    clg_task *A = add(g, p, "sq", "A"), *B = add(g, p, "sq", "B"), *C = add(g, p, "sq", "C"),
+             *D = add(g, p, "sq", "D");
+    CHECK_OK(clg_task_arg_buffer(A, 0, x, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(A, 1, m, CLG_WRITE)); /* A: x -> m */
+    CHECK_OK(clg_task_arg_buffer(B, 0, m, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(B, 1, n, CLG_WRITE)); /* B: m -> n (RAW on A) */
+    CHECK_OK(clg_task_arg_buffer(C, 0, x, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(C, 1, o, CLG_WRITE)); /* C: x -> o (independent) */
+    CHECK_OK(clg_task_arg_buffer(D, 0, o, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(D, 1, m, CLG_WRITE)); /* D: o -> m (RAW C, WAW A, WAR B) */
+    const size_t *deps;
+    size_t nd;
+    CHECK_OK(clg_graph_task_deps(g, 1, &deps, &nd));
+    CHECK(nd == 1 && deps[0] == 0);
+    CHECK_OK(clg_graph_task_deps(g, 2, &deps, &nd));
+    CHECK(nd == 0);
+    CHECK_OK(clg_graph_task_deps(g, 3, &deps, &nd));
+    CHECK(nd == 3 && deps[0] == 0 && deps[1] == 1 && deps[2] == 2);
+    clg_context_destroy(ctx);
+}
+
+static void test_bad_input(void) {
+    clg_context *ctx = tc_context();
+    const clg_device_info *dev = clg_context_device(ctx);
+    clg_program *p = NULL;
+
+    /* A kernel that does not compile: the status carries the build log. */
+    clg_status st = clg_program_from_source(
+        ctx, "broken", "__kernel void k(__global float *x) { x[0] = undeclared_thing; }", "", &p);
+    CHECK(st == CLG_ERR_BUILD && p == NULL);
+    CHECK(strstr(clg_last_error(), "undeclared_thing") != NULL);
+    printf("  build error message: %.200s\n", clg_last_error());
+
+    /* Unknown selector lists the devices. */
+    clg_device_info info;
+    st = clg_device_select("no-such-device-xyz", &info);
+    CHECK(st == CLG_ERR_NOT_FOUND);
+    CHECK(strstr(clg_last_error(), "no-such-device-xyz") && strstr(clg_last_error(), "0:0"));
+
+    /* Above the device's largest allocation: both sizes named. */
+    clg_buffer *b = NULL;
+    size_t big = (size_t)dev->max_alloc_size + 4096;
+    st = clg_buffer_create(ctx, "huge", big, CLG_TRANSFER_DEVICE_ONLY, NULL, &b);
+    CHECK(st == CLG_ERR_OUT_OF_MEMORY && b == NULL);
+    char num[64];
+    snprintf(num, sizeof num, "%zu", big);
+    CHECK(strstr(clg_last_error(), num) != NULL);
+    snprintf(num, sizeof num, "%llu", (unsigned long long)dev->max_alloc_size);
+    CHECK(strstr(clg_last_error(), num) != NULL);
+
+    /* Bad ranges. */
+    CHECK_OK(clg_program_from_source(ctx, "rt", src, "", &p));
+    clg_graph *g;
+    clg_task *t;
+    CHECK_OK(clg_graph_create(ctx, "bad", &g));
+    CHECK_OK(clg_graph_add_task(g, "sq", p, "sq", &t));
+    size_t gl = 100, lo = 7;
+    CHECK(clg_task_set_range(t, 1, &gl, &lo) == CLG_ERR_INVALID_ARG);
+    CHECK(clg_graph_execute(g) == CLG_ERR_INVALID_ARG); /* no range, no args */
+    CHECK(clg_task_arg_int(t, 9, 1) == CLG_ERR_INVALID_ARG);
+    clg_task *t2 = NULL;
+    CHECK(clg_graph_add_task(g, "nope", p, "no_such_kernel", &t2) == CLG_ERR_OPENCL && !t2);
+    CHECK(strstr(clg_last_error(), "no_such_kernel") != NULL);
+    CHECK(clg_program_get(ctx, "no_such_file", "", &p) == CLG_ERR_NOT_FOUND);
+    clg_context_destroy(ctx);
+
+    /* Forced SPIR-V: loads where the device takes IL, fails cleanly elsewhere. */
+    clg_context_options o = clg_context_options_default();
+    o.build = CLG_BUILD_SPIRV;
+    CHECK_OK(clg_context_create(&o, &ctx));
+    st = clg_program_get(ctx, "probe", "", &p);
+    if (clg_context_device(ctx)->has_spirv) {
+        CHECK(st == CLG_OK && clg_program_origin_of(p) != CLG_ORIGIN_SOURCE);
+    } else {
+        CHECK(st == CLG_ERR_UNSUPPORTED);
+        CHECK(strstr(clg_last_error(), "IL") != NULL);
+        printf("  forced SPIR-V: %s\n", clg_last_error());
+    }
+    clg_context_destroy(ctx);
+}
+
+/* The second build of the same program on a new context comes from the disk cache. */
+static void test_program_cache(void) {
+    char dir[] = "/tmp/clgraph-cache-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    clg_context_options o = clg_context_options_default();
+    o.cache_dir = dir;
+    clg_context *ctx;
+    clg_program *p;
+    CHECK_OK(clg_context_create(&o, &ctx));
+    CHECK_OK(clg_program_get(ctx, "probe", "-DUNUSED_TUNABLE=3", &p));
+    CHECK(clg_program_origin_of(p) == CLG_ORIGIN_SOURCE);
+    clg_context_destroy(ctx);
+    CHECK_OK(clg_context_create(&o, &ctx));
+    CHECK_OK(clg_program_get(ctx, "probe", "-DUNUSED_TUNABLE=3", &p));
+    CHECK(clg_program_origin_of(p) == CLG_ORIGIN_CACHE);
+    /* different options: a different key */
+    CHECK_OK(clg_program_get(ctx, "probe", "-DUNUSED_TUNABLE=4", &p));
+    CHECK(clg_program_origin_of(p) == CLG_ORIGIN_SOURCE);
+    clg_context_destroy(ctx);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+
+    /* CLGRAPH_KERNEL_DIR loads kernel files from a folder. */
+    char kdir[] = "/tmp/clgraph-kdir-XXXXXX";
+    CHECK(mkdtemp(kdir) != NULL);
+    char path[256];
+    snprintf(path, sizeof path, "%s/custom.cl", kdir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(src, f);
+        fclose(f);
+    }
+    setenv("CLGRAPH_KERNEL_DIR", kdir, 1);
+    o.cache_dir = "";
+    CHECK_OK(clg_context_create(&o, &ctx));
+    CHECK_OK(clg_program_get(ctx, "custom", "", &p));
+    unsetenv("CLGRAPH_KERNEL_DIR");
+    clg_context_destroy(ctx);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", kdir);
+    CHECK(system(cmd) == 0);
+}
+
+int main(void) {
+    tc_seed(42);
+    test_transfers();
+    test_device_to_device();
+    test_dependencies();
+    test_bad_input();
+    test_program_cache();
+    return tc_finish("runtime");
+}
