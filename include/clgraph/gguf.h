@@ -69,6 +69,9 @@ typedef enum llm_gguf_type {
     LLM_GGUF_FLOAT64 = 12
 } llm_gguf_type;
 
+/* "uint8", ..., "string", "array", "float64"; "unknown" for other values. */
+const char *llm_gguf_type_name(llm_gguf_type t);
+
 /* A GGUF string: not NUL-terminated, points into the mapped file. */
 typedef struct llm_gguf_str {
     const char *ptr;
@@ -103,6 +106,7 @@ uint64_t llm_gguf_file_size(const llm_gguf *f);
 
 /* Metadata: keys are indexed 0..n-1 in file order. */
 uint64_t llm_gguf_kv_count(const llm_gguf *f);
+/* Key and type of entry i: {NULL, 0} and (llm_gguf_type)-1 when i >= the count. */
 llm_gguf_str llm_gguf_kv_key(const llm_gguf *f, uint64_t i);
 llm_gguf_type llm_gguf_kv_type(const llm_gguf *f, uint64_t i);
 /* Index of a key, or -1. */
@@ -142,6 +146,8 @@ typedef struct llm_gguf_writer llm_gguf_writer;
 clg_status llm_gguf_writer_create(llm_gguf_writer **out);
 void llm_gguf_writer_destroy(llm_gguf_writer *w);
 clg_status llm_gguf_writer_set_alignment(llm_gguf_writer *w, uint32_t alignment);
+/* Adding a key that is already there replaces its value in place (copy_kv, then override);
+ * "general.alignment" also sets the alignment. A tensor name may be added once. */
 clg_status llm_gguf_writer_add_u32(llm_gguf_writer *w, const char *key, uint32_t v);
 clg_status llm_gguf_writer_add_i32(llm_gguf_writer *w, const char *key, int32_t v);
 clg_status llm_gguf_writer_add_u64(llm_gguf_writer *w, const char *key, uint64_t v);

@@ -1,0 +1,391 @@
+/* Host-side weight types: ggml block layouts, f16/bf16 conversion, and the
+ * reference dequantizers (F32..Q6_K) and quantizers (F32, F16, BF16, Q8_0, Q4_0, Q4_1). */
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+
+#include "clgraph/gguf.h"
+
+#define QK 32    /* elements per block of the legacy quants */
+#define QK_K 256 /* elements per K-quant super-block */
+
+/* Block layouts (little-endian, packed; every field is byte-aligned). Sizes:
+ *   Q4_0 18: f16 d; u8 qs[16]          x = (nibble - 8) * d; nibble j in low bits, j+16 in high
+ *   Q4_1 20: f16 d, m; u8 qs[16]       x = nibble * d + m
+ *   Q8_0 34: f16 d; i8 qs[32]          x = q * d
+ *   Q4_K 144: f16 d, dmin; u8 scales[12]; u8 qs[128]
+ *   Q5_K 176: f16 d, dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]
+ *   Q6_K 210: u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d */
+
+typedef struct dtype_info {
+    int id;
+    const char *name;
+    size_t block_elems;
+    size_t block_bytes;
+} dtype_info;
+
+static const dtype_info dtypes[] = {
+    {LLM_DTYPE_F32, "f32", 1, 4},        {LLM_DTYPE_F16, "f16", 1, 2},
+    {LLM_DTYPE_Q4_0, "q4_0", QK, 18},    {LLM_DTYPE_Q4_1, "q4_1", QK, 20},
+    {LLM_DTYPE_Q8_0, "q8_0", QK, 34},    {LLM_DTYPE_Q4_K, "q4_k", QK_K, 144},
+    {LLM_DTYPE_Q5_K, "q5_k", QK_K, 176}, {LLM_DTYPE_Q6_K, "q6_k", QK_K, 210},
+    {LLM_DTYPE_BF16, "bf16", 1, 2},
+};
+
+static const dtype_info *dtype_find(int dtype) {
+    for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
+        if (dtypes[i].id == dtype) return &dtypes[i];
+    return NULL;
+}
+
+const char *llm_dtype_name(int dtype) {
+    const dtype_info *d = dtype_find(dtype);
+    return d ? d->name : NULL;
+}
+
+int llm_dtype_from_name(const char *name) {
+    if (!name) return -1;
+    for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++) {
+        const char *a = dtypes[i].name, *b = name;
+        while (*a && *b && tolower((unsigned char)*b) == *a)
+            a++, b++;
+        if (!*a && !*b) return dtypes[i].id;
+    }
+    return -1;
+}
+
+size_t llm_dtype_block_elems(int dtype) {
+    const dtype_info *d = dtype_find(dtype);
+    return d ? d->block_elems : 0;
+}
+
+size_t llm_dtype_block_bytes(int dtype) {
+    const dtype_info *d = dtype_find(dtype);
+    return d ? d->block_bytes : 0;
+}
+
+size_t llm_dtype_row_bytes(int dtype, uint64_t n) {
+    const dtype_info *d = dtype_find(dtype);
+    if (!d || n % d->block_elems) return 0;
+    uint64_t blocks = n / d->block_elems;
+    if (blocks > (uint64_t)SIZE_MAX / d->block_bytes) return 0;
+    return (size_t)blocks * d->block_bytes;
+}
+
+/* ---- f16 / bf16 --------------------------------------------------------- */
+
+static uint32_t f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static float bits_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+float llm_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t man = h & 0x3ff;
+    if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (man << 13)); /* inf, nan */
+    if (exp == 0) {
+        if (!man) return bits_f32(sign);
+        /* subnormal: man * 2^-24, exact in f32 */
+        float v = (float)man * 5.9604644775390625e-8f;
+        return sign ? -v : v;
+    }
+    return bits_f32(sign | ((exp + 112) << 23) | (man << 13));
+}
+
+/* Round to nearest, ties to even, as F16C's vcvtps2ph and numpy's astype. */
+uint16_t llm_f32_to_f16(float f) {
+    uint32_t u = f32_bits(f);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+    uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) /* nan: keep the top payload bits, force quiet */
+        return (uint16_t)(sign | 0x7e00 | ((a >> 13) & 0x3ff));
+    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00); /* >= 65520 rounds to inf */
+    if (a < 0x38800000u) {                                  /* below 2^-14: f16 subnormal or zero */
+        if (a < 0x33000000u) return sign; /* < 2^-25: rounds to zero (2^-25 ties to 0) */
+        uint32_t e = a >> 23;
+        uint32_t m = (a & 0x7fffff) | 0x800000;
+        uint32_t shift = 126 - e; /* value = m * 2^(e-150); in units of 2^-24: m >> (126-e) */
+        uint32_t q = m >> shift;
+        uint32_t rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (q & 1))) q++;
+        return (uint16_t)(sign | q);
+    }
+    uint32_t r = a + 0x0fff + ((a >> 13) & 1); /* round the 13 dropped bits to even */
+    return (uint16_t)(sign | ((r - 0x38000000u) >> 13));
+}
+
+/* As ggml_compute_fp32_to_bf16: quiet NaNs, round to nearest even. */
+static uint16_t f32_to_bf16(float f) {
+    uint32_t u = f32_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 64);
+    return (uint16_t)((u + (0x7fffu + ((u >> 16) & 1))) >> 16);
+}
+
+static float bf16_to_f32(uint16_t h) {
+    return bits_f32((uint32_t)h << 16);
+}
+
+static uint16_t rd16(const uint8_t *p) {
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static void wr16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+/* ---- dequantization ----------------------------------------------------- */
+
+static void dequant_q4_0(const uint8_t *b, float *y, size_t nb) {
+    for (size_t i = 0; i < nb; i++, b += 18, y += QK) {
+        float d = llm_f16_to_f32(rd16(b));
+        for (int j = 0; j < QK / 2; j++) {
+            y[j] = (float)((b[2 + j] & 0x0f) - 8) * d;
+            y[j + QK / 2] = (float)((b[2 + j] >> 4) - 8) * d;
+        }
+    }
+}
+
+static void dequant_q4_1(const uint8_t *b, float *y, size_t nb) {
+    for (size_t i = 0; i < nb; i++, b += 20, y += QK) {
+        float d = llm_f16_to_f32(rd16(b)), m = llm_f16_to_f32(rd16(b + 2));
+        for (int j = 0; j < QK / 2; j++) {
+            y[j] = (float)(b[4 + j] & 0x0f) * d + m;
+            y[j + QK / 2] = (float)(b[4 + j] >> 4) * d + m;
+        }
+    }
+}
+
+static void dequant_q8_0(const uint8_t *b, float *y, size_t nb) {
+    for (size_t i = 0; i < nb; i++, b += 34, y += QK) {
+        float d = llm_f16_to_f32(rd16(b));
+        for (int j = 0; j < QK; j++)
+            y[j] = (float)(int8_t)b[2 + j] * d;
+    }
+}
+
+/* The 12 scale bytes of Q4_K / Q5_K hold 8 six-bit scales and 8 six-bit mins. */
+static void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+static void dequant_q4_k(const uint8_t *b, float *y, size_t nb) {
+    for (size_t i = 0; i < nb; i++, b += 144) {
+        float d = llm_f16_to_f32(rd16(b)), dmin = llm_f16_to_f32(rd16(b + 2));
+        const uint8_t *scales = b + 4, *q = b + 16;
+        for (int j = 0, is = 0; j < QK_K; j += 64, is += 2, q += 32) {
+            uint8_t sc, m;
+            scale_min_k4(is, scales, &sc, &m);
+            float d1 = d * sc, m1 = dmin * m;
+            scale_min_k4(is + 1, scales, &sc, &m);
+            float d2 = d * sc, m2 = dmin * m;
+            for (int l = 0; l < 32; l++)
+                *y++ = d1 * (float)(q[l] & 0x0f) - m1;
+            for (int l = 0; l < 32; l++)
+                *y++ = d2 * (float)(q[l] >> 4) - m2;
+        }
+    }
+}
+
+static void dequant_q5_k(const uint8_t *b, float *y, size_t nb) {
+    for (size_t i = 0; i < nb; i++, b += 176) {
+        float d = llm_f16_to_f32(rd16(b)), dmin = llm_f16_to_f32(rd16(b + 2));
+        const uint8_t *scales = b + 4, *qh = b + 16, *ql = b + 48;
+        unsigned u1 = 1, u2 = 2;
+        for (int j = 0, is = 0; j < QK_K; j += 64, is += 2, ql += 32, u1 <<= 2, u2 <<= 2) {
+            uint8_t sc, m;
+            scale_min_k4(is, scales, &sc, &m);
+            float d1 = d * sc, m1 = dmin * m;
+            scale_min_k4(is + 1, scales, &sc, &m);
+            float d2 = d * sc, m2 = dmin * m;
+            for (int l = 0; l < 32; l++)
+                *y++ = d1 * (float)((ql[l] & 0x0f) + (qh[l] & u1 ? 16 : 0)) - m1;
+            for (int l = 0; l < 32; l++)
+                *y++ = d2 * (float)((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+        }
+    }
+}
+
+static void dequant_q6_k(const uint8_t *b, float *y, size_t nb) {
+    for (size_t i = 0; i < nb; i++, b += 210) {
+        float d = llm_f16_to_f32(rd16(b + 208));
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        for (int n = 0; n < QK_K; n += 128, y += 128, ql += 64, qh += 32, sc += 8) {
+            for (int l = 0; l < 32; l++) {
+                int is = l / 16;
+                int q1 = ((ql[l] & 0x0f) | ((qh[l] & 3) << 4)) - 32;
+                int q2 = ((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                y[l] = d * (float)sc[is] * (float)q1;
+                y[l + 32] = d * (float)sc[is + 2] * (float)q2;
+                y[l + 64] = d * (float)sc[is + 4] * (float)q3;
+                y[l + 96] = d * (float)sc[is + 6] * (float)q4;
+            }
+        }
+    }
+}
+
+static clg_status check_args(const char *what, int dtype, const void *a, const void *b, size_t n,
+                             const dtype_info **out) {
+    const dtype_info *d = dtype_find(dtype);
+    if (!d) return clg_fail(CLG_ERR_UNSUPPORTED, "%s: unknown weight type %d", what, dtype);
+    if (n % d->block_elems)
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "%s: %zu elements is not a multiple of the %s block (%zu)", what, n,
+                        d->name, d->block_elems);
+    if (n && (!a || !b)) return clg_fail(CLG_ERR_INVALID_ARG, "%s: NULL buffer", what);
+    *out = d;
+    return CLG_OK;
+}
+
+clg_status llm_dequantize(int dtype, const void *src, float *dst, size_t n) {
+    const dtype_info *d = NULL;
+    clg_status st = check_args("llm_dequantize", dtype, src, dst, n, &d);
+    if (st != CLG_OK) return st;
+    const uint8_t *b = src;
+    size_t nb = n / d->block_elems;
+    switch (dtype) {
+    case LLM_DTYPE_F32:
+        memcpy(dst, src, n * 4);
+        break;
+    case LLM_DTYPE_F16:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = llm_f16_to_f32(rd16(b + 2 * i));
+        break;
+    case LLM_DTYPE_BF16:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = bf16_to_f32(rd16(b + 2 * i));
+        break;
+    case LLM_DTYPE_Q4_0:
+        dequant_q4_0(b, dst, nb);
+        break;
+    case LLM_DTYPE_Q4_1:
+        dequant_q4_1(b, dst, nb);
+        break;
+    case LLM_DTYPE_Q8_0:
+        dequant_q8_0(b, dst, nb);
+        break;
+    case LLM_DTYPE_Q4_K:
+        dequant_q4_k(b, dst, nb);
+        break;
+    case LLM_DTYPE_Q5_K:
+        dequant_q5_k(b, dst, nb);
+        break;
+    case LLM_DTYPE_Q6_K:
+        dequant_q6_k(b, dst, nb);
+        break;
+    }
+    return CLG_OK;
+}
+
+/* ---- quantization (ggml's *_ref quantizers) ----------------------------- */
+
+/* Truncates toward zero and clamps, as ggml's (int8_t) casts followed by MIN/clip
+ * for in-range values; NaN becomes 0 rather than undefined behaviour. */
+static int clamp_int(float v, int lo, int hi) {
+    if (!(v == v)) return 0;
+    if (v <= (float)lo) return lo;
+    if (v >= (float)hi) return hi;
+    return (int)v;
+}
+
+static void quant_q8_0(const float *x, uint8_t *b, size_t nb) {
+    for (size_t i = 0; i < nb; i++, x += QK, b += 34) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK; j++)
+            amax = fmaxf(amax, fabsf(x[j]));
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        wr16(b, llm_f32_to_f16(d));
+        for (int j = 0; j < QK; j++)
+            b[2 + j] = (uint8_t)(int8_t)clamp_int(roundf(x[j] * id), -128, 127);
+    }
+}
+
+static void quant_q4_0(const float *x, uint8_t *b, size_t nb) {
+    for (size_t i = 0; i < nb; i++, x += QK, b += 18) {
+        float amax = 0.0f, max = 0.0f; /* max keeps the sign of the largest magnitude */
+        for (int j = 0; j < QK; j++)
+            if (amax < fabsf(x[j])) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        float d = max / -8.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        wr16(b, llm_f32_to_f16(d));
+        for (int j = 0; j < QK / 2; j++) {
+            int q0 = clamp_int(x[j] * id + 8.5f, 0, 15);
+            int q1 = clamp_int(x[j + QK / 2] * id + 8.5f, 0, 15);
+            b[2 + j] = (uint8_t)(q0 | (q1 << 4));
+        }
+    }
+}
+
+static void quant_q4_1(const float *x, uint8_t *b, size_t nb) {
+    for (size_t i = 0; i < nb; i++, x += QK, b += 20) {
+        float min = INFINITY, max = -INFINITY;
+        for (int j = 0; j < QK; j++) {
+            if (x[j] < min) min = x[j];
+            if (x[j] > max) max = x[j];
+        }
+        float d = (max - min) / 15.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        wr16(b, llm_f32_to_f16(d));
+        wr16(b + 2, llm_f32_to_f16(min));
+        for (int j = 0; j < QK / 2; j++) {
+            int q0 = clamp_int((x[j] - min) * id + 0.5f, 0, 15);
+            int q1 = clamp_int((x[j + QK / 2] - min) * id + 0.5f, 0, 15);
+            b[4 + j] = (uint8_t)(q0 | (q1 << 4));
+        }
+    }
+}
+
+clg_status llm_quantize(int dtype, const float *src, void *dst, size_t n) {
+    const dtype_info *d = NULL;
+    clg_status st = check_args("llm_quantize", dtype, src, dst, n, &d);
+    if (st != CLG_OK) return st;
+    uint8_t *b = dst;
+    size_t nb = n / d->block_elems;
+    switch (dtype) {
+    case LLM_DTYPE_F32:
+        memcpy(dst, src, n * 4);
+        break;
+    case LLM_DTYPE_F16:
+        for (size_t i = 0; i < n; i++)
+            wr16(b + 2 * i, llm_f32_to_f16(src[i]));
+        break;
+    case LLM_DTYPE_BF16:
+        for (size_t i = 0; i < n; i++)
+            wr16(b + 2 * i, f32_to_bf16(src[i]));
+        break;
+    case LLM_DTYPE_Q4_0:
+        quant_q4_0(src, b, nb);
+        break;
+    case LLM_DTYPE_Q4_1:
+        quant_q4_1(src, b, nb);
+        break;
+    case LLM_DTYPE_Q8_0:
+        quant_q8_0(src, b, nb);
+        break;
+    default:
+        return clg_fail(CLG_ERR_UNSUPPORTED, "llm_quantize: quantizing to %s is not supported",
+                        d->name);
+    }
+    return CLG_OK;
+}
