@@ -1,0 +1,337 @@
+/* Causal grouped-query attention over the KV cache with online softmax, and its
+ * flash-decoding split (partial results per key range, then a merge).
+ *
+ * Layouts:
+ *   q:       [T, q_stride] f32; query head h of token t at q[t*q_stride + q_off + h*head_dim + d]
+ *   k_cache: [n_kv_heads, ctx_len, head_dim] (KV_T: f32, or half with KV_F16), see kv.cl
+ *   v_cache: [n_kv_heads, ctx_len, head_dim]
+ *   pos:     [T] int; token t attends cache positions 0 .. pos[t] inclusive (pos[t] is
+ *            clamped to [0, ctx_len - 1]; the host keeps it in range)
+ *   out:     [T, out_stride] f32; head h of token t at out[t*out_stride + h*head_dim + d]
+ *   Query head h reads KV head h / (n_heads / n_kv_heads); n_heads % n_kv_heads == 0.
+ *   out = sum_j softmax_j(scale * q . k_j) v_j.
+ *   head_dim is a multiple of 4 and <= ATT_MAX_HD (== ATT_HD when that is set); the host
+ *   checks, and a kernel writes NaN to its outputs otherwise.
+ *
+ * Variants:
+ *   attention_row    one work-item per (h, t), online softmax with a private accumulator.
+ *                    global = (n_heads, T) (may be rounded up), local = NULL.        (CPU)
+ *   attention_wg     one work-group of ATT_WG items per (h, t); item i takes positions
+ *                    i, i + ATT_WG, ... with its own running max / sum / accumulator; the
+ *                    items' states are merged through local memory.
+ *                    global = (n_heads * ATT_WG, T), local = (ATT_WG, 1).              (GPU)
+ *   attention_split  flash-decoding, step 1: same arguments as attention_wg plus
+ *                    (__global float *part, int n_split), n_split >= 1; out is not
+ *                    touched (bind it read-only). The n = pos[t] + 1 keys of token t
+ *                    are cut into n_split ranges of chunk = ceil(n / n_split) keys; range s
+ *                    is [s*chunk, min((s+1)*chunk, n)), empty when s*chunk >= n. One work-group
+ *                    of ATT_WG items per (h, t, s), as attention_wg, writes the range's
+ *                    unnormalised state to part:
+ *                      part: [T, n_heads, n_split, head_dim + 2] f32, record r at
+ *                            part + ((t*n_heads + h)*n_split + s) * (head_dim + 2):
+ *                        r[0] = m      max of scale*q.k_j over the range (-INFINITY if empty)
+ *                        r[1] = l      sum_j exp(scale*q.k_j - m)        (0 if empty)
+ *                        r[2 + d]      sum_j exp(scale*q.k_j - m) v_j[d] (0 if empty)
+ *                    global = (n_heads * ATT_WG, T, n_split), local = (ATT_WG, 1, 1).
+ *   attention_merge  step 2: (part, out, int T, int out_stride, int n_heads, int head_dim,
+ *                    int n_split); out = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) l_s with
+ *                    M = max_s m_s. One work-item per (d, h, t):
+ *                    global = (head_dim, n_heads, T) (may be rounded up), local = NULL.
+ *
+ * Tunables:
+ *   ATT_MAX_HD  largest head_dim, a multiple of 4: size of the private arrays (default 128).
+ *   ATT_HD      optional: head_dim as a compile-time constant (head_dim must then equal it),
+ *               so that compilers can unroll the head_dim loops and keep the private arrays
+ *               in registers. Default: undefined (runtime head_dim).
+ *   ATT_WG      work-group size of attention_wg / attention_split, a power of two >= 4
+ *               (default 64).
+ *   ATT_DC      head dims merged per local-memory pass: a multiple of 4, <= ATT_WG, dividing
+ *               ATT_MAX_HD (default min(ATT_WG, 32)); local memory ATT_WG * (ATT_DC + 2) floats.
+ *   KV_F16      defined: k_cache / v_cache hold half values (vload_half4), as kv.cl's KV_F16.
+ *
+ * Device note: llvmpipe (Mesa rusticl) ends every loop of a work-item after 65535 loop
+ * iterations in total (LP_MAX_TGSI_LOOP_ITERATIONS, shared by all loops). Per key a
+ * work-item runs head_dim/4 * 2 + 1 iterations (33 for head_dim 64), so keep the keys per
+ * work-item below ~65535 / that there: attention_row up to ~1900 keys at head_dim 64; beyond,
+ * use attention_wg or attention_split, whose items take ceil(keys / (ATT_WG * n_split)).
+ */
+#ifndef ATT_MAX_HD
+#define ATT_MAX_HD 128
+#endif
+#ifndef ATT_WG
+#define ATT_WG 64
+#endif
+#ifndef ATT_DC
+#if ATT_WG < 32
+#define ATT_DC ATT_WG
+#else
+#define ATT_DC 32
+#endif
+#endif
+
+#if (ATT_WG & (ATT_WG - 1)) != 0 || ATT_WG < 4
+#error "ATT_WG must be a power of two >= 4"
+#endif
+#if ATT_DC > ATT_WG || (ATT_DC % 4) != 0 || (ATT_MAX_HD % ATT_DC) != 0
+#error "ATT_DC must be a multiple of 4, <= ATT_WG, and divide ATT_MAX_HD"
+#endif
+
+#ifdef ATT_HD
+#if ATT_HD > ATT_MAX_HD || (ATT_HD % 4) != 0
+#error "ATT_HD must be a multiple of 4 and <= ATT_MAX_HD"
+#endif
+#define ATT_HD_BAD(hd) ((hd) != ATT_HD)
+#define HD4 (ATT_HD / 4)
+#else
+#define ATT_HD_BAD(hd) ((hd) < 4 || (hd) > ATT_MAX_HD || ((hd)&3) != 0)
+#define HD4 (head_dim / 4)
+#endif
+
+#ifdef KV_F16
+#define KV_T half
+#define KV_LOAD4(p, i4) vload_half4((i4), (p))
+#else
+#define KV_T float
+#define KV_LOAD4(p, i4) vload4((i4), (p))
+#endif
+
+/* A note on loop shapes: llvm-spirv 14 (SPIRV-LLVM-Translator before its PR #1655) copies
+ * LLVM's block order, and clang -O2 often lays a loop's exit block out before the loop body
+ * (always when a loop that may run zero times is followed by code using its result);
+ * spirv-val then rejects the module ("appears in the binary before its dominator"). So:
+ * loops whose count is known to be >= 1 are do-while, the per-item key loop runs a
+ * group-uniform count (>= 1) with a guard inside, short constant loops are unrolled, and
+ * each function keeps a single private array (a second one's OpVariable gets interleaved
+ * with other instructions). No `#pragma unroll` over head_dim: the fully unrolled code gets
+ * vectorised into vectors of 32 or 64 floats, which SPIR-V cannot express (rusticl compiles
+ * through SPIR-V and fails). Check with the spirv.attention test after any edit.
+ *
+ * The online update is branch-free: with m' = max(m, s), c = e^(m - m'), e = e^(s - m'):
+ * l = l*c + e, acc = acc*c + e*v (c = 1 unless the maximum moved; e^-inf = 0 at the start). */
+
+/* ---- one work-item per (h, t) ---------------------------------------------------- */
+
+__kernel void attention_row(__global const float *q, __global const KV_T *k_cache,
+                            __global const KV_T *v_cache, __global const int *pos,
+                            __global float *out, int T, int q_stride, int q_off, int out_stride,
+                            int n_heads, int n_kv_heads, int head_dim, int ctx_len, float scale) {
+    const int h = (int)get_global_id(0);
+    const int t = (int)get_global_id(1);
+    if (h >= n_heads || t >= T) return;
+    __global float *o = out + (size_t)t * (size_t)out_stride + h * head_dim;
+    if (ATT_HD_BAD(head_dim)) {
+        for (int d = 0; d < head_dim; d++)
+            o[d] = NAN;
+        return;
+    }
+    const int p = clamp(pos[t], 0, ctx_len - 1);
+    const int kvh = h / (n_heads / n_kv_heads);
+    __global const float *qh = q + (size_t)t * (size_t)q_stride + q_off + h * head_dim;
+    __global const KV_T *kh = k_cache + (size_t)kvh * (size_t)ctx_len * (size_t)head_dim;
+    __global const KV_T *vh = v_cache + (size_t)kvh * (size_t)ctx_len * (size_t)head_dim;
+
+    float4 acc[ATT_MAX_HD / 4]; /* q is re-read from global memory, where it stays cached */
+    int d = 0;
+    do {
+        acc[d] = (float4)(0.0f);
+    } while (++d < HD4);
+    float m = -INFINITY, l = 0.0f;
+    int j = 0;
+    do { /* keys 0 .. p, p >= 0 */
+        __global const KV_T *kj = kh + (size_t)j * (size_t)head_dim;
+        __global const KV_T *vj = vh + (size_t)j * (size_t)head_dim;
+        float4 s4 = (float4)(0.0f);
+        d = 0;
+        do {
+            s4 += vload4(d, qh) * KV_LOAD4(kj, d);
+        } while (++d < HD4);
+        const float s = scale * (s4.x + s4.y + s4.z + s4.w);
+        const float mn = fmax(m, s);
+        const float c = exp(m - mn), e = exp(s - mn);
+        l = l * c + e;
+        d = 0;
+        do {
+            acc[d] = acc[d] * c + e * KV_LOAD4(vj, d);
+        } while (++d < HD4);
+        m = mn;
+    } while (++j <= p);
+    const float inv = 1.0f / l;
+    d = 0;
+    do {
+        vstore4(acc[d] * inv, d, o);
+    } while (++d < HD4);
+}
+
+/* ---- one work-group per (h, t[, split]) ------------------------------------------ */
+
+/* The work-group's attention over keys [j0, j1) (j0 < j1) of one head. Item lid keeps the
+ * online-softmax state of keys j0 + lid + k*ATT_WG; the states are merged through stat
+ * ([ATT_WG]) and red ([ATT_WG][ATT_DC + 1], padded against bank conflicts). Writes
+ * dst[d] = acc[d] / L (normalize), or dst[d] = acc[d] plus the part record's header
+ * dst[-2] = M, dst[-1] = L (!normalize: dst is a part record + 2). */
+static void att_group(__global const float *qh, __global const KV_T *kh, __global const KV_T *vh,
+                      int j0, int j1, int head_dim, float scale, __local float *stat,
+                      __local float *red, __global float *dst, int normalize) {
+    const int lid = (int)get_local_id(0);
+    /* q in st[0, ATT_MAX_HD/4), the accumulator in st[ATT_MAX_HD/4, ATT_MAX_HD/2) */
+    float4 st[ATT_MAX_HD / 2];
+#define qv(d) st[d]
+#define acc(d) st[ATT_MAX_HD / 4 + (d)]
+    int d = 0;
+    do {
+        qv(d) = vload4(d, qh);
+        acc(d) = (float4)(0.0f);
+    } while (++d < HD4);
+    float m = -INFINITY, l = 0.0f;
+    const int rounds = (j1 - j0 + ATT_WG - 1) / ATT_WG; /* >= 1, the same for every item */
+    int k = 0;
+    do {
+        const int j = j0 + lid + k * ATT_WG;
+        if (j < j1) {
+            __global const KV_T *kj = kh + (size_t)j * (size_t)head_dim;
+            __global const KV_T *vj = vh + (size_t)j * (size_t)head_dim;
+            float4 s4 = (float4)(0.0f);
+            d = 0;
+            do {
+                s4 += qv(d) * KV_LOAD4(kj, d);
+            } while (++d < HD4);
+            const float s = scale * (s4.x + s4.y + s4.z + s4.w);
+            const float mn = fmax(m, s);
+            const float c = exp(m - mn), e = exp(s - mn);
+            l = l * c + e;
+            d = 0;
+            do {
+                acc(d) = acc(d) * c + e * KV_LOAD4(vj, d);
+            } while (++d < HD4);
+            m = mn;
+        }
+    } while (++k < rounds);
+
+    /* Group maximum M, then every item rescales its state by e^(m - M). */
+    stat[lid] = m;
+    barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+    for (int off = ATT_WG / 2; off > 0; off >>= 1) {
+        if (lid < off) stat[lid] = fmax(stat[lid], stat[lid + off]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float M = stat[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float c = m == -INFINITY ? 0.0f : exp(m - M); /* items without keys add nothing */
+    stat[lid] = l * c;
+    barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+    for (int off = ATT_WG / 2; off > 0; off >>= 1) {
+        if (lid < off) stat[lid] += stat[lid + off];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float L = stat[0];
+
+    /* Accumulators, ATT_DC dims per pass: row = item, item lid < ATT_DC sums column lid
+     * (the others repeat column 0: no branch around the loop). */
+    const float inv = normalize ? 1.0f / L : 1.0f;
+    const int col = lid < ATT_DC ? lid : 0;
+    int c0 = 0; /* in floats; ATT_DC and head_dim are multiples of 4 */
+    do {
+#pragma unroll
+        for (int kk = 0; kk < ATT_DC; kk += 4)
+            vstore4(c0 + kk < head_dim ? acc((c0 + kk) / 4) * c : (float4)(0.0f), 0,
+                    red + lid * (ATT_DC + 1) + kk);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        float sum = 0.0f;
+#pragma unroll
+        for (int r = 0; r < ATT_WG; r++)
+            sum += red[r * (ATT_DC + 1) + col];
+        if (lid < ATT_DC && c0 + lid < head_dim) dst[c0 + lid] = sum * inv;
+        barrier(CLK_LOCAL_MEM_FENCE);
+    } while ((c0 += ATT_DC) < head_dim);
+    if (!normalize && lid == 0) {
+        dst[-2] = M;
+        dst[-1] = L;
+    }
+#undef qv
+#undef acc
+}
+
+__kernel void attention_wg(__global const float *q, __global const KV_T *k_cache,
+                           __global const KV_T *v_cache, __global const int *pos,
+                           __global float *out, int T, int q_stride, int q_off, int out_stride,
+                           int n_heads, int n_kv_heads, int head_dim, int ctx_len, float scale) {
+    __local float stat[ATT_WG];
+    __local float red[ATT_WG * (ATT_DC + 1)];
+    const int h = (int)get_group_id(0);
+    const int t = (int)get_global_id(1);
+    const int lid = (int)get_local_id(0);
+    if (h >= n_heads || t >= T) return; /* uniform over the group */
+    __global float *o = out + (size_t)t * (size_t)out_stride + h * head_dim;
+    if (ATT_HD_BAD(head_dim)) {
+        for (int d = lid; d < head_dim; d += ATT_WG)
+            o[d] = NAN;
+        return;
+    }
+    const int p = clamp(pos[t], 0, ctx_len - 1);
+    const int kvh = h / (n_heads / n_kv_heads);
+    __global const float *qh = q + (size_t)t * (size_t)q_stride + q_off + h * head_dim;
+    const size_t head_base = (size_t)kvh * (size_t)ctx_len * (size_t)head_dim;
+    att_group(qh, k_cache + head_base, v_cache + head_base, 0, p + 1, head_dim, scale, stat, red, o,
+              1);
+}
+
+__kernel void attention_split(__global const float *q, __global const KV_T *k_cache,
+                              __global const KV_T *v_cache, __global const int *pos,
+                              __global float *out, int T, int q_stride, int q_off, int out_stride,
+                              int n_heads, int n_kv_heads, int head_dim, int ctx_len, float scale,
+                              __global float *part, int n_split) {
+    __local float stat[ATT_WG];
+    __local float red[ATT_WG * (ATT_DC + 1)];
+    const int h = (int)get_group_id(0);
+    const int t = (int)get_global_id(1);
+    const int s = (int)get_global_id(2);
+    const int lid = (int)get_local_id(0);
+    if (h >= n_heads || t >= T || s >= n_split) return; /* uniform over the group */
+    __global float *r =
+        part + ((size_t)(t * n_heads + h) * (size_t)n_split + (size_t)s) * (size_t)(head_dim + 2);
+    if (ATT_HD_BAD(head_dim)) {
+        for (int d = lid; d < head_dim + 2; d += ATT_WG)
+            r[d] = NAN;
+        return;
+    }
+    const int n = clamp(pos[t], 0, ctx_len - 1) + 1;
+    const int chunk = (n + n_split - 1) / n_split;
+    const int j0 = s * chunk;
+    const int j1 = min(j0 + chunk, n);
+    if (j0 >= j1) { /* empty range: the identity of the merge */
+        for (int d = lid; d < head_dim + 2; d += ATT_WG)
+            r[d] = d == 0 ? -INFINITY : 0.0f;
+        return;
+    }
+    const int kvh = h / (n_heads / n_kv_heads);
+    __global const float *qh = q + (size_t)t * (size_t)q_stride + q_off + h * head_dim;
+    const size_t head_base = (size_t)kvh * (size_t)ctx_len * (size_t)head_dim;
+    att_group(qh, k_cache + head_base, v_cache + head_base, j0, j1, head_dim, scale, stat, red,
+              r + 2, 0);
+}
+
+__kernel void attention_merge(__global const float *part, __global float *out, int T,
+                              int out_stride, int n_heads, int head_dim, int n_split) {
+    const int d = (int)get_global_id(0);
+    const int h = (int)get_global_id(1);
+    const int t = (int)get_global_id(2);
+    if (d >= head_dim || h >= n_heads || t >= T || n_split < 1) return;
+    const size_t rec = (size_t)(head_dim + 2);
+    __global const float *r = part + (size_t)(t * n_heads + h) * (size_t)n_split * rec;
+    /* Online merge of the ranges' states; an empty range (m = -INF) gets weight 0. Range 0
+     * is never empty, so L > 0 at the end. */
+    float M = -INFINITY, L = 0.0f, a = 0.0f;
+    int s = 0;
+    do {
+        const float ms = r[s * rec];
+        const float mn = fmax(M, ms);
+        const float c_old = M == -INFINITY ? 0.0f : exp(M - mn);
+        const float c_new = ms == -INFINITY ? 0.0f : exp(ms - mn);
+        L = L * c_old + r[s * rec + 1] * c_new;
+        a = a * c_old + r[s * rec + 2 + d] * c_new;
+        M = mn;
+    } while (++s < n_split);
+    out[(size_t)t * (size_t)out_stride + h * head_dim + d] = a / L;
+}

@@ -1,0 +1,277 @@
+/* Weight products with fused dequantization: y = W x (optionally + y) and the
+ * fused SwiGLU gate/up product, for weights kept in GGUF/ggml block form.
+ *
+ * Layouts (activations f32, row-major, T tokens):
+ *   W: [rows, cols] weight, ne0 = cols contiguous; row r starts at byte
+ *      r * row_bytes(cols), row_bytes = cols / BLK * block bytes:
+ *        f32  4 B/elem            f16  2 B/elem (vload_half)
+ *        q8_0 {f16 d; i8 q[32]}   34 B / 32 elems, w = d*q
+ *        q4_0 {f16 d; u8 q[16]}   18 B / 32 elems, w = d*(nib-8)
+ *        q4_1 {f16 d, m; u8 q[16]} 20 B / 32 elems, w = d*nib + m
+ *      (element j < 16 of a 4-bit block is the low nibble of q[j], j >= 16 the
+ *      high nibble of q[j-16]). For the quantized types cols MUST be a multiple
+ *      of 32 (the host checks it); f32 / f16 take any cols.
+ *   x: [T, x_stride] floats, the first cols of each token row are used.
+ *   y: [T, y_stride] floats, the first rows of each token row are written:
+ *      y[t, r] = (accumulate ? y[t, r] : 0) + sum_k W[r, k] * x[t, k]
+ *      (accumulate = 1 fuses the residual add: y holds the residual).
+ *   ffn_swiglu: Wg, Wu: [rows, cols]; h: [T, h_stride]:
+ *      h[t, r] = silu(Wg[r].x_t) * (Wu[r].x_t), silu(g) = g / (1 + exp(-g)).
+ * Sums are accumulated in float.
+ *
+ * Kernels, for TY in f32, f16, q8_0, q4_0, q4_1:
+ *   matmul_TY(W, x, y, rows, cols, T, x_stride, y_stride, accumulate)
+ *   matmul_TY_wg(same arguments)
+ *   ffn_swiglu_TY(Wg, Wu, x, h, rows, cols, T, x_stride, h_stride)
+ *   ffn_swiglu_TY_wg(same arguments)
+ * Variants:
+ *   "row" (CPU pattern): global = (rows rounded up to any local size,
+ *      ceil(T / MM_TT)), local = NULL (or anything); work-item (r, j) computes
+ *      row r for tokens [j*MM_TT, j*MM_TT + MM_TT) walking the row's blocks
+ *      contiguously; each weight block is read once per token tile.
+ *   "_wg" (GPU pattern): one work-group of MM_WG items per row:
+ *      global = (rows * MM_WG, ceil(T / MM_TT)), local = (MM_WG, 1) (required).
+ *      Item i handles blocks i, i + MM_WG, ... (neighbouring items read
+ *      neighbouring blocks) for MM_TT tokens; a local-memory tree reduces.
+ * Tunables: MM_TT tokens per work-item / group (default 4; 1 is best for a
+ * single token, where larger tiles idle), MM_WG work-group size of the _wg
+ * variants (default 64, a power of two; a kernel's own limit can be lower than
+ * the device's: llvmpipe takes 32). "Blocks" of f32 / f16 are 4 elements, with
+ * the cols % 4 tail handled separately.
+ * SPIR-V: the build's module holds the defaults (options with -D build from
+ * source). Keep it valid (spirv-val) when editing: llvm-spirv 14 emits LLVM's
+ * block order as is, and some -O2 shapes (per-block scale applied after the
+ * inner loop, MM_TT 8) come out with a use before its definition.
+ */
+
+#ifndef MM_TT
+#define MM_TT 4
+#endif
+#ifndef MM_WG
+#define MM_WG 64
+#endif
+
+/* Forced so that the per-token accumulator arrays become registers. */
+#define INLINE static inline __attribute__((always_inline))
+
+#if MM_TT < 1
+#error "MM_TT must be at least 1"
+#endif
+#if MM_WG < 1 || (MM_WG & (MM_WG - 1)) != 0
+#error "MM_WG must be a power of two"
+#endif
+
+/* ---- per-type block functions ------------------------------------------
+ * blk_TY(row, b, x, xs, nt, acc): acc[t] += dot(block b of row, x_t[b*BLK ..])
+ *   for t < nt (<= MM_TT), where x_t = x + t * xs. The t loops run to the
+ *   constant MM_TT with a (uniform) t < nt test so that they unroll and acc
+ *   stays in registers.
+ * elem_TY(row, k): the dequantized element k (for the f32 / f16 tails).
+ * RB_TY(cols): bytes of one row. */
+
+#define BLK_f32 4
+#define RB_f32(cols) ((size_t)(cols) * 4)
+INLINE void blk_f32(__global const uchar *row, int b, __global const float *x, int xs, int nt,
+                    float *acc) {
+    float4 w = vload4(b, (__global const float *)row);
+    for (int t = 0; t < MM_TT; t++)
+        if (t < nt) acc[t] += dot(w, vload4(b, x + t * xs));
+}
+static inline float elem_f32(__global const uchar *row, int k) {
+    return ((__global const float *)row)[k];
+}
+
+#define BLK_f16 4
+#define RB_f16(cols) ((size_t)(cols) * 2)
+INLINE void blk_f16(__global const uchar *row, int b, __global const float *x, int xs, int nt,
+                    float *acc) {
+    float4 w = vload_half4(b, (__global const half *)row);
+    for (int t = 0; t < MM_TT; t++)
+        if (t < nt) acc[t] += dot(w, vload4(b, x + t * xs));
+}
+static inline float elem_f16(__global const uchar *row, int k) {
+    return vload_half(k, (__global const half *)row);
+}
+
+#define BLK_q8_0 32
+#define RB_q8_0(cols) ((size_t)((cols) / 32) * 34)
+INLINE void blk_q8_0(__global const uchar *row, int b, __global const float *x, int xs, int nt,
+                     float *acc) {
+    __global const uchar *p = row + (size_t)b * 34;
+    float d = vload_half(0, (__global const half *)p);
+    __global const char *q = (__global const char *)(p + 2);
+    x += b * 32;
+    for (int j = 0; j < 8; j++) {
+        float4 w = d * convert_float4(vload4(j, q));
+        for (int t = 0; t < MM_TT; t++)
+            if (t < nt) acc[t] += dot(w, vload4(j, x + t * xs));
+    }
+}
+static inline float elem_q8_0(__global const uchar *row, int k) {
+    __global const uchar *p = row + (size_t)(k >> 5) * 34;
+    float d = vload_half(0, (__global const half *)p);
+    return d * (float)((__global const char *)p)[2 + (k & 31)];
+}
+
+#define BLK_q4_0 32
+#define RB_q4_0(cols) ((size_t)((cols) / 32) * 18)
+INLINE void blk_q4_0(__global const uchar *row, int b, __global const float *x, int xs, int nt,
+                     float *acc) {
+    __global const uchar *p = row + (size_t)b * 18;
+    float d = vload_half(0, (__global const half *)p);
+    x += b * 32;
+    for (int j = 0; j < 4; j++) {
+        uchar4 q = vload4(j, p + 2);
+        float4 lo = d * (convert_float4(q & (uchar4)(15)) - 8.0f);
+        float4 hi = d * (convert_float4(q >> (uchar4)(4)) - 8.0f);
+        for (int t = 0; t < MM_TT; t++) {
+            __global const float *xt = x + t * xs;
+            if (t < nt) acc[t] += dot(lo, vload4(j, xt)) + dot(hi, vload4(j + 4, xt));
+        }
+    }
+}
+static inline float elem_q4_0(__global const uchar *row, int k) {
+    __global const uchar *p = row + (size_t)(k >> 5) * 18;
+    int j = k & 31;
+    uchar q = p[2 + (j & 15)];
+    return vload_half(0, (__global const half *)p) * (float)((j < 16 ? q & 15 : q >> 4) - 8);
+}
+
+#define BLK_q4_1 32
+#define RB_q4_1(cols) ((size_t)((cols) / 32) * 20)
+INLINE void blk_q4_1(__global const uchar *row, int b, __global const float *x, int xs, int nt,
+                     float *acc) {
+    __global const uchar *p = row + (size_t)b * 20;
+    float d = vload_half(0, (__global const half *)p);
+    float m = vload_half(1, (__global const half *)p);
+    x += b * 32;
+    for (int j = 0; j < 4; j++) {
+        uchar4 q = vload4(j, p + 4);
+        float4 lo = d * convert_float4(q & (uchar4)(15)) + m;
+        float4 hi = d * convert_float4(q >> (uchar4)(4)) + m;
+        for (int t = 0; t < MM_TT; t++) {
+            __global const float *xt = x + t * xs;
+            if (t < nt) acc[t] += dot(lo, vload4(j, xt)) + dot(hi, vload4(j + 4, xt));
+        }
+    }
+}
+static inline float elem_q4_1(__global const uchar *row, int k) {
+    __global const uchar *p = row + (size_t)(k >> 5) * 20;
+    int j = k & 31;
+    uchar q = p[4 + (j & 15)];
+    return vload_half(0, (__global const half *)p) * (float)(j < 16 ? q & 15 : q >> 4) +
+           vload_half(1, (__global const half *)p);
+}
+
+/* ---- row dot products shared by the kernels ------------------------------
+ * acc[t] += W[r] . x_t over blocks first, first + step, ... and tail elements
+ * nb*BLK + first, + step, ... (the tail is empty for the quantized types). */
+
+#define DEFINE_ROWDOT(TY)                                                                  \
+    INLINE void rowdot_##TY(__global const uchar *row, int cols, __global const float *x, \
+                            int xs, int nt, int first, int step, float *acc) {             \
+        int nb = cols / BLK_##TY;                                                          \
+        for (int b = first; b < nb; b += step) blk_##TY(row, b, x, xs, nt, acc);           \
+        for (int k = nb * BLK_##TY + first; k < cols; k += step) {                         \
+            float w = elem_##TY(row, k);                                                   \
+            for (int t = 0; t < MM_TT; t++) if (t < nt) acc[t] += w * x[t * xs + k];      \
+        }                                                                                  \
+    }
+
+/* Tree sum of red[t * MM_WG + i] over i for every t; the result is in
+ * red[t * MM_WG]. Called by every item of the group. */
+static inline void tree_sum(__local float *red, int lid, int n) {
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = MM_WG / 2; s > 0; s >>= 1) {
+        if (lid < s)
+            for (int t = 0; t < n; t++) red[t * MM_WG + lid] += red[t * MM_WG + lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+}
+
+static inline float silu(float g) { return g / (1.0f + exp(-g)); }
+
+#define DEFINE_KERNELS(TY)                                                                 \
+    DEFINE_ROWDOT(TY)                                                                      \
+    __kernel void matmul_##TY(__global const uchar *W, __global const float *x,            \
+                              __global float *y, int rows, int cols, int T, int x_stride,  \
+                              int y_stride, int accumulate) {                              \
+        int r = get_global_id(0), t0 = get_global_id(1) * MM_TT;                           \
+        if (r >= rows || t0 >= T) return;                                                  \
+        int nt = min(MM_TT, T - t0);                                                       \
+        float acc[MM_TT];                                                                  \
+        for (int t = 0; t < MM_TT; t++) acc[t] = 0.0f;                                     \
+        rowdot_##TY(W + (size_t)r * RB_##TY(cols), cols, x + t0 * x_stride, x_stride, nt,  \
+                    0, 1, acc);                                                            \
+        for (int t = 0; t < MM_TT; t++) {                                                  \
+            __global float *o = y + (t0 + t) * y_stride + r;                               \
+            if (t < nt) *o = (accumulate ? *o : 0.0f) + acc[t];                            \
+        }                                                                                  \
+    }                                                                                      \
+    __kernel __attribute__((reqd_work_group_size(MM_WG, 1, 1))) void matmul_##TY##_wg(     \
+        __global const uchar *W, __global const float *x, __global float *y, int rows,     \
+        int cols, int T, int x_stride, int y_stride, int accumulate) {                     \
+        __local float red[MM_TT * MM_WG];                                                  \
+        int r = get_group_id(0), lid = get_local_id(0), t0 = get_global_id(1) * MM_TT;     \
+        /* no return before the barriers: pocl 3.1 mishandles even a uniform one */        \
+        int nt = r < rows && t0 < T ? min(MM_TT, T - t0) : 0;                              \
+        float acc[MM_TT];                                                                  \
+        for (int t = 0; t < MM_TT; t++) acc[t] = 0.0f;                                     \
+        if (nt > 0)                                                                        \
+            rowdot_##TY(W + (size_t)r * RB_##TY(cols), cols, x + t0 * x_stride, x_stride,  \
+                        nt, lid, MM_WG, acc);                                              \
+        for (int t = 0; t < MM_TT; t++) red[t * MM_WG + lid] = acc[t];                     \
+        tree_sum(red, lid, nt);                                                            \
+        if (lid == 0)                                                                      \
+            for (int t = 0; t < MM_TT; t++) {                                              \
+                __global float *o = y + (t0 + t) * y_stride + r;                           \
+                if (t < nt) *o = (accumulate ? *o : 0.0f) + red[t * MM_WG];                \
+            }                                                                              \
+    }                                                                                      \
+    __kernel void ffn_swiglu_##TY(__global const uchar *Wg, __global const uchar *Wu,      \
+                                  __global const float *x, __global float *h, int rows,    \
+                                  int cols, int T, int x_stride, int h_stride) {           \
+        int r = get_global_id(0), t0 = get_global_id(1) * MM_TT;                           \
+        if (r >= rows || t0 >= T) return;                                                  \
+        int nt = min(MM_TT, T - t0);                                                       \
+        float g[MM_TT], u[MM_TT];                                                          \
+        for (int t = 0; t < MM_TT; t++) g[t] = u[t] = 0.0f;                                \
+        __global const float *xt = x + t0 * x_stride;                                      \
+        rowdot_##TY(Wg + (size_t)r * RB_##TY(cols), cols, xt, x_stride, nt, 0, 1, g);      \
+        rowdot_##TY(Wu + (size_t)r * RB_##TY(cols), cols, xt, x_stride, nt, 0, 1, u);      \
+        for (int t = 0; t < MM_TT; t++)                                                    \
+            if (t < nt) h[(t0 + t) * h_stride + r] = silu(g[t]) * u[t];                    \
+    }                                                                                      \
+    __kernel __attribute__((reqd_work_group_size(MM_WG, 1, 1))) void ffn_swiglu_##TY##_wg( \
+        __global const uchar *Wg, __global const uchar *Wu, __global const float *x,       \
+        __global float *h, int rows, int cols, int T, int x_stride, int h_stride) {        \
+        __local float red[2 * MM_TT * MM_WG]; /* gate sums, then up sums */                \
+        int r = get_group_id(0), lid = get_local_id(0), t0 = get_global_id(1) * MM_TT;     \
+        /* no return before the barriers: pocl 3.1 mishandles even a uniform one */        \
+        int nt = r < rows && t0 < T ? min(MM_TT, T - t0) : 0;                              \
+        float g[MM_TT], u[MM_TT];                                                          \
+        for (int t = 0; t < MM_TT; t++) g[t] = u[t] = 0.0f;                                \
+        __global const float *xt = x + t0 * x_stride;                                      \
+        if (nt > 0) {                                                                      \
+            rowdot_##TY(Wg + (size_t)r * RB_##TY(cols), cols, xt, x_stride, nt, lid, MM_WG, \
+                        g);                                                                \
+            rowdot_##TY(Wu + (size_t)r * RB_##TY(cols), cols, xt, x_stride, nt, lid, MM_WG, \
+                        u);                                                                \
+        }                                                                                  \
+        for (int t = 0; t < MM_TT; t++) {                                                  \
+            red[t * MM_WG + lid] = g[t];                                                   \
+            red[(MM_TT + t) * MM_WG + lid] = u[t];                                         \
+        }                                                                                  \
+        tree_sum(red, lid, 2 * MM_TT);                                                     \
+        if (lid == 0)                                                                      \
+            for (int t = 0; t < MM_TT; t++)                                                \
+                if (t < nt)                                                                \
+                    h[(t0 + t) * h_stride + r] =                                           \
+                        silu(red[t * MM_WG]) * red[(MM_TT + t) * MM_WG];                   \
+    }
+
+DEFINE_KERNELS(f32)
+DEFINE_KERNELS(f16)
+DEFINE_KERNELS(q8_0)
+DEFINE_KERNELS(q4_0)
+DEFINE_KERNELS(q4_1)

@@ -1,0 +1,425 @@
+/* KV-cache store (cl/kv.cl) and causal GQA attention (cl/attention.cl): attention_row,
+ * attention_wg and attention_split + attention_merge (n_split 1, 3, 8, with empty ranges),
+ * f32 and f16 caches, against ref_kv_store and the full-softmax ref_attention in double.
+ * Each case fills the whole cache with random values first (earlier tokens, and garbage
+ * beyond the causal limit), stores T new tokens at pos0 .. pos0 + T - 1 from a fused QKV
+ * row, then attends from the same rows' Q. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref/ref_ops.h"
+#include "test_common.h"
+
+typedef struct att_case {
+    const char *name;
+    int n_heads, n_kv_heads, head_dim, ctx_len, T, pos0;
+    float q_range; /* q uniform in [-q_range, q_range]: larger makes the softmax peakier */
+    int out_pad;   /* out_stride = n_heads * head_dim + out_pad */
+} att_case;
+
+typedef struct att_build {
+    const char *att_opts, *kv_opts; /* build options of attention.cl and kv.cl */
+    int wg;                         /* ATT_WG */
+    int max_hd;                     /* ATT_MAX_HD */
+    int fixed_hd;                   /* ATT_HD, 0 when not set */
+    int f16;                        /* KV_F16 */
+    int row;                        /* run attention_row too */
+    int splits[3], nsplits;         /* attention_split's n_split values */
+} att_build;
+
+static int uniq = 0;    /* buffer names are unique per context */
+static int wg_runs = 0; /* attention_wg / _split cases that ran */
+
+static clg_buffer *make_buf(clg_context *ctx, const char *what, size_t bytes, clg_transfer policy,
+                            void *host) {
+    char name[64];
+    snprintf(name, sizeof name, "%s.%d", what, uniq++);
+    clg_buffer *b = NULL;
+    CHECK_OK(clg_buffer_create(ctx, name, bytes, policy, host, &b));
+    return b;
+}
+
+/* Sets t's range; a work-group above the kernel's limit on this device (llvmpipe allows 32
+ * items for kernels with barriers) is a skip, reported and returned as 0, not a failure. */
+static int set_range(clg_task *t, unsigned dims, const size_t *global, const size_t *local) {
+    clg_status st = clg_task_set_range(t, dims, global, local);
+    if (st == CLG_OK) return 1;
+    if (local && strstr(clg_last_error(), "exceeds this kernel's limit")) {
+        printf("  skipped: %s\n", clg_last_error());
+        return 0;
+    }
+    CHECK_OK(st);
+    return 0;
+}
+
+/* IEEE half (as vstore_half stores it) to float. */
+static float half_to_float(uint16_t h) {
+    const int e = (h >> 10) & 31, m = h & 1023;
+    float v = e == 0    ? ldexpf((float)m, -24)
+              : e == 31 ? (m ? NAN : INFINITY)
+                        : ldexpf((float)(m | 1024), e - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+/* Round-to-nearest-even float to half, for the initial contents of an f16 cache. */
+static uint16_t float_to_half(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    const uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+    const float a = fabsf(f);
+    if (a >= 65520.0f) return sign | 0x7c00;
+    if (a < ldexpf(1.0f, -14)) { /* subnormal: a multiple of 2^-24 */
+        return sign | (uint16_t)lrintf(ldexpf(a, 24));
+    }
+    int e;
+    const float fr = frexpf(a, &e);  /* a = fr * 2^e, fr in [0.5, 1) */
+    long m = lrintf(ldexpf(fr, 11)); /* 11 significant bits */
+    if (m == 2048) {
+        m = 1024;
+        e++;
+    }
+    return sign | (uint16_t)(((e + 14) << 10) | (m - 1024));
+}
+
+typedef struct att_data {
+    float *qkv;            /* [T, row_stride] */
+    float *k_ref, *v_ref;  /* [n_kv, ctx, hd] the caches as the reference sees them */
+    void *k_init, *v_init; /* the caches' initial device contents (f32 or half) */
+    int *pos;              /* [T] */
+    float *want, *got;     /* [T, out_stride] */
+    float *part;           /* [T, n_heads, 8, hd + 2] */
+} att_data;
+
+static void free_data(att_data *d) {
+    free(d->qkv);
+    free(d->k_ref);
+    free(d->v_ref);
+    free(d->k_init);
+    free(d->v_init);
+    free(d->pos);
+    free(d->want);
+    free(d->got);
+    free(d->part);
+}
+
+/* The part records' headers as documented in cl/attention.cl: an empty range has
+ * m = -INF and l = 0, a range of k keys has m finite and 1 <= l <= k (its maximum adds
+ * e^0 = 1, the others at most 1 each). */
+static void check_part(clg_buffer *bpart, const att_case *c, int n_split) {
+    const int hd = c->head_dim, rec = hd + 2;
+    const size_t count = (size_t)c->T * c->n_heads * n_split * rec;
+    float *part = malloc(count * sizeof *part);
+    if (!part) {
+        CHECK(!"out of memory");
+        return;
+    }
+    CHECK_OK(clg_buffer_read(bpart, 0, part, count * sizeof *part));
+    int bad = 0, empty = 0;
+    for (int t = 0; t < c->T; t++) {
+        const int n = c->pos0 + t + 1, chunk = (n + n_split - 1) / n_split;
+        for (int h = 0; h < c->n_heads; h++)
+            for (int s = 0; s < n_split; s++) {
+                const float *r = part + ((size_t)(t * c->n_heads + h) * n_split + s) * rec;
+                const int keys = s * chunk >= n ? 0 : (s + 1) * chunk > n ? n - s * chunk : chunk;
+                if (keys == 0) {
+                    empty++;
+                    if (!(r[0] == -INFINITY && r[1] == 0.0f)) bad++;
+                } else if (!(isfinite(r[0]) && r[1] >= 0.999f && r[1] <= (float)keys * 1.001f)) {
+                    bad++;
+                }
+            }
+    }
+    CHECK(bad == 0);
+    if (bad)
+        fprintf(stderr, "%s n_split=%d: %d bad part headers\n", c->name, n_split, bad);
+    else
+        printf("  %s n_split=%d: part headers ok (%d empty ranges)\n", c->name, n_split, empty);
+    free(part);
+}
+
+/* Runs one case on one build: kv_store, then every attention variant of the build. */
+static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg_program *patt,
+                     const att_case *c) {
+    const int hd = c->head_dim, nh = c->n_heads, nkv = c->n_kv_heads;
+    const int row_stride = (nh + 2 * nkv) * hd, k_off = nh * hd, v_off = (nh + nkv) * hd;
+    const int out_stride = nh * hd + c->out_pad;
+    const size_t n_qkv = (size_t)c->T * row_stride, n_cache = (size_t)nkv * c->ctx_len * hd;
+    const size_t n_out = (size_t)c->T * out_stride;
+    const size_t elem = b->f16 ? 2 : 4;
+    const size_t n_part = (size_t)c->T * nh * 8 * (hd + 2);
+    att_data d = {0};
+    d.qkv = malloc(n_qkv * sizeof(float));
+    d.k_ref = malloc(n_cache * sizeof(float));
+    d.v_ref = malloc(n_cache * sizeof(float));
+    d.k_init = malloc(n_cache * elem);
+    d.v_init = malloc(n_cache * elem);
+    d.pos = malloc((size_t)c->T * sizeof(int));
+    d.want = malloc(n_out * sizeof(float));
+    d.got = malloc(n_out * sizeof(float));
+    d.part = malloc(n_part * sizeof(float));
+    if (!d.qkv || !d.k_ref || !d.v_ref || !d.k_init || !d.v_init || !d.pos || !d.want || !d.got ||
+        !d.part) {
+        CHECK(!"out of memory");
+        free_data(&d);
+        return;
+    }
+    tc_fill(d.qkv, n_qkv, -1.0f, 1.0f);
+    for (int t = 0; t < c->T; t++) {
+        for (int k = 0; k < nh * hd; k++)
+            d.qkv[(size_t)t * row_stride + k] = tc_randf(-c->q_range, c->q_range);
+        d.pos[t] = c->pos0 + t;
+    }
+    tc_fill(d.k_ref, n_cache, -1.0f, 1.0f);
+    tc_fill(d.v_ref, n_cache, -1.0f, 1.0f);
+    if (b->f16) {
+        uint16_t *kh = d.k_init, *vh = d.v_init;
+        for (size_t i = 0; i < n_cache; i++) {
+            kh[i] = float_to_half(d.k_ref[i]);
+            vh[i] = float_to_half(d.v_ref[i]);
+            d.k_ref[i] = half_to_float(kh[i]);
+            d.v_ref[i] = half_to_float(vh[i]);
+        }
+    } else {
+        memcpy(d.k_init, d.k_ref, n_cache * sizeof(float));
+        memcpy(d.v_init, d.v_ref, n_cache * sizeof(float));
+    }
+    ref_kv_store(d.qkv, d.k_ref, d.v_ref, d.pos, c->T, row_stride, k_off, v_off, nkv, hd,
+                 c->ctx_len);
+    if (b->f16) /* the reference attends over the caches as stored: rounded to half */
+        for (int t = 0; t < c->T; t++)
+            for (int h = 0; h < nkv; h++)
+                for (int e = 0; e < hd; e++) {
+                    const size_t i = ((size_t)h * c->ctx_len + d.pos[t]) * hd + e;
+                    d.k_ref[i] = half_to_float(float_to_half(d.k_ref[i]));
+                    d.v_ref[i] = half_to_float(float_to_half(d.v_ref[i]));
+                }
+    const float scale = 1.0f / sqrtf((float)hd);
+    CHECK_OK(ref_attention(d.qkv, d.k_ref, d.v_ref, d.pos, d.want, c->T, row_stride, 0, out_stride,
+                           nh, nkv, hd, c->ctx_len, scale));
+
+    clg_buffer *bqkv = make_buf(ctx, "qkv", n_qkv * 4, CLG_TRANSFER_FIRST_EXECUTION, d.qkv);
+    clg_buffer *bk = make_buf(ctx, "k", n_cache * elem, CLG_TRANSFER_FIRST_EXECUTION, d.k_init);
+    clg_buffer *bv = make_buf(ctx, "v", n_cache * elem, CLG_TRANSFER_FIRST_EXECUTION, d.v_init);
+    clg_buffer *bpos = make_buf(ctx, "pos", (size_t)c->T * 4, CLG_TRANSFER_FIRST_EXECUTION, d.pos);
+    clg_buffer *bout = make_buf(ctx, "out", n_out * 4, CLG_TRANSFER_DEVICE_ONLY, NULL);
+    clg_buffer *bpart = make_buf(ctx, "part", n_part * 4, CLG_TRANSFER_DEVICE_ONLY, NULL);
+    clg_graph *g = NULL;
+    clg_task *t = NULL;
+    CHECK_OK(clg_graph_create(ctx, "kv", &g));
+    if (!g || !bqkv || !bk || !bv || !bpos || !bout || !bpart) goto done;
+
+    /* kv_store; the caches are read-write: the rows it does not write must survive. */
+    CHECK_OK(clg_graph_add_task(g, "kv_store", pkv, "kv_store", &t));
+    if (!t) goto done;
+    CHECK_OK(clg_task_arg_buffer(t, 0, bqkv, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, 1, bk, CLG_READ_WRITE));
+    CHECK_OK(clg_task_arg_buffer(t, 2, bv, CLG_READ_WRITE));
+    CHECK_OK(clg_task_arg_buffer(t, 3, bpos, CLG_READ));
+    const int kv_args[] = {c->T, row_stride, k_off, v_off, nkv, hd, c->ctx_len};
+    for (int a = 0; a < 7; a++)
+        CHECK_OK(clg_task_arg_int(t, 4 + a, kv_args[a]));
+    size_t kv_global[3] = {((size_t)hd + 7) / 8 * 8, (size_t)nkv, (size_t)c->T};
+    CHECK_OK(clg_task_set_range(t, 3, kv_global, NULL));
+    CHECK_OK(clg_graph_execute(g));
+    {
+        float *kc = malloc(n_cache * sizeof(float)), *vc = malloc(n_cache * sizeof(float));
+        void *raw = malloc(n_cache * elem);
+        if (kc && vc && raw) {
+            for (int which = 0; which < 2; which++) {
+                CHECK_OK(clg_buffer_read(which ? bv : bk, 0, raw, n_cache * elem));
+                float *dst = which ? vc : kc;
+                for (size_t i = 0; i < n_cache; i++)
+                    dst[i] = b->f16 ? half_to_float(((uint16_t *)raw)[i]) : ((float *)raw)[i];
+            }
+            /* Exact: a copy (f16: vstore_half rounds to nearest even, like float_to_half). */
+            char what[128];
+            snprintf(what, sizeof what, "%s [%s] kv_store k", c->name, b->kv_opts);
+            tc_close(what, kc, d.k_ref, n_cache, 0.0f, 0.0f);
+            snprintf(what, sizeof what, "%s [%s] kv_store v", c->name, b->kv_opts);
+            tc_close(what, vc, d.v_ref, n_cache, 0.0f, 0.0f);
+        } else {
+            CHECK(!"out of memory");
+        }
+        free(kc);
+        free(vc);
+        free(raw);
+    }
+    clg_graph_destroy(g);
+    g = NULL;
+
+    /* Attention variants: v = 0 row, 1 wg, 2.. split with splits[v - 2]. */
+    const int att_args[] = {c->T, row_stride, 0, out_stride, nh, nkv, hd, c->ctx_len};
+    for (int v = 0; v < 2 + b->nsplits; v++) {
+        if (v == 0 && !b->row) continue;
+        const int n_split = v >= 2 ? b->splits[v - 2] : 0;
+        const char *kernel = v == 0 ? "attention_row" : v == 1 ? "attention_wg" : "attention_split";
+        CHECK_OK(clg_graph_create(ctx, "att", &g));
+        if (!g) break;
+        t = NULL;
+        CHECK_OK(clg_graph_add_task(g, kernel, patt, kernel, &t));
+        if (!t) break;
+        CHECK_OK(clg_task_arg_buffer(t, 0, bqkv, CLG_READ));
+        CHECK_OK(clg_task_arg_buffer(t, 1, bk, CLG_READ));
+        CHECK_OK(clg_task_arg_buffer(t, 2, bv, CLG_READ));
+        CHECK_OK(clg_task_arg_buffer(t, 3, bpos, CLG_READ));
+        CHECK_OK(clg_task_arg_buffer(t, 4, bout, v >= 2 ? CLG_READ : CLG_WRITE));
+        for (int a = 0; a < 8; a++)
+            CHECK_OK(clg_task_arg_int(t, 5 + a, att_args[a]));
+        CHECK_OK(clg_task_arg_float(t, 13, scale));
+        int ok = 1;
+        if (v == 0) {
+            size_t global[2] = {(size_t)nh + 3, (size_t)c->T}; /* rounded up: extras exit */
+            CHECK_OK(clg_task_set_range(t, 2, global, NULL));
+        } else if (v == 1) {
+            size_t global[2] = {(size_t)nh * b->wg, (size_t)c->T}, local[2] = {(size_t)b->wg, 1};
+            ok = set_range(t, 2, global, local);
+        } else {
+            CHECK_OK(clg_task_arg_buffer(t, 14, bpart, CLG_WRITE));
+            CHECK_OK(clg_task_arg_int(t, 15, n_split));
+            size_t global[3] = {(size_t)nh * b->wg, (size_t)c->T, (size_t)n_split};
+            size_t local[3] = {(size_t)b->wg, 1, 1};
+            ok = set_range(t, 3, global, local);
+            clg_task *m = NULL;
+            CHECK_OK(clg_graph_add_task(g, "attention_merge", patt, "attention_merge", &m));
+            if (!m) break;
+            CHECK_OK(clg_task_arg_buffer(m, 0, bpart, CLG_READ));
+            CHECK_OK(clg_task_arg_buffer(m, 1, bout, CLG_WRITE));
+            const int merge_args[] = {c->T, out_stride, nh, hd, n_split};
+            for (int a = 0; a < 5; a++)
+                CHECK_OK(clg_task_arg_int(m, 2 + a, merge_args[a]));
+            size_t mg[3] = {((size_t)hd + 7) / 8 * 8, (size_t)nh, (size_t)c->T};
+            CHECK_OK(clg_task_set_range(m, 3, mg, NULL));
+        }
+        if (ok) {
+            if (v >= 1) wg_runs++;
+            /* Poison out (padding included) so that a missed element shows. */
+            for (size_t i = 0; i < n_out; i++)
+                d.got[i] = NAN;
+            CHECK_OK(clg_buffer_write(bout, 0, d.got, n_out * 4));
+            CHECK_OK(clg_graph_execute(g));
+            CHECK_OK(clg_buffer_read(bout, 0, d.got, n_out * 4));
+            for (int tt = 0; tt < c->T; tt++) /* the padding is not ours: copy it over */
+                for (int k = nh * hd; k < out_stride; k++) {
+                    const size_t i = (size_t)tt * out_stride + k;
+                    CHECK(isnan(d.got[i]));
+                    d.got[i] = d.want[i] = 0.0f;
+                }
+            /* out is a convex combination of v values in [-1, 1]. Scores: f32 dot products
+             * of hd <= 128 terms (|q.k| * scale <= ~6), error <= hd * 2^-24 * 6 ~ 5e-5
+             * worst case, e^x within 3 ulp; the weights' relative error carries over to out
+             * (|out| <= 1), and sums over <= 1501 keys add <= 1501 * 2^-24 ~ 1e-4 worst case
+             * (random-walk ~3e-6). The observed error is < 3e-7; atol 2e-5 leaves margin while
+             * one key too many or too few (a weight of ~1/n >= 6e-4) fails. */
+            char what[160];
+            if (v >= 2)
+                snprintf(what, sizeof what, "%s [%s] %s n_split=%d", c->name, b->att_opts, kernel,
+                         n_split);
+            else
+                snprintf(what, sizeof what, "%s [%s] %s", c->name, b->att_opts, kernel);
+            tc_close(what, d.got, d.want, n_out, 2e-5f, 0.0f);
+            if (v >= 2) check_part(bpart, c, n_split);
+        }
+        clg_graph_destroy(g);
+        g = NULL;
+    }
+done:
+    clg_graph_destroy(g);
+    clg_buffer_destroy(bqkv);
+    clg_buffer_destroy(bk);
+    clg_buffer_destroy(bv);
+    clg_buffer_destroy(bpos);
+    clg_buffer_destroy(bout);
+    clg_buffer_destroy(bpart);
+    free_data(&d);
+}
+
+/* head_dim above ATT_MAX_HD or unequal to ATT_HD: the kernel writes NaN instead of
+ * overrunning its private arrays. */
+static void run_too_wide(clg_context *ctx, clg_program *patt, int wg) {
+    const int hd = 128, nh = 2, ctx_len = 4, T = 1;
+    float q[2 * 128], kc[128 * 4], vc[128 * 4], out[2 * 128];
+    int pos[1] = {3};
+    tc_fill(q, 2 * 128, -1, 1);
+    tc_fill(kc, 128 * 4, -1, 1);
+    tc_fill(vc, 128 * 4, -1, 1);
+    clg_buffer *bq = make_buf(ctx, "q", sizeof q, CLG_TRANSFER_FIRST_EXECUTION, q);
+    clg_buffer *bk = make_buf(ctx, "k", sizeof kc, CLG_TRANSFER_FIRST_EXECUTION, kc);
+    clg_buffer *bv = make_buf(ctx, "v", sizeof vc, CLG_TRANSFER_FIRST_EXECUTION, vc);
+    clg_buffer *bp = make_buf(ctx, "pos", sizeof pos, CLG_TRANSFER_FIRST_EXECUTION, pos);
+    clg_buffer *bo = make_buf(ctx, "out", sizeof out, CLG_TRANSFER_EVERY_EXECUTION, out);
+    clg_graph *g = NULL;
+    clg_task *t = NULL;
+    CHECK_OK(clg_graph_create(ctx, "wide", &g));
+    if (g) CHECK_OK(clg_graph_add_task(g, "attention_wg", patt, "attention_wg", &t));
+    if (!t) return;
+    CHECK_OK(clg_task_arg_buffer(t, 0, bq, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, 1, bk, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, 2, bv, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, 3, bp, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, 4, bo, CLG_WRITE));
+    const int args[] = {T, nh * hd, 0, nh * hd, nh, 1, hd, ctx_len};
+    for (int a = 0; a < 8; a++)
+        CHECK_OK(clg_task_arg_int(t, 5 + a, args[a]));
+    CHECK_OK(clg_task_arg_float(t, 13, 0.1f));
+    size_t global[2] = {(size_t)nh * wg, 1}, local[2] = {(size_t)wg, 1};
+    if (set_range(t, 2, global, local)) {
+        for (int i = 0; i < nh * hd; i++)
+            out[i] = 0.0f;
+        CHECK_OK(clg_graph_execute(g));
+        int all_nan = 1;
+        for (int i = 0; i < nh * hd; i++)
+            all_nan &= isnan(out[i]) != 0;
+        CHECK(all_nan);
+        printf("  head_dim 128 with ATT_HD / ATT_MAX_HD 64: %s\n",
+               all_nan ? "NaN as documented" : "WRONG");
+    }
+    clg_graph_destroy(g);
+    clg_buffer_destroy(bq);
+    clg_buffer_destroy(bk);
+    clg_buffer_destroy(bv);
+    clg_buffer_destroy(bp);
+    clg_buffer_destroy(bo);
+}
+
+int main(void) {
+    tc_seed(303);
+    clg_context *ctx = tc_context();
+    static const att_case cases[] = {
+        /* SmolLM2-135M: a 5-token prefill chunk after 17 cached tokens, a decode step at 17 */
+        {"smollm2 prefill@17", 9, 3, 64, 48, 5, 17, 2.0f, 0},
+        {"smollm2 decode@17", 9, 3, 64, 48, 1, 17, 2.0f, 0},
+        /* head_dim 32, one KV head for 4 query heads, a prefill from position 0 */
+        {"hd32 gqa4 prefill@0", 4, 1, 32, 16, 5, 0, 2.0f, 5},
+        /* head_dim 128, peaky softmax, ~300 keys: several keys per item, new maxima */
+        {"hd128 gqa4 decode@290", 4, 1, 128, 320, 1, 290, 4.0f, 0},
+        /* a long context: 1501 keys (within llvmpipe's loop limit for attention_row) */
+        {"smollm2 decode@1500", 9, 3, 64, 1536, 1, 1500, 2.0f, 0},
+    };
+    const int ncases = (int)(sizeof cases / sizeof cases[0]);
+    /* Three builds of attention.cl (each build costs seconds on PoCL): the defaults (the
+     * SPIR-V module where the device takes it; ATT_WG 64 exceeds llvmpipe's limit of 32
+     * and is skipped there), f16 caches with ATT_WG 16, and head_dim fixed at compile time
+     * with ATT_WG 32 (head_dim 128 must then give NaN). */
+    static const att_build builds[] = {
+        {"", "", 64, 128, 0, 0, 1, {1, 3, 8}, 3},
+        {"-DKV_F16 -DATT_WG=16", "-DKV_F16", 16, 128, 0, 1, 1, {3}, 1},
+        {"-DATT_WG=32 -DATT_HD=64 -DATT_MAX_HD=64", "", 32, 64, 64, 0, 1, {1, 8}, 2},
+    };
+    for (size_t k = 0; k < sizeof builds / sizeof builds[0]; k++) {
+        const att_build *b = &builds[k];
+        clg_program *pkv = NULL, *patt = NULL;
+        CHECK_OK(clg_program_get(ctx, "kv", b->kv_opts, &pkv));
+        CHECK_OK(clg_program_get(ctx, "attention", b->att_opts, &patt));
+        if (!pkv || !patt) continue;
+        for (int i = 0; i < ncases; i++) {
+            if (cases[i].head_dim > b->max_hd) continue;
+            if (b->fixed_hd && cases[i].head_dim != b->fixed_hd) continue;
+            run_case(ctx, b, pkv, patt, &cases[i]);
+        }
+        if (b->max_hd < 128 || b->fixed_hd) run_too_wide(ctx, patt, b->wg);
+    }
+    CHECK(wg_runs >= 10); /* the work-group variants ran (not all skipped) */
+    clg_context_destroy(ctx);
+    return tc_finish("ops.attention");
+}

@@ -1,0 +1,95 @@
+/* Op test of cl/embed.cl on $CLGRAPH_DEVICE: embed_TY for every weight type against
+ * llm_dequantize of the looked-up rows (test/ref/ref_matmul.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clgraph/gguf.h"
+#include "ref/ref_ops.h"
+#include "test_common.h"
+
+#define N_VOCAB 50
+
+static const int types[] = {LLM_DTYPE_F32, LLM_DTYPE_F16, LLM_DTYPE_Q8_0, LLM_DTYPE_Q4_0,
+                            LLM_DTYPE_Q4_1};
+
+static void test_case(clg_context *ctx, clg_program *prog, int ty, int cols, int T) {
+    static int id = 0;
+    size_t nw = (size_t)N_VOCAB * cols, ny = (size_t)T * cols;
+    size_t wbytes = llm_dtype_row_bytes(ty, (uint64_t)cols) * N_VOCAB;
+    float *wf = malloc(nw * sizeof *wf), *got = malloc(ny * sizeof *got);
+    float *want = malloc(ny * sizeof *want);
+    unsigned char *w = malloc(wbytes);
+    int tokens[16];
+    CHECK(wf && got && want && w && wbytes > 0 && T <= 16);
+    if (!(wf && got && want && w && wbytes > 0 && T <= 16)) goto done;
+    tc_fill(wf, nw, -1, 1);
+    CHECK_OK(llm_quantize(ty, wf, w, nw));
+    /* first and last rows, a repeat, the rest random */
+    for (int t = 0; t < T; t++)
+        tokens[t] = (int)(tc_randu() % N_VOCAB);
+    tokens[0] = N_VOCAB - 1;
+    if (T > 2) tokens[1] = 0, tokens[2] = tokens[0];
+    CHECK_OK(ref_embed(ty, w, N_VOCAB, tokens, want, cols, T));
+    for (size_t i = 0; i < ny; i++)
+        got[i] = 1e30f; /* every element must be written */
+
+    char kernel[32], name[32];
+    snprintf(kernel, sizeof kernel, "embed_%s", llm_dtype_name(ty));
+    clg_graph *g = NULL;
+    clg_task *t = NULL;
+    clg_buffer *bw = NULL, *bt = NULL, *by = NULL;
+    CHECK_OK(clg_graph_create(ctx, "embed", &g));
+    CHECK_OK(clg_graph_add_task(g, kernel, prog, kernel, &t));
+    snprintf(name, sizeof name, "w%d", id);
+    CHECK_OK(clg_buffer_create(ctx, name, wbytes, CLG_TRANSFER_FIRST_EXECUTION, w, &bw));
+    snprintf(name, sizeof name, "tok%d", id);
+    CHECK_OK(clg_buffer_create(ctx, name, (size_t)T * sizeof(int), CLG_TRANSFER_FIRST_EXECUTION,
+                               tokens, &bt));
+    snprintf(name, sizeof name, "y%d", id++);
+    CHECK_OK(
+        clg_buffer_create(ctx, name, ny * sizeof(float), CLG_TRANSFER_EVERY_EXECUTION, got, &by));
+    if (t && bw && bt && by) {
+        CHECK_OK(clg_task_arg_buffer(t, 0, bw, CLG_READ));
+        CHECK_OK(clg_task_arg_buffer(t, 1, bt, CLG_READ));
+        CHECK_OK(clg_task_arg_buffer(t, 2, by, CLG_WRITE));
+        CHECK_OK(clg_task_arg_int(t, 3, cols));
+        CHECK_OK(clg_task_arg_int(t, 4, T));
+        size_t global[2] = {((size_t)cols + 15) / 16 * 16, (size_t)T}; /* rounded up */
+        CHECK_OK(clg_task_set_range(t, 2, global, NULL));
+        CHECK_OK(clg_graph_execute(g));
+    }
+    /* f16 scales times 8-bit or 4-bit quants are exact in float (at most 19 significant
+     * bits), so the kernel must match bit for bit; only q4_1's d*nib + m may be fused
+     * into one fma by the device compiler: one rounding of a value of magnitude <= 2
+     * (weights in [-1, 1]), below 1e-6. */
+    char what[64];
+    snprintf(what, sizeof what, "embed_%s cols %d T %d", llm_dtype_name(ty), cols, T);
+    tc_close(what, got, want, ny, ty == LLM_DTYPE_Q4_1 ? 1e-6f : 0.0f, 0.0f);
+    clg_graph_destroy(g);
+    clg_buffer_destroy(bw);
+    clg_buffer_destroy(bt);
+    clg_buffer_destroy(by);
+done:
+    free(wf);
+    free(got);
+    free(want);
+    free(w);
+}
+
+int main(void) {
+    tc_seed(77);
+    clg_context *ctx = tc_context();
+    clg_program *prog = NULL;
+    CHECK_OK(clg_program_get(ctx, "embed", "", &prog));
+    if (prog)
+        for (int ti = 0; ti < 5; ti++) {
+            int quant = llm_dtype_block_elems(types[ti]) > 1;
+            const int cols_list[3] = {32, 576, 45};
+            for (int c = 0; c < (quant ? 2 : 3); c++) {
+                test_case(ctx, prog, types[ti], cols_list[c], 1);
+                test_case(ctx, prog, types[ti], cols_list[c], 7);
+            }
+        }
+    clg_context_destroy(ctx);
+    return tc_finish("ops.embed");
+}

@@ -1,0 +1,46 @@
+/* C references for the op tests (test/ops): each computes what a kernel of
+ * cl/ computes, plainly and in double where it matters, from host data. */
+#ifndef CLGRAPH_REF_OPS_H
+#define CLGRAPH_REF_OPS_H
+
+#include "clgraph/gguf.h"
+
+/* ---- weight products (ref_matmul.c; kernels cl/matmul.cl, cl/embed.cl) ----
+ * W: [rows, cols] in ggml block form of dtype (llm_dtype), dequantized with
+ * llm_dequantize; sums in double. x: [T, x_stride]; y / h: [T, y_stride]
+ * in/out, only the first rows of each token row are written. mag (optional,
+ * NULL to skip): [T, y_stride], set to the error scale of each written output
+ * (sum |w||x|, plus |residual| when accumulating; for SwiGLU the first-order
+ * propagation of both sums), untouched elsewhere. Fail with the status of
+ * llm_dequantize or CLG_ERR_OUT_OF_MEMORY. */
+clg_status ref_matmul(int dtype, const void *W, const float *x, float *y, float *mag, int rows,
+                      int cols, int T, int x_stride, int y_stride, int accumulate);
+clg_status ref_ffn_swiglu(int dtype, const void *Wg, const void *Wu, const float *x, float *h,
+                          float *mag, int rows, int cols, int T, int x_stride, int h_stride);
+/* y[t, :] = dequant(W[tokens[t], :]); y: [T, cols]. CLG_ERR_INVALID_ARG for a
+ * token outside [0, n_vocab). */
+clg_status ref_embed(int dtype, const void *W, int n_vocab, const int *tokens, float *y, int cols,
+                     int T);
+
+/* ---- norm, rope, KV cache, attention, argmax (ref_attn.c; kernels cl/norm.cl,
+ * cl/rope.cl, cl/kv.cl, cl/attention.cl, cl/argmax.cl). Layouts as in the
+ * kernels; all arithmetic in double. ---- */
+/* y: [T, n] = x / sqrt(mean(x^2) + eps) * w, per row. */
+void ref_rmsnorm(const float *x, const float *w, float *y, int n, float eps, int T);
+/* In place on x: [T, row_stride], heads at col_off + h*head_dim (see cl/rope.cl). */
+void ref_rope(float *x, const int *pos, int T, int row_stride, int col_off, int n_heads,
+              int head_dim, int n_rot, float freq_base, float freq_scale, int neox);
+/* k_cache / v_cache: [n_kv_heads, ctx_len, head_dim], rows at pos[t] overwritten. */
+void ref_kv_store(const float *qkv, float *k_cache, float *v_cache, const int *pos, int T,
+                  int row_stride, int k_off, int v_off, int n_kv_heads, int head_dim,
+                  int ctx_len);
+/* Causal GQA over positions 0..pos[t] (clamped to the cache), full two-pass softmax;
+ * out: [T, out_stride]. CLG_ERR_OUT_OF_MEMORY if its scratch cannot be allocated. */
+clg_status ref_attention(const float *q, const float *k_cache, const float *v_cache,
+                         const int *pos, float *out, int T, int q_stride, int q_off,
+                         int out_stride, int n_heads, int n_kv_heads, int head_dim, int ctx_len,
+                         float scale);
+/* Lowest index of the maximum of x[0..n), NaN ignored; 0 when none. */
+int ref_argmax(const float *x, int n);
+
+#endif
