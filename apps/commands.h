@@ -4,5 +4,10 @@
 #define CLGRAPH_APPS_COMMANDS_H
 
 int clg_cmd_devices(int argc, char **argv);
+int clg_cmd_inspect(int argc, char **argv);
+int clg_cmd_run(int argc, char **argv);
+int clg_cmd_chat(int argc, char **argv);
+int clg_cmd_tokenize(int argc, char **argv);
+int clg_cmd_quantize(int argc, char **argv);
 
 #endif

@@ -141,4 +141,24 @@ clg_status clg_buffer_read(clg_buffer *buf, size_t offset, void *dst, size_t byt
     return st;
 }
 
+clg_status clg_buffer_zero(clg_buffer *buf) {
+    const cl_uchar zero = 0;
+    cl_int err = clEnqueueFillBuffer(buf->ctx->queue, buf->mem, &zero, 1, 0, buf->bytes, 0, NULL, NULL);
+    if (err == CL_SUCCESS) err = clFinish(buf->ctx->queue);
+    if (err != CL_SUCCESS)
+        return CLG_CL_FAIL(err, "clEnqueueFillBuffer", "zeroing buffer '%s' (%zu bytes)", buf->name, buf->bytes);
+    buf->has_data = 1;
+    return CLG_OK;
+}
+
+clg_status clg_buffer_prefetch(clg_buffer *buf) {
+    if (buf->policy != CLG_TRANSFER_FIRST_EXECUTION)
+        return clg_fail(CLG_ERR_INVALID_ARG, "buffer '%s' is %s; only FIRST_EXECUTION buffers prefetch",
+                        buf->name, policy_name(buf->policy));
+    if (buf->uploaded) return CLG_OK;
+    clg_status st = clg_buffer_write(buf, 0, buf->host, buf->bytes);
+    if (st == CLG_OK) buf->uploaded = 1;
+    return st;
+}
+
 void clg_buffer_get_stats(const clg_buffer *b, clg_buffer_stats *out) { *out = b->stats; }

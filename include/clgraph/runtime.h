@@ -193,6 +193,12 @@ size_t clg_buffer_size(const clg_buffer *buf);
 /* For EVERY_EXECUTION: how many leading bytes cross the bus per step (default:
  * all). Lets a step upload 3 token ids of a 512-slot buffer. */
 clg_status clg_buffer_set_transfer_bytes(clg_buffer *buf, size_t bytes);
+/* FIRST_EXECUTION: uploads now (blocking) rather than before the first step that
+ * uses the buffer, e.g. to show progress while weights load. Counts as its one
+ * upload. A no-op for a buffer already uploaded; an error for other policies. */
+clg_status clg_buffer_prefetch(clg_buffer *buf);
+/* Fills the buffer with zero bytes on the device (nothing crosses the bus). */
+clg_status clg_buffer_zero(clg_buffer *buf);
 /* Explicit blocking transfers, counted by the profiler like the automatic ones. */
 clg_status clg_buffer_write(clg_buffer *buf, size_t offset, const void *src, size_t bytes);
 clg_status clg_buffer_read(clg_buffer *buf, size_t offset, void *dst, size_t bytes);

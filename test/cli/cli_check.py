@@ -45,4 +45,31 @@ def usage():
     expect(rc == 0 and "--probe" in out, "devices --help documents --probe")
 
 
+def inspect():
+    import os
+    import tempfile
+    model = os.environ["CLGRAPH_TEST_MODEL"]
+    rc, out, err = run("inspect", model)
+    expect(rc == 0 and "llama" in out and "token_embd.weight" in out, f"inspect prints the model ({err.strip()})")
+    rc, out, err = run("inspect", model, "--json")
+    expect(rc == 0, "inspect --json exits 0")
+    j = json.loads(out)
+    expect(isinstance(j, dict), "inspect --json is a JSON object")
+    text = json.dumps(j)
+    expect("blk.29.ffn_down.weight" in text and "q4_1" in text.lower(), "every tensor is listed with its type")
+    with tempfile.TemporaryDirectory() as d:
+        bad = os.path.join(d, "bad.gguf")
+        with open(bad, "wb") as f:
+            f.write(b"GGUF\x03\x00\x00\x00" + b"\xff" * 16)
+        rc, out, err = run("inspect", bad)
+        expect(rc == 1 and err.strip() != "", f"a malformed file exits 1 with a message: {err.strip()[:160]}")
+        trunc = os.path.join(d, "trunc.gguf")
+        with open(model, "rb") as src, open(trunc, "wb") as f:
+            f.write(src.read(1 << 20))
+        rc, out, err = run("inspect", trunc)
+        expect(rc == 1 and "offset" in err, f"a truncated model exits 1 naming an offset: {err.strip()[:160]}")
+        rc, out, err = run("inspect", os.path.join(d, "missing.gguf"))
+        expect(rc == 1 and "missing.gguf" in err, "a missing file is named")
+
+
 globals()[sys.argv[2]]()

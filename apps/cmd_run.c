@@ -1,0 +1,219 @@
+/* clgraph run (one prompt, streamed answer, summary) and clgraph chat (interactive,
+ * multi-turn, with the model's chat template). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apps/commands.h"
+#include "apps/generate.h"
+#include "apps/profile.h"
+
+static volatile sig_atomic_t g_stop;
+static void on_sigint(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+static char *read_text_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (cap - n - 1 == 0) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) free(buf);
+            buf = nb;
+        }
+    }
+    fclose(f);
+    if (buf) buf[n] = 0;
+    return buf;
+}
+
+/* Formats messages with the session's template (or fails when the model has none). */
+static char *format_chat(gen_session *s, const llm_chat_msg *msgs, size_t n, const char *cmd) {
+    if (!s->has_template) {
+        fprintf(stderr, "clgraph %s: the model has no chat template clgraph knows; choose one with --template (%s)\n",
+                cmd, llm_chat_template_names());
+        return NULL;
+    }
+    char *out = NULL;
+    if (llm_chat_format(s->tmpl, msgs, n, 1, &out) != CLG_OK) {
+        fprintf(stderr, "clgraph %s: %s\n", cmd, clg_last_error());
+        return NULL;
+    }
+    return out;
+}
+
+static int encode(gen_session *s, const char *text, int32_t **ids, size_t *n, const char *cmd) {
+    if (llm_tokenizer_encode(s->tok, text, strlen(text),
+                             LLM_TOKENIZE_ADD_SPECIAL | LLM_TOKENIZE_PARSE_SPECIAL, ids, n) != CLG_OK) {
+        fprintf(stderr, "clgraph %s: %s\n", cmd, clg_last_error());
+        return 1;
+    }
+    return 0;
+}
+
+int clg_cmd_run(int argc, char **argv) {
+    gen_options o;
+    gen_options_init(&o);
+    for (int i = 1; i < argc; i++) {
+        int r = gen_parse_option(&o, argc, argv, &i, "run");
+        if (r < 0) return 2;
+        if (r) continue;
+        if (!strcmp(argv[i], "--chat")) o.chat = 1;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: clgraph run -m MODEL.gguf (-p PROMPT | -f FILE) [options]\n\n"
+                   "Streams the model's continuation of the prompt, then a summary line on stderr.\n\n"
+                   "  -p, --prompt TEXT       the prompt\n"
+                   "  -f, --file FILE         read the prompt from a file\n"
+                   "  --chat                  wrap the prompt in the model's chat template\n%s",
+                   gen_options_help());
+            return 0;
+        } else {
+            fprintf(stderr, "clgraph run: unknown option '%s' (see --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    char *file_text = NULL;
+    if (o.prompt_file) {
+        if (!(file_text = read_text_file(o.prompt_file))) {
+            fprintf(stderr, "clgraph run: cannot read prompt file %s\n", o.prompt_file);
+            return 1;
+        }
+        o.prompt = file_text;
+    }
+    if (!o.prompt) {
+        fprintf(stderr, "clgraph run: no prompt (-p TEXT or -f FILE; see --help)\n");
+        free(file_text);
+        return 2;
+    }
+    gen_session s;
+    int rc = gen_session_open(&s, &o, "run");
+    char *text = NULL;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    if (!rc && o.chat) {
+        llm_chat_msg msgs[2] = {{"system", o.system}, {"user", o.prompt}};
+        text = format_chat(&s, o.system ? msgs : msgs + 1, o.system ? 2 : 1, "run");
+        rc = text == NULL;
+    }
+    if (!rc) rc = encode(&s, text ? text : o.prompt, &ids, &n, "run");
+    if (!rc) {
+        signal(SIGINT, on_sigint);
+        if (!o.chat) fputs(o.prompt, stdout);
+        rc = gen_run(&s, ids, (int)n, o.n_predict, &g_stop, NULL, "run");
+        printf("\n");
+        if (!o.quiet) gen_print_summary(&s, "run");
+        if (o.profile)
+            profile_print(stderr, llm_model_context(s.model), llm_model_plan(s.model), s.decode_s, s.n_decode);
+    }
+    free(ids);
+    free(text);
+    free(file_text);
+    gen_session_close(&s);
+    return rc;
+}
+
+int clg_cmd_chat(int argc, char **argv) {
+    gen_options o;
+    gen_options_init(&o);
+    for (int i = 1; i < argc; i++) {
+        int r = gen_parse_option(&o, argc, argv, &i, "chat");
+        if (r < 0) return 2;
+        if (r) continue;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: clgraph chat -m MODEL.gguf [options]\n\n"
+                   "Interactive chat with the model's template. Type a message and Enter; /exit or\n"
+                   "end of input quits; Ctrl-C stops the current answer, not the program.\n\n%s",
+                   gen_options_help());
+            return 0;
+        }
+        fprintf(stderr, "clgraph chat: unknown option '%s' (see --help)\n", argv[i]);
+        return 2;
+    }
+    gen_session s;
+    if (gen_session_open(&s, &o, "chat")) {
+        gen_session_close(&s);
+        return 1;
+    }
+    if (!s.has_template) {
+        format_chat(&s, NULL, 0, "chat");
+        gen_session_close(&s);
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint; /* no SA_RESTART: Ctrl-C at the prompt interrupts the read */
+    sigaction(SIGINT, &sa, NULL);
+
+    size_t n_msgs = 0, cap = 16;
+    llm_chat_msg *msgs = malloc(cap * sizeof *msgs);
+    char **owned = malloc(cap * sizeof *owned); /* contents we allocated */
+    int rc = msgs && owned ? 0 : 1;
+    if (o.system && !rc) {
+        msgs[n_msgs] = (llm_chat_msg){"system", o.system};
+        owned[n_msgs++] = NULL;
+    }
+    char line[8192];
+    while (!rc) {
+        fprintf(stderr, "\n> ");
+        g_stop = 0;
+        if (!fgets(line, sizeof line, stdin)) {
+            if (g_stop) continue; /* Ctrl-C at the prompt: ask again */
+            break;
+        }
+        line[strcspn(line, "\r\n")] = 0;
+        if (!strcmp(line, "/exit") || !strcmp(line, "/quit")) break;
+        if (!line[0]) continue;
+        if (n_msgs + 2 > cap) {
+            cap *= 2;
+            llm_chat_msg *nm = realloc(msgs, cap * sizeof *msgs);
+            char **no = realloc(owned, cap * sizeof *owned);
+            if (nm) msgs = nm;
+            if (no) owned = no;
+            if (!nm || !no) break;
+        }
+        owned[n_msgs] = strdup(line);
+        msgs[n_msgs] = (llm_chat_msg){"user", owned[n_msgs]};
+        n_msgs++;
+        char *text = format_chat(&s, msgs, n_msgs, "chat");
+        int32_t *ids = NULL;
+        size_t n = 0;
+        if (!text || encode(&s, text, &ids, &n, "chat")) {
+            free(text);
+            break;
+        }
+        free(text);
+        if ((int)n >= llm_model_hparams(s.model)->n_ctx) {
+            fprintf(stderr, "[the conversation (%zu tokens) no longer fits the context; starting over]\n", n);
+            free(ids);
+            for (size_t k = 0; k < n_msgs; k++) free(owned[k]);
+            n_msgs = 0;
+            continue;
+        }
+        char *reply = NULL;
+        if (gen_run(&s, ids, (int)n, o.n_predict, &g_stop, &reply, "chat")) {
+            free(ids);
+            free(reply);
+            rc = 1;
+            break;
+        }
+        free(ids);
+        if (g_stop) fprintf(stderr, "\n[stopped]");
+        owned[n_msgs] = reply ? reply : strdup("");
+        msgs[n_msgs] = (llm_chat_msg){"assistant", owned[n_msgs]};
+        n_msgs++;
+        printf("\n");
+    }
+    if (!o.quiet) gen_print_summary(&s, "chat");
+    for (size_t k = 0; k < n_msgs; k++) free(owned[k]);
+    free(owned);
+    free(msgs);
+    gen_session_close(&s);
+    return rc;
+}

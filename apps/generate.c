@@ -1,0 +1,288 @@
+/* Shared by clgraph run and chat: options, loading with progress, generation. */
+#include "apps/generate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void gen_options_init(gen_options *o) {
+    memset(o, 0, sizeof *o);
+    o->n_predict = 128;
+    o->sampling = llm_sampler_params_default();
+}
+
+const char *gen_options_help(void) {
+    return "  -m, --model FILE        GGUF model (general.architecture = llama)\n"
+           "  -n, --n-predict N       tokens to generate (default 128; -1 = until the context ends)\n"
+           "  --temp T                temperature (default 0.8; 0 = greedy)\n"
+           "  --top-k K               keep the K most likely tokens (default 40; 0 = off)\n"
+           "  --top-p P               nucleus sampling mass (default 0.95; 1 = off)\n"
+           "  --min-p P               drop tokens below P x the best one's probability (default 0.05)\n"
+           "  --repeat-penalty R      penalty on the last 64 tokens (default 1.0 = off)\n"
+           "  --seed S                random seed (default: time-based)\n"
+           "  --ctx N                 context length (default min(2048, the model's))\n"
+           "  --batch N               prompt tokens per batch (default 64)\n"
+           "  --device SEL            OpenCL device: P:D, gpu, cpu, or part of a name (pocl, nvidia)\n"
+           "  --build MODE            kernels from source, spirv or auto (default auto)\n"
+           "  --system TEXT           system message (chat template)\n"
+           "  --template NAME         chat template, overriding the model's\n"
+           "  --profile               per-task kernel times of the decode steps on stderr\n"
+           "  -q, --quiet             no progress or summary on stderr\n";
+}
+
+static int need(int argc, char **argv, int i, const char *cmd) {
+    if (i + 1 >= argc) {
+        fprintf(stderr, "clgraph %s: option %s needs a value\n", cmd, argv[i]);
+        return 0;
+    }
+    return 1;
+}
+
+static int parse_int(const char *s, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < -1 || v > 1 << 30) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+static int parse_float(const char *s, float *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end) return 0;
+    *out = (float)v;
+    return 1;
+}
+
+int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *cmd) {
+    const char *a = argv[*i];
+    int ok = 1;
+#define IS(x) (!strcmp(a, x))
+    if (IS("-m") || IS("--model") || IS("-p") || IS("--prompt") || IS("-f") || IS("--file") ||
+        IS("-n") || IS("--n-predict") || IS("--temp") || IS("--top-k") || IS("--top-p") ||
+        IS("--min-p") || IS("--repeat-penalty") || IS("--seed") || IS("--ctx") || IS("--batch") ||
+        IS("--device") || IS("--system") || IS("--template") || IS("--build")) {
+        if (!need(argc, argv, *i, cmd)) return -1;
+        const char *v = argv[++*i];
+        if (IS("-m") || IS("--model")) o->model = v;
+        else if (IS("-p") || IS("--prompt")) o->prompt = v;
+        else if (IS("-f") || IS("--file")) o->prompt_file = v;
+        else if (IS("-n") || IS("--n-predict")) ok = parse_int(v, &o->n_predict);
+        else if (IS("--temp")) ok = parse_float(v, &o->sampling.temperature);
+        else if (IS("--top-k")) ok = parse_int(v, &o->sampling.top_k);
+        else if (IS("--top-p")) ok = parse_float(v, &o->sampling.top_p);
+        else if (IS("--min-p")) ok = parse_float(v, &o->sampling.min_p);
+        else if (IS("--repeat-penalty")) ok = parse_float(v, &o->sampling.repeat_penalty);
+        else if (IS("--seed")) {
+            char *end;
+            o->sampling.seed = strtoull(v, &end, 10);
+            ok = *v && !*end;
+            o->seed_given = 1;
+        } else if (IS("--ctx")) ok = parse_int(v, &o->n_ctx) && o->n_ctx > 0;
+        else if (IS("--batch")) ok = parse_int(v, &o->n_batch) && o->n_batch > 0;
+        else if (IS("--device")) o->device = v;
+        else if (IS("--system")) o->system = v;
+        else if (IS("--template")) o->template_name = v;
+        else if (IS("--build")) {
+            if (!strcmp(v, "source")) o->build = CLG_BUILD_SOURCE;
+            else if (!strcmp(v, "spirv")) o->build = CLG_BUILD_SPIRV;
+            else if (!strcmp(v, "auto")) o->build = CLG_BUILD_AUTO;
+            else ok = 0;
+        }
+        if (!ok) {
+            fprintf(stderr, "clgraph %s: bad value '%s' for %s\n", cmd, v, argv[*i - 1]);
+            return -1;
+        }
+        return 1;
+    }
+    if (IS("-q") || IS("--quiet")) {
+        o->quiet = 1;
+        return 1;
+    }
+    if (IS("--profile")) {
+        o->profile = 1;
+        return 1;
+    }
+#undef IS
+    return 0;
+}
+
+static void on_progress(void *user, const char *stage, size_t done, size_t total) {
+    static const char *last;
+    int tty = isatty(2);
+    if (*(int *)user) return;
+    if (tty) {
+        fprintf(stderr, "\r%-20s %zu/%zu   ", stage, done, total);
+        if (done == total) fputc('\n', stderr);
+    } else if (stage != last || done == total) {
+        if (done == total) fprintf(stderr, "%s: %zu/%zu done\n", stage, done, total);
+    }
+    last = stage;
+}
+
+int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
+    memset(s, 0, sizeof *s);
+    if (!o->model) {
+        fprintf(stderr, "clgraph %s: no model given (-m MODEL.gguf; see --help)\n", cmd);
+        return 1;
+    }
+    clg_status st = llm_sampler_params_check(&o->sampling);
+    if (st != CLG_OK) {
+        fprintf(stderr, "clgraph %s: %s\n", cmd, clg_last_error());
+        return 1;
+    }
+    llm_model_options mo = llm_model_options_default();
+    mo.device = o->device;
+    mo.build = o->build;
+    mo.n_ctx = o->n_ctx;
+    mo.n_batch = o->n_batch;
+    mo.profiling = o->profile;
+    mo.progress = on_progress;
+    int quiet = o->quiet;
+    mo.progress_user = &quiet;
+    double t0 = now_s();
+    if ((st = llm_model_load(o->model, &mo, &s->model)) != CLG_OK) {
+        fprintf(stderr, "clgraph %s: cannot load %s: %s\n", cmd, o->model, clg_last_error());
+        return 1;
+    }
+    const llm_hparams *hp = llm_model_hparams(s->model);
+    if (!o->quiet)
+        fprintf(stderr, "loaded %s in %.1f s: %d layers, %d embd, %d heads (%d kv), vocab %d, ctx %d, %s weights, on %s\n",
+                o->model, now_s() - t0, hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_vocab,
+                hp->n_ctx, llm_dtype_name(hp->weight_type), clg_context_device(llm_model_context(s->model))->device_name);
+    if ((st = llm_tokenizer_create(llm_model_gguf(s->model), &s->tok)) != CLG_OK) {
+        fprintf(stderr, "clgraph %s: tokenizer: %s\n", cmd, clg_last_error());
+        return 1;
+    }
+    if (o->template_name) {
+        int t = llm_chat_template_from_name(o->template_name);
+        if (t < 0) {
+            fprintf(stderr, "clgraph %s: unknown template '%s' (known: %s)\n", cmd, o->template_name,
+                    llm_chat_template_names());
+            return 1;
+        }
+        s->tmpl = (llm_chat_template)t;
+        s->has_template = 1;
+    } else if (llm_chat_template_from_gguf(llm_model_gguf(s->model), &s->tmpl) == CLG_OK) {
+        s->has_template = 1;
+    }
+    llm_sampler_params sp = o->sampling;
+    if (!o->seed_given) sp.seed = (uint64_t)time(NULL);
+    if ((st = llm_sampler_create(&sp, hp->n_vocab, &s->sampler)) != CLG_OK) {
+        fprintf(stderr, "clgraph %s: %s\n", cmd, clg_last_error());
+        return 1;
+    }
+    s->logits = malloc((size_t)hp->n_vocab * sizeof(float));
+    s->hist = malloc((size_t)hp->n_ctx * sizeof(int32_t));
+    if (!s->logits || !s->hist) {
+        fprintf(stderr, "clgraph %s: out of memory\n", cmd);
+        return 1;
+    }
+    return 0;
+}
+
+void gen_session_close(gen_session *s) {
+    llm_sampler_destroy(s->sampler);
+    llm_tokenizer_destroy(s->tok);
+    llm_model_destroy(s->model);
+    free(s->logits);
+    free(s->hist);
+    memset(s, 0, sizeof *s);
+}
+
+static int append(char **buf, size_t *len, const char *text, size_t n) {
+    char *p = realloc(*buf, *len + n + 1);
+    if (!p) return 0;
+    memcpy(p + *len, text, n);
+    *len += n;
+    p[*len] = 0;
+    *buf = p;
+    return 1;
+}
+
+int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
+            volatile sig_atomic_t *stop, char **reply, const char *cmd) {
+    const llm_hparams *hp = llm_model_hparams(s->model);
+    if (n_prompt < 1) {
+        fprintf(stderr, "clgraph %s: the prompt is empty\n", cmd);
+        return 1;
+    }
+    if (n_prompt >= hp->n_ctx) {
+        fprintf(stderr, "clgraph %s: the prompt has %d tokens, more than the context of %d leaves room for (--ctx)\n",
+                cmd, n_prompt, hp->n_ctx);
+        return 1;
+    }
+    /* Reuse the cached prefix; at least the last prompt token is evaluated for its logits. */
+    int keep = 0;
+    while (keep < s->n_hist && keep < n_prompt - 1 && s->hist[keep] == prompt[keep]) keep++;
+    double t0 = now_s();
+    clg_status st = llm_model_eval(s->model, prompt + keep, n_prompt - keep, keep, s->logits);
+    if (st != CLG_OK) {
+        fprintf(stderr, "clgraph %s: %s\n", cmd, clg_last_error());
+        return 1;
+    }
+    s->prefill_s += now_s() - t0;
+    s->n_prefill += n_prompt - keep;
+    memcpy(s->hist, prompt, (size_t)n_prompt * sizeof(int32_t));
+    s->n_hist = n_prompt;
+    clg_profile_reset(llm_model_context(s->model)); /* the profile covers the decode steps */
+    llm_sampler_reset(s->sampler);
+    for (int i = 0; i < n_prompt; i++) llm_sampler_accept(s->sampler, prompt[i]);
+
+    llm_tokenizer_stream *stream = NULL;
+    if ((st = llm_tokenizer_stream_create(s->tok, 0, &stream)) != CLG_OK) {
+        fprintf(stderr, "clgraph %s: %s\n", cmd, clg_last_error());
+        return 1;
+    }
+    size_t reply_len = 0;
+    const char *text;
+    size_t len;
+    t0 = now_s();
+    int rc = 0;
+    for (int i = 0; n_predict < 0 || i < n_predict; i++) {
+        if (stop && *stop) break;
+        int32_t id = llm_sampler_sample(s->sampler, s->logits);
+        if (llm_tokenizer_is_eog(s->tok, id)) break;
+        llm_sampler_accept(s->sampler, id);
+        if (llm_tokenizer_stream_push(stream, id, &text, &len) == CLG_OK && len) {
+            fwrite(text, 1, len, stdout);
+            fflush(stdout);
+            if (reply) append(reply, &reply_len, text, len);
+        }
+        if (s->n_hist >= hp->n_ctx) {
+            fprintf(stderr, "\n[context of %d tokens is full]\n", hp->n_ctx);
+            break;
+        }
+        s->hist[s->n_hist] = id;
+        if ((st = llm_model_eval(s->model, &id, 1, s->n_hist, s->logits)) != CLG_OK) {
+            fprintf(stderr, "\nclgraph %s: %s\n", cmd, clg_last_error());
+            rc = 1;
+            break;
+        }
+        s->n_hist++;
+        s->n_decode++;
+    }
+    s->decode_s += now_s() - t0;
+    if (llm_tokenizer_stream_flush(stream, &text, &len) == CLG_OK && len) {
+        fwrite(text, 1, len, stdout);
+        if (reply) append(reply, &reply_len, text, len);
+    }
+    fflush(stdout);
+    llm_tokenizer_stream_destroy(stream);
+    return rc;
+}
+
+void gen_print_summary(const gen_session *s, const char *cmd) {
+    fprintf(stderr, "\n[%s] prompt %d tokens, prefill %.1f tok/s | generated %d tokens, decode %.1f tok/s | %s\n",
+            cmd, s->n_prefill, s->prefill_s > 0 ? s->n_prefill / s->prefill_s : 0.0, s->n_decode,
+            s->decode_s > 0 ? s->n_decode / s->decode_s : 0.0,
+            clg_context_device(llm_model_context(s->model))->device_name);
+}

@@ -1,0 +1,54 @@
+/* Shared by clgraph run and chat: option parsing, model + tokenizer loading with
+ * progress, prompt evaluation and streamed generation with timing. */
+#ifndef CLGRAPH_APPS_GENERATE_H
+#define CLGRAPH_APPS_GENERATE_H
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clgraph/chat.h"
+#include "clgraph/llm.h"
+#include "clgraph/sampler.h"
+#include "clgraph/tokenizer.h"
+
+typedef struct gen_options {
+    const char *model, *prompt, *prompt_file, *system, *template_name, *device;
+    int n_predict, n_ctx, n_batch, chat, seed_given, quiet, profile;
+    clg_build_mode build;
+    llm_sampler_params sampling;
+} gen_options;
+
+/* A loaded model with what generation needs. */
+typedef struct gen_session {
+    llm_model *model;
+    llm_tokenizer *tok;
+    llm_sampler *sampler;
+    llm_chat_template tmpl;
+    int has_template;
+    float *logits;   /* [n_vocab] */
+    int32_t *hist;   /* tokens in the KV cache, [n_ctx] */
+    int n_hist;
+    double prefill_s, decode_s;
+    int n_prefill, n_decode;
+} gen_session;
+
+/* Parses the options common to run and chat; argv[i] is consumed by the caller when
+ * this returns 0 (not one of ours). Returns 1 consumed (advancing *i), -1 on error. */
+int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *cmd);
+void gen_options_init(gen_options *o);
+const char *gen_options_help(void);
+
+/* Loads everything; prints progress on stderr; 0 on success (errors printed). */
+int gen_session_open(gen_session *s, const gen_options *o, const char *cmd);
+void gen_session_close(gen_session *s);
+
+/* Evaluates prompt tokens after the longest prefix already in the cache, then
+ * generates up to n_predict tokens (stopping at end-of-generation, the context end,
+ * or *stop), printing text as it comes. The generated text is appended to *reply
+ * when reply != NULL (malloc'ed). 0 on success. */
+int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
+            volatile sig_atomic_t *stop, char **reply, const char *cmd);
+
+/* "prompt 12 tokens, prefill 80.1 tok/s | generated 64 tokens, decode 30.2 tok/s | device" */
+void gen_print_summary(const gen_session *s, const char *cmd);
+#endif

@@ -1,0 +1,633 @@
+/* Llama-family models as task graphs: GGUF validation, weights as FIRST_EXECUTION
+ * buffers, graphs embed -> layer.0 .. layer.N-1 -> logits, batched evaluation. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clgraph/llm.h"
+
+/* The tasks of one layer, kept to update batch sizes between evaluations. */
+typedef struct layer_tasks {
+    clg_task *attn_norm, *qkv, *rope_q, *rope_k, *kv_store, *attn, *wo, *ffn_norm, *ffn, *down;
+} layer_tasks;
+
+struct llm_model {
+    llm_gguf *gguf;
+    llm_hparams hp;
+    clg_context *ctx;
+    clg_plan *plan;
+    int gpu_variants;   /* work-group-per-row kernels (GPU) vs row-per-work-item (CPU) */
+    int qkv_dim;        /* (n_head + 2 n_head_kv) * head_dim */
+    /* device buffers; shapes with B = n_batch */
+    clg_buffer *tokens; /* [B] int, EVERY_EXECUTION */
+    clg_buffer *pos;    /* [B] int, EVERY_EXECUTION */
+    clg_buffer *x;      /* [B, n_embd] residual stream */
+    clg_buffer *xn;     /* [B, n_embd] normed */
+    clg_buffer *qkv;    /* [B, qkv_dim] q | k | v */
+    clg_buffer *att;    /* [B, n_head * head_dim] */
+    clg_buffer *ffh;    /* [B, n_ff] */
+    clg_buffer *last;   /* [n_embd] the last token's row */
+    clg_buffer *logits; /* [n_vocab] EVERY_EXECUTION */
+    int32_t *tok_host, *pos_host;
+    float *logits_host;
+    void **qkv_host;    /* per layer: concatenated q|k|v weight rows (owned) */
+    clg_task *embed, *copy_last, *out_norm, *out_logits;
+    layer_tasks *layers;
+    int cur_T;
+};
+
+llm_model_options llm_model_options_default(void) {
+    llm_model_options o;
+    memset(&o, 0, sizeof o);
+    return o;
+}
+
+const llm_hparams *llm_model_hparams(const llm_model *m) { return &m->hp; }
+const llm_gguf *llm_model_gguf(const llm_model *m) { return m->gguf; }
+clg_context *llm_model_context(const llm_model *m) { return m->ctx; }
+clg_plan *llm_model_plan(const llm_model *m) { return m->plan; }
+
+void llm_model_destroy(llm_model *m) {
+    if (!m) return;
+    clg_context_destroy(m->ctx);
+    if (m->qkv_host)
+        for (int i = 0; i < m->hp.n_layer; i++) free(m->qkv_host[i]);
+    free(m->qkv_host);
+    free(m->layers);
+    free(m->tok_host);
+    free(m->pos_host);
+    free(m->logits_host);
+    llm_gguf_close(m->gguf);
+    free(m);
+}
+
+/* ---- hyper-parameters and tensors -------------------------------------- */
+
+static clg_status get_int(const llm_gguf *f, const char *key, int *out, int def) {
+    uint32_t v;
+    clg_status st = llm_gguf_get_u32(f, key, &v);
+    if (st == CLG_ERR_NOT_FOUND && def >= 0) {
+        *out = def;
+        return CLG_OK;
+    }
+    if (st != CLG_OK) return st;
+    if (v == 0 || v > (1u << 30)) return clg_fail(CLG_ERR_FORMAT, "%s = %u is out of range", key, v);
+    *out = (int)v;
+    return CLG_OK;
+}
+
+static clg_status get_float(const llm_gguf *f, const char *key, float *out, float def) {
+    clg_status st = llm_gguf_get_f32(f, key, out);
+    if (st == CLG_ERR_NOT_FOUND) {
+        *out = def;
+        return CLG_OK;
+    }
+    return st;
+}
+
+static clg_status read_hparams(const llm_gguf *f, llm_hparams *hp) {
+    llm_gguf_str arch;
+    clg_status st = llm_gguf_get_str(f, "general.architecture", &arch);
+    if (st != CLG_OK) return st;
+    if (arch.len != 5 || memcmp(arch.ptr, "llama", 5))
+        return clg_fail(CLG_ERR_UNSUPPORTED,
+                        "architecture '%.*s' is not supported (clgraph runs general.architecture "
+                        "= llama: Llama 2/3, SmolLM, TinyLlama, Mistral)",
+                        (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
+    memset(hp, 0, sizeof *hp);
+    if ((st = get_int(f, "llama.embedding_length", &hp->n_embd, -1)) ||
+        (st = get_int(f, "llama.block_count", &hp->n_layer, -1)) ||
+        (st = get_int(f, "llama.attention.head_count", &hp->n_head, -1)) ||
+        (st = get_int(f, "llama.feed_forward_length", &hp->n_ff, -1)) ||
+        (st = get_int(f, "llama.context_length", &hp->n_ctx_train, 2048)) ||
+        (st = get_int(f, "llama.attention.head_count_kv", &hp->n_head_kv, hp->n_head)))
+        return st;
+    if (hp->n_embd % hp->n_head || hp->n_head % hp->n_head_kv)
+        return clg_fail(CLG_ERR_FORMAT, "embedding length %d, %d heads, %d KV heads do not divide",
+                        hp->n_embd, hp->n_head, hp->n_head_kv);
+    if ((st = get_int(f, "llama.attention.key_length", &hp->head_dim, hp->n_embd / hp->n_head)) ||
+        (st = get_int(f, "llama.rope.dimension_count", &hp->n_rot, hp->head_dim)))
+        return st;
+    if (hp->n_rot > hp->head_dim || hp->n_rot % 2)
+        return clg_fail(CLG_ERR_FORMAT, "llama.rope.dimension_count %d vs head dimension %d",
+                        hp->n_rot, hp->head_dim);
+    if ((st = get_float(f, "llama.attention.layer_norm_rms_epsilon", &hp->rms_eps, 1e-5f)) ||
+        (st = get_float(f, "llama.rope.freq_base", &hp->rope_base, 10000.0f)))
+        return st;
+    hp->rope_scale = 1.0f;
+    llm_gguf_str stype;
+    if (llm_gguf_get_str(f, "llama.rope.scaling.type", &stype) == CLG_OK) {
+        float factor = 1.0f;
+        if ((st = get_float(f, "llama.rope.scaling.factor", &factor, 1.0f))) return st;
+        if (stype.len == 6 && !memcmp(stype.ptr, "linear", 6) && factor > 0) hp->rope_scale = 1.0f / factor;
+        else if (!(stype.len == 4 && !memcmp(stype.ptr, "none", 4)))
+            return clg_fail(CLG_ERR_UNSUPPORTED, "rope scaling '%.*s' is not supported (linear is)",
+                            (int)(stype.len > 32 ? 32 : stype.len), stype.ptr);
+    }
+    if (llm_gguf_find_tensor(f, "rope_freqs.weight"))
+        return clg_fail(CLG_ERR_UNSUPPORTED,
+                        "tensor rope_freqs.weight (Llama 3.1 rope frequency factors) is not supported yet");
+    return CLG_OK;
+}
+
+static const char *kernel_suffix(int dtype) {
+    switch (dtype) {
+    case LLM_DTYPE_F32: return "f32";
+    case LLM_DTYPE_F16: return "f16";
+    case LLM_DTYPE_Q8_0: return "q8_0";
+    case LLM_DTYPE_Q4_0: return "q4_0";
+    case LLM_DTYPE_Q4_1: return "q4_1";
+    default: return NULL;
+    }
+}
+
+/* Finds a tensor and checks its shape (ne0, ne1; ne1 = 0 for a vector) and type. */
+static clg_status tensor(const llm_gguf *f, const char *name, uint64_t ne0, uint64_t ne1,
+                         int matrix, const llm_gguf_tensor **out) {
+    const llm_gguf_tensor *t = llm_gguf_find_tensor(f, name);
+    *out = t;
+    if (!t) return clg_fail(CLG_ERR_FORMAT, "tensor '%s' is missing from the model", name);
+    int ok = matrix ? t->n_dims == 2 && t->ne[0] == ne0 && t->ne[1] == ne1
+                    : t->n_dims == 1 && t->ne[0] == ne0;
+    if (!ok)
+        return clg_fail(CLG_ERR_FORMAT, "tensor '%s' has shape [%llu, %llu] (%u dims), expected [%llu, %llu]",
+                        name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], t->n_dims,
+                        (unsigned long long)ne0, (unsigned long long)(matrix ? ne1 : 1));
+    if (!matrix && t->dtype != LLM_DTYPE_F32)
+        return clg_fail(CLG_ERR_UNSUPPORTED, "norm weight '%s' has type %s; f32 expected", name,
+                        llm_dtype_name(t->dtype) ? llm_dtype_name(t->dtype) : "unknown");
+    if (matrix && !kernel_suffix(t->dtype))
+        return clg_fail(CLG_ERR_UNSUPPORTED,
+                        "tensor '%s' has type %s, which the OpenCL kernels do not support yet "
+                        "(f32, f16, q8_0, q4_0, q4_1); convert with 'clgraph quantize'",
+                        name, llm_dtype_name(t->dtype) ? llm_dtype_name(t->dtype) : "unknown");
+    if (matrix && t->dtype != LLM_DTYPE_F32 && t->dtype != LLM_DTYPE_F16 && ne0 % 32)
+        return clg_fail(CLG_ERR_UNSUPPORTED, "tensor '%s': rows of %llu elements are not whole blocks",
+                        name, (unsigned long long)ne0);
+    return CLG_OK;
+}
+
+/* ---- graph building ----------------------------------------------------- */
+
+#define TRY(call)                                                                                  \
+    do {                                                                                           \
+        if ((st = (call)) != CLG_OK) goto fail;                                                    \
+    } while (0)
+
+typedef struct builder {
+    llm_model *m;
+    clg_program *matmul, *embed, *norm, *rope, *kv, *attn, *rows;
+    char kname[64];
+} builder;
+
+static const char *kname(builder *b, const char *base, int dtype) {
+    snprintf(b->kname, sizeof b->kname, "%s_%s%s", base, kernel_suffix(dtype), b->m->gpu_variants ? "_wg" : "");
+    return b->kname;
+}
+
+static clg_status weight_buffer(llm_model *m, const char *name, const void *data, size_t bytes,
+                                clg_buffer **out) {
+    return clg_buffer_create(m->ctx, name, bytes, CLG_TRANSFER_FIRST_EXECUTION, (void *)data, out);
+}
+
+static clg_status tensor_buffer(llm_model *m, const llm_gguf_tensor *t, clg_buffer **out) {
+    char name[96];
+    snprintf(name, sizeof name, "%.*s", (int)(t->name.len > 90 ? 90 : t->name.len), t->name.ptr);
+    return weight_buffer(m, name, t->data, (size_t)t->bytes, out);
+}
+
+/* Work sizes of each kernel variant for a batch of T tokens. The tunables stay at the
+ * defaults of the .cl files; the planner will choose them per device. */
+enum { MM_TT = 4, MM_WG = 64, NORM_WG = 64, ATT_WG = 64 };
+
+static clg_status range_matmul(llm_model *m, clg_task *t, int rows, int T) {
+    size_t tiles = (size_t)(T + MM_TT - 1) / MM_TT;
+    if (m->gpu_variants) {
+        size_t g[2] = {(size_t)rows * MM_WG, tiles}, l[2] = {MM_WG, 1};
+        return clg_task_set_range(t, 2, g, l);
+    }
+    size_t g[2] = {(size_t)rows, tiles};
+    return clg_task_set_range(t, 2, g, NULL);
+}
+
+static clg_status range_norm(llm_model *m, clg_task *t, int T) {
+    if (m->gpu_variants) {
+        size_t g = (size_t)T * NORM_WG, l = NORM_WG;
+        return clg_task_set_range(t, 1, &g, &l);
+    }
+    size_t g = (size_t)T;
+    return clg_task_set_range(t, 1, &g, NULL);
+}
+
+static clg_status range_attn(llm_model *m, clg_task *t, int T) {
+    if (m->gpu_variants) {
+        size_t g[2] = {(size_t)m->hp.n_head * ATT_WG, (size_t)T}, l[2] = {ATT_WG, 1};
+        return clg_task_set_range(t, 2, g, l);
+    }
+    size_t g[2] = {(size_t)m->hp.n_head, (size_t)T};
+    return clg_task_set_range(t, 2, g, NULL);
+}
+
+static clg_status range_embed(clg_task *t, int cols, int T) {
+    size_t g[2] = {(size_t)cols, (size_t)T};
+    return clg_task_set_range(t, 2, g, NULL);
+}
+
+static clg_status range_3d(clg_task *t, size_t a, size_t b, size_t c) {
+    size_t g[3] = {a, b, c};
+    return clg_task_set_range(t, 3, g, NULL);
+}
+
+/* Sets every batch-dependent argument and range for T tokens. */
+static clg_status set_batch(llm_model *m, int T) {
+    const llm_hparams *hp = &m->hp;
+    clg_status st;
+    TRY(clg_task_arg_int(m->embed, 4, T));
+    TRY(range_embed(m->embed, hp->n_embd, T));
+    for (int i = 0; i < hp->n_layer; i++) {
+        layer_tasks *L = &m->layers[i];
+        TRY(clg_task_arg_int(L->attn_norm, 5, T));
+        TRY(range_norm(m, L->attn_norm, T));
+        TRY(clg_task_arg_int(L->qkv, 5, T));
+        TRY(range_matmul(m, L->qkv, m->qkv_dim, T));
+        TRY(clg_task_arg_int(L->rope_q, 2, T));
+        TRY(range_3d(L->rope_q, (size_t)hp->n_rot / 2, (size_t)hp->n_head, (size_t)T));
+        TRY(clg_task_arg_int(L->rope_k, 2, T));
+        TRY(range_3d(L->rope_k, (size_t)hp->n_rot / 2, (size_t)hp->n_head_kv, (size_t)T));
+        TRY(clg_task_arg_int(L->kv_store, 4, T));
+        TRY(range_3d(L->kv_store, (size_t)hp->head_dim, (size_t)hp->n_head_kv, (size_t)T));
+        TRY(clg_task_arg_int(L->attn, 5, T));
+        TRY(range_attn(m, L->attn, T));
+        TRY(clg_task_arg_int(L->wo, 5, T));
+        TRY(range_matmul(m, L->wo, hp->n_embd, T));
+        TRY(clg_task_arg_int(L->ffn_norm, 5, T));
+        TRY(range_norm(m, L->ffn_norm, T));
+        TRY(clg_task_arg_int(L->ffn, 6, T));
+        TRY(range_matmul(m, L->ffn, hp->n_ff, T));
+        TRY(clg_task_arg_int(L->down, 5, T));
+        TRY(range_matmul(m, L->down, hp->n_embd, T));
+    }
+    TRY(clg_task_arg_int(m->copy_last, 3, T - 1));
+    m->cur_T = T;
+    return CLG_OK;
+fail:
+    return st;
+}
+
+/* Arguments shared by matmul tasks: (W, x, y, rows, cols, T, x_stride, y_stride, accumulate). */
+static clg_status matmul_task(builder *b, clg_graph *g, const char *name, const llm_gguf_tensor *w,
+                              clg_buffer *wbuf, clg_buffer *x, clg_buffer *y, int rows, int cols,
+                              int accumulate, clg_task **out) {
+    clg_status st;
+    clg_task *t;
+    TRY(clg_graph_add_task(g, name, b->matmul, kname(b, "matmul", w->dtype), &t));
+    TRY(clg_task_arg_buffer(t, 0, wbuf, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 1, x, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 2, y, accumulate ? CLG_READ_WRITE : CLG_WRITE));
+    TRY(clg_task_arg_int(t, 3, rows));
+    TRY(clg_task_arg_int(t, 4, cols));
+    TRY(clg_task_arg_int(t, 5, 1));
+    TRY(clg_task_arg_int(t, 6, cols));
+    TRY(clg_task_arg_int(t, 7, rows));
+    TRY(clg_task_arg_int(t, 8, accumulate));
+    *out = t;
+    return CLG_OK;
+fail:
+    return st;
+}
+
+static clg_status norm_task(builder *b, clg_graph *g, const char *name, clg_buffer *x,
+                            clg_buffer *w, clg_buffer *y, clg_task **out) {
+    clg_status st;
+    clg_task *t;
+    TRY(clg_graph_add_task(g, name, b->norm, b->m->gpu_variants ? "rmsnorm_wg" : "rmsnorm_row", &t));
+    TRY(clg_task_arg_buffer(t, 0, x, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 1, w, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 2, y, CLG_WRITE));
+    TRY(clg_task_arg_int(t, 3, b->m->hp.n_embd));
+    TRY(clg_task_arg_float(t, 4, b->m->hp.rms_eps));
+    TRY(clg_task_arg_int(t, 5, 1));
+    *out = t;
+    return CLG_OK;
+fail:
+    return st;
+}
+
+static clg_status rope_task(builder *b, clg_graph *g, const char *name, int col_off, int heads,
+                            clg_task **out) {
+    const llm_hparams *hp = &b->m->hp;
+    clg_status st;
+    clg_task *t;
+    TRY(clg_graph_add_task(g, name, b->rope, "rope", &t));
+    TRY(clg_task_arg_buffer(t, 0, b->m->qkv, CLG_READ_WRITE));
+    TRY(clg_task_arg_buffer(t, 1, b->m->pos, CLG_READ));
+    TRY(clg_task_arg_int(t, 2, 1));
+    TRY(clg_task_arg_int(t, 3, b->m->qkv_dim));
+    TRY(clg_task_arg_int(t, 4, col_off));
+    TRY(clg_task_arg_int(t, 5, heads));
+    TRY(clg_task_arg_int(t, 6, hp->head_dim));
+    TRY(clg_task_arg_int(t, 7, hp->n_rot));
+    TRY(clg_task_arg_float(t, 8, hp->rope_base));
+    TRY(clg_task_arg_float(t, 9, hp->rope_scale));
+    TRY(clg_task_arg_int(t, 10, hp->rope_neox));
+    *out = t;
+    return CLG_OK;
+fail:
+    return st;
+}
+
+static clg_status build_layer(builder *b, int i) {
+    llm_model *m = b->m;
+    const llm_hparams *hp = &m->hp;
+    const llm_gguf *f = m->gguf;
+    layer_tasks *L = &m->layers[i];
+    clg_status st;
+    char name[96], gname[32];
+    const int q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+    const llm_gguf_tensor *tn1, *tq, *tk, *tv, *to, *tn2, *tg, *tu, *td;
+#define T_(var, suffix, ne0, ne1, mat)                                                             \
+    snprintf(name, sizeof name, "blk.%d.%s.weight", i, suffix);                                    \
+    TRY(tensor(f, name, ne0, ne1, mat, &var))
+    T_(tn1, "attn_norm", hp->n_embd, 0, 0);
+    T_(tq, "attn_q", hp->n_embd, q_dim, 1);
+    T_(tk, "attn_k", hp->n_embd, kv_dim, 1);
+    T_(tv, "attn_v", hp->n_embd, kv_dim, 1);
+    T_(to, "attn_output", q_dim, hp->n_embd, 1);
+    T_(tn2, "ffn_norm", hp->n_embd, 0, 0);
+    T_(tg, "ffn_gate", hp->n_embd, hp->n_ff, 1);
+    T_(tu, "ffn_up", hp->n_embd, hp->n_ff, 1);
+    T_(td, "ffn_down", hp->n_ff, hp->n_embd, 1);
+#undef T_
+    if (tq->dtype != tk->dtype || tq->dtype != tv->dtype || tg->dtype != tu->dtype)
+        return clg_fail(CLG_ERR_UNSUPPORTED,
+                        "layer %d mixes weight types (q %s, k %s, v %s, gate %s, up %s); the fused "
+                        "Q/K/V and gate/up products need one type each",
+                        i, llm_dtype_name(tq->dtype), llm_dtype_name(tk->dtype),
+                        llm_dtype_name(tv->dtype), llm_dtype_name(tg->dtype), llm_dtype_name(tu->dtype));
+
+    /* Fused Q/K/V: the three weights' rows concatenated into one [qkv_dim, n_embd] matrix. */
+    size_t qkv_bytes = (size_t)(tq->bytes + tk->bytes + tv->bytes);
+    unsigned char *cat = malloc(qkv_bytes);
+    if (!cat) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "layer %d: %zu bytes for fused Q/K/V", i, qkv_bytes);
+    memcpy(cat, tq->data, tq->bytes);
+    memcpy(cat + tq->bytes, tk->data, tk->bytes);
+    memcpy(cat + tq->bytes + tk->bytes, tv->data, tv->bytes);
+    m->qkv_host[i] = cat;
+    llm_gguf_tensor fused = *tq;
+    fused.ne[1] = (uint64_t)m->qkv_dim;
+
+    clg_buffer *bn1, *bqkv, *bo, *bn2, *bg, *bu, *bd, *kc, *vc;
+    snprintf(name, sizeof name, "blk.%d.attn_qkv.weight", i);
+    TRY(weight_buffer(m, name, cat, qkv_bytes, &bqkv));
+    TRY(tensor_buffer(m, tn1, &bn1));
+    TRY(tensor_buffer(m, to, &bo));
+    TRY(tensor_buffer(m, tn2, &bn2));
+    TRY(tensor_buffer(m, tg, &bg));
+    TRY(tensor_buffer(m, tu, &bu));
+    TRY(tensor_buffer(m, td, &bd));
+    size_t cache_bytes = (size_t)hp->n_head_kv * (size_t)hp->n_ctx * (size_t)hp->head_dim * sizeof(float);
+    snprintf(name, sizeof name, "blk.%d.k_cache", i);
+    TRY(clg_buffer_create(m->ctx, name, cache_bytes, CLG_TRANSFER_DEVICE_ONLY, NULL, &kc));
+    snprintf(name, sizeof name, "blk.%d.v_cache", i);
+    TRY(clg_buffer_create(m->ctx, name, cache_bytes, CLG_TRANSFER_DEVICE_ONLY, NULL, &vc));
+    TRY(clg_buffer_zero(kc));
+    TRY(clg_buffer_zero(vc));
+
+    clg_graph *g;
+    snprintf(gname, sizeof gname, "layer.%d", i);
+    TRY(clg_graph_create(m->ctx, gname, &g));
+    TRY(norm_task(b, g, "attn_norm", m->x, bn1, m->xn, &L->attn_norm));
+    TRY(matmul_task(b, g, "qkv", &fused, bqkv, m->xn, m->qkv, m->qkv_dim, hp->n_embd, 0, &L->qkv));
+    TRY(rope_task(b, g, "rope_q", 0, hp->n_head, &L->rope_q));
+    TRY(rope_task(b, g, "rope_k", q_dim, hp->n_head_kv, &L->rope_k));
+
+    clg_task *t;
+    TRY(clg_graph_add_task(g, "kv_store", b->kv, "kv_store", &t));
+    TRY(clg_task_arg_buffer(t, 0, m->qkv, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 1, kc, CLG_READ_WRITE)); /* rows it does not write are kept */
+    TRY(clg_task_arg_buffer(t, 2, vc, CLG_READ_WRITE));
+    TRY(clg_task_arg_buffer(t, 3, m->pos, CLG_READ));
+    TRY(clg_task_arg_int(t, 4, 1));
+    TRY(clg_task_arg_int(t, 5, m->qkv_dim));
+    TRY(clg_task_arg_int(t, 6, q_dim));
+    TRY(clg_task_arg_int(t, 7, q_dim + kv_dim));
+    TRY(clg_task_arg_int(t, 8, hp->n_head_kv));
+    TRY(clg_task_arg_int(t, 9, hp->head_dim));
+    TRY(clg_task_arg_int(t, 10, hp->n_ctx));
+    L->kv_store = t;
+
+    TRY(clg_graph_add_task(g, "attention", b->attn, m->gpu_variants ? "attention_wg" : "attention_row", &t));
+    TRY(clg_task_arg_buffer(t, 0, m->qkv, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 1, kc, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 2, vc, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 3, m->pos, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 4, m->att, CLG_WRITE));
+    TRY(clg_task_arg_int(t, 5, 1));
+    TRY(clg_task_arg_int(t, 6, m->qkv_dim));
+    TRY(clg_task_arg_int(t, 7, 0));
+    TRY(clg_task_arg_int(t, 8, q_dim));
+    TRY(clg_task_arg_int(t, 9, hp->n_head));
+    TRY(clg_task_arg_int(t, 10, hp->n_head_kv));
+    TRY(clg_task_arg_int(t, 11, hp->head_dim));
+    TRY(clg_task_arg_int(t, 12, hp->n_ctx));
+    TRY(clg_task_arg_float(t, 13, 1.0f / sqrtf((float)hp->head_dim)));
+    L->attn = t;
+
+    /* Output projection and FFN down product accumulate into x: the residual adds are fused. */
+    TRY(matmul_task(b, g, "attn_output", to, bo, m->att, m->x, hp->n_embd, q_dim, 1, &L->wo));
+    TRY(norm_task(b, g, "ffn_norm", m->x, bn2, m->xn, &L->ffn_norm));
+    TRY(clg_graph_add_task(g, "ffn_swiglu", b->matmul, kname(b, "ffn_swiglu", tg->dtype), &t));
+    TRY(clg_task_arg_buffer(t, 0, bg, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 1, bu, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 2, m->xn, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 3, m->ffh, CLG_WRITE));
+    TRY(clg_task_arg_int(t, 4, hp->n_ff));
+    TRY(clg_task_arg_int(t, 5, hp->n_embd));
+    TRY(clg_task_arg_int(t, 6, 1));
+    TRY(clg_task_arg_int(t, 7, hp->n_embd));
+    TRY(clg_task_arg_int(t, 8, hp->n_ff));
+    L->ffn = t;
+    TRY(matmul_task(b, g, "ffn_down", td, bd, m->ffh, m->x, hp->n_embd, hp->n_ff, 1, &L->down));
+    m->hp.weight_type = tq->dtype;
+    return clg_plan_add_graph(m->plan, g);
+fail:
+    return st;
+}
+
+static void progress(const llm_model_options *o, const char *stage, size_t done, size_t total) {
+    if (o->progress) o->progress(o->progress_user, stage, done, total);
+}
+
+clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_model **out) {
+    llm_model_options def = llm_model_options_default();
+    if (!opt) opt = &def;
+    *out = NULL;
+    clg_status st;
+    llm_model *m = calloc(1, sizeof *m);
+    if (!m) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "model");
+    TRY(llm_gguf_open(path, &m->gguf));
+    llm_hparams *hp = &m->hp;
+    TRY(read_hparams(m->gguf, hp));
+
+    const llm_gguf_tensor *tok = llm_gguf_find_tensor(m->gguf, "token_embd.weight");
+    if (!tok || tok->n_dims != 2 || tok->ne[0] != (uint64_t)hp->n_embd) {
+        st = clg_fail(CLG_ERR_FORMAT, "tensor 'token_embd.weight' is missing or not [%d, n_vocab]",
+                      hp->n_embd);
+        goto fail;
+    }
+    hp->n_vocab = (int)tok->ne[1];
+    const llm_gguf_tensor *tok_chk, *onorm, *outw = llm_gguf_find_tensor(m->gguf, "output.weight");
+    TRY(tensor(m->gguf, "token_embd.weight", (uint64_t)hp->n_embd, (uint64_t)hp->n_vocab, 1, &tok_chk));
+    TRY(tensor(m->gguf, "output_norm.weight", (uint64_t)hp->n_embd, 0, 0, &onorm));
+    if (outw) TRY(tensor(m->gguf, "output.weight", (uint64_t)hp->n_embd, (uint64_t)hp->n_vocab, 1, &outw));
+    hp->tied_embeddings = outw == NULL;
+
+    hp->n_ctx = opt->n_ctx > 0 ? opt->n_ctx : (hp->n_ctx_train < 2048 ? hp->n_ctx_train : 2048);
+    hp->n_batch = opt->n_batch > 0 ? opt->n_batch : 64;
+    if (hp->n_batch > hp->n_ctx) hp->n_batch = hp->n_ctx;
+    m->qkv_dim = (hp->n_head + 2 * hp->n_head_kv) * hp->head_dim;
+
+    clg_context_options co = clg_context_options_default();
+    co.device = opt->device;
+    co.build = opt->build;
+    co.profiling = opt->profiling;
+    co.cache_dir = opt->cache_dir;
+    TRY(clg_context_create(&co, &m->ctx));
+    m->gpu_variants = clg_context_device(m->ctx)->type == CLG_DEVICE_GPU;
+
+    builder b = {.m = m};
+    const char *files[] = {"matmul", "embed", "norm", "rope", "kv", "attention", "rows"};
+    clg_program **progs[] = {&b.matmul, &b.embed, &b.norm, &b.rope, &b.kv, &b.attn, &b.rows};
+    for (size_t i = 0; i < 7; i++) {
+        progress(opt, "building kernels", i, 7);
+        TRY(clg_program_get(m->ctx, files[i], "", progs[i]));
+    }
+    progress(opt, "building kernels", 7, 7);
+
+    /* Activations, sized for the largest batch. */
+    size_t B = (size_t)hp->n_batch, E = (size_t)hp->n_embd;
+    m->tok_host = calloc(B, sizeof(int32_t));
+    m->pos_host = calloc(B, sizeof(int32_t));
+    m->logits_host = calloc((size_t)hp->n_vocab, sizeof(float));
+    m->qkv_host = calloc((size_t)hp->n_layer, sizeof(void *));
+    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    if (!m->tok_host || !m->pos_host || !m->logits_host || !m->qkv_host || !m->layers) {
+        st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "model host buffers");
+        goto fail;
+    }
+    TRY(clg_buffer_create(m->ctx, "tokens", B * 4, CLG_TRANSFER_EVERY_EXECUTION, m->tok_host, &m->tokens));
+    TRY(clg_buffer_create(m->ctx, "positions", B * 4, CLG_TRANSFER_EVERY_EXECUTION, m->pos_host, &m->pos));
+    TRY(clg_buffer_create(m->ctx, "x", B * E * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->x));
+    TRY(clg_buffer_create(m->ctx, "xn", B * E * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->xn));
+    TRY(clg_buffer_create(m->ctx, "qkv", B * (size_t)m->qkv_dim * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->qkv));
+    TRY(clg_buffer_create(m->ctx, "att", B * (size_t)(hp->n_head * hp->head_dim) * 4,
+                          CLG_TRANSFER_DEVICE_ONLY, NULL, &m->att));
+    TRY(clg_buffer_create(m->ctx, "ffn_h", B * (size_t)hp->n_ff * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->ffh));
+    TRY(clg_buffer_create(m->ctx, "x_last", E * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->last));
+    TRY(clg_buffer_create(m->ctx, "logits", (size_t)hp->n_vocab * 4, CLG_TRANSFER_EVERY_EXECUTION,
+                          m->logits_host, &m->logits));
+    TRY(clg_plan_create(m->ctx, &m->plan));
+
+    /* embed: x = token_embd[tokens] */
+    clg_buffer *btok, *bonorm, *bout;
+    clg_graph *g;
+    clg_task *t;
+    TRY(tensor_buffer(m, tok, &btok));
+    TRY(clg_graph_create(m->ctx, "embed", &g));
+    snprintf(b.kname, sizeof b.kname, "embed_%s", kernel_suffix(tok->dtype));
+    TRY(clg_graph_add_task(g, "embed", b.embed, b.kname, &t));
+    TRY(clg_task_arg_buffer(t, 0, btok, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 1, m->tokens, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 2, m->x, CLG_WRITE));
+    TRY(clg_task_arg_int(t, 3, hp->n_embd));
+    TRY(clg_task_arg_int(t, 4, 1));
+    m->embed = t;
+    TRY(clg_plan_add_graph(m->plan, g));
+
+    for (int i = 0; i < hp->n_layer; i++) {
+        progress(opt, "building graphs", (size_t)i, (size_t)hp->n_layer);
+        TRY(build_layer(&b, i));
+    }
+    progress(opt, "building graphs", (size_t)hp->n_layer, (size_t)hp->n_layer);
+
+    /* logits: the last token's row, final norm, product with output (or tied) weights */
+    TRY(clg_graph_create(m->ctx, "logits", &g));
+    TRY(clg_graph_add_task(g, "copy_last", b.rows, "copy_row", &t));
+    TRY(clg_task_arg_buffer(t, 0, m->x, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 1, m->last, CLG_WRITE));
+    TRY(clg_task_arg_int(t, 2, hp->n_embd));
+    TRY(clg_task_arg_int(t, 3, 0));
+    TRY(clg_task_set_range(t, 1, &E, NULL));
+    m->copy_last = t;
+    TRY(tensor_buffer(m, onorm, &bonorm));
+    TRY(norm_task(&b, g, "output_norm", m->last, bonorm, m->xn, &m->out_norm));
+    TRY(range_norm(m, m->out_norm, 1));
+    const llm_gguf_tensor *wout = outw ? outw : tok;
+    if (outw) TRY(tensor_buffer(m, outw, &bout));
+    else bout = btok;
+    TRY(matmul_task(&b, g, "output", wout, bout, m->xn, m->logits, hp->n_vocab, hp->n_embd, 0, &m->out_logits));
+    TRY(range_matmul(m, m->out_logits, hp->n_vocab, 1));
+    TRY(clg_plan_add_graph(m->plan, g));
+    TRY(set_batch(m, 1));
+
+    /* Upload every weight now, with progress, rather than inside the first step. */
+    size_t n_w = 0, done = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint64_t i = 0; i < llm_gguf_tensor_count(m->gguf) + (uint64_t)hp->n_layer; i++) {
+            char name[96];
+            if (i < llm_gguf_tensor_count(m->gguf)) {
+                const llm_gguf_tensor *tt = llm_gguf_tensor_at(m->gguf, i);
+                snprintf(name, sizeof name, "%.*s", (int)(tt->name.len > 90 ? 90 : tt->name.len), tt->name.ptr);
+            } else {
+                snprintf(name, sizeof name, "blk.%d.attn_qkv.weight", (int)(i - llm_gguf_tensor_count(m->gguf)));
+            }
+            clg_buffer *wb;
+            if (clg_buffer_find(m->ctx, name, &wb) != CLG_OK) continue;
+            if (pass == 0) {
+                n_w++;
+                continue;
+            }
+            TRY(clg_buffer_prefetch(wb));
+            progress(opt, "uploading weights", ++done, n_w);
+        }
+    }
+    *out = m;
+    return CLG_OK;
+fail:
+    llm_model_destroy(m);
+    return st;
+}
+
+clg_status llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, float *logits) {
+    const llm_hparams *hp = &m->hp;
+    if (n < 1 || pos < 0)
+        return clg_fail(CLG_ERR_INVALID_ARG, "evaluating %d tokens at position %d", n, pos);
+    if ((long)pos + n > hp->n_ctx)
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "%d tokens at position %d exceed the context of %d tokens (--ctx)", n, pos,
+                        hp->n_ctx);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
+            return clg_fail(CLG_ERR_INVALID_ARG, "token id %d outside the vocabulary of %d", tokens[i],
+                            hp->n_vocab);
+    clg_status st = CLG_OK;
+    size_t n_graphs = clg_plan_graph_count(m->plan);
+    for (int done = 0; done < n;) {
+        int T = n - done < hp->n_batch ? n - done : hp->n_batch;
+        for (int i = 0; i < T; i++) {
+            m->tok_host[i] = tokens[done + i];
+            m->pos_host[i] = pos + done + i;
+        }
+        TRY(clg_buffer_set_transfer_bytes(m->tokens, (size_t)T * 4));
+        TRY(clg_buffer_set_transfer_bytes(m->pos, (size_t)T * 4));
+        if (T != m->cur_T) TRY(set_batch(m, T));
+        done += T;
+        /* Only the final batch needs logits: earlier ones skip the logits graph. */
+        TRY(done == n ? clg_plan_execute(m->plan) : clg_plan_execute_range(m->plan, 0, n_graphs - 1));
+    }
+    if (logits) memcpy(logits, m->logits_host, (size_t)hp->n_vocab * sizeof(float));
+    return CLG_OK;
+fail:
+    return st;
+}

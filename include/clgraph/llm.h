@@ -1,0 +1,73 @@
+/* Llama-family models on the clgraph runtime: one task graph per transformer
+ * layer, weights uploaded once, activations and the KV cache on the device.
+ *
+ * Per step only the token ids and positions go up and only the logits of the
+ * last token come back. Prompts are evaluated in batches (matrix-matrix
+ * products, causal attention).
+ */
+#ifndef CLGRAPH_LLM_H
+#define CLGRAPH_LLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clgraph/gguf.h"
+#include "clgraph/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct llm_model llm_model;
+
+/* Hyper-parameters read from the GGUF metadata (general.architecture = llama). */
+typedef struct llm_hparams {
+    int n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_rot;
+    int n_ctx_train; /* llama.context_length */
+    int n_ctx;       /* the context this model was loaded with */
+    int n_batch;     /* largest batch of tokens per evaluation */
+    int sliding_window; /* 0: none */
+    float rms_eps, rope_base, rope_scale;
+    int rope_neox;
+    int tied_embeddings;
+    int weight_type; /* llm_dtype of the layer weights */
+} llm_hparams;
+
+/* Progress while loading: stage ("building kernels", "uploading weights"), done of total. */
+typedef void (*llm_progress_fn)(void *user, const char *stage, size_t done, size_t total);
+
+typedef struct llm_model_options {
+    const char *device;     /* device selector, NULL: $CLGRAPH_DEVICE / default */
+    clg_build_mode build;
+    int n_ctx;              /* 0: min(2048, training context) */
+    int n_batch;            /* 0: 64 */
+    int profiling;          /* profiling events on every task */
+    const char *cache_dir;  /* program cache, see clg_context_options */
+    llm_progress_fn progress;
+    void *progress_user;
+} llm_model_options;
+
+llm_model_options llm_model_options_default(void);
+
+/* Opens a GGUF file, checks the architecture, hyper-parameters and every tensor's
+ * name, type and shape, creates the device context, builds the kernels and the
+ * graphs (embed, layer.0 .. layer.N-1, logits) and uploads the weights.
+ * *out is owned by the caller: llm_model_destroy. */
+clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_model **out);
+void llm_model_destroy(llm_model *m); /* safe on NULL */
+
+/* Borrowed, valid while m lives. */
+const llm_hparams *llm_model_hparams(const llm_model *m);
+const llm_gguf *llm_model_gguf(const llm_model *m);
+clg_context *llm_model_context(const llm_model *m);
+clg_plan *llm_model_plan(const llm_model *m);
+
+/* Evaluates n tokens at positions pos .. pos+n-1 (any n >= 1: split into batches
+ * of n_batch) and writes the logits of the last one to logits [n_vocab] (may be
+ * NULL). pos + n must not exceed n_ctx (CLG_ERR_INVALID_ARG naming both). */
+clg_status llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, float *logits);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
