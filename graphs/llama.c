@@ -7,16 +7,32 @@
 
 #include "clgraph/llm.h"
 
+/* The weights and KV cache of one layer (buffers shared by both step plans). */
+typedef struct layer_weights {
+    clg_buffer *attn_norm, *qkv, *wo, *ffn_norm, *gate, *up, *down, *k_cache, *v_cache;
+    int qkv_type, wo_type, ffn_type, down_type; /* llm_dtype */
+} layer_weights;
+
 /* The tasks of one layer, kept to update batch sizes between evaluations. */
 typedef struct layer_tasks {
     clg_task *attn_norm, *qkv, *rope_q, *rope_k, *kv_store, *attn, *wo, *ffn_norm, *ffn, *down;
 } layer_tasks;
 
+/* The graphs embed, layer.0 .. layer.N-1, logits for one token-tile size of the
+ * products: 1 for decode steps, MM_TT_PREFILL for prompt batches. */
+typedef struct step_plan {
+    clg_plan *plan;
+    int tile;
+    clg_program *matmul;
+    clg_task *embed, *copy_last, *out_norm, *out_logits;
+    layer_tasks *layers;
+    int cur_T;
+} step_plan;
+
 struct llm_model {
     llm_gguf *gguf;
     llm_hparams hp;
     clg_context *ctx;
-    clg_plan *plan;
     int gpu_variants;   /* work-group-per-row kernels (GPU) vs row-per-work-item (CPU) */
     int qkv_dim;        /* (n_head + 2 n_head_kv) * head_dim */
     /* device buffers; shapes with B = n_batch */
@@ -32,9 +48,10 @@ struct llm_model {
     int32_t *tok_host, *pos_host;
     float *logits_host;
     void **qkv_host;    /* per layer: concatenated q|k|v weight rows (owned) */
-    clg_task *embed, *copy_last, *out_norm, *out_logits;
-    layer_tasks *layers;
-    int cur_T;
+    layer_weights *lw;
+    clg_buffer *tok_embd, *out_norm_w, *output; /* output == tok_embd when tied */
+    int tok_type, out_type;
+    step_plan decode, prefill;
 };
 
 llm_model_options llm_model_options_default(void) {
@@ -46,7 +63,7 @@ llm_model_options llm_model_options_default(void) {
 const llm_hparams *llm_model_hparams(const llm_model *m) { return &m->hp; }
 const llm_gguf *llm_model_gguf(const llm_model *m) { return m->gguf; }
 clg_context *llm_model_context(const llm_model *m) { return m->ctx; }
-clg_plan *llm_model_plan(const llm_model *m) { return m->plan; }
+clg_plan *llm_model_plan(const llm_model *m) { return m->decode.plan; }
 
 void llm_model_destroy(llm_model *m) {
     if (!m) return;
@@ -54,7 +71,9 @@ void llm_model_destroy(llm_model *m) {
     if (m->qkv_host)
         for (int i = 0; i < m->hp.n_layer; i++) free(m->qkv_host[i]);
     free(m->qkv_host);
-    free(m->layers);
+    free(m->lw);
+    free(m->decode.layers);
+    free(m->prefill.layers);
     free(m->tok_host);
     free(m->pos_host);
     free(m->logits_host);
@@ -168,23 +187,12 @@ static clg_status tensor(const llm_gguf *f, const char *name, uint64_t ne0, uint
     return CLG_OK;
 }
 
-/* ---- graph building ----------------------------------------------------- */
+/* ---- weights ----------------------------------------------------------- */
 
 #define TRY(call)                                                                                  \
     do {                                                                                           \
         if ((st = (call)) != CLG_OK) goto fail;                                                    \
     } while (0)
-
-typedef struct builder {
-    llm_model *m;
-    clg_program *matmul, *embed, *norm, *rope, *kv, *attn, *rows;
-    char kname[64];
-} builder;
-
-static const char *kname(builder *b, const char *base, int dtype) {
-    snprintf(b->kname, sizeof b->kname, "%s_%s%s", base, kernel_suffix(dtype), b->m->gpu_variants ? "_wg" : "");
-    return b->kname;
-}
 
 static clg_status weight_buffer(llm_model *m, const char *name, const void *data, size_t bytes,
                                 clg_buffer **out) {
@@ -197,92 +205,159 @@ static clg_status tensor_buffer(llm_model *m, const llm_gguf_tensor *t, clg_buff
     return weight_buffer(m, name, t->data, (size_t)t->bytes, out);
 }
 
-/* Work sizes of each kernel variant for a batch of T tokens. The tunables stay at the
- * defaults of the .cl files; the planner will choose them per device. */
-enum { MM_TT = 4, MM_WG = 64, NORM_WG = 64, ATT_WG = 64 };
-
-static clg_status range_matmul(llm_model *m, clg_task *t, int rows, int T) {
-    size_t tiles = (size_t)(T + MM_TT - 1) / MM_TT;
-    if (m->gpu_variants) {
-        size_t g[2] = {(size_t)rows * MM_WG, tiles}, l[2] = {MM_WG, 1};
-        return clg_task_set_range(t, 2, g, l);
-    }
-    size_t g[2] = {(size_t)rows, tiles};
-    return clg_task_set_range(t, 2, g, NULL);
-}
-
-static clg_status range_norm(llm_model *m, clg_task *t, int T) {
-    if (m->gpu_variants) {
-        size_t g = (size_t)T * NORM_WG, l = NORM_WG;
-        return clg_task_set_range(t, 1, &g, &l);
-    }
-    size_t g = (size_t)T;
-    return clg_task_set_range(t, 1, &g, NULL);
-}
-
-static clg_status range_attn(llm_model *m, clg_task *t, int T) {
-    if (m->gpu_variants) {
-        size_t g[2] = {(size_t)m->hp.n_head * ATT_WG, (size_t)T}, l[2] = {ATT_WG, 1};
-        return clg_task_set_range(t, 2, g, l);
-    }
-    size_t g[2] = {(size_t)m->hp.n_head, (size_t)T};
-    return clg_task_set_range(t, 2, g, NULL);
-}
-
-static clg_status range_embed(clg_task *t, int cols, int T) {
-    size_t g[2] = {(size_t)cols, (size_t)T};
-    return clg_task_set_range(t, 2, g, NULL);
-}
-
-static clg_status range_3d(clg_task *t, size_t a, size_t b, size_t c) {
-    size_t g[3] = {a, b, c};
-    return clg_task_set_range(t, 3, g, NULL);
-}
-
-/* Sets every batch-dependent argument and range for T tokens. */
-static clg_status set_batch(llm_model *m, int T) {
+/* Checks layer i's tensors and creates its weight buffers (Q/K/V fused into one
+ * matrix by concatenating rows) and its KV cache. */
+static clg_status load_layer(llm_model *m, int i) {
     const llm_hparams *hp = &m->hp;
+    const llm_gguf *f = m->gguf;
+    layer_weights *w = &m->lw[i];
     clg_status st;
-    TRY(clg_task_arg_int(m->embed, 4, T));
-    TRY(range_embed(m->embed, hp->n_embd, T));
-    for (int i = 0; i < hp->n_layer; i++) {
-        layer_tasks *L = &m->layers[i];
-        TRY(clg_task_arg_int(L->attn_norm, 5, T));
-        TRY(range_norm(m, L->attn_norm, T));
-        TRY(clg_task_arg_int(L->qkv, 5, T));
-        TRY(range_matmul(m, L->qkv, m->qkv_dim, T));
-        TRY(clg_task_arg_int(L->rope_q, 2, T));
-        TRY(range_3d(L->rope_q, (size_t)hp->n_rot / 2, (size_t)hp->n_head, (size_t)T));
-        TRY(clg_task_arg_int(L->rope_k, 2, T));
-        TRY(range_3d(L->rope_k, (size_t)hp->n_rot / 2, (size_t)hp->n_head_kv, (size_t)T));
-        TRY(clg_task_arg_int(L->kv_store, 4, T));
-        TRY(range_3d(L->kv_store, (size_t)hp->head_dim, (size_t)hp->n_head_kv, (size_t)T));
-        TRY(clg_task_arg_int(L->attn, 5, T));
-        TRY(range_attn(m, L->attn, T));
-        TRY(clg_task_arg_int(L->wo, 5, T));
-        TRY(range_matmul(m, L->wo, hp->n_embd, T));
-        TRY(clg_task_arg_int(L->ffn_norm, 5, T));
-        TRY(range_norm(m, L->ffn_norm, T));
-        TRY(clg_task_arg_int(L->ffn, 6, T));
-        TRY(range_matmul(m, L->ffn, hp->n_ff, T));
-        TRY(clg_task_arg_int(L->down, 5, T));
-        TRY(range_matmul(m, L->down, hp->n_embd, T));
-    }
-    TRY(clg_task_arg_int(m->copy_last, 3, T - 1));
-    m->cur_T = T;
+    char name[96];
+    const int q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+    const llm_gguf_tensor *tn1, *tq, *tk, *tv, *to, *tn2, *tg, *tu, *td;
+#define T_(var, suffix, ne0, ne1, mat)                                                             \
+    snprintf(name, sizeof name, "blk.%d.%s.weight", i, suffix);                                    \
+    TRY(tensor(f, name, ne0, ne1, mat, &var))
+    T_(tn1, "attn_norm", hp->n_embd, 0, 0);
+    T_(tq, "attn_q", hp->n_embd, q_dim, 1);
+    T_(tk, "attn_k", hp->n_embd, kv_dim, 1);
+    T_(tv, "attn_v", hp->n_embd, kv_dim, 1);
+    T_(to, "attn_output", q_dim, hp->n_embd, 1);
+    T_(tn2, "ffn_norm", hp->n_embd, 0, 0);
+    T_(tg, "ffn_gate", hp->n_embd, hp->n_ff, 1);
+    T_(tu, "ffn_up", hp->n_embd, hp->n_ff, 1);
+    T_(td, "ffn_down", hp->n_ff, hp->n_embd, 1);
+#undef T_
+    if (tq->dtype != tk->dtype || tq->dtype != tv->dtype || tg->dtype != tu->dtype)
+        return clg_fail(CLG_ERR_UNSUPPORTED,
+                        "layer %d mixes weight types (q %s, k %s, v %s, gate %s, up %s); the fused "
+                        "Q/K/V and gate/up products need one type each",
+                        i, llm_dtype_name(tq->dtype), llm_dtype_name(tk->dtype),
+                        llm_dtype_name(tv->dtype), llm_dtype_name(tg->dtype), llm_dtype_name(tu->dtype));
+    size_t qkv_bytes = (size_t)(tq->bytes + tk->bytes + tv->bytes);
+    unsigned char *cat = malloc(qkv_bytes);
+    if (!cat) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "layer %d: %zu bytes for fused Q/K/V", i, qkv_bytes);
+    memcpy(cat, tq->data, tq->bytes);
+    memcpy(cat + tq->bytes, tk->data, tk->bytes);
+    memcpy(cat + tq->bytes + tk->bytes, tv->data, tv->bytes);
+    m->qkv_host[i] = cat;
+    w->qkv_type = tq->dtype;
+    w->wo_type = to->dtype;
+    w->ffn_type = tg->dtype;
+    w->down_type = td->dtype;
+
+    snprintf(name, sizeof name, "blk.%d.attn_qkv.weight", i);
+    TRY(weight_buffer(m, name, cat, qkv_bytes, &w->qkv));
+    TRY(tensor_buffer(m, tn1, &w->attn_norm));
+    TRY(tensor_buffer(m, to, &w->wo));
+    TRY(tensor_buffer(m, tn2, &w->ffn_norm));
+    TRY(tensor_buffer(m, tg, &w->gate));
+    TRY(tensor_buffer(m, tu, &w->up));
+    TRY(tensor_buffer(m, td, &w->down));
+    size_t cache_bytes = (size_t)hp->n_head_kv * (size_t)hp->n_ctx * (size_t)hp->head_dim * sizeof(float);
+    snprintf(name, sizeof name, "blk.%d.k_cache", i);
+    TRY(clg_buffer_create(m->ctx, name, cache_bytes, CLG_TRANSFER_DEVICE_ONLY, NULL, &w->k_cache));
+    snprintf(name, sizeof name, "blk.%d.v_cache", i);
+    TRY(clg_buffer_create(m->ctx, name, cache_bytes, CLG_TRANSFER_DEVICE_ONLY, NULL, &w->v_cache));
+    TRY(clg_buffer_zero(w->k_cache));
+    TRY(clg_buffer_zero(w->v_cache));
     return CLG_OK;
 fail:
     return st;
 }
 
-/* Arguments shared by matmul tasks: (W, x, y, rows, cols, T, x_stride, y_stride, accumulate). */
-static clg_status matmul_task(builder *b, clg_graph *g, const char *name, const llm_gguf_tensor *w,
-                              clg_buffer *wbuf, clg_buffer *x, clg_buffer *y, int rows, int cols,
-                              int accumulate, clg_task **out) {
+/* ---- work sizes ---------------------------------------------------------
+ * Tunables stay at the .cl defaults except the product's token tile; the planner
+ * will choose them per device. CPU devices get the row-per-work-item variants
+ * with explicit local sizes (PoCL compiles a work-group function per local size:
+ * letting it choose from a varying global size means a compile per batch size). */
+enum { MM_TT_PREFILL = 4, MM_WG = 64, NORM_WG = 64, ATT_WG = 64, CPU_LOCAL = 16 };
+
+static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+/* Global g rounded up to the local sizes l (every kernel bounds-checks its ids). */
+static clg_status set_range(clg_task *t, unsigned dims, size_t g0, size_t g1, size_t g2,
+                            size_t l0, size_t l1, size_t l2) {
+    size_t g[3] = {round_up(g0, l0), round_up(g1, l1), round_up(g2, l2)}, l[3] = {l0, l1, l2};
+    return clg_task_set_range(t, dims, g, l);
+}
+
+static clg_status range_matmul(llm_model *m, const step_plan *sp, clg_task *t, int rows, int T) {
+    size_t tiles = (size_t)(T + sp->tile - 1) / (size_t)sp->tile;
+    if (m->gpu_variants) return set_range(t, 2, (size_t)rows * MM_WG, tiles, 1, MM_WG, 1, 1);
+    return set_range(t, 2, (size_t)rows, tiles, 1, CPU_LOCAL, 1, 1);
+}
+
+static clg_status range_norm(llm_model *m, clg_task *t, int T) {
+    if (m->gpu_variants) return set_range(t, 1, (size_t)T * NORM_WG, 1, 1, NORM_WG, 1, 1);
+    return set_range(t, 1, (size_t)T, 1, 1, 1, 1, 1);
+}
+
+static clg_status range_attn(llm_model *m, clg_task *t, int T) {
+    if (m->gpu_variants) return set_range(t, 2, (size_t)m->hp.n_head * ATT_WG, (size_t)T, 1, ATT_WG, 1, 1);
+    return set_range(t, 2, (size_t)m->hp.n_head, (size_t)T, 1, 1, 1, 1);
+}
+
+/* Sets every batch-dependent argument and range of a step plan for T tokens. */
+static clg_status set_batch(llm_model *m, step_plan *sp, int T) {
+    const llm_hparams *hp = &m->hp;
+    const size_t hr = (size_t)hp->n_rot / 2;
+    clg_status st;
+    TRY(clg_task_arg_int(sp->embed, 4, T));
+    TRY(set_range(sp->embed, 2, (size_t)hp->n_embd, (size_t)T, 1, CPU_LOCAL, 1, 1));
+    for (int i = 0; i < hp->n_layer; i++) {
+        layer_tasks *L = &sp->layers[i];
+        TRY(clg_task_arg_int(L->attn_norm, 5, T));
+        TRY(range_norm(m, L->attn_norm, T));
+        TRY(clg_task_arg_int(L->qkv, 5, T));
+        TRY(range_matmul(m, sp, L->qkv, m->qkv_dim, T));
+        TRY(clg_task_arg_int(L->rope_q, 2, T));
+        TRY(set_range(L->rope_q, 3, hr, (size_t)hp->n_head, (size_t)T, hr, 1, 1));
+        TRY(clg_task_arg_int(L->rope_k, 2, T));
+        TRY(set_range(L->rope_k, 3, hr, (size_t)hp->n_head_kv, (size_t)T, hr, 1, 1));
+        TRY(clg_task_arg_int(L->kv_store, 4, T));
+        TRY(set_range(L->kv_store, 3, (size_t)hp->head_dim, (size_t)hp->n_head_kv, (size_t)T, CPU_LOCAL, 1, 1));
+        TRY(clg_task_arg_int(L->attn, 5, T));
+        TRY(range_attn(m, L->attn, T));
+        TRY(clg_task_arg_int(L->wo, 5, T));
+        TRY(range_matmul(m, sp, L->wo, hp->n_embd, T));
+        TRY(clg_task_arg_int(L->ffn_norm, 5, T));
+        TRY(range_norm(m, L->ffn_norm, T));
+        TRY(clg_task_arg_int(L->ffn, 6, T));
+        TRY(range_matmul(m, sp, L->ffn, hp->n_ff, T));
+        TRY(clg_task_arg_int(L->down, 5, T));
+        TRY(range_matmul(m, sp, L->down, hp->n_embd, T));
+    }
+    TRY(clg_task_arg_int(sp->copy_last, 3, T - 1));
+    sp->cur_T = T;
+    return CLG_OK;
+fail:
+    return st;
+}
+
+/* ---- graphs -------------------------------------------------------------- */
+
+typedef struct builder {
+    llm_model *m;
+    step_plan *sp;
+    clg_program *embed, *norm, *rope, *kv, *attn, *rows;
+} builder;
+
+/* "matmul_q4_1" or "matmul_q4_1_wg" */
+static const char *kname(const builder *b, const char *base, int dtype, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s_%s%s", base, kernel_suffix(dtype), b->m->gpu_variants ? "_wg" : "");
+    return buf;
+}
+
+/* y = W x (+ y): (W, x, y, rows, cols, T, x_stride, y_stride, accumulate) */
+static clg_status matmul_task(builder *b, clg_graph *g, const char *name, int dtype, clg_buffer *w,
+                              clg_buffer *x, clg_buffer *y, int rows, int cols, int accumulate,
+                              clg_task **out) {
     clg_status st;
     clg_task *t;
-    TRY(clg_graph_add_task(g, name, b->matmul, kname(b, "matmul", w->dtype), &t));
-    TRY(clg_task_arg_buffer(t, 0, wbuf, CLG_READ));
+    char k[64];
+    TRY(clg_graph_add_task(g, name, b->sp->matmul, kname(b, "matmul", dtype, k, sizeof k), &t));
+    TRY(clg_task_arg_buffer(t, 0, w, CLG_READ));
     TRY(clg_task_arg_buffer(t, 1, x, CLG_READ));
     TRY(clg_task_arg_buffer(t, 2, y, accumulate ? CLG_READ_WRITE : CLG_WRITE));
     TRY(clg_task_arg_int(t, 3, rows));
@@ -297,6 +372,7 @@ fail:
     return st;
 }
 
+/* y = rmsnorm(x) * w: (x, w, y, n, eps, T) */
 static clg_status norm_task(builder *b, clg_graph *g, const char *name, clg_buffer *x,
                             clg_buffer *w, clg_buffer *y, clg_task **out) {
     clg_status st;
@@ -314,6 +390,8 @@ fail:
     return st;
 }
 
+/* RoPE in place on heads [col_off, ...) of qkv: (x, pos, T, row_stride, col_off, n_heads,
+ * head_dim, n_rot, base, scale, neox) */
 static clg_status rope_task(builder *b, clg_graph *g, const char *name, int col_off, int heads,
                             clg_task **out) {
     const llm_hparams *hp = &b->m->hp;
@@ -337,76 +415,28 @@ fail:
     return st;
 }
 
-static clg_status build_layer(builder *b, int i) {
+static clg_status build_layer(builder *b, int i, const char *prefix) {
     llm_model *m = b->m;
     const llm_hparams *hp = &m->hp;
-    const llm_gguf *f = m->gguf;
-    layer_tasks *L = &m->layers[i];
-    clg_status st;
-    char name[96], gname[32];
+    const layer_weights *w = &m->lw[i];
+    layer_tasks *L = &b->sp->layers[i];
     const int q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
-    const llm_gguf_tensor *tn1, *tq, *tk, *tv, *to, *tn2, *tg, *tu, *td;
-#define T_(var, suffix, ne0, ne1, mat)                                                             \
-    snprintf(name, sizeof name, "blk.%d.%s.weight", i, suffix);                                    \
-    TRY(tensor(f, name, ne0, ne1, mat, &var))
-    T_(tn1, "attn_norm", hp->n_embd, 0, 0);
-    T_(tq, "attn_q", hp->n_embd, q_dim, 1);
-    T_(tk, "attn_k", hp->n_embd, kv_dim, 1);
-    T_(tv, "attn_v", hp->n_embd, kv_dim, 1);
-    T_(to, "attn_output", q_dim, hp->n_embd, 1);
-    T_(tn2, "ffn_norm", hp->n_embd, 0, 0);
-    T_(tg, "ffn_gate", hp->n_embd, hp->n_ff, 1);
-    T_(tu, "ffn_up", hp->n_embd, hp->n_ff, 1);
-    T_(td, "ffn_down", hp->n_ff, hp->n_embd, 1);
-#undef T_
-    if (tq->dtype != tk->dtype || tq->dtype != tv->dtype || tg->dtype != tu->dtype)
-        return clg_fail(CLG_ERR_UNSUPPORTED,
-                        "layer %d mixes weight types (q %s, k %s, v %s, gate %s, up %s); the fused "
-                        "Q/K/V and gate/up products need one type each",
-                        i, llm_dtype_name(tq->dtype), llm_dtype_name(tk->dtype),
-                        llm_dtype_name(tv->dtype), llm_dtype_name(tg->dtype), llm_dtype_name(tu->dtype));
-
-    /* Fused Q/K/V: the three weights' rows concatenated into one [qkv_dim, n_embd] matrix. */
-    size_t qkv_bytes = (size_t)(tq->bytes + tk->bytes + tv->bytes);
-    unsigned char *cat = malloc(qkv_bytes);
-    if (!cat) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "layer %d: %zu bytes for fused Q/K/V", i, qkv_bytes);
-    memcpy(cat, tq->data, tq->bytes);
-    memcpy(cat + tq->bytes, tk->data, tk->bytes);
-    memcpy(cat + tq->bytes + tk->bytes, tv->data, tv->bytes);
-    m->qkv_host[i] = cat;
-    llm_gguf_tensor fused = *tq;
-    fused.ne[1] = (uint64_t)m->qkv_dim;
-
-    clg_buffer *bn1, *bqkv, *bo, *bn2, *bg, *bu, *bd, *kc, *vc;
-    snprintf(name, sizeof name, "blk.%d.attn_qkv.weight", i);
-    TRY(weight_buffer(m, name, cat, qkv_bytes, &bqkv));
-    TRY(tensor_buffer(m, tn1, &bn1));
-    TRY(tensor_buffer(m, to, &bo));
-    TRY(tensor_buffer(m, tn2, &bn2));
-    TRY(tensor_buffer(m, tg, &bg));
-    TRY(tensor_buffer(m, tu, &bu));
-    TRY(tensor_buffer(m, td, &bd));
-    size_t cache_bytes = (size_t)hp->n_head_kv * (size_t)hp->n_ctx * (size_t)hp->head_dim * sizeof(float);
-    snprintf(name, sizeof name, "blk.%d.k_cache", i);
-    TRY(clg_buffer_create(m->ctx, name, cache_bytes, CLG_TRANSFER_DEVICE_ONLY, NULL, &kc));
-    snprintf(name, sizeof name, "blk.%d.v_cache", i);
-    TRY(clg_buffer_create(m->ctx, name, cache_bytes, CLG_TRANSFER_DEVICE_ONLY, NULL, &vc));
-    TRY(clg_buffer_zero(kc));
-    TRY(clg_buffer_zero(vc));
-
+    clg_status st;
+    char gname[48], k[64];
     clg_graph *g;
-    snprintf(gname, sizeof gname, "layer.%d", i);
+    clg_task *t;
+    snprintf(gname, sizeof gname, "%slayer.%d", prefix, i);
     TRY(clg_graph_create(m->ctx, gname, &g));
-    TRY(norm_task(b, g, "attn_norm", m->x, bn1, m->xn, &L->attn_norm));
-    TRY(matmul_task(b, g, "qkv", &fused, bqkv, m->xn, m->qkv, m->qkv_dim, hp->n_embd, 0, &L->qkv));
+    TRY(norm_task(b, g, "attn_norm", m->x, w->attn_norm, m->xn, &L->attn_norm));
+    TRY(matmul_task(b, g, "qkv", w->qkv_type, w->qkv, m->xn, m->qkv, m->qkv_dim, hp->n_embd, 0, &L->qkv));
     TRY(rope_task(b, g, "rope_q", 0, hp->n_head, &L->rope_q));
     TRY(rope_task(b, g, "rope_k", q_dim, hp->n_head_kv, &L->rope_k));
 
-    clg_task *t;
+    /* (qkv, k_cache, v_cache, pos, T, row_stride, k_off, v_off, n_kv_heads, head_dim, ctx_len) */
     TRY(clg_graph_add_task(g, "kv_store", b->kv, "kv_store", &t));
     TRY(clg_task_arg_buffer(t, 0, m->qkv, CLG_READ));
-    TRY(clg_task_arg_buffer(t, 1, kc, CLG_READ_WRITE)); /* rows it does not write are kept */
-    TRY(clg_task_arg_buffer(t, 2, vc, CLG_READ_WRITE));
+    TRY(clg_task_arg_buffer(t, 1, w->k_cache, CLG_READ_WRITE)); /* rows it does not write are kept */
+    TRY(clg_task_arg_buffer(t, 2, w->v_cache, CLG_READ_WRITE));
     TRY(clg_task_arg_buffer(t, 3, m->pos, CLG_READ));
     TRY(clg_task_arg_int(t, 4, 1));
     TRY(clg_task_arg_int(t, 5, m->qkv_dim));
@@ -417,10 +447,12 @@ static clg_status build_layer(builder *b, int i) {
     TRY(clg_task_arg_int(t, 10, hp->n_ctx));
     L->kv_store = t;
 
+    /* (q, k_cache, v_cache, pos, out, T, q_stride, q_off, out_stride, n_heads, n_kv_heads,
+     *  head_dim, ctx_len, scale) */
     TRY(clg_graph_add_task(g, "attention", b->attn, m->gpu_variants ? "attention_wg" : "attention_row", &t));
     TRY(clg_task_arg_buffer(t, 0, m->qkv, CLG_READ));
-    TRY(clg_task_arg_buffer(t, 1, kc, CLG_READ));
-    TRY(clg_task_arg_buffer(t, 2, vc, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 1, w->k_cache, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 2, w->v_cache, CLG_READ));
     TRY(clg_task_arg_buffer(t, 3, m->pos, CLG_READ));
     TRY(clg_task_arg_buffer(t, 4, m->att, CLG_WRITE));
     TRY(clg_task_arg_int(t, 5, 1));
@@ -434,12 +466,13 @@ static clg_status build_layer(builder *b, int i) {
     TRY(clg_task_arg_float(t, 13, 1.0f / sqrtf((float)hp->head_dim)));
     L->attn = t;
 
-    /* Output projection and FFN down product accumulate into x: the residual adds are fused. */
-    TRY(matmul_task(b, g, "attn_output", to, bo, m->att, m->x, hp->n_embd, q_dim, 1, &L->wo));
-    TRY(norm_task(b, g, "ffn_norm", m->x, bn2, m->xn, &L->ffn_norm));
-    TRY(clg_graph_add_task(g, "ffn_swiglu", b->matmul, kname(b, "ffn_swiglu", tg->dtype), &t));
-    TRY(clg_task_arg_buffer(t, 0, bg, CLG_READ));
-    TRY(clg_task_arg_buffer(t, 1, bu, CLG_READ));
+    /* The output and down products accumulate into x: the residual adds are fused. */
+    TRY(matmul_task(b, g, "attn_output", w->wo_type, w->wo, m->att, m->x, hp->n_embd, q_dim, 1, &L->wo));
+    TRY(norm_task(b, g, "ffn_norm", m->x, w->ffn_norm, m->xn, &L->ffn_norm));
+    /* (Wg, Wu, x, h, rows, cols, T, x_stride, h_stride) */
+    TRY(clg_graph_add_task(g, "ffn_swiglu", b->sp->matmul, kname(b, "ffn_swiglu", w->ffn_type, k, sizeof k), &t));
+    TRY(clg_task_arg_buffer(t, 0, w->gate, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 1, w->up, CLG_READ));
     TRY(clg_task_arg_buffer(t, 2, m->xn, CLG_READ));
     TRY(clg_task_arg_buffer(t, 3, m->ffh, CLG_WRITE));
     TRY(clg_task_arg_int(t, 4, hp->n_ff));
@@ -448,9 +481,60 @@ static clg_status build_layer(builder *b, int i) {
     TRY(clg_task_arg_int(t, 7, hp->n_embd));
     TRY(clg_task_arg_int(t, 8, hp->n_ff));
     L->ffn = t;
-    TRY(matmul_task(b, g, "ffn_down", td, bd, m->ffh, m->x, hp->n_embd, hp->n_ff, 1, &L->down));
-    m->hp.weight_type = tq->dtype;
-    return clg_plan_add_graph(m->plan, g);
+    TRY(matmul_task(b, g, "ffn_down", w->down_type, w->down, m->ffh, m->x, hp->n_embd, hp->n_ff, 1, &L->down));
+    return clg_plan_add_graph(b->sp->plan, g);
+fail:
+    return st;
+}
+
+/* The graphs of one step plan: embed, the layers, logits. */
+static clg_status build_plan(builder *b, step_plan *sp, int tile, const char *prefix) {
+    llm_model *m = b->m;
+    const llm_hparams *hp = &m->hp;
+    clg_status st;
+    char opts[32], name[48], k[64];
+    clg_graph *g;
+    clg_task *t;
+    b->sp = sp;
+    sp->tile = tile;
+    snprintf(opts, sizeof opts, tile == MM_TT_PREFILL ? "" : "-DMM_TT=%d", tile);
+    TRY(clg_program_get(m->ctx, "matmul", opts, &sp->matmul));
+    sp->layers = calloc((size_t)hp->n_layer, sizeof *sp->layers);
+    if (!sp->layers) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "model graphs");
+    TRY(clg_plan_create(m->ctx, &sp->plan));
+
+    /* embed: x = token_embd[tokens]: (W, tokens, y, cols, T) */
+    snprintf(name, sizeof name, "%sembed", prefix);
+    TRY(clg_graph_create(m->ctx, name, &g));
+    snprintf(k, sizeof k, "embed_%s", kernel_suffix(m->tok_type));
+    TRY(clg_graph_add_task(g, "embed", b->embed, k, &t));
+    TRY(clg_task_arg_buffer(t, 0, m->tok_embd, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 1, m->tokens, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 2, m->x, CLG_WRITE));
+    TRY(clg_task_arg_int(t, 3, hp->n_embd));
+    TRY(clg_task_arg_int(t, 4, 1));
+    sp->embed = t;
+    TRY(clg_plan_add_graph(sp->plan, g));
+
+    for (int i = 0; i < hp->n_layer; i++) TRY(build_layer(b, i, prefix));
+
+    /* logits: the last token's row, the final norm, the output (or tied) product */
+    snprintf(name, sizeof name, "%slogits", prefix);
+    TRY(clg_graph_create(m->ctx, name, &g));
+    TRY(clg_graph_add_task(g, "copy_last", b->rows, "copy_row", &t));
+    TRY(clg_task_arg_buffer(t, 0, m->x, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 1, m->last, CLG_WRITE));
+    TRY(clg_task_arg_int(t, 2, hp->n_embd));
+    TRY(clg_task_arg_int(t, 3, 0));
+    TRY(set_range(t, 1, (size_t)hp->n_embd, 1, 1, CPU_LOCAL, 1, 1));
+    sp->copy_last = t;
+    TRY(norm_task(b, g, "output_norm", m->last, m->out_norm_w, m->xn, &sp->out_norm));
+    TRY(range_norm(m, sp->out_norm, 1));
+    TRY(matmul_task(b, g, "output", m->out_type, m->output, m->xn, m->logits, hp->n_vocab, hp->n_embd, 0,
+                    &sp->out_logits));
+    TRY(range_matmul(m, sp, sp->out_logits, hp->n_vocab, 1));
+    TRY(clg_plan_add_graph(sp->plan, g));
+    return set_batch(m, sp, 1);
 fail:
     return st;
 }
@@ -477,8 +561,8 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
         goto fail;
     }
     hp->n_vocab = (int)tok->ne[1];
-    const llm_gguf_tensor *tok_chk, *onorm, *outw = llm_gguf_find_tensor(m->gguf, "output.weight");
-    TRY(tensor(m->gguf, "token_embd.weight", (uint64_t)hp->n_embd, (uint64_t)hp->n_vocab, 1, &tok_chk));
+    const llm_gguf_tensor *onorm, *outw = llm_gguf_find_tensor(m->gguf, "output.weight");
+    TRY(tensor(m->gguf, "token_embd.weight", (uint64_t)hp->n_embd, (uint64_t)hp->n_vocab, 1, &tok));
     TRY(tensor(m->gguf, "output_norm.weight", (uint64_t)hp->n_embd, 0, 0, &onorm));
     if (outw) TRY(tensor(m->gguf, "output.weight", (uint64_t)hp->n_embd, (uint64_t)hp->n_vocab, 1, &outw));
     hp->tied_embeddings = outw == NULL;
@@ -496,23 +580,14 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     TRY(clg_context_create(&co, &m->ctx));
     m->gpu_variants = clg_context_device(m->ctx)->type == CLG_DEVICE_GPU;
 
-    builder b = {.m = m};
-    const char *files[] = {"matmul", "embed", "norm", "rope", "kv", "attention", "rows"};
-    clg_program **progs[] = {&b.matmul, &b.embed, &b.norm, &b.rope, &b.kv, &b.attn, &b.rows};
-    for (size_t i = 0; i < 7; i++) {
-        progress(opt, "building kernels", i, 7);
-        TRY(clg_program_get(m->ctx, files[i], "", progs[i]));
-    }
-    progress(opt, "building kernels", 7, 7);
-
-    /* Activations, sized for the largest batch. */
+    /* Host staging, activations sized for the largest batch, weights. */
     size_t B = (size_t)hp->n_batch, E = (size_t)hp->n_embd;
     m->tok_host = calloc(B, sizeof(int32_t));
     m->pos_host = calloc(B, sizeof(int32_t));
     m->logits_host = calloc((size_t)hp->n_vocab, sizeof(float));
     m->qkv_host = calloc((size_t)hp->n_layer, sizeof(void *));
-    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
-    if (!m->tok_host || !m->pos_host || !m->logits_host || !m->qkv_host || !m->layers) {
+    m->lw = calloc((size_t)hp->n_layer, sizeof *m->lw);
+    if (!m->tok_host || !m->pos_host || !m->logits_host || !m->qkv_host || !m->lw) {
         st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "model host buffers");
         goto fail;
     }
@@ -527,68 +602,40 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     TRY(clg_buffer_create(m->ctx, "x_last", E * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->last));
     TRY(clg_buffer_create(m->ctx, "logits", (size_t)hp->n_vocab * 4, CLG_TRANSFER_EVERY_EXECUTION,
                           m->logits_host, &m->logits));
-    TRY(clg_plan_create(m->ctx, &m->plan));
+    TRY(tensor_buffer(m, tok, &m->tok_embd));
+    TRY(tensor_buffer(m, onorm, &m->out_norm_w));
+    m->tok_type = tok->dtype;
+    if (outw) TRY(tensor_buffer(m, outw, &m->output));
+    else m->output = m->tok_embd;
+    m->out_type = outw ? outw->dtype : tok->dtype;
+    for (int i = 0; i < hp->n_layer; i++) TRY(load_layer(m, i));
+    hp->weight_type = m->lw[0].ffn_type;
 
-    /* embed: x = token_embd[tokens] */
-    clg_buffer *btok, *bonorm, *bout;
-    clg_graph *g;
-    clg_task *t;
-    TRY(tensor_buffer(m, tok, &btok));
-    TRY(clg_graph_create(m->ctx, "embed", &g));
-    snprintf(b.kname, sizeof b.kname, "embed_%s", kernel_suffix(tok->dtype));
-    TRY(clg_graph_add_task(g, "embed", b.embed, b.kname, &t));
-    TRY(clg_task_arg_buffer(t, 0, btok, CLG_READ));
-    TRY(clg_task_arg_buffer(t, 1, m->tokens, CLG_READ));
-    TRY(clg_task_arg_buffer(t, 2, m->x, CLG_WRITE));
-    TRY(clg_task_arg_int(t, 3, hp->n_embd));
-    TRY(clg_task_arg_int(t, 4, 1));
-    m->embed = t;
-    TRY(clg_plan_add_graph(m->plan, g));
-
-    for (int i = 0; i < hp->n_layer; i++) {
-        progress(opt, "building graphs", (size_t)i, (size_t)hp->n_layer);
-        TRY(build_layer(&b, i));
+    builder b = {.m = m};
+    const char *files[] = {"embed", "norm", "rope", "kv", "attention", "rows"};
+    clg_program **progs[] = {&b.embed, &b.norm, &b.rope, &b.kv, &b.attn, &b.rows};
+    for (size_t i = 0; i < 6; i++) {
+        progress(opt, "building kernels", i, 8);
+        TRY(clg_program_get(m->ctx, files[i], "", progs[i]));
     }
-    progress(opt, "building graphs", (size_t)hp->n_layer, (size_t)hp->n_layer);
-
-    /* logits: the last token's row, final norm, product with output (or tied) weights */
-    TRY(clg_graph_create(m->ctx, "logits", &g));
-    TRY(clg_graph_add_task(g, "copy_last", b.rows, "copy_row", &t));
-    TRY(clg_task_arg_buffer(t, 0, m->x, CLG_READ));
-    TRY(clg_task_arg_buffer(t, 1, m->last, CLG_WRITE));
-    TRY(clg_task_arg_int(t, 2, hp->n_embd));
-    TRY(clg_task_arg_int(t, 3, 0));
-    TRY(clg_task_set_range(t, 1, &E, NULL));
-    m->copy_last = t;
-    TRY(tensor_buffer(m, onorm, &bonorm));
-    TRY(norm_task(&b, g, "output_norm", m->last, bonorm, m->xn, &m->out_norm));
-    TRY(range_norm(m, m->out_norm, 1));
-    const llm_gguf_tensor *wout = outw ? outw : tok;
-    if (outw) TRY(tensor_buffer(m, outw, &bout));
-    else bout = btok;
-    TRY(matmul_task(&b, g, "output", wout, bout, m->xn, m->logits, hp->n_vocab, hp->n_embd, 0, &m->out_logits));
-    TRY(range_matmul(m, m->out_logits, hp->n_vocab, 1));
-    TRY(clg_plan_add_graph(m->plan, g));
-    TRY(set_batch(m, 1));
+    progress(opt, "building kernels", 6, 8);
+    TRY(build_plan(&b, &m->decode, 1, ""));
+    progress(opt, "building kernels", 7, 8);
+    TRY(build_plan(&b, &m->prefill, MM_TT_PREFILL, "prefill."));
+    progress(opt, "building kernels", 8, 8);
 
     /* Upload every weight now, with progress, rather than inside the first step. */
-    size_t n_w = 0, done = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        for (uint64_t i = 0; i < llm_gguf_tensor_count(m->gguf) + (uint64_t)hp->n_layer; i++) {
-            char name[96];
-            if (i < llm_gguf_tensor_count(m->gguf)) {
-                const llm_gguf_tensor *tt = llm_gguf_tensor_at(m->gguf, i);
-                snprintf(name, sizeof name, "%.*s", (int)(tt->name.len > 90 ? 90 : tt->name.len), tt->name.ptr);
-            } else {
-                snprintf(name, sizeof name, "blk.%d.attn_qkv.weight", (int)(i - llm_gguf_tensor_count(m->gguf)));
-            }
-            clg_buffer *wb;
-            if (clg_buffer_find(m->ctx, name, &wb) != CLG_OK) continue;
-            if (pass == 0) {
-                n_w++;
-                continue;
-            }
-            TRY(clg_buffer_prefetch(wb));
+    size_t n_w = 3 + 7 * (size_t)hp->n_layer, done = 0;
+    clg_buffer *top[3] = {m->tok_embd, m->out_norm_w, m->output};
+    for (int i = 0; i < 3; i++) {
+        TRY(clg_buffer_prefetch(top[i]));
+        progress(opt, "uploading weights", ++done, n_w);
+    }
+    for (int i = 0; i < hp->n_layer; i++) {
+        layer_weights *w = &m->lw[i];
+        clg_buffer *lb[7] = {w->attn_norm, w->qkv, w->wo, w->ffn_norm, w->gate, w->up, w->down};
+        for (int j = 0; j < 7; j++) {
+            TRY(clg_buffer_prefetch(lb[j]));
             progress(opt, "uploading weights", ++done, n_w);
         }
     }
@@ -612,19 +659,20 @@ clg_status llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, f
             return clg_fail(CLG_ERR_INVALID_ARG, "token id %d outside the vocabulary of %d", tokens[i],
                             hp->n_vocab);
     clg_status st = CLG_OK;
-    size_t n_graphs = clg_plan_graph_count(m->plan);
     for (int done = 0; done < n;) {
         int T = n - done < hp->n_batch ? n - done : hp->n_batch;
+        step_plan *sp = T == 1 ? &m->decode : &m->prefill;
         for (int i = 0; i < T; i++) {
             m->tok_host[i] = tokens[done + i];
             m->pos_host[i] = pos + done + i;
         }
         TRY(clg_buffer_set_transfer_bytes(m->tokens, (size_t)T * 4));
         TRY(clg_buffer_set_transfer_bytes(m->pos, (size_t)T * 4));
-        if (T != m->cur_T) TRY(set_batch(m, T));
+        if (T != sp->cur_T) TRY(set_batch(m, sp, T));
         done += T;
         /* Only the final batch needs logits: earlier ones skip the logits graph. */
-        TRY(done == n ? clg_plan_execute(m->plan) : clg_plan_execute_range(m->plan, 0, n_graphs - 1));
+        size_t n_graphs = clg_plan_graph_count(sp->plan);
+        TRY(done == n ? clg_plan_execute(sp->plan) : clg_plan_execute_range(sp->plan, 0, n_graphs - 1));
     }
     if (logits) memcpy(logits, m->logits_host, (size_t)hp->n_vocab * sizeof(float));
     return CLG_OK;
