@@ -97,9 +97,9 @@ static clg_status get_ids(cursor *c, const char *field, size_t n, int limit, int
         v[i] = (int32_t)le32(c->base + c->off + 4 * i);
         if (v[i] < 0 || v[i] >= limit) {
             free(v);
-            return clg_fail(CLG_ERR_FORMAT, "%s: %s[%zu] = %d at byte %zu, expected 0..%d",
-                            c->what, field, i, (int)le32(c->base + c->off + 4 * i),
-                            c->off + 4 * i, limit - 1);
+            return clg_fail(CLG_ERR_FORMAT, "%s: %s[%zu] = %d at byte %zu, expected 0..%d", c->what,
+                            field, i, (int)le32(c->base + c->off + 4 * i), c->off + 4 * i,
+                            limit - 1);
         }
     }
     c->off += 4 * n;
@@ -167,8 +167,8 @@ static clg_status parse_prompt(cursor *c, const tg_golden *g, int index, tg_gold
     if ((st = get_text(c, "name", (size_t)name_len, &p->name)) != CLG_OK) return st;
     if ((st = get_text(c, "text", (size_t)text_len, &p->text)) != CLG_OK) return st;
     if ((st = get_ids(c, "tokens", n, g->n_vocab, &p->tokens)) != CLG_OK) return st;
-    if ((st = get_floats(c, "logits_last", (size_t)g->n_vocab, g->logits_dtype,
-                         &p->logits_last)) != CLG_OK)
+    if ((st = get_floats(c, "logits_last", (size_t)g->n_vocab, g->logits_dtype, &p->logits_last)) !=
+        CLG_OK)
         return st;
     if ((st = get_ids(c, "top_ids", nt, g->n_vocab, &p->top_ids)) != CLG_OK) return st;
     if ((st = get_floats(c, "top_vals", nt, 0, &p->top_vals)) != CLG_OK) return st;
@@ -192,8 +192,10 @@ clg_status tg_golden_parse(const void *data, size_t size, const char *what, tg_g
     if (!data || !out) return clg_fail(CLG_ERR_INVALID_ARG, "tg_golden_parse: NULL argument");
     *out = NULL;
     if (size < 256 || memcmp(data, TG_GOLDEN_MAGIC, 8) != 0)
-        return clg_fail(CLG_ERR_FORMAT, "%s: not a golden model file (magic '%s' and 256 bytes "
-                        "of header expected)", c.what, TG_GOLDEN_MAGIC);
+        return clg_fail(CLG_ERR_FORMAT,
+                        "%s: not a golden model file (magic '%s' and 256 bytes "
+                        "of header expected)",
+                        c.what, TG_GOLDEN_MAGIC);
     g = calloc(1, sizeof *g);
     if (!g) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "%s: tg_golden", c.what);
     c.off = 8;
@@ -272,7 +274,8 @@ fail:
 void tg_golden_destroy(tg_golden *g) {
     if (!g) return;
     if (g->prompts)
-        for (int i = 0; i < g->n_prompts; i++) prompt_free(&g->prompts[i]);
+        for (int i = 0; i < g->n_prompts; i++)
+            prompt_free(&g->prompts[i]);
     free(g->prompts);
     free(g);
 }

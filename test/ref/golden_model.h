@@ -37,11 +37,11 @@ typedef struct tg_golden {
     int n_vocab;
     int n_top;
     int n_gen;
-    int logits_dtype;         /* storage in the file: 0 = f32, 1 = f16 (always float here) */
-    float diff_all;           /* max of the prompts' diff_all */
-    char model_sha256[65];    /* lowercase hex of the GGUF file's SHA-256 */
-    char model_file[65];      /* the GGUF's file name when the data was made */
-    char model_type[17];      /* general.file_type as a name: "Q4_1", "Q8_0", "F16", ... */
+    int logits_dtype;          /* storage in the file: 0 = f32, 1 = f16 (always float here) */
+    float diff_all;            /* max of the prompts' diff_all */
+    char model_sha256[65];     /* lowercase hex of the GGUF file's SHA-256 */
+    char model_file[65];       /* the GGUF's file name when the data was made */
+    char model_type[17];       /* general.file_type as a name: "Q4_1", "Q8_0", "F16", ... */
     tg_golden_prompt *prompts; /* [n_prompts] */
 } tg_golden;
 
