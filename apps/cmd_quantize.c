@@ -50,8 +50,7 @@ static const char *dname(int dtype) {
 
 static int progress(const llm_convert_event *ev, void *user) {
     int quiet = *(const int *)user;
-    if (ev->note)
-        fprintf(stderr, "clgraph quantize: note: %s: %s\n", ev->name, ev->note);
+    if (ev->note) fprintf(stderr, "clgraph quantize: note: %s: %s\n", ev->name, ev->note);
     if (quiet) return 0;
     char shape[96];
     int n = snprintf(shape, sizeof shape, "[");
@@ -118,8 +117,8 @@ int clg_cmd_quantize(int argc, char **argv) {
             "clgraph quantize: wrote %s in %.2f s: %llu tensors (%llu %s, %llu f16 fallback, "
             "%llu other; %llu requantized, %llu copied)\n"
             "clgraph quantize: size %.2f MiB -> %.2f MiB (%llu -> %llu bytes)\n",
-            out, sec, (unsigned long long)s.n_tensors, (unsigned long long)s.n_target,
-            dname(dtype), (unsigned long long)s.n_fallback, (unsigned long long)s.n_other,
+            out, sec, (unsigned long long)s.n_tensors, (unsigned long long)s.n_target, dname(dtype),
+            (unsigned long long)s.n_fallback, (unsigned long long)s.n_other,
             (unsigned long long)s.n_requant, (unsigned long long)(s.n_tensors - s.n_requant),
             mib(s.in_bytes), mib(s.out_bytes), (unsigned long long)s.in_bytes,
             (unsigned long long)s.out_bytes);

@@ -72,4 +72,47 @@ def inspect():
         expect(rc == 1 and "missing.gguf" in err, "a missing file is named")
 
 
+def quantize():
+    import os
+    import tempfile
+    model = os.environ["CLGRAPH_TEST_MODEL"]
+    rc, out, err = run("inspect", model, "--json")
+    expect(rc == 0, "inspect --json of the input exits 0")
+    src = json.loads(out)
+    with tempfile.TemporaryDirectory() as d:
+        dst = os.path.join(d, "out.q8_0.gguf")
+        rc, out, err = run("quantize", model, dst, "--type", "q8_0")
+        expect(rc == 0 and "->" in err and "MiB" in err, "quantize to q8_0 exits 0 with a summary: " + " / ".join(err.strip().splitlines()[-2:]))
+        rc, out, err = run("inspect", dst, "--json")
+        expect(rc == 0, f"the output passes inspect ({err.strip()[:160]})")
+        j = json.loads(out)
+        tin = {t["name"]: t for t in src["tensors"]}
+        tout = {t["name"]: t for t in j["tensors"]}
+        expect(list(tin) == list(tout), f"the same {len(tin)} tensors in the same order")
+        expect(all(tout[n]["shape"] == tin[n]["shape"] for n in tin), "every shape is kept")
+        mats = [t for t in j["tensors"] if len(t["shape"]) == 2 and t["name"].endswith(".weight")]
+        vecs = [t for t in j["tensors"] if len(t["shape"]) == 1]
+        expect(len(mats) > 200 and all(t["type"] == "q8_0" for t in mats),
+               f"every 2-D weight ({len(mats)}) is q8_0: {sorted(set(t['type'] for t in mats))}")
+        expect(len(vecs) > 50 and all(t["type"] == "f32" for t in vecs), f"every norm ({len(vecs)}) is f32")
+        kin = {m["key"]: m for m in src["metadata"]}
+        kout = {m["key"]: m for m in j["metadata"]}
+        expect(set(kout) == set(kin) | {"general.quantization_version"}, "every metadata key is kept")
+        same = all(kout[k] == kin[k] for k in kin if k not in ("general.file_type", "general.quantization_version"))
+        expect(same, "every metadata value is kept")
+        expect(kout["general.file_type"]["value"] == 7 and kout["general.quantization_version"]["value"] == 2,
+               "general.file_type = 7 (MOSTLY_Q8_0), quantization_version = 2")
+        bad = os.path.join(d, "bad.gguf")
+        rc, out, err = run("quantize", model, bad, "--type", "bogus")
+        expect(rc == 2 and "bogus" in err and all(t in err for t in ("f16", "q8_0", "q4_0", "q4_1")),
+               f"--type bogus exits 2 naming the valid types: {err.strip()[:160]}")
+        rc, out, err = run("quantize", os.path.join(d, "missing.gguf"), bad, "--type", "f16")
+        expect(rc == 1 and "missing.gguf" in err, f"a missing input exits 1 naming it: {err.strip()[:160]}")
+        rc, out, err = run("quantize", model, os.path.join(d, "no", "such.gguf"), "-t", "q4_0")
+        expect(rc == 1 and "no" in err, f"an unwritable output exits 1 with a message: {err.strip()[:160]}")
+        rc, out, err = run("quantize", "--help")
+        expect(rc == 0 and "--type" in out and "q4_1" in out, "quantize --help documents --type")
+        expect(sorted(os.listdir(d)) == ["out.q8_0.gguf"], f"no partial or temporary files: {os.listdir(d)}")
+
+
 globals()[sys.argv[2]]()
