@@ -204,7 +204,7 @@ static int rd64(cursor *c, uint64_t *v) {
 
 /* A string: u64 length then bytes. `what` names it in messages. */
 static clg_status rd_str(cursor *c, const char *what, const char *ctx, llm_gguf_str *out) {
-    char w[160];
+    char w[400];
     uint64_t len;
     if (!rd64(c, &len)) {
         snprintf(w, sizeof w, "%s%s length", ctx, what);
@@ -229,8 +229,8 @@ static clg_status parse_value(cursor *c, uint32_t t, int depth, const char *ctx,
     if (sz) {
         const uint8_t *p;
         if (!take(c, sz, &p)) {
-            char w[160];
-            snprintf(w, sizeof w, "%s%s value", ctx, type_names[t]);
+            char w[400];
+            snprintf(w, sizeof w, "%.300s%s value", ctx, type_names[t]);
             return truncated(c, sz, w);
         }
         if (t == LLM_GGUF_BOOL && *p > 1)
@@ -243,11 +243,11 @@ static clg_status parse_value(cursor *c, uint32_t t, int depth, const char *ctx,
         return rd_str(c, "string", ctx, &s);
     }
     /* array: element type, count, elements */
-    char w[160];
+    char w[400];
     uint32_t et;
     uint64_t count, at = c->pos;
     if (!rd32(c, &et)) {
-        snprintf(w, sizeof w, "%sarray element type", ctx);
+        snprintf(w, sizeof w, "%.300sarray element type", ctx);
         return truncated(c, 4, w);
     }
     if (et > LLM_GGUF_FLOAT64)
@@ -260,7 +260,7 @@ static clg_status parse_value(cursor *c, uint32_t t, int depth, const char *ctx,
                         "GGUF: %sarray at offset %llu nests arrays more than %d deep", ctx,
                         (unsigned long long)at, GGUF_MAX_DEPTH);
     if (!rd64(c, &count)) {
-        snprintf(w, sizeof w, "%sarray count", ctx);
+        snprintf(w, sizeof w, "%.300sarray count", ctx);
         return truncated(c, 8, w);
     }
     /* each element needs at least this many bytes: checked before walking the elements */
@@ -778,8 +778,8 @@ static clg_status no_fit(const char *key, uint64_t u, int neg, const char *want)
 }
 
 clg_status llm_gguf_get_u64(const llm_gguf *f, const char *key, uint64_t *out) {
-    uint64_t u;
-    int neg;
+    uint64_t u = 0;
+    int neg = 0;
     clg_status st = get_int(f, key, &u, &neg, "an unsigned integer");
     if (st != CLG_OK) return st;
     if (neg) return no_fit(key, u, neg, "a uint64");
@@ -788,8 +788,8 @@ clg_status llm_gguf_get_u64(const llm_gguf *f, const char *key, uint64_t *out) {
 }
 
 clg_status llm_gguf_get_u32(const llm_gguf *f, const char *key, uint32_t *out) {
-    uint64_t u;
-    int neg;
+    uint64_t u = 0;
+    int neg = 0;
     clg_status st = get_int(f, key, &u, &neg, "an unsigned integer");
     if (st != CLG_OK) return st;
     if (neg || u > UINT32_MAX) return no_fit(key, u, neg, "a uint32");
@@ -798,8 +798,8 @@ clg_status llm_gguf_get_u32(const llm_gguf *f, const char *key, uint32_t *out) {
 }
 
 clg_status llm_gguf_get_i64(const llm_gguf *f, const char *key, int64_t *out) {
-    uint64_t u;
-    int neg;
+    uint64_t u = 0;
+    int neg = 0;
     clg_status st = get_int(f, key, &u, &neg, "an integer");
     if (st != CLG_OK) return st;
     if (!neg && u > (uint64_t)INT64_MAX) return no_fit(key, u, neg, "an int64");

@@ -165,7 +165,7 @@ static void test_shape(clg_context *ctx, clg_program *const *progs, int ti, cons
             if (!progs[si]) continue;
             memcpy(got, y0, ny * sizeof *got);
             run(ctx, progs[si], &settings[si], ty, v, s, wa, wb, wbytes, x, got);
-            char what[160];
+            char what[320];
             snprintf(what, sizeof what, "%s_%s [%s] rows %d cols %d T %d xs %d ys %d acc %d",
                      variant_names[v], llm_dtype_name(ty), settings[si].options, s->rows, s->cols,
                      s->T, s->xs, s->ys, s->accumulate);

@@ -163,7 +163,7 @@ static int golden_load(const char *path, golden *g) {
         else if (e && !strcmp(key, "plain"))
             ok = golden_parse_ids(val, &e->plain);
         else if (e && !strncmp(key, "ids:", 4) && e->n_var < GOLDEN_MAX_VARIANTS) {
-            snprintf(e->var_pre[e->n_var], sizeof e->var_pre[0], "%s", key + 4);
+            snprintf(e->var_pre[e->n_var], sizeof e->var_pre[0], "%.31s", key + 4);
             ok = golden_parse_ids(val, &e->var[e->n_var++]);
         } else
             ok = 0;
