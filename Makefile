@@ -26,9 +26,12 @@ asan: deps
 	cmake --build $(BUILD)-asan -j $(JOBS)
 	cd $(BUILD)-asan && ctest --output-on-failure -L unit -j $(JOBS)
 
-run: build
-	./$(BUILD)/clgraph devices
-	./$(BUILD)/mlp_example
+# The main job: answer a question with SmolLM2-135M-Instruct (fetched once into
+# ~/.cache/clgraph, checksum verified). Any GGUF: make run MODEL=path PROMPT="...".
+MODEL ?= $(HOME)/.cache/clgraph/SmolLM2-135M-Instruct.Q4_1.gguf
+PROMPT ?= What are three facts about the planet Mars?
+run: build model
+	./$(BUILD)/clgraph run -m "$(MODEL)" --chat -p "$(PROMPT)" -n 200 --temp 0
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan

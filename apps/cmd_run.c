@@ -98,8 +98,9 @@ int clg_cmd_run(int argc, char **argv) {
     int32_t *ids = NULL;
     size_t n = 0;
     if (!rc && o.chat) {
-        llm_chat_msg msgs[2] = {{"system", o.system}, {"user", o.prompt}};
-        text = format_chat(&s, o.system ? msgs : msgs + 1, o.system ? 2 : 1, "run");
+        const char *sys = o.system ? o.system : s.default_system;
+        llm_chat_msg msgs[2] = {{"system", sys}, {"user", o.prompt}};
+        text = format_chat(&s, sys ? msgs : msgs + 1, sys ? 2 : 1, "run");
         rc = text == NULL;
     }
     if (!rc) rc = encode(&s, text ? text : o.prompt, &ids, &n, "run");
@@ -155,8 +156,9 @@ int clg_cmd_chat(int argc, char **argv) {
     llm_chat_msg *msgs = malloc(cap * sizeof *msgs);
     char **owned = malloc(cap * sizeof *owned); /* contents we allocated */
     int rc = msgs && owned ? 0 : 1;
-    if (o.system && !rc) {
-        msgs[n_msgs] = (llm_chat_msg){"system", o.system};
+    const char *sys = o.system ? o.system : s.default_system;
+    if (sys && !rc) {
+        msgs[n_msgs] = (llm_chat_msg){"system", sys};
         owned[n_msgs++] = NULL;
     }
     char line[8192];
@@ -193,7 +195,7 @@ int clg_cmd_chat(int argc, char **argv) {
             fprintf(stderr, "[the conversation (%zu tokens) no longer fits the context; starting over]\n", n);
             free(ids);
             for (size_t k = 0; k < n_msgs; k++) free(owned[k]);
-            n_msgs = 0;
+            n_msgs = sys ? 1 : 0; /* keep the system message (owned[0] is NULL then) */
             continue;
         }
         char *reply = NULL;

@@ -173,6 +173,11 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
         s->has_template = 1;
     } else if (llm_chat_template_from_gguf(llm_model_gguf(s->model), &s->tmpl) == CLG_OK) {
         s->has_template = 1;
+        /* Templates such as SmolLM2's print a system prompt when the conversation has none. */
+        llm_gguf_str jinja;
+        if (llm_gguf_get_str(llm_model_gguf(s->model), "tokenizer.chat_template", &jinja) == CLG_OK &&
+            llm_chat_template_default_system(jinja.ptr, (size_t)jinja.len, &s->default_system) != CLG_OK)
+            s->default_system = NULL;
     }
     llm_sampler_params sp = o->sampling;
     if (!o->seed_given) sp.seed = (uint64_t)time(NULL);
@@ -195,6 +200,7 @@ void gen_session_close(gen_session *s) {
     llm_model_destroy(s->model);
     free(s->logits);
     free(s->hist);
+    free(s->default_system);
     memset(s, 0, sizeof *s);
 }
 

@@ -25,6 +25,7 @@ typedef struct gen_session {
     llm_sampler *sampler;
     llm_chat_template tmpl;
     int has_template;
+    char *default_system; /* the template's own system prompt, or NULL */
     float *logits;   /* [n_vocab] */
     int32_t *hist;   /* tokens in the KV cache, [n_ctx] */
     int n_hist;

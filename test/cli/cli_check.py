@@ -115,4 +115,35 @@ def quantize():
         expect(sorted(os.listdir(d)) == ["out.q8_0.gguf"], f"no partial or temporary files: {os.listdir(d)}")
 
 
+def run_cmd():
+    import os
+    model = os.environ["CLGRAPH_TEST_MODEL"]
+    rc, out, err = run("run", "-m", model, "-p", "The capital of France is", "-n", "6", "--temp", "0")
+    expect(rc == 0 and "Paris" in out, f"greedy run answers Paris: {out.strip()!r} ({err.strip()[-300:]})")
+    expect("prefill" in err and "decode" in err and "tok/s" in err, "run ends with a summary line")
+    rc, out, err = run("run", "-m", model, "--chat", "-p", "Say hello.", "-n", "4", "--seed", "7", "-q")
+    expect(rc == 0 and err.strip() == "", "--chat with sampling and -q runs quietly")
+    rc, _, err = run("run", "-m", model, "-p", "x", "--temp", "abc")
+    expect(rc == 2 and "--temp" in err, "a bad flag value exits 2 naming the flag")
+    rc, _, err = run("run", "-p", "x")
+    expect(rc != 0 and "model" in err, "no model: a clear error")
+    rc, _, err = run("run", "-m", "/nonexistent.gguf", "-p", "x")
+    expect(rc == 1 and "/nonexistent.gguf" in err, "a missing model file is named")
+    rc, _, err = run("run", "-m", model, "-p", "one two three four five six seven eight nine ten", "--ctx", "8")
+    expect(rc == 1 and "context" in err, f"a prompt longer than the context is refused: {err.strip()[-200:]}")
+    rc, out, _ = run("run", "--help")
+    expect(rc == 0 and "--top-p" in out and "--device" in out, "run --help documents the flags")
+
+
+def chat():
+    import os
+    model = os.environ["CLGRAPH_TEST_MODEL"]
+    rc, out, err = run("chat", "-m", model, "--temp", "0", "-n", "16", input_text="What is the capital of France?\n/exit\n")
+    expect(rc == 0 and "Paris" in out, f"chat answers and /exit quits: {out.strip()!r}")
+    rc, out, err = run("chat", "-m", model, "-n", "4", input_text="")
+    expect(rc == 0, "chat ends at end of input")
+    rc, _, err = run("chat", "-m", model, "--template", "nope", input_text="")
+    expect(rc == 1 and "chatml" in err, "an unknown template lists the known ones")
+
+
 globals()[sys.argv[2]]()
