@@ -113,7 +113,7 @@ clg_status clg_task_arg_buffer(clg_task *t, unsigned index, clg_buffer *buf, clg
     if (err != CL_SUCCESS)
         return CLG_CL_FAIL(err, "clSetKernelArg", "task '%s' argument %u = buffer '%s'", t->name,
                            index, buf->name);
-    t->args[index] = (clg_arg){1, buf, access};
+    t->args[index] = (clg_arg){.kind = 1, .buf = buf, .access = access};
     t->graph->deps_valid = 0;
     return CLG_OK;
 }
@@ -121,11 +121,15 @@ clg_status clg_task_arg_buffer(clg_task *t, unsigned index, clg_buffer *buf, clg
 clg_status clg_task_arg_scalar(clg_task *t, unsigned index, const void *value, size_t size) {
     clg_status st = arg_index(t, index);
     if (st != CLG_OK) return st;
+    if (size > CLG_MAX_SCALAR)
+        return clg_fail(CLG_ERR_INVALID_ARG, "task '%s' argument %u: scalars of %zu bytes (at most %d)",
+                        t->name, index, size, CLG_MAX_SCALAR);
     cl_int err = clSetKernelArg(t->kernel, index, size, value);
     if (err != CL_SUCCESS)
         return CLG_CL_FAIL(err, "clSetKernelArg", "task '%s' argument %u (scalar of %zu bytes)",
                            t->name, index, size);
-    t->args[index] = (clg_arg){2, NULL, 0};
+    t->args[index] = (clg_arg){.kind = 2, .size = size};
+    memcpy(t->args[index].value, value, size);
     return CLG_OK;
 }
 
@@ -147,7 +151,7 @@ clg_status clg_task_arg_local(clg_task *t, unsigned index, size_t bytes) {
     if (err != CL_SUCCESS)
         return CLG_CL_FAIL(err, "clSetKernelArg", "task '%s' argument %u (local, %zu bytes)", t->name,
                            index, bytes);
-    t->args[index] = (clg_arg){3, NULL, 0};
+    t->args[index] = (clg_arg){.kind = 3, .size = bytes};
     return CLG_OK;
 }
 
@@ -185,6 +189,64 @@ clg_status clg_task_set_range(clg_task *t, unsigned dims, const size_t *global, 
         t->local[i] = i < dims && local ? local[i] : 1;
     }
     return CLG_OK;
+}
+
+clg_status clg_task_set_kernel(clg_task *t, clg_program *prog, const char *kernel) {
+    cl_int err;
+    cl_kernel k = clCreateKernel(prog->prog, kernel, &err);
+    if (err != CL_SUCCESS)
+        return CLG_CL_FAIL(err, "clCreateKernel", "kernel '%s' (program %s) for task '%s'", kernel,
+                           prog->key, t->name);
+    cl_uint nargs = 0;
+    clGetKernelInfo(k, CL_KERNEL_NUM_ARGS, sizeof nargs, &nargs, NULL);
+    if (nargs != t->nargs) {
+        clReleaseKernel(k);
+        return clg_fail(CLG_ERR_INVALID_ARG, "task '%s': kernel '%s' takes %u arguments, the task has %u",
+                        t->name, kernel, nargs, t->nargs);
+    }
+    for (unsigned i = 0; i < t->nargs && err == CL_SUCCESS; i++) {
+        const clg_arg *a = &t->args[i];
+        if (a->kind == 1) err = clSetKernelArg(k, i, sizeof(cl_mem), &a->buf->mem);
+        else if (a->kind == 2) err = clSetKernelArg(k, i, a->size, a->value);
+        else if (a->kind == 3) err = clSetKernelArg(k, i, a->size, NULL);
+    }
+    if (err != CL_SUCCESS) {
+        clReleaseKernel(k);
+        return CLG_CL_FAIL(err, "clSetKernelArg", "moving task '%s' to kernel '%s'", t->name, kernel);
+    }
+    clReleaseKernel(t->kernel);
+    t->kernel = k;
+    t->prog = prog;
+    return CLG_OK;
+}
+
+const char *clg_task_kernel_name(const clg_task *t) {
+    static _Thread_local char name[128];
+    name[0] = 0;
+    clGetKernelInfo(t->kernel, CL_KERNEL_FUNCTION_NAME, sizeof name - 1, name, NULL);
+    return name;
+}
+
+clg_program *clg_task_program(const clg_task *t) { return t->prog; }
+
+unsigned clg_task_range(const clg_task *t, size_t global[3], size_t local[3]) {
+    for (int i = 0; i < 3; i++) {
+        global[i] = t->global[i];
+        local[i] = t->has_local ? t->local[i] : 0;
+    }
+    return t->dims;
+}
+
+size_t clg_task_local_mem(const clg_task *t) {
+    cl_ulong n = 0;
+    clGetKernelWorkGroupInfo(t->kernel, t->graph->ctx->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof n, &n, NULL);
+    return (size_t)n;
+}
+
+size_t clg_task_max_local(const clg_task *t) {
+    size_t n = t->graph->ctx->info.max_work_group_size;
+    clGetKernelWorkGroupInfo(t->kernel, t->graph->ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof n, &n, NULL);
+    return n;
 }
 
 /* ---- dependencies ------------------------------------------------------ */
@@ -379,6 +441,14 @@ static clg_status run_step(clg_context *ctx, clg_graph *const *graphs, size_t n)
 }
 
 clg_status clg_graph_execute(clg_graph *g) { return run_step(g->ctx, &g, 1); }
+
+clg_status clg_task_run_alone(clg_task *t) {
+    clg_context *ctx = t->graph->ctx;
+    ctx->step++;
+    clg_status st = run_task(ctx, t);
+    clg_status fst = clg_step_finish(ctx);
+    return st != CLG_OK ? st : fst;
+}
 
 /* ---- plans ------------------------------------------------------------- */
 

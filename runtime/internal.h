@@ -61,10 +61,14 @@ struct clg_buffer {
     struct clg_buffer *next;
 };
 
+/* A kernel argument as set, kept so that a task can move to another kernel variant. */
+#define CLG_MAX_SCALAR 16
 typedef struct clg_arg {
     int kind; /* 0 unset, 1 buffer, 2 scalar, 3 local */
     clg_buffer *buf;
     clg_access access;
+    size_t size; /* scalar or local bytes */
+    unsigned char value[CLG_MAX_SCALAR];
 } clg_arg;
 
 struct clg_task {
@@ -131,5 +135,7 @@ clg_status clg_step_track(clg_context *ctx, cl_event ev, int kind, clg_task *t, 
                           uint64_t bytes);
 clg_status clg_step_finish(clg_context *ctx);
 void clg_buffer_unlink_all(clg_context *ctx);
+/* Runs one task alone as a step (graph.c), for the tuner. */
+clg_status clg_task_run_alone(clg_task *t);
 void clg_program_release_all(clg_context *ctx);
 #endif

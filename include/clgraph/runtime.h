@@ -230,6 +230,19 @@ clg_status clg_task_arg_local(clg_task *t, unsigned index, size_t bytes);
 clg_status clg_task_set_range(clg_task *t, unsigned dims, const size_t *global,
                               const size_t *local);
 const char *clg_task_name(const clg_task *t);
+/* Moves the task to another kernel (a variant with the same arguments, e.g. from a
+ * program built with other tunables); every argument set so far is applied to it. */
+clg_status clg_task_set_kernel(clg_task *t, clg_program *prog, const char *kernel);
+/* Name of the task's kernel (valid until the next call on this thread). */
+const char *clg_task_kernel_name(const clg_task *t);
+/* The task's program (borrowed). */
+clg_program *clg_task_program(const clg_task *t);
+/* The NDRange: returns dims; local[] is 0 where the driver chooses. */
+unsigned clg_task_range(const clg_task *t, size_t global[3], size_t local[3]);
+/* Local memory the kernel uses (bytes), and the largest work-group it can run with
+ * on this device (may be below the device's maximum: llvmpipe allows 32). */
+size_t clg_task_local_mem(const clg_task *t);
+size_t clg_task_max_local(const clg_task *t);
 
 size_t clg_graph_task_count(const clg_graph *g);
 clg_task *clg_graph_task(const clg_graph *g, size_t i);
@@ -260,6 +273,31 @@ clg_status clg_plan_execute(clg_plan *p);
 clg_status clg_plan_execute_range(clg_plan *p, size_t first, size_t last);
 size_t clg_plan_graph_count(const clg_plan *p);
 clg_graph *clg_plan_graph(const clg_plan *p, size_t i);
+
+/* ---- tuning ------------------------------------------------------------ */
+
+/* One candidate configuration of a task: a kernel variant and its NDRange. */
+typedef struct clg_candidate {
+    clg_program *prog;     /* borrowed */
+    const char *kernel;
+    unsigned dims;
+    size_t global[3];
+    size_t local[3];       /* local[0] == 0: the driver chooses */
+    const char *label;     /* for plan dumps, e.g. "row local=16" */
+} clg_candidate;
+
+/* Times the candidates on task t with its current arguments and buffers (which
+ * must hold data: run a step first): each is set on the task, executed `warmup`
+ * times, then `reps` times, and its time is the median of its kernel times (event
+ * timestamps; wall time per execution where the device's timer is not real). A
+ * candidate the device refuses (work-group above the kernel's limit, ...) gets -1.
+ * The task is left on the fastest; ns[n] receives the times, *best its index.
+ * Executions may change the buffers the task writes. */
+clg_status clg_task_tune(clg_task *t, const clg_candidate *cands, size_t n, int warmup, int reps,
+                         double *ns, size_t *best);
+/* The tuner's choice given times: the smallest time >= 0, the first on ties; n when
+ * every candidate failed. */
+size_t clg_tune_pick(const double *ns, size_t n);
 
 /* ---- profiling --------------------------------------------------------- */
 
