@@ -5,54 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clgraph/llm.h"
-
-/* The weights and KV cache of one layer (buffers shared by both step plans). */
-typedef struct layer_weights {
-    clg_buffer *attn_norm, *qkv, *wo, *ffn_norm, *gate, *up, *down, *k_cache, *v_cache;
-    int qkv_type, wo_type, ffn_type, down_type; /* llm_dtype */
-} layer_weights;
-
-/* The tasks of one layer, kept to update batch sizes between evaluations. */
-typedef struct layer_tasks {
-    clg_task *attn_norm, *qkv, *rope_q, *rope_k, *kv_store, *attn, *wo, *ffn_norm, *ffn, *down;
-} layer_tasks;
-
-/* The graphs embed, layer.0 .. layer.N-1, logits for one token-tile size of the
- * products: 1 for decode steps, MM_TT_PREFILL for prompt batches. */
-typedef struct step_plan {
-    clg_plan *plan;
-    int tile;
-    clg_program *matmul;
-    clg_task *embed, *copy_last, *out_norm, *out_logits;
-    layer_tasks *layers;
-    int cur_T;
-} step_plan;
-
-struct llm_model {
-    llm_gguf *gguf;
-    llm_hparams hp;
-    clg_context *ctx;
-    int gpu_variants;   /* work-group-per-row kernels (GPU) vs row-per-work-item (CPU) */
-    int qkv_dim;        /* (n_head + 2 n_head_kv) * head_dim */
-    /* device buffers; shapes with B = n_batch */
-    clg_buffer *tokens; /* [B] int, EVERY_EXECUTION */
-    clg_buffer *pos;    /* [B] int, EVERY_EXECUTION */
-    clg_buffer *x;      /* [B, n_embd] residual stream */
-    clg_buffer *xn;     /* [B, n_embd] normed */
-    clg_buffer *qkv;    /* [B, qkv_dim] q | k | v */
-    clg_buffer *att;    /* [B, n_head * head_dim] */
-    clg_buffer *ffh;    /* [B, n_ff] */
-    clg_buffer *last;   /* [n_embd] the last token's row */
-    clg_buffer *logits; /* [n_vocab] EVERY_EXECUTION */
-    int32_t *tok_host, *pos_host;
-    float *logits_host;
-    void **qkv_host;    /* per layer: concatenated q|k|v weight rows (owned) */
-    layer_weights *lw;
-    clg_buffer *tok_embd, *out_norm_w, *output; /* output == tok_embd when tied */
-    int tok_type, out_type;
-    step_plan decode, prefill;
-};
+#include "graphs/llama_impl.h"
 
 llm_model_options llm_model_options_default(void) {
     llm_model_options o;
@@ -271,7 +224,6 @@ fail:
  * will choose them per device. CPU devices get the row-per-work-item variants
  * with explicit local sizes (PoCL compiles a work-group function per local size:
  * letting it choose from a varying global size means a compile per batch size). */
-enum { MM_TT_PREFILL = 4, MM_WG = 64, NORM_WG = 64, ATT_WG = 64, CPU_LOCAL = 16 };
 
 static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
 
@@ -282,10 +234,50 @@ static clg_status set_range(clg_task *t, unsigned dims, size_t g0, size_t g1, si
     return clg_task_set_range(t, dims, g, l);
 }
 
-static clg_status range_matmul(llm_model *m, const step_plan *sp, clg_task *t, int rows, int T) {
+const char *llm_mm_kind_name(mm_kind k) {
+    static const char *names[MM_KINDS] = {"qkv", "attn_output", "ffn_swiglu", "ffn_down", "output"};
+    return k < MM_KINDS ? names[k] : "?";
+}
+
+void llm_mm_cfg_default(const llm_model *m, const step_plan *sp, mm_cfg *c) {
+    memset(c, 0, sizeof *c);
+    c->prog = sp->matmul;
+    c->best_ns = c->runner_ns = -1;
+    if (m->gpu_variants) c->wg = MM_WG;
+    else c->local = CPU_LOCAL;
+    if (c->wg) snprintf(c->label, sizeof c->label, "wg %d", c->wg);
+    else snprintf(c->label, sizeof c->label, "row local %zu", c->local);
+}
+
+clg_status llm_mm_range(const llm_model *m, const step_plan *sp, mm_kind k, clg_task *t, int rows, int T) {
+    (void)m;
+    const mm_cfg *c = &sp->cfg[k];
     size_t tiles = (size_t)(T + sp->tile - 1) / (size_t)sp->tile;
-    if (m->gpu_variants) return set_range(t, 2, (size_t)rows * MM_WG, tiles, 1, MM_WG, 1, 1);
-    return set_range(t, 2, (size_t)rows, tiles, 1, CPU_LOCAL, 1, 1);
+    if (c->wg) return set_range(t, 2, (size_t)rows * (size_t)c->wg, tiles, 1, (size_t)c->wg, 1, 1);
+    return set_range(t, 2, (size_t)rows, tiles, 1, c->local, 1, 1);
+}
+
+const char *llm_mm_kernel(const llm_model *m, const mm_cfg *c, mm_kind k, char *buf, size_t cap) {
+    const layer_weights *w = &m->lw[0];
+    int dtype = k == MM_QKV ? w->qkv_type : k == MM_WO ? w->wo_type : k == MM_FFN ? w->ffn_type
+              : k == MM_DOWN ? w->down_type : m->out_type;
+    snprintf(buf, cap, "%s_%s%s", k == MM_FFN ? "ffn_swiglu" : "matmul", kernel_suffix(dtype), c->wg ? "_wg" : "");
+    return buf;
+}
+
+size_t llm_mm_tasks(const llm_model *m, const step_plan *sp, mm_kind k, clg_task **out, int *rows) {
+    const llm_hparams *hp = &m->hp;
+    if (k == MM_OUT) {
+        out[0] = sp->out_logits;
+        *rows = hp->n_vocab;
+        return 1;
+    }
+    for (int i = 0; i < hp->n_layer; i++) {
+        const layer_tasks *L = &sp->layers[i];
+        out[i] = k == MM_QKV ? L->qkv : k == MM_WO ? L->wo : k == MM_FFN ? L->ffn : L->down;
+    }
+    *rows = k == MM_QKV ? m->qkv_dim : k == MM_FFN ? hp->n_ff : hp->n_embd;
+    return (size_t)hp->n_layer;
 }
 
 static clg_status range_norm(llm_model *m, clg_task *t, int T) {
@@ -298,8 +290,7 @@ static clg_status range_attn(llm_model *m, clg_task *t, int T) {
     return set_range(t, 2, (size_t)m->hp.n_head, (size_t)T, 1, 1, 1, 1);
 }
 
-/* Sets every batch-dependent argument and range of a step plan for T tokens. */
-static clg_status set_batch(llm_model *m, step_plan *sp, int T) {
+clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
     const llm_hparams *hp = &m->hp;
     const size_t hr = (size_t)hp->n_rot / 2;
     clg_status st;
@@ -310,7 +301,7 @@ static clg_status set_batch(llm_model *m, step_plan *sp, int T) {
         TRY(clg_task_arg_int(L->attn_norm, 5, T));
         TRY(range_norm(m, L->attn_norm, T));
         TRY(clg_task_arg_int(L->qkv, 5, T));
-        TRY(range_matmul(m, sp, L->qkv, m->qkv_dim, T));
+        TRY(llm_mm_range(m, sp, MM_QKV, L->qkv, m->qkv_dim, T));
         TRY(clg_task_arg_int(L->rope_q, 2, T));
         TRY(set_range(L->rope_q, 3, hr, (size_t)hp->n_head, (size_t)T, hr, 1, 1));
         TRY(clg_task_arg_int(L->rope_k, 2, T));
@@ -320,15 +311,16 @@ static clg_status set_batch(llm_model *m, step_plan *sp, int T) {
         TRY(clg_task_arg_int(L->attn, 5, T));
         TRY(range_attn(m, L->attn, T));
         TRY(clg_task_arg_int(L->wo, 5, T));
-        TRY(range_matmul(m, sp, L->wo, hp->n_embd, T));
+        TRY(llm_mm_range(m, sp, MM_WO, L->wo, hp->n_embd, T));
         TRY(clg_task_arg_int(L->ffn_norm, 5, T));
         TRY(range_norm(m, L->ffn_norm, T));
         TRY(clg_task_arg_int(L->ffn, 6, T));
-        TRY(range_matmul(m, sp, L->ffn, hp->n_ff, T));
+        TRY(llm_mm_range(m, sp, MM_FFN, L->ffn, hp->n_ff, T));
         TRY(clg_task_arg_int(L->down, 5, T));
-        TRY(range_matmul(m, sp, L->down, hp->n_embd, T));
+        TRY(llm_mm_range(m, sp, MM_DOWN, L->down, hp->n_embd, T));
     }
     TRY(clg_task_arg_int(sp->copy_last, 3, T - 1));
+    TRY(llm_mm_range(m, sp, MM_OUT, sp->out_logits, hp->n_vocab, 1));
     sp->cur_T = T;
     return CLG_OK;
 fail:
@@ -343,20 +335,14 @@ typedef struct builder {
     clg_program *embed, *norm, *rope, *kv, *attn, *rows;
 } builder;
 
-/* "matmul_q4_1" or "matmul_q4_1_wg" */
-static const char *kname(const builder *b, const char *base, int dtype, char *buf, size_t cap) {
-    snprintf(buf, cap, "%s_%s%s", base, kernel_suffix(dtype), b->m->gpu_variants ? "_wg" : "");
-    return buf;
-}
-
 /* y = W x (+ y): (W, x, y, rows, cols, T, x_stride, y_stride, accumulate) */
-static clg_status matmul_task(builder *b, clg_graph *g, const char *name, int dtype, clg_buffer *w,
-                              clg_buffer *x, clg_buffer *y, int rows, int cols, int accumulate,
-                              clg_task **out) {
+static clg_status matmul_task(builder *b, clg_graph *g, mm_kind kind, clg_buffer *w, clg_buffer *x,
+                              clg_buffer *y, int rows, int cols, int accumulate, clg_task **out) {
     clg_status st;
     clg_task *t;
     char k[64];
-    TRY(clg_graph_add_task(g, name, b->sp->matmul, kname(b, "matmul", dtype, k, sizeof k), &t));
+    const mm_cfg *c = &b->sp->cfg[kind];
+    TRY(clg_graph_add_task(g, llm_mm_kind_name(kind), c->prog, llm_mm_kernel(b->m, c, kind, k, sizeof k), &t));
     TRY(clg_task_arg_buffer(t, 0, w, CLG_READ));
     TRY(clg_task_arg_buffer(t, 1, x, CLG_READ));
     TRY(clg_task_arg_buffer(t, 2, y, accumulate ? CLG_READ_WRITE : CLG_WRITE));
@@ -428,7 +414,7 @@ static clg_status build_layer(builder *b, int i, const char *prefix) {
     snprintf(gname, sizeof gname, "%slayer.%d", prefix, i);
     TRY(clg_graph_create(m->ctx, gname, &g));
     TRY(norm_task(b, g, "attn_norm", m->x, w->attn_norm, m->xn, &L->attn_norm));
-    TRY(matmul_task(b, g, "qkv", w->qkv_type, w->qkv, m->xn, m->qkv, m->qkv_dim, hp->n_embd, 0, &L->qkv));
+    TRY(matmul_task(b, g, MM_QKV, w->qkv, m->xn, m->qkv, m->qkv_dim, hp->n_embd, 0, &L->qkv));
     TRY(rope_task(b, g, "rope_q", 0, hp->n_head, &L->rope_q));
     TRY(rope_task(b, g, "rope_k", q_dim, hp->n_head_kv, &L->rope_k));
 
@@ -467,10 +453,11 @@ static clg_status build_layer(builder *b, int i, const char *prefix) {
     L->attn = t;
 
     /* The output and down products accumulate into x: the residual adds are fused. */
-    TRY(matmul_task(b, g, "attn_output", w->wo_type, w->wo, m->att, m->x, hp->n_embd, q_dim, 1, &L->wo));
+    TRY(matmul_task(b, g, MM_WO, w->wo, m->att, m->x, hp->n_embd, q_dim, 1, &L->wo));
     TRY(norm_task(b, g, "ffn_norm", m->x, w->ffn_norm, m->xn, &L->ffn_norm));
     /* (Wg, Wu, x, h, rows, cols, T, x_stride, h_stride) */
-    TRY(clg_graph_add_task(g, "ffn_swiglu", b->sp->matmul, kname(b, "ffn_swiglu", w->ffn_type, k, sizeof k), &t));
+    const mm_cfg *fc = &b->sp->cfg[MM_FFN];
+    TRY(clg_graph_add_task(g, llm_mm_kind_name(MM_FFN), fc->prog, llm_mm_kernel(m, fc, MM_FFN, k, sizeof k), &t));
     TRY(clg_task_arg_buffer(t, 0, w->gate, CLG_READ));
     TRY(clg_task_arg_buffer(t, 1, w->up, CLG_READ));
     TRY(clg_task_arg_buffer(t, 2, m->xn, CLG_READ));
@@ -481,7 +468,7 @@ static clg_status build_layer(builder *b, int i, const char *prefix) {
     TRY(clg_task_arg_int(t, 7, hp->n_embd));
     TRY(clg_task_arg_int(t, 8, hp->n_ff));
     L->ffn = t;
-    TRY(matmul_task(b, g, "ffn_down", w->down_type, w->down, m->ffh, m->x, hp->n_embd, hp->n_ff, 1, &L->down));
+    TRY(matmul_task(b, g, MM_DOWN, w->down, m->ffh, m->x, hp->n_embd, hp->n_ff, 1, &L->down));
     return clg_plan_add_graph(b->sp->plan, g);
 fail:
     return st;
@@ -499,6 +486,7 @@ static clg_status build_plan(builder *b, step_plan *sp, int tile, const char *pr
     sp->tile = tile;
     snprintf(opts, sizeof opts, tile == MM_TT_PREFILL ? "" : "-DMM_TT=%d", tile);
     TRY(clg_program_get(m->ctx, "matmul", opts, &sp->matmul));
+    for (int kind = 0; kind < MM_KINDS; kind++) llm_mm_cfg_default(m, sp, &sp->cfg[kind]);
     sp->layers = calloc((size_t)hp->n_layer, sizeof *sp->layers);
     if (!sp->layers) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "model graphs");
     TRY(clg_plan_create(m->ctx, &sp->plan));
@@ -530,11 +518,10 @@ static clg_status build_plan(builder *b, step_plan *sp, int tile, const char *pr
     sp->copy_last = t;
     TRY(norm_task(b, g, "output_norm", m->last, m->out_norm_w, m->xn, &sp->out_norm));
     TRY(range_norm(m, sp->out_norm, 1));
-    TRY(matmul_task(b, g, "output", m->out_type, m->output, m->xn, m->logits, hp->n_vocab, hp->n_embd, 0,
+    TRY(matmul_task(b, g, MM_OUT, m->output, m->xn, m->logits, hp->n_vocab, hp->n_embd, 0,
                     &sp->out_logits));
-    TRY(range_matmul(m, sp, sp->out_logits, hp->n_vocab, 1));
     TRY(clg_plan_add_graph(sp->plan, g));
-    return set_batch(m, sp, 1);
+    return llm_set_batch(m, sp, 1);
 fail:
     return st;
 }
@@ -668,7 +655,7 @@ clg_status llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, f
         }
         TRY(clg_buffer_set_transfer_bytes(m->tokens, (size_t)T * 4));
         TRY(clg_buffer_set_transfer_bytes(m->pos, (size_t)T * 4));
-        if (T != sp->cur_T) TRY(set_batch(m, sp, T));
+        if (T != sp->cur_T) TRY(llm_set_batch(m, sp, T));
         done += T;
         /* Only the final batch needs logits: earlier ones skip the logits graph. */
         size_t n_graphs = clg_plan_graph_count(sp->plan);
@@ -678,4 +665,19 @@ clg_status llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, f
     return CLG_OK;
 fail:
     return st;
+}
+
+/* Every tensor of the file is read by a decode step except the token embedding table,
+ * of which one row is read, unless it is tied to the output (then it is read once). */
+uint64_t llm_model_weight_bytes_per_token(const llm_model *m) {
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < llm_gguf_tensor_count(m->gguf); i++) {
+        const llm_gguf_tensor *t = llm_gguf_tensor_at(m->gguf, i);
+        if (t->name.len == 17 && !memcmp(t->name.ptr, "token_embd.weight", 17) &&
+            !m->hp.tied_embeddings)
+            sum += t->ne[1] ? t->bytes / t->ne[1] : 0;
+        else
+            sum += t->bytes;
+    }
+    return sum;
 }

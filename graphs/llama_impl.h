@@ -1,0 +1,87 @@
+/* Private to graphs/llama*.c: the model's structures, shared by the graph builder
+ * (llama.c) and the planner (llama_tune.c). */
+#ifndef CLGRAPH_GRAPHS_LLAMA_IMPL_H
+#define CLGRAPH_GRAPHS_LLAMA_IMPL_H
+
+#include "clgraph/llm.h"
+
+/* The weights and KV cache of one layer (buffers shared by both step plans). */
+typedef struct layer_weights {
+    clg_buffer *attn_norm, *qkv, *wo, *ffn_norm, *gate, *up, *down, *k_cache, *v_cache;
+    int qkv_type, wo_type, ffn_type, down_type; /* llm_dtype */
+} layer_weights;
+
+/* The tasks of one layer, kept to update batch sizes between evaluations. */
+typedef struct layer_tasks {
+    clg_task *attn_norm, *qkv, *rope_q, *rope_k, *kv_store, *attn, *wo, *ffn_norm, *ffn, *down;
+} layer_tasks;
+
+/* The weight products whose variant the planner chooses, one choice per kind. */
+typedef enum mm_kind { MM_QKV, MM_WO, MM_FFN, MM_DOWN, MM_OUT, MM_KINDS } mm_kind;
+
+/* A product's variant: row per work-item (wg == 0) with a local size, or a work-group
+ * of wg items per row. */
+typedef struct mm_cfg {
+    int wg;
+    size_t local;
+    clg_program *prog;
+    int tuned;                 /* 1: measured; 0: heuristic */
+    double best_ns, runner_ns; /* measured times of the winner and the runner-up (-1: none) */
+    char label[32];
+} mm_cfg;
+
+/* The graphs embed, layer.0 .. layer.N-1, logits for one token-tile size of the
+ * products: 1 for decode steps, MM_TT_PREFILL for prompt batches. */
+typedef struct step_plan {
+    clg_plan *plan;
+    int tile;
+    clg_program *matmul;      /* the product kernels with MM_TT = tile, default MM_WG */
+    mm_cfg cfg[MM_KINDS];     /* each product's variant */
+    clg_task *embed, *copy_last, *out_norm, *out_logits;
+    layer_tasks *layers;
+    int cur_T;
+} step_plan;
+
+struct llm_model {
+    llm_gguf *gguf;
+    llm_hparams hp;
+    clg_context *ctx;
+    int gpu_variants;   /* work-group-per-row kernels (GPU) vs row-per-work-item (CPU) */
+    int qkv_dim;        /* (n_head + 2 n_head_kv) * head_dim */
+    /* device buffers; shapes with B = n_batch */
+    clg_buffer *tokens; /* [B] int, EVERY_EXECUTION */
+    clg_buffer *pos;    /* [B] int, EVERY_EXECUTION */
+    clg_buffer *x;      /* [B, n_embd] residual stream */
+    clg_buffer *xn;     /* [B, n_embd] normed */
+    clg_buffer *qkv;    /* [B, qkv_dim] q | k | v */
+    clg_buffer *att;    /* [B, n_head * head_dim] */
+    clg_buffer *ffh;    /* [B, n_ff] */
+    clg_buffer *last;   /* [n_embd] the last token's row */
+    clg_buffer *logits; /* [n_vocab] EVERY_EXECUTION */
+    int32_t *tok_host, *pos_host;
+    float *logits_host;
+    void **qkv_host;    /* per layer: concatenated q|k|v weight rows (owned) */
+    layer_weights *lw;
+    clg_buffer *tok_embd, *out_norm_w, *output; /* output == tok_embd when tied */
+    int tok_type, out_type;
+    step_plan decode, prefill;
+};
+
+/* Work sizes and kernel names (llama.c). */
+enum { MM_TT_PREFILL = 4, MM_WG = 64, NORM_WG = 64, ATT_WG = 64, CPU_LOCAL = 16 };
+const char *llm_mm_kind_name(mm_kind k);
+/* The heuristic variant for the device (row, local 16 on CPUs; work-groups of 64 on GPUs). */
+void llm_mm_cfg_default(const llm_model *m, const step_plan *sp, mm_cfg *c);
+/* Sets the range of a product task of kind k for T tokens. */
+clg_status llm_mm_range(const llm_model *m, const step_plan *sp, mm_kind k, clg_task *t, int rows, int T);
+/* "matmul_q4_1" or "ffn_swiglu_q8_0_wg" for kind k's current variant. */
+const char *llm_mm_kernel(const llm_model *m, const mm_cfg *c, mm_kind k, char *buf, size_t cap);
+/* Every task of kind k in a plan (one per layer, or the output product). */
+size_t llm_mm_tasks(const llm_model *m, const step_plan *sp, mm_kind k, clg_task **out, int *rows);
+/* Sets every batch-dependent argument and range of a plan for T tokens. */
+clg_status llm_set_batch(llm_model *m, step_plan *sp, int T);
+
+/* The planner (llama_tune.c): measures each product kind's candidates on the plan's
+ * real buffers, or takes them from the plan cache. */
+clg_status llm_tune_plans(llm_model *m, int retune);
+#endif
