@@ -7,7 +7,10 @@ int clg_cmd_devices(int argc, char **argv);
 int clg_cmd_inspect(int argc, char **argv);
 int clg_cmd_run(int argc, char **argv);
 int clg_cmd_chat(int argc, char **argv);
+int clg_cmd_plan(int argc, char **argv);
 int clg_cmd_tokenize(int argc, char **argv);
 int clg_cmd_quantize(int argc, char **argv);
+int clg_cmd_bench(int argc, char **argv);
+int clg_cmd_synth(int argc, char **argv);
 
 #endif

@@ -13,10 +13,13 @@ typedef struct command {
 static const command commands[] = {
     {"run", clg_cmd_run, "generate text from a prompt with a GGUF model"},
     {"chat", clg_cmd_chat, "interactive chat with a GGUF model"},
+    {"plan", clg_cmd_plan, "show (and tune) the task graphs a model runs as"},
     {"devices", clg_cmd_devices, "list OpenCL platforms and devices with their capabilities"},
     {"inspect", clg_cmd_inspect, "show what a GGUF model file holds (metadata, tensors)"},
     {"tokenize", clg_cmd_tokenize, "text to token ids and back with a model's tokenizer"},
     {"quantize", clg_cmd_quantize, "convert a model's weights to f32, f16, q8_0, q4_0 or q4_1"},
+    {"bench", clg_cmd_bench, "prefill and decode tokens/s, memory and roofline (llama-bench style)"},
+    {"synth", clg_cmd_synth, "write a model with real Llama shapes and random weights"},
 };
 
 static void usage(FILE *out) {

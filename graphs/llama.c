@@ -562,7 +562,7 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     clg_context_options co = clg_context_options_default();
     co.device = opt->device;
     co.build = opt->build;
-    co.profiling = opt->profiling;
+    co.profiling = opt->profiling || opt->tune; /* the tuner times with profiling events */
     co.cache_dir = opt->cache_dir;
     TRY(clg_context_create(&co, &m->ctx));
     m->gpu_variants = clg_context_device(m->ctx)->type == CLG_DEVICE_GPU;
@@ -626,6 +626,9 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
             progress(opt, "uploading weights", ++done, n_w);
         }
     }
+    if (opt->tune) progress(opt, "tuning kernels", 0, 1);
+    TRY(llm_tune_plans(m, opt->tune));
+    if (opt->tune) progress(opt, "tuning kernels", 1, 1);
     *out = m;
     return CLG_OK;
 fail:

@@ -106,6 +106,7 @@ void clg_context_destroy(clg_context *ctx) {
 }
 
 const clg_device_info *clg_context_device(const clg_context *ctx) { return &ctx->info; }
+const char *clg_context_cache_dir(const clg_context *ctx) { return ctx->cache_dir; }
 
 clg_status clg_context_finish(clg_context *ctx) {
     cl_int err = clFinish(ctx->queue);

@@ -29,6 +29,7 @@ const char *clg_program_origin_str(clg_program_origin origin) {
 }
 
 clg_program_origin clg_program_origin_of(const clg_program *prog) { return prog->origin; }
+uint64_t clg_program_source_hash(const clg_program *prog) { return prog->source_hash; }
 
 static char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");

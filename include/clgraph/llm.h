@@ -45,6 +45,10 @@ typedef struct llm_model_options {
     const char *cache_dir;  /* program cache, see clg_context_options */
     llm_progress_fn progress;
     void *progress_user;
+    /* The variants of the weight products: 0 = from the plan cache if there is one,
+     * else heuristics from the device; 1 = also measure and cache them when the cache
+     * has none; 2 = measure again, ignoring the cache (--retune). */
+    int tune;
 } llm_model_options;
 
 llm_model_options llm_model_options_default(void);
@@ -62,10 +66,29 @@ const llm_gguf *llm_model_gguf(const llm_model *m);
 clg_context *llm_model_context(const llm_model *m);
 clg_plan *llm_model_plan(const llm_model *m);
 
+/* The two step plans: 0 decode (one token per step), 1 prefill (prompt batches). */
+clg_plan *llm_model_step_plan(const llm_model *m, int which);
+
+/* The planner's decision for a task of a step plan (by task name: "qkv",
+ * "attn_output", "ffn_swiglu", "ffn_down", "output"); CLG_ERR_NOT_FOUND for tasks
+ * it does not choose (they use the .cl defaults). */
+typedef struct llm_plan_choice {
+    const char *variant;       /* "row local 16", "wg 64"; valid while m lives */
+    int tuned;                 /* 1 measured (now or from the plan cache), 0 heuristic */
+    double best_ns, runner_ns; /* the winner's and runner-up's measured times; -1 if none */
+} llm_plan_choice;
+clg_status llm_model_plan_choice(const llm_model *m, int which, const char *task,
+                                 llm_plan_choice *out);
+
 /* Evaluates n tokens at positions pos .. pos+n-1 (any n >= 1: split into batches
  * of n_batch) and writes the logits of the last one to logits [n_vocab] (may be
  * NULL). pos + n must not exceed n_ctx (CLG_ERR_INVALID_ARG naming both). */
 clg_status llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, float *logits);
+
+/* Bytes of weights one decode step reads: every tensor of the file (matrices, norms, the
+ * output or tied embedding once) except an untied token embedding table, of which only the
+ * token's row counts. The KV cache is not included. For roofline estimates. */
+uint64_t llm_model_weight_bytes_per_token(const llm_model *m);
 
 #ifdef __cplusplus
 }

@@ -123,6 +123,9 @@ void clg_context_destroy(clg_context *ctx);
 const clg_device_info *clg_context_device(const clg_context *ctx);
 /* Waits for all queued work. */
 clg_status clg_context_finish(clg_context *ctx);
+/* The folder of the program cache (see clg_context_options), NULL when disabled;
+ * layers above may keep their own caches there. Borrowed. */
+const char *clg_context_cache_dir(const clg_context *ctx);
 
 /* Measured device figures: the roofline's bandwidth and the cost of a launch. */
 typedef struct clg_probe {
@@ -159,6 +162,8 @@ clg_status clg_program_from_source(clg_context *ctx, const char *name, const cha
                                    const char *options, clg_program **out);
 
 clg_program_origin clg_program_origin_of(const clg_program *prog);
+/* Hash of the program's OpenCL C source (for caches keyed by kernel source). */
+uint64_t clg_program_source_hash(const clg_program *prog);
 const char *clg_program_origin_str(clg_program_origin origin);
 
 /* Names of the embedded kernel files, NULL-terminated; static. */
@@ -190,6 +195,10 @@ void clg_buffer_destroy(clg_buffer *buf);
 clg_status clg_buffer_find(clg_context *ctx, const char *name, clg_buffer **out);
 const char *clg_buffer_name(const clg_buffer *buf);
 size_t clg_buffer_size(const clg_buffer *buf);
+/* The context's buffers, for profilers: how many, and the i-th (borrowed; NULL when
+ * i >= count). The order is unspecified and changes when buffers come and go. */
+size_t clg_context_buffer_count(const clg_context *ctx);
+clg_buffer *clg_context_buffer(const clg_context *ctx, size_t i);
 /* For EVERY_EXECUTION: how many leading bytes cross the bus per step (default:
  * all). Lets a step upload 3 token ids of a 512-slot buffer. */
 clg_status clg_buffer_set_transfer_bytes(clg_buffer *buf, size_t bytes);
@@ -230,6 +239,10 @@ clg_status clg_task_arg_local(clg_task *t, unsigned index, size_t bytes);
 clg_status clg_task_set_range(clg_task *t, unsigned dims, const size_t *global,
                               const size_t *local);
 const char *clg_task_name(const clg_task *t);
+/* Bytes of the buffers t's arguments declare READ or READ_WRITE, each buffer once and
+ * in full: an upper bound on what one execution reads (attention reads its KV cache
+ * only up to the position, an embedding one row). For bandwidth figures. */
+uint64_t clg_task_bytes_read(const clg_task *t);
 /* Moves the task to another kernel (a variant with the same arguments, e.g. from a
  * program built with other tunables); every argument set so far is applied to it. */
 clg_status clg_task_set_kernel(clg_task *t, clg_program *prog, const char *kernel);
@@ -326,6 +339,8 @@ typedef struct clg_trace_event {
     int is_transfer;    /* 0 kernel, 1 upload, 2 download */
     uint64_t bytes;     /* transfers */
     uint64_t start_ns, end_ns;
+    uint64_t step;      /* the step it belongs to, counting from 1 per context; explicit
+                           transfers (clg_buffer_read / _write) carry the last step's */
 } clg_trace_event;
 
 /* Called once per event after each step when set (profiling must be on). */

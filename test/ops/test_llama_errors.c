@@ -8,72 +8,17 @@
 
 #include "clgraph/gguf.h"
 #include "clgraph/llm.h"
+#include "ref/tiny_model.h"
 #include "test_common.h"
 
-enum { EMBD = 64, LAYERS = 2, HEADS = 4, KV = 2, FF = 128, VOCAB = 96 };
-
-typedef struct variant {
-    const char *arch;     /* general.architecture */
-    const char *drop;     /* tensor left out */
-    const char *reshape;  /* tensor written with a wrong shape */
-    const char *q5;       /* tensor written as f16 instead of f32 (norm: unsupported) */
-} variant;
-
-static void add(llm_gguf_writer *w, const char *name, uint64_t ne0, uint64_t ne1, const variant *v) {
-    if (v->drop && !strcmp(v->drop, name)) return;
-    if (v->reshape && !strcmp(v->reshape, name)) ne1 += 1;
-    uint64_t ne[2] = {ne0, ne1 ? ne1 : 1};
-    size_t n = (size_t)(ne0 * (ne1 ? ne1 : 1));
-    float *data = malloc(n * sizeof *data);
-    tc_fill(data, n, -0.1f, 0.1f);
-    if (v->q5 && !strcmp(v->q5, name)) {
-        uint16_t *h = malloc(n * 2);
-        CHECK_OK(llm_quantize(LLM_DTYPE_F16, data, h, n));
-        CHECK_OK(llm_gguf_writer_add_tensor(w, name, LLM_DTYPE_F16, ne1 ? 2 : 1, ne, h));
-        free(h);
-    } else {
-        CHECK_OK(llm_gguf_writer_add_tensor(w, name, LLM_DTYPE_F32, ne1 ? 2 : 1, ne, data));
-    }
-    free(data);
-}
-
-static void write_model(const char *path, const variant *v) {
-    llm_gguf_writer *w;
-    CHECK_OK(llm_gguf_writer_create(&w));
-    CHECK_OK(llm_gguf_writer_add_str(w, "general.architecture", v->arch ? v->arch : "llama"));
-    CHECK_OK(llm_gguf_writer_add_u32(w, "llama.embedding_length", EMBD));
-    CHECK_OK(llm_gguf_writer_add_u32(w, "llama.block_count", LAYERS));
-    CHECK_OK(llm_gguf_writer_add_u32(w, "llama.attention.head_count", HEADS));
-    CHECK_OK(llm_gguf_writer_add_u32(w, "llama.attention.head_count_kv", KV));
-    CHECK_OK(llm_gguf_writer_add_u32(w, "llama.feed_forward_length", FF));
-    CHECK_OK(llm_gguf_writer_add_u32(w, "llama.context_length", 128));
-    CHECK_OK(llm_gguf_writer_add_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f));
-    const int hd = EMBD / HEADS;
-    add(w, "token_embd.weight", EMBD, VOCAB, v);
-    add(w, "output_norm.weight", EMBD, 0, v);
-    for (int i = 0; i < LAYERS; i++) {
-        char n[64];
-#define L(suffix, a, b) snprintf(n, sizeof n, "blk.%d." suffix ".weight", i), add(w, n, a, b, v)
-        L("attn_norm", EMBD, 0);
-        L("attn_q", EMBD, HEADS * hd);
-        L("attn_k", EMBD, KV * hd);
-        L("attn_v", EMBD, KV * hd);
-        L("attn_output", HEADS * hd, EMBD);
-        L("ffn_norm", EMBD, 0);
-        L("ffn_gate", EMBD, FF);
-        L("ffn_up", EMBD, FF);
-        L("ffn_down", FF, EMBD);
-#undef L
-    }
-    CHECK_OK(llm_gguf_writer_write(w, path));
-    llm_gguf_writer_destroy(w);
-}
+enum { EMBD = TINY_EMBD, HEADS = TINY_HEADS, KV = TINY_KV, VOCAB = TINY_VOCAB };
+typedef tiny_variant variant;
 
 /* Loads a model made with variant v; returns the status, the message in *msg. */
 static clg_status try_load(const char *dir, const variant *v, int n_ctx, llm_model **keep) {
     char path[512];
     snprintf(path, sizeof path, "%s/m.gguf", dir);
-    write_model(path, v);
+    CHECK(tiny_model_write(path, v) == 0);
     llm_model_options o = llm_model_options_default();
     o.n_ctx = n_ctx;
     o.cache_dir = "";
@@ -121,7 +66,7 @@ int main(void) {
     CHECK(try_load(dir, &shape, 32, NULL) == CLG_ERR_FORMAT);
     CHECK(strstr(clg_last_error(), "blk.0.attn_k.weight") && strstr(clg_last_error(), "expected"));
 
-    variant type = {.q5 = "blk.0.ffn_norm.weight"};
+    variant type = {.as_f16 = "blk.0.ffn_norm.weight"};
     CHECK(try_load(dir, &type, 32, NULL) == CLG_ERR_UNSUPPORTED);
     CHECK(strstr(clg_last_error(), "blk.0.ffn_norm.weight") != NULL);
 

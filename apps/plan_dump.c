@@ -1,0 +1,93 @@
+/* Plan dumps for clgraph plan and clgraph run --plan-dump (see plan_dump.h). */
+#include "apps/plan_dump.h"
+
+#include <string.h>
+
+#include "apps/json.h"
+
+static void range_str(const clg_task *t, char *buf, size_t cap, int local) {
+    size_t g[3], l[3];
+    unsigned d = clg_task_range(t, g, l);
+    const size_t *v = local ? l : g;
+    if (local && !l[0]) {
+        snprintf(buf, cap, "auto");
+        return;
+    }
+    if (d == 1) snprintf(buf, cap, "%zu", v[0]);
+    else if (d == 2) snprintf(buf, cap, "%zux%zu", v[0], v[1]);
+    else snprintf(buf, cap, "%zux%zux%zu", v[0], v[1], v[2]);
+}
+
+static void task_json(FILE *f, const llm_model *m, int which, clg_task *t, int last) {
+    char g[64], l[64];
+    range_str(t, g, sizeof g, 0);
+    range_str(t, l, sizeof l, 1);
+    llm_plan_choice c;
+    int chosen = llm_model_plan_choice(m, which, clg_task_name(t), &c) == CLG_OK;
+    fprintf(f, "        {\"task\": ");
+    json_str(f, clg_task_name(t));
+    fprintf(f, ", \"kernel\": ");
+    json_str(f, clg_task_kernel_name(t));
+    fprintf(f, ", \"variant\": ");
+    json_str(f, chosen ? c.variant : "default");
+    fprintf(f, ", \"global\": \"%s\", \"local\": \"%s\", \"local_mem\": %zu, \"build\": \"%s\", \"tuned\": %s",
+            g, l, clg_task_local_mem(t), clg_program_origin_str(clg_program_origin_of(clg_task_program(t))),
+            chosen && c.tuned ? "true" : "false");
+    if (chosen && c.best_ns >= 0) fprintf(f, ", \"best_us\": %.2f", c.best_ns / 1e3);
+    if (chosen && c.runner_ns >= 0) fprintf(f, ", \"runner_up_us\": %.2f", c.runner_ns / 1e3);
+    fprintf(f, "}%s\n", last ? "" : ",");
+}
+
+static void task_text(FILE *f, const llm_model *m, int which, clg_task *t) {
+    char g[64], l[64], times[96] = "";
+    range_str(t, g, sizeof g, 0);
+    range_str(t, l, sizeof l, 1);
+    llm_plan_choice c;
+    int chosen = llm_model_plan_choice(m, which, clg_task_name(t), &c) == CLG_OK;
+    if (chosen && c.best_ns >= 0)
+        snprintf(times, sizeof times, "%.1f us, runner-up %.1f us", c.best_ns / 1e3, c.runner_ns / 1e3);
+    fprintf(f, "    %-12s %-22s %-14s %-12s %-8s %6zu %-6s %-9s %s\n", clg_task_name(t), clg_task_kernel_name(t),
+            chosen ? c.variant : "default", g, l, clg_task_local_mem(t),
+            clg_program_origin_str(clg_program_origin_of(clg_task_program(t))),
+            chosen ? (c.tuned ? "tuned" : "heuristic") : "default", times);
+}
+
+void plan_dump(FILE *f, const llm_model *m, int json) {
+    const clg_device_info *d = clg_context_device(llm_model_context(m));
+    static const char *names[2] = {"decode", "prefill"};
+    if (json) {
+        fprintf(f, "{\"device\": ");
+        json_str(f, d->device_name);
+        fprintf(f, ", \"driver\": ");
+        json_str(f, d->driver_version);
+        fprintf(f, ", \"plans\": [\n");
+    } else {
+        fprintf(f, "device %s (driver %s)\n", d->device_name, d->driver_version);
+    }
+    for (int w = 0; w < 2; w++) {
+        clg_plan *p = llm_model_step_plan(m, w);
+        size_t ng = clg_plan_graph_count(p);
+        if (json) fprintf(f, "  {\"plan\": \"%s\", \"graphs\": [\n", names[w]);
+        else
+            fprintf(f, "\n%s plan: %zu graphs\n    %-12s %-22s %-14s %-12s %-8s %6s %-6s %-9s %s\n", names[w], ng,
+                    "task", "kernel", "variant", "global", "local", "lmem", "build", "choice", "measured");
+        for (size_t i = 0; i < ng; i++) {
+            clg_graph *g = clg_plan_graph(p, i);
+            size_t nt = clg_graph_task_count(g);
+            if (json) {
+                fprintf(f, "    {\"graph\": ");
+                json_str(f, clg_graph_name(g));
+                fprintf(f, ", \"tasks\": [\n");
+                for (size_t j = 0; j < nt; j++) task_json(f, m, w, clg_graph_task(g, j), j + 1 == nt);
+                fprintf(f, "    ]}%s\n", i + 1 == ng ? "" : ",");
+            } else if (i <= 1 || i + 1 == ng) { /* the layers repeat layer.0's tasks */
+                fprintf(f, "  %s\n", clg_graph_name(g));
+                for (size_t j = 0; j < nt; j++) task_text(f, m, w, clg_graph_task(g, j));
+                if (i == 1 && ng > 3)
+                    fprintf(f, "  ... %zu more layer graphs with the same tasks\n", ng - 3);
+            }
+        }
+        if (json) fprintf(f, "  ]}%s\n", w ? "" : ",");
+    }
+    if (json) fprintf(f, "]}\n");
+}

@@ -1,0 +1,65 @@
+/* A tiny random Llama GGUF for engine tests (see tiny_model.h). */
+#include "ref/tiny_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clgraph/gguf.h"
+#include "test_common.h"
+
+
+static void add(llm_gguf_writer *w, const char *name, uint64_t ne0, uint64_t ne1, const tiny_variant *v) {
+    if (v->drop && !strcmp(v->drop, name)) return;
+    if (v->reshape && !strcmp(v->reshape, name)) ne1 += 1;
+    uint64_t ne[2] = {ne0, ne1 ? ne1 : 1};
+    size_t n = (size_t)(ne0 * (ne1 ? ne1 : 1));
+    float *data = malloc(n * sizeof *data);
+    tc_fill(data, n, -0.1f, 0.1f);
+    if (v->as_f16 && !strcmp(v->as_f16, name)) {
+        uint16_t *h = malloc(n * 2);
+        CHECK_OK(llm_quantize(LLM_DTYPE_F16, data, h, n));
+        CHECK_OK(llm_gguf_writer_add_tensor(w, name, LLM_DTYPE_F16, ne1 ? 2 : 1, ne, h));
+        free(h);
+    } else {
+        CHECK_OK(llm_gguf_writer_add_tensor(w, name, LLM_DTYPE_F32, ne1 ? 2 : 1, ne, data));
+    }
+    free(data);
+}
+
+int tiny_model_write(const char *path, const tiny_variant *v) {
+    static const tiny_variant plain;
+    if (!v) v = &plain;
+    int before = tc_failures;
+    llm_gguf_writer *w;
+    CHECK_OK(llm_gguf_writer_create(&w));
+    CHECK_OK(llm_gguf_writer_add_str(w, "general.architecture", v->arch ? v->arch : "llama"));
+    CHECK_OK(llm_gguf_writer_add_u32(w, "llama.embedding_length", TINY_EMBD));
+    CHECK_OK(llm_gguf_writer_add_u32(w, "llama.block_count", TINY_LAYERS));
+    CHECK_OK(llm_gguf_writer_add_u32(w, "llama.attention.head_count", TINY_HEADS));
+    CHECK_OK(llm_gguf_writer_add_u32(w, "llama.attention.head_count_kv", TINY_KV));
+    CHECK_OK(llm_gguf_writer_add_u32(w, "llama.feed_forward_length", TINY_FF));
+    CHECK_OK(llm_gguf_writer_add_u32(w, "llama.context_length", 128));
+    CHECK_OK(llm_gguf_writer_add_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f));
+    const int hd = TINY_EMBD / TINY_HEADS;
+    add(w, "token_embd.weight", TINY_EMBD, TINY_VOCAB, v);
+    add(w, "output_norm.weight", TINY_EMBD, 0, v);
+    for (int i = 0; i < TINY_LAYERS; i++) {
+        char n[64];
+#define L(suffix, a, b) snprintf(n, sizeof n, "blk.%d." suffix ".weight", i), add(w, n, a, b, v)
+        L("attn_norm", TINY_EMBD, 0);
+        L("attn_q", TINY_EMBD, TINY_HEADS * hd);
+        L("attn_k", TINY_EMBD, TINY_KV * hd);
+        L("attn_v", TINY_EMBD, TINY_KV * hd);
+        L("attn_output", TINY_HEADS * hd, TINY_EMBD);
+        L("ffn_norm", TINY_EMBD, 0);
+        L("ffn_gate", TINY_EMBD, TINY_FF);
+        L("ffn_up", TINY_EMBD, TINY_FF);
+        L("ffn_down", TINY_FF, TINY_EMBD);
+#undef L
+    }
+    CHECK_OK(llm_gguf_writer_write(w, path));
+    llm_gguf_writer_destroy(w);
+    return tc_failures != before;
+}
+
