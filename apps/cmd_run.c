@@ -107,11 +107,15 @@ int clg_cmd_run(int argc, char **argv) {
     if (!rc) {
         signal(SIGINT, on_sigint);
         if (!o.chat) fputs(o.prompt, stdout);
+        if (o.profile && profile_create(llm_model_context(s.model), o.trace_json != NULL, &s.prof))
+            fprintf(stderr, "clgraph run: out of memory for the profile\n");
         rc = gen_run(&s, ids, (int)n, o.n_predict, &g_stop, NULL, "run");
         printf("\n");
         if (!o.quiet) gen_print_summary(&s, "run");
-        if (o.profile)
-            profile_print(stderr, llm_model_context(s.model), llm_model_plan(s.model), s.decode_s, s.n_decode);
+        if (s.prof && profile_report(s.prof, llm_model_plan(s.model), s.decode_s, s.n_decode, stderr,
+                                     o.profile_json, o.trace_json))
+            rc = 1;
+        profile_destroy(s.prof);
     }
     free(ids);
     free(text);

@@ -1,5 +1,6 @@
 /* Shared by clgraph run and chat: options, loading with progress, generation. */
 #include "apps/generate.h"
+#include "apps/plan_dump.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,13 @@ const char *gen_options_help(void) {
            "  --build MODE            kernels from source, spirv or auto (default auto)\n"
            "  --system TEXT           system message (chat template)\n"
            "  --template NAME         chat template, overriding the model's\n"
-           "  --profile               per-task kernel times of the decode steps on stderr\n"
+           "  --profile [FILE.json]   profile of the decode steps on stderr: tasks by time with\n"
+           "                          GB/s, transfers, launches per token, where the wall time\n"
+           "                          went; with FILE.json also as JSON\n"
+           "  --trace FILE.json       Chrome trace of the decode steps (opens in Perfetto)\n"
+           "  --tune                  measure kernel variants for this device (cached; see clgraph plan)\n"
+           "  --retune                measure them again, ignoring the plan cache\n"
+           "  --plan-dump [FILE]      print the plan (graphs, kernels, variants, sizes) to FILE or stderr\n"
            "  -q, --quiet             no progress or summary on stderr\n";
 }
 
@@ -107,8 +114,23 @@ int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *
         o->quiet = 1;
         return 1;
     }
-    if (IS("--profile")) {
+    if (IS("--profile")) { /* the file is optional: taken when the next word is no option */
+        if (*i + 1 < argc && argv[*i + 1][0] && argv[*i + 1][0] != '-') o->profile_json = argv[++*i];
         o->profile = 1;
+        return 1;
+    }
+    if (IS("--trace")) {
+        if (!need(argc, argv, *i, cmd)) return -1;
+        o->trace_json = argv[++*i];
+        o->profile = 1;
+        return 1;
+    }
+    if (IS("--tune") || IS("--retune")) {
+        o->tune = IS("--retune") ? 2 : (o->tune > 1 ? o->tune : 1);
+        return 1;
+    }
+    if (IS("--plan-dump")) { /* FILE is optional */
+        o->plan_dump = *i + 1 < argc && argv[*i + 1][0] && argv[*i + 1][0] != '-' ? argv[++*i] : "-";
         return 1;
     }
 #undef IS
@@ -145,6 +167,7 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
     mo.n_ctx = o->n_ctx;
     mo.n_batch = o->n_batch;
     mo.profiling = o->profile;
+    mo.tune = o->tune;
     mo.progress = on_progress;
     int quiet = o->quiet;
     mo.progress_user = &quiet;
@@ -158,6 +181,15 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
         fprintf(stderr, "loaded %s in %.1f s: %d layers, %d embd, %d heads (%d kv), vocab %d, ctx %d, %s weights, on %s\n",
                 o->model, now_s() - t0, hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_vocab,
                 hp->n_ctx, llm_dtype_name(hp->weight_type), clg_context_device(llm_model_context(s->model))->device_name);
+    if (o->plan_dump) {
+        FILE *f = strcmp(o->plan_dump, "-") ? fopen(o->plan_dump, "w") : stderr;
+        if (!f) {
+            fprintf(stderr, "clgraph %s: cannot write the plan to %s\n", cmd, o->plan_dump);
+            return 1;
+        }
+        plan_dump(f, s->model, 0);
+        if (f != stderr) fclose(f);
+    }
     if ((st = llm_tokenizer_create(llm_model_gguf(s->model), &s->tok)) != CLG_OK) {
         fprintf(stderr, "clgraph %s: tokenizer: %s\n", cmd, clg_last_error());
         return 1;
@@ -240,6 +272,7 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
     memcpy(s->hist, prompt, (size_t)n_prompt * sizeof(int32_t));
     s->n_hist = n_prompt;
     clg_profile_reset(llm_model_context(s->model)); /* the profile covers the decode steps */
+    if (s->prof) profile_restart(s->prof);
     llm_sampler_reset(s->sampler);
     for (int i = 0; i < n_prompt; i++) llm_sampler_accept(s->sampler, prompt[i]);
 

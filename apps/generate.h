@@ -10,10 +10,13 @@
 #include "clgraph/llm.h"
 #include "clgraph/sampler.h"
 #include "clgraph/tokenizer.h"
+#include "apps/profile.h"
 
 typedef struct gen_options {
     const char *model, *prompt, *prompt_file, *system, *template_name, *device;
-    int n_predict, n_ctx, n_batch, chat, seed_given, quiet, profile;
+    const char *profile_json, *trace_json; /* --profile FILE, --trace FILE, or NULL */
+    int n_predict, n_ctx, n_batch, chat, seed_given, quiet, profile, tune;
+    const char *plan_dump; /* "-" for stderr, else a file */
     clg_build_mode build;
     llm_sampler_params sampling;
 } gen_options;
@@ -31,6 +34,7 @@ typedef struct gen_session {
     int n_hist;
     double prefill_s, decode_s;
     int n_prefill, n_decode;
+    profile *prof;   /* borrowed, or NULL; gen_run restarts it where the decode starts */
 } gen_session;
 
 /* Parses the options common to run and chat; argv[i] is consumed by the caller when

@@ -93,6 +93,18 @@ clg_status clg_buffer_find(clg_context *ctx, const char *name, clg_buffer **out)
 const char *clg_buffer_name(const clg_buffer *buf) { return buf->name; }
 size_t clg_buffer_size(const clg_buffer *buf) { return buf->bytes; }
 
+size_t clg_context_buffer_count(const clg_context *ctx) {
+    size_t n = 0;
+    for (const clg_buffer *b = ctx->buffers; b; b = b->next) n++;
+    return n;
+}
+
+clg_buffer *clg_context_buffer(const clg_context *ctx, size_t i) {
+    clg_buffer *b = ctx->buffers;
+    while (b && i--) b = b->next;
+    return b;
+}
+
 clg_status clg_buffer_set_transfer_bytes(clg_buffer *buf, size_t bytes) {
     if (bytes == 0 || bytes > buf->bytes)
         return clg_fail(CLG_ERR_INVALID_ARG, "buffer '%s': transfer of %zu bytes outside 1..%zu",

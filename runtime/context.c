@@ -122,5 +122,8 @@ void clg_context_set_trace(clg_context *ctx, clg_trace_fn fn, void *user) {
 void clg_profile_reset(clg_context *ctx) {
     for (clg_buffer *b = ctx->buffers; b; b = b->next) memset(&b->stats, 0, sizeof b->stats);
     for (clg_graph *g = ctx->graphs; g; g = g->next)
-        for (size_t i = 0; i < g->n; i++) memset(&g->tasks[i]->stats, 0, sizeof g->tasks[i]->stats);
+        for (size_t i = 0; i < g->n; i++) {
+            memset(&g->tasks[i]->stats, 0, sizeof g->tasks[i]->stats);
+            g->tasks[i]->stats.min_ns = UINT64_MAX;
+        }
 }

@@ -56,6 +56,19 @@ clg_task *clg_graph_task(const clg_graph *g, size_t i) { return i < g->n ? g->ta
 const char *clg_task_name(const clg_task *t) { return t->name; }
 void clg_task_get_stats(const clg_task *t, clg_task_stats *out) { *out = t->stats; }
 
+uint64_t clg_task_bytes_read(const clg_task *t) {
+    uint64_t sum = 0;
+    for (unsigned a = 0; a < t->nargs; a++) {
+        const clg_arg *x = &t->args[a];
+        if (x->kind != 1 || !(x->access & CLG_READ)) continue;
+        int seen = 0; /* a buffer passed twice counts once */
+        for (unsigned k = 0; k < a && !seen; k++)
+            seen = t->args[k].kind == 1 && t->args[k].buf == x->buf && (t->args[k].access & CLG_READ);
+        if (!seen) sum += x->buf->bytes;
+    }
+    return sum;
+}
+
 clg_status clg_graph_add_task(clg_graph *g, const char *name, clg_program *prog, const char *kernel,
                               clg_task **out) {
     *out = NULL;
@@ -338,7 +351,8 @@ clg_status clg_step_finish(clg_context *ctx) {
             }
             if (ctx->trace) {
                 clg_trace_event te = {p->task ? p->task->graph->name : "",
-                                      p->task ? p->task->name : p->buf->name, p->kind, p->bytes, s, e};
+                                      p->task ? p->task->name : p->buf->name, p->kind, p->bytes, s, e,
+                                      ctx->step};
                 ctx->trace(ctx->trace_user, &te);
             }
         }

@@ -146,4 +146,87 @@ def chat():
     expect(rc == 1 and "chatml" in err, "an unknown template lists the known ones")
 
 
+def profile():
+    """run --profile / --trace on PoCL (real timestamps) and rusticl (fake ones)."""
+    import collections
+    import os
+    import tempfile
+    model = os.environ["CLGRAPH_TEST_MODEL"]
+
+    def run_on(dev, *args):
+        env = dict(os.environ, CLGRAPH_DEVICE=dev)
+        p = subprocess.run([BIN, "run", "-m", model, *args], capture_output=True, text=True, env=env,
+                           timeout=600)
+        return p.returncode, p.stdout, p.stderr
+
+    with tempfile.TemporaryDirectory() as d:
+        pj, tj = os.path.join(d, "p.json"), os.path.join(d, "t.json")
+        rc, out, err = run_on("pocl", "-p", "The capital of France is", "-n", "4", "--temp", "0",
+                              "--profile", pj, "--trace", tj)
+        expect(rc == 0, f"run --profile FILE --trace FILE exits 0 ({err.strip()[-300:]})")
+        expect("where the wall time went" in err and "launches per token" in err, "the table is on stderr")
+        with open(pj) as f:
+            prof = json.load(f)
+        with open(tj) as f:
+            trace = json.load(f)
+        expect(prof["device"]["timestamps_real"] is True, "PoCL's event timestamps are real")
+        steps, tot = prof["steps"], prof["totals"]
+        expect(1 <= steps <= 4, f"{steps} decode steps profiled")
+        execs = sum(t["executions"] for t in prof["tasks"])
+        expect(execs == tot["kernel_executions"] > 0,
+               f"task statistics ({execs} executions) agree with the events seen ({tot['kernel_executions']})")
+        xfers = sum(t["count"] for t in prof["transfers"])
+        expect(xfers == tot["transfers"], f"transfer statistics ({xfers}) agree with the events ({tot['transfers']})")
+        logits = [t for t in prof["transfers"] if t["buffer"] == "logits"]
+        expect(len(logits) == 1 and logits[0]["direction"] == "download" and logits[0]["count"] == steps
+               and logits[0]["bytes"] == steps * 49152 * 4, f"one logits read-back per step: {logits}")
+
+        x = [e for e in trace["traceEvents"] if e["ph"] == "X"]
+        kern = [e for e in x if e["tid"] == 1]
+        xfer = [e for e in x if e["tid"] == 2]
+        expect(len(x) == len(kern) + len(xfer), "every X event is on the kernel or the transfer track")
+        expect(len(kern) == execs, f"one trace event per kernel execution ({len(kern)} vs {execs})")
+        by_name = collections.Counter(e["name"] for e in kern)
+        bad = [t["name"] for t in prof["tasks"] if by_name[t["name"]] != t["executions"]]
+        expect(not bad, f"per task, as many events as executions (differ: {bad})")
+        expect(len(xfer) == xfers and all(e["args"]["bytes"] > 0 for e in xfer),
+               f"one trace event per transfer, with its bytes ({len(xfer)} vs {xfers})")
+        expect(all(e["dur"] >= 0 and e["ts"] >= 0 for e in x), "no negative times or durations")
+        expect(min(e["ts"] for e in x) == 0, "times start at the first event")
+        expect(len({e["args"]["step"] for e in x}) == steps, "events carry their step, one set per token")
+        kms = sum(e["dur"] for e in kern) / 1e3
+        expect(abs(kms - tot["kernel_ms"]) <= 0.01 * tot["kernel_ms"] + 0.01,
+               f"trace kernel time {kms:.3f} ms matches the table's {tot['kernel_ms']:.3f} ms")
+        parts = tot["kernel_ms"] + tot["transfer_ms"] + tot["idle_in_steps_ms"] + tot["host_between_steps_ms"] \
+            - tot["overlap_ms"]
+        expect(abs(parts - tot["accounted_ms"]) < 0.01, "accounted = kernels + transfers + idle - overlap")
+        expect(abs(prof["wall_ms"] - tot["accounted_ms"] - tot["unaccounted_ms"]) < 0.01,
+               "accounted + unaccounted = wall")
+        expect(tot["accounted_pct"] >= 95, f"the profile accounts for {tot['accounted_pct']:.1f}% (>= 95%) of "
+               f"the {prof['wall_ms']:.1f} ms wall time")
+        expect(prof["probe"] and prof["probe"]["read_gbs"] > 0, "the device's read bandwidth was probed")
+        top = prof["tasks"][0]
+        expect(top["gbs"] > 0 and top["peak_pct"] > 0 and top["bytes_read"] > 0,
+               f"the top task has a bandwidth: {top['name']} {top['gbs']:.2f} GB/s")
+
+        rc, _, err = run_on("pocl", "-p", "Hi", "-n", "1", "--profile")
+        expect(rc == 0 and "% peak" in err, "--profile without a file prints the table")
+        rc, _, err = run_on("pocl", "-p", "Hi", "--trace")
+        expect(rc == 2 and "--trace" in err, "--trace without a file exits 2 naming it")
+        rc, _, err = run_on("pocl", "-p", "Hi", "-n", "1", "--profile", os.path.join(d, "no", "p.json"))
+        expect(rc == 1 and "no/p.json" in err, "an unwritable profile file exits 1 naming it")
+
+        rj, rt = os.path.join(d, "r.json"), os.path.join(d, "rt.json")
+        rc, _, err = run_on("rusticl", "-p", "Hi", "-n", "1", "--temp", "0", "--profile", rj, "--trace", rt)
+        with open(rj) as f:
+            r = json.load(f)
+        expect(r["device"]["timestamps_real"] is False and "not real" in err,
+               "rusticl's fake timestamps are said to be so")
+        expect(r["totals"]["kernel_ms"] is None and all(t["total_ms"] is None for t in r["tasks"]),
+               "and no times are reported from them")
+        expect(r["totals"]["kernel_executions"] == sum(t["executions"] for t in r["tasks"]) > 0,
+               "counts are still reported")
+        expect(rc == 1 and not os.path.exists(rt), "no trace is written from fake timestamps (exit 1)")
+
+
 globals()[sys.argv[2]]()
