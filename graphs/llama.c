@@ -302,10 +302,8 @@ clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
         TRY(range_norm(m, L->attn_norm, T));
         TRY(clg_task_arg_int(L->qkv, 5, T));
         TRY(llm_mm_range(m, sp, MM_QKV, L->qkv, m->qkv_dim, T));
-        TRY(clg_task_arg_int(L->rope_q, 2, T));
-        TRY(set_range(L->rope_q, 3, hr, (size_t)hp->n_head, (size_t)T, hr, 1, 1));
-        TRY(clg_task_arg_int(L->rope_k, 2, T));
-        TRY(set_range(L->rope_k, 3, hr, (size_t)hp->n_head_kv, (size_t)T, hr, 1, 1));
+        TRY(clg_task_arg_int(L->rope, 2, T));
+        TRY(set_range(L->rope, 3, hr, (size_t)(hp->n_head + hp->n_head_kv), (size_t)T, hr, 1, 1));
         TRY(clg_task_arg_int(L->kv_store, 4, T));
         TRY(set_range(L->kv_store, 3, (size_t)hp->head_dim, (size_t)hp->n_head_kv, (size_t)T, CPU_LOCAL, 1, 1));
         TRY(clg_task_arg_int(L->attn, 5, T));
@@ -415,8 +413,8 @@ static clg_status build_layer(builder *b, int i, const char *prefix) {
     TRY(clg_graph_create(m->ctx, gname, &g));
     TRY(norm_task(b, g, "attn_norm", m->x, w->attn_norm, m->xn, &L->attn_norm));
     TRY(matmul_task(b, g, MM_QKV, w->qkv, m->xn, m->qkv, m->qkv_dim, hp->n_embd, 0, &L->qkv));
-    TRY(rope_task(b, g, "rope_q", 0, hp->n_head, &L->rope_q));
-    TRY(rope_task(b, g, "rope_k", q_dim, hp->n_head_kv, &L->rope_k));
+    /* Q and K in one launch: the K heads follow the Q heads in each row of qkv. */
+    TRY(rope_task(b, g, "rope", 0, hp->n_head + hp->n_head_kv, &L->rope));
 
     /* (qkv, k_cache, v_cache, pos, T, row_stride, k_off, v_off, n_kv_heads, head_dim, ctx_len) */
     TRY(clg_graph_add_task(g, "kv_store", b->kv, "kv_store", &t));

@@ -13,7 +13,7 @@ typedef struct layer_weights {
 
 /* The tasks of one layer, kept to update batch sizes between evaluations. */
 typedef struct layer_tasks {
-    clg_task *attn_norm, *qkv, *rope_q, *rope_k, *kv_store, *attn, *wo, *ffn_norm, *ffn, *down;
+    clg_task *attn_norm, *qkv, *rope, *kv_store, *attn, *wo, *ffn_norm, *ffn, *down;
 } layer_tasks;
 
 /* The weight products whose variant the planner chooses, one choice per kind. */
