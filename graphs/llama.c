@@ -285,9 +285,16 @@ static clg_status range_norm(llm_model *m, clg_task *t, int T) {
     return set_range(t, 1, (size_t)T, 1, 1, 1, 1, 1);
 }
 
-static clg_status range_attn(llm_model *m, clg_task *t, int T) {
-    if (m->gpu_variants) return set_range(t, 2, (size_t)m->hp.n_head * ATT_WG, (size_t)T, 1, ATT_WG, 1, 1);
-    return set_range(t, 2, (size_t)m->hp.n_head, (size_t)T, 1, 1, 1, 1);
+static clg_status range_attn(llm_model *m, const layer_tasks *L, int T) {
+    const size_t wg = (size_t)m->att_wg, heads = (size_t)m->hp.n_head;
+    if (L->attn_merge) { /* split: (heads * wg, T, parts), then the merge over (head_dim, heads, T) */
+        clg_status st = set_range(L->attn, 3, heads * wg, (size_t)T, (size_t)m->attn_split, wg, 1, 1);
+        if (st == CLG_OK) st = clg_task_arg_int(L->attn_merge, 2, T);
+        if (st == CLG_OK) st = set_range(L->attn_merge, 3, (size_t)m->hp.head_dim, heads, (size_t)T, CPU_LOCAL, 1, 1);
+        return st;
+    }
+    if (m->gpu_variants) return set_range(L->attn, 2, heads * wg, (size_t)T, 1, wg, 1, 1);
+    return set_range(L->attn, 2, heads, (size_t)T, 1, 1, 1, 1);
 }
 
 clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
@@ -307,7 +314,7 @@ clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
         TRY(clg_task_arg_int(L->kv_store, 4, T));
         TRY(set_range(L->kv_store, 3, (size_t)hp->head_dim, (size_t)hp->n_head_kv, (size_t)T, CPU_LOCAL, 1, 1));
         TRY(clg_task_arg_int(L->attn, 5, T));
-        TRY(range_attn(m, L->attn, T));
+        TRY(range_attn(m, L, T));
         TRY(clg_task_arg_int(L->wo, 5, T));
         TRY(llm_mm_range(m, sp, MM_WO, L->wo, hp->n_embd, T));
         TRY(clg_task_arg_int(L->ffn_norm, 5, T));
@@ -433,7 +440,9 @@ static clg_status build_layer(builder *b, int i, const char *prefix) {
 
     /* (q, k_cache, v_cache, pos, out, T, q_stride, q_off, out_stride, n_heads, n_kv_heads,
      *  head_dim, ctx_len, scale) */
-    TRY(clg_graph_add_task(g, "attention", b->attn, m->gpu_variants ? "attention_wg" : "attention_row", &t));
+    int split = b->sp == &m->decode && m->attn_split > 1;
+    TRY(clg_graph_add_task(g, "attention", b->attn,
+                           split ? "attention_split" : m->gpu_variants ? "attention_wg" : "attention_row", &t));
     TRY(clg_task_arg_buffer(t, 0, m->qkv, CLG_READ));
     TRY(clg_task_arg_buffer(t, 1, w->k_cache, CLG_READ));
     TRY(clg_task_arg_buffer(t, 2, w->v_cache, CLG_READ));
@@ -449,6 +458,21 @@ static clg_status build_layer(builder *b, int i, const char *prefix) {
     TRY(clg_task_arg_int(t, 12, hp->n_ctx));
     TRY(clg_task_arg_float(t, 13, 1.0f / sqrtf((float)hp->head_dim)));
     L->attn = t;
+    if (split) { /* flash decoding: partials over position ranges, then the merge */
+        TRY(clg_task_arg_buffer(t, 4, m->att, CLG_READ)); /* the split leaves out alone */
+        TRY(clg_task_arg_buffer(t, 14, m->att_part, CLG_WRITE));
+        TRY(clg_task_arg_int(t, 15, m->attn_split));
+        /* (part, out, T, out_stride, n_heads, head_dim, n_split) */
+        TRY(clg_graph_add_task(g, "attn_merge", b->attn, "attention_merge", &t));
+        TRY(clg_task_arg_buffer(t, 0, m->att_part, CLG_READ));
+        TRY(clg_task_arg_buffer(t, 1, m->att, CLG_WRITE));
+        TRY(clg_task_arg_int(t, 2, 1));
+        TRY(clg_task_arg_int(t, 3, q_dim));
+        TRY(clg_task_arg_int(t, 4, hp->n_head));
+        TRY(clg_task_arg_int(t, 5, hp->head_dim));
+        TRY(clg_task_arg_int(t, 6, m->attn_split));
+        L->attn_merge = t;
+    }
 
     /* The output and down products accumulate into x: the residual adds are fused. */
     TRY(matmul_task(b, g, MM_WO, w->wo, m->att, m->x, hp->n_embd, q_dim, 1, &L->wo));
@@ -596,12 +620,27 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     for (int i = 0; i < hp->n_layer; i++) TRY(load_layer(m, i));
     hp->weight_type = m->lw[0].ffn_type;
 
+    m->attn_split = opt->attn_split ? opt->attn_split : (m->gpu_variants ? 8 : 1);
+    if (m->attn_split > 1)
+        TRY(clg_buffer_create(m->ctx, "attn_part",
+                              (size_t)hp->n_head * (size_t)m->attn_split * (size_t)(hp->head_dim + 2) * 4,
+                              CLG_TRANSFER_DEVICE_ONLY, NULL, &m->att_part));
+
     builder b = {.m = m};
     const char *files[] = {"embed", "norm", "rope", "kv", "attention", "rows"};
     clg_program **progs[] = {&b.embed, &b.norm, &b.rope, &b.kv, &b.attn, &b.rows};
     for (size_t i = 0; i < 6; i++) {
         progress(opt, "building kernels", i, 8);
         TRY(clg_program_get(m->ctx, files[i], "", progs[i]));
+    }
+    /* The work-group kernels' ATT_WG must fit the device's limit for them (llvmpipe: 32). */
+    m->att_wg = ATT_WG;
+    size_t dev_max = clg_context_device(m->ctx)->max_work_group_size;
+    if (dev_max < ATT_WG || (!m->gpu_variants && m->attn_split > 1)) {
+        m->att_wg = dev_max < 32 ? (int)dev_max : 32;
+        char opts[32];
+        snprintf(opts, sizeof opts, "-DATT_WG=%d", m->att_wg);
+        TRY(clg_program_get(m->ctx, "attention", opts, &b.attn));
     }
     progress(opt, "building kernels", 6, 8);
     TRY(build_plan(&b, &m->decode, 1, ""));

@@ -13,7 +13,7 @@ typedef struct layer_weights {
 
 /* The tasks of one layer, kept to update batch sizes between evaluations. */
 typedef struct layer_tasks {
-    clg_task *attn_norm, *qkv, *rope, *kv_store, *attn, *wo, *ffn_norm, *ffn, *down;
+    clg_task *attn_norm, *qkv, *rope, *kv_store, *attn, *attn_merge, *wo, *ffn_norm, *ffn, *down;
 } layer_tasks;
 
 /* The weight products whose variant the planner chooses, one choice per kind. */
@@ -58,6 +58,9 @@ struct llm_model {
     clg_buffer *ffh;    /* [B, n_ff] */
     clg_buffer *last;   /* [n_embd] the last token's row */
     clg_buffer *logits; /* [n_vocab] EVERY_EXECUTION */
+    clg_buffer *att_part; /* [n_head, attn_split, head_dim + 2] decode attention partials */
+    int attn_split;       /* parts of the decode attention; <= 1: none */
+    int att_wg;           /* ATT_WG of the attention program (the kernel's limit may be lower) */
     int32_t *tok_host, *pos_host;
     float *logits_host;
     void **qkv_host;    /* per layer: concatenated q|k|v weight rows (owned) */

@@ -49,6 +49,9 @@ typedef struct llm_model_options {
      * else heuristics from the device; 1 = also measure and cache them when the cache
      * has none; 2 = measure again, ignoring the cache (--retune). */
     int tune;
+    /* Decode attention split over positions into this many parts, merged afterwards
+     * (flash decoding); 0: 8 on GPUs, none on CPUs; 1: no split. */
+    int attn_split;
 } llm_model_options;
 
 llm_model_options llm_model_options_default(void);
