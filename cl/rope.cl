@@ -5,8 +5,10 @@
  *                         + (0 .. head_dim-1)], for h < n_heads (so Q and K of a fused QKV
  *                         row are two launches with different col_off / n_heads)
  *   pos: [T] int          position of each token
+ *   freq_factors: [n_rot/2] f32  per-pair divisors of theta (Llama 3.1 rope_freqs.weight;
+ *                         all 1 for models without it)
  *
- * For pair i < n_rot/2: theta_i = pos[t] * freq_scale * freq_base^(-2i/n_rot), and
+ * For pair i < n_rot/2: theta_i = pos[t] * freq_scale * freq_base^(-2i/n_rot) / freq_factors[i], and
  *   (a, b) -> (a cos theta_i - b sin theta_i, a sin theta_i + b cos theta_i)
  * where (a, b) = (x[2i], x[2i+1])          for neox = 0 (llama.cpp LLAMA_ROPE_TYPE_NORM,
  *                                              general.architecture = llama)
@@ -21,7 +23,7 @@
 
 __kernel void rope(__global float *x, __global const int *pos, int T, int row_stride, int col_off,
                    int n_heads, int head_dim, int n_rot, float freq_base, float freq_scale,
-                   int neox) {
+                   int neox, __global const float *freq_factors) {
     const int i = (int)get_global_id(0);
     const int h = (int)get_global_id(1);
     const int t = (int)get_global_id(2);
@@ -29,7 +31,7 @@ __kernel void rope(__global float *x, __global const int *pos, int T, int row_st
     if (i >= half_rot || h >= n_heads || t >= T) return;
 
     const float inv_freq = pow(freq_base, -2.0f * (float)i / (float)n_rot);
-    const float theta = (float)pos[t] * freq_scale * inv_freq;
+    const float theta = (float)pos[t] * freq_scale * inv_freq / freq_factors[i];
     float c;
     const float s = sincos(theta, &c);
 

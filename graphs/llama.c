@@ -30,6 +30,7 @@ void llm_model_destroy(llm_model *m) {
     free(m->tok_host);
     free(m->pos_host);
     free(m->logits_host);
+    free(m->rope_ones);
     llm_gguf_close(m->gguf);
     free(m);
 }
@@ -97,9 +98,6 @@ static clg_status read_hparams(const llm_gguf *f, llm_hparams *hp) {
             return clg_fail(CLG_ERR_UNSUPPORTED, "rope scaling '%.*s' is not supported (linear is)",
                             (int)(stype.len > 32 ? 32 : stype.len), stype.ptr);
     }
-    if (llm_gguf_find_tensor(f, "rope_freqs.weight"))
-        return clg_fail(CLG_ERR_UNSUPPORTED,
-                        "tensor rope_freqs.weight (Llama 3.1 rope frequency factors) is not supported yet");
     return CLG_OK;
 }
 
@@ -400,6 +398,7 @@ static clg_status rope_task(builder *b, clg_graph *g, const char *name, int col_
     TRY(clg_task_arg_float(t, 8, hp->rope_base));
     TRY(clg_task_arg_float(t, 9, hp->rope_scale));
     TRY(clg_task_arg_int(t, 10, hp->rope_neox));
+    TRY(clg_task_arg_buffer(t, 11, b->m->rope_freqs, CLG_READ));
     *out = t;
     return CLG_OK;
 fail:
@@ -617,6 +616,21 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     if (outw) TRY(tensor_buffer(m, outw, &m->output));
     else m->output = m->tok_embd;
     m->out_type = outw ? outw->dtype : tok->dtype;
+    /* RoPE frequency divisors: Llama 3.1's rope_freqs.weight, else ones. */
+    const llm_gguf_tensor *rf = llm_gguf_find_tensor(m->gguf, "rope_freqs.weight");
+    if (rf) {
+        TRY(tensor(m->gguf, "rope_freqs.weight", (uint64_t)hp->n_rot / 2, 0, 0, &rf));
+        TRY(tensor_buffer(m, rf, &m->rope_freqs));
+    } else {
+        m->rope_ones = malloc((size_t)hp->n_rot / 2 * sizeof(float));
+        if (!m->rope_ones) {
+            st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "rope factors");
+            goto fail;
+        }
+        for (int i = 0; i < hp->n_rot / 2; i++) m->rope_ones[i] = 1.0f;
+        TRY(weight_buffer(m, "rope_freqs.ones", m->rope_ones, (size_t)hp->n_rot / 2 * sizeof(float),
+                          &m->rope_freqs));
+    }
     for (int i = 0; i < hp->n_layer; i++) TRY(load_layer(m, i));
     hp->weight_type = m->lw[0].ffn_type;
 
@@ -650,8 +664,9 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
 
     /* Upload every weight now, with progress, rather than inside the first step. */
     size_t n_w = 3 + 7 * (size_t)hp->n_layer, done = 0;
-    clg_buffer *top[3] = {m->tok_embd, m->out_norm_w, m->output};
-    for (int i = 0; i < 3; i++) {
+    clg_buffer *top[4] = {m->tok_embd, m->out_norm_w, m->output, m->rope_freqs};
+    n_w++;
+    for (int i = 0; i < 4; i++) {
         TRY(clg_buffer_prefetch(top[i]));
         progress(opt, "uploading weights", ++done, n_w);
     }

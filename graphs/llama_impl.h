@@ -58,6 +58,8 @@ struct llm_model {
     clg_buffer *ffh;    /* [B, n_ff] */
     clg_buffer *last;   /* [n_embd] the last token's row */
     clg_buffer *logits; /* [n_vocab] EVERY_EXECUTION */
+    clg_buffer *rope_freqs; /* [n_rot/2] theta divisors (rope_freqs.weight or ones) */
+    float *rope_ones;       /* host ones when the model has no rope_freqs.weight (owned) */
     clg_buffer *att_part; /* [n_head, attn_split, head_dim + 2] decode attention partials */
     int attn_split;       /* parts of the decode attention; <= 1: none */
     int att_wg;           /* ATT_WG of the attention program (the kernel's limit may be lower) */

@@ -2,6 +2,7 @@
  * tensor, wrong tensor shape, unsupported weight type, prompt longer than the context,
  * a KV cache larger than the device allows. A tiny random Llama written with the GGUF
  * writer stands in for a real model. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,29 @@ int main(void) {
     variant type = {.as_f16 = "blk.0.ffn_norm.weight"};
     CHECK(try_load(dir, &type, 32, NULL) == CLG_ERR_UNSUPPORTED);
     CHECK(strstr(clg_last_error(), "blk.0.ffn_norm.weight") != NULL);
+
+    /* Llama 3.1 rope_freqs.weight: all ones changes nothing, other divisors change the
+     * logits (the kernel's arithmetic is checked in ops.rope), a wrong length is refused. */
+    float base[VOCAB], ones[VOCAB], other[VOCAB];
+    int32_t toks[6] = {1, 5, 9, 13, 17, 21};
+    variant rf_none = {0}, rf_ones = {.rope_freqs = 1}, rf_rand = {.rope_freqs = 2},
+            rf_bad = {.rope_freqs = 3};
+    llm_model *mm = NULL;
+    float *outs[3] = {base, ones, other};
+    const variant *vs[3] = {&rf_none, &rf_ones, &rf_rand};
+    for (int k = 0; k < 3; k++) {
+        tc_seed(99); /* the same weights each time */
+        CHECK(try_load(dir, vs[k], 32, &mm) == CLG_OK);
+        if (mm) CHECK_OK(llm_model_eval(mm, toks, 6, 0, outs[k]));
+        llm_model_destroy(mm);
+    }
+    CHECK(memcmp(base, ones, sizeof base) == 0);
+    float dmax = 0;
+    for (int i = 0; i < VOCAB; i++) dmax = fabsf(other[i] - base[i]) > dmax ? fabsf(other[i] - base[i]) : dmax;
+    printf("  rope_freqs in [1, 8] move the logits by up to %g\n", dmax);
+    CHECK(dmax > 1e-4f);
+    CHECK(try_load(dir, &rf_bad, 32, NULL) == CLG_ERR_FORMAT);
+    CHECK(strstr(clg_last_error(), "rope_freqs.weight") != NULL);
 
     /* A KV cache above the device's largest allocation: the buffer and both sizes named. */
     clg_device_info dev;

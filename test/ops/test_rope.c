@@ -15,11 +15,12 @@ typedef struct rope_case {
     int T, n_heads, n_kv_heads, head_dim, n_rot;
     float freq_base, freq_scale;
     int pos0, pos_step; /* pos[t] = pos0 + t * pos_step */
+    int factors;        /* random Llama 3.1-style frequency divisors in [1, 8], else none */
 } rope_case;
 
 static void add_rope(clg_graph *g, clg_program *prog, const char *name, clg_buffer *bx,
-                     clg_buffer *bpos, const rope_case *c, int row_stride, int col_off, int n_heads,
-                     int neox) {
+                     clg_buffer *bpos, clg_buffer *bfac, const rope_case *c, int row_stride,
+                     int col_off, int n_heads, int neox) {
     clg_task *t = NULL;
     CHECK_OK(clg_graph_add_task(g, name, prog, "rope", &t));
     if (!t) return;
@@ -34,6 +35,7 @@ static void add_rope(clg_graph *g, clg_program *prog, const char *name, clg_buff
     CHECK_OK(clg_task_arg_float(t, 8, c->freq_base));
     CHECK_OK(clg_task_arg_float(t, 9, c->freq_scale));
     CHECK_OK(clg_task_arg_int(t, 10, neox));
+    CHECK_OK(clg_task_arg_buffer(t, 11, bfac, CLG_READ));
     /* dimension 0 rounded up to a multiple of 8: the extra items must exit */
     size_t global[3] = {((size_t)c->n_rot / 2 + 7) / 8 * 8, (size_t)n_heads, (size_t)c->T};
     CHECK_OK(clg_task_set_range(t, 3, global, NULL));
@@ -57,24 +59,29 @@ static void run_case(clg_context *ctx, clg_program *prog, const rope_case *c, in
         pos[t] = c->pos0 + t * c->pos_step;
         if (pos[t] > max_pos) max_pos = pos[t];
     }
+    float fac[64];
+    for (int i = 0; i < c->n_rot / 2; i++) fac[i] = c->factors ? tc_randf(1.0f, 8.0f) : 1.0f;
     memcpy(want, x, count * sizeof *x);
     ref_rope(want, pos, c->T, row_stride, 0, c->n_heads, hd, c->n_rot, c->freq_base, c->freq_scale,
-             neox);
+             neox, c->factors ? fac : NULL);
     ref_rope(want, pos, c->T, row_stride, c->n_heads * hd, c->n_kv_heads, hd, c->n_rot,
-             c->freq_base, c->freq_scale, neox);
+             c->freq_base, c->freq_scale, neox, c->factors ? fac : NULL);
 
     char name[64];
     snprintf(name, sizeof name, "x.%d", uniq);
     clg_buffer *bx = NULL, *bpos = NULL;
     CHECK_OK(clg_buffer_create(ctx, name, count * sizeof *x, CLG_TRANSFER_FIRST_EXECUTION, x, &bx));
-    snprintf(name, sizeof name, "pos.%d", uniq++);
+    snprintf(name, sizeof name, "pos.%d", uniq);
     CHECK_OK(clg_buffer_create(ctx, name, (size_t)c->T * sizeof *pos, CLG_TRANSFER_FIRST_EXECUTION,
                                pos, &bpos));
+    clg_buffer *bfac = NULL;
+    snprintf(name, sizeof name, "fac.%d", uniq++);
+    CHECK_OK(clg_buffer_create(ctx, name, sizeof fac, CLG_TRANSFER_FIRST_EXECUTION, fac, &bfac));
     clg_graph *g = NULL;
     CHECK_OK(clg_graph_create(ctx, "rope", &g));
-    if (!g || !bx || !bpos) goto done;
-    add_rope(g, prog, "rope_q", bx, bpos, c, row_stride, 0, c->n_heads, neox);
-    add_rope(g, prog, "rope_k", bx, bpos, c, row_stride, c->n_heads * hd, c->n_kv_heads, neox);
+    if (!g || !bx || !bpos || !bfac) goto done;
+    add_rope(g, prog, "rope_q", bx, bpos, bfac, c, row_stride, 0, c->n_heads, neox);
+    add_rope(g, prog, "rope_k", bx, bpos, bfac, c, row_stride, c->n_heads * hd, c->n_kv_heads, neox);
     CHECK_OK(clg_graph_execute(g));
     CHECK_OK(clg_buffer_read(bx, 0, got, count * sizeof *got));
 
@@ -98,6 +105,7 @@ static void run_case(clg_context *ctx, clg_program *prog, const rope_case *c, in
     clg_graph_destroy(g);
     clg_buffer_destroy(bx);
     clg_buffer_destroy(bpos);
+    clg_buffer_destroy(bfac);
 done:
     free(x);
     free(want);
@@ -112,13 +120,15 @@ int main(void) {
     CHECK_OK(clg_program_get(ctx, "rope", "", &prog));
     static const rope_case cases[] = {
         /* SmolLM2-135M: a prefill of 5 tokens after 17, and one decode step */
-        {"smollm2 prefill", 5, 9, 3, 64, 64, 100000.0f, 1.0f, 17, 1},
-        {"smollm2 decode", 1, 9, 3, 64, 64, 100000.0f, 1.0f, 17, 1},
-        {"smollm2 from 0", 5, 9, 3, 64, 64, 100000.0f, 1.0f, 0, 1},
+        {"smollm2 prefill", 5, 9, 3, 64, 64, 100000.0f, 1.0f, 17, 1, 0},
+        {"smollm2 decode", 1, 9, 3, 64, 64, 100000.0f, 1.0f, 17, 1, 0},
+        {"smollm2 from 0", 5, 9, 3, 64, 64, 100000.0f, 1.0f, 0, 1, 0},
         /* head_dim 128 rotating half of it, linear frequency scaling, far positions */
-        {"hd128 nrot64 scale0.5", 3, 4, 1, 128, 64, 10000.0f, 0.5f, 1000, 37},
+        {"hd128 nrot64 scale0.5", 3, 4, 1, 128, 64, 10000.0f, 0.5f, 1000, 37, 0},
         /* head_dim 32, n_rot 16, a base of 10000 */
-        {"hd32 nrot16", 5, 4, 2, 32, 16, 10000.0f, 1.0f, 3, 11},
+        {"hd32 nrot16", 5, 4, 2, 32, 16, 10000.0f, 1.0f, 3, 11, 0},
+        /* Llama 3.2-style: base 500000 with frequency divisors */
+        {"hd64 factors", 4, 8, 2, 64, 64, 500000.0f, 1.0f, 250, 97, 1},
     };
     for (size_t k = 0; prog && k < sizeof cases / sizeof cases[0]; k++)
         for (int neox = 0; neox < 2; neox++)

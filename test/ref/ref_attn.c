@@ -19,14 +19,16 @@ void ref_rmsnorm(const float *x, const float *w, float *y, int n, float eps, int
 }
 
 void ref_rope(float *x, const int *pos, int T, int row_stride, int col_off, int n_heads,
-              int head_dim, int n_rot, float freq_base, float freq_scale, int neox) {
+              int head_dim, int n_rot, float freq_base, float freq_scale, int neox,
+              const float *factors) {
     const int half = n_rot / 2;
     for (int t = 0; t < T; t++) {
         for (int h = 0; h < n_heads; h++) {
             float *head = x + (size_t)t * row_stride + col_off + (size_t)h * head_dim;
             for (int i = 0; i < half; i++) {
                 const double theta =
-                    (double)pos[t] * freq_scale * pow((double)freq_base, -2.0 * i / (double)n_rot);
+                    (double)pos[t] * freq_scale * pow((double)freq_base, -2.0 * i / (double)n_rot) /
+                    (factors ? (double)factors[i] : 1.0);
                 const double c = cos(theta), s = sin(theta);
                 const int ia = neox ? i : 2 * i;
                 const int ib = neox ? i + half : 2 * i + 1;

@@ -27,9 +27,11 @@ clg_status ref_embed(int dtype, const void *W, int n_vocab, const int *tokens, f
  * kernels; all arithmetic in double. ---- */
 /* y: [T, n] = x / sqrt(mean(x^2) + eps) * w, per row. */
 void ref_rmsnorm(const float *x, const float *w, float *y, int n, float eps, int T);
-/* In place on x: [T, row_stride], heads at col_off + h*head_dim (see cl/rope.cl). */
+/* In place on x: [T, row_stride], heads at col_off + h*head_dim (see cl/rope.cl);
+ * factors: [n_rot/2] divisors of theta, or NULL for none. */
 void ref_rope(float *x, const int *pos, int T, int row_stride, int col_off, int n_heads,
-              int head_dim, int n_rot, float freq_base, float freq_scale, int neox);
+              int head_dim, int n_rot, float freq_base, float freq_scale, int neox,
+              const float *factors);
 /* k_cache / v_cache: [n_kv_heads, ctx_len, head_dim], rows at pos[t] overwritten. */
 void ref_kv_store(const float *qkv, float *k_cache, float *v_cache, const int *pos, int T,
                   int row_stride, int k_off, int v_off, int n_kv_heads, int head_dim,

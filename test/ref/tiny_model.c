@@ -44,6 +44,12 @@ int tiny_model_write(const char *path, const tiny_variant *v) {
     const int hd = TINY_EMBD / TINY_HEADS;
     add(w, "token_embd.weight", TINY_EMBD, TINY_VOCAB, v);
     add(w, "output_norm.weight", TINY_EMBD, 0, v);
+    if (v->rope_freqs) {
+        uint64_t n = (uint64_t)(TINY_EMBD / TINY_HEADS / 2) + (v->rope_freqs == 3);
+        float f[64];
+        for (uint64_t i = 0; i < n; i++) f[i] = v->rope_freqs == 2 ? tc_randf(1.0f, 8.0f) : 1.0f;
+        CHECK_OK(llm_gguf_writer_add_tensor(w, "rope_freqs.weight", LLM_DTYPE_F32, 1, &n, f));
+    }
     for (int i = 0; i < TINY_LAYERS; i++) {
         char n[64];
 #define L(suffix, a, b) snprintf(n, sizeof n, "blk.%d." suffix ".weight", i), add(w, n, a, b, v)

@@ -10,6 +10,7 @@ typedef struct tiny_variant {
     const char *drop;    /* tensor left out */
     const char *reshape; /* tensor written one row too long */
     const char *as_f16;  /* tensor stored as f16 */
+    int rope_freqs;      /* rope_freqs.weight: 0 none, 1 ones, 2 random in [1, 8], 3 wrong length */
 } tiny_variant;
 
 /* Writes the model to path with random weights from tc_randf; v may be NULL. 0 on success. */
