@@ -1,5 +1,6 @@
-/* GGUF writer: collects key-value pairs and tensors (copied), then writes one v3 file with the
- * data section and every tensor aligned (default 32 bytes) and zero padding between them. */
+/* GGUF writer: collects key-value pairs and tensors (copied, or produced by a fill callback at
+ * write time), then writes one v3 file with the data section and every tensor aligned (default
+ * 32 bytes) and zero padding between them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,9 @@ typedef struct wtensor {
     uint32_t n_dims;
     uint64_t ne[4];
     uint64_t bytes;
-    void *data; /* [bytes] */
+    void *data; /* [bytes], or NULL when fill produces the rows at write time */
+    llm_gguf_fill_fn fill;
+    void *fill_user; /* borrowed */
 } wtensor;
 
 struct llm_gguf_writer {
@@ -281,8 +284,10 @@ clg_status llm_gguf_writer_copy_kv(llm_gguf_writer *w, const llm_gguf *src) {
     return CLG_OK;
 }
 
-clg_status llm_gguf_writer_add_tensor(llm_gguf_writer *w, const char *name, int dtype,
-                                      uint32_t n_dims, const uint64_t *ne, const void *data) {
+/* Adds a tensor whose bytes are copied from data, or (fill != NULL) produced at write time. */
+static clg_status add_tensor(llm_gguf_writer *w, const char *name, int dtype, uint32_t n_dims,
+                             const uint64_t *ne, const void *data, llm_gguf_fill_fn fill,
+                             void *fill_user) {
     if (!w || !name || !ne)
         return clg_fail(CLG_ERR_INVALID_ARG, "GGUF writer: NULL writer, tensor name or shape");
     uint64_t name_len = strlen(name);
@@ -322,7 +327,7 @@ clg_status llm_gguf_writer_add_tensor(llm_gguf_writer *w, const char *name, int 
     if (rows && row > SIZE_MAX / rows)
         return clg_fail(CLG_ERR_INVALID_ARG, "GGUF writer: tensor '%s' is too large", name);
     t.bytes = (uint64_t)row * rows;
-    if (t.bytes && !data)
+    if (t.bytes && !data && !fill)
         return clg_fail(CLG_ERR_INVALID_ARG, "GGUF writer: tensor '%s': NULL data", name);
     if (w->n_t == w->cap_t) {
         size_t cap = w->cap_t ? 2 * w->cap_t : 16;
@@ -333,17 +338,33 @@ clg_status llm_gguf_writer_add_tensor(llm_gguf_writer *w, const char *name, int 
     }
     t.name = strdup(name);
     t.name_len = name_len;
-    t.data = malloc(t.bytes ? t.bytes : 1);
-    if (!t.name || !t.data) {
+    t.fill = fill;
+    t.fill_user = fill_user;
+    t.data = fill ? NULL : malloc(t.bytes ? t.bytes : 1);
+    if (!t.name || (!fill && !t.data)) {
         free(t.name);
         free(t.data);
         return clg_fail(CLG_ERR_OUT_OF_MEMORY,
                         "GGUF writer: no memory for tensor '%s' (%llu bytes)", name,
                         (unsigned long long)t.bytes);
     }
-    if (t.bytes) memcpy(t.data, data, t.bytes);
+    if (t.bytes && !fill) memcpy(t.data, data, t.bytes);
     w->t[w->n_t++] = t;
     return CLG_OK;
+}
+
+clg_status llm_gguf_writer_add_tensor(llm_gguf_writer *w, const char *name, int dtype,
+                                      uint32_t n_dims, const uint64_t *ne, const void *data) {
+    return add_tensor(w, name, dtype, n_dims, ne, data, NULL, NULL);
+}
+
+clg_status llm_gguf_writer_add_tensor_cb(llm_gguf_writer *w, const char *name, int dtype,
+                                         uint32_t n_dims, const uint64_t *ne, llm_gguf_fill_fn fill,
+                                         void *user) {
+    if (!fill)
+        return clg_fail(CLG_ERR_INVALID_ARG, "GGUF writer: tensor '%s': NULL fill function",
+                        name ? name : "");
+    return add_tensor(w, name, dtype, n_dims, ne, NULL, fill, user);
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -386,6 +407,27 @@ static uint64_t align_up(uint64_t x, uint64_t a) {
     return (x + a - 1) / a * a;
 }
 
+/* Streams a fill tensor's rows through a chunk buffer of about FILL_CHUNK bytes. */
+#define FILL_CHUNK ((uint64_t)8 << 20)
+static clg_status emit_filled(out *o, const wtensor *t) {
+    uint64_t row = llm_dtype_row_bytes(t->dtype, t->ne[0]);
+    if (!row || !t->bytes) return CLG_OK;
+    uint64_t rows = t->bytes / row, per = FILL_CHUNK / row ? FILL_CHUNK / row : 1;
+    if (per > rows) per = rows;
+    uint8_t *buf = malloc(per * row);
+    if (!buf)
+        return clg_fail(CLG_ERR_OUT_OF_MEMORY, "GGUF writer: no memory to stream tensor '%s'",
+                        t->name);
+    clg_status st = CLG_OK;
+    for (uint64_t r = 0; r < rows && st == CLG_OK && !o->err; r += per) {
+        uint64_t n = rows - r < per ? rows - r : per;
+        st = t->fill(t->fill_user, r, n, buf);
+        if (st == CLG_OK) emit(o, buf, n * row);
+    }
+    free(buf);
+    return st;
+}
+
 clg_status llm_gguf_writer_write(llm_gguf_writer *w, const char *path) {
     char *tmp = NULL;
     out o = {NULL, 0, 0};
@@ -426,7 +468,11 @@ clg_status llm_gguf_writer_write(llm_gguf_writer *w, const char *path) {
     }
     pad(&o, a);
     for (size_t i = 0; i < w->n_t; i++) {
-        emit(&o, w->t[i].data, w->t[i].bytes);
+        if (w->t[i].fill) {
+            if ((st = emit_filled(&o, &w->t[i])) != CLG_OK) goto fail;
+        } else {
+            emit(&o, w->t[i].data, w->t[i].bytes);
+        }
         pad(&o, a);
     }
     if (o.err || fflush(o.fp) != 0) {

@@ -165,6 +165,15 @@ clg_status llm_gguf_writer_copy_kv(llm_gguf_writer *w, const llm_gguf *src);
 /* ne as in llm_gguf_tensor; data holds llm_dtype_row_bytes(dtype, ne0) * rows bytes. */
 clg_status llm_gguf_writer_add_tensor(llm_gguf_writer *w, const char *name, int dtype,
                                       uint32_t n_dims, const uint64_t *ne, const void *data);
+/* Streaming variant for tensors too large to hold in memory: nothing is copied now; during
+ * llm_gguf_writer_write, fill is called in row order with consecutive chunks of whole rows
+ * (rows row0 .. row0 + n_rows - 1, a chunk of at most 8 MiB or one row) and writes them to dst
+ * (llm_dtype_row_bytes(dtype, ne0) * n_rows bytes). A status other than CLG_OK stops the write
+ * (no file is left) and is returned with its message. user is borrowed until the write. */
+typedef clg_status (*llm_gguf_fill_fn)(void *user, uint64_t row0, uint64_t n_rows, void *dst);
+clg_status llm_gguf_writer_add_tensor_cb(llm_gguf_writer *w, const char *name, int dtype,
+                                         uint32_t n_dims, const uint64_t *ne,
+                                         llm_gguf_fill_fn fill, void *user);
 clg_status llm_gguf_writer_write(llm_gguf_writer *w, const char *path);
 
 #ifdef __cplusplus

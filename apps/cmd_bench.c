@@ -1,0 +1,476 @@
+/* clgraph bench: prompt-processing (pp) and generation (tg) throughput of a GGUF model in the
+ * manner of llama-bench, with peak host memory and the fraction of the memory roofline. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "apps/commands.h"
+#include "apps/json.h"
+#include "clgraph/llm.h"
+
+/* Tokens evaluated (untimed) before the timed single-token steps of tg. */
+enum { TG_PROMPT = 8, CTX_MARGIN = 16, MAX_DEFAULT_BATCH = 512 };
+
+typedef struct bench_opts {
+    const char *model, *device;
+    int n_prompt, n_gen, reps, n_batch, n_ctx, json, quiet, tune;
+    double bw_gbs; /* > 0: use instead of probing */
+    unsigned long long seed;
+    clg_build_mode build;
+} bench_opts;
+
+/* Tokens per second of every repetition, sorted. */
+typedef struct series {
+    double *tps;
+    int n;
+} series;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: clgraph bench -m MODEL.gguf [-p N] [-n N] [-r N] [--device SEL] [--json|--md]\n"
+            "\n"
+            "Measures prompt processing (pp: one evaluation of N random tokens at position 0)\n"
+            "and generation (tg: N single-token evaluations after an untimed %d-token prompt),\n"
+            "after one warm-up run of each, as min / median tokens per second over the\n"
+            "repetitions; peak host memory (VmHWM, else getrusage); the device and driver; the\n"
+            "weight bytes a decode step reads; and the fraction of the memory roofline: bytes per\n"
+            "token x tg tok/s / the device's read bandwidth, probed (clg_context_probe) before\n"
+            "and after the runs, the higher of the two (other load on the machine lowers a\n"
+            "probe, never raises it).\n"
+            "\n"
+            "options:\n"
+            "  -m, --model FILE   GGUF model (general.architecture = llama)\n"
+            "  -p, --n-prompt N   prompt tokens for pp (default 512; 0 skips pp)\n"
+            "  -n, --n-gen N      generated tokens for tg (default 128; 0 skips tg)\n"
+            "  -r, --reps N       timed repetitions (default 5)\n"
+            "  -b, --batch N      prompt tokens per batch (default: N of -p, at most %d)\n"
+            "  --ctx N            context length (default: what pp and tg need, + %d)\n"
+            "  --device SEL       OpenCL device: P:D, gpu, cpu, or part of a name (pocl)\n"
+            "  --build MODE       kernels from source, spirv or auto (default auto)\n"
+            "  --tune             measure the kernel variants for this device first (cached)\n"
+            "  --retune           measure them again, ignoring the plan cache\n"
+            "  --bw GBS           read bandwidth for the roofline instead of probing the device\n"
+            "  --seed N           seed of the random token ids (default 1)\n"
+            "  --md               markdown table on stdout (default)\n"
+            "  --json             one JSON object on stdout\n"
+            "  -q, --quiet        no progress on stderr\n",
+            TG_PROMPT, MAX_DEFAULT_BATCH, CTX_MARGIN);
+}
+
+static int bad(const char *msg, const char *arg) {
+    fprintf(stderr, "clgraph bench: %s%s\n(clgraph bench --help for usage)\n", msg, arg ? arg : "");
+    return 2;
+}
+
+static int parse_int(const char *s, int lo, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > 1 << 24) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+static int parse_args(bench_opts *o, int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+#define IS(x) (!strcmp(a, x))
+        if (IS("-h") || IS("--help")) {
+            usage(stdout);
+            return 1;
+        } else if (IS("--json")) {
+            o->json = 1;
+        } else if (IS("--md")) {
+            o->json = 0;
+        } else if (IS("-q") || IS("--quiet")) {
+            o->quiet = 1;
+        } else if (IS("--tune") || IS("--retune")) {
+            o->tune = IS("--retune") ? 2 : (o->tune > 1 ? o->tune : 1);
+        } else if (IS("-m") || IS("--model") || IS("-p") || IS("--n-prompt") || IS("-n") ||
+                   IS("--n-gen") || IS("-r") || IS("--reps") || IS("-b") || IS("--batch") ||
+                   IS("--ctx") || IS("--device") || IS("--build") || IS("--bw") || IS("--seed")) {
+            if (i + 1 >= argc) return bad("missing value for ", a);
+            const char *v = argv[++i];
+            int ok = 1;
+            if (IS("-m") || IS("--model"))
+                o->model = v;
+            else if (IS("-p") || IS("--n-prompt"))
+                ok = parse_int(v, 0, &o->n_prompt);
+            else if (IS("-n") || IS("--n-gen"))
+                ok = parse_int(v, 0, &o->n_gen);
+            else if (IS("-r") || IS("--reps"))
+                ok = parse_int(v, 1, &o->reps);
+            else if (IS("-b") || IS("--batch"))
+                ok = parse_int(v, 1, &o->n_batch);
+            else if (IS("--ctx"))
+                ok = parse_int(v, 1, &o->n_ctx);
+            else if (IS("--device"))
+                o->device = v;
+            else if (IS("--build")) {
+                if (!strcmp(v, "source"))
+                    o->build = CLG_BUILD_SOURCE;
+                else if (!strcmp(v, "spirv"))
+                    o->build = CLG_BUILD_SPIRV;
+                else if (!strcmp(v, "auto"))
+                    o->build = CLG_BUILD_AUTO;
+                else
+                    ok = 0;
+            } else if (IS("--bw")) {
+                char *end;
+                o->bw_gbs = strtod(v, &end);
+                ok = *v && !*end && o->bw_gbs > 0;
+            } else {
+                char *end;
+                o->seed = strtoull(v, &end, 10);
+                ok = *v && !*end;
+            }
+            if (!ok) {
+                fprintf(stderr, "clgraph bench: bad value '%s' for %s\n", v, a);
+                return 2;
+            }
+        } else {
+            return bad("unknown option: ", a);
+        }
+#undef IS
+    }
+    if (!o->model) return bad("no model given (-m MODEL.gguf)", NULL);
+    if (!o->n_prompt && !o->n_gen) return bad("nothing to measure (-p 0 and -n 0)", NULL);
+    return 0;
+}
+
+static uint64_t rng_next(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const series *s) {
+    if (!s->n) return 0;
+    return s->n % 2 ? s->tps[s->n / 2] : 0.5 * (s->tps[s->n / 2 - 1] + s->tps[s->n / 2]);
+}
+
+/* One pp run: n_prompt random tokens at position 0. Returns tok/s, < 0 on failure. */
+static double run_pp(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
+                     float *logits) {
+    int n_vocab = llm_model_hparams(m)->n_vocab;
+    for (int i = 0; i < o->n_prompt; i++)
+        tok[i] = (int32_t)(rng_next(rng) % (uint64_t)n_vocab);
+    double t0 = now_s();
+    if (llm_model_eval(m, tok, o->n_prompt, 0, logits) != CLG_OK) return -1;
+    return o->n_prompt / (now_s() - t0);
+}
+
+/* One tg run: an untimed TG_PROMPT-token prompt, then n_gen timed single-token steps. */
+static double run_tg(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
+                     float *logits) {
+    int n_vocab = llm_model_hparams(m)->n_vocab;
+    for (int i = 0; i < TG_PROMPT; i++)
+        tok[i] = (int32_t)(rng_next(rng) % (uint64_t)n_vocab);
+    if (llm_model_eval(m, tok, TG_PROMPT, 0, logits) != CLG_OK) return -1;
+    double t0 = now_s();
+    for (int i = 0; i < o->n_gen; i++) {
+        int32_t t = (int32_t)(rng_next(rng) % (uint64_t)n_vocab);
+        if (llm_model_eval(m, &t, 1, TG_PROMPT + i, logits) != CLG_OK) return -1;
+    }
+    return o->n_gen / (now_s() - t0);
+}
+
+/* Peak resident memory so far (Linux VmHWM, else getrusage), bytes. */
+static uint64_t peak_rss(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %llu kB", &kb) == 1) break;
+    if (f) fclose(f);
+    if (kb) return (uint64_t)kb * 1024;
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_maxrss * 1024 : 0; /* KiB on Linux */
+}
+
+/* Restarts the peak at the current size (Linux >= 4.0), so that the probe's buffer, freed
+ * again, does not count as the model's memory. 0 when it could not. */
+static int peak_rss_reset(void) {
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return 0;
+    int ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+static int probe(llm_model *m, const bench_opts *o, double *gbs) {
+    clg_probe p;
+    if (!o->quiet) fprintf(stderr, "clgraph bench: probing read bandwidth\n");
+    if (clg_context_probe(llm_model_context(m), &p) != CLG_OK) {
+        fprintf(stderr, "clgraph bench: probe: %s\n", clg_last_error());
+        return 1;
+    }
+    *gbs = p.read_gbs;
+    return 0;
+}
+
+static void on_progress(void *user, const char *stage, size_t done, size_t total) {
+    (void)user;
+    if (done == total) fprintf(stderr, "clgraph bench: %s: %zu/%zu done\n", stage, done, total);
+}
+
+static const char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* ---- output ---------------------------------------------------------------- */
+
+typedef struct results {
+    const bench_opts *o;
+    const llm_model *m;
+    const llm_hparams *hp;
+    const clg_device_info *dev;
+    uint64_t model_bytes, n_params, bytes_per_token, peak_rss;
+    double read_gbs, load_s, probe_gbs[2]; /* before and after the runs */
+    int probed;
+    series pp, tg;
+} results;
+
+/* The weight products whose variant the planner chooses (llm_model_plan_choice). */
+static const char *const plan_tasks[] = {"qkv", "attn_output", "ffn_swiglu", "ffn_down", "output"};
+enum { N_PLAN_TASKS = sizeof plan_tasks / sizeof plan_tasks[0] };
+
+static void json_series(FILE *f, const char *name, const series *s, int n_tokens) {
+    fprintf(f,
+            "  \"%s\": {\"n_tokens\": %d, \"tok_s_min\": %.3f, \"tok_s_median\": %.3f, "
+            "\"tok_s_max\": %.3f, \"samples\": [",
+            name, n_tokens, s->n ? s->tps[0] : 0.0, median(s), s->n ? s->tps[s->n - 1] : 0.0);
+    for (int i = 0; i < s->n; i++)
+        fprintf(f, "%s%.3f", i ? ", " : "", s->tps[i]);
+    fprintf(f, "]},\n");
+}
+
+static void print_json(FILE *f, const results *r) {
+    const bench_opts *o = r->o;
+    fprintf(f, "{\n  \"model\": ");
+    json_str(f, o->model);
+    fprintf(f, ",\n  \"model_bytes\": %llu,\n  \"n_params\": %llu,\n  \"weight_type\": ",
+            (unsigned long long)r->model_bytes, (unsigned long long)r->n_params);
+    json_str(f, llm_dtype_name(r->hp->weight_type) ? llm_dtype_name(r->hp->weight_type) : "?");
+    fprintf(f, ",\n  \"n_layer\": %d, \"n_embd\": %d, \"n_vocab\": %d,\n", r->hp->n_layer,
+            r->hp->n_embd, r->hp->n_vocab);
+    fprintf(f, "  \"device\": {\"name\": ");
+    json_str(f, r->dev->device_name);
+    fprintf(f, ", \"platform\": ");
+    json_str(f, r->dev->platform_name);
+    fprintf(f, ", \"platform_version\": ");
+    json_str(f, r->dev->platform_version);
+    fprintf(f, ", \"driver\": ");
+    json_str(f, r->dev->driver_version);
+    fprintf(f, ", \"compute_units\": %u},\n", r->dev->compute_units);
+    fprintf(f,
+            "  \"n_ctx\": %d, \"n_batch\": %d, \"reps\": %d, \"warmup\": 1, \"tg_prompt\": %d,\n",
+            r->hp->n_ctx, r->hp->n_batch, o->reps, TG_PROMPT);
+    fprintf(f, "  \"decode_plan\": {");
+    for (int i = 0, k = 0; i < N_PLAN_TASKS; i++) {
+        llm_plan_choice c;
+        if (llm_model_plan_choice(r->m, 0, plan_tasks[i], &c) != CLG_OK) continue;
+        fprintf(f, "%s\"%s\": {\"variant\": ", k++ ? ", " : "", plan_tasks[i]);
+        json_str(f, c.variant);
+        fprintf(f, ", \"tuned\": %s}", c.tuned ? "true" : "false");
+    }
+    fprintf(f, "},\n");
+    if (o->n_prompt) json_series(f, "pp", &r->pp, o->n_prompt);
+    if (o->n_gen) json_series(f, "tg", &r->tg, o->n_gen);
+    double roof =
+        r->read_gbs > 0 ? (double)r->bytes_per_token * median(&r->tg) / (r->read_gbs * 1e9) : 0;
+    fprintf(f, "  \"weight_bytes_per_token\": %llu,\n", (unsigned long long)r->bytes_per_token);
+    fprintf(f, "  \"read_gbs\": %.3f, \"read_gbs_source\": \"%s\",", r->read_gbs,
+            r->probed ? "probe" : "--bw");
+    if (r->probed)
+        fprintf(f, " \"probe_gbs_before\": %.3f, \"probe_gbs_after\": %.3f,", r->probe_gbs[0],
+                r->probe_gbs[1]);
+    fprintf(f, "\n");
+    if (o->n_gen) {
+        fprintf(f, "  \"tg_gbs\": %.3f,\n", (double)r->bytes_per_token * median(&r->tg) / 1e9);
+        fprintf(f, "  \"roofline_fraction\": %.4f,\n", roof);
+    }
+    fprintf(f, "  \"load_s\": %.3f,\n  \"peak_rss_bytes\": %llu\n}\n", r->load_s,
+            (unsigned long long)r->peak_rss);
+}
+
+static void md_row(FILE *f, const results *r, const char *label, const char *test, const series *s,
+                   int tg) {
+    fprintf(f, "| %s | %.2f MiB | %.2f M | %s | %s | %.2f | %.2f |", label,
+            r->model_bytes / 1048576.0, r->n_params / 1e6, r->dev->device_name, test, median(s),
+            s->n ? s->tps[0] : 0.0);
+    if (tg && r->read_gbs > 0) {
+        double gbs = (double)r->bytes_per_token * median(s) / 1e9;
+        fprintf(f, " %.2f | %.1f%% |\n", gbs, 100.0 * gbs / r->read_gbs);
+    } else {
+        fprintf(f, " | |\n");
+    }
+}
+
+static void print_md(FILE *f, const results *r) {
+    const bench_opts *o = r->o;
+    char label[160], test[32];
+    snprintf(label, sizeof label, "%s (%s)", base_name(o->model),
+             llm_dtype_name(r->hp->weight_type) ? llm_dtype_name(r->hp->weight_type) : "?");
+    fprintf(f,
+            "| model | size | params | device | test | t/s median | t/s min | GB/s | roofline |\n");
+    fprintf(f, "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |\n");
+    if (o->n_prompt) {
+        snprintf(test, sizeof test, "pp%d", o->n_prompt);
+        md_row(f, r, label, test, &r->pp, 0);
+    }
+    if (o->n_gen) {
+        snprintf(test, sizeof test, "tg%d", o->n_gen);
+        md_row(f, r, label, test, &r->tg, 1);
+    }
+    fprintf(f, "\ndevice: %s, %s, driver %s, %u compute units\n", r->dev->device_name,
+            r->dev->platform_version, r->dev->driver_version, r->dev->compute_units);
+    fprintf(f, "weights read per token: %.2f MB; read bandwidth %.2f GB/s",
+            r->bytes_per_token / 1e6, r->read_gbs);
+    if (r->probed)
+        fprintf(f, " (clg_context_probe, before %.2f / after %.2f)\n", r->probe_gbs[0],
+                r->probe_gbs[1]);
+    else
+        fprintf(f, " (--bw)\n");
+    fprintf(f,
+            "%d repetitions after 1 warm-up; ctx %d, batch %d; peak host memory %.1f MiB; load "
+            "%.1f s\n",
+            o->reps, r->hp->n_ctx, r->hp->n_batch, r->peak_rss / 1048576.0, r->load_s);
+    fprintf(f, "decode plan:");
+    for (int i = 0; i < N_PLAN_TASKS; i++) {
+        llm_plan_choice c;
+        if (llm_model_plan_choice(r->m, 0, plan_tasks[i], &c) == CLG_OK)
+            fprintf(f, " %s %s (%s);", plan_tasks[i], c.variant, c.tuned ? "tuned" : "heuristic");
+    }
+    fprintf(f, "\n");
+}
+
+/* ---- main -------------------------------------------------------------------- */
+
+int clg_cmd_bench(int argc, char **argv) {
+    bench_opts o = {0};
+    o.n_prompt = 512;
+    o.n_gen = 128;
+    o.reps = 5;
+    o.seed = 1;
+    int rc = parse_args(&o, argc, argv);
+    if (rc) return rc == 1 ? 0 : rc;
+
+    int need = o.n_prompt > TG_PROMPT + o.n_gen ? o.n_prompt : TG_PROMPT + o.n_gen;
+    llm_model_options mo = llm_model_options_default();
+    mo.device = o.device;
+    mo.build = o.build;
+    mo.tune = o.tune;
+    mo.n_ctx = o.n_ctx ? o.n_ctx : need + CTX_MARGIN;
+    mo.n_batch = o.n_batch ? o.n_batch
+                           : (o.n_prompt > MAX_DEFAULT_BATCH ? MAX_DEFAULT_BATCH
+                              : o.n_prompt > TG_PROMPT       ? o.n_prompt
+                                                             : TG_PROMPT);
+    if (mo.n_ctx < need) {
+        fprintf(stderr, "clgraph bench: --ctx %d is smaller than the %d tokens pp and tg need\n",
+                mo.n_ctx, need);
+        return 2;
+    }
+    if (!o.quiet) mo.progress = on_progress;
+
+    results r;
+    memset(&r, 0, sizeof r);
+    r.o = &o;
+    llm_model *m = NULL;
+    int32_t *tok = NULL;
+    float *logits = NULL;
+    rc = 1;
+    double t0 = now_s();
+    if (llm_model_load(o.model, &mo, &m) != CLG_OK) {
+        fprintf(stderr, "clgraph bench: cannot load %s: %s\n", o.model, clg_last_error());
+        goto done;
+    }
+    r.load_s = now_s() - t0;
+    r.m = m;
+    uint64_t peak_load = peak_rss();
+    int peak_reset = 0;
+    if (o.bw_gbs <= 0) {
+        if (probe(m, &o, &r.probe_gbs[0])) goto done;
+        peak_reset = peak_rss_reset();
+    }
+    r.hp = llm_model_hparams(m);
+    r.dev = clg_context_device(llm_model_context(m));
+    const llm_gguf *g = llm_model_gguf(m);
+    for (uint64_t i = 0; i < llm_gguf_tensor_count(g); i++) {
+        r.model_bytes += llm_gguf_tensor_at(g, i)->bytes;
+        r.n_params += llm_gguf_tensor_at(g, i)->n_elems;
+    }
+    r.bytes_per_token = llm_model_weight_bytes_per_token(m);
+    tok = malloc((size_t)(o.n_prompt > TG_PROMPT ? o.n_prompt : TG_PROMPT) * sizeof *tok);
+    logits = malloc((size_t)r.hp->n_vocab * sizeof *logits);
+    r.pp.tps = calloc((size_t)o.reps, sizeof(double));
+    r.tg.tps = calloc((size_t)o.reps, sizeof(double));
+    if (!tok || !logits || !r.pp.tps || !r.tg.tps) {
+        fprintf(stderr, "clgraph bench: out of memory\n");
+        goto done;
+    }
+
+    uint64_t rng = o.seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull;
+    if (!rng) rng = 1;
+    const struct {
+        int n;
+        series *s;
+        double (*run)(llm_model *, const bench_opts *, int32_t *, uint64_t *, float *);
+        const char *name;
+    } tests[2] = {{o.n_prompt, &r.pp, run_pp, "pp"}, {o.n_gen, &r.tg, run_tg, "tg"}};
+    for (int k = 0; k < 2; k++) {
+        if (!tests[k].n) continue;
+        for (int rep = -1; rep < o.reps; rep++) { /* rep -1: the warm-up */
+            if (!o.quiet)
+                fprintf(stderr, "clgraph bench: %s%d %s", tests[k].name, tests[k].n,
+                        rep < 0 ? "warm-up" : "");
+            if (!o.quiet && rep >= 0) fprintf(stderr, "%d/%d", rep + 1, o.reps);
+            double tps = tests[k].run(m, &o, tok, &rng, logits);
+            if (tps < 0) {
+                fprintf(stderr, "\nclgraph bench: %s\n", clg_last_error());
+                goto done;
+            }
+            if (!o.quiet) fprintf(stderr, ": %.2f tok/s\n", tps);
+            if (rep >= 0) tests[k].s->tps[tests[k].s->n++] = tps;
+        }
+        qsort(tests[k].s->tps, (size_t)tests[k].s->n, sizeof(double), cmp_double);
+    }
+    /* Peak memory of loading and running, before the second probe (whose buffer is not the
+     * model's); the first one's is excluded by the reset, or counted when that failed. */
+    r.peak_rss = peak_rss();
+    if (peak_reset && peak_load > r.peak_rss) r.peak_rss = peak_load;
+    if (o.bw_gbs > 0) {
+        r.read_gbs = o.bw_gbs;
+    } else {
+        if (probe(m, &o, &r.probe_gbs[1])) goto done;
+        r.read_gbs = r.probe_gbs[0] > r.probe_gbs[1] ? r.probe_gbs[0] : r.probe_gbs[1];
+        r.probed = 1;
+    }
+    if (o.json)
+        print_json(stdout, &r);
+    else
+        print_md(stdout, &r);
+    rc = 0;
+done:
+    free(tok);
+    free(logits);
+    free(r.pp.tps);
+    free(r.tg.tps);
+    llm_model_destroy(m);
+    return rc;
+}
