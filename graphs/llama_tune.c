@@ -1,8 +1,9 @@
 /* The planner for Llama step plans: for each weight-product kind (qkv, attn_output,
  * ffn_swiglu, ffn_down, output) of each plan, the candidate variants of cl/matmul.cl
- * are filtered by the device, timed on the plan's real buffers and shapes (layer 0's
- * task stands for all layers: same kernel, same shape), and the winner is applied to
- * every task of that kind. Winners persist in a plan cache keyed by device, driver,
+ * are filtered by the device, timed on the plan's real buffers and shapes (all layers'
+ * tasks of the kind in one step, so that weights stream from memory as they do in a
+ * real step; one layer's weights alone would stay in cache), and the winner is applied
+ * to every task of that kind. Winners persist in a plan cache keyed by device, driver,
  * kernel source and shapes. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +13,10 @@
 
 #define PLAN_MAGIC "clgraph-plan 1"
 #define TUNE_WARMUP 2
-#define TUNE_REPS 7
+#define TUNE_REPS 5
 
 /* Candidate variants: rows per work-item with a local size, or a work-group per row. */
-static const size_t row_locals[] = {4, 16, 64};
+static const size_t row_locals[] = {1, 4, 16, 64};
 static const int wg_sizes[] = {16, 64};
 #define N_CANDIDATES (sizeof row_locals / sizeof row_locals[0] + sizeof wg_sizes / sizeof wg_sizes[0])
 
@@ -58,7 +59,7 @@ static clg_status apply(llm_model *m, step_plan *sp, mm_kind k, const mm_cfg *c)
 static clg_status tune_kind(llm_model *m, step_plan *sp, mm_kind k) {
     clg_task *tasks[1024];
     int rows;
-    llm_mm_tasks(m, sp, k, tasks, &rows);
+    size_t n_tasks = llm_mm_tasks(m, sp, k, tasks, &rows);
     int T = k == MM_OUT ? 1 : sp->cur_T;
     size_t tiles = (size_t)(T + sp->tile - 1) / (size_t)sp->tile;
     mm_cfg cfg[N_CANDIDATES];
@@ -93,7 +94,9 @@ static clg_status tune_kind(llm_model *m, step_plan *sp, mm_kind k) {
     }
     double ns[N_CANDIDATES];
     size_t best;
-    if ((st = clg_task_tune(tasks[0], cand, n, TUNE_WARMUP, TUNE_REPS, ns, &best)) != CLG_OK) return st;
+    /* All layers' tasks at once: each reads its own weights, cold, as in a real step. */
+    st = clg_task_tune_group(tasks, n_tasks, cand, n, TUNE_WARMUP, TUNE_REPS, ns, &best);
+    if (st != CLG_OK) return st;
     mm_cfg win = cfg[best];
     win.tuned = 1;
     win.best_ns = ns[best];

@@ -456,10 +456,11 @@ static clg_status run_step(clg_context *ctx, clg_graph *const *graphs, size_t n)
 
 clg_status clg_graph_execute(clg_graph *g) { return run_step(g->ctx, &g, 1); }
 
-clg_status clg_task_run_alone(clg_task *t) {
-    clg_context *ctx = t->graph->ctx;
+clg_status clg_tasks_run(clg_task *const *tasks, size_t n) {
+    clg_context *ctx = tasks[0]->graph->ctx;
     ctx->step++;
-    clg_status st = run_task(ctx, t);
+    clg_status st = CLG_OK;
+    for (size_t i = 0; i < n && st == CLG_OK; i++) st = run_task(ctx, tasks[i]);
     clg_status fst = clg_step_finish(ctx);
     return st != CLG_OK ? st : fst;
 }

@@ -135,7 +135,7 @@ clg_status clg_step_track(clg_context *ctx, cl_event ev, int kind, clg_task *t, 
                           uint64_t bytes);
 clg_status clg_step_finish(clg_context *ctx);
 void clg_buffer_unlink_all(clg_context *ctx);
-/* Runs one task alone as a step (graph.c), for the tuner. */
-clg_status clg_task_run_alone(clg_task *t);
+/* Runs tasks[0..n) as one step (graph.c), for the tuner. */
+clg_status clg_tasks_run(clg_task *const *tasks, size_t n);
 void clg_program_release_all(clg_context *ctx);
 #endif

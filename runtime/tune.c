@@ -26,17 +26,22 @@ static double now_ns(void) {
     return 1e9 * (double)ts.tv_sec + (double)ts.tv_nsec;
 }
 
-/* Median time of reps executions of t as it is set now. */
-static clg_status measure(clg_task *t, int warmup, int reps, double *out) {
-    int real_timer = t->graph->ctx->profiling && t->graph->ctx->info.profiling_timer == 1;
+/* Median over reps of the summed time of one step running all tasks as set now. */
+static clg_status measure(clg_task *const *tasks, size_t nt, int warmup, int reps, double *out) {
+    clg_context *ctx = tasks[0]->graph->ctx;
+    int real_timer = ctx->profiling && ctx->info.profiling_timer == 1;
     double *v = malloc((size_t)reps * sizeof *v);
     if (!v) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "tuning");
     clg_status st = CLG_OK;
-    for (int i = 0; i < warmup && st == CLG_OK; i++) st = clg_task_run_alone(t);
+    for (int i = 0; i < warmup && st == CLG_OK; i++) st = clg_tasks_run(tasks, nt);
     for (int i = 0; i < reps && st == CLG_OK; i++) {
         double t0 = now_ns();
-        st = clg_task_run_alone(t);
-        v[i] = real_timer ? (double)t->stats.last_ns : now_ns() - t0;
+        st = clg_tasks_run(tasks, nt);
+        v[i] = now_ns() - t0;
+        if (real_timer) {
+            v[i] = 0;
+            for (size_t k = 0; k < nt; k++) v[i] += (double)tasks[k]->stats.last_ns;
+        }
     }
     if (st == CLG_OK) {
         qsort(v, (size_t)reps, sizeof *v, cmp_double);
@@ -46,31 +51,40 @@ static clg_status measure(clg_task *t, int warmup, int reps, double *out) {
     return st;
 }
 
-static clg_status apply(clg_task *t, const clg_candidate *c) {
-    clg_status st = clg_task_set_kernel(t, c->prog, c->kernel);
-    if (st == CLG_OK) st = clg_task_set_range(t, c->dims, c->global, c->local[0] ? c->local : NULL);
+static clg_status apply(clg_task *const *tasks, size_t nt, const clg_candidate *c) {
+    clg_status st = CLG_OK;
+    for (size_t k = 0; k < nt && st == CLG_OK; k++) {
+        st = clg_task_set_kernel(tasks[k], c->prog, c->kernel);
+        if (st == CLG_OK) st = clg_task_set_range(tasks[k], c->dims, c->global, c->local[0] ? c->local : NULL);
+    }
     return st;
+}
+
+clg_status clg_task_tune_group(clg_task *const *tasks, size_t n_tasks, const clg_candidate *cands,
+                               size_t n, int warmup, int reps, double *ns, size_t *best) {
+    if (n == 0 || n_tasks == 0 || reps < 1 || warmup < 0)
+        return clg_fail(CLG_ERR_INVALID_ARG, "tuning %zu tasks: %zu candidates, %d repeats", n_tasks, n, reps);
+    /* Statistics of the tuning runs are not the tasks': restore them afterwards. */
+    clg_task_stats *saved = malloc(n_tasks * sizeof *saved);
+    if (!saved) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "tuning");
+    for (size_t k = 0; k < n_tasks; k++) saved[k] = tasks[k]->stats;
+    clg_status st = CLG_OK;
+    for (size_t i = 0; i < n && st == CLG_OK; i++) {
+        ns[i] = -1;
+        if (apply(tasks, n_tasks, &cands[i]) != CLG_OK) continue; /* refused by the device */
+        st = measure(tasks, n_tasks, warmup, reps, &ns[i]);
+    }
+    for (size_t k = 0; k < n_tasks; k++) tasks[k]->stats = saved[k];
+    free(saved);
+    if (st != CLG_OK) return st;
+    *best = clg_tune_pick(ns, n);
+    if (*best == n)
+        return clg_fail(CLG_ERR_UNSUPPORTED, "tuning task '%s': the device refused all %zu candidates",
+                        tasks[0]->name, n);
+    return apply(tasks, n_tasks, &cands[*best]);
 }
 
 clg_status clg_task_tune(clg_task *t, const clg_candidate *cands, size_t n, int warmup, int reps,
                          double *ns, size_t *best) {
-    if (n == 0 || reps < 1 || warmup < 0)
-        return clg_fail(CLG_ERR_INVALID_ARG, "tuning task '%s': %zu candidates, %d repeats", t->name, n, reps);
-    /* Statistics of the tuning runs are not the task's: restore them afterwards. */
-    clg_task_stats saved = t->stats;
-    for (size_t i = 0; i < n; i++) {
-        ns[i] = -1;
-        if (apply(t, &cands[i]) != CLG_OK) continue; /* refused by the device: not a candidate */
-        clg_status st = measure(t, warmup, reps, &ns[i]);
-        if (st != CLG_OK) {
-            t->stats = saved;
-            return st;
-        }
-    }
-    t->stats = saved;
-    *best = clg_tune_pick(ns, n);
-    if (*best == n)
-        return clg_fail(CLG_ERR_UNSUPPORTED, "tuning task '%s': the device refused all %zu candidates",
-                        t->name, n);
-    return apply(t, &cands[*best]);
+    return clg_task_tune_group(&t, 1, cands, n, warmup, reps, ns, best);
 }

@@ -308,6 +308,12 @@ typedef struct clg_candidate {
  * Executions may change the buffers the task writes. */
 clg_status clg_task_tune(clg_task *t, const clg_candidate *cands, size_t n, int warmup, int reps,
                          double *ns, size_t *best);
+/* The same for a group of tasks that run the same kernel on the same shapes with
+ * different data (e.g. one per layer): each candidate is applied to all of them and
+ * one repetition runs them all in one step, so that their data streams from memory as
+ * in a real step instead of staying in cache; ns is the summed time per repetition. */
+clg_status clg_task_tune_group(clg_task *const *tasks, size_t n_tasks, const clg_candidate *cands,
+                               size_t n, int warmup, int reps, double *ns, size_t *best);
 /* The tuner's choice given times: the smallest time >= 0, the first on ties; n when
  * every candidate failed. */
 size_t clg_tune_pick(const double *ns, size_t n);
