@@ -134,28 +134,10 @@ static int is_int_type(llm_gguf_type t) {
            t == LLM_GGUF_UINT64 || t == LLM_GGUF_INT64;
 }
 
-static size_t elem_size(llm_gguf_type t) {
-    switch (t) {
-    case LLM_GGUF_UINT8:
-    case LLM_GGUF_INT8:
-    case LLM_GGUF_BOOL:
-        return 1;
-    case LLM_GGUF_UINT16:
-    case LLM_GGUF_INT16:
-        return 2;
-    case LLM_GGUF_UINT32:
-    case LLM_GGUF_INT32:
-    case LLM_GGUF_FLOAT32:
-        return 4;
-    default:
-        return 8;
-    }
-}
-
 /* Element j of a numeric array as text (little-endian in the file). */
 static void print_elem(FILE *out, llm_gguf_type t, const uint8_t *p, int json) {
     uint64_t u = 0;
-    size_t n = elem_size(t);
+    size_t n = llm_gguf_type_size(t);
     for (size_t i = 0; i < n; i++)
         u |= (uint64_t)p[i] << (8 * i);
     switch (t) {
@@ -260,7 +242,7 @@ static void print_value(FILE *out, const llm_gguf *f, uint64_t i, int json, uint
             fputs(" [", out);
             for (uint64_t j = 0; j < shown; j++) {
                 fputs(j ? ", " : "", out);
-                print_elem(out, et, (const uint8_t *)data + j * elem_size(et), 0);
+                print_elem(out, et, (const uint8_t *)data + j * llm_gguf_type_size(et), 0);
             }
             fputs(count > shown ? ", ...]" : "]", out);
         }

@@ -62,8 +62,7 @@ const char *llm_gguf_type_name(llm_gguf_type t) {
     return (unsigned)t < sizeof type_names / sizeof type_names[0] ? type_names[t] : "unknown";
 }
 
-/* Bytes of one value of a fixed-size type; 0 for string, array and unknown types. */
-static uint64_t type_size(uint32_t t) {
+size_t llm_gguf_type_size(llm_gguf_type t) {
     switch (t) {
     case LLM_GGUF_UINT8:
     case LLM_GGUF_INT8:
@@ -225,7 +224,7 @@ static clg_status rd_str(cursor *c, const char *what, const char *ctx, llm_gguf_
 /* Validates one value of type t at the cursor and steps over it. ctx prefixes messages
  * ("key #3 'general.name' "). Fills kv's array fields at depth 0. */
 static clg_status parse_value(cursor *c, uint32_t t, int depth, const char *ctx, gguf_kv *kv) {
-    uint64_t sz = type_size(t);
+    uint64_t sz = llm_gguf_type_size(t);
     if (sz) {
         const uint8_t *p;
         if (!take(c, sz, &p)) {
@@ -264,7 +263,7 @@ static clg_status parse_value(cursor *c, uint32_t t, int depth, const char *ctx,
         return truncated(c, 8, w);
     }
     /* each element needs at least this many bytes: checked before walking the elements */
-    uint64_t min = type_size(et) ? type_size(et) : et == LLM_GGUF_STRING ? 8 : 12;
+    uint64_t min = llm_gguf_type_size(et) ? llm_gguf_type_size(et) : et == LLM_GGUF_STRING ? 8 : 12;
     if (count > left(c) / min)
         return clg_fail(CLG_ERR_FORMAT,
                         "GGUF: %sarray count at offset %llu is %llu elements of %s, but the %llu "
@@ -277,8 +276,8 @@ static clg_status parse_value(cursor *c, uint32_t t, int depth, const char *ctx,
         kv->count = count;
         kv->elems_off = c->pos;
     }
-    if (type_size(et) && et != LLM_GGUF_BOOL) {
-        c->pos += count * type_size(et);
+    if (llm_gguf_type_size(et) && et != LLM_GGUF_BOOL) {
+        c->pos += count * llm_gguf_type_size(et);
         return CLG_OK;
     }
     for (uint64_t i = 0; i < count; i++) {
@@ -877,7 +876,7 @@ clg_status llm_gguf_array_data(const llm_gguf *f, const char *key, const void **
     const gguf_kv *kv = NULL;
     clg_status st = lookup(f, key, &kv);
     if (st != CLG_OK) return st;
-    if (kv->type != LLM_GGUF_ARRAY || !type_size(kv->elem))
+    if (kv->type != LLM_GGUF_ARRAY || !llm_gguf_type_size(kv->elem))
         return mismatch(kv, key, "an array of numbers");
     *data = f->base + kv->elems_off;
     return CLG_OK;

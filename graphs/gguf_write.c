@@ -187,31 +187,9 @@ clg_status llm_gguf_writer_add_str(llm_gguf_writer *w, const char *key, const ch
     return st;
 }
 
-static unsigned scalar_size(llm_gguf_type t) {
-    switch (t) {
-    case LLM_GGUF_UINT8:
-    case LLM_GGUF_INT8:
-    case LLM_GGUF_BOOL:
-        return 1;
-    case LLM_GGUF_UINT16:
-    case LLM_GGUF_INT16:
-        return 2;
-    case LLM_GGUF_UINT32:
-    case LLM_GGUF_INT32:
-    case LLM_GGUF_FLOAT32:
-        return 4;
-    case LLM_GGUF_UINT64:
-    case LLM_GGUF_INT64:
-    case LLM_GGUF_FLOAT64:
-        return 8;
-    default:
-        return 0;
-    }
-}
-
 clg_status llm_gguf_writer_add_array(llm_gguf_writer *w, const char *key, llm_gguf_type elem_type,
                                      const void *data, uint64_t count) {
-    unsigned sz = scalar_size(elem_type);
+    size_t sz = llm_gguf_type_size(elem_type);
     const char *k = key ? key : "";
     if (!sz)
         return clg_fail(CLG_ERR_INVALID_ARG,

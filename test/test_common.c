@@ -70,6 +70,27 @@ clg_context *tc_context(void) {
     return ctx;
 }
 
+clg_buffer *tc_buffer(clg_context *ctx, const char *what, size_t bytes, clg_transfer policy,
+                      void *host) {
+    static int uniq = 0;
+    char name[96];
+    snprintf(name, sizeof name, "%.80s.%d", what, uniq++);
+    clg_buffer *b = NULL;
+    CHECK_OK(clg_buffer_create(ctx, name, bytes, policy, host, &b));
+    return b;
+}
+
+int tc_set_range(clg_task *t, unsigned dims, const size_t *global, const size_t *local) {
+    clg_status st = clg_task_set_range(t, dims, global, local);
+    if (st == CLG_OK) return 1;
+    if (local && strstr(clg_last_error(), "exceeds this kernel's limit")) {
+        printf("  skipped: %s\n", clg_last_error());
+        return 0;
+    }
+    CHECK_OK(st);
+    return 0;
+}
+
 int tc_finish(const char *name) {
     printf("%s: %d passed, %d failed\n", name, tc_checks - tc_failures, tc_failures);
     return tc_failures ? 1 : 0;

@@ -45,6 +45,16 @@ void tc_fill(float *x, size_t n, float lo, float hi);
 /* Context on $CLGRAPH_DEVICE with profiling on; exits the test on failure. */
 clg_context *tc_context(void);
 
+/* A buffer named what.N with a fresh N (names are unique per context); NULL on failure
+ * (counted). */
+clg_buffer *tc_buffer(clg_context *ctx, const char *what, size_t bytes, clg_transfer policy,
+                      void *host);
+
+/* Sets t's range. A work-group above the kernel's limit on this device (llvmpipe allows
+ * 32 items for kernels with barriers) is a skip, reported and returned as 0, not a
+ * failure; any other error fails. Returns 1 when set. */
+int tc_set_range(clg_task *t, unsigned dims, const size_t *global, const size_t *local);
+
 /* Prints "N passed, N failed" and returns the process exit code. */
 int tc_finish(const char *name);
 

@@ -72,6 +72,9 @@ typedef enum llm_gguf_type {
 /* "uint8", ..., "string", "array", "float64"; "unknown" for other values. */
 const char *llm_gguf_type_name(llm_gguf_type t);
 
+/* Bytes of one value of a fixed-size type; 0 for string, array and unknown types. */
+size_t llm_gguf_type_size(llm_gguf_type t);
+
 /* A GGUF string: not NUL-terminated, points into the mapped file. */
 typedef struct llm_gguf_str {
     const char *ptr;

@@ -28,30 +28,8 @@ typedef struct att_build {
     int splits[3], nsplits;         /* attention_split's n_split values */
 } att_build;
 
-static int uniq = 0;    /* buffer names are unique per context */
 static int wg_runs = 0; /* attention_wg / _split cases that ran */
 
-static clg_buffer *make_buf(clg_context *ctx, const char *what, size_t bytes, clg_transfer policy,
-                            void *host) {
-    char name[64];
-    snprintf(name, sizeof name, "%s.%d", what, uniq++);
-    clg_buffer *b = NULL;
-    CHECK_OK(clg_buffer_create(ctx, name, bytes, policy, host, &b));
-    return b;
-}
-
-/* Sets t's range; a work-group above the kernel's limit on this device (llvmpipe allows 32
- * items for kernels with barriers) is a skip, reported and returned as 0, not a failure. */
-static int set_range(clg_task *t, unsigned dims, const size_t *global, const size_t *local) {
-    clg_status st = clg_task_set_range(t, dims, global, local);
-    if (st == CLG_OK) return 1;
-    if (local && strstr(clg_last_error(), "exceeds this kernel's limit")) {
-        printf("  skipped: %s\n", clg_last_error());
-        return 0;
-    }
-    CHECK_OK(st);
-    return 0;
-}
 
 /* IEEE half (as vstore_half stores it) to float. */
 static float half_to_float(uint16_t h) {
@@ -198,12 +176,12 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
     CHECK_OK(ref_attention(d.qkv, d.k_ref, d.v_ref, d.pos, d.want, c->T, row_stride, 0, out_stride,
                            nh, nkv, hd, c->ctx_len, scale));
 
-    clg_buffer *bqkv = make_buf(ctx, "qkv", n_qkv * 4, CLG_TRANSFER_FIRST_EXECUTION, d.qkv);
-    clg_buffer *bk = make_buf(ctx, "k", n_cache * elem, CLG_TRANSFER_FIRST_EXECUTION, d.k_init);
-    clg_buffer *bv = make_buf(ctx, "v", n_cache * elem, CLG_TRANSFER_FIRST_EXECUTION, d.v_init);
-    clg_buffer *bpos = make_buf(ctx, "pos", (size_t)c->T * 4, CLG_TRANSFER_FIRST_EXECUTION, d.pos);
-    clg_buffer *bout = make_buf(ctx, "out", n_out * 4, CLG_TRANSFER_DEVICE_ONLY, NULL);
-    clg_buffer *bpart = make_buf(ctx, "part", n_part * 4, CLG_TRANSFER_DEVICE_ONLY, NULL);
+    clg_buffer *bqkv = tc_buffer(ctx, "qkv", n_qkv * 4, CLG_TRANSFER_FIRST_EXECUTION, d.qkv);
+    clg_buffer *bk = tc_buffer(ctx, "k", n_cache * elem, CLG_TRANSFER_FIRST_EXECUTION, d.k_init);
+    clg_buffer *bv = tc_buffer(ctx, "v", n_cache * elem, CLG_TRANSFER_FIRST_EXECUTION, d.v_init);
+    clg_buffer *bpos = tc_buffer(ctx, "pos", (size_t)c->T * 4, CLG_TRANSFER_FIRST_EXECUTION, d.pos);
+    clg_buffer *bout = tc_buffer(ctx, "out", n_out * 4, CLG_TRANSFER_DEVICE_ONLY, NULL);
+    clg_buffer *bpart = tc_buffer(ctx, "part", n_part * 4, CLG_TRANSFER_DEVICE_ONLY, NULL);
     clg_graph *g = NULL;
     clg_task *t = NULL;
     CHECK_OK(clg_graph_create(ctx, "kv", &g));
@@ -273,13 +251,13 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
             CHECK_OK(clg_task_set_range(t, 2, global, NULL));
         } else if (v == 1) {
             size_t global[2] = {(size_t)nh * b->wg, (size_t)c->T}, local[2] = {(size_t)b->wg, 1};
-            ok = set_range(t, 2, global, local);
+            ok = tc_set_range(t, 2, global, local);
         } else {
             CHECK_OK(clg_task_arg_buffer(t, 14, bpart, CLG_WRITE));
             CHECK_OK(clg_task_arg_int(t, 15, n_split));
             size_t global[3] = {(size_t)nh * b->wg, (size_t)c->T, (size_t)n_split};
             size_t local[3] = {(size_t)b->wg, 1, 1};
-            ok = set_range(t, 3, global, local);
+            ok = tc_set_range(t, 3, global, local);
             clg_task *m = NULL;
             CHECK_OK(clg_graph_add_task(g, "attention_merge", patt, "attention_merge", &m));
             if (!m) break;
@@ -343,11 +321,11 @@ static void run_too_wide(clg_context *ctx, clg_program *patt, int wg) {
     tc_fill(q, 2 * 128, -1, 1);
     tc_fill(kc, 128 * 4, -1, 1);
     tc_fill(vc, 128 * 4, -1, 1);
-    clg_buffer *bq = make_buf(ctx, "q", sizeof q, CLG_TRANSFER_FIRST_EXECUTION, q);
-    clg_buffer *bk = make_buf(ctx, "k", sizeof kc, CLG_TRANSFER_FIRST_EXECUTION, kc);
-    clg_buffer *bv = make_buf(ctx, "v", sizeof vc, CLG_TRANSFER_FIRST_EXECUTION, vc);
-    clg_buffer *bp = make_buf(ctx, "pos", sizeof pos, CLG_TRANSFER_FIRST_EXECUTION, pos);
-    clg_buffer *bo = make_buf(ctx, "out", sizeof out, CLG_TRANSFER_EVERY_EXECUTION, out);
+    clg_buffer *bq = tc_buffer(ctx, "q", sizeof q, CLG_TRANSFER_FIRST_EXECUTION, q);
+    clg_buffer *bk = tc_buffer(ctx, "k", sizeof kc, CLG_TRANSFER_FIRST_EXECUTION, kc);
+    clg_buffer *bv = tc_buffer(ctx, "v", sizeof vc, CLG_TRANSFER_FIRST_EXECUTION, vc);
+    clg_buffer *bp = tc_buffer(ctx, "pos", sizeof pos, CLG_TRANSFER_FIRST_EXECUTION, pos);
+    clg_buffer *bo = tc_buffer(ctx, "out", sizeof out, CLG_TRANSFER_EVERY_EXECUTION, out);
     clg_graph *g = NULL;
     clg_task *t = NULL;
     CHECK_OK(clg_graph_create(ctx, "wide", &g));
@@ -363,7 +341,7 @@ static void run_too_wide(clg_context *ctx, clg_program *patt, int wg) {
         CHECK_OK(clg_task_arg_int(t, 5 + a, args[a]));
     CHECK_OK(clg_task_arg_float(t, 13, 0.1f));
     size_t global[2] = {(size_t)nh * wg, 1}, local[2] = {(size_t)wg, 1};
-    if (set_range(t, 2, global, local)) {
+    if (tc_set_range(t, 2, global, local)) {
         for (int i = 0; i < nh * hd; i++)
             out[i] = 0.0f;
         CHECK_OK(clg_graph_execute(g));

@@ -44,7 +44,6 @@ static tunables settings[] = {{"-DMM_TT=1 -DMM_WG=16", 1, 16}, {"", 4, 64}};
 
 static const char *variant_names[4] = {"matmul", "matmul_wg", "ffn_swiglu", "ffn_swiglu_wg"};
 static double worst[N_TYPES][4]; /* largest |got - want| / mag per type and variant */
-static int buffer_id = 0;
 
 /* Compares got with want where each output's tolerance is k * mag[i] (mag = 0 where the
  * kernel must not write: there the values must be equal). Returns the worst ratio. */
@@ -70,13 +69,6 @@ static double check_rel(const char *what, const float *got, const float *want, c
     return worst_ratio;
 }
 
-static clg_buffer *make_buffer(clg_context *ctx, size_t bytes, clg_transfer policy, void *host) {
-    char name[32];
-    snprintf(name, sizeof name, "b%d", buffer_id++);
-    clg_buffer *b = NULL;
-    CHECK_OK(clg_buffer_create(ctx, name, bytes, policy, host, &b));
-    return b;
-}
 
 /* One launch of variant v (0 matmul, 1 matmul_wg, 2 swiglu, 3 swiglu_wg) of type ty;
  * out ([T, ys] floats) is uploaded, and read back after the step. */
@@ -91,13 +83,13 @@ static void run(clg_context *ctx, clg_program *prog, const tunables *tn, int ty,
     CHECK_OK(clg_graph_create(ctx, "mm", &g));
     CHECK_OK(clg_graph_add_task(g, kernel, prog, kernel, &t));
     if (!t) return;
-    clg_buffer *bw = make_buffer(ctx, wbytes, CLG_TRANSFER_FIRST_EXECUTION, (void *)Wa);
+    clg_buffer *bw = tc_buffer(ctx, "b", wbytes, CLG_TRANSFER_FIRST_EXECUTION, (void *)Wa);
     clg_buffer *bu =
-        v >= 2 ? make_buffer(ctx, wbytes, CLG_TRANSFER_FIRST_EXECUTION, (void *)Wb) : NULL;
-    clg_buffer *bx = make_buffer(ctx, (size_t)s->T * s->xs * sizeof(float),
+        v >= 2 ? tc_buffer(ctx, "b", wbytes, CLG_TRANSFER_FIRST_EXECUTION, (void *)Wb) : NULL;
+    clg_buffer *bx = tc_buffer(ctx, "b", (size_t)s->T * s->xs * sizeof(float),
                                  CLG_TRANSFER_FIRST_EXECUTION, (void *)x);
     clg_buffer *by =
-        make_buffer(ctx, (size_t)s->T * s->ys * sizeof(float), CLG_TRANSFER_EVERY_EXECUTION, out);
+        tc_buffer(ctx, "b", (size_t)s->T * s->ys * sizeof(float), CLG_TRANSFER_EVERY_EXECUTION, out);
     unsigned a = 0;
     CHECK_OK(clg_task_arg_buffer(t, a++, bw, CLG_READ));
     if (bu) CHECK_OK(clg_task_arg_buffer(t, a++, bu, CLG_READ));

@@ -7,29 +7,7 @@
 #include "ref/ref_ops.h"
 #include "test_common.h"
 
-static int uniq = 0; /* buffer names are unique per context */
 
-static clg_buffer *make_buf(clg_context *ctx, const char *what, size_t bytes, clg_transfer policy,
-                            void *host) {
-    char name[64];
-    snprintf(name, sizeof name, "%s.%d", what, uniq++);
-    clg_buffer *b = NULL;
-    CHECK_OK(clg_buffer_create(ctx, name, bytes, policy, host, &b));
-    return b;
-}
-
-/* Sets t's range; a work-group above the kernel's limit on this device (llvmpipe allows 32
- * items for these kernels) is a skip, reported and returned as 0, not a failure. */
-static int set_range(clg_task *t, unsigned dims, const size_t *global, const size_t *local) {
-    clg_status st = clg_task_set_range(t, dims, global, local);
-    if (st == CLG_OK) return 1;
-    if (local && strstr(clg_last_error(), "exceeds this kernel's limit")) {
-        printf("  skipped: %s\n", clg_last_error());
-        return 0;
-    }
-    CHECK_OK(st);
-    return 0;
-}
 
 static int wg_runs = 0; /* rmsnorm_wg cases that ran */
 
@@ -49,10 +27,10 @@ static void run_case(clg_context *ctx, clg_program *prog, const char *kernel, in
     tc_fill(w, (size_t)n, 0.5f, 1.5f);
     ref_rmsnorm(x, w, want, n, eps, T);
 
-    clg_buffer *bx = make_buf(ctx, "x", count * sizeof *x, CLG_TRANSFER_FIRST_EXECUTION, x);
-    clg_buffer *bw = make_buf(ctx, "w", (size_t)n * sizeof *w, CLG_TRANSFER_FIRST_EXECUTION, w);
+    clg_buffer *bx = tc_buffer(ctx, "x", count * sizeof *x, CLG_TRANSFER_FIRST_EXECUTION, x);
+    clg_buffer *bw = tc_buffer(ctx, "w", (size_t)n * sizeof *w, CLG_TRANSFER_FIRST_EXECUTION, w);
     clg_buffer *by =
-        in_place ? bx : make_buf(ctx, "y", count * sizeof *y, CLG_TRANSFER_DEVICE_ONLY, NULL);
+        in_place ? bx : tc_buffer(ctx, "y", count * sizeof *y, CLG_TRANSFER_DEVICE_ONLY, NULL);
     clg_graph *g = NULL;
     clg_task *t = NULL;
     CHECK_OK(clg_graph_create(ctx, "norm", &g));
@@ -66,7 +44,7 @@ static void run_case(clg_context *ctx, clg_program *prog, const char *kernel, in
     CHECK_OK(clg_task_arg_int(t, 5, T));
     if (wg) {
         size_t global = (size_t)T * wg, local = (size_t)wg;
-        if (!set_range(t, 1, &global, &local)) goto skip;
+        if (!tc_set_range(t, 1, &global, &local)) goto skip;
         wg_runs++;
     } else {
         /* rounded up past T: the extra items must exit */
