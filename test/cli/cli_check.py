@@ -229,4 +229,22 @@ def profile():
         expect(rc == 1 and not os.path.exists(rt), "no trace is written from fake timestamps (exit 1)")
 
 
+def bench():
+    import os
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        model = os.path.join(d, "tiny.gguf")
+        rc, _, err = run("synth", "--shape", "tiny", "--type", "q8_0", "-q", model)
+        expect(rc == 0 and os.path.getsize(model) > 0, f"synth writes a tiny model ({err.strip()[-200:]})")
+        rc, out, err = run("bench", "-m", model, "-p", "16", "-n", "8", "-r", "1", "--json", "--bw", "10", "-q")
+        expect(rc == 0, f"bench runs ({err.strip()[-300:]})")
+        j = json.loads(out)
+        text = json.dumps(j)
+        expect("pp" in text and "tg" in text, "bench --json reports pp and tg")
+        rc, _, err = run("synth", "--shape", "nope", "--type", "q8_0", os.path.join(d, "x.gguf"))
+        expect(rc == 2 and "135m" in err, "an unknown shape lists the shapes")
+        rc, _, err = run("bench", "-m", model, "-r", "0")
+        expect(rc == 2, "bench refuses -r 0")
+
+
 globals()[sys.argv[2]]()
