@@ -212,6 +212,7 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
             s->default_system = NULL;
     }
     llm_sampler_params sp = o->sampling;
+    s->device_greedy = sp.temperature <= 0 && sp.repeat_penalty == 1.0f;
     if (!o->seed_given) sp.seed = (uint64_t)time(NULL);
     if ((st = llm_sampler_create(&sp, hp->n_vocab, &s->sampler)) != CLG_OK) {
         fprintf(stderr, "clgraph %s: %s\n", cmd, clg_last_error());
@@ -262,7 +263,11 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
     int keep = 0;
     while (keep < s->n_hist && keep < n_prompt - 1 && s->hist[keep] == prompt[keep]) keep++;
     double t0 = now_s();
-    clg_status st = llm_model_eval(s->model, prompt + keep, n_prompt - keep, keep, s->logits);
+    /* Greedy without penalty: the arg-max is taken on the device and one id comes back. */
+    int32_t next = -1;
+    clg_status st = s->device_greedy
+                        ? llm_model_eval_greedy(s->model, prompt + keep, n_prompt - keep, keep, &next)
+                        : llm_model_eval(s->model, prompt + keep, n_prompt - keep, keep, s->logits);
     if (st != CLG_OK) {
         fprintf(stderr, "clgraph %s: %s\n", cmd, clg_last_error());
         return 1;
@@ -288,7 +293,7 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
     int rc = 0;
     for (int i = 0; n_predict < 0 || i < n_predict; i++) {
         if (stop && *stop) break;
-        int32_t id = llm_sampler_sample(s->sampler, s->logits);
+        int32_t id = s->device_greedy ? next : llm_sampler_sample(s->sampler, s->logits);
         if (llm_tokenizer_is_eog(s->tok, id)) break;
         llm_sampler_accept(s->sampler, id);
         if (llm_tokenizer_stream_push(stream, id, &text, &len) == CLG_OK && len) {
@@ -301,7 +306,9 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
             break;
         }
         s->hist[s->n_hist] = id;
-        if ((st = llm_model_eval(s->model, &id, 1, s->n_hist, s->logits)) != CLG_OK) {
+        st = s->device_greedy ? llm_model_eval_greedy(s->model, &id, 1, s->n_hist, &next)
+                              : llm_model_eval(s->model, &id, 1, s->n_hist, s->logits);
+        if (st != CLG_OK) {
             fprintf(stderr, "\nclgraph %s: %s\n", cmd, clg_last_error());
             rc = 1;
             break;

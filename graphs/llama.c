@@ -76,6 +76,8 @@ static clg_status read_hparams(const llm_gguf *f, llm_hparams *hp) {
         (st = get_int(f, "llama.context_length", &hp->n_ctx_train, 2048)) ||
         (st = get_int(f, "llama.attention.head_count_kv", &hp->n_head_kv, hp->n_head)))
         return st;
+    if (hp->n_layer > 1024)
+        return clg_fail(CLG_ERR_UNSUPPORTED, "llama.block_count = %d: at most 1024 layers", hp->n_layer);
     if (hp->n_embd % hp->n_head || hp->n_head % hp->n_head_kv)
         return clg_fail(CLG_ERR_FORMAT, "embedding length %d, %d heads, %d KV heads do not divide",
                         hp->n_embd, hp->n_head, hp->n_head_kv);
@@ -266,9 +268,10 @@ const char *llm_mm_kernel(const llm_model *m, const mm_cfg *c, mm_kind k, char *
 size_t llm_mm_tasks(const llm_model *m, const step_plan *sp, mm_kind k, clg_task **out, int *rows) {
     const llm_hparams *hp = &m->hp;
     if (k == MM_OUT) {
-        out[0] = sp->out_logits;
+        out[0] = sp->head[0].out_logits;
+        out[1] = sp->head[1].out_logits;
         *rows = hp->n_vocab;
-        return 1;
+        return 2;
     }
     for (int i = 0; i < hp->n_layer; i++) {
         const layer_tasks *L = &sp->layers[i];
@@ -322,8 +325,10 @@ clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
         TRY(clg_task_arg_int(L->down, 5, T));
         TRY(llm_mm_range(m, sp, MM_DOWN, L->down, hp->n_embd, T));
     }
-    TRY(clg_task_arg_int(sp->copy_last, 3, T - 1));
-    TRY(llm_mm_range(m, sp, MM_OUT, sp->out_logits, hp->n_vocab, 1));
+    for (int h = 0; h < 2; h++) {
+        TRY(clg_task_arg_int(sp->head[h].copy_last, 3, T - 1));
+        TRY(llm_mm_range(m, sp, MM_OUT, sp->head[h].out_logits, hp->n_vocab, 1));
+    }
     sp->cur_T = T;
     return CLG_OK;
 fail:
@@ -335,7 +340,7 @@ fail:
 typedef struct builder {
     llm_model *m;
     step_plan *sp;
-    clg_program *embed, *norm, *rope, *kv, *attn, *rows;
+    clg_program *embed, *norm, *rope, *kv, *attn, *rows, *argmax;
 } builder;
 
 /* y = W x (+ y): (W, x, y, rows, cols, T, x_stride, y_stride, accumulate) */
@@ -495,6 +500,53 @@ fail:
     return st;
 }
 
+/* A head graph: the last token's row, the final norm, the output (or tied) product into
+ * the logits (head 0: read back every step), or into device-only logits followed by the
+ * argmax (head 1: only the token id comes back). */
+static clg_status build_head(builder *b, step_plan *sp, const char *prefix, int greedy, clg_graph **out) {
+    llm_model *m = b->m;
+    const llm_hparams *hp = &m->hp;
+    head_tasks *H = &sp->head[greedy];
+    clg_status st;
+    char name[48];
+    clg_graph *g;
+    clg_task *t;
+    snprintf(name, sizeof name, "%s%s", prefix, greedy ? "greedy" : "logits");
+    TRY(clg_graph_create(m->ctx, name, &g));
+    TRY(clg_graph_add_task(g, "copy_last", b->rows, "copy_row", &t));
+    TRY(clg_task_arg_buffer(t, 0, m->x, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 1, m->last, CLG_WRITE));
+    TRY(clg_task_arg_int(t, 2, hp->n_embd));
+    TRY(clg_task_arg_int(t, 3, 0));
+    TRY(set_range(t, 1, (size_t)hp->n_embd, 1, 1, CPU_LOCAL, 1, 1));
+    H->copy_last = t;
+    TRY(norm_task(b, g, "output_norm", m->last, m->out_norm_w, m->xn, &H->out_norm));
+    TRY(range_norm(m, H->out_norm, 1));
+    TRY(matmul_task(b, g, MM_OUT, m->output, m->xn, greedy ? m->logits_dev : m->logits, hp->n_vocab,
+                    hp->n_embd, 0, &H->out_logits));
+    if (greedy) { /* (x, n, out): one work-group */
+        TRY(clg_graph_add_task(g, "argmax", b->argmax, "argmax", &t));
+        TRY(clg_task_arg_buffer(t, 0, m->logits_dev, CLG_READ));
+        TRY(clg_task_arg_int(t, 1, hp->n_vocab));
+        TRY(clg_task_arg_buffer(t, 2, m->token_out, CLG_WRITE));
+        /* One work-group: it must fit this kernel's own limit (llvmpipe: 32 of 1024). */
+        if ((size_t)m->argmax_wg > clg_task_max_local(t)) {
+            while ((size_t)m->argmax_wg > clg_task_max_local(t)) m->argmax_wg /= 2;
+            char opts[32];
+            snprintf(opts, sizeof opts, "-DARGMAX_WG=%d", m->argmax_wg);
+            TRY(clg_program_get(m->ctx, "argmax", opts, &b->argmax));
+            TRY(clg_task_set_kernel(t, b->argmax, "argmax"));
+        }
+        size_t wg = (size_t)m->argmax_wg;
+        TRY(clg_task_set_range(t, 1, &wg, &wg));
+        H->argmax = t;
+    }
+    *out = g;
+    return CLG_OK;
+fail:
+    return st;
+}
+
 /* The graphs of one step plan: embed, the layers, logits. */
 static clg_status build_plan(builder *b, step_plan *sp, int tile, const char *prefix) {
     llm_model *m = b->m;
@@ -527,21 +579,14 @@ static clg_status build_plan(builder *b, step_plan *sp, int tile, const char *pr
 
     for (int i = 0; i < hp->n_layer; i++) TRY(build_layer(b, i, prefix));
 
-    /* logits: the last token's row, the final norm, the output (or tied) product */
-    snprintf(name, sizeof name, "%slogits", prefix);
-    TRY(clg_graph_create(m->ctx, name, &g));
-    TRY(clg_graph_add_task(g, "copy_last", b->rows, "copy_row", &t));
-    TRY(clg_task_arg_buffer(t, 0, m->x, CLG_READ));
-    TRY(clg_task_arg_buffer(t, 1, m->last, CLG_WRITE));
-    TRY(clg_task_arg_int(t, 2, hp->n_embd));
-    TRY(clg_task_arg_int(t, 3, 0));
-    TRY(set_range(t, 1, (size_t)hp->n_embd, 1, 1, CPU_LOCAL, 1, 1));
-    sp->copy_last = t;
-    TRY(norm_task(b, g, "output_norm", m->last, m->out_norm_w, m->xn, &sp->out_norm));
-    TRY(range_norm(m, sp->out_norm, 1));
-    TRY(matmul_task(b, g, MM_OUT, m->output, m->xn, m->logits, hp->n_vocab, hp->n_embd, 0,
-                    &sp->out_logits));
-    TRY(clg_plan_add_graph(sp->plan, g));
+    clg_graph *heads[2];
+    for (int h = 0; h < 2; h++) TRY(build_head(b, sp, prefix, h, &heads[h]));
+    TRY(clg_plan_add_graph(sp->plan, heads[0]));
+    /* The greedy plan borrows the same graphs, with its own head. */
+    TRY(clg_plan_create(m->ctx, &sp->greedy_plan));
+    size_t n_graphs = clg_plan_graph_count(sp->plan);
+    for (size_t i = 0; i + 1 < n_graphs; i++) TRY(clg_plan_add_graph(sp->greedy_plan, clg_plan_graph(sp->plan, i)));
+    TRY(clg_plan_add_graph(sp->greedy_plan, heads[1]));
     return llm_set_batch(m, sp, 1);
 fail:
     return st;
@@ -610,6 +655,10 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     TRY(clg_buffer_create(m->ctx, "x_last", E * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->last));
     TRY(clg_buffer_create(m->ctx, "logits", (size_t)hp->n_vocab * 4, CLG_TRANSFER_EVERY_EXECUTION,
                           m->logits_host, &m->logits));
+    TRY(clg_buffer_create(m->ctx, "logits_dev", (size_t)hp->n_vocab * 4, CLG_TRANSFER_DEVICE_ONLY, NULL,
+                          &m->logits_dev));
+    TRY(clg_buffer_create(m->ctx, "token_out", sizeof(int32_t), CLG_TRANSFER_EVERY_EXECUTION, &m->token_host,
+                          &m->token_out));
     TRY(tensor_buffer(m, tok, &m->tok_embd));
     TRY(tensor_buffer(m, onorm, &m->out_norm_w));
     m->tok_type = tok->dtype;
@@ -643,6 +692,8 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     builder b = {.m = m};
     const char *files[] = {"embed", "norm", "rope", "kv", "attention", "rows"};
     clg_program **progs[] = {&b.embed, &b.norm, &b.rope, &b.kv, &b.attn, &b.rows};
+    m->argmax_wg = 256; /* the .cl default; lowered to the kernel's limit in build_head */
+    TRY(clg_program_get(m->ctx, "argmax", "", &b.argmax));
     for (size_t i = 0; i < 6; i++) {
         progress(opt, "building kernels", i, 8);
         TRY(clg_program_get(m->ctx, files[i], "", progs[i]));
@@ -688,7 +739,7 @@ fail:
     return st;
 }
 
-clg_status llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, float *logits) {
+static clg_status eval(llm_model *m, const int32_t *tokens, int n, int pos, float *logits, int32_t *token) {
     const llm_hparams *hp = &m->hp;
     if (n < 1 || pos < 0)
         return clg_fail(CLG_ERR_INVALID_ARG, "evaluating %d tokens at position %d", n, pos);
@@ -712,11 +763,13 @@ clg_status llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, f
         TRY(clg_buffer_set_transfer_bytes(m->pos, (size_t)T * 4));
         if (T != sp->cur_T) TRY(llm_set_batch(m, sp, T));
         done += T;
-        /* Only the final batch needs logits: earlier ones skip the logits graph. */
-        size_t n_graphs = clg_plan_graph_count(sp->plan);
-        TRY(done == n ? clg_plan_execute(sp->plan) : clg_plan_execute_range(sp->plan, 0, n_graphs - 1));
+        /* Only the final batch needs the head: earlier ones skip it. */
+        clg_plan *p = token ? sp->greedy_plan : sp->plan;
+        size_t n_graphs = clg_plan_graph_count(p);
+        TRY(done == n ? clg_plan_execute(p) : clg_plan_execute_range(p, 0, n_graphs - 1));
     }
     if (logits) memcpy(logits, m->logits_host, (size_t)hp->n_vocab * sizeof(float));
+    if (token) *token = m->token_host;
     return CLG_OK;
 fail:
     return st;
@@ -724,6 +777,14 @@ fail:
 
 /* Every tensor of the file is read by a decode step except the token embedding table,
  * of which one row is read, unless it is tied to the output (then it is read once). */
+clg_status llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, float *logits) {
+    return eval(m, tokens, n, pos, logits, NULL);
+}
+
+clg_status llm_model_eval_greedy(llm_model *m, const int32_t *tokens, int n, int pos, int32_t *token) {
+    return eval(m, tokens, n, pos, NULL, token);
+}
+
 uint64_t llm_model_weight_bytes_per_token(const llm_model *m) {
     uint64_t sum = 0;
     for (uint64_t i = 0; i < llm_gguf_tensor_count(m->gguf); i++) {

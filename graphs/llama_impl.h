@@ -30,6 +30,12 @@ typedef struct mm_cfg {
     char label[32];
 } mm_cfg;
 
+/* The tasks after the last layer: the last token's row, the final norm, the output
+ * product, and (greedy head only) the argmax. */
+typedef struct head_tasks {
+    clg_task *copy_last, *out_norm, *out_logits, *argmax;
+} head_tasks;
+
 /* The graphs embed, layer.0 .. layer.N-1, logits for one token-tile size of the
  * products: 1 for decode steps, MM_TT_PREFILL for prompt batches. */
 typedef struct step_plan {
@@ -37,7 +43,9 @@ typedef struct step_plan {
     int tile;
     clg_program *matmul;      /* the product kernels with MM_TT = tile, default MM_WG */
     mm_cfg cfg[MM_KINDS];     /* each product's variant */
-    clg_task *embed, *copy_last, *out_norm, *out_logits;
+    clg_plan *greedy_plan;    /* the same graphs with a head that returns only the argmax */
+    clg_task *embed;
+    head_tasks head[2];       /* 0: logits come back; 1: logits stay, the argmax comes back */
     layer_tasks *layers;
     int cur_T;
 } step_plan;
@@ -58,6 +66,10 @@ struct llm_model {
     clg_buffer *ffh;    /* [B, n_ff] */
     clg_buffer *last;   /* [n_embd] the last token's row */
     clg_buffer *logits; /* [n_vocab] EVERY_EXECUTION */
+    clg_buffer *logits_dev; /* [n_vocab] DEVICE_ONLY, for the greedy head */
+    clg_buffer *token_out;  /* [1] int EVERY_EXECUTION: the greedy head's argmax */
+    int32_t token_host;
+    int argmax_wg;
     clg_buffer *rope_freqs; /* [n_rot/2] theta divisors (rope_freqs.weight or ones) */
     float *rope_ones;       /* host ones when the model has no rope_freqs.weight (owned) */
     clg_buffer *att_part; /* [n_head, attn_split, head_dim + 2] decode attention partials */
@@ -81,7 +93,7 @@ void llm_mm_cfg_default(const llm_model *m, const step_plan *sp, mm_cfg *c);
 clg_status llm_mm_range(const llm_model *m, const step_plan *sp, mm_kind k, clg_task *t, int rows, int T);
 /* "matmul_q4_1" or "ffn_swiglu_q8_0_wg" for kind k's current variant. */
 const char *llm_mm_kernel(const llm_model *m, const mm_cfg *c, mm_kind k, char *buf, size_t cap);
-/* Every task of kind k in a plan (one per layer, or the output product). */
+/* Every task of kind k in a plan (one per layer, or the two heads' output products). */
 size_t llm_mm_tasks(const llm_model *m, const step_plan *sp, mm_kind k, clg_task **out, int *rows);
 /* Sets every batch-dependent argument and range of a plan for T tokens. */
 clg_status llm_set_batch(llm_model *m, step_plan *sp, int T);

@@ -41,7 +41,6 @@ static void cfg_label(mm_cfg *c) {
 static clg_status apply(llm_model *m, step_plan *sp, mm_kind k, const mm_cfg *c) {
     clg_task *tasks[1024];
     int rows;
-    if (m->hp.n_layer > 1024) return clg_fail(CLG_ERR_UNSUPPORTED, "more than 1024 layers");
     size_t n = llm_mm_tasks(m, sp, k, tasks, &rows);
     sp->cfg[k] = *c;
     char kname[64];

@@ -93,6 +93,12 @@ clg_status llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, f
  * token's row counts. The KV cache is not included. For roofline estimates. */
 uint64_t llm_model_weight_bytes_per_token(const llm_model *m);
 
+/* The same, but the arg-max of the last token's logits is taken on the device and
+ * only that token id comes back (greedy decoding: one int crosses the bus per step).
+ * Ties go to the lowest id. */
+clg_status llm_model_eval_greedy(llm_model *m, const int32_t *tokens, int n, int pos,
+                                 int32_t *token);
+
 #ifdef __cplusplus
 }
 #endif

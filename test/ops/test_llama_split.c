@@ -1,6 +1,8 @@
-/* Flash-decoding split attention inside the engine: decode steps with the attention
- * split over positions (and merged) give the logits of the unsplit plan, on every
- * device. The kernels themselves are checked against C in ops.attention. */
+/* Decode paths of the engine on every device, on a tiny random Llama:
+ *  - flash-decoding split attention (split over positions, then merged) gives the
+ *    logits of the unsplit plan (the kernels are checked against C in ops.attention);
+ *  - device-side greedy (llm_model_eval_greedy: the argmax on the device, one id back)
+ *    picks the host argmax of the same step's logits. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,8 @@
 #include "clgraph/llm.h"
 #include "ref/tiny_model.h"
 #include "test_common.h"
+
+static int32_t greedy_prefill;
 
 static void run(const char *path, int split, float *out /* [steps][vocab] */, int steps) {
     llm_model_options o = llm_model_options_default();
@@ -27,6 +31,17 @@ static void run(const char *path, int split, float *out /* [steps][vocab] */, in
     CHECK_OK(llm_model_eval(m, toks, 12, 0, NULL)); /* prefill: never split */
     for (int s = 0; s < steps; s++)
         CHECK_OK(llm_model_eval(m, &toks[s % 12], 1, 12 + s, out + (size_t)s * TINY_VOCAB));
+    /* The same steps again (same positions, same cache contents) through the greedy head. */
+    CHECK_OK(llm_model_eval_greedy(m, toks, 12, 0, &greedy_prefill));
+    for (int s = 0; s < steps; s++) {
+        int32_t id = -1;
+        CHECK_OK(llm_model_eval_greedy(m, &toks[s % 12], 1, 12 + s, &id));
+        const float *l = out + (size_t)s * TINY_VOCAB;
+        int best = 0;
+        for (int v = 1; v < TINY_VOCAB; v++)
+            if (l[v] > l[best]) best = v;
+        CHECK(id == best);
+    }
     llm_model_destroy(m);
 }
 
