@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages clgraph builds and tests with, only those missing.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config python3 python3-venv
+pkgs=(build-essential cmake pkg-config python3 python3-venv python3-pip
       ocl-icd-opencl-dev opencl-headers clinfo libclblast-dev
       pocl-opencl-icd mesa-opencl-icd
       clang llvm-spirv-14 spirv-tools)
