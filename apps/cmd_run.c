@@ -112,7 +112,7 @@ int clg_cmd_run(int argc, char **argv) {
         rc = gen_run(&s, ids, (int)n, o.n_predict, &g_stop, NULL, "run");
         printf("\n");
         if (!o.quiet) gen_print_summary(&s, "run");
-        if (s.prof && profile_report(s.prof, llm_model_plan(s.model), s.decode_s, s.n_decode, stderr,
+        if (s.prof && profile_report(s.prof, llm_model_step_plan(s.model, s.device_greedy ? 2 : 0), s.decode_s, s.n_decode, stderr,
                                      o.profile_json, o.trace_json))
             rc = 1;
         profile_destroy(s.prof);

@@ -216,11 +216,12 @@ clg_status llm_tune_plans(llm_model *m, int tune) {
 }
 
 clg_plan *llm_model_step_plan(const llm_model *m, int which) {
-    return which ? m->prefill.plan : m->decode.plan;
+    const step_plan *sp = which & 1 ? &m->prefill : &m->decode;
+    return which & 2 ? sp->greedy_plan : sp->plan;
 }
 
 clg_status llm_model_plan_choice(const llm_model *m, int which, const char *task, llm_plan_choice *out) {
-    const step_plan *sp = which ? &m->prefill : &m->decode;
+    const step_plan *sp = which & 1 ? &m->prefill : &m->decode;
     for (int k = 0; k < MM_KINDS; k++)
         if (!strcmp(task, llm_mm_kind_name((mm_kind)k))) {
             out->variant = sp->cfg[k].label;

@@ -63,13 +63,14 @@ llm_model_options llm_model_options_default(void);
 clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_model **out);
 void llm_model_destroy(llm_model *m); /* safe on NULL */
 
-/* Borrowed, valid while m lives. */
+/* Borrowed, valid while m lives. llm_model_plan is the decode plan (step plan 0). */
 const llm_hparams *llm_model_hparams(const llm_model *m);
 const llm_gguf *llm_model_gguf(const llm_model *m);
 clg_context *llm_model_context(const llm_model *m);
 clg_plan *llm_model_plan(const llm_model *m);
 
-/* The two step plans: 0 decode (one token per step), 1 prefill (prompt batches). */
+/* The step plans: 0 decode (one token per step), 1 prefill (prompt batches); 2 and 3
+ * the same with the greedy head of llm_model_eval_greedy (they share the layer graphs). */
 clg_plan *llm_model_step_plan(const llm_model *m, int which);
 
 /* The planner's decision for a task of a step plan (by task name: "qkv",
