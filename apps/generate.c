@@ -39,6 +39,7 @@ const char *gen_options_help(void) {
            "                          GB/s, transfers, launches per token, where the wall time\n"
            "                          went; with FILE.json also as JSON\n"
            "  --trace FILE.json       Chrome trace of the decode steps (opens in Perfetto)\n"
+           "  --kv-f16                keep the KV cache in f16 (half the memory)\n"
            "  --tune                  measure kernel variants for this device (cached; see clgraph plan)\n"
            "  --retune                measure them again, ignoring the plan cache\n"
            "  --plan-dump [FILE]      print the plan (graphs, kernels, variants, sizes) to FILE or stderr\n"
@@ -125,6 +126,10 @@ int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *
         o->profile = 1;
         return 1;
     }
+    if (IS("--kv-f16")) {
+        o->kv_f16 = 1;
+        return 1;
+    }
     if (IS("--tune") || IS("--retune")) {
         o->tune = IS("--retune") ? 2 : (o->tune > 1 ? o->tune : 1);
         return 1;
@@ -168,6 +173,7 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
     mo.n_batch = o->n_batch;
     mo.profiling = o->profile;
     mo.tune = o->tune;
+    mo.kv_f16 = o->kv_f16;
     mo.progress = on_progress;
     int quiet = o->quiet;
     mo.progress_user = &quiet;

@@ -207,7 +207,8 @@ static clg_status load_layer(llm_model *m, int i) {
     TRY(tensor_buffer(m, tg, &w->gate));
     TRY(tensor_buffer(m, tu, &w->up));
     TRY(tensor_buffer(m, td, &w->down));
-    size_t cache_bytes = (size_t)hp->n_head_kv * (size_t)hp->n_ctx * (size_t)hp->head_dim * sizeof(float);
+    size_t cache_bytes = (size_t)hp->n_head_kv * (size_t)hp->n_ctx * (size_t)hp->head_dim *
+                         (hp->kv_f16 ? sizeof(uint16_t) : sizeof(float));
     snprintf(name, sizeof name, "blk.%d.k_cache", i);
     TRY(clg_buffer_create(m->ctx, name, cache_bytes, CLG_TRANSFER_DEVICE_ONLY, NULL, &w->k_cache));
     snprintf(name, sizeof name, "blk.%d.v_cache", i);
@@ -621,6 +622,7 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     hp->tied_embeddings = outw == NULL;
 
     hp->n_ctx = opt->n_ctx > 0 ? opt->n_ctx : (hp->n_ctx_train < 2048 ? hp->n_ctx_train : 2048);
+    hp->kv_f16 = opt->kv_f16 != 0;
     hp->n_batch = opt->n_batch > 0 ? opt->n_batch : 64;
     if (hp->n_batch > hp->n_ctx) hp->n_batch = hp->n_ctx;
     m->qkv_dim = (hp->n_head + 2 * hp->n_head_kv) * hp->head_dim;
@@ -694,18 +696,19 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     clg_program **progs[] = {&b.embed, &b.norm, &b.rope, &b.kv, &b.attn, &b.rows};
     m->argmax_wg = 256; /* the .cl default; lowered to the kernel's limit in build_head */
     TRY(clg_program_get(m->ctx, "argmax", "", &b.argmax));
-    for (size_t i = 0; i < 6; i++) {
-        progress(opt, "building kernels", i, 8);
-        TRY(clg_program_get(m->ctx, files[i], "", progs[i]));
-    }
     /* The work-group kernels' ATT_WG must fit the device's limit for them (llvmpipe: 32). */
     m->att_wg = ATT_WG;
     size_t dev_max = clg_context_device(m->ctx)->max_work_group_size;
-    if (dev_max < ATT_WG || (!m->gpu_variants && m->attn_split > 1)) {
-        m->att_wg = dev_max < 32 ? (int)dev_max : 32;
-        char opts[32];
-        snprintf(opts, sizeof opts, "-DATT_WG=%d", m->att_wg);
-        TRY(clg_program_get(m->ctx, "attention", opts, &b.attn));
+    if (dev_max < ATT_WG || (!m->gpu_variants && m->attn_split > 1)) m->att_wg = dev_max < 32 ? (int)dev_max : 32;
+    char kv_opts[16] = "", att_opts[48] = "";
+    if (hp->kv_f16) snprintf(kv_opts, sizeof kv_opts, "-DKV_F16");
+    snprintf(att_opts, sizeof att_opts, "%s", kv_opts);
+    if (m->att_wg != ATT_WG)
+        snprintf(att_opts, sizeof att_opts, "%s%s-DATT_WG=%d", kv_opts, *kv_opts ? " " : "", m->att_wg);
+    const char *opts[] = {"", "", "", kv_opts, att_opts, ""};
+    for (size_t i = 0; i < 6; i++) {
+        progress(opt, "building kernels", i, 8);
+        TRY(clg_program_get(m->ctx, files[i], opts[i], progs[i]));
     }
     progress(opt, "building kernels", 6, 8);
     TRY(build_plan(&b, &m->decode, 1, ""));

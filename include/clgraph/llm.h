@@ -31,6 +31,7 @@ typedef struct llm_hparams {
     int rope_neox;
     int tied_embeddings;
     int weight_type; /* llm_dtype of the layer weights */
+    int kv_f16;      /* the KV cache holds f16 */
 } llm_hparams;
 
 /* Progress while loading: stage ("building kernels", "uploading weights"), done of total. */
@@ -52,6 +53,9 @@ typedef struct llm_model_options {
     /* Decode attention split over positions into this many parts, merged afterwards
      * (flash decoding); 0: 8 on GPUs, none on CPUs; 1: no split. */
     int attn_split;
+    /* 1: the KV cache holds f16 (half the memory and cache reads; K and V rounded to
+     * nearest even), 0: f32. */
+    int kv_f16;
 } llm_model_options;
 
 llm_model_options llm_model_options_default(void);

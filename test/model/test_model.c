@@ -27,7 +27,11 @@
 #include "ref/sha256.h"
 #include "test_common.h"
 
-#define LOGIT_TOL 0.05f
+/* With a 4th argument "kv_f16" the model keeps its KV cache in f16: K and V are rounded to
+ * 2^-11 relative, which moved SmolLM2's logits by up to 0.025 in the numpy reference's own
+ * experiment (test/data/model/README.md); the tolerance becomes 0.15, 6x that. */
+static float logit_tol = 0.05f;
+#define LOGIT_TOL logit_tol
 
 static float max_abs_diff(const float *a, const float *b, int n) {
     float d = 0;
@@ -50,10 +54,12 @@ static float worst_tol_ratio(const float *got, const float *want, int n, float r
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: test_model MODEL.gguf GOLDEN N_GEN\n");
+        fprintf(stderr, "usage: test_model MODEL.gguf GOLDEN N_GEN [kv_f16]\n");
         return 2;
     }
     int n_gen = atoi(argv[3]);
+    int kv_f16 = argc > 4 && !strcmp(argv[4], "kv_f16");
+    if (kv_f16) logit_tol = 0.15f;
     tg_golden *gold = NULL;
     CHECK_OK(tg_golden_load(argv[2], &gold));
     if (!gold) return tc_finish("model");
@@ -76,6 +82,7 @@ int main(int argc, char **argv) {
     llm_model_options o = llm_model_options_default();
     o.n_ctx = 256;
     o.n_batch = 16; /* the longest prompt (36 tokens) spans three batches */
+    o.kv_f16 = kv_f16;
     llm_model *m = NULL;
     CHECK_OK(llm_model_load(argv[1], &o, &m));
     if (!m) {
