@@ -240,22 +240,34 @@ const char *llm_mm_kind_name(mm_kind k) {
     return k < MM_KINDS ? names[k] : "?";
 }
 
+void llm_mm_cfg_label(mm_cfg *c) {
+    if (c->wg) snprintf(c->label, sizeof c->label, "wg %d", c->wg);
+    else snprintf(c->label, sizeof c->label, "row local %zu", c->local);
+}
+
 void llm_mm_cfg_default(const llm_model *m, const step_plan *sp, mm_cfg *c) {
     memset(c, 0, sizeof *c);
     c->prog = sp->matmul;
     c->best_ns = c->runner_ns = -1;
     if (m->gpu_variants) c->wg = MM_WG;
     else c->local = CPU_LOCAL;
-    if (c->wg) snprintf(c->label, sizeof c->label, "wg %d", c->wg);
-    else snprintf(c->label, sizeof c->label, "row local %zu", c->local);
+    llm_mm_cfg_label(c);
 }
 
-clg_status llm_mm_range(const llm_model *m, const step_plan *sp, mm_kind k, clg_task *t, int rows, int T) {
-    (void)m;
-    const mm_cfg *c = &sp->cfg[k];
-    size_t tiles = (size_t)(T + sp->tile - 1) / (size_t)sp->tile;
-    if (c->wg) return set_range(t, 2, (size_t)rows * (size_t)c->wg, tiles, 1, (size_t)c->wg, 1, 1);
-    return set_range(t, 2, (size_t)rows, tiles, 1, c->local, 1, 1);
+void llm_mm_ndrange(const step_plan *sp, const mm_cfg *c, int rows, int T, size_t global[3],
+                    size_t local[3]) {
+    size_t l0 = c->wg ? (size_t)c->wg : c->local;
+    global[0] = c->wg ? (size_t)rows * l0 : round_up((size_t)rows, l0);
+    global[1] = (size_t)(T + sp->tile - 1) / (size_t)sp->tile;
+    global[2] = 1;
+    local[0] = l0;
+    local[1] = local[2] = 1;
+}
+
+clg_status llm_mm_range(const step_plan *sp, mm_kind k, clg_task *t, int rows, int T) {
+    size_t g[3], l[3];
+    llm_mm_ndrange(sp, &sp->cfg[k], rows, T, g, l);
+    return clg_task_set_range(t, 2, g, l);
 }
 
 const char *llm_mm_kernel(const llm_model *m, const mm_cfg *c, mm_kind k, char *buf, size_t cap) {
@@ -310,7 +322,7 @@ clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
         TRY(clg_task_arg_int(L->attn_norm, 5, T));
         TRY(range_norm(m, L->attn_norm, T));
         TRY(clg_task_arg_int(L->qkv, 5, T));
-        TRY(llm_mm_range(m, sp, MM_QKV, L->qkv, m->qkv_dim, T));
+        TRY(llm_mm_range(sp, MM_QKV, L->qkv, m->qkv_dim, T));
         TRY(clg_task_arg_int(L->rope, 2, T));
         TRY(set_range(L->rope, 3, hr, (size_t)(hp->n_head + hp->n_head_kv), (size_t)T, hr, 1, 1));
         TRY(clg_task_arg_int(L->kv_store, 4, T));
@@ -318,17 +330,17 @@ clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
         TRY(clg_task_arg_int(L->attn, 5, T));
         TRY(range_attn(m, L, T));
         TRY(clg_task_arg_int(L->wo, 5, T));
-        TRY(llm_mm_range(m, sp, MM_WO, L->wo, hp->n_embd, T));
+        TRY(llm_mm_range(sp, MM_WO, L->wo, hp->n_embd, T));
         TRY(clg_task_arg_int(L->ffn_norm, 5, T));
         TRY(range_norm(m, L->ffn_norm, T));
         TRY(clg_task_arg_int(L->ffn, 6, T));
-        TRY(llm_mm_range(m, sp, MM_FFN, L->ffn, hp->n_ff, T));
+        TRY(llm_mm_range(sp, MM_FFN, L->ffn, hp->n_ff, T));
         TRY(clg_task_arg_int(L->down, 5, T));
-        TRY(llm_mm_range(m, sp, MM_DOWN, L->down, hp->n_embd, T));
+        TRY(llm_mm_range(sp, MM_DOWN, L->down, hp->n_embd, T));
     }
     for (int h = 0; h < 2; h++) {
         TRY(clg_task_arg_int(sp->head[h].copy_last, 3, T - 1));
-        TRY(llm_mm_range(m, sp, MM_OUT, sp->head[h].out_logits, hp->n_vocab, 1));
+        TRY(llm_mm_range(sp, MM_OUT, sp->head[h].out_logits, hp->n_vocab, 1));
     }
     sp->cur_T = T;
     return CLG_OK;

@@ -89,8 +89,13 @@ enum { MM_TT_PREFILL = 4, MM_WG = 64, NORM_WG = 64, ATT_WG = 64, CPU_LOCAL = 16 
 const char *llm_mm_kind_name(mm_kind k);
 /* The heuristic variant for the device (row, local 16 on CPUs; work-groups of 64 on GPUs). */
 void llm_mm_cfg_default(const llm_model *m, const step_plan *sp, mm_cfg *c);
+/* "wg 64" or "row local 16" into c->label. */
+void llm_mm_cfg_label(mm_cfg *c);
+/* The NDRange of a product with variant c: rows (times the work-group) by token tiles. */
+void llm_mm_ndrange(const step_plan *sp, const mm_cfg *c, int rows, int T, size_t global[3],
+                    size_t local[3]);
 /* Sets the range of a product task of kind k for T tokens. */
-clg_status llm_mm_range(const llm_model *m, const step_plan *sp, mm_kind k, clg_task *t, int rows, int T);
+clg_status llm_mm_range(const step_plan *sp, mm_kind k, clg_task *t, int rows, int T);
 /* "matmul_q4_1" or "ffn_swiglu_q8_0_wg" for kind k's current variant. */
 const char *llm_mm_kernel(const llm_model *m, const mm_cfg *c, mm_kind k, char *buf, size_t cap);
 /* Every task of kind k in a plan (one per layer, or the two heads' output products). */

@@ -32,11 +32,6 @@ static clg_status program_for(llm_model *m, step_plan *sp, int wg, clg_program *
     return clg_program_get(m->ctx, "matmul", opts, out);
 }
 
-static void cfg_label(mm_cfg *c) {
-    if (c->wg) snprintf(c->label, sizeof c->label, "wg %d", c->wg);
-    else snprintf(c->label, sizeof c->label, "row local %zu", c->local);
-}
-
 /* Moves every task of kind k to configuration c. */
 static clg_status apply(llm_model *m, step_plan *sp, mm_kind k, const mm_cfg *c) {
     clg_task *tasks[1024];
@@ -47,20 +42,19 @@ static clg_status apply(llm_model *m, step_plan *sp, mm_kind k, const mm_cfg *c)
     llm_mm_kernel(m, c, k, kname, sizeof kname);
     for (size_t i = 0; i < n; i++) {
         clg_status st = clg_task_set_kernel(tasks[i], c->prog, kname);
-        if (st == CLG_OK) st = llm_mm_range(m, sp, k, tasks[i], rows, k == MM_OUT ? 1 : sp->cur_T);
+        if (st == CLG_OK) st = llm_mm_range(sp, k, tasks[i], rows, k == MM_OUT ? 1 : sp->cur_T);
         if (st != CLG_OK) return st;
     }
     return CLG_OK;
 }
 
-/* Measures kind k's candidates on layer 0's task (or the output task) at the plan's
- * current batch size, and applies the winner everywhere. */
+/* Measures kind k's candidates on all its tasks (every layer's, or both heads' output
+ * products) at the plan's current batch size, and applies the winner to them. */
 static clg_status tune_kind(llm_model *m, step_plan *sp, mm_kind k) {
     clg_task *tasks[1024];
     int rows;
     size_t n_tasks = llm_mm_tasks(m, sp, k, tasks, &rows);
     int T = k == MM_OUT ? 1 : sp->cur_T;
-    size_t tiles = (size_t)(T + sp->tile - 1) / (size_t)sp->tile;
     mm_cfg cfg[N_CANDIDATES];
     clg_candidate cand[N_CANDIDATES];
     char names[N_CANDIDATES][64];
@@ -75,19 +69,13 @@ static clg_status tune_kind(llm_model *m, step_plan *sp, mm_kind k) {
         else c->wg = wg_sizes[i - nl];
         if ((c->wg ? (size_t)c->wg : c->local) > max_wg) continue; /* filtered by the device */
         if ((st = program_for(m, sp, c->wg, &c->prog)) != CLG_OK) return st;
-        cfg_label(c);
+        llm_mm_cfg_label(c);
         clg_candidate *d = &cand[n];
         memset(d, 0, sizeof *d);
         d->prog = c->prog;
         d->kernel = llm_mm_kernel(m, c, k, names[n], sizeof names[n]);
         d->dims = 2;
-        size_t l0 = c->wg ? (size_t)c->wg : c->local;
-        size_t g0 = c->wg ? (size_t)rows * (size_t)c->wg : ((size_t)rows + l0 - 1) / l0 * l0;
-        d->global[0] = g0;
-        d->global[1] = tiles;
-        d->global[2] = 1;
-        d->local[0] = l0;
-        d->local[1] = d->local[2] = 1;
+        llm_mm_ndrange(sp, c, rows, T, d->global, d->local);
         d->label = c->label;
         n++;
     }
@@ -174,7 +162,7 @@ static int cache_load(llm_model *m) {
         c->tuned = 1;
         c->best_ns = best;
         c->runner_ns = runner;
-        cfg_label(c);
+        llm_mm_cfg_label(c);
         ok = program_for(m, plans[p], wg, &c->prog) == CLG_OK;
     }
     fclose(f);
