@@ -30,7 +30,7 @@ void llm_model_destroy(llm_model *m) {
     free(m->tok_host);
     free(m->pos_host);
     free(m->logits_host);
-    free(m->rope_ones);
+    free(m->rope_inv_host);
     llm_gguf_close(m->gguf);
     free(m);
 }
@@ -84,8 +84,8 @@ static clg_status read_hparams(const llm_gguf *f, llm_hparams *hp) {
     if ((st = get_int(f, "llama.attention.key_length", &hp->head_dim, hp->n_embd / hp->n_head)) ||
         (st = get_int(f, "llama.rope.dimension_count", &hp->n_rot, hp->head_dim)))
         return st;
-    if (hp->n_rot > hp->head_dim || hp->n_rot % 2)
-        return clg_fail(CLG_ERR_FORMAT, "llama.rope.dimension_count %d vs head dimension %d",
+    if (hp->n_rot > hp->head_dim || hp->n_rot % 2 || hp->head_dim % 2)
+        return clg_fail(CLG_ERR_FORMAT, "llama.rope.dimension_count %d vs head dimension %d (both even, rotated <= head)",
                         hp->n_rot, hp->head_dim);
     if ((st = get_float(f, "llama.attention.layer_norm_rms_epsilon", &hp->rms_eps, 1e-5f)) ||
         (st = get_float(f, "llama.rope.freq_base", &hp->rope_base, 10000.0f)))
@@ -313,7 +313,7 @@ static clg_status range_attn(llm_model *m, const layer_tasks *L, int T) {
 
 clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
     const llm_hparams *hp = &m->hp;
-    const size_t hr = (size_t)hp->n_rot / 2;
+    const size_t hd2 = (size_t)hp->head_dim / 2;
     clg_status st;
     TRY(clg_task_arg_int(sp->embed, 4, T));
     TRY(set_range(sp->embed, 2, (size_t)hp->n_embd, (size_t)T, 1, CPU_LOCAL, 1, 1));
@@ -323,10 +323,8 @@ clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
         TRY(range_norm(m, L->attn_norm, T));
         TRY(clg_task_arg_int(L->qkv, 5, T));
         TRY(llm_mm_range(sp, MM_QKV, L->qkv, m->qkv_dim, T));
-        TRY(clg_task_arg_int(L->rope, 2, T));
-        TRY(set_range(L->rope, 3, hr, (size_t)(hp->n_head + hp->n_head_kv), (size_t)T, hr, 1, 1));
-        TRY(clg_task_arg_int(L->kv_store, 4, T));
-        TRY(set_range(L->kv_store, 3, (size_t)hp->head_dim, (size_t)hp->n_head_kv, (size_t)T, CPU_LOCAL, 1, 1));
+        TRY(clg_task_arg_int(L->rope_kv, 5, T));
+        TRY(set_range(L->rope_kv, 2, hd2, (size_t)T, 1, hd2, 1, 1));
         TRY(clg_task_arg_int(L->attn, 5, T));
         TRY(range_attn(m, L, T));
         TRY(clg_task_arg_int(L->wo, 5, T));
@@ -353,7 +351,7 @@ fail:
 typedef struct builder {
     llm_model *m;
     step_plan *sp;
-    clg_program *embed, *norm, *rope, *kv, *attn, *rows, *argmax;
+    clg_program *embed, *norm, *rope, *attn, *rows, *argmax;
 } builder;
 
 /* y = W x (+ y): (W, x, y, rows, cols, T, x_stride, y_stride, accumulate) */
@@ -397,26 +395,27 @@ fail:
     return st;
 }
 
-/* RoPE in place on heads [col_off, ...) of qkv: (x, pos, T, row_stride, col_off, n_heads,
- * head_dim, n_rot, base, scale, neox) */
-static clg_status rope_task(builder *b, clg_graph *g, const char *name, int col_off, int heads,
-                            clg_task **out) {
-    const llm_hparams *hp = &b->m->hp;
+/* RoPE of Q in place and K, V into layer i's cache: (qkv, k_cache, v_cache, pos, inv_freq, T,
+ * row_stride, n_head, n_head_kv, head_dim, n_rot, neox, ctx_len) */
+static clg_status rope_kv_task(builder *b, clg_graph *g, const layer_weights *w, clg_task **out) {
+    const llm_model *m = b->m;
+    const llm_hparams *hp = &m->hp;
     clg_status st;
     clg_task *t;
-    TRY(clg_graph_add_task(g, name, b->rope, "rope", &t));
-    TRY(clg_task_arg_buffer(t, 0, b->m->qkv, CLG_READ_WRITE));
-    TRY(clg_task_arg_buffer(t, 1, b->m->pos, CLG_READ));
-    TRY(clg_task_arg_int(t, 2, 1));
-    TRY(clg_task_arg_int(t, 3, b->m->qkv_dim));
-    TRY(clg_task_arg_int(t, 4, col_off));
-    TRY(clg_task_arg_int(t, 5, heads));
-    TRY(clg_task_arg_int(t, 6, hp->head_dim));
-    TRY(clg_task_arg_int(t, 7, hp->n_rot));
-    TRY(clg_task_arg_float(t, 8, hp->rope_base));
-    TRY(clg_task_arg_float(t, 9, hp->rope_scale));
-    TRY(clg_task_arg_int(t, 10, hp->rope_neox));
-    TRY(clg_task_arg_buffer(t, 11, b->m->rope_freqs, CLG_READ));
+    TRY(clg_graph_add_task(g, "rope_kv", b->rope, "rope_kv", &t));
+    TRY(clg_task_arg_buffer(t, 0, m->qkv, CLG_READ_WRITE));
+    TRY(clg_task_arg_buffer(t, 1, w->k_cache, CLG_READ_WRITE)); /* rows it does not write are kept */
+    TRY(clg_task_arg_buffer(t, 2, w->v_cache, CLG_READ_WRITE));
+    TRY(clg_task_arg_buffer(t, 3, m->pos, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 4, m->rope_inv_freq, CLG_READ));
+    TRY(clg_task_arg_int(t, 5, 1));
+    TRY(clg_task_arg_int(t, 6, m->qkv_dim));
+    TRY(clg_task_arg_int(t, 7, hp->n_head));
+    TRY(clg_task_arg_int(t, 8, hp->n_head_kv));
+    TRY(clg_task_arg_int(t, 9, hp->head_dim));
+    TRY(clg_task_arg_int(t, 10, hp->n_rot));
+    TRY(clg_task_arg_int(t, 11, hp->rope_neox));
+    TRY(clg_task_arg_int(t, 12, hp->n_ctx));
     *out = t;
     return CLG_OK;
 fail:
@@ -428,7 +427,7 @@ static clg_status build_layer(builder *b, int i, const char *prefix) {
     const llm_hparams *hp = &m->hp;
     const layer_weights *w = &m->lw[i];
     layer_tasks *L = &b->sp->layers[i];
-    const int q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+    const int q_dim = hp->n_head * hp->head_dim;
     clg_status st;
     char gname[48], k[64];
     clg_graph *g;
@@ -437,23 +436,7 @@ static clg_status build_layer(builder *b, int i, const char *prefix) {
     TRY(clg_graph_create(m->ctx, gname, &g));
     TRY(norm_task(b, g, "attn_norm", m->x, w->attn_norm, m->xn, &L->attn_norm));
     TRY(matmul_task(b, g, MM_QKV, w->qkv, m->xn, m->qkv, m->qkv_dim, hp->n_embd, 0, &L->qkv));
-    /* Q and K in one launch: the K heads follow the Q heads in each row of qkv. */
-    TRY(rope_task(b, g, "rope", 0, hp->n_head + hp->n_head_kv, &L->rope));
-
-    /* (qkv, k_cache, v_cache, pos, T, row_stride, k_off, v_off, n_kv_heads, head_dim, ctx_len) */
-    TRY(clg_graph_add_task(g, "kv_store", b->kv, "kv_store", &t));
-    TRY(clg_task_arg_buffer(t, 0, m->qkv, CLG_READ));
-    TRY(clg_task_arg_buffer(t, 1, w->k_cache, CLG_READ_WRITE)); /* rows it does not write are kept */
-    TRY(clg_task_arg_buffer(t, 2, w->v_cache, CLG_READ_WRITE));
-    TRY(clg_task_arg_buffer(t, 3, m->pos, CLG_READ));
-    TRY(clg_task_arg_int(t, 4, 1));
-    TRY(clg_task_arg_int(t, 5, m->qkv_dim));
-    TRY(clg_task_arg_int(t, 6, q_dim));
-    TRY(clg_task_arg_int(t, 7, q_dim + kv_dim));
-    TRY(clg_task_arg_int(t, 8, hp->n_head_kv));
-    TRY(clg_task_arg_int(t, 9, hp->head_dim));
-    TRY(clg_task_arg_int(t, 10, hp->n_ctx));
-    L->kv_store = t;
+    TRY(rope_kv_task(b, g, w, &L->rope_kv));
 
     /* (q, k_cache, v_cache, pos, out, T, q_stride, q_off, out_stride, n_heads, n_kv_heads,
      *  head_dim, ctx_len, scale) */
@@ -679,21 +662,21 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     if (outw) TRY(tensor_buffer(m, outw, &m->output));
     else m->output = m->tok_embd;
     m->out_type = outw ? outw->dtype : tok->dtype;
-    /* RoPE frequency divisors: Llama 3.1's rope_freqs.weight, else ones. */
+    /* RoPE angle per position of each pair, in double: Llama 3.1's rope_freqs.weight
+     * divides the frequencies. */
     const llm_gguf_tensor *rf = llm_gguf_find_tensor(m->gguf, "rope_freqs.weight");
-    if (rf) {
-        TRY(tensor(m->gguf, "rope_freqs.weight", (uint64_t)hp->n_rot / 2, 0, 0, &rf));
-        TRY(tensor_buffer(m, rf, &m->rope_freqs));
-    } else {
-        m->rope_ones = malloc((size_t)hp->n_rot / 2 * sizeof(float));
-        if (!m->rope_ones) {
-            st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "rope factors");
-            goto fail;
-        }
-        for (int i = 0; i < hp->n_rot / 2; i++) m->rope_ones[i] = 1.0f;
-        TRY(weight_buffer(m, "rope_freqs.ones", m->rope_ones, (size_t)hp->n_rot / 2 * sizeof(float),
-                          &m->rope_freqs));
+    if (rf) TRY(tensor(m->gguf, "rope_freqs.weight", (uint64_t)hp->n_rot / 2, 0, 0, &rf));
+    m->rope_inv_host = calloc((size_t)hp->n_rot / 2 + 1, sizeof(float)); /* never empty */
+    if (!m->rope_inv_host) {
+        st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "RoPE frequencies");
+        goto fail;
     }
+    for (int i = 0; i < hp->n_rot / 2; i++) {
+        double f = hp->rope_scale * pow(hp->rope_base, -2.0 * i / hp->n_rot);
+        m->rope_inv_host[i] = (float)(rf ? f / ((const float *)rf->data)[i] : f);
+    }
+    TRY(weight_buffer(m, "rope_inv_freq", m->rope_inv_host,
+                      ((size_t)hp->n_rot / 2 + 1) * sizeof(float), &m->rope_inv_freq));
     for (int i = 0; i < hp->n_layer; i++) TRY(load_layer(m, i));
     hp->weight_type = m->lw[0].ffn_type;
 
@@ -704,8 +687,8 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
                               CLG_TRANSFER_DEVICE_ONLY, NULL, &m->att_part));
 
     builder b = {.m = m};
-    const char *files[] = {"embed", "norm", "rope", "kv", "attention", "rows"};
-    clg_program **progs[] = {&b.embed, &b.norm, &b.rope, &b.kv, &b.attn, &b.rows};
+    const char *files[] = {"embed", "norm", "rope", "attention", "rows"};
+    clg_program **progs[] = {&b.embed, &b.norm, &b.rope, &b.attn, &b.rows};
     m->argmax_wg = 256; /* the .cl default; lowered to the kernel's limit in build_head */
     TRY(clg_program_get(m->ctx, "argmax", "", &b.argmax));
     /* The work-group kernels' ATT_WG must fit the device's limit for them (llvmpipe: 32). */
@@ -717,20 +700,20 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     snprintf(att_opts, sizeof att_opts, "%s", kv_opts);
     if (m->att_wg != ATT_WG)
         snprintf(att_opts, sizeof att_opts, "%s%s-DATT_WG=%d", kv_opts, *kv_opts ? " " : "", m->att_wg);
-    const char *opts[] = {"", "", "", kv_opts, att_opts, ""};
-    for (size_t i = 0; i < 6; i++) {
-        progress(opt, "building kernels", i, 8);
+    const char *opts[] = {"", "", kv_opts, att_opts, ""};
+    for (size_t i = 0; i < 5; i++) {
+        progress(opt, "building kernels", i, 7);
         TRY(clg_program_get(m->ctx, files[i], opts[i], progs[i]));
     }
-    progress(opt, "building kernels", 6, 8);
+    progress(opt, "building kernels", 5, 7);
     TRY(build_plan(&b, &m->decode, 1, ""));
-    progress(opt, "building kernels", 7, 8);
+    progress(opt, "building kernels", 6, 7);
     TRY(build_plan(&b, &m->prefill, MM_TT_PREFILL, "prefill."));
-    progress(opt, "building kernels", 8, 8);
+    progress(opt, "building kernels", 7, 7);
 
     /* Upload every weight now, with progress, rather than inside the first step. */
     size_t n_w = 3 + 7 * (size_t)hp->n_layer, done = 0;
-    clg_buffer *top[4] = {m->tok_embd, m->out_norm_w, m->output, m->rope_freqs};
+    clg_buffer *top[4] = {m->tok_embd, m->out_norm_w, m->output, m->rope_inv_freq};
     n_w++;
     for (int i = 0; i < 4; i++) {
         TRY(clg_buffer_prefetch(top[i]));

@@ -13,7 +13,7 @@ typedef struct layer_weights {
 
 /* The tasks of one layer, kept to update batch sizes between evaluations. */
 typedef struct layer_tasks {
-    clg_task *attn_norm, *qkv, *rope, *kv_store, *attn, *attn_merge, *wo, *ffn_norm, *ffn, *down;
+    clg_task *attn_norm, *qkv, *rope_kv, *attn, *attn_merge, *wo, *ffn_norm, *ffn, *down;
 } layer_tasks;
 
 /* The weight products whose variant the planner chooses, one choice per kind. */
@@ -48,6 +48,12 @@ typedef struct step_plan {
     head_tasks head[2];       /* 0: logits come back; 1: logits stay, the argmax comes back */
     layer_tasks *layers;
     int cur_T;
+    /* Recorded replay of plan and greedy_plan (llama_tune.c): on, measured (1) or heuristic,
+     * and the step times measured with it on and off (-1: not measured). */
+    struct {
+        int on, tuned;
+        double on_ns, off_ns;
+    } replay;
 } step_plan;
 
 struct llm_model {
@@ -70,8 +76,8 @@ struct llm_model {
     clg_buffer *token_out;  /* [1] int EVERY_EXECUTION: the greedy head's argmax */
     int32_t token_host;
     int argmax_wg;
-    clg_buffer *rope_freqs; /* [n_rot/2] theta divisors (rope_freqs.weight or ones) */
-    float *rope_ones;       /* host ones when the model has no rope_freqs.weight (owned) */
+    clg_buffer *rope_inv_freq; /* [n_rot/2] angle per position of each RoPE pair */
+    float *rope_inv_host;      /* its host copy (owned) */
     clg_buffer *att_part; /* [n_head, attn_split, head_dim + 2] decode attention partials */
     int attn_split;       /* parts of the decode attention; <= 1: none */
     int att_wg;           /* ATT_WG of the attention program (the kernel's limit may be lower) */

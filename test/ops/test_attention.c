@@ -1,4 +1,5 @@
-/* KV-cache store (cl/kv.cl) and causal GQA attention (cl/attention.cl): attention_row,
+/* KV-cache store (cl/rope.cl's rope_kv with n_rot = 0; the rotation is checked in ops.rope)
+ * and causal GQA attention (cl/attention.cl): attention_row,
  * attention_wg and attention_split + attention_merge (n_split 1, 3, 8, with empty ranges),
  * f32 and f16 caches, against ref_kv_store and the full-softmax ref_attention in double.
  * Each case fills the whole cache with random values first (earlier tokens, and garbage
@@ -19,7 +20,7 @@ typedef struct att_case {
 } att_case;
 
 typedef struct att_build {
-    const char *att_opts, *kv_opts; /* build options of attention.cl and kv.cl */
+    const char *att_opts, *kv_opts; /* build options of attention.cl and rope.cl */
     int wg;                         /* ATT_WG */
     int max_hd;                     /* ATT_MAX_HD */
     int fixed_hd;                   /* ATT_HD, 0 when not set */
@@ -187,18 +188,20 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
     CHECK_OK(clg_graph_create(ctx, "kv", &g));
     if (!g || !bqkv || !bk || !bv || !bpos || !bout || !bpart) goto done;
 
-    /* kv_store; the caches are read-write: the rows it does not write must survive. */
-    CHECK_OK(clg_graph_add_task(g, "kv_store", pkv, "kv_store", &t));
+    /* rope_kv without rotation; the caches are read-write: the rows it does not write must
+     * survive. n_rot = 0 reads no frequency: the pos buffer stands in. */
+    CHECK_OK(clg_graph_add_task(g, "kv_store", pkv, "rope_kv", &t));
     if (!t) goto done;
-    CHECK_OK(clg_task_arg_buffer(t, 0, bqkv, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, 0, bqkv, CLG_READ_WRITE));
     CHECK_OK(clg_task_arg_buffer(t, 1, bk, CLG_READ_WRITE));
     CHECK_OK(clg_task_arg_buffer(t, 2, bv, CLG_READ_WRITE));
     CHECK_OK(clg_task_arg_buffer(t, 3, bpos, CLG_READ));
-    const int kv_args[] = {c->T, row_stride, k_off, v_off, nkv, hd, c->ctx_len};
-    for (int a = 0; a < 7; a++)
-        CHECK_OK(clg_task_arg_int(t, 4 + a, kv_args[a]));
-    size_t kv_global[3] = {((size_t)hd + 7) / 8 * 8, (size_t)nkv, (size_t)c->T};
-    CHECK_OK(clg_task_set_range(t, 3, kv_global, NULL));
+    CHECK_OK(clg_task_arg_buffer(t, 4, bpos, CLG_READ));
+    const int kv_args[] = {c->T, row_stride, nh, nkv, hd, 0, 0, c->ctx_len};
+    for (int a = 0; a < 8; a++)
+        CHECK_OK(clg_task_arg_int(t, 5 + a, kv_args[a]));
+    size_t kv_global[2] = {((size_t)hd / 2 + 7) / 8 * 8, (size_t)c->T};
+    CHECK_OK(clg_task_set_range(t, 2, kv_global, NULL));
     CHECK_OK(clg_graph_execute(g));
     {
         float *kc = malloc(n_cache * sizeof(float)), *vc = malloc(n_cache * sizeof(float));
@@ -387,7 +390,7 @@ int main(void) {
     for (size_t k = 0; k < sizeof builds / sizeof builds[0]; k++) {
         const att_build *b = &builds[k];
         clg_program *pkv = NULL, *patt = NULL;
-        CHECK_OK(clg_program_get(ctx, "kv", b->kv_opts, &pkv));
+        CHECK_OK(clg_program_get(ctx, "rope", b->kv_opts, &pkv));
         CHECK_OK(clg_program_get(ctx, "attention", b->att_opts, &patt));
         if (!pkv || !patt) continue;
         for (int i = 0; i < ncases; i++) {
