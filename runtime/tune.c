@@ -12,6 +12,9 @@ size_t clg_tune_pick(const double *ns, size_t n) {
     size_t best = n;
     for (size_t i = 0; i < n; i++)
         if (ns[i] >= 0 && (best == n || ns[i] < ns[best])) best = i;
+    /* The incumbent keeps its place unless the winner is clearly faster. */
+    if (best != n && best != 0 && n > 0 && ns[0] >= 0 && ns[best] > ns[0] * (1.0 - CLG_TUNE_MARGIN))
+        best = 0;
     return best;
 }
 
@@ -26,36 +29,25 @@ static double now_ns(void) {
     return 1e9 * (double)ts.tv_sec + (double)ts.tv_nsec;
 }
 
-/* Median over reps of the summed time of one step running all tasks as set now. */
-static clg_status measure(clg_task *const *tasks, size_t nt, int warmup, int reps, double *out) {
-    clg_context *ctx = tasks[0]->graph->ctx;
-    int real_timer = ctx->profiling && ctx->info.profiling_timer == 1;
-    double *v = malloc((size_t)reps * sizeof *v);
-    if (!v) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "tuning");
-    clg_status st = CLG_OK;
-    for (int i = 0; i < warmup && st == CLG_OK; i++) st = clg_tasks_run(tasks, nt);
-    for (int i = 0; i < reps && st == CLG_OK; i++) {
-        double t0 = now_ns();
-        st = clg_tasks_run(tasks, nt);
-        v[i] = now_ns() - t0;
-        if (real_timer) {
-            v[i] = 0;
-            for (size_t k = 0; k < nt; k++) v[i] += (double)tasks[k]->stats.last_ns;
-        }
-    }
-    if (st == CLG_OK) {
-        qsort(v, (size_t)reps, sizeof *v, cmp_double);
-        *out = v[reps / 2];
-    }
-    free(v);
-    return st;
-}
-
 static clg_status apply(clg_task *const *tasks, size_t nt, const clg_candidate *c) {
     clg_status st = CLG_OK;
     for (size_t k = 0; k < nt && st == CLG_OK; k++) {
         st = clg_task_set_kernel(tasks[k], c->prog, c->kernel);
         if (st == CLG_OK) st = clg_task_set_range(tasks[k], c->dims, c->global, c->local[0] ? c->local : NULL);
+    }
+    return st;
+}
+
+/* Time of one step running all tasks as set now: the sum of their kernel times where the
+ * device's timer is real, else wall time. */
+static clg_status time_once(clg_task *const *tasks, size_t nt, double *out) {
+    clg_context *ctx = tasks[0]->graph->ctx;
+    double t0 = now_ns();
+    clg_status st = clg_tasks_run(tasks, nt);
+    *out = now_ns() - t0;
+    if (st == CLG_OK && ctx->profiling && ctx->info.profiling_timer == 1) {
+        *out = 0;
+        for (size_t k = 0; k < nt; k++) *out += (double)tasks[k]->stats.last_ns;
     }
     return st;
 }
@@ -66,16 +58,35 @@ clg_status clg_task_tune_group(clg_task *const *tasks, size_t n_tasks, const clg
         return clg_fail(CLG_ERR_INVALID_ARG, "tuning %zu tasks: %zu candidates, %d repeats", n_tasks, n, reps);
     /* Statistics of the tuning runs are not the tasks': restore them afterwards. */
     clg_task_stats *saved = malloc(n_tasks * sizeof *saved);
-    if (!saved) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "tuning");
+    double *v = malloc(n * (size_t)reps * sizeof *v); /* [candidate, repeat] */
+    if (!saved || !v) {
+        free(saved);
+        free(v);
+        return clg_fail(CLG_ERR_OUT_OF_MEMORY, "tuning");
+    }
     for (size_t k = 0; k < n_tasks; k++) saved[k] = tasks[k]->stats;
     clg_status st = CLG_OK;
+    /* Warm-up, which also drops the candidates the device refuses. */
     for (size_t i = 0; i < n && st == CLG_OK; i++) {
         ns[i] = -1;
-        if (apply(tasks, n_tasks, &cands[i]) != CLG_OK) continue; /* refused by the device */
-        st = measure(tasks, n_tasks, warmup, reps, &ns[i]);
+        if (apply(tasks, n_tasks, &cands[i]) != CLG_OK) continue;
+        ns[i] = 0;
+        for (int r = 0; r < warmup && st == CLG_OK; r++) st = clg_tasks_run(tasks, n_tasks);
     }
+    /* Repeats interleaved across candidates, so that a slow spell of a shared machine
+     * falls on all of them; the median of each. */
+    for (int r = 0; r < reps && st == CLG_OK; r++)
+        for (size_t i = 0; i < n && st == CLG_OK; i++)
+            if (ns[i] >= 0 && (st = apply(tasks, n_tasks, &cands[i])) == CLG_OK)
+                st = time_once(tasks, n_tasks, &v[i * (size_t)reps + (size_t)r]);
+    for (size_t i = 0; i < n && st == CLG_OK; i++)
+        if (ns[i] >= 0) {
+            qsort(v + i * (size_t)reps, (size_t)reps, sizeof *v, cmp_double);
+            ns[i] = v[i * (size_t)reps + (size_t)reps / 2];
+        }
     for (size_t k = 0; k < n_tasks; k++) tasks[k]->stats = saved[k];
     free(saved);
+    free(v);
     if (st != CLG_OK) return st;
     *best = clg_tune_pick(ns, n);
     if (*best == n)

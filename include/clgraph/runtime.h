@@ -304,18 +304,22 @@ typedef struct clg_candidate {
  * times, then `reps` times, and its time is the median of its kernel times (event
  * timestamps; wall time per execution where the device's timer is not real). A
  * candidate the device refuses (work-group above the kernel's limit, ...) gets -1.
- * The task is left on the fastest; ns[n] receives the times, *best its index.
+ * The task is left on the winner (clg_tune_pick); ns[n] receives the times, *best its index.
  * Executions may change the buffers the task writes. */
 clg_status clg_task_tune(clg_task *t, const clg_candidate *cands, size_t n, int warmup, int reps,
                          double *ns, size_t *best);
 /* The same for a group of tasks that run the same kernel on the same shapes with
  * different data (e.g. one per layer): each candidate is applied to all of them and
  * one repetition runs them all in one step, so that their data streams from memory as
- * in a real step instead of staying in cache; ns is the summed time per repetition. */
+ * in a real step instead of staying in cache; ns is the summed time per repetition.
+ * Repetitions are interleaved across candidates (each runs warmup times first). */
 clg_status clg_task_tune_group(clg_task *const *tasks, size_t n_tasks, const clg_candidate *cands,
                                size_t n, int warmup, int reps, double *ns, size_t *best);
 /* The tuner's choice given times: the smallest time >= 0, the first on ties; n when
- * every candidate failed. */
+ * every candidate failed. Candidate 0 is the incumbent (the caller's untuned choice):
+ * it keeps its place unless the fastest is at least CLG_TUNE_MARGIN faster, so that
+ * timing noise does not replace it with an equal candidate. */
+#define CLG_TUNE_MARGIN 0.03
 size_t clg_tune_pick(const double *ns, size_t n);
 
 /* ---- profiling --------------------------------------------------------- */

@@ -1,5 +1,6 @@
 /* The tuner's choice given fixed timings: fastest wins, first on ties, failed (-1)
- * candidates never win, all failed -> n. */
+ * candidates never win, all failed -> n; candidate 0 (the incumbent) is replaced only by
+ * one at least CLG_TUNE_MARGIN faster. */
 #include "test_common.h"
 
 int main(void) {
@@ -14,5 +15,12 @@ int main(void) {
     double zero[] = {1.0, 0.0};
     CHECK(clg_tune_pick(zero, 2) == 1);
     CHECK(clg_tune_pick(a, 0) == 0);
+    /* within the margin the incumbent stays; beyond it the faster one wins */
+    double close[] = {100.0, 98.0, 99.0};
+    CHECK(clg_tune_pick(close, 3) == 0);
+    double clear[] = {100.0, 96.0, 99.0};
+    CHECK(clg_tune_pick(clear, 3) == 1);
+    double inc_failed[] = {-1.0, 98.0, 99.0};
+    CHECK(clg_tune_pick(inc_failed, 3) == 1);
     return tc_finish("tune_pick");
 }
