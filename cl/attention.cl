@@ -3,7 +3,7 @@
  *
  * Layouts:
  *   q:       [T, q_stride] f32; query head h of token t at q[t*q_stride + q_off + h*head_dim + d]
- *   k_cache: [n_kv_heads, ctx_len, head_dim] (KV_T: f32, or half with KV_F16), see kv.cl
+ *   k_cache: [n_kv_heads, ctx_len, head_dim] (KV_T: f32, or half with KV_F16), see rope.cl
  *   v_cache: [n_kv_heads, ctx_len, head_dim]
  *   pos:     [T] int; token t attends cache positions 0 .. pos[t] inclusive (pos[t] is
  *            clamped to [0, ctx_len - 1]; the host keeps it in range)
@@ -47,7 +47,13 @@
  *               (default 64).
  *   ATT_DC      head dims merged per local-memory pass: a multiple of 4, <= ATT_WG, dividing
  *               ATT_MAX_HD (default min(ATT_WG, 32)); local memory ATT_WG * (ATT_DC + 2) floats.
- *   KV_F16      defined: k_cache / v_cache hold half values (vload_half4), as kv.cl's KV_F16.
+ *   KV_F16      defined: k_cache / v_cache hold half values (vload_half4), as rope.cl's KV_F16.
+ *
+ * Declared for the planner (clg_program_variants; first values are the untuned defaults;
+ * the split's n_split is a kernel argument, chosen by the host):
+ * @variant row kernels=attention_row local=1 device=cpu
+ * @variant wg kernels=attention_wg sweep=ATT_WG:64,32,128 local=ATT_WG device=gpu
+ * @variant split kernels=attention_split,attention_merge sweep=ATT_WG:64,32 local=ATT_WG
  *
  * Device note: llvmpipe (Mesa rusticl) ends every loop of a work-item after 65535 loop
  * iterations in total (LP_MAX_TGSI_LOOP_ITERATIONS, shared by all loops). Per key a

@@ -38,6 +38,9 @@
  * variants (default 64, a power of two; a kernel's own limit can be lower than
  * the device's: llvmpipe takes 32). "Blocks" of f32 / f16 are 16 elements, with
  * the cols % 16 tail handled separately.
+ * Declared for the planner (clg_program_variants; first values are the untuned defaults):
+ * @variant row kernels=matmul_TY,ffn_swiglu_TY local=16,1,4,64 device=cpu
+ * @variant wg kernels=matmul_TY_wg,ffn_swiglu_TY_wg sweep=MM_WG:64,16 local=MM_WG device=gpu
  * SPIR-V: the build's module holds the defaults (options with -D build from
  * source). Keep it valid (spirv-val) when editing: llvm-spirv 14 emits LLVM's
  * block order as is, and some -O2 shapes (per-block scale applied after the

@@ -15,6 +15,10 @@
  *
  * Tunables:
  *   NORM_WG  work-group size of rmsnorm_wg, a power of two (default 64).
+ *
+ * Declared for the planner (clg_program_variants; first values are the untuned defaults):
+ * @variant row kernels=rmsnorm_row local=1 device=cpu
+ * @variant wg kernels=rmsnorm_wg sweep=NORM_WG:64,32,128,256 local=NORM_WG device=gpu
  */
 #ifndef NORM_WG
 #define NORM_WG 64

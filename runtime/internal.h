@@ -42,6 +42,7 @@ struct clg_program {
     clg_context *ctx;
     char *key; /* file or name, '|', options */
     uint64_t source_hash;
+    char *source; /* the OpenCL C text, for its @variant declarations (owned) */
     cl_program prog;
     clg_program_origin origin;
     struct clg_program *next;

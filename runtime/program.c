@@ -19,6 +19,12 @@ static const char *const *embedded_names(void) {
 
 const char *const *clg_embedded_files(void) { return embedded_names(); }
 
+const char *clg_embedded_source(const char *file) {
+    for (const clg_embedded_file *e = clg_embedded; e->name; e++)
+        if (!strcmp(e->name, file)) return e->source;
+    return NULL;
+}
+
 const char *clg_program_origin_str(clg_program_origin origin) {
     switch (origin) {
     case CLG_ORIGIN_SOURCE: return "source";
@@ -192,8 +198,15 @@ static clg_status get(clg_context *ctx, const char *name, const char *src, size_
         return clg_fail(CLG_ERR_OUT_OF_MEMORY, "program '%s'", name);
     }
     p->ctx = ctx;
-    clg_status st = build(ctx, name, src, src_len, spv, spv_len, options, p);
+    clg_status st = CLG_OK;
+    if (!(p->source = malloc(src_len + 1))) st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "program '%s'", name);
+    else {
+        memcpy(p->source, src, src_len);
+        p->source[src_len] = 0;
+        st = build(ctx, name, src, src_len, spv, spv_len, options, p);
+    }
     if (st != CLG_OK) {
+        free(p->source);
         free(p->key);
         free(p);
         return st;
@@ -248,6 +261,7 @@ void clg_program_release_all(clg_context *ctx) {
         clg_program *p = ctx->programs;
         ctx->programs = p->next;
         if (p->prog) clReleaseProgram(p->prog);
+        free(p->source);
         free(p->key);
         free(p);
     }

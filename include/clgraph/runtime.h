@@ -166,8 +166,42 @@ clg_program_origin clg_program_origin_of(const clg_program *prog);
 uint64_t clg_program_source_hash(const clg_program *prog);
 const char *clg_program_origin_str(clg_program_origin origin);
 
+/* ---- kernel variants, declared in the kernel files --------------------------
+ * A .cl file declares the variants the planner may choose between, one comment line
+ * each (fields in any order after the name; values without spaces):
+ *   @variant NAME kernels=K1[,K2..] [local=N1[,N2..] | local=DEFINE]
+ *            [sweep=DEFINE:V1[,V2..]] [device=cpu|gpu]
+ * kernels: the kernel names of the variant (a family may write TY for a type the caller
+ * substitutes); local: candidate work-group sizes of dimension 0, or the value of the
+ * swept build-time tunable; sweep: a #ifndef tunable of the file and the values to
+ * build it with (the first is the file's default); device: the variant is the untuned
+ * choice on that device type, with its first local / sweep value. Everything else about
+ * the NDRange (global sizes, other dimensions) is the caller's, from the kernel's
+ * documented layout; device limits (work-group size, local memory) filter candidates
+ * when a range is set. */
+#define CLG_VARIANT_MAX 8
+typedef struct clg_variant {
+    char name[32];
+    char kernels[4][64];
+    unsigned n_kernels;
+    size_t local[CLG_VARIANT_MAX]; /* n_local candidates; none when local= names the define */
+    unsigned n_local;
+    char sweep[32];                /* the swept define, "" when none */
+    int values[CLG_VARIANT_MAX];   /* n_values values of it */
+    unsigned n_values;
+    char device[8];                /* "cpu", "gpu" or "" */
+} clg_variant;
+/* Parses the @variant lines of prog's source into out[cap]; *n receives their count.
+ * CLG_ERR_FORMAT names the line of a malformed declaration. */
+clg_status clg_program_variants(const clg_program *prog, clg_variant *out, size_t cap, size_t *n);
+/* The same for a source text (name is for messages). */
+clg_status clg_variants_parse(const char *name, const char *source, clg_variant *out, size_t cap,
+                              size_t *n);
+
 /* Names of the embedded kernel files, NULL-terminated; static. */
 const char *const *clg_embedded_files(void);
+/* The OpenCL C text of an embedded file (NUL-terminated, static), NULL if none. */
+const char *clg_embedded_source(const char *file);
 
 /* ---- buffers ----------------------------------------------------------- */
 
