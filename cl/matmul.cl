@@ -4,7 +4,7 @@
  * Layouts (activations f32, row-major, T tokens):
  *   W: [rows, cols] weight, ne0 = cols contiguous; row r starts at byte
  *      r * row_bytes(cols), row_bytes = cols / BLK * block bytes:
- *        f32  4 B/elem            f16  2 B/elem (vload_half)
+ *        f32  4 B/elem            f16  2 B/elem
  *        q8_0 {f16 d; i8 q[32]}   34 B / 32 elems, w = d*q
  *        q4_0 {f16 d; u8 q[16]}   18 B / 32 elems, w = d*(nib-8)
  *        q4_1 {f16 d, m; u8 q[16]} 20 B / 32 elems, w = d*nib + m
@@ -74,6 +74,21 @@
  * elem_TY(row, k): the dequantized element k (for the f32 / f16 tails).
  * RB_TY(cols): bytes of one row. */
 
+/* f16 bits to float without vload_half, which PoCL 3.1 compiles to a branchy software
+ * routine: normal numbers by shifting the exponent and mantissa into place, subnormals
+ * by scaling; inf / NaN (never in a ggml file) come out as large finite values. */
+INLINE float half_bits(__global const uchar *p) {
+    uint u = *(__global const ushort *)p, m = u & 0x7fffu;
+    float f = m < 0x400u ? (float)m * 0x1p-24f : as_float((m << 13) + 0x38000000u);
+    return as_float(as_uint(f) | ((u & 0x8000u) << 16));
+}
+INLINE float8 half8_bits(__global const half *p) {
+    uint8 u = convert_uint8(vload8(0, (__global const ushort *)p)), m = u & 0x7fffu;
+    float8 f = select(as_float8((m << 13) + 0x38000000u), convert_float8(m) * 0x1p-24f,
+                      convert_int8(m < 0x400u));
+    return as_float8(as_uint8(f) | ((u & 0x8000u) << 16));
+}
+
 INLINE float hsum8(float8 v) {
     float4 a = v.lo + v.hi;
     float2 c = a.lo + a.hi;
@@ -101,7 +116,7 @@ static inline float elem_f32(__global const uchar *row, int k) {
 INLINE void blk_f16(__global const uchar *row, int b, __global const float *x, int xs, int nt,
                     float8 *acc) {
     __global const half *w = (__global const half *)row + b * 16;
-    float8 w0 = vload_half8(0, w), w1 = vload_half8(1, w);
+    float8 w0 = half8_bits(w), w1 = half8_bits(w + 8);
     x += b * 16;
     for (int t = 0; t < MM_TT; t++) {
         __global const float *xt = x + t * xs;
@@ -117,7 +132,7 @@ static inline float elem_f16(__global const uchar *row, int k) {
 INLINE void blk_q8_0(__global const uchar *row, int b, __global const float *x, int xs, int nt,
                      float8 *acc) {
     __global const uchar *p = row + (size_t)b * 34;
-    float d = vload_half(0, (__global const half *)p);
+    float d = half_bits(p);
     __global const char *q = (__global const char *)(p + 2);
     float8 w0 = convert_float8(vload8(0, q)), w1 = convert_float8(vload8(1, q));
     float8 w2 = convert_float8(vload8(2, q)), w3 = convert_float8(vload8(3, q));
@@ -146,7 +161,7 @@ static inline float elem_q8_0(__global const uchar *row, int k) {
 INLINE void blk_q4_0(__global const uchar *row, int b, __global const float *x, int xs, int nt,
                      float8 *acc) {
     __global const uchar *p = row + (size_t)b * 18;
-    float d = vload_half(0, (__global const half *)p);
+    float d = half_bits(p);
     uchar16 q = vload16(0, p + 2);
     NIBBLES8(q, l0, l1, h0, h1);
     x += b * 32;
@@ -169,8 +184,7 @@ static inline float elem_q4_0(__global const uchar *row, int k) {
 INLINE void blk_q4_1(__global const uchar *row, int b, __global const float *x, int xs, int nt,
                      float8 *acc) {
     __global const uchar *p = row + (size_t)b * 20;
-    float d = vload_half(0, (__global const half *)p);
-    float m = vload_half(1, (__global const half *)p);
+    float d = half_bits(p), m = half_bits(p + 2);
     uchar16 q = vload16(0, p + 4);
     NIBBLES8(q, l0, l1, h0, h1);
     x += b * 32;
