@@ -47,7 +47,7 @@
  *               (default 64).
  *   ATT_DC      head dims merged per local-memory pass: a multiple of 4, <= ATT_WG, dividing
  *               ATT_MAX_HD (default min(ATT_WG, 32)); local memory ATT_WG * (ATT_DC + 2) floats.
- *   KV_F16      defined: k_cache / v_cache hold half values (vload_half4), as rope.cl's KV_F16.
+ *   KV_F16      defined: k_cache / v_cache hold half values, as rope.cl's KV_F16.
  *
  * Declared for the planner (clg_program_variants; first values are the untuned defaults;
  * the split's n_split is a kernel argument, chosen by the host):
@@ -95,7 +95,15 @@
 
 #ifdef KV_F16
 #define KV_T half
-#define KV_LOAD4(p, i4) vload_half4((i4), (p))
+/* f16 bits to float with integer operations (PoCL 3.1's vload_half is a branchy software
+ * routine); inf / NaN, which a cache of finite activations never holds, come out finite. */
+static inline float4 half4_bits(__global const half *p, int i4) {
+    uint4 u = convert_uint4(vload4(i4, (__global const ushort *)p)), m = u & 0x7fffu;
+    float4 f = select(as_float4((m << 13) + 0x38000000u), convert_float4(m) * 0x1p-24f,
+                      convert_int4(m < 0x400u));
+    return as_float4(as_uint4(f) | ((u & 0x8000u) << 16));
+}
+#define KV_LOAD4(p, i4) half4_bits((p), (i4))
 #else
 #define KV_T float
 #define KV_LOAD4(p, i4) vload4((i4), (p))
