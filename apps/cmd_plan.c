@@ -22,7 +22,9 @@ int clg_cmd_plan(int argc, char **argv) {
                    "Builds the model's decode and prefill plans and prints, per graph and task: the\n"
                    "kernel and its variant, global and local sizes, local memory, how the program\n"
                    "was built (source, spirv, cache), and for the planner's choices whether they\n"
-                   "were measured (with the winner's and runner-up's times) or heuristic.\n"
+                   "were measured (with the winner's and runner-up's times) or heuristic; and\n"
+                   "whether decode steps replay a recorded command buffer (devices with\n"
+                   "cl_khr_command_buffer; --tune times steps with replay on and off).\n"
                    "  --tune     measure the variants unless the plan cache has them, and cache them\n"
                    "  --retune   measure again, ignoring the plan cache\n");
             return 0;

@@ -52,6 +52,21 @@ static void task_text(FILE *f, const llm_model *m, int which, clg_task *t) {
             chosen ? (c.tuned ? "tuned" : "heuristic") : "default", times);
 }
 
+/* "on (812.0 us/step) vs off (901.3 us/step)", "off (heuristic)", "unavailable (...)"; the
+ * first is the mode the plans run with. */
+static void replay_text(FILE *f, const llm_plan_choice *c) {
+    if (!strcmp(c->variant, "unavailable")) {
+        fprintf(f, "unavailable (no cl_khr_command_buffer)");
+        return;
+    }
+    const char *other = strcmp(c->variant, "on") ? "on" : "off";
+    if (c->best_ns >= 0 && c->runner_ns >= 0)
+        fprintf(f, "%s (%.1f us/step) vs %s (%.1f us/step)", c->variant, c->best_ns / 1e3, other,
+                c->runner_ns / 1e3);
+    else
+        fprintf(f, "%s (%s)", c->variant, c->tuned ? "measured" : "heuristic");
+}
+
 void plan_dump(FILE *f, const llm_model *m, int json) {
     const clg_device_info *d = clg_context_device(llm_model_context(m));
     static const char *names[2] = {"decode", "prefill"};
@@ -67,10 +82,29 @@ void plan_dump(FILE *f, const llm_model *m, int json) {
     for (int w = 0; w < 2; w++) {
         clg_plan *p = llm_model_step_plan(m, w);
         size_t ng = clg_plan_graph_count(p);
-        if (json) fprintf(f, "  {\"plan\": \"%s\", \"graphs\": [\n", names[w]);
-        else
-            fprintf(f, "\n%s plan: %zu graphs\n    %-12s %-22s %-14s %-12s %-8s %6s %-6s %-9s %s\n", names[w], ng,
-                    "task", "kernel", "variant", "global", "local", "lmem", "build", "choice", "measured");
+        llm_plan_choice rc;
+        int has_replay = llm_model_plan_choice(m, w, "replay", &rc) == CLG_OK;
+        if (json) {
+            fprintf(f, "  {\"plan\": \"%s\", ", names[w]);
+            if (has_replay) {
+                fprintf(f, "\"replay\": {\"mode\": ");
+                json_str(f, rc.variant);
+                fprintf(f, ", \"tuned\": %s", rc.tuned ? "true" : "false");
+                if (rc.best_ns >= 0) fprintf(f, ", \"best_us\": %.2f", rc.best_ns / 1e3);
+                if (rc.runner_ns >= 0) fprintf(f, ", \"runner_up_us\": %.2f", rc.runner_ns / 1e3);
+                fprintf(f, "}, ");
+            }
+            fprintf(f, "\"graphs\": [\n");
+        } else {
+            fprintf(f, "\n%s plan: %zu graphs\n", names[w], ng);
+            if (has_replay) {
+                fprintf(f, "  replay: ");
+                replay_text(f, &rc);
+                fprintf(f, "\n");
+            }
+            fprintf(f, "    %-12s %-22s %-14s %-12s %-8s %6s %-6s %-9s %s\n", "task", "kernel", "variant", "global",
+                    "local", "lmem", "build", "choice", "measured");
+        }
         for (size_t i = 0; i < ng; i++) {
             clg_graph *g = clg_plan_graph(p, i);
             size_t nt = clg_graph_task_count(g);

@@ -3,17 +3,31 @@
  * are filtered by the device, timed on the plan's real buffers and shapes (all layers'
  * tasks of the kind in one step, so that weights stream from memory as they do in a
  * real step; one layer's weights alone would stay in cache), and the winner is applied
- * to every task of that kind. Winners persist in a plan cache keyed by device, driver,
- * kernel source and shapes. */
+ * to every task of that kind. Where the device has cl_khr_command_buffer, decode steps
+ * are then timed with recorded replay on and off and the faster is kept. Winners persist
+ * in a plan cache keyed by device, driver, kernel source and shapes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "graphs/llama_impl.h"
 
 #define PLAN_MAGIC "clgraph-plan 1"
 #define TUNE_WARMUP 2
 #define TUNE_REPS 5
+/* Replay on vs off: rounds alternate which goes first; each mode's turn has one untimed
+ * step (it records when on), then REPLAY_STEPS timed ones. */
+#define REPLAY_ROUNDS 6
+#define REPLAY_STEPS 5
+/* Replay is kept only when its median step is this much faster: it re-records after
+ * every change of a decode task and hides per-task times, so a tie goes to plain. */
+#define REPLAY_MARGIN 0.97
+/* Untuned: replay on (1) or off (0) where the device has the extension. Off: the only
+ * such device measured, PoCL 3.1 on CPUs, re-creates every recorded command at each
+ * enqueue (no driver-side replay), and decode steps were ~2-3% slower with it on. */
+#define REPLAY_HEURISTIC 0
 
 /* Candidate variants: rows per work-item with a local size, or a work-group per row. */
 static const size_t row_locals[] = {1, 4, 16, 64};
@@ -93,6 +107,75 @@ static clg_status tune_kind(llm_model *m, step_plan *sp, mm_kind k) {
     return apply(m, sp, k, &win);
 }
 
+/* ---- recorded replay of decode steps --------------------------------------------- */
+
+/* Replay on or off for both decode plans (logits and greedy head). */
+static clg_status replay_set(llm_model *m, int on) {
+    clg_status st = clg_plan_set_replay(m->decode.plan, on);
+    if (st == CLG_OK) st = clg_plan_set_replay(m->decode.greedy_plan, on);
+    return st;
+}
+
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e9 * (double)ts.tv_sec + (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Wall time of a decode step (one token at position pos, logits back) with replay on and
+ * off, interleaved; the median of each decides. */
+static clg_status tune_replay(llm_model *m, int pos) {
+    double t[2][REPLAY_ROUNDS * REPLAY_STEPS];
+    int32_t tok = 1;
+    clg_status st = CLG_OK;
+    for (int r = 0; r < REPLAY_ROUNDS && st == CLG_OK; r++)
+        for (int k = 0; k < 2 && st == CLG_OK; k++) {
+            int on = (r + k) & 1;
+            st = replay_set(m, on);
+            if (st == CLG_OK) st = llm_model_eval(m, &tok, 1, pos, NULL);
+            for (int i = 0; i < REPLAY_STEPS && st == CLG_OK; i++) {
+                double t0 = now_ns();
+                st = llm_model_eval(m, &tok, 1, pos, NULL);
+                t[on][r * REPLAY_STEPS + i] = now_ns() - t0;
+            }
+        }
+    if (st != CLG_OK) return st;
+    for (int on = 0; on < 2; on++) qsort(t[on], REPLAY_ROUNDS * REPLAY_STEPS, sizeof t[on][0], cmp_double);
+    m->decode.replay.off_ns = t[0][REPLAY_ROUNDS * REPLAY_STEPS / 2];
+    m->decode.replay.on_ns = t[1][REPLAY_ROUNDS * REPLAY_STEPS / 2];
+    m->decode.replay.on = m->decode.replay.on_ns < REPLAY_MARGIN * m->decode.replay.off_ns;
+    m->decode.replay.tuned = 1;
+    return CLG_OK;
+}
+
+/* The untuned choice: REPLAY_HEURISTIC where the device has the extension. */
+static void replay_default(llm_model *m) {
+    m->decode.replay.on = REPLAY_HEURISTIC && clg_context_device(m->ctx)->has_command_buffer;
+    m->decode.replay.tuned = 0;
+    m->decode.replay.on_ns = m->decode.replay.off_ns = -1;
+}
+
+/* Applies the choice; $CLGRAPH_REPLAY=on|off overrides it (for comparisons), and a device
+ * that refuses replay leaves it off. */
+static clg_status replay_apply(llm_model *m) {
+    const char *env = getenv("CLGRAPH_REPLAY");
+    const int forced = env && *env;
+    int on = m->decode.replay.on;
+    if (forced) {
+        if (!strcasecmp(env, "on") || !strcmp(env, "1")) on = 1;
+        else if (!strcasecmp(env, "off") || !strcmp(env, "0")) on = 0;
+        else return clg_fail(CLG_ERR_INVALID_ARG, "CLGRAPH_REPLAY='%s': expected on or off", env);
+    }
+    if (on && replay_set(m, 1) == CLG_OK) return CLG_OK;
+    if (on && !forced) m->decode.replay.on = 0;
+    return replay_set(m, 0);
+}
+
 /* ---- plan cache ---------------------------------------------------------- */
 
 static void cache_path(const llm_model *m, char *buf, size_t cap) {
@@ -130,6 +213,8 @@ static void cache_store(llm_model *m) {
             fprintf(f, "%d %s %d %zu %.0f %.0f\n", p, llm_mm_kind_name((mm_kind)k), c->wg, c->local,
                     c->best_ns, c->runner_ns);
         }
+    if (m->decode.replay.tuned) /* optional: files without it leave replay to the heuristic */
+        fprintf(f, "replay %d %.0f %.0f\n", m->decode.replay.on, m->decode.replay.on_ns, m->decode.replay.off_ns);
     if (fclose(f) == 0) rename(tmp, path);
     else remove(tmp);
 }
@@ -165,6 +250,15 @@ static int cache_load(llm_model *m) {
         llm_mm_cfg_label(c);
         ok = program_for(m, plans[p], wg, &c->prog) == CLG_OK;
     }
+    int on;
+    double on_ns, off_ns;
+    if (ok && fgets(line, sizeof line, f) && sscanf(line, "replay %d %lf %lf", &on, &on_ns, &off_ns) == 3 &&
+        (on == 0 || on == 1) && clg_context_device(m->ctx)->has_command_buffer) {
+        m->decode.replay.on = on;
+        m->decode.replay.tuned = 1;
+        m->decode.replay.on_ns = on_ns;
+        m->decode.replay.off_ns = off_ns;
+    }
     fclose(f);
     for (int p = 0; ok && p < 2; p++)
         for (int k = 0; ok && k < MM_KINDS; k++) ok = apply(m, plans[p], (mm_kind)k, &cfg[p][k]) == CLG_OK;
@@ -176,6 +270,7 @@ static int cache_load(llm_model *m) {
                 llm_mm_cfg_default(m, plans[p], &c);
                 apply(m, plans[p], (mm_kind)k, &c);
             }
+        replay_default(m);
     }
     return ok;
 }
@@ -183,8 +278,9 @@ static int cache_load(llm_model *m) {
 /* ---- entry points ---------------------------------------------------------- */
 
 clg_status llm_tune_plans(llm_model *m, int tune) {
-    if (tune < 2 && cache_load(m)) return CLG_OK;
-    if (tune == 0) return CLG_OK; /* heuristics */
+    replay_default(m);
+    if (tune < 2 && cache_load(m)) return replay_apply(m);
+    if (tune == 0) return replay_apply(m); /* heuristics */
     const llm_hparams *hp = &m->hp;
     /* Real data in every buffer: a prefill batch, then a decode step. */
     int T = hp->n_batch < hp->n_ctx - 1 ? hp->n_batch : hp->n_ctx - 1;
@@ -199,8 +295,9 @@ clg_status llm_tune_plans(llm_model *m, int tune) {
         if (p == 1 && T < 2) break; /* no prefill batches with a context this small */
         for (int k = 0; k < MM_KINDS && st == CLG_OK; k++) st = tune_kind(m, plans[p], (mm_kind)k);
     }
+    if (st == CLG_OK && clg_context_device(m->ctx)->has_command_buffer) st = tune_replay(m, T);
     if (st == CLG_OK) cache_store(m);
-    return st;
+    return st == CLG_OK ? replay_apply(m) : st;
 }
 
 clg_plan *llm_model_step_plan(const llm_model *m, int which) {
@@ -210,6 +307,15 @@ clg_plan *llm_model_step_plan(const llm_model *m, int which) {
 
 clg_status llm_model_plan_choice(const llm_model *m, int which, const char *task, llm_plan_choice *out) {
     const step_plan *sp = which & 1 ? &m->prefill : &m->decode;
+    if (!strcmp(task, "replay") && !(which & 1)) { /* the chosen mode's time, the other's as runner-up */
+        const int has = clg_context_device(m->ctx)->has_command_buffer;
+        const int on = clg_plan_replay(llm_model_step_plan(m, which)); /* $CLGRAPH_REPLAY may force it */
+        out->variant = !has ? "unavailable" : on ? "on" : "off";
+        out->tuned = sp->replay.tuned;
+        out->best_ns = on ? sp->replay.on_ns : sp->replay.off_ns;
+        out->runner_ns = on ? sp->replay.off_ns : sp->replay.on_ns;
+        return CLG_OK;
+    }
     for (int k = 0; k < MM_KINDS; k++)
         if (!strcmp(task, llm_mm_kind_name((mm_kind)k))) {
             out->variant = sp->cfg[k].label;

@@ -1,5 +1,6 @@
 /* Graphs of tasks, dependency inference from declared access, plans, and the
- * step: uploads by policy, kernels in order, read-backs, profiling events. */
+ * step: uploads by policy, kernels in order (or replayed, replay.c), read-backs,
+ * profiling events. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ void clg_graph_destroy(clg_graph *g) {
             *pp = g->next;
             break;
         }
+    clg_replay_invalidate(g);
     for (clg_plan *p = ctx->plans; p; p = p->next) /* plans borrow graphs: drop it there */
         for (size_t i = 0; i < p->n;)
             if (p->graphs[i] == g) memmove(&p->graphs[i], &p->graphs[i + 1], (--p->n - i) * sizeof *p->graphs);
@@ -105,6 +107,7 @@ clg_status clg_graph_add_task(clg_graph *g, const char *name, clg_program *prog,
     t->stats.min_ns = UINT64_MAX;
     g->tasks[g->n++] = t;
     g->deps_valid = 0;
+    clg_replay_invalidate(g);
     *out = t;
     return CLG_OK;
 }
@@ -128,6 +131,7 @@ clg_status clg_task_arg_buffer(clg_task *t, unsigned index, clg_buffer *buf, clg
                            index, buf->name);
     t->args[index] = (clg_arg){.kind = 1, .buf = buf, .access = access};
     t->graph->deps_valid = 0;
+    clg_replay_invalidate(t->graph);
     return CLG_OK;
 }
 
@@ -143,6 +147,7 @@ clg_status clg_task_arg_scalar(clg_task *t, unsigned index, const void *value, s
                            t->name, index, size);
     t->args[index] = (clg_arg){.kind = 2, .size = size};
     memcpy(t->args[index].value, value, size);
+    clg_replay_invalidate(t->graph);
     return CLG_OK;
 }
 
@@ -165,6 +170,7 @@ clg_status clg_task_arg_local(clg_task *t, unsigned index, size_t bytes) {
         return CLG_CL_FAIL(err, "clSetKernelArg", "task '%s' argument %u (local, %zu bytes)", t->name,
                            index, bytes);
     t->args[index] = (clg_arg){.kind = 3, .size = bytes};
+    clg_replay_invalidate(t->graph);
     return CLG_OK;
 }
 
@@ -201,6 +207,7 @@ clg_status clg_task_set_range(clg_task *t, unsigned dims, const size_t *global, 
         t->global[i] = i < dims ? global[i] : 1;
         t->local[i] = i < dims && local ? local[i] : 1;
     }
+    clg_replay_invalidate(t->graph);
     return CLG_OK;
 }
 
@@ -227,6 +234,7 @@ clg_status clg_task_set_kernel(clg_task *t, clg_program *prog, const char *kerne
         clReleaseKernel(k);
         return CLG_CL_FAIL(err, "clSetKernelArg", "moving task '%s' to kernel '%s'", t->name, kernel);
     }
+    clg_replay_invalidate(t->graph); /* a recording retains the old kernel until dropped */
     clReleaseKernel(t->kernel);
     t->kernel = k;
     t->prog = prog;
@@ -403,7 +411,7 @@ static clg_status upload_inputs(clg_context *ctx, clg_task *t) {
     return CLG_OK;
 }
 
-static clg_status run_task(clg_context *ctx, clg_task *t) {
+clg_status clg_task_check(const clg_task *t) {
     if (!t->dims)
         return clg_fail(CLG_ERR_INVALID_ARG, "task '%s' of graph '%s' has no range (clg_task_set_range)",
                         t->name, t->graph->name);
@@ -411,8 +419,29 @@ static clg_status run_task(clg_context *ctx, clg_task *t) {
         if (!t->args[a].kind)
             return clg_fail(CLG_ERR_INVALID_ARG, "task '%s' of graph '%s': argument %u is not set",
                             t->name, t->graph->name, a);
-    clg_status st = upload_inputs(ctx, t);
+    return CLG_OK;
+}
+
+/* Marks what t writes as written in this step. */
+static void task_done(clg_context *ctx, clg_task *t) {
+    t->stats.executions++;
+    for (unsigned a = 0; a < t->nargs; a++)
+        if (t->args[a].kind == 1 && (t->args[a].access & CLG_WRITE)) {
+            t->args[a].buf->step_written = ctx->step;
+            t->args[a].buf->has_data = 1;
+        }
+}
+
+/* Uploads what t reads and enqueues it; replayed: only the uploads (the kernel is in
+ * the recording, enqueued after every task's uploads). */
+static clg_status run_task(clg_context *ctx, clg_task *t, int replayed) {
+    clg_status st = clg_task_check(t);
+    if (st == CLG_OK) st = upload_inputs(ctx, t);
     if (st != CLG_OK) return st;
+    if (replayed) {
+        task_done(ctx, t);
+        return CLG_OK;
+    }
     cl_event ev = NULL;
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, t->kernel, t->dims, NULL, t->global,
                                         t->has_local ? t->local : NULL, 0, NULL, ev_slot(ctx, &ev));
@@ -421,21 +450,20 @@ static clg_status run_task(clg_context *ctx, clg_task *t) {
                            "task '%s' of graph '%s' (global %zux%zux%zu, local %s%zux%zux%zu)", t->name,
                            t->graph->name, t->global[0], t->global[1], t->global[2],
                            t->has_local ? "" : "auto ", t->local[0], t->local[1], t->local[2]);
-    t->stats.executions++;
-    for (unsigned a = 0; a < t->nargs; a++)
-        if (t->args[a].kind == 1 && (t->args[a].access & CLG_WRITE)) {
-            t->args[a].buf->step_written = ctx->step;
-            t->args[a].buf->has_data = 1;
-        }
+    task_done(ctx, t);
     return ev ? clg_step_track(ctx, ev, 0, t, NULL, 0) : CLG_OK;
 }
 
-/* Runs graphs[0..n) as one step. */
-static clg_status run_step(clg_context *ctx, clg_graph *const *graphs, size_t n) {
+/* Runs graphs[0..n) as one step; p: the plan they belong to (NULL for a lone graph),
+ * whose recording replaces the kernels' enqueues when its replay is on. */
+static clg_status run_step(clg_context *ctx, clg_plan *p, clg_graph *const *graphs, size_t n) {
     ctx->step++;
-    clg_status st = CLG_OK;
+    int replay = 0;
+    clg_status st = p ? clg_replay_prepare(p, (size_t)(graphs - p->graphs), n, &replay) : CLG_OK;
     for (size_t i = 0; i < n && st == CLG_OK; i++)
-        for (size_t j = 0; j < graphs[i]->n && st == CLG_OK; j++) st = run_task(ctx, graphs[i]->tasks[j]);
+        for (size_t j = 0; j < graphs[i]->n && st == CLG_OK; j++)
+            st = run_task(ctx, graphs[i]->tasks[j], replay);
+    if (replay && st == CLG_OK) st = clg_replay_enqueue(p);
     for (clg_buffer *b = ctx->buffers; b && st == CLG_OK; b = b->next) {
         if (b->policy != CLG_TRANSFER_EVERY_EXECUTION || b->step_written != ctx->step) continue;
         cl_event ev = NULL;
@@ -454,13 +482,13 @@ static clg_status run_step(clg_context *ctx, clg_graph *const *graphs, size_t n)
     return st != CLG_OK ? st : fst;
 }
 
-clg_status clg_graph_execute(clg_graph *g) { return run_step(g->ctx, &g, 1); }
+clg_status clg_graph_execute(clg_graph *g) { return run_step(g->ctx, NULL, &g, 1); }
 
 clg_status clg_tasks_run(clg_task *const *tasks, size_t n) {
     clg_context *ctx = tasks[0]->graph->ctx;
     ctx->step++;
     clg_status st = CLG_OK;
-    for (size_t i = 0; i < n && st == CLG_OK; i++) st = run_task(ctx, tasks[i]);
+    for (size_t i = 0; i < n && st == CLG_OK; i++) st = run_task(ctx, tasks[i], 0);
     clg_status fst = clg_step_finish(ctx);
     return st != CLG_OK ? st : fst;
 }
@@ -485,6 +513,7 @@ void clg_plan_destroy(clg_plan *p) {
             *pp = p->next;
             break;
         }
+    clg_plan_set_replay(p, 0);
     free(p->graphs);
     free(p);
 }
@@ -499,15 +528,16 @@ clg_status clg_plan_add_graph(clg_plan *p, clg_graph *g) {
         p->cap = cap;
     }
     p->graphs[p->n++] = g;
+    clg_replay_drop(p);
     return CLG_OK;
 }
 
-clg_status clg_plan_execute(clg_plan *p) { return run_step(p->ctx, p->graphs, p->n); }
+clg_status clg_plan_execute(clg_plan *p) { return run_step(p->ctx, p, p->graphs, p->n); }
 
 clg_status clg_plan_execute_range(clg_plan *p, size_t first, size_t last) {
     if (first > last || last > p->n)
         return clg_fail(CLG_ERR_INVALID_ARG, "plan range [%zu, %zu) outside its %zu graphs", first, last, p->n);
-    return run_step(p->ctx, p->graphs + first, last - first);
+    return run_step(p->ctx, p, p->graphs + first, last - first);
 }
 
 size_t clg_plan_graph_count(const clg_plan *p) { return p->n; }

@@ -95,10 +95,14 @@ struct clg_graph {
     struct clg_graph *next;
 };
 
+typedef struct clg_replay clg_replay; /* replay.c */
+
 struct clg_plan {
     clg_context *ctx;
     clg_graph **graphs;
     size_t n, cap;
+    clg_replay *replay; /* NULL: replay off */
+    clg_replay_stats replay_stats;
     struct clg_plan *next;
 };
 
@@ -139,4 +143,18 @@ void clg_buffer_unlink_all(clg_context *ctx);
 /* Runs tasks[0..n) as one step (graph.c), for the tuner. */
 clg_status clg_tasks_run(clg_task *const *tasks, size_t n);
 void clg_program_release_all(clg_context *ctx);
+/* CLG_OK when t can be enqueued: it has a range and every argument is set (graph.c). */
+clg_status clg_task_check(const clg_task *t);
+
+/* Recorded replay (replay.c). Before a step of graphs [first, first + n) of p: records
+ * them when nothing valid is recorded; *use = 1 when the step's kernels should come
+ * from clg_replay_enqueue (0: enqueue them plainly: replay off, a trace callback set,
+ * or the range cannot be replayed). */
+clg_status clg_replay_prepare(clg_plan *p, size_t first, size_t n, int *use);
+/* Enqueues p's recording (after the step's uploads, before its read-backs). */
+clg_status clg_replay_enqueue(clg_plan *p);
+/* Drops p's recording (its graph list changed). */
+void clg_replay_drop(clg_plan *p);
+/* Drops every recording that may have captured graph g (one of its tasks changed). */
+void clg_replay_invalidate(clg_graph *g);
 #endif

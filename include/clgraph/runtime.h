@@ -321,6 +321,30 @@ clg_status clg_plan_execute_range(clg_plan *p, size_t first, size_t last);
 size_t clg_plan_graph_count(const clg_plan *p);
 clg_graph *clg_plan_graph(const clg_plan *p, size_t i);
 
+/* Recorded replay (cl_khr_command_buffer; clg_device_info.has_command_buffer). With
+ * replay on, an execution records the kernels of the graphs it runs into a command
+ * buffer owned by the plan (once: later executions of the same range replay it, one
+ * enqueue instead of one per task). Uploads still precede the kernels and read-backs
+ * follow them as ordinary commands, so the buffers' policies hold, except that every
+ * upload of a step goes ahead of all its kernels: a range where a task writes a buffer
+ * that is uploaded before a later task reads it is executed plainly. The recording is
+ * dropped and made again at the next execution whenever a task of the plan changes
+ * (clg_task_arg_*, clg_task_set_range, clg_task_set_kernel, clg_graph_add_task), the
+ * graph list changes, or another range is executed (one recording per plan). Replayed
+ * steps have no per-task events: while a trace callback is set (clg_context_set_trace)
+ * steps run plainly, and on a profiling context without one replayed tasks count
+ * executions but no kernel time. Turning replay on fails with CLG_ERR_UNSUPPORTED (the
+ * message says why) on a device without the extension; turning it off releases the
+ * recording and always succeeds. */
+clg_status clg_plan_set_replay(clg_plan *p, int on);
+/* 1 while replay is on. */
+int clg_plan_replay(const clg_plan *p);
+typedef struct clg_replay_stats {
+    uint64_t recordings; /* command buffers recorded */
+    uint64_t replays;    /* executions whose kernels came from a recording */
+} clg_replay_stats;
+void clg_plan_get_replay_stats(const clg_plan *p, clg_replay_stats *out);
+
 /* ---- tuning ------------------------------------------------------------ */
 
 /* One candidate configuration of a task: a kernel variant and its NDRange. */
