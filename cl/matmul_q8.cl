@@ -1,0 +1,317 @@
+/* Weight products with 8-bit activations: the activations are quantized to q8_0 blocks
+ * (as llama.cpp's CPU backend does) and each 32-element block product is an integer dot
+ * product, scaled by d_w * d_x into a float sum. Optionally fused with the RMSNorm that
+ * precedes the product. cl/matmul.cl holds the float-activation products.
+ *
+ * Layouts (activations f32, row-major, T tokens):
+ *   W: [rows, cols] weight in ggml block form, cols a multiple of 32 (host-checked);
+ *      row r starts at byte r * row_bytes(cols):
+ *        q8_0 {f16 d; i8 q[32]}      34 B / 32 elems, w = d*q
+ *        q4_0 {f16 d; u8 q[16]}      18 B / 32 elems, w = d*(nib-8)
+ *        q4_1 {f16 d, m; u8 q[16]}   20 B / 32 elems, w = d*nib + m
+ *      (element j < 16 of a 4-bit block is the low nibble of q[j], j >= 16 the high
+ *      nibble of q[j-16]). Scales are read as f16 bits; an inf / NaN scale (never in a
+ *      ggml file) is not propagated.
+ *   x: [T, x_stride] floats, the first cols of each token row are used.
+ *   y: [T, y_stride] floats, the first rows of each token row are written:
+ *      y[t, r] = (accumulate ? y[t, r] : 0) + sum_k W[r, k] * xq[t, k]
+ *   ffn_swiglu: Wg, Wu: [rows, cols]; h: [T, h_stride]:
+ *      h[t, r] = silu(Wg[r].xq_t) * (Wu[r].xq_t), silu(g) = g / (1 + exp(-g)).
+ *   xq: the activation quantized per 32-element block exactly as ggml's
+ *      quantize_row_q8_0_ref: d = max|v| / 127, q = roundf(v * (1 / d)) (0 when d = 0),
+ *      xq = d * q; d stays f32 (ggml rounds the stored d to f16). v = x, or for the
+ *      _norm kernels v = x * inv_t * gw with inv_t = 1 / sqrt(mean_k(x[t, k]^2) + eps)
+ *      over the cols of the row (gw: [cols] f32, the norm weight): y = W q8(rmsnorm(x) gw).
+ *      For q4_1, as ggml's q8_1, each block also keeps s = d * sum(q), and the min
+ *      term of the block is m * s.
+ *   Each block product is an exact integer sum of 32 products, scaled by d_w * d_x
+ *   (float) and accumulated in float.
+ *
+ * Kernels, for TY in q8_0, q4_0, q4_1:
+ *   matmul_TY_q8(W, x, y, rows, cols, T, x_stride, y_stride, accumulate, scratch)
+ *   matmul_TY_q8_norm(W, x, y, rows, cols, T, x_stride, y_stride, accumulate,
+ *                     gw, float eps, scratch)
+ *   ffn_swiglu_TY_q8(Wg, Wu, x, h, rows, cols, T, x_stride, h_stride, scratch)
+ *   ffn_swiglu_TY_q8_norm(Wg, Wu, x, h, rows, cols, T, x_stride, h_stride, gw, eps,
+ *                         scratch)
+ *   scratch: __local, MQ_SCRATCH_BYTES(cols) = MM_TT * cols * 2.25 bytes (a kernel
+ *   argument set with a size and no data): the group's quantized token tile.
+ * NDRange ("row", the CPU pattern): global = (rows rounded up to a multiple of the
+ *   local size, ceil(T / MM_TT)), local = (L, 1) for any L (required: the group
+ *   shares the quantized tile). The group first quantizes its MM_TT tokens into
+ *   scratch (every group redoes it; with _norm it first sums the squares of each
+ *   token row), then work-item (r, j) computes row r for those tokens walking the
+ *   row's blocks contiguously. Larger L repeats the quantization less often (each
+ *   costs ~40 ns per block of cols on PoCL) but leaves fewer groups to share out:
+ *   on PoCL's 2 threads L = 256 (192 for 576 rows) was best, 64 lost 5-15%.
+ * Tunables: MM_TT tokens per work-item (default 4; 1 for a single token, where larger
+ *   tiles idle; 8, which fits the 16 AVX2 registers, is 5-20% faster than 4 for
+ *   prompts on PoCL, but llvm-spirv 14 emits an invalid module for it, as for
+ *   matmul.cl: build it from source). The scratch must fit the device's local memory
+ *   (llvmpipe: 32 KiB, i.e. MM_TT * cols <= 14336).
+ *
+ * How the integer dot compiles (PoCL 3.1 / LLVM 15, AVX2): the activations are kept
+ * as short16 in local memory and each 16-element half-block is written as the even /
+ * odd pair product that LLVM matches to vpmaddwd; the weights are sign-extended
+ * (vpmovsxbw) once per block for all MM_TT tokens. Two things keep the match: the
+ * token loop is unrolled into one basic block (no per-token branch: the tail of the
+ * last tile is quantized as zeros instead), and the two halves' sums are joined
+ * through an xor with a run-time zero, since LLVM would otherwise reassociate the four
+ * products of the int add and lose the pattern (falling back to vpmulld on widened
+ * halves, 2x slower). vload on __local short pointers came out as 2-element pieces,
+ * hence the vector-typed scratch. PoCL's vload_half is a branchy software routine,
+ * hence half_bits().
+ */
+
+#ifndef MM_TT
+#define MM_TT 4
+#endif
+
+#if MM_TT < 1
+#error "MM_TT must be at least 1"
+#endif
+
+/* Bytes of the scratch argument: MM_TT * cols shorts, then 2 * MM_TT * cols / 32 floats. */
+#define MQ_SCRATCH_BYTES(cols) \
+    ((size_t)MM_TT * (size_t)(cols) * 2 + (size_t)MM_TT * (size_t)((cols) / 32) * 8)
+
+/* Forced so that the per-token accumulator arrays become registers. */
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE float hsum8(float8 v) {
+    float4 a = v.lo + v.hi;
+    float2 c = a.lo + a.hi;
+    return c.x + c.y;
+}
+
+INLINE int hsumi8(int8 v) {
+    int4 a = v.lo + v.hi;
+    int2 c = a.lo + a.hi;
+    return c.x + c.y;
+}
+
+INLINE float8 max8(float8 a, float8 b) { return a > b ? a : b; }
+
+/* ---- activation quantization ----------------------------------------------
+ * The group's tile, in scratch: xq[(b * MM_TT + t) * 2 + {0, 1}] the 32 quantized values
+ * of block b of token t as two short16, then xd[b * MM_TT + t] = d, then
+ * xs[b * MM_TT + t] = s = d * sum q (block-major: a block's tokens are adjacent). */
+
+/* roundf(v) for |v| < 2^23: add 0.5 - 2^-25 with v's sign, then truncate (the
+ * OpenCL round() builtin is a long software sequence on PoCL). */
+INLINE int8 round8(float8 v) {
+    return convert_int8(v + as_float8((as_uint8(v) & 0x80000000u) | as_uint(0.49999997f)));
+}
+
+/* One block: v = xp[0..32) (times sc * gp[0..32) when gp is given). */
+INLINE void quant_block(__global const float *xp, __global const float *gp, float sc,
+                        __local short16 *q, __local float *dp, __local float *sp) {
+    float8 v0 = vload8(0, xp), v1 = vload8(1, xp), v2 = vload8(2, xp), v3 = vload8(3, xp);
+    if (gp) {
+        v0 = v0 * sc * vload8(0, gp);
+        v1 = v1 * sc * vload8(1, gp);
+        v2 = v2 * sc * vload8(2, gp);
+        v3 = v3 * sc * vload8(3, gp);
+    }
+    float8 a = max8(max8(fabs(v0), fabs(v1)), max8(fabs(v2), fabs(v3)));
+    float4 a4 = a.lo > a.hi ? a.lo : a.hi;
+    float2 a2 = a4.lo > a4.hi ? a4.lo : a4.hi;
+    float d = (a2.x > a2.y ? a2.x : a2.y) / 127.0f;
+    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    int8 q0 = round8(v0 * id), q1 = round8(v1 * id), q2 = round8(v2 * id), q3 = round8(v3 * id);
+    q[0] = (short16)(convert_short8(q0), convert_short8(q1));
+    q[1] = (short16)(convert_short8(q2), convert_short8(q3));
+    *dp = d;
+    *sp = d * (float)hsumi8(q0 + q1 + q2 + q3);
+}
+
+/* Quantizes tokens [0, nt) of x (rows x_stride apart) into the tile, zeros for
+ * [nt, MM_TT). With gw, each row is first RMS-normalized and multiplied by gw. Every
+ * item of the group calls it (it holds barriers). */
+INLINE void quant_tile(__global const float *x, int x_stride, int nt, int cols,
+                       __global const float *gw, float eps, __local short16 *xq,
+                       __local float *xd, __local float *xs, __local float *inv) {
+    int nb = cols / 32, lid = get_local_id(0), L = get_local_size(0);
+    if (gw) {
+        if (lid < nt) {
+            __global const float *xt = x + lid * x_stride;
+            float8 s = 0.0f;
+            for (int k = 0; k < cols; k += 8) {
+                float8 v = vload8(0, xt + k);
+                s += v * v;
+            }
+            inv[lid] = 1.0f / sqrt(hsum8(s) / (float)cols + eps);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    for (int t = 0; t < MM_TT; t++)
+        for (int b = lid; b < nb; b += L) {
+            int j = b * MM_TT + t;
+            if (t < nt) {
+                quant_block(x + t * x_stride + b * 32, gw ? gw + b * 32 : 0, gw ? inv[t] : 1.0f,
+                            xq + 2 * j, xd + j, xs + j);
+            } else { /* the products take every token of the tile, without a test */
+                xq[2 * j] = xq[2 * j + 1] = (short16)(0);
+                xd[j] = xs[j] = 0.0f;
+            }
+        }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
+/* ---- per-type block products ----------------------------------------------
+ * blk_TY(row, b, xq, xd, zero, acc, macc): acc[t] += d_w * d_x * (the integer dot of
+ * block b of the row with token t's block b) for every t < MM_TT, as a float8 partial
+ * sum (the horizontal sum is taken once per row); q4_1 adds m * s to macc[t].
+ * zero: a run-time 0 (see the header). RB_TY(cols): bytes of one row. */
+
+/* f16 bits to float, exact for normal and subnormal values without relying on the
+ * device's denormal support (llvmpipe has none). */
+INLINE float half_bits(__global const uchar *p) {
+    uint u = *(__global const ushort *)p, m = u & 0x7fffu;
+    float f = m < 0x400u ? (float)m * 0x1p-24f : as_float((m << 13) + 0x38000000u);
+    return as_float(as_uint(f) | ((u & 0x8000u) << 16));
+}
+
+/* Pair products of 16 shorts summed pairwise into 8 ints (vpmaddwd); exact for
+ * operands of at most 8 bits. */
+INLINE int8 dot16(short16 a, short16 b) {
+    return convert_int8(a.even) * convert_int8(b.even) + convert_int8(a.odd) * convert_int8(b.odd);
+}
+
+/* The 32-element block dot of weights (w0, w1) with token t of the tile. */
+#define BLOCK_DOT(t) (dot16(w0, xq[2 * (t)]) + (dot16(w1, xq[2 * (t) + 1]) ^ zero))
+
+/* SCALE(t, d): the scale of token t's block product, d_w * d_x. With one token the
+ * scalar product then one broadcast is one op less (~5% on PoCL); with a tile, d_x
+ * broadcast from memory then a vector multiply by the splat d_w keeps the per-token ops
+ * off the shuffle port (~3%). (Unrolling the block loop by 2 gained another 5% for one
+ * token with #pragma unroll 2, which LLVM's front-end pipeline declines with a warning
+ * before PoCL's own passes unroll it; written out by hand it lost 30%: not kept.) */
+#if MM_TT == 1
+#define SCALE(t, d) (xd[t] * (d))
+#else
+#define SCALE(t, d) xd[t] * (d)
+#endif
+
+#define RB_q8_0(cols) ((size_t)((cols) / 32) * 34)
+INLINE void blk_q8_0(__global const uchar *row, int b, __local const short16 *xq,
+                     __local const float *xd, __local const float *xs, int zero,
+                     float8 *acc, float *macc) {
+    __global const uchar *p = row + (size_t)b * 34;
+    float d = half_bits(p);
+    __global const char *q = (__global const char *)(p + 2);
+    short16 w0 = convert_short16(vload16(0, q)), w1 = convert_short16(vload16(1, q));
+    xq += b * MM_TT * 2;
+    xd += b * MM_TT;
+    xs += b * MM_TT;
+#pragma unroll
+    for (int t = 0; t < MM_TT; t++) acc[t] += convert_float8(BLOCK_DOT(t)) * SCALE(t, d);
+}
+
+#define RB_q4_0(cols) ((size_t)((cols) / 32) * 18)
+INLINE void blk_q4_0(__global const uchar *row, int b, __local const short16 *xq,
+                     __local const float *xd, __local const float *xs, int zero,
+                     float8 *acc, float *macc) {
+    __global const uchar *p = row + (size_t)b * 18;
+    float d = half_bits(p);
+    uchar16 q = vload16(0, p + 2);
+    short16 w0 = convert_short16(q & (uchar16)(15)) - (short16)(8);
+    short16 w1 = convert_short16(q >> (uchar16)(4)) - (short16)(8);
+    xq += b * MM_TT * 2;
+    xd += b * MM_TT;
+    xs += b * MM_TT;
+#pragma unroll
+    for (int t = 0; t < MM_TT; t++) acc[t] += convert_float8(BLOCK_DOT(t)) * SCALE(t, d);
+}
+
+#define RB_q4_1(cols) ((size_t)((cols) / 32) * 20)
+INLINE void blk_q4_1(__global const uchar *row, int b, __local const short16 *xq,
+                     __local const float *xd, __local const float *xs, int zero,
+                     float8 *acc, float *macc) {
+    __global const uchar *p = row + (size_t)b * 20;
+    /* d*nib + m = d*(nib - 8) + (m + 8d): signed 8-bit weights as for q4_0 (with the
+     * unsigned nibbles LLVM splits each vpmaddwd in two), the min term on s */
+    float d = half_bits(p), m = half_bits(p + 2) + 8.0f * d;
+    uchar16 q = vload16(0, p + 4);
+    short16 w0 = convert_short16(q & (uchar16)(15)) - (short16)(8);
+    short16 w1 = convert_short16(q >> (uchar16)(4)) - (short16)(8);
+    xq += b * MM_TT * 2;
+    xd += b * MM_TT;
+    xs += b * MM_TT;
+#pragma unroll
+    for (int t = 0; t < MM_TT; t++) {
+        acc[t] += convert_float8(BLOCK_DOT(t)) * SCALE(t, d);
+        macc[t] += m * xs[t];
+    }
+}
+
+/* out[t] = W[r] . xq_t for the tile's tokens. */
+#define DEFINE_ROWDOT(TY)                                                                  \
+    INLINE void rowdot_##TY(__global const uchar *row, int nb, __local const short16 *xq,  \
+                            __local const float *xd, __local const float *xs, int zero,    \
+                            float *out) {                                                  \
+        float8 acc[MM_TT];                                                                 \
+        float macc[MM_TT];                                                                 \
+        for (int t = 0; t < MM_TT; t++) {                                                  \
+            acc[t] = (float8)(0.0f);                                                       \
+            macc[t] = 0.0f;                                                                \
+        }                                                                                  \
+        for (int b = 0; b < nb; b++) blk_##TY(row, b, xq, xd, xs, zero, acc, macc);        \
+        for (int t = 0; t < MM_TT; t++) out[t] = hsum8(acc[t]) + macc[t];                  \
+    }
+
+static inline float silu(float g) { return g / (1.0f + exp(-g)); }
+
+/* The kernels of one type, without (SUF empty) or with (SUF _norm) the fused norm.
+ * zero = T >> 31: 0 for every valid T, unknown to the compiler. */
+#define DEFINE_KERNELS(TY, SUF, NORM_ARGS, GW, EPS)                                        \
+    __kernel void matmul_##TY##_q8##SUF(__global const uchar *W, __global const float *x,  \
+                                        __global float *y, int rows, int cols, int T,      \
+                                        int x_stride, int y_stride,                        \
+                                        int accumulate NORM_ARGS,                          \
+                                        __local short16 *scratch) {                        \
+        __local float inv[MM_TT];                                                          \
+        int r = get_global_id(0), t0 = get_global_id(1) * MM_TT;                           \
+        int nt = min(MM_TT, T - t0), nb = cols / 32;                                       \
+        __local float *xd = (__local float *)(scratch + MM_TT * nb * 2);                   \
+        __local float *xs = xd + MM_TT * nb;                                               \
+        /* no return before the barriers: pocl 3.1 mishandles even a uniform one */        \
+        quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, scratch, xd, xs, inv);  \
+        if (r < rows) {                                                                    \
+            float acc[MM_TT];                                                              \
+            rowdot_##TY(W + (size_t)r * RB_##TY(cols), nb, scratch, xd, xs, T >> 31, acc); \
+            for (int t = 0; t < MM_TT; t++) {                                              \
+                __global float *o = y + (t0 + t) * y_stride + r;                           \
+                if (t < nt) *o = (accumulate ? *o : 0.0f) + acc[t];                        \
+            }                                                                              \
+        }                                                                                  \
+    }                                                                                      \
+    __kernel void ffn_swiglu_##TY##_q8##SUF(                                               \
+        __global const uchar *Wg, __global const uchar *Wu, __global const float *x,       \
+        __global float *h, int rows, int cols, int T, int x_stride,                        \
+        int h_stride NORM_ARGS, __local short16 *scratch) {                                \
+        __local float inv[MM_TT];                                                          \
+        int r = get_global_id(0), t0 = get_global_id(1) * MM_TT;                           \
+        int nt = min(MM_TT, T - t0), nb = cols / 32;                                       \
+        __local float *xd = (__local float *)(scratch + MM_TT * nb * 2);                   \
+        __local float *xs = xd + MM_TT * nb;                                               \
+        quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, scratch, xd, xs, inv);  \
+        if (r < rows) {                                                                    \
+            float g[MM_TT], u[MM_TT];                                                      \
+            rowdot_##TY(Wg + (size_t)r * RB_##TY(cols), nb, scratch, xd, xs, T >> 31, g);  \
+            rowdot_##TY(Wu + (size_t)r * RB_##TY(cols), nb, scratch, xd, xs, T >> 31, u);  \
+            for (int t = 0; t < MM_TT; t++)                                                \
+                if (t < nt) h[(t0 + t) * h_stride + r] = silu(g[t]) * u[t];                \
+        }                                                                                  \
+    }
+
+#define NO_NORM_ARGS
+#define NORM_ARGS , __global const float *gw, float eps
+#define DEFINE_TYPE(TY)                                                                    \
+    DEFINE_ROWDOT(TY)                                                                      \
+    DEFINE_KERNELS(TY, , NO_NORM_ARGS, (__global const float *)0, 0.0f)                   \
+    DEFINE_KERNELS(TY, _norm, NORM_ARGS, gw, eps)
+
+DEFINE_TYPE(q8_0)
+DEFINE_TYPE(q4_0)
+DEFINE_TYPE(q4_1)

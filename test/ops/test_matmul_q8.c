@@ -1,0 +1,376 @@
+/* Op test of cl/matmul_q8.cl on $CLGRAPH_DEVICE: matmul_TY_q8, matmul_TY_q8_norm,
+ * ffn_swiglu_TY_q8 and ffn_swiglu_TY_q8_norm for TY in q8_0, q4_0, q4_1, against a C
+ * model that quantizes the activations as the kernels must (ggml's quantize_row_q8_0_ref)
+ * and sums the integer block products exactly: the kernels may differ from it only by
+ * their float scaling and accumulation (~nb * eps relative). With the fused norm the
+ * kernel's float sum of squares differs from the model's in the last bits, so an
+ * activation within a hair of a rounding tie may round the other way; the bound allows
+ * exactly that one step for those elements. Also prints, for information, how far the
+ * results are from the float product with unquantized activations. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clgraph/gguf.h"
+#include "test_common.h"
+
+typedef struct shape {
+    int rows, cols, T, xs, ys, accumulate;
+    int small;   /* also run on slow devices (llvmpipe) */
+    int special; /* tiny weights (subnormal f16 scales), an all-zero activation block and
+                    a block of exact rounding ties */
+} shape;
+
+/* clang-format off */
+static const shape shapes[] = {
+    {1, 32, 1, 32, 1, 0, 1, 0},
+    {37, 64, 3, 70, 40, 1, 1, 0},     /* strides wider than cols / rows */
+    {19, 96, 5, 96, 21, 0, 1, 1},
+    {192, 576, 5, 576, 192, 0, 0, 0},
+    {576, 576, 3, 600, 581, 1, 0, 0},
+    {37, 576, 1, 576, 37, 1, 0, 1},
+    {100, 2048, 5, 2048, 100, 1, 0, 0},
+};
+/* clang-format on */
+#define N_SHAPES ((int)(sizeof shapes / sizeof shapes[0]))
+
+static const int types[] = {LLM_DTYPE_Q8_0, LLM_DTYPE_Q4_0, LLM_DTYPE_Q4_1};
+#define N_TYPES 3
+#define N_VARIANTS 4 /* matmul, matmul_norm, ffn_swiglu, ffn_swiglu_norm */
+static const char *variant_names[N_VARIANTS] = {"matmul", "matmul_norm", "ffn_swiglu",
+                                                "ffn_swiglu_norm"};
+
+/* Tunable settings: options "" is the file's defaults (MM_TT 4). */
+typedef struct tunables {
+    const char *options;
+    int tt;
+    size_t local;
+} tunables;
+static const tunables settings[] = {{"-DMM_TT=1", 1, 16}, {"", 4, 32}, {"-DMM_TT=3", 3, 24}};
+#define N_SETTINGS 3
+
+static const float eps = 1e-5f;
+static double worst_model[N_TYPES][N_VARIANTS]; /* max |got - model| / bound */
+static double worst_float[N_TYPES][N_VARIANTS]; /* max |got - float product| / sum|w||v| */
+static int ambiguous_total;
+
+/* ---- the C model of the kernels -------------------------------------------- */
+
+/* Block b of row r of W: scale d, min m (q4_1, else 0), integer weights wq[32]. */
+static void weight_block(int ty, const unsigned char *W, int cols, int r, int b, double *d,
+                         double *m, int *wq) {
+    size_t bb = llm_dtype_block_bytes(ty);
+    const unsigned char *p =
+        W + (size_t)r * llm_dtype_row_bytes(ty, (uint64_t)cols) + (size_t)b * bb;
+    *d = llm_f16_to_f32((uint16_t)(p[0] | p[1] << 8));
+    *m = 0;
+    if (ty == LLM_DTYPE_Q8_0) {
+        for (int j = 0; j < 32; j++)
+            wq[j] = (signed char)p[2 + j];
+        return;
+    }
+    const unsigned char *q = p + (ty == LLM_DTYPE_Q4_1 ? 4 : 2);
+    int off = ty == LLM_DTYPE_Q4_0 ? 8 : 0;
+    if (ty == LLM_DTYPE_Q4_1) *m = llm_f16_to_f32((uint16_t)(p[2] | p[3] << 8));
+    for (int j = 0; j < 16; j++) {
+        wq[j] = (q[j] & 15) - off;
+        wq[j + 16] = (q[j] >> 4) - off;
+    }
+}
+
+/* One token row quantized as the kernel does: v = x (or x * inv * gw), per block
+ * d = amax / 127, q = roundf(v * (1 / d)), s = d * sum q (float, as the kernel).
+ * amb[k] = 1 where v * (1 / d) is within 1e-3 of a rounding tie (set only with gw: the
+ * kernel's inv may differ from this one in the last bits). v: the values, for the
+ * float product. */
+static void quant_row(const float *x, const float *gw, int cols, int *q, float *d, float *s,
+                      unsigned char *amb, float *v) {
+    float inv = 1.0f;
+    if (gw) {
+        double ss = 0;
+        for (int k = 0; k < cols; k++)
+            ss += (double)x[k] * x[k];
+        inv = (float)(1.0 / sqrt(ss / cols + eps));
+    }
+    for (int k = 0; k < cols; k++)
+        v[k] = gw ? x[k] * inv * gw[k] : x[k];
+    for (int b = 0; b < cols / 32; b++) {
+        const float *vb = v + b * 32;
+        float amax = 0;
+        for (int j = 0; j < 32; j++)
+            amax = fabsf(vb[j]) > amax ? fabsf(vb[j]) : amax;
+        float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            float p = vb[j] * id;
+            int k = b * 32 + j;
+            q[k] = (int)roundf(p);
+            sum += q[k];
+            float a = fabsf(p);
+            amb[k] = gw && fabsf(a - floorf(a) - 0.5f) < 1e-3f;
+        }
+        d[b] = db;
+        s[b] = db * (float)sum;
+    }
+}
+
+/* For every token and row: the model's result (dot), the bound on the kernel's float
+ * error (tol) and the float product with unquantized activations (flt, and its
+ * magnitude fmag). Arrays [T * rows]. */
+typedef struct dots {
+    double *dot, *tol, *flt, *fmag;
+} dots;
+
+static void model_dots(int ty, const unsigned char *W, const float *x, const float *gw,
+                       const shape *s, dots *out) {
+    int cols = s->cols, nb = cols / 32;
+    int *q = malloc((size_t)cols * sizeof *q), wq[32];
+    float *d = malloc((size_t)nb * sizeof *d), *sm = malloc((size_t)nb * sizeof *sm);
+    float *v = malloc((size_t)cols * sizeof *v);
+    unsigned char *amb = malloc((size_t)cols);
+    CHECK(q && d && sm && v && amb);
+    if (!(q && d && sm && v && amb)) goto done;
+    double kf = (nb + 16) * (double)FLT_EPSILON;
+    for (int t = 0; t < s->T; t++) {
+        quant_row(x + (size_t)t * s->xs, gw, cols, q, d, sm, amb, v);
+        for (int k = 0; k < cols; k++)
+            ambiguous_total += amb[k];
+        for (int r = 0; r < s->rows; r++) {
+            double acc = 0, mag = 0, extra = 0, fl = 0, fm = 0;
+            for (int b = 0; b < nb; b++) {
+                double dw, m;
+                weight_block(ty, W, cols, r, b, &dw, &m, wq);
+                long isum = 0, iabs = 0;
+                for (int j = 0; j < 32; j++) {
+                    int k = b * 32 + j;
+                    isum += (long)wq[j] * q[k];
+                    iabs += labs((long)wq[j] * q[k]);
+                    if (amb[k]) extra += d[b] * (fabs(dw * wq[j]) + fabs(m));
+                    double w = dw * wq[j] + m;
+                    fl += w * v[k];
+                    fm += fabs(w * v[k]);
+                }
+                acc += dw * d[b] * (double)isum + m * sm[b];
+                /* q4_1 kernels sum d*(nib - 8) products and (m + 8d) * s */
+                mag += fabs(dw * d[b]) * (double)iabs + (fabs(m) + 8 * fabs(dw)) * fabs(sm[b]);
+            }
+            size_t i = (size_t)t * s->rows + r;
+            out->dot[i] = acc;
+            out->tol[i] = kf * mag + 1.01 * extra;
+            out->flt[i] = fl;
+            out->fmag[i] = fm;
+        }
+    }
+done:
+    free(q);
+    free(d);
+    free(sm);
+    free(v);
+    free(amb);
+}
+
+/* ---- one kernel launch --------------------------------------------------------- */
+
+static int run(clg_context *ctx, clg_program *prog, const tunables *tn, int ty, int v,
+               const shape *s, const void *Wa, const void *Wb, size_t wbytes, const float *x,
+               const float *gw, float *out) {
+    int swiglu = v >= 2, norm = v & 1, ran = 0;
+    char kernel[64];
+    snprintf(kernel, sizeof kernel, "%s_%s_q8%s", swiglu ? "ffn_swiglu" : "matmul",
+             llm_dtype_name(ty), norm ? "_norm" : "");
+    clg_graph *g = NULL;
+    clg_task *t = NULL;
+    CHECK_OK(clg_graph_create(ctx, "mmq8", &g));
+    CHECK_OK(clg_graph_add_task(g, kernel, prog, kernel, &t));
+    if (!t) {
+        clg_graph_destroy(g);
+        return 0;
+    }
+    clg_buffer *bw = tc_buffer(ctx, "w", wbytes, CLG_TRANSFER_FIRST_EXECUTION, (void *)Wa);
+    clg_buffer *bu =
+        swiglu ? tc_buffer(ctx, "u", wbytes, CLG_TRANSFER_FIRST_EXECUTION, (void *)Wb) : NULL;
+    clg_buffer *bx = tc_buffer(ctx, "x", (size_t)s->T * s->xs * sizeof(float),
+                               CLG_TRANSFER_FIRST_EXECUTION, (void *)x);
+    clg_buffer *bg = tc_buffer(ctx, "g", (size_t)s->cols * sizeof(float),
+                               CLG_TRANSFER_FIRST_EXECUTION, (void *)gw);
+    clg_buffer *by = tc_buffer(ctx, "y", (size_t)s->T * s->ys * sizeof(float),
+                               CLG_TRANSFER_EVERY_EXECUTION, out);
+    unsigned a = 0;
+    CHECK_OK(clg_task_arg_buffer(t, a++, bw, CLG_READ));
+    if (bu) CHECK_OK(clg_task_arg_buffer(t, a++, bu, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, a++, bx, CLG_READ));
+    /* READ_WRITE so that the padding between rows and ys is uploaded and must survive. */
+    CHECK_OK(clg_task_arg_buffer(t, a++, by, CLG_READ_WRITE));
+    CHECK_OK(clg_task_arg_int(t, a++, s->rows));
+    CHECK_OK(clg_task_arg_int(t, a++, s->cols));
+    CHECK_OK(clg_task_arg_int(t, a++, s->T));
+    CHECK_OK(clg_task_arg_int(t, a++, s->xs));
+    CHECK_OK(clg_task_arg_int(t, a++, s->ys));
+    if (!swiglu) CHECK_OK(clg_task_arg_int(t, a++, s->accumulate));
+    if (norm) {
+        CHECK_OK(clg_task_arg_buffer(t, a++, bg, CLG_READ));
+        CHECK_OK(clg_task_arg_float(t, a++, eps));
+    }
+    /* MQ_SCRATCH_BYTES(cols) of the kernel file */
+    CHECK_OK(clg_task_arg_local(
+        t, a++, (size_t)tn->tt * s->cols * 2 + (size_t)tn->tt * (s->cols / 32) * 8));
+    size_t global[2] = {((size_t)s->rows + tn->local - 1) / tn->local * tn->local,
+                        (size_t)(s->T + tn->tt - 1) / (size_t)tn->tt};
+    size_t local[2] = {tn->local, 1};
+    if (tc_set_range(t, 2, global, local)) {
+        CHECK_OK(clg_graph_execute(g));
+        ran = 1;
+    }
+    clg_graph_destroy(g);
+    clg_buffer_destroy(bw);
+    clg_buffer_destroy(bu);
+    clg_buffer_destroy(bx);
+    clg_buffer_destroy(bg);
+    clg_buffer_destroy(by);
+    return ran;
+}
+
+/* ---- checks -------------------------------------------------------------------- */
+
+static double silu(double g) {
+    return g / (1.0 + exp(-g));
+}
+
+/* Compares one launch's output with the model; returns the worst |d| / bound and adds
+ * the float-product deviation to worst_float. */
+static double check(const char *what, const shape *s, int v, const float *got, const float *y0,
+                    const dots *a, const dots *b, double *fworst) {
+    int swiglu = v >= 2;
+    double worst = 0, fw = 0;
+    size_t bad = 0;
+    for (int t = 0; t < s->T; t++)
+        for (int c = 0; c < s->ys; c++) {
+            size_t o = (size_t)t * s->ys + c;
+            if (c >= s->rows) { /* padding: untouched */
+                if (memcmp(&got[o], &y0[o], sizeof *got)) bad++;
+                continue;
+            }
+            size_t i = (size_t)t * s->rows + c;
+            double want, tol, flt, fmag;
+            if (!swiglu) {
+                double res = s->accumulate ? y0[o] : 0.0;
+                want = res + a->dot[i];
+                tol = a->tol[i] + 2 * FLT_EPSILON * fabs(want) + FLT_EPSILON * fabs(res);
+                flt = res + a->flt[i];
+                fmag = a->fmag[i] + fabs(res);
+            } else {
+                double g = a->dot[i], u = b->dot[i], sg = silu(g);
+                want = sg * u;
+                /* dh = silu'(g) u dg + silu(g) du, |silu'| < 1.1, plus the rounding of
+                 * silu (exp) and of the product */
+                tol =
+                    1.1 * fabs(u) * a->tol[i] + fabs(sg) * b->tol[i] + 8 * FLT_EPSILON * fabs(want);
+                double gf = a->flt[i], uf = b->flt[i];
+                flt = silu(gf) * uf;
+                fmag = 1.1 * fabs(uf) * a->fmag[i] + fabs(silu(gf)) * b->fmag[i];
+            }
+            double dd = fabs((double)got[o] - want),
+                   r = tol > 0 ? dd / tol : (dd == 0 ? 0 : INFINITY);
+            if (!(r <= 1.0)) {
+                if (!bad)
+                    fprintf(stderr,
+                            "%s: token %d row %d: got %.9g want %.9g (|d| %.3g > bound %.3g)\n",
+                            what, t, c, got[o], want, dd, tol);
+                bad++;
+            }
+            if (r > worst || isnan(r)) worst = isnan(r) ? INFINITY : r;
+            double fr = fmag > 0 ? fabs((double)got[o] - flt) / fmag : 0;
+            if (fr > fw) fw = fr;
+        }
+    CHECK(bad == 0);
+    if (bad) fprintf(stderr, "%s: %zu values off\n", what, bad);
+    if (fw > *fworst) *fworst = fw;
+    return worst;
+}
+
+static void test_shape(clg_context *ctx, clg_program *const *progs, int n_settings, int ti,
+                       const shape *s) {
+    int ty = types[ti];
+    size_t nw = (size_t)s->rows * s->cols, nx = (size_t)s->T * s->xs, ny = (size_t)s->T * s->ys;
+    size_t nd = (size_t)s->T * s->rows;
+    size_t wbytes = llm_dtype_row_bytes(ty, (uint64_t)s->cols) * (size_t)s->rows;
+    float *wf = malloc(nw * sizeof *wf), *x = malloc(nx * sizeof *x),
+          *gw = malloc(s->cols * sizeof *gw);
+    float *y0 = malloc(ny * sizeof *y0), *got = malloc(ny * sizeof *got);
+    unsigned char *wa = malloc(wbytes), *wb = malloc(wbytes);
+    double *buf = malloc(8 * nd * sizeof *buf);
+    int ok = wf && x && gw && y0 && got && wa && wb && buf;
+    CHECK(ok);
+    if (!ok) goto done;
+    dots da = {buf, buf + nd, buf + 2 * nd, buf + 3 * nd};
+    dots db = {buf + 4 * nd, buf + 5 * nd, buf + 6 * nd, buf + 7 * nd};
+    /* Weights in [-1, 1] (special: [-1e-3, 1e-3], f16 scales below 2^-14) quantized the
+     * ggml way; x and the residual in [-1, 1], the norm weight in [0.5, 1.5]. */
+    float wscale = s->special ? 1e-3f : 1.0f;
+    tc_fill(wf, nw, -wscale, wscale);
+    CHECK_OK(llm_quantize(ty, wf, wa, nw));
+    tc_fill(wf, nw, -wscale, wscale);
+    CHECK_OK(llm_quantize(ty, wf, wb, nw));
+    tc_fill(x, nx, -1, 1);
+    if (s->special) {
+        /* one all-zero block (d = 0), and one of exact rounding ties: max 127 gives
+         * d = 1, so v * (1 / d) = j - 15.5 must round away from zero */
+        memset(x + (s->T - 1) * s->xs + 32, 0, 32 * sizeof *x);
+        for (int j = 0; j < 32; j++)
+            x[64 + j] = j < 31 ? (float)j - 15.5f : 127.0f;
+    }
+    tc_fill(gw, (size_t)s->cols, 0.5f, 1.5f);
+    tc_fill(y0, ny, -1, 1);
+    for (int v = 0; v < N_VARIANTS; v++) {
+        const float *g = v & 1 ? gw : NULL;
+        model_dots(ty, wa, x, g, s, &da);
+        if (v >= 2) model_dots(ty, wb, x, g, s, &db);
+        for (int si = 0; si < n_settings; si++) {
+            if (!progs[si]) continue;
+            memcpy(got, y0, ny * sizeof *got);
+            if (!run(ctx, progs[si], &settings[si], ty, v, s, wa, wb, wbytes, x, gw, got)) continue;
+            char what[320];
+            snprintf(what, sizeof what,
+                     "%s_%s_q8 [%s] local %zu rows %d cols %d T %d xs %d ys %d acc %d",
+                     variant_names[v], llm_dtype_name(ty), settings[si].options, settings[si].local,
+                     s->rows, s->cols, s->T, s->xs, s->ys, s->accumulate);
+            double r = check(what, s, v, got, y0, &da, &db, &worst_float[ti][v]);
+            if (r > worst_model[ti][v]) worst_model[ti][v] = r;
+        }
+    }
+done:
+    free(wf);
+    free(x);
+    free(gw);
+    free(y0);
+    free(got);
+    free(wa);
+    free(wb);
+    free(buf);
+}
+
+int main(void) {
+    tc_seed(20240612);
+    clg_context *ctx = tc_context();
+    int slow = strstr(clg_context_device(ctx)->device_name, "llvmpipe") != NULL;
+    int n_settings = slow ? 2 : N_SETTINGS;
+    clg_program *progs[N_SETTINGS] = {NULL};
+    for (int si = 0; si < n_settings; si++) {
+        CHECK_OK(clg_program_get(ctx, "matmul_q8", settings[si].options, &progs[si]));
+        printf("  setting [%s]: MM_TT %d, local %zu\n", settings[si].options, settings[si].tt,
+               settings[si].local);
+    }
+    for (int ti = 0; ti < N_TYPES; ti++)
+        for (int i = 0; i < N_SHAPES; i++)
+            if (!slow || shapes[i].small) test_shape(ctx, progs, n_settings, ti, &shapes[i]);
+    printf("  activations within 1e-3 of a rounding tie (norm variants): %d\n", ambiguous_total);
+    for (int ti = 0; ti < N_TYPES; ti++)
+        for (int v = 0; v < N_VARIANTS; v++)
+            printf("  %-15s %-5s max |d| / bound (model) = %.3g; vs float activations: max |d| / "
+                   "sum|w||v| = %.3g\n",
+                   variant_names[v], llm_dtype_name(types[ti]), worst_model[ti][v],
+                   worst_float[ti][v]);
+    clg_context_destroy(ctx);
+    return tc_finish("ops.matmul_q8");
+}
