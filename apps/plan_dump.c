@@ -44,8 +44,10 @@ static void task_text(FILE *f, const llm_model *m, int which, clg_task *t) {
     range_str(t, l, sizeof l, 1);
     llm_plan_choice c;
     int chosen = llm_model_plan_choice(m, which, clg_task_name(t), &c) == CLG_OK;
-    if (chosen && c.best_ns >= 0)
+    if (chosen && c.best_ns >= 0 && c.runner_ns >= 0)
         snprintf(times, sizeof times, "%.1f us, runner-up %.1f us", c.best_ns / 1e3, c.runner_ns / 1e3);
+    else if (chosen && c.best_ns >= 0) /* the device took one candidate only */
+        snprintf(times, sizeof times, "%.1f us, no runner-up", c.best_ns / 1e3);
     fprintf(f, "    %-12s %-22s %-14s %-12s %-8s %6zu %-6s %-9s %s\n", clg_task_name(t), clg_task_kernel_name(t),
             chosen ? c.variant : "default", g, l, clg_task_local_mem(t),
             clg_program_origin_str(clg_program_origin_of(clg_task_program(t))),
@@ -78,6 +80,10 @@ void plan_dump(FILE *f, const llm_model *m, int json) {
         fprintf(f, ", \"plans\": [\n");
     } else {
         fprintf(f, "device %s (driver %s)\n", d->device_name, d->driver_version);
+        fprintf(f,
+                "measured: one step of all the plan's tasks of a kind (every layer's), winner and\n"
+                "runner-up; the winner is the heuristic unless another was %.0f%% faster\n",
+                100 * CLG_TUNE_MARGIN);
     }
     for (int w = 0; w < 2; w++) {
         clg_plan *p = llm_model_step_plan(m, w);

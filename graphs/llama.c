@@ -245,13 +245,17 @@ void llm_mm_cfg_label(mm_cfg *c) {
     else snprintf(c->label, sizeof c->label, "row local %zu", c->local);
 }
 
-void llm_mm_cfg_default(const llm_model *m, const step_plan *sp, mm_cfg *c) {
+clg_status llm_mm_cfg_default(const llm_model *m, const step_plan *sp, mm_cfg *c) {
     memset(c, 0, sizeof *c);
-    c->prog = sp->matmul;
+    c->prog = sp->matmul; /* a sweep's first value is the file's MM_WG, as sp->matmul is built */
     c->best_ns = c->runner_ns = -1;
-    if (m->gpu_variants) c->wg = MM_WG;
-    else c->local = CPU_LOCAL;
+    clg_variant v;
+    clg_status st = llm_declared_default(m, sp->matmul, "matmul", &v);
+    if (st != CLG_OK) return st;
+    if (v.n_local) c->local = v.local[0];
+    else c->wg = v.values[0];
     llm_mm_cfg_label(c);
+    return CLG_OK;
 }
 
 void llm_mm_ndrange(const step_plan *sp, const mm_cfg *c, int rows, int T, size_t global[3],
@@ -294,21 +298,16 @@ size_t llm_mm_tasks(const llm_model *m, const step_plan *sp, mm_kind k, clg_task
     return (size_t)hp->n_layer;
 }
 
-static clg_status range_norm(llm_model *m, clg_task *t, int T) {
-    if (m->gpu_variants) return set_range(t, 1, (size_t)T * NORM_WG, 1, 1, NORM_WG, 1, 1);
-    return set_range(t, 1, (size_t)T, 1, 1, 1, 1, 1);
-}
-
-static clg_status range_attn(llm_model *m, const layer_tasks *L, int T) {
-    const size_t wg = (size_t)m->att_wg, heads = (size_t)m->hp.n_head;
-    if (L->attn_merge) { /* split: (heads * wg, T, parts), then the merge over (head_dim, heads, T) */
-        clg_status st = set_range(L->attn, 3, heads * wg, (size_t)T, (size_t)m->attn_split, wg, 1, 1);
-        if (st == CLG_OK) st = clg_task_arg_int(L->attn_merge, 2, T);
-        if (st == CLG_OK) st = set_range(L->attn_merge, 3, (size_t)m->hp.head_dim, heads, (size_t)T, CPU_LOCAL, 1, 1);
-        return st;
+/* The attention's NDRange follows the plan's choice (llm_op_range), as the norms' do. */
+static clg_status range_attn(llm_model *m, const step_plan *sp, const layer_tasks *L, int T) {
+    clg_status st = llm_op_range(m, sp, OP_ATTN, L->attn, T);
+    if (st == CLG_OK && L->attn_merge) { /* the split's merge over (head_dim, heads, T) */
+        st = clg_task_arg_int(L->attn_merge, 2, T);
+        if (st == CLG_OK)
+            st = set_range(L->attn_merge, 3, (size_t)m->hp.head_dim, (size_t)m->hp.n_head, (size_t)T,
+                           CPU_LOCAL, 1, 1);
     }
-    if (m->gpu_variants) return set_range(L->attn, 2, heads * wg, (size_t)T, 1, wg, 1, 1);
-    return set_range(L->attn, 2, heads, (size_t)T, 1, 1, 1, 1);
+    return st;
 }
 
 clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
@@ -320,17 +319,17 @@ clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
     for (int i = 0; i < hp->n_layer; i++) {
         layer_tasks *L = &sp->layers[i];
         TRY(clg_task_arg_int(L->attn_norm, 5, T));
-        TRY(range_norm(m, L->attn_norm, T));
+        TRY(llm_op_range(m, sp, OP_ATTN_NORM, L->attn_norm, T));
         TRY(clg_task_arg_int(L->qkv, 5, T));
         TRY(llm_mm_range(sp, MM_QKV, L->qkv, m->qkv_dim, T));
         TRY(clg_task_arg_int(L->rope_kv, 5, T));
         TRY(set_range(L->rope_kv, 2, hd2, (size_t)T, 1, hd2, 1, 1));
         TRY(clg_task_arg_int(L->attn, 5, T));
-        TRY(range_attn(m, L, T));
+        TRY(range_attn(m, sp, L, T));
         TRY(clg_task_arg_int(L->wo, 5, T));
         TRY(llm_mm_range(sp, MM_WO, L->wo, hp->n_embd, T));
         TRY(clg_task_arg_int(L->ffn_norm, 5, T));
-        TRY(range_norm(m, L->ffn_norm, T));
+        TRY(llm_op_range(m, sp, OP_FFN_NORM, L->ffn_norm, T));
         TRY(clg_task_arg_int(L->ffn, 6, T));
         TRY(llm_mm_range(sp, MM_FFN, L->ffn, hp->n_ff, T));
         TRY(clg_task_arg_int(L->down, 5, T));
@@ -517,7 +516,7 @@ static clg_status build_head(builder *b, step_plan *sp, const char *prefix, int 
     TRY(set_range(t, 1, (size_t)hp->n_embd, 1, 1, CPU_LOCAL, 1, 1));
     H->copy_last = t;
     TRY(norm_task(b, g, "output_norm", m->last, m->out_norm_w, m->xn, &H->out_norm));
-    TRY(range_norm(m, H->out_norm, 1));
+    TRY(llm_op_range(m, sp, OP_OUT_NORM, H->out_norm, 1));
     TRY(matmul_task(b, g, MM_OUT, m->output, m->xn, greedy ? m->logits_dev : m->logits, hp->n_vocab,
                     hp->n_embd, 0, &H->out_logits));
     if (greedy) { /* (x, n, out): one work-group */
@@ -555,7 +554,9 @@ static clg_status build_plan(builder *b, step_plan *sp, int tile, const char *pr
     sp->tile = tile;
     snprintf(opts, sizeof opts, tile == MM_TT_PREFILL ? "" : "-DMM_TT=%d", tile);
     TRY(clg_program_get(m->ctx, "matmul", opts, &sp->matmul));
-    for (int kind = 0; kind < MM_KINDS; kind++) llm_mm_cfg_default(m, sp, &sp->cfg[kind]);
+    for (int kind = 0; kind < MM_KINDS; kind++) TRY(llm_mm_cfg_default(m, sp, &sp->cfg[kind]));
+    for (int kind = 0; kind < OP_KINDS; kind++)
+        TRY(llm_op_cfg_default(m, sp, (op_kind)kind, &sp->ops[kind]));
     sp->layers = calloc((size_t)hp->n_layer, sizeof *sp->layers);
     if (!sp->layers) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "model graphs");
     TRY(clg_plan_create(m->ctx, &sp->plan));
@@ -697,9 +698,7 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     if (dev_max < ATT_WG || (!m->gpu_variants && m->attn_split > 1)) m->att_wg = dev_max < 32 ? (int)dev_max : 32;
     char kv_opts[16] = "", att_opts[48] = "";
     if (hp->kv_f16) snprintf(kv_opts, sizeof kv_opts, "-DKV_F16");
-    snprintf(att_opts, sizeof att_opts, "%s", kv_opts);
-    if (m->att_wg != ATT_WG)
-        snprintf(att_opts, sizeof att_opts, "%s%s-DATT_WG=%d", kv_opts, *kv_opts ? " " : "", m->att_wg);
+    llm_attention_options(m, m->att_wg, att_opts, sizeof att_opts);
     const char *opts[] = {"", "", kv_opts, att_opts, ""};
     for (size_t i = 0; i < 5; i++) {
         progress(opt, "building kernels", i, 7);

@@ -30,6 +30,25 @@ typedef struct mm_cfg {
     char label[32];
 } mm_cfg;
 
+/* The other tasks whose variant the planner chooses, one choice per kind and plan: the
+ * RMSNorms (cl/norm.cl) and the attention (cl/attention.cl). */
+typedef enum op_kind { OP_ATTN_NORM, OP_FFN_NORM, OP_OUT_NORM, OP_ATTN, OP_KINDS } op_kind;
+
+/* A norm or attention variant: one the kernel file declares (@variant "row", "wg",
+ * "split"), with the local size of a row variant or the swept work-group size (NORM_WG,
+ * ATT_WG) of the others; prog is the file built with that value. */
+typedef struct op_cfg {
+    char variant[32];          /* the declared name */
+    char kernel[64];           /* its first kernel: the one the task runs */
+    int wg;                    /* the swept value; 0 for a row variant */
+    size_t local;              /* a row variant's local size of dimension 0 */
+    int split;                 /* attention over position ranges, then attn_merge */
+    clg_program *prog;
+    int tuned;                 /* 1: measured; 0: heuristic */
+    double best_ns, runner_ns; /* measured times of the winner and the runner-up (-1: none) */
+    char label[32];            /* "row local 1", "wg 64", "split wg 32" */
+} op_cfg;
+
 /* The tasks after the last layer: the last token's row, the final norm, the output
  * product, and (greedy head only) the argmax. */
 typedef struct head_tasks {
@@ -43,6 +62,7 @@ typedef struct step_plan {
     int tile;
     clg_program *matmul;      /* the product kernels with MM_TT = tile, default MM_WG */
     mm_cfg cfg[MM_KINDS];     /* each product's variant */
+    op_cfg ops[OP_KINDS];     /* each norm's and the attention's variant */
     clg_plan *greedy_plan;    /* the same graphs with a head that returns only the argmax */
     clg_task *embed;
     head_tasks head[2];       /* 0: logits come back; 1: logits stay, the argmax comes back */
@@ -93,8 +113,9 @@ struct llm_model {
 /* Work sizes and kernel names (llama.c). */
 enum { MM_TT_PREFILL = 4, MM_WG = 64, NORM_WG = 64, ATT_WG = 64, CPU_LOCAL = 16 };
 const char *llm_mm_kind_name(mm_kind k);
-/* The heuristic variant for the device (row, local 16 on CPUs; work-groups of 64 on GPUs). */
-void llm_mm_cfg_default(const llm_model *m, const step_plan *sp, mm_cfg *c);
+/* The heuristic variant for the device: cl/matmul.cl's declared default for its type (row,
+ * local 16 on CPUs; work-groups of 64 on GPUs). CLG_ERR_FORMAT when the file declares none. */
+clg_status llm_mm_cfg_default(const llm_model *m, const step_plan *sp, mm_cfg *c);
 /* "wg 64" or "row local 16" into c->label. */
 void llm_mm_cfg_label(mm_cfg *c);
 /* The NDRange of a product with variant c: rows (times the work-group) by token tiles. */
@@ -109,7 +130,26 @@ size_t llm_mm_tasks(const llm_model *m, const step_plan *sp, mm_kind k, clg_task
 /* Sets every batch-dependent argument and range of a plan for T tokens. */
 clg_status llm_set_batch(llm_model *m, step_plan *sp, int T);
 
-/* The planner (llama_tune.c): measures each product kind's candidates on the plan's
- * real buffers, or takes them from the plan cache. */
+/* The planner (llama_tune.c): measures each product, norm and attention kind's candidates
+ * on the plan's real buffers, or takes them from the plan cache. */
 clg_status llm_tune_plans(llm_model *m, int retune);
+/* The untuned variant of a kernel file on m's device: prog's @variant marked device=gpu
+ * on GPUs, device=cpu on other devices (*v; its first local size or swept value is the
+ * default). CLG_ERR_FORMAT when prog declares none, or its declarations do not parse;
+ * file ("matmul") names cl/FILE.cl in the message. */
+clg_status llm_declared_default(const llm_model *m, const clg_program *prog, const char *file,
+                                clg_variant *v);
+/* Kind k's untuned variant in plan sp: the declared default of its file on the device, or
+ * for the decode attention of a split plan (m->attn_split > 1) the split, with the
+ * model's ATT_WG (m->att_wg, fitted to the device). */
+clg_status llm_op_cfg_default(llm_model *m, const step_plan *sp, op_kind k, op_cfg *c);
+/* The NDRange of kind k's task with variant c for T tokens (see cl/norm.cl and
+ * cl/attention.cl for each variant's); returns the dimensions. */
+unsigned llm_op_ndrange(const llm_model *m, const op_cfg *c, op_kind k, int T, size_t global[3],
+                        size_t local[3]);
+/* Sets the range of kind k's task t in plan sp for T tokens. */
+clg_status llm_op_range(const llm_model *m, const step_plan *sp, op_kind k, clg_task *t, int T);
+/* Build options of cl/attention.cl with ATT_WG = wg: "-DKV_F16" for an f16 cache, and
+ * -DATT_WG unless wg is the file's default (so that both spell one program alike). */
+void llm_attention_options(const llm_model *m, int wg, char *buf, size_t cap);
 #endif

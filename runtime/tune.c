@@ -13,7 +13,8 @@ size_t clg_tune_pick(const double *ns, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (ns[i] >= 0 && (best == n || ns[i] < ns[best])) best = i;
     /* The incumbent keeps its place unless the winner is clearly faster. */
-    if (best != n && best != 0 && n > 0 && ns[0] >= 0 && ns[best] > ns[0] * (1.0 - CLG_TUNE_MARGIN))
+    if (best != n && best != 0 && n > 0 && ns[0] >= 0 &&
+        (ns[best] > ns[0] * (1.0 - CLG_TUNE_MARGIN) || ns[0] - ns[best] < CLG_TUNE_MIN_GAIN_NS))
         best = 0;
     return best;
 }

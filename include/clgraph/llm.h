@@ -46,9 +46,10 @@ typedef struct llm_model_options {
     const char *cache_dir;  /* program cache, see clg_context_options */
     llm_progress_fn progress;
     void *progress_user;
-    /* The variants of the weight products: 0 = from the plan cache if there is one,
-     * else heuristics from the device; 1 = also measure and cache them when the cache
-     * has none; 2 = measure again, ignoring the cache (--retune). */
+    /* The variants of the weight products, norms and attention (and command-buffer
+     * replay): 0 = from the plan cache if there is one, else the kernel files' declared
+     * defaults for the device type; 1 = also measure and cache them when the cache has
+     * none; 2 = measure again, ignoring the cache (--retune). */
     int tune;
     /* Decode attention split over positions into this many parts, merged afterwards
      * (flash decoding); 0: 8 on GPUs, none on CPUs; 1: no split. */
@@ -77,11 +78,15 @@ clg_plan *llm_model_plan(const llm_model *m);
  * the same with the greedy head of llm_model_eval_greedy (they share the layer graphs). */
 clg_plan *llm_model_step_plan(const llm_model *m, int which);
 
-/* The planner's decision for a task of a step plan (by task name: "qkv",
- * "attn_output", "ffn_swiglu", "ffn_down", "output"); CLG_ERR_NOT_FOUND for tasks
- * it does not choose (they use the .cl defaults). */
+/* The planner's decision for a task of a step plan, by task name: the weight products
+ * "qkv", "attn_output", "ffn_swiglu", "ffn_down", "output"; the RMSNorms "attn_norm",
+ * "ffn_norm", "output_norm"; "attention" (for a split decode attention, its first step;
+ * "attn_merge" follows it); and the pseudo-task "replay" of the decode plans (variant
+ * "on", "off" or "unavailable"; the times are decode steps with it on / off). Each kind's
+ * choice is one of the variants its kernel file declares (@variant), the same for every
+ * layer. CLG_ERR_NOT_FOUND for tasks it does not choose (they use the .cl defaults). */
 typedef struct llm_plan_choice {
-    const char *variant;       /* "row local 16", "wg 64"; valid while m lives */
+    const char *variant;       /* "row local 16", "wg 64", "split wg 32"; valid while m lives */
     int tuned;                 /* 1 measured (now or from the plan cache), 0 heuristic */
     double best_ns, runner_ns; /* the winner's and runner-up's measured times; -1 if none */
 } llm_plan_choice;

@@ -375,9 +375,11 @@ clg_status clg_task_tune_group(clg_task *const *tasks, size_t n_tasks, const clg
                                size_t n, int warmup, int reps, double *ns, size_t *best);
 /* The tuner's choice given times: the smallest time >= 0, the first on ties; n when
  * every candidate failed. Candidate 0 is the incumbent (the caller's untuned choice):
- * it keeps its place unless the fastest is at least CLG_TUNE_MARGIN faster, so that
- * timing noise does not replace it with an equal candidate. */
+ * it keeps its place unless the fastest is at least CLG_TUNE_MARGIN faster and gains at
+ * least CLG_TUNE_MIN_GAIN_NS, so that timing noise (relative on long steps, absolute on
+ * microsecond kernels) does not replace it with an equal candidate. */
 #define CLG_TUNE_MARGIN 0.03
+#define CLG_TUNE_MIN_GAIN_NS 5000.0
 size_t clg_tune_pick(const double *ns, size_t n);
 
 /* ---- profiling --------------------------------------------------------- */

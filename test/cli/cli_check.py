@@ -161,7 +161,9 @@ def profile():
 
     with tempfile.TemporaryDirectory() as d:
         pj, tj = os.path.join(d, "p.json"), os.path.join(d, "t.json")
-        rc, out, err = run_on("pocl", "-p", "The capital of France is", "-n", "4", "--temp", "0",
+        # 16 tokens: the unaccounted time before the first and after the last event is fixed,
+        # and with 4 tokens (70 ms) a loaded machine pushed it past 5%
+        rc, out, err = run_on("pocl", "-p", "The capital of France is", "-n", "16", "--temp", "0",
                               "--profile", pj, "--trace", tj)
         expect(rc == 0, f"run --profile FILE --trace FILE exits 0 ({err.strip()[-300:]})")
         expect("where the wall time went" in err and "launches per token" in err, "the table is on stderr")
@@ -171,7 +173,7 @@ def profile():
             trace = json.load(f)
         expect(prof["device"]["timestamps_real"] is True, "PoCL's event timestamps are real")
         steps, tot = prof["steps"], prof["totals"]
-        expect(1 <= steps <= 4, f"{steps} decode steps profiled")
+        expect(1 <= steps <= 16, f"{steps} decode steps profiled")
         execs = sum(t["executions"] for t in prof["tasks"])
         expect(execs == tot["kernel_executions"] > 0,
                f"task statistics ({execs} executions) agree with the events seen ({tot['kernel_executions']})")
@@ -246,6 +248,53 @@ def bench():
         expect(rc == 2 and "135m" in err, "an unknown shape lists the shapes")
         rc, _, err = run("bench", "-m", model, "-r", "0")
         expect(rc == 2, "bench refuses -r 0")
+
+
+def plan():
+    """plan --tune --json on PoCL and rusticl lists the norm and attention choices of both plans,
+    measured, and the plan cache gives them back."""
+    import os
+    import re
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        model = os.path.join(d, "tiny.gguf")
+        rc, _, err = run("synth", "--shape", "tiny", "--type", "q8_0", "-q", model)
+        expect(rc == 0, f"synth writes a tiny model ({err.strip()[-200:]})")
+        for dev in ("pocl", "rusticl"):
+            env = dict(os.environ, CLGRAPH_DEVICE=dev, CLGRAPH_CACHE_DIR=os.path.join(d, "cache-" + dev))
+
+            def plan_json(*extra):
+                p = subprocess.run([BIN, "plan", "-m", model, "--ctx", "64", "--json", *extra], capture_output=True,
+                                   text=True, env=env, timeout=600)
+                expect(p.returncode == 0, f"{dev}: plan {' '.join(extra)} --json exits 0 ({p.stderr.strip()[-300:]})")
+                return json.loads(p.stdout)
+
+            def choices(j):
+                out = {}
+                for pl in j["plans"]:
+                    for g in pl["graphs"]:
+                        if g["graph"].endswith(("layer.0", "logits")):
+                            for t in g["tasks"]:
+                                if t["task"] in ("attn_norm", "ffn_norm", "output_norm", "attention"):
+                                    out[(pl["plan"], t["task"])] = t
+                return out
+
+            tuned = choices(plan_json("--tune"))
+            expect(len(tuned) == 8, f"{dev}: both plans list attn_norm, ffn_norm, output_norm, attention: "
+                   f"{sorted(tuned)}")
+            for (pl, name), t in sorted(tuned.items()):
+                m = re.fullmatch(r"(row|wg|split)(?: local| wg)? (\d+)", t["variant"])
+                expect(m is not None and t["tuned"] and t["best_us"] > 0,
+                       f"{dev} {pl} {name}: measured {t['variant']!r}, {t.get('best_us')} us "
+                       f"(runner-up {t.get('runner_up_us')} us), kernel {t['kernel']}, local {t['local']}")
+                kern = {"row": "_row", "wg": "_wg", "split": "attention_split"}[m.group(1)]
+                expect(t["kernel"].endswith(kern) and t["local"].split("x")[0] == m.group(2),
+                       f"{dev} {pl} {name}: the task runs the chosen variant")
+            cached = choices(plan_json("--tune"))
+            expect(all(cached[k]["variant"] == t["variant"] and cached[k]["tuned"] for k, t in tuned.items()),
+                   f"{dev}: the plan cache gives the same choices back")
+        rc, _, err = run("plan", "-m", model, "--ctx", "abc")
+        expect(rc == 2 and "--ctx" in err, "plan --ctx abc exits 2 naming the flag")
 
 
 globals()[sys.argv[2]]()

@@ -1,6 +1,9 @@
 /* The tuner on a real device: candidates of different variants and work-group sizes
  * are timed on the task's buffers, refused ones are skipped, and the task is left on
- * a candidate that still computes the right result. */
+ * a candidate that still computes the right result; then the same with candidates made
+ * from the source's @variant declarations, as the planner makes them (the declared
+ * default first; each swept value a build of the program), where a work-group the
+ * device refuses for a kernel with barriers (llvmpipe: above 32) is timed -1. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +11,8 @@
 #include "test_common.h"
 
 static const char *src =
+    "/* @variant row kernels=rowsum local=16,1,4 device=cpu\n"
+    " * @variant wg kernels=rowsum_wg sweep=WG:16,64,32 local=WG device=gpu\n */\n"
     "#ifndef WG\n#define WG 16\n#endif\n"
     "__kernel void rowsum(__global const float *x, __global float *y, int n, int cols) {\n"
     "    int r = get_global_id(0); if (r >= n) return;\n"
@@ -21,7 +26,8 @@ static const char *src =
     "    float s = 0.0f;\n"
     "    if (r < n) for (int k = l; k < cols; k += WG) s += x[r * cols + k];\n"
     "    red[l] = s; barrier(CLK_LOCAL_MEM_FENCE);\n"
-    "    for (int h = WG / 2; h > 0; h >>= 1) { if (l < h) red[l] += red[l + h]; barrier(CLK_LOCAL_MEM_FENCE); }\n"
+    "    for (int h = WG / 2; h > 0; h >>= 1) { if (l < h) red[l] += red[l + h]; "
+    "barrier(CLK_LOCAL_MEM_FENCE); }\n"
     "    if (l == 0 && r < n) y[r] = red[0];\n"
     "}\n";
 
@@ -34,7 +40,8 @@ int main(void) {
     tc_fill(x, ROWS * COLS, -1, 1);
     for (int r = 0; r < ROWS; r++) {
         double s = 0;
-        for (int k = 0; k < COLS; k++) s += x[r * COLS + k];
+        for (int k = 0; k < COLS; k++)
+            s += x[r * COLS + k];
         want[r] = (float)s;
     }
     clg_program *p16;
@@ -64,7 +71,8 @@ int main(void) {
     double ns[4];
     size_t best = 99;
     CHECK_OK(clg_task_tune(t, c, 4, 1, 5, ns, &best));
-    for (int i = 0; i < 4; i++) printf("  %-14s %10.0f ns\n", c[i].label, ns[i]);
+    for (int i = 0; i < 4; i++)
+        printf("  %-14s %10.0f ns\n", c[i].label, ns[i]);
     CHECK(ns[3] < 0); /* refused by the runtime's range check */
     CHECK(ns[0] > 0 && ns[1] > 0 && ns[2] > 0);
     CHECK(best == clg_tune_pick(ns, 4));
@@ -80,6 +88,59 @@ int main(void) {
         memset(y, 0, sizeof y);
         CHECK_OK(clg_graph_execute(g));
         tc_close(c[i].label, y, want, ROWS, 1e-4f, 1e-5f);
+    }
+
+    /* Candidates from the declarations: the device type's default first. */
+    clg_variant v[4];
+    size_t nv = 0;
+    CHECK_OK(clg_program_variants(p16, v, 4, &nv));
+    CHECK(nv == 2);
+    const char *dev = clg_context_device(ctx)->type == CLG_DEVICE_GPU ? "gpu" : "cpu";
+    clg_candidate d[8];
+    char labels[8][48];
+    size_t nd = 0;
+    for (int pass = 0; pass < 2; pass++) /* 0: the default variant, 1: the others */
+        for (size_t j = 0; j < nv; j++) {
+            if ((strcmp(v[j].device, dev) == 0) != (pass == 0)) continue;
+            unsigned count = v[j].n_local ? v[j].n_local : v[j].n_values;
+            for (unsigned i = 0; i < count && nd < 8; i++) {
+                clg_candidate *e = &d[nd];
+                memset(e, 0, sizeof *e);
+                e->dims = 1;
+                e->kernel = v[j].kernels[0];
+                if (v[j].n_local) { /* a row per item, rows rounded up to the local size */
+                    e->prog = p16;
+                    e->local[0] = v[j].local[i];
+                    e->global[0] = (ROWS + e->local[0] - 1) / e->local[0] * e->local[0];
+                    snprintf(labels[nd], sizeof labels[nd], "%.12s local %zu", v[j].name,
+                             e->local[0]);
+                } else { /* a work-group per row, the program built with the swept value */
+                    char opts[64];
+                    snprintf(opts, sizeof opts, "-D%s=%d", v[j].sweep, v[j].values[i]);
+                    CHECK_OK(clg_program_from_source(ctx, "tune", src, opts, &e->prog));
+                    e->local[0] = (size_t)v[j].values[i];
+                    e->global[0] = ROWS * e->local[0];
+                    snprintf(labels[nd], sizeof labels[nd], "%.12s %d", v[j].name, v[j].values[i]);
+                }
+                e->label = labels[nd++];
+            }
+        }
+    CHECK(nd == 6);
+    double dns[8];
+    CHECK_OK(clg_task_tune(t, d, nd, 1, 5, dns, &best));
+    CHECK(best < nd && dns[best] > 0 && dns[0] > 0);
+    CHECK(best == 0 || dns[best] < (1.0 - CLG_TUNE_MARGIN) * dns[0]); /* the incumbent rule */
+    for (size_t i = 0; i < nd; i++) {
+        /* Refused by the tuner exactly when the runtime refuses the range; the others sum. */
+        int taken = clg_task_set_kernel(t, d[i].prog, d[i].kernel) == CLG_OK &&
+                    clg_task_set_range(t, 1, d[i].global, d[i].local) == CLG_OK;
+        printf("  %-14s %10.0f ns%s%s\n", d[i].label, dns[i],
+               taken ? "" : " (refused by the device)", i == best ? " <- kept" : "");
+        CHECK(taken == (dns[i] >= 0));
+        if (!taken) continue;
+        memset(y, 0, sizeof y);
+        CHECK_OK(clg_graph_execute(g));
+        tc_close(d[i].label, y, want, ROWS, 1e-4f, 1e-5f);
     }
     CHECK(clg_task_set_kernel(t, p16, "no_such_kernel") == CLG_ERR_OPENCL);
     clg_context_destroy(ctx);
