@@ -15,7 +15,7 @@ enum { TG_PROMPT = 8, CTX_MARGIN = 16, MAX_DEFAULT_BATCH = 512 };
 
 typedef struct bench_opts {
     const char *model, *device;
-    int n_prompt, n_gen, reps, n_batch, n_ctx, json, quiet, tune;
+    int n_prompt, n_gen, reps, n_batch, n_ctx, json, quiet, tune, act;
     double bw_gbs; /* > 0: use instead of probing */
     unsigned long long seed;
     clg_build_mode build;
@@ -55,6 +55,7 @@ static void usage(FILE *out) {
             "  --ctx N            context length (default: what pp and tg need, + %d)\n"
             "  --device SEL       OpenCL device: P:D, gpu, cpu, or part of a name (pocl)\n"
             "  --build MODE       kernels from source, spirv or auto (default auto)\n"
+            "  --act MODE         activations of the quantized products: q8, f32 or auto (default)\n"
             "  --tune             measure the kernel variants for this device first (cached)\n"
             "  --retune           measure them again, ignoring the plan cache\n"
             "  --bw GBS           read bandwidth for the roofline instead of probing the device\n"
@@ -95,7 +96,7 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
             o->tune = IS("--retune") ? 2 : (o->tune > 1 ? o->tune : 1);
         } else if (IS("-m") || IS("--model") || IS("-p") || IS("--n-prompt") || IS("-n") ||
                    IS("--n-gen") || IS("-r") || IS("--reps") || IS("-b") || IS("--batch") ||
-                   IS("--ctx") || IS("--device") || IS("--build") || IS("--bw") || IS("--seed")) {
+                   IS("--ctx") || IS("--device") || IS("--build") || IS("--bw") || IS("--seed") || IS("--act")) {
             if (i + 1 >= argc) return bad("missing value for ", a);
             const char *v = argv[++i];
             int ok = 1;
@@ -113,6 +114,8 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
                 ok = parse_int(v, 1, &o->n_ctx);
             else if (IS("--device"))
                 o->device = v;
+            else if (IS("--act"))
+                ok = (o->act = llm_act_from_name(v)) >= 0;
             else if (IS("--build")) {
                 if (!strcmp(v, "source"))
                     o->build = CLG_BUILD_SOURCE;
@@ -376,6 +379,7 @@ int clg_cmd_bench(int argc, char **argv) {
     mo.device = o.device;
     mo.build = o.build;
     mo.tune = o.tune;
+    mo.act = o.act;
     mo.n_ctx = o.n_ctx ? o.n_ctx : need + CTX_MARGIN;
     mo.n_batch = o.n_batch ? o.n_batch
                            : (o.n_prompt > MAX_DEFAULT_BATCH ? MAX_DEFAULT_BATCH

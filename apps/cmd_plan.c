@@ -31,13 +31,18 @@ int clg_cmd_plan(int argc, char **argv) {
                 fprintf(stderr, "clgraph plan: %s '%s': expected a positive number\n", a, argv[i]);
                 return 2;
             }
+        } else if (!strcmp(a, "--act") && i + 1 < argc) {
+            if ((o.act = llm_act_from_name(argv[++i])) < 0) {
+                fprintf(stderr, "clgraph plan: --act '%s': expected q8, f32 or auto\n", argv[i]);
+                return 2;
+            }
         } else if (!strcmp(a, "--kv-f16")) o.kv_f16 = 1;
         else if (!strcmp(a, "--tune")) o.tune = o.tune > 1 ? o.tune : 1;
         else if (!strcmp(a, "--retune")) o.tune = 2;
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf("usage: clgraph plan -m MODEL.gguf [--tune | --retune] [--json] [--device SEL]\n"
-                   "                    [--ctx N] [--batch N] [--kv-f16] [--attn-split N]\n\n"
+                   "                    [--ctx N] [--batch N] [--kv-f16] [--attn-split N] [--act MODE]\n\n"
                    "Builds the model's decode and prefill plans and prints, per graph and task: the\n"
                    "kernel and its variant, global and local sizes, local memory, how the program\n"
                    "was built (source, spirv, cache), and for the planner's choices (the weight\n"
@@ -51,6 +56,8 @@ int clg_cmd_plan(int argc, char **argv) {
                    "                  is tuned at position min(N - 1, 512)\n"
                    "  --batch N       largest prompt batch (default 64)\n"
                    "  --kv-f16        f16 KV cache\n"
+                   "  --act MODE      activations of the quantized products: q8 (norms fused into the\n"
+                   "                  products), f32, or auto (default: q8 on CPUs where weights allow)\n"
                    "  --attn-split N  split the decode attention over N position ranges (flash\n"
                    "                  decoding; default 8 on GPUs, none on CPUs)\n");
             return 0;

@@ -40,6 +40,9 @@ const char *gen_options_help(void) {
            "                          went; with FILE.json also as JSON\n"
            "  --trace FILE.json       Chrome trace of the decode steps (opens in Perfetto)\n"
            "  --kv-f16                keep the KV cache in f16 (half the memory)\n"
+           "  --act MODE              activations of the quantized products: q8 (8-bit, as\n"
+           "                          llama.cpp's CPU backend; fastest on CPUs), f32, or auto\n"
+           "                          (default: q8 on CPU devices where the weights allow it)\n"
            "  --tune                  measure kernel variants for this device (cached; see clgraph plan)\n"
            "  --retune                measure them again, ignoring the plan cache\n"
            "  --plan-dump [FILE]      print the plan (graphs, kernels, variants, sizes) to FILE or stderr\n"
@@ -77,7 +80,7 @@ int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *
     if (IS("-m") || IS("--model") || IS("-p") || IS("--prompt") || IS("-f") || IS("--file") ||
         IS("-n") || IS("--n-predict") || IS("--temp") || IS("--top-k") || IS("--top-p") ||
         IS("--min-p") || IS("--repeat-penalty") || IS("--seed") || IS("--ctx") || IS("--batch") ||
-        IS("--device") || IS("--system") || IS("--template") || IS("--build")) {
+        IS("--device") || IS("--system") || IS("--template") || IS("--build") || IS("--act")) {
         if (!need(argc, argv, *i, cmd)) return -1;
         const char *v = argv[++*i];
         if (IS("-m") || IS("--model")) o->model = v;
@@ -98,6 +101,7 @@ int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *
         else if (IS("--batch")) ok = parse_int(v, &o->n_batch) && o->n_batch > 0;
         else if (IS("--device")) o->device = v;
         else if (IS("--system")) o->system = v;
+        else if (IS("--act")) ok = (o->act = llm_act_from_name(v)) >= 0;
         else if (IS("--template")) o->template_name = v;
         else if (IS("--build")) {
             if (!strcmp(v, "source")) o->build = CLG_BUILD_SOURCE;
@@ -174,6 +178,7 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
     mo.profiling = o->profile;
     mo.tune = o->tune;
     mo.kv_f16 = o->kv_f16;
+    mo.act = o->act;
     mo.progress = on_progress;
     int quiet = o->quiet;
     mo.progress_user = &quiet;

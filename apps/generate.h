@@ -15,7 +15,7 @@
 typedef struct gen_options {
     const char *model, *prompt, *prompt_file, *system, *template_name, *device;
     const char *profile_json, *trace_json; /* --profile FILE, --trace FILE, or NULL */
-    int n_predict, n_ctx, n_batch, chat, seed_given, quiet, profile, tune, kv_f16;
+    int n_predict, n_ctx, n_batch, chat, seed_given, quiet, profile, tune, kv_f16, act;
     const char *plan_dump; /* "-" for stderr, else a file */
     clg_build_mode build;
     llm_sampler_params sampling;

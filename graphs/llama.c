@@ -241,12 +241,52 @@ const char *llm_mm_kind_name(mm_kind k) {
 }
 
 void llm_mm_cfg_label(mm_cfg *c) {
-    if (c->wg) snprintf(c->label, sizeof c->label, "wg %d", c->wg);
+    if (c->q8) snprintf(c->label, sizeof c->label, "q8 row local %zu", c->local);
+    else if (c->wg) snprintf(c->label, sizeof c->label, "wg %d", c->wg);
     else snprintf(c->label, sizeof c->label, "row local %zu", c->local);
 }
 
-clg_status llm_mm_cfg_default(const llm_model *m, const step_plan *sp, mm_cfg *c) {
+static int mm_type(const llm_model *m, mm_kind k) {
+    const layer_weights *w = &m->lw[0];
+    return k == MM_QKV ? w->qkv_type : k == MM_WO ? w->wo_type : k == MM_FFN ? w->ffn_type
+         : k == MM_DOWN ? w->down_type : m->out_type;
+}
+
+static int q8_type(int dtype) {
+    return dtype == LLM_DTYPE_Q8_0 || dtype == LLM_DTYPE_Q4_0 || dtype == LLM_DTYPE_Q4_1;
+}
+
+int llm_act_from_name(const char *name) {
+    return !strcmp(name, "auto") ? LLM_ACT_AUTO : !strcmp(name, "f32") ? LLM_ACT_F32 : !strcmp(name, "q8") ? LLM_ACT_Q8 : -1;
+}
+
+int llm_mm_q8(const llm_model *m, mm_kind k) { return m->hp.act_q8 && q8_type(mm_type(m, k)); }
+
+static int mm_rows(const llm_model *m, mm_kind k) {
+    return k == MM_QKV ? m->qkv_dim : k == MM_FFN ? m->hp.n_ff : k == MM_OUT ? m->hp.n_vocab : m->hp.n_embd;
+}
+
+/* Bytes of the __local quantized token tile of a cl/matmul_q8.cl product (MQ_SCRATCH_BYTES). */
+static size_t q8_scratch(int tile, int cols) { return (size_t)tile * (size_t)cols * 2 + (size_t)tile * (size_t)(cols / 32) * 8; }
+
+clg_status llm_mm_cfg_default(const llm_model *m, const step_plan *sp, mm_kind k, mm_cfg *c) {
     memset(c, 0, sizeof *c);
+    if (llm_mm_q8(m, k)) {
+        /* Each work-group quantizes the tile again: large groups, but at least ~8 of them
+         * so that every core has work (matmul_q8.cl; 256 measured best on PoCL). */
+        char name[64];
+        mm_cfg probe = {.q8 = 1};
+        size_t lim = clg_program_max_local(sp->matmul_q8, llm_mm_kernel(m, &probe, k, name, sizeof name));
+        size_t l = 16;
+        while (l < 256 && l * 2 * 8 <= (size_t)mm_rows(m, k) && l * 2 <= lim) l *= 2;
+        if (l > lim) l = lim;
+        c->q8 = 1;
+        c->prog = sp->matmul_q8;
+        c->local = l;
+        c->best_ns = c->runner_ns = -1;
+        llm_mm_cfg_label(c);
+        return CLG_OK;
+    }
     c->prog = sp->matmul; /* a sweep's first value is the file's MM_WG, as sp->matmul is built */
     c->best_ns = c->runner_ns = -1;
     clg_variant v;
@@ -275,10 +315,9 @@ clg_status llm_mm_range(const step_plan *sp, mm_kind k, clg_task *t, int rows, i
 }
 
 const char *llm_mm_kernel(const llm_model *m, const mm_cfg *c, mm_kind k, char *buf, size_t cap) {
-    const layer_weights *w = &m->lw[0];
-    int dtype = k == MM_QKV ? w->qkv_type : k == MM_WO ? w->wo_type : k == MM_FFN ? w->ffn_type
-              : k == MM_DOWN ? w->down_type : m->out_type;
-    snprintf(buf, cap, "%s_%s%s", k == MM_FFN ? "ffn_swiglu" : "matmul", kernel_suffix(dtype), c->wg ? "_wg" : "");
+    const char *norm = k == MM_QKV || k == MM_FFN || k == MM_OUT ? "_norm" : "";
+    snprintf(buf, cap, "%s_%s%s%s", k == MM_FFN ? "ffn_swiglu" : "matmul", kernel_suffix(mm_type(m, k)),
+             c->q8 ? "_q8" : c->wg ? "_wg" : "", c->q8 ? norm : "");
     return buf;
 }
 
@@ -318,8 +357,10 @@ clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
     TRY(set_range(sp->embed, 2, (size_t)hp->n_embd, (size_t)T, 1, CPU_LOCAL, 1, 1));
     for (int i = 0; i < hp->n_layer; i++) {
         layer_tasks *L = &sp->layers[i];
-        TRY(clg_task_arg_int(L->attn_norm, 5, T));
-        TRY(llm_op_range(m, sp, OP_ATTN_NORM, L->attn_norm, T));
+        if (L->attn_norm) { /* absent when fused into the qkv product */
+            TRY(clg_task_arg_int(L->attn_norm, 5, T));
+            TRY(llm_op_range(m, sp, OP_ATTN_NORM, L->attn_norm, T));
+        }
         TRY(clg_task_arg_int(L->qkv, 5, T));
         TRY(llm_mm_range(sp, MM_QKV, L->qkv, m->qkv_dim, T));
         TRY(clg_task_arg_int(L->rope_kv, 5, T));
@@ -328,8 +369,10 @@ clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
         TRY(range_attn(m, sp, L, T));
         TRY(clg_task_arg_int(L->wo, 5, T));
         TRY(llm_mm_range(sp, MM_WO, L->wo, hp->n_embd, T));
-        TRY(clg_task_arg_int(L->ffn_norm, 5, T));
-        TRY(llm_op_range(m, sp, OP_FFN_NORM, L->ffn_norm, T));
+        if (L->ffn_norm) {
+            TRY(clg_task_arg_int(L->ffn_norm, 5, T));
+            TRY(llm_op_range(m, sp, OP_FFN_NORM, L->ffn_norm, T));
+        }
         TRY(clg_task_arg_int(L->ffn, 6, T));
         TRY(llm_mm_range(sp, MM_FFN, L->ffn, hp->n_ff, T));
         TRY(clg_task_arg_int(L->down, 5, T));
@@ -353,9 +396,24 @@ typedef struct builder {
     clg_program *embed, *norm, *rope, *attn, *rows, *argmax;
 } builder;
 
-/* y = W x (+ y): (W, x, y, rows, cols, T, x_stride, y_stride, accumulate) */
+/* The arguments after the ones both product families share: with 8-bit activations
+ * (norm weight gw, eps where the norm is fused,) then the __local token tile. */
+static clg_status q8_args(builder *b, clg_task *t, unsigned i, clg_buffer *gw, int cols) {
+    clg_status st;
+    if (gw) {
+        TRY(clg_task_arg_buffer(t, i++, gw, CLG_READ));
+        TRY(clg_task_arg_float(t, i++, b->m->hp.rms_eps));
+    }
+    return clg_task_arg_local(t, i, q8_scratch(b->sp->tile, cols));
+fail:
+    return st;
+}
+
+/* y = W x (+ y): (W, x, y, rows, cols, T, x_stride, y_stride, accumulate); with 8-bit
+ * activations and gw given, y = W rmsnorm(x) gw (+ y). */
 static clg_status matmul_task(builder *b, clg_graph *g, mm_kind kind, clg_buffer *w, clg_buffer *x,
-                              clg_buffer *y, int rows, int cols, int accumulate, clg_task **out) {
+                              clg_buffer *y, int rows, int cols, int accumulate, clg_buffer *gw,
+                              clg_task **out) {
     clg_status st;
     clg_task *t;
     char k[64];
@@ -370,6 +428,7 @@ static clg_status matmul_task(builder *b, clg_graph *g, mm_kind kind, clg_buffer
     TRY(clg_task_arg_int(t, 6, cols));
     TRY(clg_task_arg_int(t, 7, rows));
     TRY(clg_task_arg_int(t, 8, accumulate));
+    if (c->q8) TRY(q8_args(b, t, 9, gw, cols));
     *out = t;
     return CLG_OK;
 fail:
@@ -433,8 +492,12 @@ static clg_status build_layer(builder *b, int i, const char *prefix) {
     clg_task *t;
     snprintf(gname, sizeof gname, "%slayer.%d", prefix, i);
     TRY(clg_graph_create(m->ctx, gname, &g));
-    TRY(norm_task(b, g, "attn_norm", m->x, w->attn_norm, m->xn, &L->attn_norm));
-    TRY(matmul_task(b, g, MM_QKV, w->qkv, m->xn, m->qkv, m->qkv_dim, hp->n_embd, 0, &L->qkv));
+    if (llm_mm_q8(m, MM_QKV)) /* the norm is fused into the product */
+        TRY(matmul_task(b, g, MM_QKV, w->qkv, m->x, m->qkv, m->qkv_dim, hp->n_embd, 0, w->attn_norm, &L->qkv));
+    else {
+        TRY(norm_task(b, g, "attn_norm", m->x, w->attn_norm, m->xn, &L->attn_norm));
+        TRY(matmul_task(b, g, MM_QKV, w->qkv, m->xn, m->qkv, m->qkv_dim, hp->n_embd, 0, NULL, &L->qkv));
+    }
     TRY(rope_kv_task(b, g, w, &L->rope_kv));
 
     /* (q, k_cache, v_cache, pos, out, T, q_stride, q_off, out_stride, n_heads, n_kv_heads,
@@ -474,22 +537,24 @@ static clg_status build_layer(builder *b, int i, const char *prefix) {
     }
 
     /* The output and down products accumulate into x: the residual adds are fused. */
-    TRY(matmul_task(b, g, MM_WO, w->wo, m->att, m->x, hp->n_embd, q_dim, 1, &L->wo));
-    TRY(norm_task(b, g, "ffn_norm", m->x, w->ffn_norm, m->xn, &L->ffn_norm));
+    TRY(matmul_task(b, g, MM_WO, w->wo, m->att, m->x, hp->n_embd, q_dim, 1, NULL, &L->wo));
+    const int ffn_q8 = llm_mm_q8(m, MM_FFN);
+    if (!ffn_q8) TRY(norm_task(b, g, "ffn_norm", m->x, w->ffn_norm, m->xn, &L->ffn_norm));
     /* (Wg, Wu, x, h, rows, cols, T, x_stride, h_stride) */
     const mm_cfg *fc = &b->sp->cfg[MM_FFN];
     TRY(clg_graph_add_task(g, llm_mm_kind_name(MM_FFN), fc->prog, llm_mm_kernel(m, fc, MM_FFN, k, sizeof k), &t));
     TRY(clg_task_arg_buffer(t, 0, w->gate, CLG_READ));
     TRY(clg_task_arg_buffer(t, 1, w->up, CLG_READ));
-    TRY(clg_task_arg_buffer(t, 2, m->xn, CLG_READ));
+    TRY(clg_task_arg_buffer(t, 2, ffn_q8 ? m->x : m->xn, CLG_READ));
     TRY(clg_task_arg_buffer(t, 3, m->ffh, CLG_WRITE));
     TRY(clg_task_arg_int(t, 4, hp->n_ff));
     TRY(clg_task_arg_int(t, 5, hp->n_embd));
     TRY(clg_task_arg_int(t, 6, 1));
     TRY(clg_task_arg_int(t, 7, hp->n_embd));
     TRY(clg_task_arg_int(t, 8, hp->n_ff));
+    if (ffn_q8) TRY(q8_args(b, t, 9, w->ffn_norm, hp->n_embd));
     L->ffn = t;
-    TRY(matmul_task(b, g, MM_DOWN, w->down, m->ffh, m->x, hp->n_embd, hp->n_ff, 1, &L->down));
+    TRY(matmul_task(b, g, MM_DOWN, w->down, m->ffh, m->x, hp->n_embd, hp->n_ff, 1, NULL, &L->down));
     return clg_plan_add_graph(b->sp->plan, g);
 fail:
     return st;
@@ -515,10 +580,13 @@ static clg_status build_head(builder *b, step_plan *sp, const char *prefix, int 
     TRY(clg_task_arg_int(t, 3, 0));
     TRY(set_range(t, 1, (size_t)hp->n_embd, 1, 1, CPU_LOCAL, 1, 1));
     H->copy_last = t;
-    TRY(norm_task(b, g, "output_norm", m->last, m->out_norm_w, m->xn, &H->out_norm));
-    TRY(llm_op_range(m, sp, OP_OUT_NORM, H->out_norm, 1));
-    TRY(matmul_task(b, g, MM_OUT, m->output, m->xn, greedy ? m->logits_dev : m->logits, hp->n_vocab,
-                    hp->n_embd, 0, &H->out_logits));
+    const int out_q8 = llm_mm_q8(m, MM_OUT); /* the norm fused into the product */
+    if (!out_q8) {
+        TRY(norm_task(b, g, "output_norm", m->last, m->out_norm_w, m->xn, &H->out_norm));
+        TRY(llm_op_range(m, sp, OP_OUT_NORM, H->out_norm, 1));
+    }
+    TRY(matmul_task(b, g, MM_OUT, m->output, out_q8 ? m->last : m->xn, greedy ? m->logits_dev : m->logits,
+                    hp->n_vocab, hp->n_embd, 0, out_q8 ? m->out_norm_w : NULL, &H->out_logits));
     if (greedy) { /* (x, n, out): one work-group */
         TRY(clg_graph_add_task(g, "argmax", b->argmax, "argmax", &t));
         TRY(clg_task_arg_buffer(t, 0, m->logits_dev, CLG_READ));
@@ -554,7 +622,8 @@ static clg_status build_plan(builder *b, step_plan *sp, int tile, const char *pr
     sp->tile = tile;
     snprintf(opts, sizeof opts, tile == MM_TT_PREFILL ? "" : "-DMM_TT=%d", tile);
     TRY(clg_program_get(m->ctx, "matmul", opts, &sp->matmul));
-    for (int kind = 0; kind < MM_KINDS; kind++) TRY(llm_mm_cfg_default(m, sp, &sp->cfg[kind]));
+    if (hp->act_q8) TRY(clg_program_get(m->ctx, "matmul_q8", opts, &sp->matmul_q8));
+    for (int kind = 0; kind < MM_KINDS; kind++) TRY(llm_mm_cfg_default(m, sp, (mm_kind)kind, &sp->cfg[kind]));
     for (int kind = 0; kind < OP_KINDS; kind++)
         TRY(llm_op_cfg_default(m, sp, (op_kind)kind, &sp->ops[kind]));
     sp->layers = calloc((size_t)hp->n_layer, sizeof *sp->layers);
@@ -680,6 +749,24 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
                       ((size_t)hp->n_rot / 2 + 1) * sizeof(float), &m->rope_inv_freq));
     for (int i = 0; i < hp->n_layer; i++) TRY(load_layer(m, i));
     hp->weight_type = m->lw[0].ffn_type;
+
+    /* 8-bit activations: where every layer product takes them and the largest token tile
+     * fits the device's local memory; by default on CPUs only. */
+    const layer_weights *w0 = &m->lw[0];
+    int q8_ok = q8_type(w0->qkv_type) && q8_type(w0->wo_type) && q8_type(w0->ffn_type) && q8_type(w0->down_type);
+    size_t q8_need = q8_scratch(MM_TT_PREFILL, hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd);
+    uint64_t lmem = clg_context_device(m->ctx)->local_mem_size;
+    if (opt->act == LLM_ACT_Q8 && !q8_ok) {
+        st = clg_fail(CLG_ERR_UNSUPPORTED, "8-bit activations need q8_0, q4_0 or q4_1 layer weights; this model has %s",
+                      llm_dtype_name(w0->ffn_type));
+        goto fail;
+    }
+    if (opt->act == LLM_ACT_Q8 && q8_need > lmem) {
+        st = clg_fail(CLG_ERR_UNSUPPORTED, "8-bit activations need %zu bytes of local memory per work-group; %s has %llu",
+                      q8_need, clg_context_device(m->ctx)->device_name, (unsigned long long)lmem);
+        goto fail;
+    }
+    hp->act_q8 = opt->act == LLM_ACT_Q8 || (opt->act == LLM_ACT_AUTO && !m->gpu_variants && q8_ok && q8_need <= lmem);
 
     m->attn_split = opt->attn_split ? opt->attn_split : (m->gpu_variants ? 8 : 1);
     if (m->attn_split > 1)

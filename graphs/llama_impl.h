@@ -22,6 +22,7 @@ typedef enum mm_kind { MM_QKV, MM_WO, MM_FFN, MM_DOWN, MM_OUT, MM_KINDS } mm_kin
 /* A product's variant: row per work-item (wg == 0) with a local size, or a work-group
  * of wg items per row. */
 typedef struct mm_cfg {
+    int q8;                    /* 1: cl/matmul_q8.cl's row kernels (8-bit activations) */
     int wg;
     size_t local;
     clg_program *prog;
@@ -61,6 +62,7 @@ typedef struct step_plan {
     clg_plan *plan;
     int tile;
     clg_program *matmul;      /* the product kernels with MM_TT = tile, default MM_WG */
+    clg_program *matmul_q8;   /* the 8-bit-activation products with MM_TT = tile (act_q8) */
     mm_cfg cfg[MM_KINDS];     /* each product's variant */
     op_cfg ops[OP_KINDS];     /* each norm's and the attention's variant */
     clg_plan *greedy_plan;    /* the same graphs with a head that returns only the argmax */
@@ -115,7 +117,10 @@ enum { MM_TT_PREFILL = 4, MM_WG = 64, NORM_WG = 64, ATT_WG = 64, CPU_LOCAL = 16 
 const char *llm_mm_kind_name(mm_kind k);
 /* The heuristic variant for the device: cl/matmul.cl's declared default for its type (row,
  * local 16 on CPUs; work-groups of 64 on GPUs). CLG_ERR_FORMAT when the file declares none. */
-clg_status llm_mm_cfg_default(const llm_model *m, const step_plan *sp, mm_cfg *c);
+clg_status llm_mm_cfg_default(const llm_model *m, const step_plan *sp, mm_kind k, mm_cfg *c);
+/* 1 when kind k's tasks run cl/matmul_q8.cl (hp.act_q8 and a weight type it takes); the
+ * norm before qkv, ffn_swiglu and output is then fused into them (no norm task). */
+int llm_mm_q8(const llm_model *m, mm_kind k);
 /* "wg 64" or "row local 16" into c->label. */
 void llm_mm_cfg_label(mm_cfg *c);
 /* The NDRange of a product with variant c: rows (times the work-group) by token tiles. */

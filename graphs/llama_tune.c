@@ -159,7 +159,7 @@ static clg_status apply(llm_model *m, step_plan *sp, mm_kind k, const mm_cfg *c)
 static clg_status mm_candidates(llm_model *m, step_plan *sp, mm_kind k, mm_cfg *cfg, size_t *n) {
     clg_variant v[MAX_VARIANTS];
     size_t nv;
-    clg_status st = llm_mm_cfg_default(m, sp, &cfg[0]);
+    clg_status st = llm_mm_cfg_default(m, sp, k, &cfg[0]);
     if (st == CLG_OK) st = clg_program_variants(sp->matmul, v, MAX_VARIANTS, &nv);
     if (st != CLG_OK) return st;
     *n = 1;
@@ -339,18 +339,21 @@ clg_status llm_op_range(const llm_model *m, const step_plan *sp, op_kind k, clg_
     return clg_task_set_range(t, dims, g, l);
 }
 
-/* Every task of kind k in a plan: one per layer, or the two heads' output norms. */
+/* Every task of kind k in a plan: one per layer, or the two heads' output norms; none
+ * for a norm fused into the product after it (8-bit activations). */
 static size_t op_tasks(const llm_model *m, const step_plan *sp, op_kind k, clg_task **out) {
+    size_t n = 0;
     if (k == OP_OUT_NORM) {
-        out[0] = sp->head[0].out_norm;
-        out[1] = sp->head[1].out_norm;
-        return 2;
+        for (int h = 0; h < 2; h++)
+            if (sp->head[h].out_norm) out[n++] = sp->head[h].out_norm;
+        return n;
     }
     for (int i = 0; i < m->hp.n_layer; i++) {
         const layer_tasks *L = &sp->layers[i];
-        out[i] = k == OP_ATTN_NORM ? L->attn_norm : k == OP_FFN_NORM ? L->ffn_norm : L->attn;
+        clg_task *t = k == OP_ATTN_NORM ? L->attn_norm : k == OP_FFN_NORM ? L->ffn_norm : L->attn;
+        if (t) out[n++] = t;
     }
-    return (size_t)m->hp.n_layer;
+    return n;
 }
 
 /* Moves every task of kind k to configuration c (the graph builder gives them the
@@ -409,6 +412,7 @@ static int att_tune_pos(const llm_model *m) {
 static clg_status tune_op(llm_model *m, step_plan *sp, op_kind k) {
     clg_task *tasks[1024];
     size_t n_tasks = op_tasks(m, sp, k, tasks);
+    if (n_tasks == 0) return CLG_OK; /* fused away */
     int T = k == OP_OUT_NORM ? 1 : sp->cur_T;
     op_cfg cfg[MAX_CANDIDATES];
     clg_candidate cand[MAX_CANDIDATES];
@@ -559,14 +563,15 @@ static void cache_path(llm_model *m, char *buf, size_t cap) {
     clg_program *norm = NULL, *attn = NULL;
     op_program(m, OP_FFN_NORM, 0, &norm);
     op_program(m, OP_ATTN, 0, &attn);
-    uint64_t src[3] = {clg_program_source_hash(m->decode.matmul),
+    uint64_t src[4] = {clg_program_source_hash(m->decode.matmul),
                        norm ? clg_program_source_hash(norm) : 0,
-                       attn ? clg_program_source_hash(attn) : 0};
+                       attn ? clg_program_source_hash(attn) : 0,
+                       m->decode.matmul_q8 ? clg_program_source_hash(m->decode.matmul_q8) : 0};
     const layer_weights *w = &m->lw[0];
     int shape[] = {hp->n_embd,  hp->n_ff,      m->qkv_dim, hp->n_vocab,    hp->n_layer,
                    hp->n_batch, w->qkv_type,   w->wo_type, w->ffn_type,    w->down_type,
                    m->out_type, MM_TT_PREFILL, hp->n_head, hp->n_head_kv,  hp->head_dim,
-                   hp->kv_f16,  m->attn_split, m->att_wg,  att_tune_pos(m)};
+                   hp->kv_f16,  m->attn_split, m->att_wg,  att_tune_pos(m), hp->act_q8};
     MIX(src, sizeof src);
     MIX(shape, sizeof shape);
 #undef MIX
@@ -614,7 +619,7 @@ static clg_status apply_defaults(llm_model *m) {
     for (int p = 0; p < 2; p++) {
         for (int k = 0; k < MM_KINDS && st == CLG_OK; k++) {
             mm_cfg c;
-            if ((st = llm_mm_cfg_default(m, plans[p], &c)) == CLG_OK)
+            if ((st = llm_mm_cfg_default(m, plans[p], (mm_kind)k, &c)) == CLG_OK)
                 st = apply(m, plans[p], (mm_kind)k, &c);
         }
         for (int k = 0; k < OP_KINDS && st == CLG_OK; k++) {
@@ -667,6 +672,12 @@ static int cache_load(llm_model *m) {
         c->runner_ns = runner;
         llm_mm_cfg_label(c);
         ok = program_for(m, plans[p], wg, &c->prog) == CLG_OK;
+        if (ok && llm_mm_q8(m, k)) { /* cl/matmul_q8.cl's single row variant: its default */
+            ok = llm_mm_cfg_default(m, plans[p], k, c) == CLG_OK;
+            c->tuned = best >= 0;
+            c->best_ns = best;
+            c->runner_ns = runner;
+        }
     }
     for (int i = 0; ok && i < 2 * OP_KINDS; i++) {
         int p, wg;

@@ -19,6 +19,16 @@ static const char *const *embedded_names(void) {
 
 const char *const *clg_embedded_files(void) { return embedded_names(); }
 
+size_t clg_program_max_local(const clg_program *prog, const char *kernel) {
+    size_t n = 0;
+    cl_kernel k = clCreateKernel(prog->prog, kernel, NULL);
+    if (!k) return 0;
+    if (clGetKernelWorkGroupInfo(k, prog->ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof n, &n, NULL) != CL_SUCCESS)
+        n = 0;
+    clReleaseKernel(k);
+    return n;
+}
+
 const char *clg_embedded_source(const char *file) {
     for (const clg_embedded_file *e = clg_embedded; e->name; e++)
         if (!strcmp(e->name, file)) return e->source;

@@ -32,6 +32,7 @@ typedef struct llm_hparams {
     int tied_embeddings;
     int weight_type; /* llm_dtype of the layer weights */
     int kv_f16;      /* the KV cache holds f16 */
+    int act_q8;      /* the weight products quantize their activations to 8 bits */
 } llm_hparams;
 
 /* Progress while loading: stage ("building kernels", "uploading weights"), done of total. */
@@ -57,7 +58,19 @@ typedef struct llm_model_options {
     /* 1: the KV cache holds f16 (half the memory and cache reads; K and V rounded to
      * nearest even), 0: f32. */
     int kv_f16;
+    /* Activations of the quantized weight products: LLM_ACT_AUTO (0) chooses LLM_ACT_Q8 on
+     * CPU devices when every layer product has q8_0 / q4_0 / q4_1 weights and the device's
+     * local memory holds a quantized token tile, else LLM_ACT_F32. LLM_ACT_Q8: each product
+     * quantizes its input rows to q8_0 blocks (as llama.cpp's CPU backend does) and sums
+     * integer block products, with the RMSNorm before it fused in (cl/matmul_q8.cl);
+     * logits then move by up to ~2-3 on SmolLM2 (test/data/model/README.md). LLM_ACT_F32:
+     * float activations (cl/matmul.cl). */
+    int act;
 } llm_model_options;
+
+enum { LLM_ACT_AUTO = 0, LLM_ACT_F32 = 1, LLM_ACT_Q8 = 2 };
+/* "auto", "f32", "q8" to LLM_ACT_*; -1 for anything else. */
+int llm_act_from_name(const char *name);
 
 llm_model_options llm_model_options_default(void);
 

@@ -162,6 +162,10 @@ clg_status clg_program_from_source(clg_context *ctx, const char *name, const cha
                                    const char *options, clg_program **out);
 
 clg_program_origin clg_program_origin_of(const clg_program *prog);
+/* The largest work-group the device runs the program's kernel with (its own limit, which
+ * can be below the device's: llvmpipe allows 32 for kernels with barriers); 0 when the
+ * kernel does not exist. */
+size_t clg_program_max_local(const clg_program *prog, const char *kernel);
 /* Hash of the program's OpenCL C source (for caches keyed by kernel source). */
 uint64_t clg_program_source_hash(const clg_program *prog);
 const char *clg_program_origin_str(clg_program_origin origin);

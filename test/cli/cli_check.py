@@ -138,8 +138,16 @@ def run_cmd():
 def chat():
     import os
     model = os.environ["CLGRAPH_TEST_MODEL"]
-    rc, out, err = run("chat", "-m", model, "--temp", "0", "-n", "16", input_text="What is the capital of France?\n/exit\n")
+    # float activations: SmolLM2 answers Paris; with 8-bit activations (the CPU default) it
+    # answers "L'Etoile, la Marseillaise, la femme ...", as llama.cpp 0.3.16 does
+    rc, out, err = run("chat", "-m", model, "--temp", "0", "-n", "16", "--act", "f32",
+                       input_text="What is the capital of France?\n/exit\n")
     expect(rc == 0 and "Paris" in out, f"chat answers and /exit quits: {out.strip()!r}")
+    rc, out, err = run("chat", "-m", model, "--temp", "0", "-n", "16", "--act", "q8",
+                       input_text="What is the capital of France?\n/exit\n")
+    expect(rc == 0 and "Marseillaise" in out, f"with 8-bit activations it answers as llama.cpp does: {out.strip()!r}")
+    rc, _, err = run("run", "-m", model, "-p", "x", "--act", "int4")
+    expect(rc != 0 and "--act" in err, f"a bad --act value is named: {err.strip()[-200:]}")
     rc, out, err = run("chat", "-m", model, "-n", "4", input_text="")
     expect(rc == 0, "chat ends at end of input")
     rc, _, err = run("chat", "-m", model, "--template", "nope", input_text="")
@@ -264,7 +272,7 @@ def plan():
             env = dict(os.environ, CLGRAPH_DEVICE=dev, CLGRAPH_CACHE_DIR=os.path.join(d, "cache-" + dev))
 
             def plan_json(*extra):
-                p = subprocess.run([BIN, "plan", "-m", model, "--ctx", "64", "--json", *extra], capture_output=True,
+                p = subprocess.run([BIN, "plan", "-m", model, "--ctx", "64", "--act", "f32", "--json", *extra], capture_output=True,
                                    text=True, env=env, timeout=600)
                 expect(p.returncode == 0, f"{dev}: plan {' '.join(extra)} --json exits 0 ({p.stderr.strip()[-300:]})")
                 return json.loads(p.stdout)

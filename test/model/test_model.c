@@ -30,6 +30,12 @@
 /* With a 4th argument "kv_f16" the model keeps its KV cache in f16: K and V are rounded to
  * 2^-11 relative, which moved SmolLM2's logits by up to 0.025 in the numpy reference's own
  * experiment (test/data/model/README.md); the tolerance becomes 0.15, 6x that. */
+/* With "act_q8" the products quantize their activations to 8 bits (LLM_ACT_Q8; otherwise
+ * the test forces float activations, LLM_ACT_F32): the numpy reference's emulation of
+ * llama.cpp's Q8 activations moved SmolLM2's logits by up to 2.59 (same README), because the
+ * residual stream reaches ~2e4 and each 32-block shares one scale. The tolerance becomes
+ * 4.0: still far below what a wrong weight, position or head does (22.9 for the wrong RoPE
+ * pairing), while the kernels themselves are checked bit-tight in ops.matmul_q8. */
 static float logit_tol = 0.05f;
 #define LOGIT_TOL logit_tol
 
@@ -54,12 +60,14 @@ static float worst_tol_ratio(const float *got, const float *want, int n, float r
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: test_model MODEL.gguf GOLDEN N_GEN [kv_f16]\n");
+        fprintf(stderr, "usage: test_model MODEL.gguf GOLDEN N_GEN [kv_f16|act_q8]\n");
         return 2;
     }
     int n_gen = atoi(argv[3]);
     int kv_f16 = argc > 4 && !strcmp(argv[4], "kv_f16");
+    int act_q8 = argc > 4 && !strcmp(argv[4], "act_q8");
     if (kv_f16) logit_tol = 0.15f;
+    if (act_q8) logit_tol = 4.0f;
     tg_golden *gold = NULL;
     CHECK_OK(tg_golden_load(argv[2], &gold));
     if (!gold) return tc_finish("model");
@@ -83,6 +91,7 @@ int main(int argc, char **argv) {
     o.n_ctx = 256;
     o.n_batch = 16; /* the longest prompt (36 tokens) spans three batches */
     o.kv_f16 = kv_f16;
+    o.act = act_q8 ? LLM_ACT_Q8 : LLM_ACT_F32;
     llm_model *m = NULL;
     CHECK_OK(llm_model_load(argv[1], &o, &m));
     if (!m) {
@@ -123,15 +132,19 @@ int main(int argc, char **argv) {
                gp->name, gp->n_tokens, d, ratio, gold->n_top, dtop, argmax, top_ids[0]);
         CHECK(ratio <= 1.0f);
         CHECK(dtop <= LOGIT_TOL);
-        CHECK(argmax == top_ids[0]);
+        /* The reference's choice, unless its top-2 margin is a near tie as for the greedy
+         * tokens below (with float activations only a margin under 0.1). */
+        CHECK(argmax == top_ids[0] || top_vals[0] - top_vals[1] < 2 * LOGIT_TOL);
 
-        /* Batched prefill equals token-by-token evaluation. */
+        /* Batched prefill equals token-by-token evaluation (to float rounding; with 8-bit
+         * activations a rounding difference flips block roundings, which grow layer by
+         * layer: 0.49 - 0.63 measured, so there the logit tolerance applies). */
         if (p == 0) {
             for (int i = 0; i < gp->n_tokens; i++)
                 CHECK_OK(llm_model_eval(m, &gp->tokens[i], 1, i, step));
             float db = max_abs_diff(step, logits, hp->n_vocab);
             printf("  batched vs token-by-token prefill: max |d| = %.3g\n", db);
-            CHECK(db <= 1e-3f);
+            CHECK(db <= (act_q8 ? LOGIT_TOL : 1e-3f));
         }
 
         /* Greedy continuation (one decode step per token). A near tie that the engine resolves
