@@ -620,7 +620,7 @@ static clg_status build_plan(builder *b, step_plan *sp, int tile, const char *pr
     clg_task *t;
     b->sp = sp;
     sp->tile = tile;
-    snprintf(opts, sizeof opts, tile == MM_TT_PREFILL ? "" : "-DMM_TT=%d", tile);
+    snprintf(opts, sizeof opts, "-DMM_TT=%d", tile); /* from source: SPIR-V holds MM_TT 4 */
     TRY(clg_program_get(m->ctx, "matmul", opts, &sp->matmul));
     if (hp->act_q8) TRY(clg_program_get(m->ctx, "matmul_q8", opts, &sp->matmul_q8));
     for (int kind = 0; kind < MM_KINDS; kind++) TRY(llm_mm_cfg_default(m, sp, (mm_kind)kind, &sp->cfg[kind]));

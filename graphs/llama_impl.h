@@ -113,7 +113,7 @@ struct llm_model {
 };
 
 /* Work sizes and kernel names (llama.c). */
-enum { MM_TT_PREFILL = 4, MM_WG = 64, NORM_WG = 64, ATT_WG = 64, CPU_LOCAL = 16 };
+enum { MM_TT_PREFILL = 8, MM_WG = 64, NORM_WG = 64, ATT_WG = 64, CPU_LOCAL = 16 };
 const char *llm_mm_kind_name(mm_kind k);
 /* The heuristic variant for the device: cl/matmul.cl's declared default for its type (row,
  * local 16 on CPUs; work-groups of 64 on GPUs). CLG_ERR_FORMAT when the file declares none. */

@@ -111,10 +111,7 @@ static clg_status program_for(llm_model *m, step_plan *sp, int wg, clg_program *
         return CLG_OK;
     }
     char opts[64];
-    if (sp->tile == MM_TT_PREFILL)
-        snprintf(opts, sizeof opts, "-DMM_WG=%d", wg);
-    else
-        snprintf(opts, sizeof opts, "-DMM_TT=%d -DMM_WG=%d", sp->tile, wg);
+    snprintf(opts, sizeof opts, "-DMM_TT=%d -DMM_WG=%d", sp->tile, wg);
     return clg_program_get(m->ctx, "matmul", opts, out);
 }
 
