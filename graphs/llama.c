@@ -246,7 +246,7 @@ void llm_mm_cfg_label(mm_cfg *c) {
     else snprintf(c->label, sizeof c->label, "row local %zu", c->local);
 }
 
-static int mm_type(const llm_model *m, mm_kind k) {
+int llm_mm_dtype(const llm_model *m, mm_kind k) {
     const layer_weights *w = &m->lw[0];
     return k == MM_QKV ? w->qkv_type : k == MM_WO ? w->wo_type : k == MM_FFN ? w->ffn_type
          : k == MM_DOWN ? w->down_type : m->out_type;
@@ -260,7 +260,7 @@ int llm_act_from_name(const char *name) {
     return !strcmp(name, "auto") ? LLM_ACT_AUTO : !strcmp(name, "f32") ? LLM_ACT_F32 : !strcmp(name, "q8") ? LLM_ACT_Q8 : -1;
 }
 
-int llm_mm_q8(const llm_model *m, mm_kind k) { return m->hp.act_q8 && q8_type(mm_type(m, k)); }
+int llm_mm_q8(const llm_model *m, mm_kind k) { return m->hp.act_q8 && q8_type(llm_mm_dtype(m, k)); }
 
 static int mm_rows(const llm_model *m, mm_kind k) {
     return k == MM_QKV ? m->qkv_dim : k == MM_FFN ? m->hp.n_ff : k == MM_OUT ? m->hp.n_vocab : m->hp.n_embd;
@@ -316,7 +316,7 @@ clg_status llm_mm_range(const step_plan *sp, mm_kind k, clg_task *t, int rows, i
 
 const char *llm_mm_kernel(const llm_model *m, const mm_cfg *c, mm_kind k, char *buf, size_t cap) {
     const char *norm = k == MM_QKV || k == MM_FFN || k == MM_OUT ? "_norm" : "";
-    snprintf(buf, cap, "%s_%s%s%s", k == MM_FFN ? "ffn_swiglu" : "matmul", kernel_suffix(mm_type(m, k)),
+    snprintf(buf, cap, "%s_%s%s%s", k == MM_FFN ? "ffn_swiglu" : "matmul", kernel_suffix(llm_mm_dtype(m, k)),
              c->q8 ? "_q8" : c->wg ? "_wg" : "", c->q8 ? norm : "");
     return buf;
 }

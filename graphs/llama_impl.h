@@ -121,6 +121,8 @@ clg_status llm_mm_cfg_default(const llm_model *m, const step_plan *sp, mm_kind k
 /* 1 when kind k's tasks run cl/matmul_q8.cl (hp.act_q8 and a weight type it takes); the
  * norm before qkv, ffn_swiglu and output is then fused into them (no norm task). */
 int llm_mm_q8(const llm_model *m, mm_kind k);
+/* The llm_dtype of kind k's weights. */
+int llm_mm_dtype(const llm_model *m, mm_kind k);
 /* "wg 64" or "row local 16" into c->label. */
 void llm_mm_cfg_label(mm_cfg *c);
 /* The NDRange of a product with variant c: rows (times the work-group) by token tiles. */

@@ -95,15 +95,6 @@ static int declares(const clg_variant *v, const char *ty, const char *name) {
 
 /* ---- weight products ------------------------------------------------------------ */
 
-static int mm_dtype(const llm_model *m, mm_kind k) {
-    const layer_weights *w = &m->lw[0];
-    return k == MM_QKV    ? w->qkv_type
-           : k == MM_WO   ? w->wo_type
-           : k == MM_FFN  ? w->ffn_type
-           : k == MM_DOWN ? w->down_type
-                          : m->out_type;
-}
-
 /* The matmul program for a plan with work-group size wg (built on first use). */
 static clg_status program_for(llm_model *m, step_plan *sp, int wg, clg_program **out) {
     if (wg == 0 || wg == MM_WG) {
@@ -129,8 +120,15 @@ static int mm_from_variant(const llm_model *m, mm_kind k, const clg_variant *v, 
         return 0;
     char name[64];
     llm_mm_kernel(m, c, k, name, sizeof name);
-    const char *ty = llm_dtype_name(mm_dtype(m, k));
+    const char *ty = llm_dtype_name(llm_mm_dtype(m, k));
     return ty && declares(v, ty, name);
+}
+
+/* Moves task t to prog's kernel unless it runs it already (a kernel swap re-creates the
+ * kernel object and drops a recorded replay). */
+static clg_status set_kernel_if(clg_task *t, clg_program *prog, const char *kernel) {
+    if (clg_task_program(t) == prog && !strcmp(clg_task_kernel_name(t), kernel)) return CLG_OK;
+    return clg_task_set_kernel(t, prog, kernel);
 }
 
 /* Moves every task of kind k to configuration c. */
@@ -142,9 +140,7 @@ static clg_status apply(llm_model *m, step_plan *sp, mm_kind k, const mm_cfg *c)
     char kname[64];
     llm_mm_kernel(m, c, k, kname, sizeof kname);
     for (size_t i = 0; i < n; i++) {
-        clg_status st = CLG_OK;
-        if (clg_task_program(tasks[i]) != c->prog || strcmp(clg_task_kernel_name(tasks[i]), kname))
-            st = clg_task_set_kernel(tasks[i], c->prog, kname);
+        clg_status st = set_kernel_if(tasks[i], c->prog, kname);
         if (st == CLG_OK) st = llm_mm_range(sp, k, tasks[i], rows, k == MM_OUT ? 1 : sp->cur_T);
         if (st != CLG_OK) return st;
     }
@@ -360,10 +356,7 @@ static clg_status op_apply(llm_model *m, step_plan *sp, op_kind k, const op_cfg 
     size_t n = op_tasks(m, sp, k, tasks);
     sp->ops[k] = *c;
     for (size_t i = 0; i < n; i++) {
-        clg_status st = CLG_OK;
-        if (clg_task_program(tasks[i]) != c->prog ||
-            strcmp(clg_task_kernel_name(tasks[i]), c->kernel))
-            st = clg_task_set_kernel(tasks[i], c->prog, c->kernel);
+        clg_status st = set_kernel_if(tasks[i], c->prog, c->kernel);
         if (st == CLG_OK) st = llm_op_range(m, sp, k, tasks[i], k == OP_OUT_NORM ? 1 : sp->cur_T);
         if (st != CLG_OK) return st;
     }
