@@ -277,6 +277,7 @@ clg_status llm_mm_cfg_default(const llm_model *m, const step_plan *sp, mm_kind k
         char name[64];
         mm_cfg probe = {.q8 = 1};
         size_t lim = clg_program_max_local(sp->matmul_q8, llm_mm_kernel(m, &probe, k, name, sizeof name));
+        if (lim == 0) return clg_fail(CLG_ERR_NOT_FOUND, "no kernel %s in cl/matmul_q8.cl", name);
         size_t l = 16;
         while (l < 256 && l * 2 * 8 <= (size_t)mm_rows(m, k) && l * 2 <= lim) l *= 2;
         if (l > lim) l = lim;
