@@ -183,28 +183,11 @@ static void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
     }
 }
 
-static void dequant_q4_k(const uint8_t *b, float *y, size_t nb) {
-    for (size_t i = 0; i < nb; i++, b += 144) {
+/* Q4_K, and Q5_K (q5 != 0), which adds a fifth bit per element from qh. */
+static void dequant_q45_k(const uint8_t *b, float *y, size_t nb, int q5) {
+    for (size_t i = 0; i < nb; i++, b += q5 ? 176 : 144) {
         float d = llm_f16_to_f32(rd16(b)), dmin = llm_f16_to_f32(rd16(b + 2));
-        const uint8_t *scales = b + 4, *q = b + 16;
-        for (int j = 0, is = 0; j < QK_K; j += 64, is += 2, q += 32) {
-            uint8_t sc, m;
-            scale_min_k4(is, scales, &sc, &m);
-            float d1 = d * sc, m1 = dmin * m;
-            scale_min_k4(is + 1, scales, &sc, &m);
-            float d2 = d * sc, m2 = dmin * m;
-            for (int l = 0; l < 32; l++)
-                *y++ = d1 * (float)(q[l] & 0x0f) - m1;
-            for (int l = 0; l < 32; l++)
-                *y++ = d2 * (float)(q[l] >> 4) - m2;
-        }
-    }
-}
-
-static void dequant_q5_k(const uint8_t *b, float *y, size_t nb) {
-    for (size_t i = 0; i < nb; i++, b += 176) {
-        float d = llm_f16_to_f32(rd16(b)), dmin = llm_f16_to_f32(rd16(b + 2));
-        const uint8_t *scales = b + 4, *qh = b + 16, *ql = b + 48;
+        const uint8_t *scales = b + 4, *qh = b + 16, *ql = b + (q5 ? 48 : 16);
         unsigned u1 = 1, u2 = 2;
         for (int j = 0, is = 0; j < QK_K; j += 64, is += 2, ql += 32, u1 <<= 2, u2 <<= 2) {
             uint8_t sc, m;
@@ -213,9 +196,9 @@ static void dequant_q5_k(const uint8_t *b, float *y, size_t nb) {
             scale_min_k4(is + 1, scales, &sc, &m);
             float d2 = d * sc, m2 = dmin * m;
             for (int l = 0; l < 32; l++)
-                *y++ = d1 * (float)((ql[l] & 0x0f) + (qh[l] & u1 ? 16 : 0)) - m1;
+                *y++ = d1 * (float)((ql[l] & 0x0f) + (q5 && (qh[l] & u1) ? 16 : 0)) - m1;
             for (int l = 0; l < 32; l++)
-                *y++ = d2 * (float)((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+                *y++ = d2 * (float)((ql[l] >> 4) + (q5 && (qh[l] & u2) ? 16 : 0)) - m2;
         }
     }
 }
@@ -282,10 +265,8 @@ clg_status llm_dequantize(int dtype, const void *src, float *dst, size_t n) {
         dequant_q8_0(b, dst, nb);
         break;
     case LLM_DTYPE_Q4_K:
-        dequant_q4_k(b, dst, nb);
-        break;
     case LLM_DTYPE_Q5_K:
-        dequant_q5_k(b, dst, nb);
+        dequant_q45_k(b, dst, nb, dtype == LLM_DTYPE_Q5_K);
         break;
     case LLM_DTYPE_Q6_K:
         dequant_q6_k(b, dst, nb);

@@ -222,6 +222,20 @@ static size_t contraction(const span *c, size_t pos, int any_case) {
     return 0;
 }
 
+/* Where a whitespace piece starting at pos ends: \s*[\r\n]+ when newlines is set (up to the
+ * last line break of the run), else \s+(?!\S) (leaving the last space to the word that
+ * follows) or \s+; a single non-space character when there is no whitespace. */
+static size_t ws_end(const span *c, size_t pos, int newlines) {
+    size_t nws = 0, last_rn = 0;
+    for (; fl_at(c, pos + nws) & F_WS; nws++) {
+        uint32_t x = c->cp[pos + nws];
+        if (newlines && (x == '\r' || x == '\n')) last_rn = pos + nws + 1;
+    }
+    if (last_rn) return last_rn;
+    if (nws > 1 && pos + nws < c->end) return pos + nws - 1;
+    return pos + (nws ? nws : 1);
+}
+
 /* 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
 static clg_status split_gpt2(scratch *s, const span *c, int k) {
     clg_status st = CLG_OK;
@@ -249,16 +263,7 @@ static clg_status split_gpt2(scratch *s, const span *c, int k) {
             st = end_push(s, k, (uint32_t)pos);
             continue;
         }
-        size_t nws = 0;
-        while (fl_at(c, pos + nws) & F_WS)
-            nws++;
-        if (nws > 1 && pos + nws < c->end) { /* \s+(?!\S): leave the last one to the word */
-            pos += nws - 1;
-        } else if (nws > 0) {
-            pos += nws;
-        } else {
-            pos++;
-        }
+        pos = ws_end(c, pos, 0);
         st = end_push(s, k, (uint32_t)pos);
     }
     return st;
@@ -306,21 +311,7 @@ static clg_status split_llama3(scratch *s, const span *c, int k, size_t max_digi
             st = end_push(s, k, (uint32_t)pos);
             continue;
         }
-        size_t nws = 0, last_rn = 0;
-        while (fl_at(c, pos + nws) & F_WS) {
-            uint32_t x = c->cp[pos + nws];
-            if (x == '\r' || x == '\n') last_rn = pos + nws + 1;
-            nws++;
-        }
-        if (last_rn) { /* \s*[\r\n]+ */
-            pos = last_rn;
-        } else if (nws > 1 && pos + nws < c->end) { /* \s+(?!\S) */
-            pos += nws - 1;
-        } else if (nws > 0) {
-            pos += nws;
-        } else {
-            pos++;
-        }
+        pos = ws_end(c, pos, 1);
         st = end_push(s, k, (uint32_t)pos);
     }
     return st;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clgraph/gguf.h"
 #include "ref/ref_ops.h"
 #include "test_common.h"
 
@@ -32,34 +33,8 @@ typedef struct att_build {
 static int wg_runs = 0; /* attention_wg / _split cases that ran */
 
 
-/* IEEE half (as vstore_half stores it) to float. */
-static float half_to_float(uint16_t h) {
-    const int e = (h >> 10) & 31, m = h & 1023;
-    float v = e == 0    ? ldexpf((float)m, -24)
-              : e == 31 ? (m ? NAN : INFINITY)
-                        : ldexpf((float)(m | 1024), e - 25);
-    return (h & 0x8000) ? -v : v;
-}
-
-/* Round-to-nearest-even float to half, for the initial contents of an f16 cache. */
-static uint16_t float_to_half(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    const uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
-    const float a = fabsf(f);
-    if (a >= 65520.0f) return sign | 0x7c00;
-    if (a < ldexpf(1.0f, -14)) { /* subnormal: a multiple of 2^-24 */
-        return sign | (uint16_t)lrintf(ldexpf(a, 24));
-    }
-    int e;
-    const float fr = frexpf(a, &e);  /* a = fr * 2^e, fr in [0.5, 1) */
-    long m = lrintf(ldexpf(fr, 11)); /* 11 significant bits */
-    if (m == 2048) {
-        m = 1024;
-        e++;
-    }
-    return sign | (uint16_t)(((e + 14) << 10) | (m - 1024));
-}
+/* f16 conversions: llm_f16_to_f32 and llm_f32_to_f16 (round to nearest even, as vstore_half;
+ * checked against numpy in unit.quant). */
 
 typedef struct att_data {
     float *qkv;            /* [T, row_stride] */
@@ -154,10 +129,10 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
     if (b->f16) {
         uint16_t *kh = d.k_init, *vh = d.v_init;
         for (size_t i = 0; i < n_cache; i++) {
-            kh[i] = float_to_half(d.k_ref[i]);
-            vh[i] = float_to_half(d.v_ref[i]);
-            d.k_ref[i] = half_to_float(kh[i]);
-            d.v_ref[i] = half_to_float(vh[i]);
+            kh[i] = llm_f32_to_f16(d.k_ref[i]);
+            vh[i] = llm_f32_to_f16(d.v_ref[i]);
+            d.k_ref[i] = llm_f16_to_f32(kh[i]);
+            d.v_ref[i] = llm_f16_to_f32(vh[i]);
         }
     } else {
         memcpy(d.k_init, d.k_ref, n_cache * sizeof(float));
@@ -170,8 +145,8 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
             for (int h = 0; h < nkv; h++)
                 for (int e = 0; e < hd; e++) {
                     const size_t i = ((size_t)h * c->ctx_len + d.pos[t]) * hd + e;
-                    d.k_ref[i] = half_to_float(float_to_half(d.k_ref[i]));
-                    d.v_ref[i] = half_to_float(float_to_half(d.v_ref[i]));
+                    d.k_ref[i] = llm_f16_to_f32(llm_f32_to_f16(d.k_ref[i]));
+                    d.v_ref[i] = llm_f16_to_f32(llm_f32_to_f16(d.v_ref[i]));
                 }
     const float scale = 1.0f / sqrtf((float)hd);
     CHECK_OK(ref_attention(d.qkv, d.k_ref, d.v_ref, d.pos, d.want, c->T, row_stride, 0, out_stride,
@@ -211,9 +186,9 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
                 CHECK_OK(clg_buffer_read(which ? bv : bk, 0, raw, n_cache * elem));
                 float *dst = which ? vc : kc;
                 for (size_t i = 0; i < n_cache; i++)
-                    dst[i] = b->f16 ? half_to_float(((uint16_t *)raw)[i]) : ((float *)raw)[i];
+                    dst[i] = b->f16 ? llm_f16_to_f32(((uint16_t *)raw)[i]) : ((float *)raw)[i];
             }
-            /* Exact: a copy (f16: vstore_half rounds to nearest even, like float_to_half). */
+            /* Exact: a copy (f16: vstore_half rounds to nearest even, like llm_f32_to_f16). */
             char what[128];
             snprintf(what, sizeof what, "%s [%s] kv_store k", c->name, b->kv_opts);
             tc_close(what, kc, d.k_ref, n_cache, 0.0f, 0.0f);

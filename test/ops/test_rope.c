@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clgraph/gguf.h"
 #include "ref/ref_ops.h"
 #include "test_common.h"
 
@@ -18,13 +19,6 @@ typedef struct rope_case {
     int ctx_len;        /* a token at pos >= ctx_len must store nothing */
 } rope_case;
 
-/* IEEE half (as vstore_half stores it) to float. */
-static float half_to_float(uint16_t h) {
-    const int e = (h >> 10) & 31, m = h & 1023;
-    float v = e == 0 ? ldexpf((float)m, -24) : e == 31 ? NAN : ldexpf((float)(m | 1024), e - 25);
-    return (h & 0x8000) ? -v : v;
-}
-
 /* Reads an f32 or f16 cache as floats. */
 static void read_cache(clg_buffer *b, int f16, float *out, size_t n) {
     void *raw = malloc(n * 4);
@@ -33,7 +27,7 @@ static void read_cache(clg_buffer *b, int f16, float *out, size_t n) {
         return;
     }
     CHECK_OK(clg_buffer_read(b, 0, raw, n * (f16 ? 2 : 4)));
-    for (size_t i = 0; i < n; i++) out[i] = f16 ? half_to_float(((uint16_t *)raw)[i]) : ((float *)raw)[i];
+    for (size_t i = 0; i < n; i++) out[i] = f16 ? llm_f16_to_f32(((uint16_t *)raw)[i]) : ((float *)raw)[i];
     free(raw);
 }
 
