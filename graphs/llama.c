@@ -394,7 +394,7 @@ fail:
 typedef struct builder {
     llm_model *m;
     step_plan *sp;
-    clg_program *embed, *norm, *rope, *attn, *rows, *argmax;
+    clg_program *embed, *rope, *attn, *rows, *argmax;
 } builder;
 
 /* The arguments after the ones both product families share: with 8-bit activations
@@ -436,12 +436,13 @@ fail:
     return st;
 }
 
-/* y = rmsnorm(x) * w: (x, w, y, n, eps, T) */
-static clg_status norm_task(builder *b, clg_graph *g, const char *name, clg_buffer *x,
+/* y = rmsnorm(x) * w: (x, w, y, n, eps, T), with the plan's variant of norm kind k */
+static clg_status norm_task(builder *b, clg_graph *g, const char *name, op_kind k, clg_buffer *x,
                             clg_buffer *w, clg_buffer *y, clg_task **out) {
     clg_status st;
     clg_task *t;
-    TRY(clg_graph_add_task(g, name, b->norm, b->m->gpu_variants ? "rmsnorm_wg" : "rmsnorm_row", &t));
+    const op_cfg *c = &b->sp->ops[k];
+    TRY(clg_graph_add_task(g, name, c->prog, c->kernel, &t));
     TRY(clg_task_arg_buffer(t, 0, x, CLG_READ));
     TRY(clg_task_arg_buffer(t, 1, w, CLG_READ));
     TRY(clg_task_arg_buffer(t, 2, y, CLG_WRITE));
@@ -496,16 +497,16 @@ static clg_status build_layer(builder *b, int i, const char *prefix) {
     if (llm_mm_q8(m, MM_QKV)) /* the norm is fused into the product */
         TRY(matmul_task(b, g, MM_QKV, w->qkv, m->x, m->qkv, m->qkv_dim, hp->n_embd, 0, w->attn_norm, &L->qkv));
     else {
-        TRY(norm_task(b, g, "attn_norm", m->x, w->attn_norm, m->xn, &L->attn_norm));
+        TRY(norm_task(b, g, "attn_norm", OP_ATTN_NORM, m->x, w->attn_norm, m->xn, &L->attn_norm));
         TRY(matmul_task(b, g, MM_QKV, w->qkv, m->xn, m->qkv, m->qkv_dim, hp->n_embd, 0, NULL, &L->qkv));
     }
     TRY(rope_kv_task(b, g, w, &L->rope_kv));
 
     /* (q, k_cache, v_cache, pos, out, T, q_stride, q_off, out_stride, n_heads, n_kv_heads,
      *  head_dim, ctx_len, scale) */
-    int split = b->sp == &m->decode && m->attn_split > 1;
-    TRY(clg_graph_add_task(g, "attention", b->attn,
-                           split ? "attention_split" : m->gpu_variants ? "attention_wg" : "attention_row", &t));
+    const op_cfg *ac = &b->sp->ops[OP_ATTN];
+    const int split = ac->split;
+    TRY(clg_graph_add_task(g, "attention", ac->prog, ac->kernel, &t));
     TRY(clg_task_arg_buffer(t, 0, m->qkv, CLG_READ));
     TRY(clg_task_arg_buffer(t, 1, w->k_cache, CLG_READ));
     TRY(clg_task_arg_buffer(t, 2, w->v_cache, CLG_READ));
@@ -540,7 +541,7 @@ static clg_status build_layer(builder *b, int i, const char *prefix) {
     /* The output and down products accumulate into x: the residual adds are fused. */
     TRY(matmul_task(b, g, MM_WO, w->wo, m->att, m->x, hp->n_embd, q_dim, 1, NULL, &L->wo));
     const int ffn_q8 = llm_mm_q8(m, MM_FFN);
-    if (!ffn_q8) TRY(norm_task(b, g, "ffn_norm", m->x, w->ffn_norm, m->xn, &L->ffn_norm));
+    if (!ffn_q8) TRY(norm_task(b, g, "ffn_norm", OP_FFN_NORM, m->x, w->ffn_norm, m->xn, &L->ffn_norm));
     /* (Wg, Wu, x, h, rows, cols, T, x_stride, h_stride) */
     const mm_cfg *fc = &b->sp->cfg[MM_FFN];
     TRY(clg_graph_add_task(g, llm_mm_kind_name(MM_FFN), fc->prog, llm_mm_kernel(m, fc, MM_FFN, k, sizeof k), &t));
@@ -583,7 +584,7 @@ static clg_status build_head(builder *b, step_plan *sp, const char *prefix, int 
     H->copy_last = t;
     const int out_q8 = llm_mm_q8(m, MM_OUT); /* the norm fused into the product */
     if (!out_q8) {
-        TRY(norm_task(b, g, "output_norm", m->last, m->out_norm_w, m->xn, &H->out_norm));
+        TRY(norm_task(b, g, "output_norm", OP_OUT_NORM, m->last, m->out_norm_w, m->xn, &H->out_norm));
         TRY(llm_op_range(m, sp, OP_OUT_NORM, H->out_norm, 1));
     }
     TRY(matmul_task(b, g, MM_OUT, m->output, out_q8 ? m->last : m->xn, greedy ? m->logits_dev : m->logits,
@@ -776,8 +777,8 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
                               CLG_TRANSFER_DEVICE_ONLY, NULL, &m->att_part));
 
     builder b = {.m = m};
-    const char *files[] = {"embed", "norm", "rope", "attention", "rows"};
-    clg_program **progs[] = {&b.embed, &b.norm, &b.rope, &b.attn, &b.rows};
+    const char *files[] = {"embed", "rope", "attention", "rows"};
+    clg_program **progs[] = {&b.embed, &b.rope, &b.attn, &b.rows};
     m->argmax_wg = 256; /* the .cl default; lowered to the kernel's limit in build_head */
     TRY(clg_program_get(m->ctx, "argmax", "", &b.argmax));
     /* The work-group kernels' ATT_WG must fit the device's limit for them (llvmpipe: 32). */
@@ -787,16 +788,16 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     char kv_opts[16] = "", att_opts[48] = "";
     if (hp->kv_f16) snprintf(kv_opts, sizeof kv_opts, "-DKV_F16");
     llm_attention_options(m, m->att_wg, att_opts, sizeof att_opts);
-    const char *opts[] = {"", "", kv_opts, att_opts, ""};
-    for (size_t i = 0; i < 5; i++) {
-        progress(opt, "building kernels", i, 7);
+    const char *opts[] = {"", kv_opts, att_opts, ""};
+    for (size_t i = 0; i < 4; i++) {
+        progress(opt, "building kernels", i, 6);
         TRY(clg_program_get(m->ctx, files[i], opts[i], progs[i]));
     }
-    progress(opt, "building kernels", 5, 7);
+    progress(opt, "building kernels", 4, 6);
     TRY(build_plan(&b, &m->decode, 1, ""));
-    progress(opt, "building kernels", 6, 7);
+    progress(opt, "building kernels", 5, 6);
     TRY(build_plan(&b, &m->prefill, MM_TT_PREFILL, "prefill."));
-    progress(opt, "building kernels", 7, 7);
+    progress(opt, "building kernels", 6, 6);
 
     /* Upload every weight now, with progress, rather than inside the first step. */
     size_t n_w = 3 + 7 * (size_t)hp->n_layer, done = 0;

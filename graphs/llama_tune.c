@@ -349,8 +349,8 @@ static size_t op_tasks(const llm_model *m, const step_plan *sp, op_kind k, clg_t
     return n;
 }
 
-/* Moves every task of kind k to configuration c (the graph builder gives them the
- * device's usual kernel; the heuristic is applied here too). */
+/* Moves every task of kind k to configuration c (the graph builder starts them on the
+ * plan's declared default, sp->ops[k]). */
 static clg_status op_apply(llm_model *m, step_plan *sp, op_kind k, const op_cfg *c) {
     clg_task *tasks[1024];
     size_t n = op_tasks(m, sp, k, tasks);
