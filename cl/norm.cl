@@ -33,12 +33,15 @@ __kernel void rmsnorm_wg(__global const float *x, __global const float *w, __glo
     __local float part[NORM_WG];
     const int t = (int)get_group_id(0);
     const int l = (int)get_local_id(0);
-    if (t >= T) return; /* uniform over the group: no barrier is skipped by only some items */
+    /* A group past T does no work but still meets every barrier: PoCL 3.1 mishandles a
+     * return before a barrier even when it is uniform over the group (it crashed with
+     * NORM_WG 128 on an AVX-512 host). */
+    const int nn = t < T ? n : 0;
     __global const float *xr = x + (size_t)t * (size_t)n;
     __global float *yr = y + (size_t)t * (size_t)n;
 
     float s = 0.0f;
-    for (int i = l; i < n; i += NORM_WG)
+    for (int i = l; i < nn; i += NORM_WG)
         s += xr[i] * xr[i];
     part[l] = s;
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -47,7 +50,7 @@ __kernel void rmsnorm_wg(__global const float *x, __global const float *w, __glo
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     const float inv = 1.0f / sqrt(part[0] / (float)n + eps);
-    for (int i = l; i < n; i += NORM_WG)
+    for (int i = l; i < nn; i += NORM_WG)
         yr[i] = xr[i] * inv * w[i];
 }
 
