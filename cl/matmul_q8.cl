@@ -42,9 +42,17 @@
  *   scratch (every group redoes it; with _norm it first sums the squares of each
  *   token row), then work-item (r, j) computes row r for those tokens walking the
  *   row's blocks contiguously. Larger L repeats the quantization less often (each
- *   costs ~40 ns per block of cols on PoCL) but leaves fewer groups to share out:
- *   on PoCL's 2 threads L = 256 (192 for 576 rows) was best, 64 lost 5-15%.
- * Tunables: MM_TT tokens per work-item (default 4; 1 for a single token, where larger
+ *   costs ~40 ns per block of cols on PoCL) and the driver dispatches fewer groups, but
+ *   leaves fewer groups to share out: on PoCL's 2 threads about two groups per thread
+ *   was best for a token (576 rows: 3 groups of 192 ran 15-18% faster than 9 of 64).
+ *   The untuned local size is the host's (two groups per compute unit, a multiple of
+ *   32 up to 256); the planner also tries these (declared for clg_program_variants):
+ * @variant row kernels=matmul_TY_q8,matmul_TY_q8_norm,ffn_swiglu_TY_q8,ffn_swiglu_TY_q8_norm local=64,128,192,256,384,512
+ * Tunables: HALF_DENORM 1 decodes the f16 scales with a shift and one multiply by 2^112,
+ *   which is exact for subnormal scales only where the device keeps float denormals
+ *   (the host sets it when the device reports CL_FP_DENORM; llvmpipe flushes them): 7
+ *   instructions and a branch less per block, 1-5% on PoCL. Default 0: a select.
+ *   MM_TT tokens per work-item (default 4; 1 for a single token, where larger
  *   tiles idle; 8, which fits the 16 AVX2 registers, is 5-20% faster than 4 for
  *   prompts on PoCL, but llvm-spirv 14 emits an invalid module for it, as for
  *   matmul.cl: build it from source). The scratch must fit the device's local memory
@@ -69,6 +77,9 @@
 
 #if MM_TT < 1
 #error "MM_TT must be at least 1"
+#endif
+#ifndef HALF_DENORM
+#define HALF_DENORM 0
 #endif
 
 /* Bytes of the scratch argument: MM_TT * cols shorts, then 2 * MM_TT * cols / 32 floats. */
@@ -164,12 +175,17 @@ INLINE void quant_tile(__global const float *x, int x_stride, int nt, int cols,
  * sum (the horizontal sum is taken once per row); q4_1 adds m * s to macc[t].
  * zero: a run-time 0 (see the header). RB_TY(cols): bytes of one row. */
 
-/* f16 bits to float, exact for normal and subnormal values without relying on the
- * device's denormal support (llvmpipe has none). */
+/* f16 bits to float, exact for normal and subnormal values: by default without relying
+ * on the device's denormal support (llvmpipe has none), with HALF_DENORM by scaling. */
 INLINE float half_bits(__global const uchar *p) {
-    uint u = *(__global const ushort *)p, m = u & 0x7fffu;
+    uint u = *(__global const ushort *)p;
+#if HALF_DENORM
+    return as_float(((u & 0x8000u) << 16) | ((u & 0x7fffu) << 13)) * 0x1p112f;
+#else
+    uint m = u & 0x7fffu;
     float f = m < 0x400u ? (float)m * 0x1p-24f : as_float((m << 13) + 0x38000000u);
     return as_float(as_uint(f) | ((u & 0x8000u) << 16));
+#endif
 }
 
 /* Pair products of 16 shorts summed pairwise into 8 ints (vpmaddwd); exact for

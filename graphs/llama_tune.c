@@ -112,7 +112,12 @@ static clg_status program_for(llm_model *m, step_plan *sp, int wg, clg_program *
 static int mm_from_variant(const llm_model *m, mm_kind k, const clg_variant *v, unsigned i,
                            mm_cfg *c) {
     memset(c, 0, sizeof *c);
-    if (v->n_local && !*v->sweep)
+    c->q8 = llm_mm_q8(m, k);
+    if (c->q8 && v->n_local && !*v->sweep) /* cl/matmul_q8.cl: row variants only */
+        c->local = v->local[i];
+    else if (c->q8)
+        return 0;
+    else if (v->n_local && !*v->sweep)
         c->local = v->local[i];
     else if (!v->n_local && !strcmp(v->sweep, "MM_WG"))
         c->wg = v->values[i];
@@ -148,22 +153,28 @@ static clg_status apply(llm_model *m, step_plan *sp, mm_kind k, const mm_cfg *c)
 }
 
 /* Kind k's candidates: the heuristic first, then every value of every declaration of
- * cl/matmul.cl that the product tasks can run and the device's work-group limit takes. */
+ * its kernel file (cl/matmul_q8.cl for 8-bit activation products, else cl/matmul.cl)
+ * that the product tasks can run and the kernel's work-group limit takes. */
 static clg_status mm_candidates(llm_model *m, step_plan *sp, mm_kind k, mm_cfg *cfg, size_t *n) {
     clg_variant v[MAX_VARIANTS];
     size_t nv;
     clg_status st = llm_mm_cfg_default(m, sp, k, &cfg[0]);
-    if (st == CLG_OK) st = clg_program_variants(sp->matmul, v, MAX_VARIANTS, &nv);
+    if (st == CLG_OK) st = clg_program_variants(cfg[0].q8 ? sp->matmul_q8 : sp->matmul, v, MAX_VARIANTS, &nv);
     if (st != CLG_OK) return st;
     *n = 1;
-    const size_t max_wg = clg_context_device(m->ctx)->max_work_group_size;
+    size_t max_wg = clg_context_device(m->ctx)->max_work_group_size;
+    if (cfg[0].q8) {
+        char name[64];
+        max_wg = clg_program_max_local(sp->matmul_q8, llm_mm_kernel(m, &cfg[0], k, name, sizeof name));
+    }
     for (size_t j = 0; j < nv; j++)
         for (unsigned i = 0; i < variant_count(&v[j]) && *n < MAX_CANDIDATES; i++) {
             mm_cfg *c = &cfg[*n];
             if (!mm_from_variant(m, k, &v[j], i, c)) continue;
             if (c->wg == cfg[0].wg && c->local == cfg[0].local) continue; /* the heuristic */
             if ((c->wg ? (size_t)c->wg : c->local) > max_wg) continue; /* filtered by the device */
-            if ((st = program_for(m, sp, c->wg, &c->prog)) != CLG_OK) return st;
+            if (c->q8) c->prog = sp->matmul_q8;
+            else if ((st = program_for(m, sp, c->wg, &c->prog)) != CLG_OK) return st;
             c->best_ns = c->runner_ns = -1;
             llm_mm_cfg_label(c);
             (*n)++;
@@ -662,8 +673,12 @@ static int cache_load(llm_model *m) {
         c->runner_ns = runner;
         llm_mm_cfg_label(c);
         ok = program_for(m, plans[p], wg, &c->prog) == CLG_OK;
-        if (ok && llm_mm_q8(m, k)) { /* cl/matmul_q8.cl's single row variant: its default */
-            ok = llm_mm_cfg_default(m, plans[p], k, c) == CLG_OK;
+        if (ok && llm_mm_q8(m, k)) { /* cl/matmul_q8.cl's row variant, with the stored local */
+            char name[64];
+            ok = wg == 0 && llm_mm_cfg_default(m, plans[p], k, c) == CLG_OK &&
+                 local <= clg_program_max_local(c->prog, llm_mm_kernel(m, c, k, name, sizeof name));
+            c->local = local;
+            llm_mm_cfg_label(c);
             c->tuned = best >= 0;
             c->best_ns = best;
             c->runner_ns = runner;

@@ -54,6 +54,9 @@ void clg_device_fill_info(cl_platform_id p, cl_device_id d, clg_device_info *inf
         free(exts);
     }
     info->has_spirv = strstr(info->il_version, "SPIR-V") != NULL;
+    cl_device_fp_config fp = 0;
+    clGetDeviceInfo(d, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    info->has_denorm = (fp & CL_FP_DENORM) != 0;
 
     cl_device_local_mem_type lt = CL_GLOBAL;
     clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_TYPE, sizeof lt, &lt, NULL);

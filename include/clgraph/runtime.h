@@ -71,6 +71,8 @@ typedef struct clg_device_info {
     clg_device_type type;
     int has_fp16, has_fp64, has_subgroups, has_command_buffer;
     int has_spirv;              /* il_version names SPIR-V */
+    int has_denorm;             /* single-precision denormals kept (CL_FP_DENORM; llvmpipe
+                                   flushes them) */
     int local_mem_is_local;     /* CL_LOCAL (dedicated) vs CL_GLOBAL */
     uint64_t local_mem_size;
     size_t max_work_group_size;
