@@ -29,7 +29,8 @@ static void usage(FILE *out) {
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "\nenvironment: CLGRAPH_DEVICE (device selector), CLGRAPH_BUILD "
                  "(source|spirv|auto),\n  CLGRAPH_KERNEL_DIR (load cl/*.cl from a folder), "
-                 "CLGRAPH_CACHE_DIR (program cache)\n");
+                 "CLGRAPH_CACHE_DIR (program cache),\n  CLGRAPH_PREFILL_GEMM (auto|own|clblast: "
+                 "prefill products by the planner, own kernels, or CLBlast)\n");
 }
 
 int main(int argc, char **argv) {

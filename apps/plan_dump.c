@@ -9,6 +9,10 @@ static void range_str(const clg_task *t, char *buf, size_t cap, int local) {
     size_t g[3], l[3];
     unsigned d = clg_task_range(t, g, l);
     const size_t *v = local ? l : g;
+    if (d == 0) { /* a call task: the library chooses */
+        snprintf(buf, cap, "-");
+        return;
+    }
     if (local && !l[0]) {
         snprintf(buf, cap, "auto");
         return;
@@ -16,6 +20,12 @@ static void range_str(const clg_task *t, char *buf, size_t cap, int local) {
     if (d == 1) snprintf(buf, cap, "%zu", v[0]);
     else if (d == 2) snprintf(buf, cap, "%zux%zu", v[0], v[1]);
     else snprintf(buf, cap, "%zux%zux%zu", v[0], v[1], v[2]);
+}
+
+/* A call task runs host code (a library), no kernel of ours. */
+static const char *kernel_of(const clg_task *t) { return clg_task_is_call(t) ? "(library call)" : clg_task_kernel_name(t); }
+static const char *build_of(const clg_task *t) {
+    return clg_task_is_call(t) ? "host" : clg_program_origin_str(clg_program_origin_of(clg_task_program(t)));
 }
 
 static void task_json(FILE *f, const llm_model *m, int which, clg_task *t, int last) {
@@ -27,14 +37,14 @@ static void task_json(FILE *f, const llm_model *m, int which, clg_task *t, int l
     fprintf(f, "        {\"task\": ");
     json_str(f, clg_task_name(t));
     fprintf(f, ", \"kernel\": ");
-    json_str(f, clg_task_kernel_name(t));
+    json_str(f, kernel_of(t));
     fprintf(f, ", \"variant\": ");
     json_str(f, chosen ? c.variant : "default");
     fprintf(f, ", \"global\": \"%s\", \"local\": \"%s\", \"local_mem\": %zu, \"build\": \"%s\", \"tuned\": %s",
-            g, l, clg_task_local_mem(t), clg_program_origin_str(clg_program_origin_of(clg_task_program(t))),
-            chosen && c.tuned ? "true" : "false");
+            g, l, clg_task_local_mem(t), build_of(t), chosen && c.tuned ? "true" : "false");
     if (chosen && c.best_ns >= 0) fprintf(f, ", \"best_us\": %.2f", c.best_ns / 1e3);
     if (chosen && c.runner_ns >= 0) fprintf(f, ", \"runner_up_us\": %.2f", c.runner_ns / 1e3);
+    if (!clg_task_enabled(t)) fprintf(f, ", \"enabled\": false"); /* an alternative not chosen */
     fprintf(f, "}%s\n", last ? "" : ",");
 }
 
@@ -48,9 +58,8 @@ static void task_text(FILE *f, const llm_model *m, int which, clg_task *t) {
         snprintf(times, sizeof times, "%.1f us, runner-up %.1f us", c.best_ns / 1e3, c.runner_ns / 1e3);
     else if (chosen && c.best_ns >= 0) /* the device took one candidate only */
         snprintf(times, sizeof times, "%.1f us, no runner-up", c.best_ns / 1e3);
-    fprintf(f, "    %-12s %-22s %-14s %-12s %-8s %6zu %-6s %-9s %s\n", clg_task_name(t), clg_task_kernel_name(t),
-            chosen ? c.variant : "default", g, l, clg_task_local_mem(t),
-            clg_program_origin_str(clg_program_origin_of(clg_task_program(t))),
+    fprintf(f, "    %-12s %-22s %-14s %-12s %-8s %6zu %-6s %-9s %s\n", clg_task_name(t), kernel_of(t),
+            chosen ? c.variant : "default", g, l, clg_task_local_mem(t), build_of(t),
             chosen ? (c.tuned ? "tuned" : "heuristic") : "default", times);
 }
 
@@ -122,7 +131,8 @@ void plan_dump(FILE *f, const llm_model *m, int json) {
                 fprintf(f, "    ]}%s\n", i + 1 == ng ? "" : ",");
             } else if (i <= 1 || i + 1 == ng) { /* the layers repeat layer.0's tasks */
                 fprintf(f, "  %s\n", clg_graph_name(g));
-                for (size_t j = 0; j < nt; j++) task_text(f, m, w, clg_graph_task(g, j));
+                for (size_t j = 0; j < nt; j++) /* the alternatives not chosen are left out */
+                    if (clg_task_enabled(clg_graph_task(g, j))) task_text(f, m, w, clg_graph_task(g, j));
                 if (i == 1 && ng > 3)
                     fprintf(f, "  ... %zu more layer graphs with the same tasks\n", ng - 3);
             }

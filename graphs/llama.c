@@ -27,6 +27,8 @@ void llm_model_destroy(llm_model *m) {
     free(m->lw);
     free(m->decode.layers);
     free(m->prefill.layers);
+    free(m->decode.calls);
+    free(m->prefill.calls);
     free(m->tok_host);
     free(m->pos_host);
     free(m->logits_host);
@@ -241,7 +243,8 @@ const char *llm_mm_kind_name(mm_kind k) {
 }
 
 void llm_mm_cfg_label(mm_cfg *c) {
-    if (c->q8) snprintf(c->label, sizeof c->label, "q8 row local %zu", c->local);
+    if (c->blas) snprintf(c->label, sizeof c->label, "clblast sgemm");
+    else if (c->q8) snprintf(c->label, sizeof c->label, "q8 row local %zu", c->local);
     else if (c->wg) snprintf(c->label, sizeof c->label, "wg %d", c->wg);
     else snprintf(c->label, sizeof c->label, "row local %zu", c->local);
 }
@@ -382,6 +385,7 @@ clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
         TRY(clg_task_arg_int(L->down, 5, T));
         TRY(llm_mm_range(sp, MM_DOWN, L->down, hp->n_embd, T));
     }
+    TRY(llm_gemm_set_batch(m, sp, T));
     for (int h = 0; h < 2; h++) {
         TRY(clg_task_arg_int(sp->head[h].copy_last, 3, T - 1));
         TRY(llm_mm_range(sp, MM_OUT, sp->head[h].out_logits, hp->n_vocab, 1));
@@ -503,6 +507,8 @@ static clg_status build_layer(builder *b, int i, const char *prefix) {
         TRY(norm_task(b, g, "attn_norm", OP_ATTN_NORM, m->x, w->attn_norm, m->xn, &L->attn_norm));
         TRY(matmul_task(b, g, MM_QKV, w->qkv, m->xn, m->qkv, m->qkv_dim, hp->n_embd, 0, NULL, &L->qkv));
     }
+    /* Each product's library GEMM alternative follows it, disabled (where offered). */
+    TRY(llm_gemm_layer(m, b->sp, g, i, MM_QKV, w->qkv, NULL, m->xn, m->qkv, m->qkv_dim, hp->n_embd, 0));
     TRY(rope_kv_task(b, g, w, &L->rope_kv));
 
     /* (q, k_cache, v_cache, pos, out, T, q_stride, q_off, out_stride, n_heads, n_kv_heads,
@@ -543,6 +549,7 @@ static clg_status build_layer(builder *b, int i, const char *prefix) {
 
     /* The output and down products accumulate into x: the residual adds are fused. */
     TRY(matmul_task(b, g, MM_WO, w->wo, m->att, m->x, hp->n_embd, q_dim, 1, NULL, &L->wo));
+    TRY(llm_gemm_layer(m, b->sp, g, i, MM_WO, w->wo, NULL, m->att, m->x, hp->n_embd, q_dim, 1));
     const int ffn_q8 = llm_mm_q8(m, MM_FFN);
     if (!ffn_q8) TRY(norm_task(b, g, "ffn_norm", OP_FFN_NORM, m->x, w->ffn_norm, m->xn, &L->ffn_norm));
     /* (Wg, Wu, x, h, rows, cols, T, x_stride, h_stride) */
@@ -559,7 +566,9 @@ static clg_status build_layer(builder *b, int i, const char *prefix) {
     TRY(clg_task_arg_int(t, 8, hp->n_ff));
     if (ffn_q8) TRY(q8_args(b, t, 9, w->ffn_norm, hp->n_embd));
     L->ffn = t;
+    TRY(llm_gemm_layer(m, b->sp, g, i, MM_FFN, w->gate, w->up, m->xn, m->ffh, hp->n_ff, hp->n_embd, 0));
     TRY(matmul_task(b, g, MM_DOWN, w->down, m->ffh, m->x, hp->n_embd, hp->n_ff, 1, NULL, &L->down));
+    TRY(llm_gemm_layer(m, b->sp, g, i, MM_DOWN, w->down, NULL, m->ffh, m->x, hp->n_embd, hp->n_ff, 1));
     return clg_plan_add_graph(b->sp->plan, g);
 fail:
     return st;
@@ -634,6 +643,7 @@ static clg_status build_plan(builder *b, step_plan *sp, int tile, const char *pr
         TRY(llm_op_cfg_default(m, sp, (op_kind)kind, &sp->ops[kind]));
     sp->layers = calloc((size_t)hp->n_layer, sizeof *sp->layers);
     if (!sp->layers) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "model graphs");
+    TRY(llm_gemm_prepare(m, sp));
     TRY(clg_plan_create(m->ctx, &sp->plan));
 
     /* embed: x = token_embd[tokens]: (W, tokens, y, cols, T) */
@@ -675,6 +685,7 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     clg_status st;
     llm_model *m = calloc(1, sizeof *m);
     if (!m) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "model");
+    TRY(llm_gemm_mode_from_env(&m->gemm_mode));
     TRY(llm_gguf_open(path, &m->gguf));
     llm_hparams *hp = &m->hp;
     TRY(read_hparams(m->gguf, hp));

@@ -14,6 +14,10 @@ typedef struct layer_weights {
 /* The tasks of one layer, kept to update batch sizes between evaluations. */
 typedef struct layer_tasks {
     clg_task *attn_norm, *qkv, *rope_kv, *attn, *attn_merge, *wo, *ffn_norm, *ffn, *down;
+    /* The library GEMM alternative of each product kind (llama_gemm.c; prefill plan only,
+     * NULL-terminated): dequantize, [dequantize,] Sgemm call[, swiglu]. Disabled unless
+     * the kind's choice is the library (mm_cfg.blas). */
+    clg_task *gemm[4][5];
 } layer_tasks;
 
 /* The weight products whose variant the planner chooses, one choice per kind. */
@@ -22,6 +26,8 @@ typedef enum mm_kind { MM_QKV, MM_WO, MM_FFN, MM_DOWN, MM_OUT, MM_KINDS } mm_kin
 /* A product's variant: row per work-item (wg == 0) with a local size, or a work-group
  * of wg items per row. */
 typedef struct mm_cfg {
+    int blas;                  /* 1: dequantize + CLBlast Sgemm instead (prefill; llama_gemm.c);
+                                  the fields below then describe the disabled kernel task */
     int q8;                    /* 1: cl/matmul_q8.cl's row kernels (8-bit activations) */
     int wg;
     size_t local;
@@ -76,6 +82,9 @@ typedef struct step_plan {
         int on, tuned;
         double on_ns, off_ns;
     } replay;
+    /* The library GEMM path (llama_gemm.c; prefill only, NULL elsewhere). */
+    clg_program *dequant, *swiglu;
+    struct gemm_call *calls;  /* [n_layer][4] the Sgemm call tasks' parameters (owned) */
 } step_plan;
 
 struct llm_model {
@@ -109,6 +118,10 @@ struct llm_model {
     layer_weights *lw;
     clg_buffer *tok_embd, *out_norm_w, *output; /* output == tok_embd when tied */
     int tok_type, out_type;
+    int gemm_mode;        /* LLM_GEMM_*: $CLGRAPH_PREFILL_GEMM */
+    clg_buffer *w_f32;    /* [rows, cols] f32 scratch: the weight a library GEMM reads (the
+                             largest layer matrix, gate|up stacked); NULL when not offered */
+    clg_buffer *ffn_gu;   /* [B, 2 n_ff] gate|up products of the library FFN */
     step_plan decode, prefill;
 };
 
@@ -136,6 +149,32 @@ const char *llm_mm_kernel(const llm_model *m, const mm_cfg *c, mm_kind k, char *
 size_t llm_mm_tasks(const llm_model *m, const step_plan *sp, mm_kind k, clg_task **out, int *rows);
 /* Sets every batch-dependent argument and range of a plan for T tokens. */
 clg_status llm_set_batch(llm_model *m, step_plan *sp, int T);
+
+/* The library GEMM path of the prefill products (llama_gemm.c): a product of kind qkv,
+ * attn_output, ffn_swiglu or ffn_down can run as a kernel that dequantizes its weight
+ * into m->w_f32 then a CLBlast Sgemm (and, for the FFN, a SwiGLU kernel). Offered in the
+ * prefill plan only (decode steps are matrix-vector products, and the prefill head's
+ * output product is one token), for qkv and ffn_swiglu only where their RMSNorm is a task
+ * of its own (float activations: with 8-bit ones it is fused into the product), and not
+ * with $CLGRAPH_PREFILL_GEMM=own. */
+enum { LLM_GEMM_AUTO = 0, LLM_GEMM_OWN, LLM_GEMM_CLBLAST };
+/* $CLGRAPH_PREFILL_GEMM (auto | own | clblast; unset or empty: auto) into *mode. */
+clg_status llm_gemm_mode_from_env(int *mode);
+int llm_gemm_offered(const llm_model *m, const step_plan *sp, mm_kind k);
+/* Programs, scratch buffers and call parameters of plan sp, when it offers any kind. */
+clg_status llm_gemm_prepare(llm_model *m, step_plan *sp);
+/* Appends layer i's library tasks of kind k to g, disabled: y = x W^T (+ y when
+ * accumulate), W = w [rows, cols] (the FFN: h = silu(x Wg^T) * (x Wu^T), w = Wg, w_up =
+ * Wu, y = h). A no-op where the kind is not offered. */
+clg_status llm_gemm_layer(llm_model *m, step_plan *sp, clg_graph *g, int i, mm_kind k,
+                          clg_buffer *w, clg_buffer *w_up, clg_buffer *x, clg_buffer *y, int rows,
+                          int cols, int accumulate);
+/* Sets the batch-dependent ranges and arguments of sp's library tasks for T tokens. */
+clg_status llm_gemm_set_batch(llm_model *m, step_plan *sp, int T);
+/* Enables kind k's library tasks and disables its product tasks (on), or the reverse. */
+void llm_gemm_use(llm_model *m, step_plan *sp, mm_kind k, int on);
+/* Kind k's library tasks of every layer of sp into out (cap 4 per layer); their count. */
+size_t llm_gemm_tasks(const llm_model *m, const step_plan *sp, mm_kind k, clg_task **out);
 
 /* The planner (llama_tune.c): measures each product, norm and attention kind's candidates
  * on the plan's real buffers, or takes them from the plan cache. */

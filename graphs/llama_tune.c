@@ -19,7 +19,7 @@
 
 #include "graphs/llama_impl.h"
 
-#define PLAN_MAGIC "clgraph-plan 2"
+#define PLAN_MAGIC "clgraph-plan 3"
 #define TUNE_WARMUP 2
 #define TUNE_REPS 5
 /* The norms take a microsecond or two per task on a CPU, where a shared machine's noise
@@ -136,12 +136,18 @@ static clg_status set_kernel_if(clg_task *t, clg_program *prog, const char *kern
     return clg_task_set_kernel(t, prog, kernel);
 }
 
-/* Moves every task of kind k to configuration c. */
+/* Moves every task of kind k to configuration c, and enables the library GEMM tasks
+ * instead where c chooses them (and the plan offers them). */
 static clg_status apply(llm_model *m, step_plan *sp, mm_kind k, const mm_cfg *c) {
     clg_task *tasks[1024];
     int rows;
     size_t n = llm_mm_tasks(m, sp, k, tasks, &rows);
     sp->cfg[k] = *c;
+    if (c->blas && !llm_gemm_offered(m, sp, k)) {
+        sp->cfg[k].blas = 0;
+        llm_mm_cfg_label(&sp->cfg[k]);
+    }
+    llm_gemm_use(m, sp, k, sp->cfg[k].blas);
     char kname[64];
     llm_mm_kernel(m, c, k, kname, sizeof kname);
     for (size_t i = 0; i < n; i++) {
@@ -222,6 +228,45 @@ static clg_status tune_kind(llm_model *m, step_plan *sp, mm_kind k) {
     win.best_ns = ns[best];
     win.runner_ns = runner_up(ns, n, best);
     return apply(m, sp, k, &win);
+}
+
+/* Kind k's product tasks (as tuned) against its library GEMM tasks (dequantize, Sgemm,
+ * SwiGLU) on all layers at the plan's batch size; the product stays unless the library
+ * is CLG_TUNE_MARGIN faster. */
+static clg_status tune_gemm(llm_model *m, step_plan *sp, mm_kind k) {
+    static clg_task *own[1024], *lib[4 * 1024];
+    int rows;
+    clg_task_set sets[2] = {{own, llm_mm_tasks(m, sp, k, own, &rows)}, {lib, llm_gemm_tasks(m, sp, k, lib)}};
+    double ns[2];
+    clg_status st = clg_task_sets_time(sets, 2, TUNE_WARMUP, TUNE_REPS, ns);
+    if (st != CLG_OK) return st;
+    mm_cfg c = sp->cfg[k];
+    if (clg_tune_pick(ns, 2) == 1) {
+        c.blas = 1;
+        c.tuned = 1;
+        c.best_ns = ns[1];
+        c.runner_ns = ns[0];
+        llm_mm_cfg_label(&c);
+    } else if (c.runner_ns < 0 || ns[1] < c.runner_ns) {
+        c.runner_ns = ns[1];
+    }
+    return apply(m, sp, k, &c);
+}
+
+/* $CLGRAPH_PREFILL_GEMM=clblast: the library GEMM for every kind the prefill plan offers
+ * it for, whatever the plan says (for comparisons; the plan cache keeps the measured
+ * choice). */
+static clg_status gemm_force(llm_model *m) {
+    if (m->gemm_mode != LLM_GEMM_CLBLAST) return CLG_OK;
+    for (int k = 0; k < MM_KINDS; k++) {
+        if (!llm_gemm_offered(m, &m->prefill, (mm_kind)k)) continue;
+        mm_cfg c = m->prefill.cfg[k];
+        c.blas = 1;
+        llm_mm_cfg_label(&c);
+        clg_status st = apply(m, &m->prefill, (mm_kind)k, &c);
+        if (st != CLG_OK) return st;
+    }
+    return CLG_OK;
 }
 
 /* ---- norms and attention -------------------------------------------------------- */
@@ -572,7 +617,8 @@ static void cache_path(llm_model *m, char *buf, size_t cap) {
     int shape[] = {hp->n_embd,  hp->n_ff,      m->qkv_dim, hp->n_vocab,    hp->n_layer,
                    hp->n_batch, w->qkv_type,   w->wo_type, w->ffn_type,    w->down_type,
                    m->out_type, MM_TT_PREFILL, hp->n_head, hp->n_head_kv,  hp->head_dim,
-                   hp->kv_f16,  m->attn_split, m->att_wg,  att_tune_pos(m), hp->act_q8};
+                   hp->kv_f16,  m->attn_split, m->att_wg,  att_tune_pos(m), hp->act_q8,
+                   m->gemm_mode == LLM_GEMM_OWN}; /* own: the library was not a candidate */
     MIX(src, sizeof src);
     MIX(shape, sizeof shape);
 #undef MIX
@@ -580,7 +626,8 @@ static void cache_path(llm_model *m, char *buf, size_t cap) {
 }
 
 /* The file: the magic line; per plan (0 decode, 1 prefill) and product kind
- * "P KIND WG LOCAL BEST_NS RUNNER_NS", then per norm / attention kind
+ * "P KIND GEMM WG LOCAL BEST_NS RUNNER_NS" (GEMM: "own" for the kernel WG / LOCAL,
+ * "clblast" for the library GEMM path, the kernel's WG / LOCAL then its fallback), then per norm / attention kind
  * "P KIND VARIANT WG LOCAL BEST_NS RUNNER_NS" (times -1: not measured, the heuristic);
  * optionally "replay ON ON_NS OFF_NS". */
 static void cache_store(llm_model *m) {
@@ -595,8 +642,8 @@ static void cache_store(llm_model *m) {
     for (int p = 0; p < 2; p++)
         for (int k = 0; k < MM_KINDS; k++) {
             const mm_cfg *c = &plans[p]->cfg[k];
-            fprintf(f, "%d %s %d %zu %.0f %.0f\n", p, llm_mm_kind_name((mm_kind)k), c->wg, c->local,
-                    c->best_ns, c->runner_ns);
+            fprintf(f, "%d %s %s %d %zu %.0f %.0f\n", p, llm_mm_kind_name((mm_kind)k),
+                    c->blas ? "clblast" : "own", c->wg, c->local, c->best_ns, c->runner_ns);
         }
     for (int p = 0; p < 2; p++)
         for (int k = 0; k < OP_KINDS; k++) {
@@ -651,16 +698,19 @@ static int cache_load(llm_model *m) {
         int p, wg;
         size_t local;
         double best, runner;
-        char kind[32];
+        char kind[32], gemm[16];
         const int pi = i / MM_KINDS;
         const mm_kind k = (mm_kind)(i % MM_KINDS);
         n_line++;
         ok = fgets(line, sizeof line, f) &&
-             sscanf(line, "%d %31s %d %zu %lf %lf", &p, kind, &wg, &local, &best, &runner) == 6 &&
+             sscanf(line, "%d %31s %15s %d %zu %lf %lf", &p, kind, gemm, &wg, &local, &best, &runner) == 7 &&
              p == pi && !strcmp(kind, llm_mm_kind_name(k)) && wg >= 0 && wg <= 1024 &&
-             (wg & (wg - 1)) == 0 && (wg ? local == 0 : local >= 1 && local <= 1024);
+             (wg & (wg - 1)) == 0 && (wg ? local == 0 : local >= 1 && local <= 1024) &&
+             (!strcmp(gemm, "own") || (!strcmp(gemm, "clblast") && p == 1 && k != MM_OUT));
         if (!ok) {
-            snprintf(why, sizeof why, "line %d: expected '%d %s WG LOCAL BEST_NS RUNNER_NS'",
+            snprintf(why, sizeof why,
+                     "line %d: expected '%d %s GEMM WG LOCAL BEST_NS RUNNER_NS' (GEMM own, or "
+                     "clblast for a prefill layer product)",
                      n_line, pi, llm_mm_kind_name(k));
             break;
         }
@@ -683,6 +733,8 @@ static int cache_load(llm_model *m) {
             c->best_ns = best;
             c->runner_ns = runner;
         }
+        c->blas = !strcmp(gemm, "clblast"); /* apply() drops it where the plan does not offer it */
+        llm_mm_cfg_label(c);
     }
     for (int i = 0; ok && i < 2 * OP_KINDS; i++) {
         int p, wg;
@@ -739,11 +791,13 @@ static int cache_load(llm_model *m) {
 
 clg_status llm_tune_plans(llm_model *m, int tune) {
     replay_default(m);
-    if (tune < 2 && cache_load(m)) return replay_apply(m);
+    clg_status st = CLG_OK;
+    if (tune < 2 && cache_load(m)) return (st = replay_apply(m)) == CLG_OK ? gemm_force(m) : st;
     /* The builder gave the norm and attention tasks the device's usual kernels: move them
      * to the declared defaults (a no-op while the two agree). */
-    clg_status st = apply_defaults(m);
-    if (st != CLG_OK || tune == 0) return st == CLG_OK ? replay_apply(m) : st; /* heuristics */
+    st = apply_defaults(m);
+    if (st == CLG_OK && tune == 0) st = replay_apply(m); /* heuristics */
+    if (st != CLG_OK || tune == 0) return st == CLG_OK ? gemm_force(m) : st;
     const llm_hparams *hp = &m->hp;
     /* Real data in every buffer: a prefill batch, then a decode step. */
     int T = hp->n_batch < hp->n_ctx - 1 ? hp->n_batch : hp->n_ctx - 1;
@@ -757,14 +811,18 @@ clg_status llm_tune_plans(llm_model *m, int tune) {
     step_plan *plans[2] = {&m->decode, &m->prefill};
     for (int p = 0; p < 2 && st == CLG_OK; p++) {
         if (p == 1 && T < 2) break; /* no prefill batches with a context this small */
-        for (int k = 0; k < MM_KINDS && st == CLG_OK; k++)
+        for (int k = 0; k < MM_KINDS && st == CLG_OK; k++) {
             st = tune_kind(m, plans[p], (mm_kind)k);
+            if (st == CLG_OK && llm_gemm_offered(m, plans[p], (mm_kind)k))
+                st = tune_gemm(m, plans[p], (mm_kind)k);
+        }
         for (int k = 0; k < OP_KINDS && st == CLG_OK; k++)
             st = tune_op(m, plans[p], (op_kind)k);
     }
     if (st == CLG_OK && clg_context_device(m->ctx)->has_command_buffer) st = tune_replay(m, T);
     if (st == CLG_OK) cache_store(m);
-    return st == CLG_OK ? replay_apply(m) : st;
+    if (st == CLG_OK) st = replay_apply(m);
+    return st == CLG_OK ? gemm_force(m) : st;
 }
 
 clg_plan *llm_model_step_plan(const llm_model *m, int which) {

@@ -54,6 +54,8 @@ clg_status clg_buffer_create(clg_context *ctx, const char *name, size_t bytes, c
     return CLG_OK;
 }
 
+cl_mem clg_buffer_mem(const clg_buffer *buf) { return buf->mem; }
+
 static void release(clg_buffer *b) {
     if (b->mem) clReleaseMemObject(b->mem);
     free(b->name);

@@ -71,6 +71,33 @@ uint64_t clg_task_bytes_read(const clg_task *t) {
     return sum;
 }
 
+/* Gives t (with its kernel or call set) nargs argument slots and appends it to g; frees
+ * t on failure. */
+static clg_status task_append(clg_graph *g, clg_task *t, unsigned nargs, clg_task **out) {
+    t->nargs = nargs;
+    t->args = calloc(nargs ? nargs : 1, sizeof *t->args);
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? 2 * g->cap : 16;
+        clg_task **nt = realloc(g->tasks, cap * sizeof *nt);
+        if (nt) {
+            g->tasks = nt;
+            g->cap = cap;
+        }
+    }
+    if (!t->args || g->n == g->cap) {
+        clg_status st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "task '%s'", t->name);
+        task_free(t);
+        return st;
+    }
+    t->graph = g;
+    t->stats.min_ns = UINT64_MAX;
+    g->tasks[g->n++] = t;
+    g->deps_valid = 0;
+    clg_replay_invalidate(g);
+    *out = t;
+    return CLG_OK;
+}
+
 clg_status clg_graph_add_task(clg_graph *g, const char *name, clg_program *prog, const char *kernel,
                               clg_task **out) {
     *out = NULL;
@@ -86,30 +113,44 @@ clg_status clg_graph_add_task(clg_graph *g, const char *name, clg_program *prog,
         return CLG_CL_FAIL(err, "clCreateKernel", "kernel '%s' (program %s) for task '%s' of graph '%s'",
                            kernel, prog->key, name, g->name);
     }
+    t->prog = prog;
     cl_uint nargs = 0;
     clGetKernelInfo(t->kernel, CL_KERNEL_NUM_ARGS, sizeof nargs, &nargs, NULL);
-    t->nargs = nargs;
-    t->args = calloc(nargs ? nargs : 1, sizeof *t->args);
-    if (g->n == g->cap) {
-        size_t cap = g->cap ? 2 * g->cap : 16;
-        clg_task **nt = realloc(g->tasks, cap * sizeof *nt);
-        if (nt) {
-            g->tasks = nt;
-            g->cap = cap;
-        }
-    }
-    if (!t->args || g->n == g->cap) {
-        task_free(t);
+    return task_append(g, t, nargs, out);
+}
+
+clg_status clg_graph_add_call(clg_graph *g, const char *name, clg_call_fn fn, void *user,
+                              clg_task **out) {
+    *out = NULL;
+    if (!fn || !name || !*name)
+        return clg_fail(CLG_ERR_INVALID_ARG, "a call task of graph '%s' needs a name and a function",
+                        g->name);
+    clg_task *t = calloc(1, sizeof *t);
+    if (!t || !(t->name = clg_strdup(name))) {
+        free(t);
         return clg_fail(CLG_ERR_OUT_OF_MEMORY, "task '%s'", name);
     }
-    t->graph = g;
-    t->prog = prog;
-    t->stats.min_ns = UINT64_MAX;
-    g->tasks[g->n++] = t;
-    g->deps_valid = 0;
-    clg_replay_invalidate(g);
-    *out = t;
-    return CLG_OK;
+    t->call = fn;
+    t->call_user = user;
+    return task_append(g, t, CLG_CALL_MAX_ARGS, out);
+}
+
+int clg_task_is_call(const clg_task *t) { return t->call != NULL; }
+int clg_task_enabled(const clg_task *t) { return !t->disabled; }
+
+void clg_task_set_enabled(clg_task *t, int on) {
+    if (t->disabled == !on) return;
+    t->disabled = !on;
+    clg_replay_invalidate(t->graph);
+}
+
+/* CLG_ERR_INVALID_ARG for a call task asked for what only kernels have. */
+static clg_status kernel_only(const clg_task *t, const char *what) {
+    if (!t->call) return CLG_OK;
+    return clg_fail(CLG_ERR_INVALID_ARG,
+                    "task '%s' of graph '%s' is a call task: %s do not apply (its callback keeps "
+                    "its parameters; only buffers are declared)",
+                    t->name, t->graph->name, what);
 }
 
 static clg_status arg_index(clg_task *t, unsigned index) {
@@ -125,7 +166,7 @@ clg_status clg_task_arg_buffer(clg_task *t, unsigned index, clg_buffer *buf, clg
     if (!buf || access < CLG_READ || access > CLG_READ_WRITE)
         return clg_fail(CLG_ERR_INVALID_ARG, "task '%s': argument %u needs a buffer and an access",
                         t->name, index);
-    cl_int err = clSetKernelArg(t->kernel, index, sizeof(cl_mem), &buf->mem);
+    cl_int err = t->call ? CL_SUCCESS : clSetKernelArg(t->kernel, index, sizeof(cl_mem), &buf->mem);
     if (err != CL_SUCCESS)
         return CLG_CL_FAIL(err, "clSetKernelArg", "task '%s' argument %u = buffer '%s'", t->name,
                            index, buf->name);
@@ -136,7 +177,8 @@ clg_status clg_task_arg_buffer(clg_task *t, unsigned index, clg_buffer *buf, clg
 }
 
 clg_status clg_task_arg_scalar(clg_task *t, unsigned index, const void *value, size_t size) {
-    clg_status st = arg_index(t, index);
+    clg_status st = kernel_only(t, "scalar arguments");
+    if (st == CLG_OK) st = arg_index(t, index);
     if (st != CLG_OK) return st;
     if (size > CLG_MAX_SCALAR)
         return clg_fail(CLG_ERR_INVALID_ARG, "task '%s' argument %u: scalars of %zu bytes (at most %d)",
@@ -160,7 +202,8 @@ clg_status clg_task_arg_float(clg_task *t, unsigned index, float value) {
 }
 
 clg_status clg_task_arg_local(clg_task *t, unsigned index, size_t bytes) {
-    clg_status st = arg_index(t, index);
+    clg_status st = kernel_only(t, "local-memory arguments");
+    if (st == CLG_OK) st = arg_index(t, index);
     if (st != CLG_OK) return st;
     if (bytes > t->graph->ctx->info.local_mem_size)
         return clg_fail(CLG_ERR_INVALID_ARG, "task '%s': %zu bytes of local memory, device has %llu",
@@ -176,6 +219,7 @@ clg_status clg_task_arg_local(clg_task *t, unsigned index, size_t bytes) {
 
 clg_status clg_task_set_range(clg_task *t, unsigned dims, const size_t *global, const size_t *local) {
     const clg_device_info *d = &t->graph->ctx->info;
+    if (t->call) return kernel_only(t, "ranges");
     if (dims < 1 || dims > 3)
         return clg_fail(CLG_ERR_INVALID_ARG, "task '%s': %u dimensions (1 to 3)", t->name, dims);
     size_t prod = 1;
@@ -212,6 +256,7 @@ clg_status clg_task_set_range(clg_task *t, unsigned dims, const size_t *global, 
 }
 
 clg_status clg_task_set_kernel(clg_task *t, clg_program *prog, const char *kernel) {
+    if (t->call) return kernel_only(t, "kernels");
     cl_int err;
     cl_kernel k = clCreateKernel(prog->prog, kernel, &err);
     if (err != CL_SUCCESS)
@@ -244,7 +289,7 @@ clg_status clg_task_set_kernel(clg_task *t, clg_program *prog, const char *kerne
 const char *clg_task_kernel_name(const clg_task *t) {
     static _Thread_local char name[128];
     name[0] = 0;
-    clGetKernelInfo(t->kernel, CL_KERNEL_FUNCTION_NAME, sizeof name - 1, name, NULL);
+    if (t->kernel) clGetKernelInfo(t->kernel, CL_KERNEL_FUNCTION_NAME, sizeof name - 1, name, NULL);
     return name;
 }
 
@@ -260,12 +305,14 @@ unsigned clg_task_range(const clg_task *t, size_t global[3], size_t local[3]) {
 
 size_t clg_task_local_mem(const clg_task *t) {
     cl_ulong n = 0;
+    if (!t->kernel) return 0;
     clGetKernelWorkGroupInfo(t->kernel, t->graph->ctx->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof n, &n, NULL);
     return (size_t)n;
 }
 
 size_t clg_task_max_local(const clg_task *t) {
     size_t n = t->graph->ctx->info.max_work_group_size;
+    if (!t->kernel) return 0;
     clGetKernelWorkGroupInfo(t->kernel, t->graph->ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof n, &n, NULL);
     return n;
 }
@@ -332,7 +379,7 @@ clg_status clg_step_track(clg_context *ctx, cl_event ev, int kind, clg_task *t, 
         ctx->pending = np;
         ctx->cappending = cap;
     }
-    ctx->pending[ctx->npending++] = (clg_pending){ev, kind, t, b, bytes};
+    ctx->pending[ctx->npending++] = (clg_pending){ev, NULL, kind, t, b, bytes};
     return CLG_OK;
 }
 
@@ -345,7 +392,9 @@ clg_status clg_step_finish(clg_context *ctx) {
         clg_pending *p = &ctx->pending[i];
         cl_ulong s = 0, e = 0;
         if (st == CLG_OK &&
-            clGetEventProfilingInfo(p->ev, CL_PROFILING_COMMAND_START, sizeof s, &s, NULL) == CL_SUCCESS &&
+            (p->ev0 ? clGetEventProfilingInfo(p->ev0, CL_PROFILING_COMMAND_END, sizeof s, &s, NULL)
+                    : clGetEventProfilingInfo(p->ev, CL_PROFILING_COMMAND_START, sizeof s, &s, NULL)) ==
+                CL_SUCCESS &&
             clGetEventProfilingInfo(p->ev, CL_PROFILING_COMMAND_END, sizeof e, &e, NULL) == CL_SUCCESS) {
             uint64_t ns = e > s ? e - s : 0;
             if (p->kind == 0) {
@@ -365,6 +414,7 @@ clg_status clg_step_finish(clg_context *ctx) {
             }
         }
         clReleaseEvent(p->ev);
+        if (p->ev0) clReleaseEvent(p->ev0);
     }
     ctx->npending = 0;
     return st;
@@ -412,6 +462,7 @@ static clg_status upload_inputs(clg_context *ctx, clg_task *t) {
 }
 
 clg_status clg_task_check(const clg_task *t) {
+    if (t->call) return CLG_OK; /* buffers are optional, in any slots */
     if (!t->dims)
         return clg_fail(CLG_ERR_INVALID_ARG, "task '%s' of graph '%s' has no range (clg_task_set_range)",
                         t->name, t->graph->name);
@@ -432,6 +483,40 @@ static void task_done(clg_context *ctx, clg_task *t) {
         }
 }
 
+/* Runs call task t's callback between profiling markers (see clg_graph_add_call). */
+static clg_status run_call(clg_context *ctx, clg_task *t) {
+    cl_event before = NULL, done = NULL;
+    cl_int err = ctx->profiling ? clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &before) : CL_SUCCESS;
+    if (err != CL_SUCCESS)
+        return CLG_CL_FAIL(err, "clEnqueueMarkerWithWaitList", "before call task '%s' of graph '%s'",
+                           t->name, t->graph->name);
+    clg_status st = t->call(t->call_user, ctx->queue, &done);
+    if (st != CLG_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", clg_last_error());
+        if (before) clReleaseEvent(before);
+        if (done) clReleaseEvent(done);
+        return clg_fail(st, "call task '%s' of graph '%s': %s", t->name, t->graph->name, why);
+    }
+    task_done(ctx, t);
+    if (!ctx->profiling) {
+        if (done) clReleaseEvent(done);
+        return CLG_OK;
+    }
+    if (!done && (err = clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &done)) != CL_SUCCESS) {
+        clReleaseEvent(before);
+        return CLG_CL_FAIL(err, "clEnqueueMarkerWithWaitList", "after call task '%s' of graph '%s'",
+                           t->name, t->graph->name);
+    }
+    st = clg_step_track(ctx, done, 0, t, NULL, 0);
+    if (st != CLG_OK) {
+        clReleaseEvent(before);
+        return st;
+    }
+    ctx->pending[ctx->npending - 1].ev0 = before;
+    return CLG_OK;
+}
+
 /* Uploads what t reads and enqueues it; replayed: only the uploads (the kernel is in
  * the recording, enqueued after every task's uploads). */
 static clg_status run_task(clg_context *ctx, clg_task *t, int replayed) {
@@ -442,6 +527,7 @@ static clg_status run_task(clg_context *ctx, clg_task *t, int replayed) {
         task_done(ctx, t);
         return CLG_OK;
     }
+    if (t->call) return run_call(ctx, t);
     cl_event ev = NULL;
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, t->kernel, t->dims, NULL, t->global,
                                         t->has_local ? t->local : NULL, 0, NULL, ev_slot(ctx, &ev));
@@ -462,7 +548,7 @@ static clg_status run_step(clg_context *ctx, clg_plan *p, clg_graph *const *grap
     clg_status st = p ? clg_replay_prepare(p, (size_t)(graphs - p->graphs), n, &replay) : CLG_OK;
     for (size_t i = 0; i < n && st == CLG_OK; i++)
         for (size_t j = 0; j < graphs[i]->n && st == CLG_OK; j++)
-            st = run_task(ctx, graphs[i]->tasks[j], replay);
+            if (!graphs[i]->tasks[j]->disabled) st = run_task(ctx, graphs[i]->tasks[j], replay);
     if (replay && st == CLG_OK) st = clg_replay_enqueue(p);
     for (clg_buffer *b = ctx->buffers; b && st == CLG_OK; b = b->next) {
         if (b->policy != CLG_TRANSFER_EVERY_EXECUTION || b->step_written != ctx->step) continue;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "clgraph/runtime.h"
+#include "clgraph/runtime_cl.h"
 
 /* Name of an OpenCL error code ("CL_OUT_OF_RESOURCES"). */
 const char *clg_cl_error_name(cl_int err);
@@ -72,11 +73,17 @@ typedef struct clg_arg {
     unsigned char value[CLG_MAX_SCALAR];
 } clg_arg;
 
+/* Buffer slots of a call task (clg_graph_add_call). */
+#define CLG_CALL_MAX_ARGS 16
+
 struct clg_task {
     clg_graph *graph;
     char *name;
-    clg_program *prog;
-    cl_kernel kernel;
+    clg_program *prog;   /* NULL for a call task */
+    cl_kernel kernel;    /* NULL for a call task */
+    clg_call_fn call;    /* a call task: host code that enqueues its own work */
+    void *call_user;
+    int disabled;        /* clg_task_set_enabled(t, 0): steps skip it */
     clg_arg *args;
     unsigned nargs;
     unsigned dims;
@@ -109,6 +116,7 @@ struct clg_plan {
 /* An event of the current step waiting for its profiling times. */
 typedef struct clg_pending {
     cl_event ev;
+    cl_event ev0; /* a call task: the marker before its work, whose end is its start; else NULL */
     int kind; /* 0 kernel, 1 upload, 2 download */
     clg_task *task;
     clg_buffer *buf;

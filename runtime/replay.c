@@ -84,6 +84,7 @@ static int upload_hazard(clg_graph *const *graphs, size_t n) {
     for (size_t i = 0; i < n && !hazard; i++)
         for (size_t j = 0; j < graphs[i]->n && !hazard; j++) {
             const clg_task *t = graphs[i]->tasks[j];
+            if (t->disabled) continue;
             for (unsigned a = 0; a < t->nargs && !hazard; a++) {
                 const clg_arg *x = &t->args[a];
                 if (x->kind == 1 && (x->access & CLG_READ) &&
@@ -112,20 +113,31 @@ static int upload_hazard(clg_graph *const *graphs, size_t n) {
     return hazard;
 }
 
+/* 1 when an enabled task of graphs[0..n) is a call task: what its host code enqueues
+ * (a library's kernels, with its own arguments each time) cannot be recorded. */
+static int has_call(clg_graph *const *graphs, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < graphs[i]->n; j++)
+            if (graphs[i]->tasks[j]->call && !graphs[i]->tasks[j]->disabled) return 1;
+    return 0;
+}
+
 /* Records the kernels of the plan's graphs [first, first + n) in order, each waiting
- * for the one before (the same order as the in-order queue gives plain enqueues). */
+ * for the one before (the same order as the in-order queue gives plain enqueues);
+ * disabled tasks are left out. */
 static clg_status record(clg_plan *p, size_t first, size_t n) {
     clg_replay *r = p->replay;
     clg_context *ctx = p->ctx;
     clg_graph *const *graphs = p->graphs + first;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < graphs[i]->n; j++) {
+            if (graphs[i]->tasks[j]->disabled) continue;
             clg_status st = clg_task_check(graphs[i]->tasks[j]);
             if (st != CLG_OK) return st;
         }
     r->first = first;
     r->n = n;
-    if (upload_hazard(graphs, n)) {
+    if (upload_hazard(graphs, n) || has_call(graphs, n)) {
         r->plain = 1;
         return CLG_OK;
     }
@@ -140,6 +152,7 @@ static clg_status record(clg_plan *p, size_t first, size_t n) {
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < graphs[i]->n; j++) {
             const clg_task *t = graphs[i]->tasks[j];
+            if (t->disabled) continue;
             err = r->ndrange(r->cb, NULL, NULL, t->kernel, t->dims, NULL, t->global,
                              t->has_local ? t->local : NULL, count ? 1 : 0, count ? &prev : NULL,
                              &cur, NULL);

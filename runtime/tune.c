@@ -96,6 +96,41 @@ clg_status clg_task_tune_group(clg_task *const *tasks, size_t n_tasks, const clg
     return apply(tasks, n_tasks, &cands[*best]);
 }
 
+clg_status clg_task_sets_time(const clg_task_set *sets, size_t n, int warmup, int reps, double *ns) {
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!sets[i].n)
+            return clg_fail(CLG_ERR_INVALID_ARG, "timing task sets: set %zu of %zu is empty", i, n);
+        total += sets[i].n;
+    }
+    if (n == 0 || reps < 1 || warmup < 0)
+        return clg_fail(CLG_ERR_INVALID_ARG, "timing %zu task sets, %d repeats", n, reps);
+    clg_task_stats *saved = malloc(total * sizeof *saved);
+    double *v = malloc(n * (size_t)reps * sizeof *v); /* [set, repeat] */
+    if (!saved || !v) {
+        free(saved);
+        free(v);
+        return clg_fail(CLG_ERR_OUT_OF_MEMORY, "timing task sets");
+    }
+    for (size_t i = 0, k = 0; i < n; i++)
+        for (size_t j = 0; j < sets[i].n; j++) saved[k++] = sets[i].tasks[j]->stats;
+    clg_status st = CLG_OK;
+    for (size_t i = 0; i < n && st == CLG_OK; i++)
+        for (int r = 0; r < warmup && st == CLG_OK; r++) st = clg_tasks_run(sets[i].tasks, sets[i].n);
+    for (int r = 0; r < reps && st == CLG_OK; r++)
+        for (size_t i = 0; i < n && st == CLG_OK; i++)
+            st = time_once(sets[i].tasks, sets[i].n, &v[i * (size_t)reps + (size_t)r]);
+    for (size_t i = 0; i < n && st == CLG_OK; i++) {
+        qsort(v + i * (size_t)reps, (size_t)reps, sizeof *v, cmp_double);
+        ns[i] = v[i * (size_t)reps + (size_t)reps / 2];
+    }
+    for (size_t i = 0, k = 0; i < n; i++)
+        for (size_t j = 0; j < sets[i].n; j++) sets[i].tasks[j]->stats = saved[k++];
+    free(saved);
+    free(v);
+    return st;
+}
+
 clg_status clg_task_tune(clg_task *t, const clg_candidate *cands, size_t n, int warmup, int reps,
                          double *ns, size_t *best) {
     return clg_task_tune_group(&t, 1, cands, n, warmup, reps, ns, best);

@@ -297,6 +297,18 @@ unsigned clg_task_range(const clg_task *t, size_t global[3], size_t local[3]);
 size_t clg_task_local_mem(const clg_task *t);
 size_t clg_task_max_local(const clg_task *t);
 
+/* 1 for a call task (clg_graph_add_call in clgraph/runtime_cl.h: host code that enqueues
+ * library work), which has no program, kernel or range: clg_task_program gives NULL,
+ * clg_task_kernel_name "", clg_task_range 0 dimensions. */
+int clg_task_is_call(const clg_task *t);
+/* A disabled task keeps its place in the graph but steps skip it (no uploads, no launch),
+ * so that a graph can hold alternative implementations of one operation and a planner
+ * enable one of them. Tasks start enabled. Changing it drops recorded replays of plans
+ * holding the graph. Dependencies (clg_graph_task_deps) list enabled and disabled tasks
+ * alike. */
+void clg_task_set_enabled(clg_task *t, int on);
+int clg_task_enabled(const clg_task *t);
+
 size_t clg_graph_task_count(const clg_graph *g);
 clg_task *clg_graph_task(const clg_graph *g, size_t i);
 /* Dependencies inferred from the declared access: indices (within the graph)
@@ -379,6 +391,19 @@ clg_status clg_task_tune(clg_task *t, const clg_candidate *cands, size_t n, int 
  * Repetitions are interleaved across candidates (each runs warmup times first). */
 clg_status clg_task_tune_group(clg_task *const *tasks, size_t n_tasks, const clg_candidate *cands,
                                size_t n, int warmup, int reps, double *ns, size_t *best);
+/* Alternatives that differ in their tasks rather than in one task's kernel, e.g. one
+ * product task per layer vs a dequantizing task and a library call (clg_graph_add_call) per
+ * layer. Set i is tasks[0 .. n) (borrowed); each set runs as one step of its tasks alone,
+ * enabled or not, warmup times, then reps times interleaved across the sets, and ns[i]
+ * receives the median of its summed task times (event timestamps; wall time per step
+ * where the device's timer is not real). The tasks' arguments and buffers must hold data
+ * (run a step first); the runs may change the buffers they write; their statistics are
+ * restored. Choose with clg_tune_pick, the incumbent as set 0. */
+typedef struct clg_task_set {
+    clg_task *const *tasks;
+    size_t n;
+} clg_task_set;
+clg_status clg_task_sets_time(const clg_task_set *sets, size_t n, int warmup, int reps, double *ns);
 /* The tuner's choice given times: the smallest time >= 0, the first on ties; n when
  * every candidate failed. Candidate 0 is the incumbent (the caller's untuned choice):
  * it keeps its place unless the fastest is at least CLG_TUNE_MARGIN faster and gains at

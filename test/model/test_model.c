@@ -60,12 +60,16 @@ static float worst_tol_ratio(const float *got, const float *want, int n, float r
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: test_model MODEL.gguf GOLDEN N_GEN [kv_f16|act_q8]\n");
+        fprintf(stderr, "usage: test_model MODEL.gguf GOLDEN N_GEN [kv_f16|act_q8|clblast]\n");
         return 2;
     }
     int n_gen = atoi(argv[3]);
     int kv_f16 = argc > 4 && !strcmp(argv[4], "kv_f16");
     int act_q8 = argc > 4 && !strcmp(argv[4], "act_q8");
+    /* "clblast": the prefill products run as dequantize + CLBlast Sgemm (forced), float
+     * activations, the same tolerance as the kernels. */
+    int clblast = argc > 4 && !strcmp(argv[4], "clblast");
+    if (clblast) setenv("CLGRAPH_PREFILL_GEMM", "clblast", 1);
     if (kv_f16) logit_tol = 0.15f;
     if (act_q8) logit_tol = 4.0f;
     tg_golden *gold = NULL;
@@ -99,6 +103,15 @@ int main(int argc, char **argv) {
         return tc_finish("model");
     }
     const llm_hparams *hp = llm_model_hparams(m);
+    if (clblast) { /* every layer product of the prefill plan takes the library path */
+        static const char *kinds[] = {"qkv", "attn_output", "ffn_swiglu", "ffn_down"};
+        for (int k = 0; k < 4; k++) {
+            llm_plan_choice c;
+            CHECK_OK(llm_model_plan_choice(m, 1, kinds[k], &c));
+            printf("  prefill %-12s %s\n", kinds[k], c.variant);
+            CHECK(!strcmp(c.variant, "clblast sgemm"));
+        }
+    }
     printf("device %s, weights %s, golden %s\n",
            clg_context_device(llm_model_context(m))->device_name, llm_dtype_name(hp->weight_type),
            argv[2]);

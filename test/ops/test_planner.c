@@ -205,11 +205,11 @@ int main(void) {
     /* A plan file that forces other declared variants on every kind (taken by both devices:
      * llvmpipe runs barrier kernels with work-groups of up to 32 items). */
     const char *forced_text =
-        "clgraph-plan 2\n"
-        "0 qkv 16 0 1000 2000\n0 attn_output 0 4 1000 2000\n0 ffn_swiglu 16 0 1000 2000\n"
-        "0 ffn_down 0 1 1000 2000\n0 output 0 4 1000 2000\n"
-        "1 qkv 0 4 1000 2000\n1 attn_output 16 0 1000 2000\n1 ffn_swiglu 0 1 1000 2000\n"
-        "1 ffn_down 16 0 1000 2000\n1 output 16 0 1000 2000\n"
+        "clgraph-plan 3\n"
+        "0 qkv own 16 0 1000 2000\n0 attn_output own 0 4 1000 2000\n0 ffn_swiglu own 16 0 1000 2000\n"
+        "0 ffn_down own 0 1 1000 2000\n0 output own 0 4 1000 2000\n"
+        "1 qkv own 0 4 1000 2000\n1 attn_output clblast 16 0 1000 2000\n1 ffn_swiglu own 0 1 1000 2000\n"
+        "1 ffn_down own 16 0 1000 2000\n1 output own 16 0 1000 2000\n"
         "0 attn_norm wg 32 0 1000 2000\n0 ffn_norm wg 32 0 1000 2000\n"
         "0 output_norm wg 32 0 1000 2000\n0 attention wg 32 0 1000 2000\n"
         "1 attn_norm wg 32 0 1000 2000\n1 ffn_norm wg 32 0 1000 2000\n"
@@ -223,6 +223,7 @@ int main(void) {
         for (int k = N_PRODUCTS; k < N_KINDS; k++)
             CHECK(!strcmp(f.variant[w][k], "wg 32"));
     CHECK(!strcmp(f.variant[0][0], "wg 16") && !strcmp(f.variant[1][0], "row local 4"));
+    CHECK(!strcmp(f.variant[1][1], "clblast sgemm")); /* the prefill's library GEMM path */
     check_tasks_follow(m);
     logits_of(m, other);
     llm_model_destroy(m);
@@ -230,7 +231,7 @@ int main(void) {
 
     /* Corrupt or stale files are ignored (with a warning on stderr): heuristics again. */
     static const char *bad[] = {
-        "clgraph-plan 2\n0 qkv 7 3 x\n", /* garbage */
+        "clgraph-plan 3\n0 qkv own 7 3 x\n", /* garbage */
         "clgraph-plan 1\n0 qkv 0 16 1 2\n0 attn_output 0 16 1 2\n0 ffn_swiglu 0 16 1 2\n"
         "0 ffn_down 0 16 1 2\n0 output 0 16 1 2\n1 qkv 0 16 1 2\n1 attn_output 0 16 1 2\n"
         "1 ffn_swiglu 0 16 1 2\n1 ffn_down 0 16 1 2\n1 output 0 16 1 2\n", /* the previous format */
