@@ -728,7 +728,6 @@ static int cache_load(llm_model *m) {
             ok = wg == 0 && llm_mm_cfg_default(m, plans[p], k, c) == CLG_OK &&
                  local <= clg_program_max_local(c->prog, llm_mm_kernel(m, c, k, name, sizeof name));
             c->local = local;
-            llm_mm_cfg_label(c);
             c->tuned = best >= 0;
             c->best_ns = best;
             c->runner_ns = runner;
