@@ -105,7 +105,7 @@ static clg_status read_hparams(const llm_gguf *f, llm_hparams *hp) {
     return CLG_OK;
 }
 
-static const char *kernel_suffix(int dtype) {
+const char *llm_kernel_suffix(int dtype) {
     switch (dtype) {
     case LLM_DTYPE_F32: return "f32";
     case LLM_DTYPE_F16: return "f16";
@@ -131,7 +131,7 @@ static clg_status tensor(const llm_gguf *f, const char *name, uint64_t ne0, uint
     if (!matrix && t->dtype != LLM_DTYPE_F32)
         return clg_fail(CLG_ERR_UNSUPPORTED, "norm weight '%s' has type %s; f32 expected", name,
                         llm_dtype_name(t->dtype) ? llm_dtype_name(t->dtype) : "unknown");
-    if (matrix && !kernel_suffix(t->dtype))
+    if (matrix && !llm_kernel_suffix(t->dtype))
         return clg_fail(CLG_ERR_UNSUPPORTED,
                         "tensor '%s' has type %s, which the OpenCL kernels do not support yet "
                         "(f32, f16, q8_0, q4_0, q4_1); convert with 'clgraph quantize'",
@@ -323,7 +323,7 @@ clg_status llm_mm_range(const step_plan *sp, mm_kind k, clg_task *t, int rows, i
 
 const char *llm_mm_kernel(const llm_model *m, const mm_cfg *c, mm_kind k, char *buf, size_t cap) {
     const char *norm = k == MM_QKV || k == MM_FFN || k == MM_OUT ? "_norm" : "";
-    snprintf(buf, cap, "%s_%s%s%s", k == MM_FFN ? "ffn_swiglu" : "matmul", kernel_suffix(llm_mm_dtype(m, k)),
+    snprintf(buf, cap, "%s_%s%s%s", k == MM_FFN ? "ffn_swiglu" : "matmul", llm_kernel_suffix(llm_mm_dtype(m, k)),
              c->q8 ? "_q8" : c->wg ? "_wg" : "", c->q8 ? norm : "");
     return buf;
 }
@@ -649,7 +649,7 @@ static clg_status build_plan(builder *b, step_plan *sp, int tile, const char *pr
     /* embed: x = token_embd[tokens]: (W, tokens, y, cols, T) */
     snprintf(name, sizeof name, "%sembed", prefix);
     TRY(clg_graph_create(m->ctx, name, &g));
-    snprintf(k, sizeof k, "embed_%s", kernel_suffix(m->tok_type));
+    snprintf(k, sizeof k, "embed_%s", llm_kernel_suffix(m->tok_type));
     TRY(clg_graph_add_task(g, "embed", b->embed, k, &t));
     TRY(clg_task_arg_buffer(t, 0, m->tok_embd, CLG_READ));
     TRY(clg_task_arg_buffer(t, 1, m->tokens, CLG_READ));

@@ -42,17 +42,6 @@ int llm_gemm_offered(const llm_model *m, const step_plan *sp, mm_kind k) {
     return k == MM_WO || k == MM_DOWN || !llm_mm_q8(m, k);
 }
 
-static const char *dtype_suffix(int dtype) {
-    switch (dtype) {
-    case LLM_DTYPE_F32: return "f32";
-    case LLM_DTYPE_F16: return "f16";
-    case LLM_DTYPE_Q8_0: return "q8_0";
-    case LLM_DTYPE_Q4_0: return "q4_0";
-    case LLM_DTYPE_Q4_1: return "q4_1";
-    default: return NULL;
-    }
-}
-
 clg_status llm_gemm_prepare(llm_model *m, step_plan *sp) {
     const llm_hparams *hp = &m->hp;
     int any = 0;
@@ -118,7 +107,7 @@ static clg_status gemm_fn(void *user, cl_command_queue q, cl_event *done) {
 static clg_status dequant_task(llm_model *m, step_plan *sp, clg_graph *g, const char *name, int dtype,
                                clg_buffer *w, int rows, int cols, int row0, clg_task **out) {
     char kernel[32];
-    snprintf(kernel, sizeof kernel, "dequant_%s", dtype_suffix(dtype));
+    snprintf(kernel, sizeof kernel, "dequant_%s", llm_kernel_suffix(dtype));
     clg_task *t;
     clg_status st = clg_graph_add_task(g, name, sp->dequant, kernel, &t);
     if (st == CLG_OK) st = clg_task_arg_buffer(t, 0, w, CLG_READ);

@@ -145,6 +145,9 @@ void llm_mm_ndrange(const step_plan *sp, const mm_cfg *c, int rows, int T, size_
 clg_status llm_mm_range(const step_plan *sp, mm_kind k, clg_task *t, int rows, int T);
 /* "matmul_q4_1" or "ffn_swiglu_q8_0_wg" for kind k's current variant. */
 const char *llm_mm_kernel(const llm_model *m, const mm_cfg *c, mm_kind k, char *buf, size_t cap);
+/* The kernel-name suffix of a weight type ("f32", "f16", "q8_0", "q4_0", "q4_1"; static),
+ * NULL for a type the kernels do not take. */
+const char *llm_kernel_suffix(int dtype);
 /* Every task of kind k in a plan (one per layer, or the two heads' output products). */
 size_t llm_mm_tasks(const llm_model *m, const step_plan *sp, mm_kind k, clg_task **out, int *rows);
 /* Sets every batch-dependent argument and range of a plan for T tokens. */

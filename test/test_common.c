@@ -102,3 +102,12 @@ const char *tc_data(const char *rel) {
     snprintf(buf, sizeof buf, "%s/%s", d ? d : "test/data", rel);
     return buf;
 }
+
+const char *const tc_axpb_sq_src =
+    "__kernel void axpb(__global const float *a, __global const float *b, __global float *c,\n"
+    "                   const float s) {\n"
+    "    size_t i = get_global_id(0); c[i] = s * a[i] + b[i];\n"
+    "}\n"
+    "__kernel void sq(__global const float *x, __global float *y) {\n"
+    "    size_t i = get_global_id(0); y[i] = x[i] * x[i] + 1.0f;\n"
+    "}\n";

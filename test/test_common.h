@@ -60,4 +60,7 @@ int tc_finish(const char *name);
 
 /* Path of test data file `rel` under $CLGRAPH_TEST_DATA (static buffer). */
 const char *tc_data(const char *rel);
+/* OpenCL C of two small kernels for the runtime tests: axpb(a, b, c, float s): c = s a + b,
+ * and sq(x, y): y = x^2 + 1, one element per work-item. */
+extern const char *const tc_axpb_sq_src;
 #endif

@@ -9,15 +9,6 @@
 #include "clgraph/runtime_cl.h"
 #include "test_common.h"
 
-static const char *src =
-    "__kernel void axpb(__global const float *a, __global const float *b, __global float *c,\n"
-    "                   const float s) {\n"
-    "    size_t i = get_global_id(0); c[i] = s * a[i] + b[i];\n"
-    "}\n"
-    "__kernel void sq(__global const float *x, __global float *y) {\n"
-    "    size_t i = get_global_id(0); y[i] = x[i] * x[i] + 1.0f;\n"
-    "}\n";
-
 #define N 4096
 
 /* The call's parameters: d[0 .. N) = c[0 .. N) with ordinary OpenCL commands, first
@@ -54,7 +45,7 @@ int main(void) {
     clg_context *ctx = tc_context();
     const clg_device_info *dev = clg_context_device(ctx);
     clg_program *p;
-    CHECK_OK(clg_program_from_source(ctx, "call", src, "", &p));
+    CHECK_OK(clg_program_from_source(ctx, "call", tc_axpb_sq_src, "", &p));
     static float a[N], b[N], out[N], want[N];
     tc_fill(a, N, -1, 1);
     tc_fill(b, N, -1, 1);

@@ -6,15 +6,6 @@
 
 #include "test_common.h"
 
-static const char *src =
-    "__kernel void axpb(__global const float *a, __global const float *b, __global float *c,\n"
-    "                   const float s) {\n"
-    "    size_t i = get_global_id(0); c[i] = s * a[i] + b[i];\n"
-    "}\n"
-    "__kernel void sq(__global const float *x, __global float *y) {\n"
-    "    size_t i = get_global_id(0); y[i] = x[i] * x[i] + 1.0f;\n"
-    "}\n";
-
 #define N 1000
 
 static clg_task *add(clg_graph *g, clg_program *p, const char *kernel, const char *name) {
@@ -28,7 +19,7 @@ static clg_task *add(clg_graph *g, clg_program *p, const char *kernel, const cha
 static void test_transfers(void) {
     clg_context *ctx = tc_context();
     clg_program *p;
-    CHECK_OK(clg_program_from_source(ctx, "rt", src, "", &p));
+    CHECK_OK(clg_program_from_source(ctx, "rt", tc_axpb_sq_src, "", &p));
     static float a[N], b[N], out[N], want[N];
     tc_fill(a, N, -1, 1);
     tc_fill(b, N, -1, 1);
@@ -98,7 +89,7 @@ static void test_transfers(void) {
 static void test_device_to_device(void) {
     clg_context *ctx = tc_context();
     clg_program *p;
-    CHECK_OK(clg_program_from_source(ctx, "rt", src, "", &p));
+    CHECK_OK(clg_program_from_source(ctx, "rt", tc_axpb_sq_src, "", &p));
     static float a[N], b[N], out_d2d[N], mid_host[N], out_host[N];
     tc_fill(a, N, -2, 2);
     tc_fill(b, N, -2, 2);
@@ -164,7 +155,7 @@ static void test_device_to_device(void) {
 static void test_dependencies(void) {
     clg_context *ctx = tc_context();
     clg_program *p;
-    CHECK_OK(clg_program_from_source(ctx, "rt", src, "", &p));
+    CHECK_OK(clg_program_from_source(ctx, "rt", tc_axpb_sq_src, "", &p));
     clg_buffer *x, *m, *n, *o;
     CHECK_OK(clg_buffer_create(ctx, "x", N * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &x));
     CHECK_OK(clg_buffer_create(ctx, "m", N * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m));
@@ -223,7 +214,7 @@ static void test_bad_input(void) {
     CHECK(strstr(clg_last_error(), num) != NULL);
 
     /* Bad ranges. */
-    CHECK_OK(clg_program_from_source(ctx, "rt", src, "", &p));
+    CHECK_OK(clg_program_from_source(ctx, "rt", tc_axpb_sq_src, "", &p));
     clg_graph *g;
     clg_task *t;
     CHECK_OK(clg_graph_create(ctx, "bad", &g));
@@ -284,7 +275,7 @@ static void test_program_cache(void) {
     FILE *f = fopen(path, "w");
     CHECK(f != NULL);
     if (f) {
-        fputs(src, f);
+        fputs(tc_axpb_sq_src, f);
         fclose(f);
     }
     setenv("CLGRAPH_KERNEL_DIR", kdir, 1);
