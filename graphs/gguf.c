@@ -672,6 +672,15 @@ void llm_gguf_close(llm_gguf *f) {
     free(f);
 }
 
+void llm_gguf_release(const llm_gguf *f, const void *data, size_t bytes) {
+    if (!f || !f->map || !data) return;
+    const uintptr_t base = (uintptr_t)f->map, lo = (uintptr_t)data, hi = lo + bytes;
+    if (lo < base || hi > base + f->map_size || hi < lo) return;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t a = (lo + page - 1) / page * page, b = hi / page * page;
+    if (a < b) madvise((void *)a, b - a, MADV_DONTNEED); /* advice: a failure only keeps them */
+}
+
 /* ---- file and metadata accessors ---------------------------------------- */
 
 uint32_t llm_gguf_version(const llm_gguf *f) {

@@ -814,12 +814,14 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     TRY(build_plan(&b, &m->prefill, MM_TT_PREFILL, "prefill."));
     progress(opt, "building kernels", 6, 6);
 
-    /* Upload every weight now, with progress, rather than inside the first step. */
+    /* Upload every weight now, with progress, rather than inside the first step; then the
+     * host copies go: the fused Q/K/V matrices are freed and the file's pages released. */
     size_t n_w = 3 + 7 * (size_t)hp->n_layer, done = 0;
     clg_buffer *top[4] = {m->tok_embd, m->out_norm_w, m->output, m->rope_inv_freq};
     n_w++;
     for (int i = 0; i < 4; i++) {
         TRY(clg_buffer_prefetch(top[i]));
+        llm_gguf_release(m->gguf, clg_buffer_host(top[i]), clg_buffer_size(top[i]));
         progress(opt, "uploading weights", ++done, n_w);
     }
     for (int i = 0; i < hp->n_layer; i++) {
@@ -827,8 +829,11 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
         clg_buffer *lb[7] = {w->attn_norm, w->qkv, w->wo, w->ffn_norm, w->gate, w->up, w->down};
         for (int j = 0; j < 7; j++) {
             TRY(clg_buffer_prefetch(lb[j]));
+            llm_gguf_release(m->gguf, clg_buffer_host(lb[j]), clg_buffer_size(lb[j]));
             progress(opt, "uploading weights", ++done, n_w);
         }
+        free(m->qkv_host[i]); /* uploaded */
+        m->qkv_host[i] = NULL;
     }
     if (opt->tune) progress(opt, "tuning kernels", 0, 1);
     TRY(llm_tune_plans(m, opt->tune));

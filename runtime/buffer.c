@@ -94,6 +94,7 @@ clg_status clg_buffer_find(clg_context *ctx, const char *name, clg_buffer **out)
 
 const char *clg_buffer_name(const clg_buffer *buf) { return buf->name; }
 size_t clg_buffer_size(const clg_buffer *buf) { return buf->bytes; }
+const void *clg_buffer_host(const clg_buffer *buf) { return buf->host; }
 
 size_t clg_context_buffer_count(const clg_context *ctx) {
     size_t n = 0;

@@ -101,6 +101,11 @@ clg_status llm_gguf_open(const char *path, llm_gguf **out);
  * the fuzzer. */
 clg_status llm_gguf_open_memory(const void *data, size_t size, llm_gguf **out);
 void llm_gguf_close(llm_gguf *f); /* safe on NULL */
+/* The caller is done with bytes [data, data + bytes) of f's mapped file (a tensor now copied
+ * to a device): the whole pages inside the range leave memory and are read from the file
+ * again if touched later, so a loaded model does not hold its weights twice in host memory.
+ * A no-op for ranges outside the mapping and for llm_gguf_open_memory files. */
+void llm_gguf_release(const llm_gguf *f, const void *data, size_t bytes);
 
 uint32_t llm_gguf_version(const llm_gguf *f);
 uint64_t llm_gguf_alignment(const llm_gguf *f);

@@ -235,6 +235,8 @@ void clg_buffer_destroy(clg_buffer *buf);
 clg_status clg_buffer_find(clg_context *ctx, const char *name, clg_buffer **out);
 const char *clg_buffer_name(const clg_buffer *buf);
 size_t clg_buffer_size(const clg_buffer *buf);
+/* The host memory given at creation (borrowed; NULL if none). */
+const void *clg_buffer_host(const clg_buffer *buf);
 /* The context's buffers, for profilers: how many, and the i-th (borrowed; NULL when
  * i >= count). The order is unspecified and changes when buffers come and go. */
 size_t clg_context_buffer_count(const clg_context *ctx);
