@@ -151,24 +151,34 @@ __kernel void attention_row(__global const float *q, __global const KV_T *k_cach
     } while (++d < HD4);
     float m = -INFINITY, l = 0.0f;
     int j = 0;
-    do { /* keys 0 .. p, p >= 0 */
-        __global const KV_T *kj = kh + (size_t)j * (size_t)head_dim;
-        __global const KV_T *vj = vh + (size_t)j * (size_t)head_dim;
-        float4 s4 = (float4)(0.0f);
+    do { /* keys j .. j + 3 of 0 .. p, p >= 0: one rescale and one float4 exp per 4 keys
+          * (two scalar exps per key cost more than the dot products on PoCL); keys past p
+          * read key p again and get a score of -inf, hence a weight of 0 */
+        const size_t r0 = (size_t)j * (size_t)head_dim, r1 = (size_t)min(j + 1, p) * (size_t)head_dim;
+        const size_t r2 = (size_t)min(j + 2, p) * (size_t)head_dim, r3 = (size_t)min(j + 3, p) * (size_t)head_dim;
+        float4 a0 = (float4)(0.0f), a1 = a0, a2 = a0, a3 = a0;
         d = 0;
         do {
-            s4 += vload4(d, qh) * KV_LOAD4(kj, d);
+            const float4 qd = vload4(d, qh);
+            a0 += qd * KV_LOAD4(kh + r0, d);
+            a1 += qd * KV_LOAD4(kh + r1, d);
+            a2 += qd * KV_LOAD4(kh + r2, d);
+            a3 += qd * KV_LOAD4(kh + r3, d);
         } while (++d < HD4);
-        const float s = scale * (s4.x + s4.y + s4.z + s4.w);
-        const float mn = fmax(m, s);
-        const float c = exp(m - mn), e = exp(s - mn);
-        l = l * c + e;
+        float4 s = scale * (float4)(a0.x + a0.y + a0.z + a0.w, a1.x + a1.y + a1.z + a1.w,
+                                    a2.x + a2.y + a2.z + a2.w, a3.x + a3.y + a3.z + a3.w);
+        s = select(s, (float4)(-INFINITY), (int4)(j, j + 1, j + 2, j + 3) > (int4)(p));
+        const float mn = fmax(m, fmax(fmax(s.x, s.y), fmax(s.z, s.w)));
+        const float c = exp(m - mn);
+        const float4 e = exp(s - mn);
+        l = l * c + (e.x + e.y + e.z + e.w);
         d = 0;
         do {
-            acc[d] = acc[d] * c + e * KV_LOAD4(vj, d);
+            acc[d] = acc[d] * c + e.x * KV_LOAD4(vh + r0, d) + e.y * KV_LOAD4(vh + r1, d) +
+                     e.z * KV_LOAD4(vh + r2, d) + e.w * KV_LOAD4(vh + r3, d);
         } while (++d < HD4);
         m = mn;
-    } while (++j <= p);
+    } while ((j += 4) <= p);
     const float inv = 1.0f / l;
     d = 0;
     do {
