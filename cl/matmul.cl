@@ -24,6 +24,11 @@
  *   matmul_TY_wg(same arguments)
  *   ffn_swiglu_TY(Wg, Wu, x, h, rows, cols, T, x_stride, h_stride)
  *   ffn_swiglu_TY_wg(same arguments)
+ *   dequant_TY(W, out, rows, cols, out_row0): out [out_row0 + rows, cols] f32 row-major,
+ *      rows out_row0 .. out_row0 + rows - 1 = W dequantized (the others untouched: two
+ *      matrices can be stacked), for a product done by a BLAS library (the prefill's
+ *      library GEMM path, graphs/llama_gemm.c). global = (ceil(cols / 32) rounded up to
+ *      any local size, rows); item (b, r) writes row r's columns 32 b .. 32 b + 31.
  * Variants:
  *   "row" (CPU pattern): global = (rows rounded up to any local size,
  *      ceil(T / MM_TT)), local = NULL (or anything); work-item (r, j) computes
@@ -312,8 +317,19 @@ static inline float silu(float g) { return g / (1.0f + exp(-g)); }
                         silu(red[t * MM_WG]) * red[(MM_TT + t) * MM_WG];                   \
     }
 
-DEFINE_KERNELS(f32)
-DEFINE_KERNELS(f16)
-DEFINE_KERNELS(q8_0)
-DEFINE_KERNELS(q4_0)
-DEFINE_KERNELS(q4_1)
+#define DEFINE_DEQUANT(TY)                                                                 \
+    __kernel void dequant_##TY(__global const uchar *W, __global float *out, int rows,     \
+                               int cols, int out_row0) {                                   \
+        const int b = get_global_id(0), r = get_global_id(1);                              \
+        if (r >= rows || b * 32 >= cols) return;                                           \
+        __global const uchar *row = W + (size_t)r * RB_##TY(cols);                         \
+        __global float *o = out + ((size_t)out_row0 + r) * (size_t)cols;                   \
+        for (int k = b * 32; k < min(cols, b * 32 + 32); k++) o[k] = elem_##TY(row, k);   \
+    }
+
+#define DEFINE_TYPE(TY) DEFINE_KERNELS(TY) DEFINE_DEQUANT(TY)
+DEFINE_TYPE(f32)
+DEFINE_TYPE(f16)
+DEFINE_TYPE(q8_0)
+DEFINE_TYPE(q4_0)
+DEFINE_TYPE(q4_1)

@@ -1,5 +1,5 @@
 /* The library GEMM path of the prefill weight products: the weight is dequantized to an f32
- * scratch matrix by a kernel (cl/dequant.cl), then CLBlast's Sgemm computes y = x W^T (+ y)
+ * scratch matrix by a kernel (dequant_TY of cl/matmul.cl), then CLBlast's Sgemm computes y = x W^T (+ y)
  * in a call task (clgraph/runtime_cl.h); the FFN stacks gate and up into one Sgemm and a
  * SwiGLU kernel (cl/swiglu.cl) follows. The tasks sit beside the product task they replace,
  * disabled until the planner (llama_tune.c) or $CLGRAPH_PREFILL_GEMM chooses them. */
@@ -56,8 +56,7 @@ clg_status llm_gemm_prepare(llm_model *m, step_plan *sp) {
         if (n > w_elems) w_elems = n;
     }
     if (!any) return CLG_OK;
-    clg_status st = clg_program_get(m->ctx, "dequant", "", &sp->dequant);
-    if (st == CLG_OK) st = clg_program_get(m->ctx, "swiglu", "", &sp->swiglu);
+    clg_status st = clg_program_get(m->ctx, "swiglu", "", &sp->swiglu);
     if (st == CLG_OK)
         st = clg_buffer_create(m->ctx, "gemm.w_f32", w_elems * sizeof(float), CLG_TRANSFER_DEVICE_ONLY, NULL,
                                &m->w_f32);
@@ -109,7 +108,7 @@ static clg_status dequant_task(llm_model *m, step_plan *sp, clg_graph *g, const 
     char kernel[32];
     snprintf(kernel, sizeof kernel, "dequant_%s", llm_kernel_suffix(dtype));
     clg_task *t;
-    clg_status st = clg_graph_add_task(g, name, sp->dequant, kernel, &t);
+    clg_status st = clg_graph_add_task(g, name, sp->matmul, kernel, &t);
     if (st == CLG_OK) st = clg_task_arg_buffer(t, 0, w, CLG_READ);
     if (st == CLG_OK) st = clg_task_arg_buffer(t, 1, m->w_f32, CLG_WRITE);
     if (st == CLG_OK) st = clg_task_arg_int(t, 2, rows);

@@ -83,7 +83,7 @@ typedef struct step_plan {
         double on_ns, off_ns;
     } replay;
     /* The library GEMM path (llama_gemm.c; prefill only, NULL elsewhere). */
-    clg_program *dequant, *swiglu;
+    clg_program *swiglu;
     struct gemm_call *calls;  /* [n_layer][4] the Sgemm call tasks' parameters (owned) */
 } step_plan;
 

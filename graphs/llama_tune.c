@@ -234,7 +234,7 @@ static clg_status tune_kind(llm_model *m, step_plan *sp, mm_kind k) {
  * SwiGLU) on all layers at the plan's batch size; the product stays unless the library
  * is CLG_TUNE_MARGIN faster. */
 static clg_status tune_gemm(llm_model *m, step_plan *sp, mm_kind k) {
-    static clg_task *own[1024], *lib[4 * 1024];
+    clg_task *own[1024], *lib[4 * 1024]; /* 40 KiB: per call, so that two models can tune at once */
     int rows;
     clg_task_set sets[2] = {{own, llm_mm_tasks(m, sp, k, own, &rows)}, {lib, llm_gemm_tasks(m, sp, k, lib)}};
     double ns[2];

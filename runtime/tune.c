@@ -24,6 +24,15 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* ns[i] = the median of row i of v [n, reps], for the rows with ns[i] >= 0 (sorts them). */
+static void row_medians(double *v, size_t n, int reps, double *ns) {
+    for (size_t i = 0; i < n; i++)
+        if (ns[i] >= 0) {
+            qsort(v + i * (size_t)reps, (size_t)reps, sizeof *v, cmp_double);
+            ns[i] = v[i * (size_t)reps + (size_t)reps / 2];
+        }
+}
+
 static double now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -80,11 +89,7 @@ clg_status clg_task_tune_group(clg_task *const *tasks, size_t n_tasks, const clg
         for (size_t i = 0; i < n && st == CLG_OK; i++)
             if (ns[i] >= 0 && (st = apply(tasks, n_tasks, &cands[i])) == CLG_OK)
                 st = time_once(tasks, n_tasks, &v[i * (size_t)reps + (size_t)r]);
-    for (size_t i = 0; i < n && st == CLG_OK; i++)
-        if (ns[i] >= 0) {
-            qsort(v + i * (size_t)reps, (size_t)reps, sizeof *v, cmp_double);
-            ns[i] = v[i * (size_t)reps + (size_t)reps / 2];
-        }
+    if (st == CLG_OK) row_medians(v, n, reps, ns);
     for (size_t k = 0; k < n_tasks; k++) tasks[k]->stats = saved[k];
     free(saved);
     free(v);
@@ -120,10 +125,8 @@ clg_status clg_task_sets_time(const clg_task_set *sets, size_t n, int warmup, in
     for (int r = 0; r < reps && st == CLG_OK; r++)
         for (size_t i = 0; i < n && st == CLG_OK; i++)
             st = time_once(sets[i].tasks, sets[i].n, &v[i * (size_t)reps + (size_t)r]);
-    for (size_t i = 0; i < n && st == CLG_OK; i++) {
-        qsort(v + i * (size_t)reps, (size_t)reps, sizeof *v, cmp_double);
-        ns[i] = v[i * (size_t)reps + (size_t)reps / 2];
-    }
+    for (size_t i = 0; i < n; i++) ns[i] = 0;
+    if (st == CLG_OK) row_medians(v, n, reps, ns);
     for (size_t i = 0, k = 0; i < n; i++)
         for (size_t j = 0; j < sets[i].n; j++) sets[i].tasks[j]->stats = saved[k++];
     free(saved);

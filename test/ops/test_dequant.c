@@ -1,4 +1,4 @@
-/* cl/dequant.cl and cl/swiglu.cl (the prefill's library GEMM path) on the device in
+/* dequant_TY of cl/matmul.cl and cl/swiglu.cl (the prefill's library GEMM path) on the device in
  * $CLGRAPH_DEVICE against C: each weight type's dequantization of random matrices (into a
  * row offset of a larger matrix, rows around it untouched) equals llm_dequantize exactly
  * (f32 arithmetic on the same values; f16 conversions exact), and SwiGLU of a stacked
@@ -96,7 +96,7 @@ int main(void) {
     tc_seed(1234);
     clg_context *ctx = tc_context();
     clg_program *prog;
-    CHECK_OK(clg_program_get(ctx, "dequant", "", &prog));
+    CHECK_OK(clg_program_get(ctx, "matmul", "", &prog));
     /* cols: whole blocks (64, 576), and for f32 / f16 a partial last group (40, 50). */
     static const int shapes[][2] = {{1, 64}, {37, 576}, {5, 40}, {9, 50}};
     for (int ti = 0; ti < 5; ti++)
