@@ -376,6 +376,7 @@ int clg_cmd_bench(int argc, char **argv) {
 
     int need = o.n_prompt > TG_PROMPT + o.n_gen ? o.n_prompt : TG_PROMPT + o.n_gen;
     llm_model_options mo = llm_model_options_default();
+    mo.kernel_dir = getenv("CLGRAPH_KERNEL_DIR");
     mo.device = o.device;
     mo.build = o.build;
     mo.tune = o.tune;

@@ -17,6 +17,7 @@ static int parse_count(const char *s, int *out) {
 
 int clg_cmd_plan(int argc, char **argv) {
     llm_model_options o = llm_model_options_default();
+    o.kernel_dir = getenv("CLGRAPH_KERNEL_DIR");
     const char *model = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {

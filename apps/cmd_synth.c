@@ -1,5 +1,5 @@
 /* clgraph synth: writes a Llama GGUF with the real shapes of a published model and random
- * weights (graphs/synth.c), for throughput measurements at sizes no package ships. */
+ * weights (graphs/model/synth.c), for throughput measurements at sizes no package ships. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -171,6 +171,7 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
         return 1;
     }
     llm_model_options mo = llm_model_options_default();
+    mo.kernel_dir = getenv("CLGRAPH_KERNEL_DIR");
     mo.device = o->device;
     mo.build = o->build;
     mo.n_ctx = o->n_ctx;

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clgraph/llm.h"
 #include "clgraph/runtime.h"
 
 typedef struct cand {
@@ -340,6 +341,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "no context: %s\n", clg_last_error());
         return 1;
     }
+    clg_context_add_kernel_files(ctx, llm_kernel_files());
     const clg_device_info *d = clg_context_device(ctx);
     printf("device: %s / %s, driver %s; weights %s, %s; %d repetitions, interleaved\n",
            d->platform_name, d->device_name, d->driver_version, ty,

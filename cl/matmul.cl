@@ -27,7 +27,7 @@
  *   dequant_TY(W, out, rows, cols, out_row0): out [out_row0 + rows, cols] f32 row-major,
  *      rows out_row0 .. out_row0 + rows - 1 = W dequantized (the others untouched: two
  *      matrices can be stacked), for a product done by a BLAS library (the prefill's
- *      library GEMM path, graphs/llama_gemm.c). global = (ceil(cols / 32) rounded up to
+ *      library GEMM path, graphs/llama/llama_gemm.c). global = (ceil(cols / 32) rounded up to
  *      any local size, rows); item (b, r) writes row r's columns 32 b .. 32 b + 31.
  * Variants:
  *   "row" (CPU pattern): global = (rows rounded up to any local size,

@@ -1,7 +1,12 @@
-# Embeds every cl/*.cl into the binary (C has no raw strings: byte arrays), and,
-# where clang and llvm-spirv are found, its SPIR-V 1.0 module too.
+# Kernel files are embedded into the library that uses them (C has no raw strings: byte
+# arrays), and, where clang and llvm-spirv are found, their SPIR-V 1.0 modules too:
+#   clgraph_runtime: cl/probe.cl (the bandwidth and launch probe)
+#   clgraph_llm:     every other cl/*.cl (the model's op families)
 file(GLOB CLGRAPH_CL_FILES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/cl/*.cl)
 list(SORT CLGRAPH_CL_FILES)
+set(CLGRAPH_RUNTIME_CL_FILES ${PROJECT_SOURCE_DIR}/cl/probe.cl)
+set(CLGRAPH_LLM_CL_FILES ${CLGRAPH_CL_FILES})
+list(REMOVE_ITEM CLGRAPH_LLM_CL_FILES ${CLGRAPH_RUNTIME_CL_FILES})
 
 set(CLGRAPH_HAVE_SPIRV OFF)
 if(CLGRAPH_SPIRV)
@@ -31,12 +36,28 @@ foreach(cl ${CLGRAPH_CL_FILES})
   endif()
 endforeach()
 
-set(CLGRAPH_KERNELS_C ${gen}/embedded_kernels.c)
-add_custom_command(
-  OUTPUT ${CLGRAPH_KERNELS_C}
-  COMMAND ${CMAKE_COMMAND} -DOUT=${CLGRAPH_KERNELS_C} -DSPV_DIR=${gen}
-          -DHAVE_SPIRV=${CLGRAPH_HAVE_SPIRV} "-DFILES=${CLGRAPH_CL_FILES}"
-          -P ${PROJECT_SOURCE_DIR}/cmake/embed.cmake
-  DEPENDS ${CLGRAPH_CL_FILES} ${CLGRAPH_SPV_FILES} ${PROJECT_SOURCE_DIR}/cmake/embed.cmake
-  COMMENT "Embedding OpenCL kernels"
-  VERBATIM)
+# clgraph_embed_kernels(OUT_VAR SYMBOL files...): a generated C file defining
+# `const clg_kernel_file SYMBOL[]` (clgraph/runtime.h) for the files; its path in OUT_VAR.
+function(clgraph_embed_kernels out_var symbol)
+  set(files ${ARGN})
+  set(out ${gen}/${symbol}.c)
+  set(spv "")
+  foreach(cl ${files})
+    get_filename_component(name ${cl} NAME_WE)
+    if(CLGRAPH_HAVE_SPIRV)
+      list(APPEND spv ${gen}/${name}.spv)
+    endif()
+  endforeach()
+  add_custom_command(
+    OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DSYMBOL=${symbol} -DSPV_DIR=${gen}
+            -DHAVE_SPIRV=${CLGRAPH_HAVE_SPIRV} "-DFILES=${files}"
+            -P ${PROJECT_SOURCE_DIR}/cmake/embed.cmake
+    DEPENDS ${files} ${spv} ${PROJECT_SOURCE_DIR}/cmake/embed.cmake
+    COMMENT "Embedding OpenCL kernels (${symbol})"
+    VERBATIM)
+  set(${out_var} ${out} PARENT_SCOPE)
+endfunction()
+
+clgraph_embed_kernels(CLGRAPH_RUNTIME_KERNELS_C clg_runtime_kernels ${CLGRAPH_RUNTIME_CL_FILES})
+clgraph_embed_kernels(CLGRAPH_LLM_KERNELS_C llm_embedded_kernels ${CLGRAPH_LLM_CL_FILES})

@@ -83,6 +83,11 @@ clg_status clg_context_create(const clg_context_options *opt, clg_context **out)
     }
     clg_device_probe_kernel(ctx->cl, ctx->device, opt->profiling ? ctx->queue : NULL, &ctx->info);
     ctx->cache_dir = cache_dir_for(opt->cache_dir);
+    ctx->tables[ctx->n_tables++] = clg_runtime_kernel_files();
+    if (opt->kernel_dir && *opt->kernel_dir && !(ctx->kernel_dir = clg_strdup(opt->kernel_dir))) {
+        st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "allocating a context");
+        goto fail;
+    }
     *out = ctx;
     return CLG_OK;
 fail:
@@ -102,6 +107,7 @@ void clg_context_destroy(clg_context *ctx) {
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);
     free(ctx->cache_dir);
+    free(ctx->kernel_dir);
     free(ctx);
 }
 

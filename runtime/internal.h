@@ -123,8 +123,13 @@ typedef struct clg_pending {
     uint64_t bytes;
 } clg_pending;
 
+#define CLG_MAX_KERNEL_TABLES 8
+
 struct clg_context {
     clg_device_info info;
+    const clg_kernel_file *tables[CLG_MAX_KERNEL_TABLES]; /* registered kernel files */
+    size_t n_tables;
+    char *kernel_dir; /* NULL: the tables */
     cl_platform_id platform;
     cl_device_id device;
     cl_context cl;

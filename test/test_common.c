@@ -1,6 +1,8 @@
 /* Shared test helpers (see test_common.h). */
 #include "test_common.h"
 
+#include "clgraph/llm.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,7 @@ clg_context *tc_context(void) {
                 clg_status_str(st), clg_last_error());
         exit(1);
     }
+    CHECK_OK(clg_context_add_kernel_files(ctx, llm_kernel_files()));
     const clg_device_info *d = clg_context_device(ctx);
     printf("device: %s / %s\n", d->platform_name, d->device_name);
     return ctx;

@@ -20,6 +20,10 @@ extern "C" {
 
 typedef struct llm_model llm_model;
 
+/* The model library's kernel files (cl/matmul.cl, cl/norm.cl, ...), for
+ * clg_context_add_kernel_files; static. llm_model_load registers them on its context. */
+const clg_kernel_file *llm_kernel_files(void);
+
 /* Hyper-parameters read from the GGUF metadata (general.architecture = llama). */
 typedef struct llm_hparams {
     int n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_rot;
@@ -45,6 +49,7 @@ typedef struct llm_model_options {
     int n_batch;            /* 0: 64 */
     int profiling;          /* profiling events on every task */
     const char *cache_dir;  /* program cache, see clg_context_options */
+    const char *kernel_dir; /* kernel files from a folder, see clg_context_options */
     llm_progress_fn progress;
     void *progress_user;
     /* The variants of the weight products, norms and attention (and command-buffer

@@ -111,6 +111,9 @@ typedef struct clg_context_options {
     const char *cache_dir;    /* program binary cache; NULL: $CLGRAPH_CACHE_DIR,
                                  else $XDG_CACHE_HOME/clgraph, else ~/.cache/clgraph;
                                  "" disables the cache */
+    const char *kernel_dir;   /* NULL: kernel files from the registered tables; else read
+                                 FILE.cl from this folder (while developing kernels);
+                                 borrowed, copied */
 } clg_context_options;
 
 clg_context_options clg_context_options_default(void);
@@ -152,9 +155,9 @@ typedef enum clg_program_origin {
 } clg_program_origin;
 
 /* Builds (or returns the context's already-built) program for one of the
- * embedded kernel files, e.g. "norm" for cl/norm.cl, with extra build options
- * such as "-DWG=64". With $CLGRAPH_KERNEL_DIR set, the file is read from that
- * folder instead. The program is owned by the context. On a build failure the
+ * kernel files registered on ctx (clg_context_add_kernel_files), e.g. "norm" for
+ * cl/norm.cl, with extra build options such as "-DWG=64". With the context's
+ * kernel_dir set, the file is read from that folder instead. The program is owned by the context. On a build failure the
  * status is CLG_ERR_BUILD and clg_last_error() holds the build log. */
 clg_status clg_program_get(clg_context *ctx, const char *file, const char *options,
                            clg_program **out);
@@ -204,10 +207,26 @@ clg_status clg_program_variants(const clg_program *prog, clg_variant *out, size_
 clg_status clg_variants_parse(const char *name, const char *source, clg_variant *out, size_t cap,
                               size_t *n);
 
-/* Names of the embedded kernel files, NULL-terminated; static. */
-const char *const *clg_embedded_files(void);
-/* The OpenCL C text of an embedded file (NUL-terminated, static), NULL if none. */
-const char *clg_embedded_source(const char *file);
+/* A kernel file compiled into a library: cmake/embed.cmake generates a table of them, ended
+ * by an entry whose name is NULL. Each library embeds its own files and registers its table
+ * on a context (clg_context_add_kernel_files); the runtime's own, cl/probe.cl, is always there. */
+typedef struct clg_kernel_file {
+    const char *name;           /* "norm" for cl/norm.cl */
+    const char *source;         /* OpenCL C, NUL-terminated */
+    size_t source_len;
+    const unsigned char *spirv; /* its SPIR-V 1.0 module, or NULL */
+    size_t spirv_len;
+} clg_kernel_file;
+
+/* The runtime's table (cl/probe.cl); static. */
+const clg_kernel_file *clg_runtime_kernel_files(void);
+/* Makes a table of kernel files available to clg_program_get on ctx; tables registered
+ * later are searched first. files is borrowed and must outlive ctx (a static table). */
+clg_status clg_context_add_kernel_files(clg_context *ctx, const clg_kernel_file *files);
+/* The OpenCL C text of kernel file `file` as clg_program_get would build it (a registered
+ * table's, or read from the context's kernel_dir): NUL-terminated, owned by the caller
+ * (free); CLG_ERR_NOT_FOUND when there is none. */
+clg_status clg_context_kernel_source(clg_context *ctx, const char *file, char **out);
 
 /* ---- buffers ----------------------------------------------------------- */
 

@@ -20,6 +20,7 @@ static const char *kinds[N_KINDS] = {"qkv",      "attn_output", "ffn_swiglu",
                                      "ffn_norm", "output_norm", "attention"};
 static char dir[] = "/tmp/clgraph-planner-XXXXXX";
 static char model[600], cache[600];
+static const char *kernel_dir; /* NULL: the embedded kernel files */
 
 static llm_model *load_split(int tune, int split) {
     llm_model_options o = llm_model_options_default();
@@ -28,6 +29,7 @@ static llm_model *load_split(int tune, int split) {
     o.tune = tune;
     o.attn_split = split;
     o.cache_dir = cache;
+    o.kernel_dir = kernel_dir;
     llm_model *m = NULL;
     CHECK_OK(llm_model_load(model, &o, &m));
     return m;
@@ -298,12 +300,12 @@ int main(void) {
                  src ? src : ".", dir, dir, file);
         CHECK(system(cmd) == 0);
         snprintf(cmd, sizeof cmd, "%s/k", dir);
-        setenv("CLGRAPH_KERNEL_DIR", cmd, 1);
+        kernel_dir = cmd;
         m = load_split(0, 2);
         if (tuned_count(m) != 0) fprintf(stderr, "  a plan survived a change of %s.cl\n", file);
         CHECK(tuned_count(m) == 0);
         llm_model_destroy(m);
-        unsetenv("CLGRAPH_KERNEL_DIR");
+        kernel_dir = NULL;
     }
 
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

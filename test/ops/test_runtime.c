@@ -267,7 +267,7 @@ static void test_program_cache(void) {
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
 
-    /* CLGRAPH_KERNEL_DIR loads kernel files from a folder. */
+    /* A context's kernel_dir loads kernel files from a folder. */
     char kdir[] = "/tmp/clgraph-kdir-XXXXXX";
     CHECK(mkdtemp(kdir) != NULL);
     char path[256];
@@ -278,11 +278,10 @@ static void test_program_cache(void) {
         fputs(tc_axpb_sq_src, f);
         fclose(f);
     }
-    setenv("CLGRAPH_KERNEL_DIR", kdir, 1);
     o.cache_dir = "";
+    o.kernel_dir = kdir;
     CHECK_OK(clg_context_create(&o, &ctx));
     CHECK_OK(clg_program_get(ctx, "custom", "", &p));
-    unsetenv("CLGRAPH_KERNEL_DIR");
     clg_context_destroy(ctx);
     snprintf(cmd, sizeof cmd, "rm -rf %s", kdir);
     CHECK(system(cmd) == 0);

@@ -1,4 +1,4 @@
-/* llm_convert (graphs/convert.c): a synthetic GGUF with f32, f16, q8_0, q4_0, q4_1 matrices (one
+/* llm_convert (graphs/model/convert.c): a synthetic GGUF with f32, f16, q8_0, q4_0, q4_1 matrices (one
  * with odd rows, one of > 1 M elements), 1-D norms (f32 and f16), a 2-D non-weight and a 3-D
  * tensor, converted to every target: metadata kept, types chosen by the rules, data bit-exact
  * against llm_quantize and within each type's error bound; errors leave no output file. */
@@ -11,7 +11,7 @@
 
 #include "clgraph/convert.h"
 #include "clgraph/gguf.h"
-#include "graphs/gguf_impl.h"
+#include "graphs/model/gguf_impl.h"
 #include "test_common.h"
 
 static char g_dir[64];

@@ -1,4 +1,4 @@
-/* Synthetic models (graphs/synth.c) and the writer's streaming tensors: the shapes match the
+/* Synthetic models (graphs/model/synth.c) and the writer's streaming tensors: the shapes match the
  * published configs (and the SmolLM2 test model's metadata), a tiny model in f16 / q8_0 / q4_0
  * opens with the right metadata, tensor shapes and types, norms of 1.0 and weights of mean 0 and
  * deviation 0.02, a tokenizer that loads and round-trips text, the same seed gives the same

@@ -9,8 +9,8 @@
 
 #include "clgraph/gguf.h"
 #include "clgraph/tokenizer.h"
-#include "graphs/tokenizer_impl.h"
-#include "graphs/unicode_data.h"
+#include "graphs/text/tokenizer_impl.h"
+#include "graphs/text/unicode_data.h"
 #include "test_common.h"
 #include "test_tokenizer_golden.h"
 

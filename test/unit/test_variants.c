@@ -3,6 +3,7 @@
  * the line named. */
 #include <string.h>
 
+#include "clgraph/llm.h"
 #include "test_common.h"
 
 int main(void) {
@@ -43,12 +44,14 @@ int main(void) {
 
     /* Every kernel file parses; the families the planner tunes have a CPU and a GPU
      * default. */
-    const char *const *files = clg_embedded_files();
-    int defaults = 0;
-    for (size_t i = 0; files[i]; i++) {
-        const char *text = clg_embedded_source(files[i]);
+    const clg_kernel_file *tables[2] = {clg_runtime_kernel_files(), llm_kernel_files()};
+    int defaults = 0, files = 0;
+    for (int tb = 0; tb < 2; tb++)
+    for (const clg_kernel_file *f = tables[tb]; f->name; f++) {
+        const char *text = f->source, *name = f->name;
+        files++;
         CHECK(text != NULL);
-        if (!text || clg_variants_parse(files[i], text, v, CLG_VARIANT_MAX, &n) != CLG_OK) {
+        if (!text || clg_variants_parse(name, text, v, CLG_VARIANT_MAX, &n) != CLG_OK) {
             CHECK(!"kernel file declarations parse");
             continue;
         }
@@ -57,11 +60,12 @@ int main(void) {
             cpu += !strcmp(v[k].device, "cpu");
             gpu += !strcmp(v[k].device, "gpu");
         }
-        if (!strcmp(files[i], "matmul") || !strcmp(files[i], "norm") || !strcmp(files[i], "attention")) {
+        if (!strcmp(name, "matmul") || !strcmp(name, "norm") || !strcmp(name, "attention")) {
             CHECK(cpu == 1 && gpu == 1);
             defaults++;
         }
     }
     CHECK(defaults == 3);
+    CHECK(files >= 10);
     return tc_finish("variants");
 }

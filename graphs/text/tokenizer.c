@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graphs/tokenizer_impl.h"
+#include "graphs/text/tokenizer_impl.h"
 
 #define KEY_PREFIX "tokenizer.ggml."
 

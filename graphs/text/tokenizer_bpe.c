@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graphs/tokenizer_impl.h"
-#include "graphs/unicode_data.h"
+#include "graphs/text/tokenizer_impl.h"
+#include "graphs/text/unicode_data.h"
 
 /* ---- GPT-2 byte map ---------------------------------------------------- */
 

@@ -11,7 +11,7 @@
 #include <clblast_c.h>
 
 #include "clgraph/runtime_cl.h"
-#include "graphs/llama_impl.h"
+#include "graphs/llama/llama_impl.h"
 
 /* The Sgemm of one call task: y[T, rows] (y_stride) = x[T, cols] (x_stride) . W^T + beta y,
  * W = w [rows, cols] f32; T is the plan's batch at enqueue time. */

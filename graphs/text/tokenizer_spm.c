@@ -5,7 +5,7 @@
  * piece is not in the vocabulary. */
 #include <stdlib.h>
 
-#include "graphs/tokenizer_impl.h"
+#include "graphs/text/tokenizer_impl.h"
 
 typedef struct sym {
     uint32_t start, n; /* n = 0 once merged into its left neighbour */

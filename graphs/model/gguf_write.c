@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "clgraph/gguf.h"
-#include "graphs/gguf_impl.h"
+#include "graphs/model/gguf_impl.h"
 
 #define GGUF_DEFAULT_ALIGNMENT 32
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "clgraph/gguf.h"
-#include "graphs/gguf_impl.h"
+#include "graphs/model/gguf_impl.h"
 
 #define GGUF_MAGIC 0x46554747u /* "GGUF" read as a little-endian u32 */
 #define GGUF_HEADER_BYTES 24   /* magic, version, tensor count, kv count */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graphs/llama_impl.h"
+#include "graphs/llama/llama_impl.h"
 
 llm_model_options llm_model_options_default(void) {
     llm_model_options o;
@@ -714,7 +714,9 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     co.build = opt->build;
     co.profiling = opt->profiling || opt->tune; /* the tuner times with profiling events */
     co.cache_dir = opt->cache_dir;
+    co.kernel_dir = opt->kernel_dir;
     TRY(clg_context_create(&co, &m->ctx));
+    TRY(clg_context_add_kernel_files(m->ctx, llm_kernel_files()));
     m->gpu_variants = clg_context_device(m->ctx)->type == CLG_DEVICE_GPU;
 
     /* Host staging, activations sized for the largest batch, weights. */

@@ -17,7 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "graphs/llama_impl.h"
+#include "graphs/llama/llama_impl.h"
 
 #define PLAN_MAGIC "clgraph-plan 3"
 #define TUNE_WARMUP 2
