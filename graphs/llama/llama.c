@@ -10,6 +10,7 @@
 llm_model_options llm_model_options_default(void) {
     llm_model_options o;
     memset(&o, 0, sizeof o);
+    o.replay = -1;
     return o;
 }
 

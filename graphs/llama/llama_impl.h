@@ -160,7 +160,6 @@ clg_status llm_set_batch(llm_model *m, step_plan *sp, int T);
  * output product is one token), for qkv and ffn_swiglu only where their RMSNorm is a task
  * of its own (float activations: with 8-bit ones it is fused into the product), and not
  * with $CLGRAPH_PREFILL_GEMM=own. */
-enum { LLM_GEMM_AUTO = 0, LLM_GEMM_OWN, LLM_GEMM_CLBLAST };
 /* $CLGRAPH_PREFILL_GEMM (auto | own | clblast; unset or empty: auto) into *mode. */
 clg_status llm_gemm_mode_from_env(int *mode);
 int llm_gemm_offered(const llm_model *m, const step_plan *sp, mm_kind k);

@@ -71,9 +71,20 @@ typedef struct llm_model_options {
      * logits then move by up to ~2-3 on SmolLM2 (test/data/model/README.md). LLM_ACT_F32:
      * float activations (cl/matmul.cl). */
     int act;
+    /* The prefill weight products' library path (dequantize + CLBlast Sgemm):
+     * LLM_GEMM_AUTO (0) lets the planner time it against the own kernels (--tune),
+     * LLM_GEMM_OWN never offers it, LLM_GEMM_CLBLAST forces it wherever it is offered. */
+    int prefill_gemm;
+    /* Recorded replay of decode steps: -1 (default) as the planner chooses, 0 off, 1 on
+     * (fails where the device has no cl_khr_command_buffer). */
+    int replay;
+    /* Warnings that are not errors (an ignored plan cache file and why); NULL drops them. */
+    void (*warn)(void *user, const char *message);
+    void *warn_user;
 } llm_model_options;
 
 enum { LLM_ACT_AUTO = 0, LLM_ACT_F32 = 1, LLM_ACT_Q8 = 2 };
+enum { LLM_GEMM_AUTO = 0, LLM_GEMM_OWN = 1, LLM_GEMM_CLBLAST = 2 };
 /* "auto", "f32", "q8" to LLM_ACT_*; -1 for anything else. */
 int llm_act_from_name(const char *name);
 
