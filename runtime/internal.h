@@ -7,6 +7,7 @@
 
 #include "clgraph/runtime.h"
 #include "clgraph/runtime_cl.h"
+#include "clgraph/util.h"
 
 /* Name of an OpenCL error code ("CL_OUT_OF_RESOURCES"). */
 const char *clg_cl_error_name(cl_int err);
@@ -33,9 +34,6 @@ void clg_device_probe_kernel(cl_context ctx, cl_device_id d, cl_command_queue q,
 /* Fills info from an OpenCL device id. */
 void clg_device_fill_info(cl_platform_id p, cl_device_id d, clg_device_info *info);
 
-/* 64-bit FNV-1a, chained through h (start with CLG_FNV_INIT). */
-#define CLG_FNV_INIT 0xcbf29ce484222325ull
-uint64_t clg_fnv1a(uint64_t h, const void *data, size_t n);
 
 char *clg_strdup(const char *s);
 

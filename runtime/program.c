@@ -76,13 +76,13 @@ static char *read_file(const char *path, size_t *len) {
 static uint64_t cache_key(const clg_context *ctx, const void *input, size_t n, int is_il,
                           const char *options) {
     const clg_device_info *d = &ctx->info;
-    uint64_t h = CLG_FNV_INIT;
-    h = clg_fnv1a(h, d->platform_version, strlen(d->platform_version));
-    h = clg_fnv1a(h, d->device_name, strlen(d->device_name));
-    h = clg_fnv1a(h, d->driver_version, strlen(d->driver_version));
-    h = clg_fnv1a(h, &is_il, sizeof is_il);
-    h = clg_fnv1a(h, input, n);
-    return clg_fnv1a(h, options, strlen(options));
+    uint64_t h = CLG_HASH_INIT;
+    h = clg_hash(h, d->platform_version, strlen(d->platform_version));
+    h = clg_hash(h, d->device_name, strlen(d->device_name));
+    h = clg_hash(h, d->driver_version, strlen(d->driver_version));
+    h = clg_hash(h, &is_il, sizeof is_il);
+    h = clg_hash(h, input, n);
+    return clg_hash(h, options, strlen(options));
 }
 
 static void cache_path(const clg_context *ctx, uint64_t key, char *buf, size_t cap) {
@@ -172,7 +172,7 @@ static clg_status build(clg_context *ctx, const char *name, const char *src, siz
     const void *input = use_il ? (const void *)spv : (const void *)src;
     size_t input_len = use_il ? spv_len : src_len;
     uint64_t key = cache_key(ctx, input, input_len, use_il, options);
-    out->source_hash = clg_fnv1a(CLG_FNV_INIT, src, src_len);
+    out->source_hash = clg_hash(CLG_HASH_INIT, src, src_len);
     cl_program p = cache_load(ctx, key, options);
     if (p) {
         out->prog = p;
@@ -276,7 +276,7 @@ clg_status clg_program_from_source(clg_context *ctx, const char *name, const cha
     size_t n = strlen(source);
     char key[1024];
     snprintf(key, sizeof key, "%s#%016llx|%s", name,
-             (unsigned long long)clg_fnv1a(CLG_FNV_INIT, source, n), options);
+             (unsigned long long)clg_hash(CLG_HASH_INIT, source, n), options);
     if ((*out = find(ctx, key)) != NULL) return CLG_OK;
     return get(ctx, name, source, n, NULL, 0, options, key, out);
 }

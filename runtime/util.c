@@ -1,8 +1,12 @@
-/* Small shared helpers: OpenCL error names, hashing, strings. */
+/* Small shared helpers: OpenCL error names, strings, and clgraph/util.h (hash, clock,
+ * median, random numbers). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "clgraph/util.h"
 
 #include "runtime/internal.h"
 
@@ -48,7 +52,7 @@ clg_status clg_cl_fail_at(cl_int err, const char *call, const char *file, int li
                     (int)err, file, line, what);
 }
 
-uint64_t clg_fnv1a(uint64_t h, const void *data, size_t n) {
+uint64_t clg_hash(uint64_t h, const void *data, size_t n) {
     const unsigned char *p = data;
     for (size_t i = 0; i < n; i++) {
         h ^= p[i];
@@ -56,6 +60,41 @@ uint64_t clg_fnv1a(uint64_t h, const void *data, size_t n) {
     }
     return h;
 }
+
+uint64_t clg_hash_str(uint64_t h, const char *s) { return clg_hash(h, s, strlen(s)); }
+
+double clg_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e9 * (double)ts.tv_sec + (double)ts.tv_nsec;
+}
+
+int clg_cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double clg_median(double *v, size_t n) {
+    if (n == 0) return 0;
+    qsort(v, n, sizeof *v, clg_cmp_double);
+    return v[n / 2];
+}
+
+uint64_t clg_rng_seed(uint64_t seed) {
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull;
+    return s ? s : 0x9E3779B97F4A7C15ull;
+}
+
+uint64_t clg_rng_next(uint64_t *state) {
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+float clg_rng_float(uint64_t *state) { return (float)(clg_rng_next(state) >> 40) / 16777216.0f; }
 
 char *clg_strdup(const char *s) {
     size_t n = strlen(s) + 1;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "clgraph/gguf.h"
+#include "clgraph/planner.h"
 #include "clgraph/runtime.h"
 
 #ifdef __cplusplus
@@ -102,6 +103,10 @@ const llm_hparams *llm_model_hparams(const llm_model *m);
 const llm_gguf *llm_model_gguf(const llm_model *m);
 clg_context *llm_model_context(const llm_model *m);
 clg_plan *llm_model_plan(const llm_model *m);
+
+/* The planner that chose how the step plans' tasks run (kinds "decode.qkv", "prefill.attention",
+ * ...; replay registered for the decode plans). Borrowed, valid while m lives. */
+const clg_planner *llm_model_planner(const llm_model *m);
 
 /* The step plans: 0 decode (one token per step), 1 prefill (prompt batches); 2 and 3
  * the same with the greedy head of llm_model_eval_greedy (they share the layer graphs). */
