@@ -1,6 +1,6 @@
-/* Graphs of tasks, dependency inference from declared access, plans, and the
- * step: uploads by policy, kernels in order (or replayed, replay.c), read-backs,
- * profiling events. */
+/* Graphs of tasks, plans, the order check of their declared access (a read-after-write
+ * that points backwards is refused), and the step: uploads by policy, kernels in order
+ * (or replayed, replay.c), read-backs, profiling events. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,12 +42,14 @@ void clg_graph_destroy(clg_graph *g) {
     clg_replay_invalidate(g);
     for (clg_plan *p = ctx->plans; p; p = p->next) /* plans borrow graphs: drop it there */
         for (size_t i = 0; i < p->n;)
-            if (p->graphs[i] == g) memmove(&p->graphs[i], &p->graphs[i + 1], (--p->n - i) * sizeof *p->graphs);
-            else i++;
+            if (p->graphs[i] == g) {
+                memmove(&p->graphs[i], &p->graphs[i + 1], (--p->n - i) * sizeof *p->graphs);
+                p->checked = 0;
+            } else {
+                i++;
+            }
     for (size_t i = 0; i < g->n; i++) task_free(g->tasks[i]);
     free(g->tasks);
-    free(g->deps);
-    free(g->dep_off);
     free(g->name);
     free(g);
 }
@@ -92,7 +94,7 @@ static clg_status task_append(clg_graph *g, clg_task *t, unsigned nargs, clg_tas
     t->graph = g;
     t->stats.min_ns = UINT64_MAX;
     g->tasks[g->n++] = t;
-    g->deps_valid = 0;
+    g->version++;
     clg_replay_invalidate(g);
     *out = t;
     return CLG_OK;
@@ -141,6 +143,7 @@ int clg_task_enabled(const clg_task *t) { return !t->disabled; }
 void clg_task_set_enabled(clg_task *t, int on) {
     if (t->disabled == !on) return;
     t->disabled = !on;
+    t->graph->version++;
     clg_replay_invalidate(t->graph);
 }
 
@@ -171,7 +174,7 @@ clg_status clg_task_arg_buffer(clg_task *t, unsigned index, clg_buffer *buf, clg
         return CLG_CL_FAIL(err, "clSetKernelArg", "task '%s' argument %u = buffer '%s'", t->name,
                            index, buf->name);
     t->args[index] = (clg_arg){.kind = 1, .buf = buf, .access = access};
-    t->graph->deps_valid = 0;
+    t->graph->version++;
     clg_replay_invalidate(t->graph);
     return CLG_OK;
 }
@@ -317,52 +320,77 @@ size_t clg_task_max_local(const clg_task *t) {
     return n;
 }
 
-/* ---- dependencies ------------------------------------------------------ */
+/* ---- order check -------------------------------------------------------
+ * A step runs the tasks in order on an in-order queue, so the declared access decides
+ * nothing about scheduling; it lets the runtime refuse an order that cannot be meant: a
+ * task reading a device-only buffer that nothing has written yet (no earlier task of the
+ * step, no earlier step, no clg_buffer_write / _zero) while a later task of the same plan
+ * writes it, i.e. a read-after-write dependency pointing backwards. One walk over the
+ * enabled tasks' arguments, O(arguments), made again only when a graph's tasks, buffer
+ * arguments or enabled flags, or the plan's graph list, changed. */
 
-static int task_uses(const clg_task *t, const clg_buffer *b, clg_access mask) {
-    for (unsigned i = 0; i < t->nargs; i++)
-        if (t->args[i].kind == 1 && t->args[i].buf == b && (t->args[i].access & mask)) return 1;
-    return 0;
+/* b's walk state, reset when it is from an earlier walk. */
+static clg_buffer *walk_buffer(clg_buffer *b, uint64_t walk) {
+    if (b->walk != walk) {
+        b->walk = walk;
+        b->walk_written = 0;
+        b->walk_reader = NULL;
+    }
+    return b;
 }
 
-/* Task j depends on an earlier task i when i writes what j reads or writes, or i reads
- * what j writes. O(n^2 * args), computed once per change of the graph. */
-static clg_status compute_deps(clg_graph *g) {
-    free(g->deps);
-    free(g->dep_off);
-    g->deps = malloc((g->n * g->n + 1) * sizeof *g->deps);
-    g->dep_off = malloc((g->n + 1) * sizeof *g->dep_off);
-    if (!g->deps || !g->dep_off) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "graph '%s' dependencies", g->name);
-    size_t k = 0;
-    for (size_t j = 0; j < g->n; j++) {
-        g->dep_off[j] = k;
-        const clg_task *tj = g->tasks[j];
-        for (size_t i = 0; i < j; i++) {
-            const clg_task *ti = g->tasks[i];
-            int dep = 0;
-            for (unsigned a = 0; a < tj->nargs && !dep; a++) {
-                const clg_arg *x = &tj->args[a];
-                if (x->kind != 1) continue;
-                if ((x->access & CLG_READ) && task_uses(ti, x->buf, CLG_WRITE)) dep = 1;
-                if ((x->access & CLG_WRITE) && task_uses(ti, x->buf, CLG_READ_WRITE)) dep = 1;
+/* Walks the enabled tasks in step order, marking what they write; a read of a buffer with
+ * no data yet is remembered until a later task writes it (refused) or the walk ends. */
+static clg_status check_order(clg_context *ctx, clg_graph *const *graphs, size_t n) {
+    uint64_t walk = ++ctx->walks;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < graphs[i]->n; j++) {
+            clg_task *t = graphs[i]->tasks[j];
+            if (t->disabled) continue;
+            for (unsigned a = 0; a < t->nargs; a++) { /* reads first: a task reads its inputs */
+                if (t->args[a].kind != 1 || !(t->args[a].access & CLG_READ)) continue;
+                clg_buffer *b = walk_buffer(t->args[a].buf, walk);
+                if (b->policy == CLG_TRANSFER_DEVICE_ONLY && !b->has_data && !b->walk_written &&
+                    !b->walk_reader)
+                    b->walk_reader = t;
             }
-            if (dep) g->deps[k++] = i;
+            for (unsigned a = 0; a < t->nargs; a++) {
+                if (t->args[a].kind != 1 || !(t->args[a].access & CLG_WRITE)) continue;
+                clg_buffer *b = walk_buffer(t->args[a].buf, walk);
+                clg_task *r = b->walk_reader;
+                if (r && r != t && !b->walk_written)
+                    return clg_fail(
+                        CLG_ERR_INVALID_ARG,
+                        "task '%s' of graph '%s' reads device-only buffer '%s' before "
+                        "task '%s' of graph '%s' writes it, later in the same step, and "
+                        "nothing wrote it before (an earlier step, clg_buffer_write or "
+                        "clg_buffer_zero): the graphs or tasks are out of order",
+                        r->name, r->graph->name, b->name, t->name, t->graph->name);
+                b->walk_written = 1;
+            }
         }
-    }
-    g->dep_off[g->n] = k;
-    g->deps_valid = 1;
     return CLG_OK;
 }
 
-clg_status clg_graph_task_deps(clg_graph *g, size_t i, const size_t **deps, size_t *count) {
-    if (i >= g->n) return clg_fail(CLG_ERR_INVALID_ARG, "graph '%s' has no task %zu", g->name, i);
-    if (!g->deps_valid) {
-        clg_status st = compute_deps(g);
-        if (st != CLG_OK) return st;
+/* Checks graphs[0..n) unless nothing changed since they passed: as plan p's graph list
+ * (whole, whichever range runs) or as a lone graph (p NULL). */
+static clg_status check_order_once(clg_context *ctx, clg_plan *p, clg_graph *const *graphs,
+                                   size_t n) {
+    if (!p) {
+        clg_graph *g = graphs[0];
+        if (g->checked == g->version + 1) return CLG_OK;
+        clg_status st = check_order(ctx, &g, 1);
+        if (st == CLG_OK) g->checked = g->version + 1;
+        return st;
     }
-    *deps = g->deps + g->dep_off[i];
-    *count = g->dep_off[i + 1] - g->dep_off[i];
-    return CLG_OK;
+    uint64_t sum = 0; /* versions only grow while the list is unchanged: a sum tells */
+    for (size_t i = 0; i < p->n; i++)
+        sum += p->graphs[i]->version;
+    if (p->checked && p->checked_sum == sum) return CLG_OK;
+    clg_status st = check_order(ctx, p->graphs, p->n);
+    p->checked = st == CLG_OK;
+    p->checked_sum = sum;
+    return st;
 }
 
 /* ---- steps ------------------------------------------------------------- */
@@ -543,9 +571,11 @@ static clg_status run_task(clg_context *ctx, clg_task *t, int replayed) {
 /* Runs graphs[0..n) as one step; p: the plan they belong to (NULL for a lone graph),
  * whose recording replaces the kernels' enqueues when its replay is on. */
 static clg_status run_step(clg_context *ctx, clg_plan *p, clg_graph *const *graphs, size_t n) {
+    clg_status st = check_order_once(ctx, p, graphs, n);
+    if (st != CLG_OK) return st; /* nothing enqueued */
     ctx->step++;
     int replay = 0;
-    clg_status st = p ? clg_replay_prepare(p, (size_t)(graphs - p->graphs), n, &replay) : CLG_OK;
+    if (p) st = clg_replay_prepare(p, (size_t)(graphs - p->graphs), n, &replay);
     for (size_t i = 0; i < n && st == CLG_OK; i++)
         for (size_t j = 0; j < graphs[i]->n && st == CLG_OK; j++)
             if (!graphs[i]->tasks[j]->disabled) st = run_task(ctx, graphs[i]->tasks[j], replay);
@@ -614,6 +644,7 @@ clg_status clg_plan_add_graph(clg_plan *p, clg_graph *g) {
         p->cap = cap;
     }
     p->graphs[p->n++] = g;
+    p->checked = 0;
     clg_replay_drop(p);
     return CLG_OK;
 }

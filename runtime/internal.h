@@ -57,6 +57,10 @@ struct clg_buffer {
     int uploaded;          /* FIRST_EXECUTION: done */
     int has_data;          /* something (upload, write, task) filled it */
     uint64_t step_uploaded, step_written;
+    /* Order check of a plan (graph.c): state valid during walk `walk` of the context. */
+    uint64_t walk;
+    int walk_written;      /* a task earlier in the walk writes it */
+    clg_task *walk_reader; /* the first task of the walk that read it without data */
     clg_buffer_stats stats;
     struct clg_buffer *next;
 };
@@ -95,8 +99,8 @@ struct clg_graph {
     char *name;
     clg_task **tasks;
     size_t n, cap;
-    size_t *deps, *dep_off; /* CSR: deps of task i are deps[dep_off[i] .. dep_off[i+1]) */
-    int deps_valid;
+    uint64_t version; /* bumped when a task, a buffer argument or an enabled flag changes */
+    uint64_t checked; /* version + 1 at which its order was checked alone (0: never) */
     struct clg_graph *next;
 };
 
@@ -108,6 +112,8 @@ struct clg_plan {
     size_t n, cap;
     clg_replay *replay; /* NULL: replay off */
     clg_replay_stats replay_stats;
+    int checked;          /* the order check passed for this graph list ... */
+    uint64_t checked_sum; /* ... and these summed graph versions */
     struct clg_plan *next;
 };
 
@@ -140,6 +146,7 @@ struct clg_context {
     clg_graph *graphs;
     clg_plan *plans;
     uint64_t step;
+    uint64_t walks; /* order checks made (the clg_buffer walk marks) */
     clg_pending *pending;
     size_t npending, cappending;
     clg_trace_fn trace;

@@ -3,10 +3,12 @@
  * Devices are selected by a text selector; a context owns one device and one
  * in-order queue. Buffers carry a transfer policy (TornadoVM's
  * DataTransferMode), tasks are single kernel launches whose buffer arguments
- * declare read / write access (dependencies are inferred from it), graphs are
- * named ordered sets of tasks, and a plan executes several graphs as one step,
- * device to device. Every fallible call returns a clg_status; the detail (the
- * OpenCL call and its error name, the build log, ...) is in clg_last_error().
+ * declare read / write access (which decides the uploads and read-backs, and lets
+ * a step refuse an order where a task reads what only a later task writes),
+ * graphs are named ordered sets of tasks, and a plan executes several graphs as
+ * one step, device to device, in the order they were added. Every fallible call returns a
+ * clg_status; the detail (the OpenCL call and its error name, the build log, ...) is in
+ * clg_last_error().
  */
 #ifndef CLGRAPH_RUNTIME_H
 #define CLGRAPH_RUNTIME_H
@@ -278,6 +280,10 @@ clg_status clg_buffer_read(clg_buffer *buf, size_t offset, void *dst, size_t byt
 typedef struct clg_graph clg_graph;
 typedef struct clg_task clg_task;
 
+/* What a task does with a buffer argument. Tasks run in the order they were added, on
+ * an in-order queue; the access declares the data flow, from which the runtime decides
+ * the transfers (a READ of an EVERY_EXECUTION buffer uploads it, a WRITE reads it back
+ * after the step) and checks the order (clg_plan_execute). */
 typedef enum clg_access { CLG_READ = 1, CLG_WRITE = 2, CLG_READ_WRITE = 3 } clg_access;
 
 /* A named graph, owned by the context (clg_graph_destroy releases it early). */
@@ -325,37 +331,43 @@ int clg_task_is_call(const clg_task *t);
 /* A disabled task keeps its place in the graph but steps skip it (no uploads, no launch),
  * so that a graph can hold alternative implementations of one operation and a planner
  * enable one of them. Tasks start enabled. Changing it drops recorded replays of plans
- * holding the graph. Dependencies (clg_graph_task_deps) list enabled and disabled tasks
- * alike. */
+ * holding the graph; the order check (clg_plan_execute) looks at enabled tasks only. */
 void clg_task_set_enabled(clg_task *t, int on);
 int clg_task_enabled(const clg_task *t);
 
 size_t clg_graph_task_count(const clg_graph *g);
 clg_task *clg_graph_task(const clg_graph *g, size_t i);
-/* Dependencies inferred from the declared access: indices (within the graph)
- * of the tasks task i must wait for (read-after-write, write-after-read,
- * write-after-write). *deps is borrowed, valid until the graph changes. */
-clg_status clg_graph_task_deps(clg_graph *g, size_t i, const size_t **deps, size_t *count);
 
-/* One step of this graph alone: uploads, tasks, read-backs, wait. */
+/* One step of this graph alone: uploads, tasks, read-backs, wait. Its order is checked
+ * as a plan's is (clg_plan_execute). */
 clg_status clg_graph_execute(clg_graph *g);
 
 /* ---- plans ------------------------------------------------------------- */
 
 typedef struct clg_plan clg_plan;
 
-/* A plan owned by the context. Graphs are borrowed and run in the order added;
- * a graph reading a DEVICE_ONLY buffer that no earlier graph of the plan
- * writes (and nothing wrote before) is reported by clg_plan_execute. */
+/* A plan owned by the context. Graphs are borrowed and run in the order added. */
 clg_status clg_plan_create(clg_context *ctx, clg_plan **out);
 void clg_plan_destroy(clg_plan *p);
 clg_status clg_plan_add_graph(clg_plan *p, clg_graph *g);
 /* One step: for each graph in order, upload what its tasks read (FIRST_EXECUTION
  * once ever, EVERY_EXECUTION once per step), enqueue its tasks; then read back
  * every EVERY_EXECUTION buffer written in the step and wait. No host round trip
- * between graphs. */
+ * between graphs.
+ * Order check, before anything is enqueued: a task that reads a DEVICE_ONLY buffer
+ * holding no data yet (nothing wrote it: no earlier task of the step, no earlier step,
+ * no clg_buffer_write or clg_buffer_zero) while a later task of the plan writes it is
+ * a read-after-write pointing backwards: CLG_ERR_INVALID_ARG, the message naming both
+ * tasks (and their graphs) and the buffer. A buffer written by a previous step counts
+ * as written, so a task may read last step's value before a later task overwrites it
+ * (a KV cache, a recurrent state) once something has filled it. The check walks the
+ * enabled tasks' arguments once (O(arguments)) and again only after a graph of the plan
+ * changed (tasks added, buffer arguments set, tasks enabled or disabled) or the graph
+ * list did. A DEVICE_ONLY buffer read with no writer at all fails when its task is
+ * reached, naming the task and the buffer. */
 clg_status clg_plan_execute(clg_plan *p);
-/* Executes only graphs [first, last) of the plan as one step. */
+/* Executes only graphs [first, last) of the plan as one step (the order check covers
+ * the whole plan). */
 clg_status clg_plan_execute_range(clg_plan *p, size_t first, size_t last);
 size_t clg_plan_graph_count(const clg_plan *p);
 clg_graph *clg_plan_graph(const clg_plan *p, size_t i);

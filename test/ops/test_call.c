@@ -1,6 +1,6 @@
 /* Call tasks (clgraph/runtime_cl.h) on the device in $CLGRAPH_DEVICE: a call between two
- * kernel tasks runs in order and its data flows both ways, its buffers give the
- * dependencies, it is timed (profiling) and counted, a disabled task is skipped, a plan
+ * kernel tasks runs in order and its data flows both ways, its buffers count in the
+ * order check, it is timed (profiling) and counted, a disabled task is skipped, a plan
  * with replay on executes a range holding a call plainly, task sets are timed, and
  * misuse fails with a message. */
 #include <stdlib.h>
@@ -79,13 +79,21 @@ int main(void) {
     CHECK(clg_task_program(call) == NULL && !strcmp(clg_task_kernel_name(call), ""));
     CHECK(clg_task_bytes_read(call) == sizeof a);
 
-    /* Dependencies from the declared buffers: call after axpb, sq after call. */
-    const size_t *deps;
-    size_t nd;
-    CHECK_OK(clg_graph_task_deps(g, 1, &deps, &nd));
-    CHECK(nd == 1 && deps[0] == 0);
-    CHECK_OK(clg_graph_task_deps(g, 2, &deps, &nd));
-    CHECK(nd == 1 && deps[0] == 1);
+    /* A call task's declared buffers count in the order check: sq reading d before the
+     * call writes it is refused. */
+    clg_graph *bad_g;
+    clg_task *early, *late;
+    CHECK_OK(clg_graph_create(ctx, "bad_order", &bad_g));
+    CHECK_OK(clg_graph_add_task(bad_g, "sq_early", p, "sq", &early));
+    CHECK_OK(clg_task_arg_buffer(early, 0, bd, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(early, 1, bo, CLG_WRITE));
+    CHECK_OK(clg_task_set_range(early, 1, &n, &l));
+    CHECK_OK(clg_graph_add_call(bad_g, "copy_late", copy_fn, &cc, &late));
+    CHECK_OK(clg_task_arg_buffer(late, 0, bc, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(late, 1, bd, CLG_WRITE));
+    CHECK(clg_graph_execute(bad_g) == CLG_ERR_INVALID_ARG && cc.calls == 0);
+    CHECK(strstr(clg_last_error(), "'copy_late'") && strstr(clg_last_error(), "'sq_early'"));
+    clg_graph_destroy(bad_g);
 
     /* In order, both ways of returning (or not) the done event. */
     for (int r = 0; r < 4; r++) {

@@ -1,6 +1,6 @@
 /* Runtime semantics on the device in $CLGRAPH_DEVICE: transfer policies counted by the
- * profiler, device-to-device consumption between graphs, inferred dependencies, the
- * program cache, and clear errors on bad input. */
+ * profiler, device-to-device consumption between graphs, the order check of the declared
+ * access, the program cache, and clear errors on bad input. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,14 +73,6 @@ static void test_transfers(void) {
     clg_buffer_get_stats(bb, &s);
     CHECK(s.upload_bytes == runs * sizeof b + 12);
     CHECK(clg_buffer_set_transfer_bytes(bb, sizeof b + 4) == CLG_ERR_INVALID_ARG);
-
-    /* Dependencies: axpb writes c, sq reads c. */
-    const size_t *deps;
-    size_t nd;
-    CHECK_OK(clg_graph_task_deps(g, 1, &deps, &nd));
-    CHECK(nd == 1 && deps[0] == 0);
-    CHECK_OK(clg_graph_task_deps(g, 0, &deps, &nd));
-    CHECK(nd == 0);
     clg_context_destroy(ctx);
 }
 
@@ -152,35 +144,120 @@ static void test_device_to_device(void) {
     clg_context_destroy(ctx);
 }
 
-static void test_dependencies(void) {
+/* The message of the last refusal names every string in want[n]. */
+static int names_all(const char *const *want, size_t n) {
+    int ok = 1;
+    for (size_t i = 0; i < n; i++)
+        ok &= strstr(clg_last_error(), want[i]) != NULL;
+    if (!ok) printf("  message lacks a name: %s\n", clg_last_error());
+    return ok;
+}
+
+static uint64_t executions(const clg_task *t) {
+    clg_task_stats s;
+    clg_task_get_stats(t, &s);
+    return s.executions;
+}
+
+/* A task that reads what only a later task of the plan writes is refused before anything
+ * runs, naming both tasks, their graphs and the buffer; once the buffer holds data (a
+ * previous step, clg_buffer_zero) reading last step's value first is legal. The check
+ * follows changes: enabling, disabling, rebinding a buffer. */
+static void test_order(void) {
     clg_context *ctx = tc_context();
     clg_program *p;
     CHECK_OK(clg_program_from_source(ctx, "rt", tc_axpb_sq_src, "", &p));
-    clg_buffer *x, *m, *n, *o;
-    CHECK_OK(clg_buffer_create(ctx, "x", N * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &x));
-    CHECK_OK(clg_buffer_create(ctx, "m", N * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m));
-    CHECK_OK(clg_buffer_create(ctx, "n", N * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &n));
-    CHECK_OK(clg_buffer_create(ctx, "o", N * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &o));
-    clg_graph *g;
-    CHECK_OK(clg_graph_create(ctx, "deps", &g));
-    clg_task *A = add(g, p, "sq", "A"), *B = add(g, p, "sq", "B"), *C = add(g, p, "sq", "C"),
-             *D = add(g, p, "sq", "D");
-    CHECK_OK(clg_task_arg_buffer(A, 0, x, CLG_READ));
-    CHECK_OK(clg_task_arg_buffer(A, 1, m, CLG_WRITE)); /* A: x -> m */
-    CHECK_OK(clg_task_arg_buffer(B, 0, m, CLG_READ));
-    CHECK_OK(clg_task_arg_buffer(B, 1, n, CLG_WRITE)); /* B: m -> n (RAW on A) */
-    CHECK_OK(clg_task_arg_buffer(C, 0, x, CLG_READ));
-    CHECK_OK(clg_task_arg_buffer(C, 1, o, CLG_WRITE)); /* C: x -> o (independent) */
-    CHECK_OK(clg_task_arg_buffer(D, 0, o, CLG_READ));
-    CHECK_OK(clg_task_arg_buffer(D, 1, m, CLG_WRITE)); /* D: o -> m (RAW C, WAW A, WAR B) */
-    const size_t *deps;
-    size_t nd;
-    CHECK_OK(clg_graph_task_deps(g, 1, &deps, &nd));
-    CHECK(nd == 1 && deps[0] == 0);
-    CHECK_OK(clg_graph_task_deps(g, 2, &deps, &nd));
-    CHECK(nd == 0);
-    CHECK_OK(clg_graph_task_deps(g, 3, &deps, &nd));
-    CHECK(nd == 3 && deps[0] == 0 && deps[1] == 1 && deps[2] == 2);
+    static float a[N], b[N], out[N], want[N];
+    tc_fill(a, N, -1, 1);
+    tc_fill(b, N, -1, 1);
+    clg_buffer *ba, *bb, *mid, *bo, *fresh;
+    CHECK_OK(clg_buffer_create(ctx, "a", sizeof a, CLG_TRANSFER_FIRST_EXECUTION, a, &ba));
+    CHECK_OK(clg_buffer_create(ctx, "b", sizeof b, CLG_TRANSFER_FIRST_EXECUTION, b, &bb));
+    CHECK_OK(clg_buffer_create(ctx, "mid", sizeof a, CLG_TRANSFER_DEVICE_ONLY, NULL, &mid));
+    CHECK_OK(clg_buffer_create(ctx, "fresh", sizeof a, CLG_TRANSFER_DEVICE_ONLY, NULL, &fresh));
+    CHECK_OK(clg_buffer_create(ctx, "out", sizeof out, CLG_TRANSFER_EVERY_EXECUTION, out, &bo));
+    clg_graph *produce, *consume;
+    CHECK_OK(clg_graph_create(ctx, "produce", &produce));
+    clg_task *w = add(produce, p, "axpb", "make_mid");
+    CHECK_OK(clg_task_arg_buffer(w, 0, ba, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(w, 1, bb, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(w, 2, mid, CLG_WRITE));
+    CHECK_OK(clg_task_arg_float(w, 3, 3.0f));
+    CHECK_OK(clg_graph_create(ctx, "consume", &consume));
+    clg_task *r = add(consume, p, "sq", "use_mid");
+    CHECK_OK(clg_task_arg_buffer(r, 0, mid, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(r, 1, bo, CLG_WRITE));
+
+    /* consume before produce: refused, nothing enqueued. */
+    clg_plan *wrong, *right;
+    CHECK_OK(clg_plan_create(ctx, &wrong));
+    CHECK_OK(clg_plan_add_graph(wrong, consume));
+    CHECK_OK(clg_plan_add_graph(wrong, produce));
+    CHECK(clg_plan_execute(wrong) == CLG_ERR_INVALID_ARG);
+    const char *names[] = {"'use_mid'", "'consume'", "'make_mid'", "'produce'", "'mid'"};
+    CHECK(names_all(names, 5));
+    printf("  refused: %s\n", clg_last_error());
+    CHECK(clg_plan_execute_range(wrong, 0, 1) == CLG_ERR_INVALID_ARG); /* the whole plan counts */
+    CHECK(executions(r) == 0 && executions(w) == 0);
+    clg_buffer_stats bs;
+    clg_buffer_get_stats(ba, &bs);
+    CHECK(bs.uploads == 0);
+
+    /* The same inside one graph, executed alone. */
+    clg_graph *single;
+    CHECK_OK(clg_graph_create(ctx, "single", &single));
+    clg_task *r1 = add(single, p, "sq", "early_read");
+    CHECK_OK(clg_task_arg_buffer(r1, 0, fresh, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(r1, 1, bo, CLG_WRITE));
+    clg_task *w1 = add(single, p, "axpb", "late_write");
+    CHECK_OK(clg_task_arg_buffer(w1, 0, ba, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(w1, 1, bb, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(w1, 2, fresh, CLG_WRITE));
+    CHECK_OK(clg_task_arg_float(w1, 3, 1.0f));
+    CHECK(clg_graph_execute(single) == CLG_ERR_INVALID_ARG);
+    const char *names1[] = {"'early_read'", "'late_write'", "'single'", "'fresh'"};
+    CHECK(names_all(names1, 4));
+    /* A disabled reader does not run: the order holds; enabled again, it is refused again. */
+    clg_task_set_enabled(r1, 0);
+    CHECK_OK(clg_graph_execute(single));
+    clg_task_set_enabled(r1, 1);
+    /* fresh now holds data from that step: reading last step's value first is legal */
+    CHECK_OK(clg_graph_execute(single));
+    CHECK(executions(r1) == 1 && executions(w1) == 2);
+
+    /* produce before consume runs and computes. */
+    CHECK_OK(clg_plan_create(ctx, &right));
+    CHECK_OK(clg_plan_add_graph(right, produce));
+    CHECK_OK(clg_plan_add_graph(right, consume));
+    CHECK_OK(clg_plan_execute(right));
+    for (int i = 0; i < N; i++) {
+        float m = 3.0f * a[i] + b[i];
+        want[i] = m * m + 1.0f;
+    }
+    tc_close("produce, consume", out, want, N, 1e-5f, 1e-5f);
+    /* mid holds the last step's data now: the other order reads it, then overwrites it. */
+    CHECK_OK(clg_plan_execute(wrong));
+    tc_close("consume (last step's mid), produce", out, want, N, 1e-5f, 1e-5f);
+
+    /* A changed buffer argument is checked again: the reader moves to a buffer with no
+     * data that the producer then writes. */
+    clg_buffer *blank;
+    CHECK_OK(clg_buffer_create(ctx, "blank", sizeof a, CLG_TRANSFER_DEVICE_ONLY, NULL, &blank));
+    CHECK_OK(clg_task_arg_buffer(r, 0, blank, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(w, 2, blank, CLG_WRITE));
+    CHECK_OK(clg_plan_execute(right));
+    CHECK(clg_plan_execute(wrong) == CLG_OK); /* blank was written by that step */
+    clg_buffer *zeroed;
+    CHECK_OK(clg_buffer_create(ctx, "zeroed", sizeof a, CLG_TRANSFER_DEVICE_ONLY, NULL, &zeroed));
+    CHECK_OK(clg_task_arg_buffer(r, 0, zeroed, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(w, 2, zeroed, CLG_WRITE));
+    CHECK(clg_plan_execute(wrong) == CLG_ERR_INVALID_ARG);
+    CHECK(strstr(clg_last_error(), "'zeroed'") != NULL);
+    CHECK_OK(clg_buffer_zero(zeroed)); /* filled before the step: legal */
+    CHECK_OK(clg_plan_execute(wrong));
+    for (int i = 0; i < N; i++)
+        want[i] = 1.0f; /* 0 * 0 + 1 */
+    tc_close("consume (zeroed), produce", out, want, N, 0, 0);
     clg_context_destroy(ctx);
 }
 
@@ -291,7 +368,7 @@ int main(void) {
     tc_seed(42);
     test_transfers();
     test_device_to_device();
-    test_dependencies();
+    test_order();
     test_bad_input();
     test_program_cache();
     return tc_finish("runtime");
