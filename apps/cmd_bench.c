@@ -7,8 +7,8 @@
 #include <time.h>
 
 #include "apps/commands.h"
-#include "apps/json.h"
 #include "clgraph/llm.h"
+#include "clgraph/report.h"
 
 /* Tokens evaluated (untimed) before the timed single-token steps of tg. */
 enum { TG_PROMPT = 8, CTX_MARGIN = 16, MAX_DEFAULT_BATCH = 512 };
@@ -266,20 +266,20 @@ static void json_series(FILE *f, const char *name, const series *s, int n_tokens
 static void print_json(FILE *f, const results *r) {
     const bench_opts *o = r->o;
     fprintf(f, "{\n  \"model\": ");
-    json_str(f, o->model);
+    clg_json_str(f, o->model);
     fprintf(f, ",\n  \"model_bytes\": %llu,\n  \"n_params\": %llu,\n  \"weight_type\": ",
             (unsigned long long)r->model_bytes, (unsigned long long)r->n_params);
-    json_str(f, llm_dtype_name(r->hp->weight_type) ? llm_dtype_name(r->hp->weight_type) : "?");
+    clg_json_str(f, llm_dtype_name(r->hp->weight_type) ? llm_dtype_name(r->hp->weight_type) : "?");
     fprintf(f, ",\n  \"n_layer\": %d, \"n_embd\": %d, \"n_vocab\": %d,\n", r->hp->n_layer,
             r->hp->n_embd, r->hp->n_vocab);
     fprintf(f, "  \"device\": {\"name\": ");
-    json_str(f, r->dev->device_name);
+    clg_json_str(f, r->dev->device_name);
     fprintf(f, ", \"platform\": ");
-    json_str(f, r->dev->platform_name);
+    clg_json_str(f, r->dev->platform_name);
     fprintf(f, ", \"platform_version\": ");
-    json_str(f, r->dev->platform_version);
+    clg_json_str(f, r->dev->platform_version);
     fprintf(f, ", \"driver\": ");
-    json_str(f, r->dev->driver_version);
+    clg_json_str(f, r->dev->driver_version);
     fprintf(f, ", \"compute_units\": %u},\n", r->dev->compute_units);
     fprintf(f,
             "  \"n_ctx\": %d, \"n_batch\": %d, \"reps\": %d, \"warmup\": 1, \"tg_prompt\": %d,\n",
@@ -289,7 +289,7 @@ static void print_json(FILE *f, const results *r) {
         llm_plan_choice c;
         if (llm_model_plan_choice(r->m, 0, plan_tasks[i], &c) != CLG_OK) continue;
         fprintf(f, "%s\"%s\": {\"variant\": ", k++ ? ", " : "", plan_tasks[i]);
-        json_str(f, c.variant);
+        clg_json_str(f, c.variant);
         fprintf(f, ", \"tuned\": %s}", c.tuned ? "true" : "false");
     }
     fprintf(f, "},\n");

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "apps/commands.h"
-#include "apps/json.h"
+#include "clgraph/report.h"
 #include "clgraph/runtime.h"
 
 static const char *type_name(clg_device_type t) {
@@ -42,21 +42,21 @@ static void print_text(const clg_device_info *d, const clg_probe *p, const char 
 
 static void print_json(const clg_device_info *d, const clg_probe *p, const char *perr, int last) {
     printf("  {\"index\": \"%d:%d\", \"platform\": ", d->platform_index, d->device_index);
-    json_str(stdout, d->platform_name);
+    clg_json_str(stdout, d->platform_name);
     printf(", \"platform_version\": ");
-    json_str(stdout, d->platform_version);
+    clg_json_str(stdout, d->platform_version);
     printf(", \"name\": ");
-    json_str(stdout, d->device_name);
+    clg_json_str(stdout, d->device_name);
     printf(", \"vendor\": ");
-    json_str(stdout, d->vendor);
+    clg_json_str(stdout, d->vendor);
     printf(", \"driver_version\": ");
-    json_str(stdout, d->driver_version);
+    clg_json_str(stdout, d->driver_version);
     printf(", \"type\": \"%s\", \"version\": ", type_name(d->type));
-    json_str(stdout, d->device_version);
+    clg_json_str(stdout, d->device_version);
     printf(", \"opencl_c_version\": ");
-    json_str(stdout, d->opencl_c_version);
+    clg_json_str(stdout, d->opencl_c_version);
     printf(", \"il_version\": ");
-    json_str(stdout, d->il_version);
+    clg_json_str(stdout, d->il_version);
     printf(",\n   \"fp16\": %s, \"fp64\": %s, \"subgroups\": %s, \"command_buffer\": %s, \"spirv\": %s,"
            " \"compute_units\": %u, \"max_work_group_size\": %zu, \"preferred_multiple\": %zu,"
            " \"local_mem_size\": %llu, \"local_mem_type\": \"%s\", \"global_mem_size\": %llu,"
@@ -74,7 +74,7 @@ static void print_json(const clg_device_info *d, const clg_probe *p, const char 
                p->read_gbs, (unsigned long long)p->read_bytes, p->launch_us, p->launch_finish_us);
     if (perr) {
         printf(",\n   \"probe_error\": ");
-        json_str(stdout, perr);
+        clg_json_str(stdout, perr);
     }
     printf("}%s\n", last ? "" : ",");
 }

@@ -7,6 +7,7 @@
 
 #include "apps/commands.h"
 #include "clgraph/gguf.h"
+#include "clgraph/report.h"
 
 static void usage(FILE *out) {
     fprintf(out, "usage: clgraph inspect MODEL.gguf [--json]\n\n"
@@ -20,65 +21,6 @@ static void usage(FILE *out) {
 }
 
 /* ---- strings -------------------------------------------------------------- */
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    size_t len = c < 0x80             ? 1
-                 : (c & 0xe0) == 0xc0 ? 2
-                 : (c & 0xf0) == 0xe0 ? 3
-                 : (c & 0xf8) == 0xf0 ? 4
-                                      : 0;
-    if (!len || len > n) return 0;
-    unsigned cp = len == 1 ? c : len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    static const unsigned min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-    return len;
-}
-
-/* A JSON string literal. Unlike apps/json.c this accepts any bytes (GGUF strings come from the
- * file): invalid UTF-8 becomes U+FFFD so that the output is always valid JSON. */
-static void json_bytes(FILE *out, const char *p, uint64_t n) {
-    const unsigned char *s = (const unsigned char *)p;
-    fputc('"', out);
-    for (uint64_t i = 0; i < n;) {
-        unsigned c = s[i];
-        if (c == '"' || c == '\\') {
-            fputc('\\', out);
-            fputc((int)c, out);
-        } else if (c == '\n') {
-            fputs("\\n", out);
-        } else if (c == '\r') {
-            fputs("\\r", out);
-        } else if (c == '\t') {
-            fputs("\\t", out);
-        } else if (c < 0x20 || c == 0x7f) {
-            fprintf(out, "\\u%04x", c);
-        } else if (c >= 0x80) {
-            size_t len = utf8_len(s + i, n - i);
-            if (!len) {
-                fputs("\\ufffd", out);
-                i++;
-                continue;
-            }
-            fwrite(s + i, 1, len, out);
-            i += len;
-            continue;
-        } else {
-            fputc((int)c, out);
-        }
-        i++;
-    }
-    fputc('"', out);
-}
-
-static void json_cstr(FILE *out, const char *s) {
-    json_bytes(out, s, strlen(s));
-}
 
 /* A string for a one-line text display: control characters escaped, at most max bytes of it
  * shown; quoted unless it is a key (keys are plain ASCII names). */
@@ -214,7 +156,7 @@ static void print_value(FILE *out, const llm_gguf *f, uint64_t i, int json, uint
         llm_gguf_str s = {"", 0};
         llm_gguf_get_str(f, key, &s);
         if (json)
-            json_bytes(out, s.ptr, s.len);
+            clg_json_str_n(out, s.ptr, s.len);
         else
             text_bytes(out, s.ptr, s.len, max);
     } else if (t == LLM_GGUF_ARRAY) {
@@ -398,19 +340,19 @@ static void report_text(const char *path, const llm_gguf *f, const summary *s) {
 static void report_json(const char *path, const llm_gguf *f, const summary *s) {
     FILE *o = stdout;
     fprintf(o, "{\n  \"file\": ");
-    json_cstr(o, path);
+    clg_json_str(o, path);
     fprintf(o,
             ",\n  \"file_size\": %llu,\n  \"version\": %u,\n  \"alignment\": %llu,\n"
             "  \"data_offset\": %llu,\n  \"architecture\": ",
             (unsigned long long)llm_gguf_file_size(f), llm_gguf_version(f),
             (unsigned long long)llm_gguf_alignment(f), (unsigned long long)llm_gguf_data_offset(f));
     if (s->arch.ptr)
-        json_bytes(o, s->arch.ptr, s->arch.len);
+        clg_json_str_n(o, s->arch.ptr, s->arch.len);
     else
         fputs("null", o);
     fprintf(o, ",\n  \"name\": ");
     if (s->name.ptr)
-        json_bytes(o, s->name.ptr, s->name.len);
+        clg_json_str_n(o, s->name.ptr, s->name.len);
     else
         fputs("null", o);
 
@@ -420,19 +362,19 @@ static void report_json(const char *path, const llm_gguf *f, const summary *s) {
         if (!is_hparam(f, i, s)) continue;
         llm_gguf_str k = llm_gguf_kv_key(f, i);
         fprintf(o, "%s\n    ", first ? "" : ",");
-        json_bytes(o, k.ptr, k.len);
+        clg_json_str_n(o, k.ptr, k.len);
         fprintf(o, ": ");
         print_value(o, f, i, 1, 0);
         first = 0;
     }
     fprintf(o, "%s},\n  \"tokenizer\": {\"model\": ", first ? "" : "\n  ");
     if (s->tok_model.ptr)
-        json_bytes(o, s->tok_model.ptr, s->tok_model.len);
+        clg_json_str_n(o, s->tok_model.ptr, s->tok_model.len);
     else
         fputs("null", o);
     fprintf(o, ", \"pre\": ");
     if (s->tok_pre.ptr)
-        json_bytes(o, s->tok_pre.ptr, s->tok_pre.len);
+        clg_json_str_n(o, s->tok_pre.ptr, s->tok_pre.len);
     else
         fputs("null", o);
     if (s->has_vocab)
@@ -442,20 +384,20 @@ static void report_json(const char *path, const llm_gguf *f, const summary *s) {
     if (s->has_bos) {
         fprintf(o, ", \"bos_token_id\": %u, \"bos\": ", s->bos);
         if (s->bos_text.ptr)
-            json_bytes(o, s->bos_text.ptr, s->bos_text.len);
+            clg_json_str_n(o, s->bos_text.ptr, s->bos_text.len);
         else
             fputs("null", o);
     }
     if (s->has_eos) {
         fprintf(o, ", \"eos_token_id\": %u, \"eos\": ", s->eos);
         if (s->eos_text.ptr)
-            json_bytes(o, s->eos_text.ptr, s->eos_text.len);
+            clg_json_str_n(o, s->eos_text.ptr, s->eos_text.len);
         else
             fputs("null", o);
     }
     fprintf(o, "},\n  \"chat_template\": ");
     if (s->has_tmpl)
-        json_bytes(o, s->tmpl.ptr, s->tmpl.len);
+        clg_json_str_n(o, s->tmpl.ptr, s->tmpl.len);
     else
         fputs("null", o);
 
@@ -463,7 +405,7 @@ static void report_json(const char *path, const llm_gguf *f, const summary *s) {
     for (uint64_t i = 0; i < llm_gguf_kv_count(f); i++) {
         llm_gguf_str k = llm_gguf_kv_key(f, i);
         fprintf(o, "%s\n    {\"key\": ", i ? "," : "");
-        json_bytes(o, k.ptr, k.len);
+        clg_json_str_n(o, k.ptr, k.len);
         fprintf(o, ", \"type\": \"%s\", \"value\": ", llm_gguf_type_name(llm_gguf_kv_type(f, i)));
         print_value(o, f, i, 1, 0);
         fputc('}', o);
@@ -474,7 +416,7 @@ static void report_json(const char *path, const llm_gguf *f, const summary *s) {
     for (uint64_t i = 0; i < llm_gguf_tensor_count(f); i++) {
         const llm_gguf_tensor *t = llm_gguf_tensor_at(f, i);
         fprintf(o, "%s\n    {\"name\": ", i ? "," : "");
-        json_bytes(o, t->name.ptr, t->name.len);
+        clg_json_str_n(o, t->name.ptr, t->name.len);
         fprintf(o, ", \"type\": \"%s\", \"shape\": ", llm_dtype_name(t->dtype));
         json_shape(o, t);
         fprintf(o, ", \"offset\": %llu, \"bytes\": %llu}", (unsigned long long)t->offset,

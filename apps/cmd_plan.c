@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "apps/commands.h"
-#include "apps/plan_dump.h"
+#include "apps/generate.h"
 
 /* A whole positive number into *out; 0 otherwise. */
 static int parse_count(const char *s, int *out) {
@@ -76,7 +76,8 @@ int clg_cmd_plan(int argc, char **argv) {
         fprintf(stderr, "clgraph plan: cannot load %s: %s\n", model, clg_last_error());
         return 1;
     }
-    plan_dump(stdout, m, json);
+    clg_status st = gen_plan_dump(stdout, m, json);
+    if (st != CLG_OK) fprintf(stderr, "clgraph plan: %s\n", clg_last_error());
     llm_model_destroy(m);
-    return 0;
+    return st == CLG_OK ? 0 : 1;
 }

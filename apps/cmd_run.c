@@ -7,7 +7,6 @@
 
 #include "apps/commands.h"
 #include "apps/generate.h"
-#include "apps/profile.h"
 
 static volatile sig_atomic_t g_stop;
 static void on_sigint(int sig) {
@@ -107,15 +106,24 @@ int clg_cmd_run(int argc, char **argv) {
     if (!rc) {
         signal(SIGINT, on_sigint);
         if (!o.chat) fputs(o.prompt, stdout);
-        if (o.profile && profile_create(llm_model_context(s.model), o.trace_json != NULL, &s.prof))
-            fprintf(stderr, "clgraph run: out of memory for the profile\n");
-        rc = gen_run(&s, ids, (int)n, o.n_predict, &g_stop, NULL, "run");
-        printf("\n");
-        if (!o.quiet) gen_print_summary(&s, "run");
-        if (s.prof && profile_report(s.prof, llm_model_step_plan(s.model, s.device_greedy ? 2 : 0), s.decode_s, s.n_decode, stderr,
-                                     o.profile_json, o.trace_json))
+        if (o.profile && clg_profiler_create(llm_model_context(s.model), o.trace_json != NULL,
+                                             &s.prof) != CLG_OK) {
+            fprintf(stderr, "clgraph run: no profile: %s\n", clg_last_error());
             rc = 1;
-        profile_destroy(s.prof);
+        } else {
+            if (s.prof) clg_profiler_set_step_name(s.prof, "token");
+            rc = gen_run(&s, ids, (int)n, o.n_predict, &g_stop, NULL, "run");
+            printf("\n");
+            if (!o.quiet) gen_print_summary(&s, "run");
+            clg_plan *plan = llm_model_step_plan(s.model, s.device_greedy ? 2 : 0);
+            if (s.prof && clg_profiler_report(s.prof, plan, s.decode_s, s.n_decode, stderr,
+                                              o.profile_json, o.trace_json) != CLG_OK) {
+                fprintf(stderr, "clgraph run: %s\n", clg_last_error());
+                rc = 1;
+            }
+        }
+        clg_profiler_destroy(s.prof);
+        s.prof = NULL;
     }
     free(ids);
     free(text);

@@ -1,6 +1,5 @@
 /* Shared by clgraph run and chat: options, loading with progress, generation. */
 #include "apps/generate.h"
-#include "apps/plan_dump.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +158,17 @@ static void on_progress(void *user, const char *stage, size_t done, size_t total
     last = stage;
 }
 
+clg_status gen_plan_dump(FILE *f, const llm_model *m, int json) {
+    static const char *const names[2] = {"decode", "prefill"};
+    clg_plan *const plans[2] = {llm_model_step_plan(m, 0), llm_model_step_plan(m, 1)};
+    return clg_plan_dump(f, llm_model_planner(m), names, plans, 2, json);
+}
+
+/* clg_write_fn of --plan-dump FILE. */
+static clg_status plan_text(void *model, FILE *f) {
+    return gen_plan_dump(f, model, 0);
+}
+
 int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
     memset(s, 0, sizeof *s);
     if (!o->model) {
@@ -194,13 +204,13 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
                 o->model, now_s() - t0, hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_vocab,
                 hp->n_ctx, llm_dtype_name(hp->weight_type), clg_context_device(llm_model_context(s->model))->device_name);
     if (o->plan_dump) {
-        FILE *f = strcmp(o->plan_dump, "-") ? fopen(o->plan_dump, "w") : stderr;
-        if (!f) {
-            fprintf(stderr, "clgraph %s: cannot write the plan to %s\n", cmd, o->plan_dump);
+        st = strcmp(o->plan_dump, "-")
+                 ? clg_file_write_atomic(o->plan_dump, "plan", plan_text, s->model)
+                 : gen_plan_dump(stderr, s->model, 0);
+        if (st != CLG_OK) {
+            fprintf(stderr, "clgraph %s: %s\n", cmd, clg_last_error());
             return 1;
         }
-        plan_dump(f, s->model, 0);
-        if (f != stderr) fclose(f);
     }
     if ((st = llm_tokenizer_create(llm_model_gguf(s->model), &s->tok)) != CLG_OK) {
         fprintf(stderr, "clgraph %s: tokenizer: %s\n", cmd, clg_last_error());
@@ -288,8 +298,7 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
     s->n_prefill += n_prompt - keep;
     memcpy(s->hist, prompt, (size_t)n_prompt * sizeof(int32_t));
     s->n_hist = n_prompt;
-    clg_profile_reset(llm_model_context(s->model)); /* the profile covers the decode steps */
-    if (s->prof) profile_restart(s->prof);
+    if (s->prof) clg_profiler_restart(s->prof); /* the profile covers the decode steps */
     llm_sampler_reset(s->sampler);
     for (int i = 0; i < n_prompt; i++) llm_sampler_accept(s->sampler, prompt[i]);
 

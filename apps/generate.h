@@ -5,12 +5,13 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "clgraph/chat.h"
 #include "clgraph/llm.h"
+#include "clgraph/report.h"
 #include "clgraph/sampler.h"
 #include "clgraph/tokenizer.h"
-#include "apps/profile.h"
 
 typedef struct gen_options {
     const char *model, *prompt, *prompt_file, *system, *template_name, *device;
@@ -35,7 +36,7 @@ typedef struct gen_session {
     int n_hist;
     double prefill_s, decode_s;
     int n_prefill, n_decode;
-    profile *prof;   /* borrowed, or NULL; gen_run restarts it where the decode starts */
+    clg_profiler *prof; /* borrowed, or NULL; gen_run restarts it where the decode starts */
 } gen_session;
 
 /* Parses the options common to run and chat; argv[i] is consumed by the caller when
@@ -54,6 +55,10 @@ void gen_session_close(gen_session *s);
  * when reply != NULL (malloc'ed). 0 on success. */
 int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
             volatile sig_atomic_t *stop, char **reply, const char *cmd);
+
+/* The model's decode and prefill plans (step plans 0 and 1) with its planner's choices, as
+ * text or JSON (clg_plan_dump). */
+clg_status gen_plan_dump(FILE *f, const llm_model *m, int json);
 
 /* "prompt 12 tokens, prefill 80.1 tok/s | generated 64 tokens, decode 30.2 tok/s | device" */
 void gen_print_summary(const gen_session *s, const char *cmd);

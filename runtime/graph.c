@@ -659,3 +659,6 @@ clg_status clg_plan_execute_range(clg_plan *p, size_t first, size_t last) {
 
 size_t clg_plan_graph_count(const clg_plan *p) { return p->n; }
 clg_graph *clg_plan_graph(const clg_plan *p, size_t i) { return i < p->n ? p->graphs[i] : NULL; }
+clg_context *clg_plan_context(const clg_plan *p) {
+    return p->ctx;
+}

@@ -371,6 +371,8 @@ clg_status clg_plan_execute(clg_plan *p);
 clg_status clg_plan_execute_range(clg_plan *p, size_t first, size_t last);
 size_t clg_plan_graph_count(const clg_plan *p);
 clg_graph *clg_plan_graph(const clg_plan *p, size_t i);
+/* The context the plan was created on (borrowed). */
+clg_context *clg_plan_context(const clg_plan *p);
 
 /* Recorded replay (cl_khr_command_buffer; clg_device_info.has_command_buffer). With
  * replay on, an execution records the kernels of the graphs it runs into a command

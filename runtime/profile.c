@@ -1,19 +1,17 @@
-/* Profiler behind clgraph run --profile / --trace (see profile.h): events are
- * collected through the context's trace callback, tables come from the
- * runtime's per-task and per-buffer statistics. */
-#include "apps/profile.h"
-
-#include <errno.h>
+/* The profiler of clgraph/report.h: events are collected through the context's trace
+ * callback, the tables come from the runtime's per-task and per-buffer statistics. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "apps/json.h"
+#include "clgraph/report.h"
+#include "runtime/internal.h"
 
 enum { KERNEL = 0, UPLOAD = 1, DOWNLOAD = 2 };
 
-struct profile {
+struct clg_profiler {
     clg_context *ctx;
     int keep, oom;
+    char step_name[32];   /* "step", "token" */
     clg_trace_event *evs; /* [n] when keep; names borrowed from the graphs and buffers */
     size_t n, cap;
     uint64_t count[3], busy_ns[3]; /* by KERNEL, UPLOAD, DOWNLOAD */
@@ -37,7 +35,7 @@ typedef struct xfer_row {
 } xfer_row;
 
 static void on_event(void *user, const clg_trace_event *e) {
-    profile *p = user;
+    clg_profiler *p = user;
     int k = e->is_transfer >= 0 && e->is_transfer <= 2 ? e->is_transfer : KERNEL;
     p->count[k]++;
     p->busy_ns[k] += e->end_ns > e->start_ns ? e->end_ns - e->start_ns : 0;
@@ -71,28 +69,38 @@ static void on_event(void *user, const clg_trace_event *e) {
     p->evs[p->n++] = *e;
 }
 
-int profile_create(clg_context *ctx, int keep_events, profile **out) {
-    *out = calloc(1, sizeof **out);
-    if (!*out) return 1;
-    (*out)->ctx = ctx;
-    (*out)->keep = keep_events;
-    clg_context_set_trace(ctx, on_event, *out);
-    return 0;
-}
-
-void profile_restart(profile *p) {
-    clg_trace_event *evs = p->evs;
-    size_t cap = p->cap;
-    clg_context *ctx = p->ctx;
-    int keep = p->keep;
-    memset(p, 0, sizeof *p);
-    p->evs = evs;
-    p->cap = cap;
+clg_status clg_profiler_create(clg_context *ctx, int keep_events, clg_profiler **out) {
+    *out = NULL;
+    if (!ctx->profiling)
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "a profiler needs a context created with profiling events "
+                        "(clg_context_options.profiling = 1)");
+    clg_profiler *p = calloc(1, sizeof *p);
+    if (!p) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "profiler");
     p->ctx = ctx;
-    p->keep = keep;
+    p->keep = keep_events;
+    snprintf(p->step_name, sizeof p->step_name, "step");
+    clg_profiler_restart(p);
+    *out = p;
+    return CLG_OK;
 }
 
-void profile_destroy(profile *p) {
+void clg_profiler_set_step_name(clg_profiler *p, const char *name) {
+    snprintf(p->step_name, sizeof p->step_name, "%s", name && *name ? name : "step");
+}
+
+void clg_profiler_restart(clg_profiler *p) {
+    p->n = 0;
+    p->oom = 0;
+    memset(p->count, 0, sizeof p->count);
+    memset(p->busy_ns, 0, sizeof p->busy_ns);
+    p->idle_in_ns = p->idle_between_ns = p->overlap_ns = 0;
+    p->end_ns = p->last_step = p->steps = 0;
+    clg_profile_reset(p->ctx);
+    clg_context_set_trace(p->ctx, on_event, p);
+}
+
+void clg_profiler_destroy(clg_profiler *p) {
     if (!p) return;
     clg_context_set_trace(p->ctx, NULL, NULL);
     free(p->evs);
@@ -178,14 +186,16 @@ typedef struct summary {
     int steps;
     uint64_t kernels, transfers;
     double kernel_ms, transfer_ms, idle_in_ms, idle_between_ms, overlap_ms, accounted_ms;
+    char probe_error[256]; /* why the probe failed, when it did */
 } summary;
 
-static void print_text(FILE *f, const profile *p, const summary *s, const task_row *tr, size_t nt,
-                       const xfer_row *xr, size_t nx) {
+static void print_text(FILE *f, const clg_profiler *p, const summary *s, const task_row *tr,
+                       size_t nt, const xfer_row *xr, size_t nx) {
     static const char *dir[3] = {"", "up", "down"};
     const clg_device_info *d = s->dev;
-    fprintf(f, "\nprofile: %d steps (tokens), %.1f ms wall, %.2f ms per token, on %s (%s)\n",
-            s->steps, s->wall_ms, ratio(s->wall_ms, s->steps), d->device_name, d->platform_name);
+    const char *unit = p->step_name;
+    fprintf(f, "\nprofile: %d %ss, %.1f ms wall, %.2f ms per %s, on %s (%s)\n", s->steps, unit,
+            s->wall_ms, ratio(s->wall_ms, s->steps), unit, d->device_name, d->platform_name);
     if (!s->real)
         fprintf(f,
                 "  this device's event timestamps are not real (as on Mesa's rusticl): no times,\n"
@@ -217,6 +227,8 @@ static void print_text(FILE *f, const profile *p, const summary *s, const task_r
         if (s->probed)
             fprintf(f, "  %% peak: of the read bandwidth probed now on this device, %.2f GB/s\n",
                     s->probe.read_gbs);
+        else
+            fprintf(f, "  no %% peak: the bandwidth probe failed: %s\n", s->probe_error);
         if (over)
             fprintf(f,
                     "  * above the peak: the task reads only part of what is counted (a KV cache\n"
@@ -237,7 +249,7 @@ static void print_text(FILE *f, const profile *p, const summary *s, const task_r
                     ratio((double)xr[k].bytes, (double)xr[k].ns));
         fputc('\n', f);
     }
-    fprintf(f, "  launches per token: %.1f kernels, %.1f transfers\n",
+    fprintf(f, "  launches per %s: %.1f kernels, %.1f transfers\n", unit,
             ratio((double)s->kernels, s->steps), ratio((double)s->transfers, s->steps));
     if (!s->real) return;
     double wall = s->wall_ms, rest = wall - s->accounted_ms;
@@ -260,8 +272,8 @@ static void print_text(FILE *f, const profile *p, const summary *s, const task_r
             "    unaccounted              %10.2f %6.1f%%  before the first, after the last event\n",
             rest, 100 * ratio(rest, wall));
     if (p->steps != (uint64_t)s->steps)
-        fprintf(f, "  note: the events came from %llu steps, %d tokens were timed\n",
-                (unsigned long long)p->steps, s->steps);
+        fprintf(f, "  note: the events came from %llu steps, %d %ss were timed\n",
+                (unsigned long long)p->steps, s->steps, unit);
 }
 
 /* Prints a double as JSON: null when timestamps are not real. */
@@ -278,11 +290,11 @@ static void write_json(FILE *f, const summary *s, const task_row *tr, size_t nt,
     const clg_device_info *d = s->dev;
     int r = s->real;
     fputs("{\n  \"device\": {\"name\": ", f);
-    json_str(f, d->device_name);
+    clg_json_str(f, d->device_name);
     fputs(", \"platform\": ", f);
-    json_str(f, d->platform_name);
+    clg_json_str(f, d->platform_name);
     fputs(", \"driver\": ", f);
-    json_str(f, d->driver_version);
+    clg_json_str(f, d->driver_version);
     fprintf(f, ", \"timestamps_real\": %s},\n", r ? "true" : "false");
     if (s->probed)
         fprintf(f,
@@ -296,7 +308,7 @@ static void write_json(FILE *f, const summary *s, const task_row *tr, size_t nt,
     for (size_t k = 0; k < nt; k++) {
         double gbs = ratio((double)tr[k].bytes, (double)tr[k].ns);
         fputs(k ? ",\n    {\"name\": " : "\n    {\"name\": ", f);
-        json_str(f, tr[k].name);
+        clg_json_str(f, tr[k].name);
         fprintf(f, ", \"executions\": %llu, \"bytes_read\": %llu, \"total_ms\": ",
                 (unsigned long long)tr[k].count, (unsigned long long)tr[k].bytes);
         jnum(f, r, tr[k].ns / 1e6);
@@ -313,7 +325,7 @@ static void write_json(FILE *f, const summary *s, const task_row *tr, size_t nt,
     fputs("\n  ],\n  \"transfers\": [", f);
     for (size_t k = 0; k < nx; k++) {
         fputs(k ? ",\n    {\"buffer\": " : "\n    {\"buffer\": ", f);
-        json_str(f, xr[k].name);
+        clg_json_str(f, xr[k].name);
         fprintf(f,
                 ", \"direction\": \"%s\", \"count\": %llu, \"bytes\": %llu, "
                 "\"total_ms\": ",
@@ -325,7 +337,7 @@ static void write_json(FILE *f, const summary *s, const task_row *tr, size_t nt,
     }
     fprintf(f,
             "\n  ],\n  \"totals\": {\"kernel_executions\": %llu, \"transfers\": %llu, "
-            "\"launches_per_token\": %.6g,\n    \"kernel_ms\": ",
+            "\"launches_per_step\": %.6g,\n    \"kernel_ms\": ",
             (unsigned long long)s->kernels, (unsigned long long)s->transfers,
             ratio((double)s->kernels, s->steps));
     jnum(f, r, s->kernel_ms);
@@ -348,7 +360,7 @@ static void write_json(FILE *f, const summary *s, const task_row *tr, size_t nt,
 
 /* Chrome trace events: one complete ("X") event per kernel (tid 1) and transfer
  * (tid 2), microseconds from the first event. */
-static void write_trace(FILE *f, const profile *p, const clg_device_info *d) {
+static void write_trace(FILE *f, const clg_profiler *p, const clg_device_info *d) {
     static const char *cat[3] = {"", "upload", "download"};
     uint64_t t0 = UINT64_MAX;
     for (size_t i = 0; i < p->n; i++)
@@ -362,16 +374,16 @@ static void write_trace(FILE *f, const profile *p, const clg_device_info *d) {
             f,
             "%s\n{\"name\": \"%s\", \"ph\": \"M\", \"pid\": 1, \"tid\": %d, \"args\": {\"name\": ",
             m ? "," : "", meta[m][0], m ? m : 1);
-        json_str(f, meta[m][1]);
+        clg_json_str(f, meta[m][1]);
         fputs("}}", f);
     }
     for (size_t i = 0; i < p->n; i++) {
         const clg_trace_event *e = &p->evs[i];
         uint64_t dur = e->end_ns > e->start_ns ? e->end_ns - e->start_ns : 0;
         fputs(",\n{\"name\": ", f);
-        json_str(f, e->name);
+        clg_json_str(f, e->name);
         fputs(", \"cat\": ", f);
-        json_str(f, e->is_transfer ? cat[e->is_transfer == DOWNLOAD ? 2 : 1] : e->graph);
+        clg_json_str(f, e->is_transfer ? cat[e->is_transfer == DOWNLOAD ? 2 : 1] : e->graph);
         fprintf(f,
                 ", \"ph\": \"X\", \"ts\": %.3f, \"dur\": %.3f, \"pid\": 1, \"tid\": %d, "
                 "\"args\": {\"step\": %llu",
@@ -383,23 +395,6 @@ static void write_trace(FILE *f, const profile *p, const clg_device_info *d) {
     fputs("\n]}\n", f);
 }
 
-/* Opens path, lets write() fill it, closes; 0 on success, 1 with a message. */
-static int write_file(const char *path, const char *what, void (*write)(FILE *, const void *),
-                      const void *arg) {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "clgraph: cannot write the %s to %s: %s\n", what, path, strerror(errno));
-        return 1;
-    }
-    write(f, arg);
-    int bad = ferror(f);
-    if (fclose(f) || bad) {
-        fprintf(stderr, "clgraph: writing the %s to %s failed: %s\n", what, path, strerror(errno));
-        return 1;
-    }
-    return 0;
-}
-
 typedef struct json_args {
     const summary *s;
     const task_row *tr;
@@ -408,19 +403,36 @@ typedef struct json_args {
     size_t nx;
 } json_args;
 
-static void json_cb(FILE *f, const void *arg) {
+static clg_status json_cb(void *arg, FILE *f) {
     const json_args *a = arg;
     write_json(f, a->s, a->tr, a->nt, a->xr, a->nx);
+    return CLG_OK;
 }
 
-static void trace_cb(FILE *f, const void *arg) {
-    const profile *p = arg;
+static clg_status trace_cb(void *arg, FILE *f) {
+    const clg_profiler *p = arg;
     write_trace(f, p, clg_context_device(p->ctx));
+    return CLG_OK;
 }
 
-int profile_report(profile *p, clg_plan *plan, double wall_s, int steps, FILE *f,
-                   const char *json_path, const char *trace_path) {
+/* Keeps the first failure's status and message, and appends later failures' messages. */
+typedef struct failures {
+    clg_status st;
+    char msg[1024];
+} failures;
+
+static void note(failures *fs, clg_status st) {
+    if (st == CLG_OK) return;
+    size_t used = strlen(fs->msg);
+    if (fs->st == CLG_OK) fs->st = st;
+    snprintf(fs->msg + used, sizeof fs->msg - used, "%s%s", used ? "; " : "", clg_last_error());
+}
+
+clg_status clg_profiler_report(clg_profiler *p, clg_plan *plan, double wall_s, int steps,
+                               FILE *text, const char *json_path, const char *trace_path) {
     clg_context_set_trace(p->ctx, NULL, NULL); /* the probe's own steps are not ours */
+    if (clg_plan_context(plan) != p->ctx)
+        return clg_fail(CLG_ERR_INVALID_ARG, "profile report: the plan belongs to another context");
     summary s;
     memset(&s, 0, sizeof s);
     s.dev = clg_context_device(p->ctx);
@@ -439,39 +451,44 @@ int profile_report(profile *p, clg_plan *plan, double wall_s, int steps, FILE *f
     task_row *tr = NULL;
     xfer_row *xr = NULL;
     size_t nt = 0, nx = 0;
-    int rc = 0;
+    failures fs = {CLG_OK, ""};
     if (task_rows(plan, &tr, &nt) || xfer_rows(p->ctx, &xr, &nx)) {
-        fprintf(stderr, "clgraph: out of memory for the profile\n");
-        rc = 1;
-        goto done;
+        free(tr);
+        free(xr);
+        return clg_fail(CLG_ERR_OUT_OF_MEMORY, "profile report: the task and transfer tables");
     }
-    if (s.real) {
+    if (s.real) { /* after the tables: the probe's own tasks and transfers are not counted */
         if (clg_context_probe(p->ctx, &s.probe) == CLG_OK)
             s.probed = 1;
         else
-            fprintf(stderr, "clgraph: bandwidth probe failed (no %% of peak): %s\n",
-                    clg_last_error());
+            snprintf(s.probe_error, sizeof s.probe_error, "%s", clg_last_error());
     }
-    print_text(f, p, &s, tr, nt, xr, nx);
+    if (text) {
+        print_text(text, p, &s, tr, nt, xr, nx);
+        if (ferror(text)) note(&fs, clg_fail(CLG_ERR_IO, "writing the profile table failed"));
+    }
     if (json_path) {
         json_args a = {&s, tr, nt, xr, nx};
-        rc |= write_file(json_path, "profile", json_cb, &a);
+        note(&fs, clg_file_write_atomic(json_path, "profile", json_cb, &a));
     }
     if (trace_path) {
-        if (!s.real) {
-            fprintf(stderr, "clgraph: no trace written to %s: %s's event timestamps are not real\n",
-                    trace_path, s.dev->device_name);
-            rc = 1;
-        } else if (p->oom) {
-            fprintf(stderr, "clgraph: no trace written to %s: out of memory for %zu events\n",
-                    trace_path, p->n);
-            rc = 1;
-        } else {
-            rc |= write_file(trace_path, "trace", trace_cb, p);
-        }
+        if (!s.real)
+            note(&fs, clg_fail(CLG_ERR_UNSUPPORTED,
+                               "no trace written to %s: %s's event timestamps are not real",
+                               trace_path, s.dev->device_name));
+        else if (!p->keep)
+            note(&fs, clg_fail(CLG_ERR_INVALID_ARG,
+                               "no trace written to %s: the profiler was created without "
+                               "keep_events",
+                               trace_path));
+        else if (p->oom)
+            note(&fs, clg_fail(CLG_ERR_OUT_OF_MEMORY,
+                               "no trace written to %s: out of memory after %zu events", trace_path,
+                               p->n));
+        else
+            note(&fs, clg_file_write_atomic(trace_path, "trace", trace_cb, p));
     }
-done:
     free(tr);
     free(xr);
-    return rc;
+    return fs.st == CLG_OK ? CLG_OK : clg_fail(fs.st, "%s", fs.msg);
 }
