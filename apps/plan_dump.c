@@ -28,18 +28,26 @@ static const char *build_of(const clg_task *t) {
     return clg_task_is_call(t) ? "host" : clg_program_origin_str(clg_program_origin_of(clg_task_program(t)));
 }
 
+/* The planner's choice for task t, if it chooses one. */
+static int choice_of(const llm_model *m, const clg_task *t, clg_choice *c) {
+    const clg_kind *k = clg_planner_task_kind(llm_model_planner(m), t);
+    if (k) *c = *clg_kind_choice(k);
+    return k != NULL;
+}
+
 static void task_json(FILE *f, const llm_model *m, int which, clg_task *t, int last) {
     char g[64], l[64];
     range_str(t, g, sizeof g, 0);
     range_str(t, l, sizeof l, 1);
-    llm_plan_choice c;
-    int chosen = llm_model_plan_choice(m, which, clg_task_name(t), &c) == CLG_OK;
+    clg_choice c;
+    int chosen = choice_of(m, t, &c);
+    (void)which;
     fprintf(f, "        {\"task\": ");
     json_str(f, clg_task_name(t));
     fprintf(f, ", \"kernel\": ");
     json_str(f, kernel_of(t));
     fprintf(f, ", \"variant\": ");
-    json_str(f, chosen ? c.variant : "default");
+    json_str(f, chosen ? c.label : "default");
     fprintf(f, ", \"global\": \"%s\", \"local\": \"%s\", \"local_mem\": %zu, \"build\": \"%s\", \"tuned\": %s",
             g, l, clg_task_local_mem(t), build_of(t), chosen && c.tuned ? "true" : "false");
     if (chosen && c.best_ns >= 0) fprintf(f, ", \"best_us\": %.2f", c.best_ns / 1e3);
@@ -52,20 +60,21 @@ static void task_text(FILE *f, const llm_model *m, int which, clg_task *t) {
     char g[64], l[64], times[96] = "";
     range_str(t, g, sizeof g, 0);
     range_str(t, l, sizeof l, 1);
-    llm_plan_choice c;
-    int chosen = llm_model_plan_choice(m, which, clg_task_name(t), &c) == CLG_OK;
+    clg_choice c;
+    int chosen = choice_of(m, t, &c);
+    (void)which;
     if (chosen && c.best_ns >= 0 && c.runner_ns >= 0)
         snprintf(times, sizeof times, "%.1f us, runner-up %.1f us", c.best_ns / 1e3, c.runner_ns / 1e3);
     else if (chosen && c.best_ns >= 0) /* the device took one candidate only */
         snprintf(times, sizeof times, "%.1f us, no runner-up", c.best_ns / 1e3);
     fprintf(f, "    %-12s %-22s %-14s %-12s %-8s %6zu %-6s %-9s %s\n", clg_task_name(t), kernel_of(t),
-            chosen ? c.variant : "default", g, l, clg_task_local_mem(t), build_of(t),
+            chosen ? c.label : "default", g, l, clg_task_local_mem(t), build_of(t),
             chosen ? (c.tuned ? "tuned" : "heuristic") : "default", times);
 }
 
 /* "on (812.0 us/step) vs off (901.3 us/step)", "off (heuristic)", "unavailable (...)"; the
  * first is the mode the plans run with. */
-static void replay_text(FILE *f, const llm_plan_choice *c) {
+static void replay_text(FILE *f, const clg_choice *c) {
     if (!strcmp(c->variant, "unavailable")) {
         fprintf(f, "unavailable (no cl_khr_command_buffer)");
         return;
@@ -97,8 +106,8 @@ void plan_dump(FILE *f, const llm_model *m, int json) {
     for (int w = 0; w < 2; w++) {
         clg_plan *p = llm_model_step_plan(m, w);
         size_t ng = clg_plan_graph_count(p);
-        llm_plan_choice rc;
-        int has_replay = llm_model_plan_choice(m, w, "replay", &rc) == CLG_OK;
+        clg_choice rc;
+        int has_replay = clg_planner_replay_choice(llm_model_planner(m), p, &rc) == CLG_OK;
         if (json) {
             fprintf(f, "  {\"plan\": \"%s\", ", names[w]);
             if (has_replay) {
