@@ -171,6 +171,9 @@ clg_program_origin clg_program_origin_of(const clg_program *prog);
  * can be below the device's: llvmpipe allows 32 for kernels with barriers); 0 when the
  * kernel does not exist. */
 size_t clg_program_max_local(const clg_program *prog, const char *kernel);
+/* The number of arguments of the program's kernel `kernel` (CL_KERNEL_NUM_ARGS); 0 when the
+ * kernel does not exist. For checking argument-position constants against the kernels. */
+unsigned clg_program_kernel_args(const clg_program *prog, const char *kernel);
 /* Hash of the program's OpenCL C source (for caches keyed by kernel source). */
 uint64_t clg_program_source_hash(const clg_program *prog);
 const char *clg_program_origin_str(clg_program_origin origin);
