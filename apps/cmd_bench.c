@@ -249,8 +249,9 @@ typedef struct results {
     series pp, tg;
 } results;
 
-/* The weight products whose variant the planner chooses (llm_model_plan_choice). */
-static const char *const plan_tasks[] = {"qkv", "attn_output", "ffn_swiglu", "ffn_down", "output"};
+/* The planner's kinds of the decode plan's weight products. */
+static const char *const plan_tasks[] = {"decode.qkv", "decode.attn_output", "decode.ffn_swiglu", "decode.ffn_down",
+                                         "decode.output"};
 enum { N_PLAN_TASKS = sizeof plan_tasks / sizeof plan_tasks[0] };
 
 static void json_series(FILE *f, const char *name, const series *s, int n_tokens) {
@@ -286,11 +287,12 @@ static void print_json(FILE *f, const results *r) {
             r->hp->n_ctx, r->hp->n_batch, o->reps, TG_PROMPT);
     fprintf(f, "  \"decode_plan\": {");
     for (int i = 0, k = 0; i < N_PLAN_TASKS; i++) {
-        llm_plan_choice c;
-        if (llm_model_plan_choice(r->m, 0, plan_tasks[i], &c) != CLG_OK) continue;
-        fprintf(f, "%s\"%s\": {\"variant\": ", k++ ? ", " : "", plan_tasks[i]);
-        clg_json_str(f, c.variant);
-        fprintf(f, ", \"tuned\": %s}", c.tuned ? "true" : "false");
+        const clg_kind *kind = clg_planner_find_kind(llm_model_planner(r->m), plan_tasks[i]);
+        if (!kind) continue;
+        const clg_choice *c = clg_kind_choice(kind);
+        fprintf(f, "%s\"%s\": {\"variant\": ", k++ ? ", " : "", plan_tasks[i] + 7);
+        clg_json_str(f, c->label);
+        fprintf(f, ", \"tuned\": %s}", c->tuned ? "true" : "false");
     }
     fprintf(f, "},\n");
     if (o->n_prompt) json_series(f, "pp", &r->pp, o->n_prompt);
@@ -356,9 +358,10 @@ static void print_md(FILE *f, const results *r) {
             o->reps, r->hp->n_ctx, r->hp->n_batch, r->peak_rss / 1048576.0, r->load_s);
     fprintf(f, "decode plan:");
     for (int i = 0; i < N_PLAN_TASKS; i++) {
-        llm_plan_choice c;
-        if (llm_model_plan_choice(r->m, 0, plan_tasks[i], &c) == CLG_OK)
-            fprintf(f, " %s %s (%s);", plan_tasks[i], c.variant, c.tuned ? "tuned" : "heuristic");
+        const clg_kind *kind = clg_planner_find_kind(llm_model_planner(r->m), plan_tasks[i]);
+        if (kind)
+            fprintf(f, " %s %s (%s);", plan_tasks[i] + 7, clg_kind_choice(kind)->label,
+                    clg_kind_choice(kind)->tuned ? "tuned" : "default");
     }
     fprintf(f, "\n");
 }

@@ -45,9 +45,10 @@
  *   costs ~40 ns per block of cols on PoCL) and the driver dispatches fewer groups, but
  *   leaves fewer groups to share out: on PoCL's 2 threads about two groups per thread
  *   was best for a token (576 rows: 3 groups of 192 ran 15-18% faster than 9 of 64).
- *   The untuned local size is the host's (two groups per compute unit, a multiple of
- *   32 up to 256); the planner also tries these (declared for clg_program_variants):
- * @variant row kernels=matmul_TY_q8,matmul_TY_q8_norm,ffn_swiglu_TY_q8,ffn_swiglu_TY_q8_norm local=64,128,192,256,384,512
+ *   The untuned local size on every device type is declared by fit= (two groups per
+ *   compute unit for the product's rows, a multiple of 32 up to 256); the planner also
+ *   tries the declared local sizes:
+ * @variant row kernels=matmul_TY_q8,matmul_TY_q8_norm,ffn_swiglu_TY_q8,ffn_swiglu_TY_q8_norm local=64,128,192,256,384,512 device=any fit=2,32,256
  * Tunables: HALF_DENORM 1 decodes the f16 scales with a shift and one multiply by 2^112,
  *   which is exact for subnormal scales only where the device keeps float denormals
  *   (the host sets it when the device reports CL_FP_DENORM; llvmpipe flushes them): 7

@@ -158,8 +158,11 @@ clg_status clg_step_track(clg_context *ctx, cl_event ev, int kind, clg_task *t, 
                           uint64_t bytes);
 clg_status clg_step_finish(clg_context *ctx);
 void clg_buffer_unlink_all(clg_context *ctx);
-/* Runs tasks[0..n) as one step (graph.c), for the tuner. */
+/* Runs tasks[0..n) as one step (graph.c), enabled or not, for the planner. */
 clg_status clg_tasks_run(clg_task *const *tasks, size_t n);
+/* The time of one such step (tune.c): the sum of the tasks' kernel times where the device's
+ * timer is real and the context profiles, else wall time. */
+clg_status clg_tasks_time(clg_task *const *tasks, size_t n, double *out);
 void clg_program_release_all(clg_context *ctx);
 /* CLG_OK when t can be enqueued: it has a range and every argument is set (graph.c). */
 clg_status clg_task_check(const clg_task *t);

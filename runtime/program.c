@@ -41,6 +41,15 @@ size_t clg_program_max_local(const clg_program *prog, const char *kernel) {
     return n;
 }
 
+unsigned clg_program_kernel_args(const clg_program *prog, const char *kernel) {
+    cl_uint n = 0;
+    cl_kernel k = clCreateKernel(prog->prog, kernel, NULL);
+    if (!k) return 0;
+    if (clGetKernelInfo(k, CL_KERNEL_NUM_ARGS, sizeof n, &n, NULL) != CL_SUCCESS) n = 0;
+    clReleaseKernel(k);
+    return (unsigned)n;
+}
+
 const char *clg_program_origin_str(clg_program_origin origin) {
     switch (origin) {
     case CLG_ORIGIN_SOURCE: return "source";

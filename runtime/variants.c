@@ -76,8 +76,13 @@ static int parse_field(clg_variant *v, const char *s, size_t n) {
         return 1;
     }
     if (kn == 6 && !memcmp(s, "device", 6))
-        return ((vn == 3 && (!memcmp(val, "cpu", 3) || !memcmp(val, "gpu", 3)))) &&
+        return vn == 3 && (!memcmp(val, "cpu", 3) || !memcmp(val, "gpu", 3) || !memcmp(val, "any", 3)) &&
                copy_word(v->device, sizeof v->device, val, vn);
+    if (kn == 3 && !memcmp(s, "fit", 3)) {
+        if (!parse_numbers(val, vn, num, &cnt) || cnt != 3 || num[1] > num[2]) return 0;
+        for (unsigned i = 0; i < 3; i++) v->fit[i] = (unsigned)num[i];
+        return 1;
+    }
     return 0;
 }
 
@@ -110,7 +115,7 @@ clg_status clg_variants_parse(const char *name, const char *source, clg_variant 
             (!*v->sweep && v->n_local == 0))
             return clg_fail(CLG_ERR_FORMAT,
                             "%s:%d: malformed @variant declaration '%.*s' (expected NAME kernels=K[,K] "
-                            "local=N[,N]|DEFINE [sweep=DEFINE:V[,V]] [device=cpu|gpu])",
+                            "local=N[,N]|DEFINE [sweep=DEFINE:V[,V]] [device=cpu|gpu|any] [fit=G,M,MAX])",
                             name, line, (int)(end - p), p);
         (*n)++;
         p = end - 1;

@@ -112,21 +112,6 @@ const clg_planner *llm_model_planner(const llm_model *m);
  * the same with the greedy head of llm_model_eval_greedy (they share the layer graphs). */
 clg_plan *llm_model_step_plan(const llm_model *m, int which);
 
-/* The planner's decision for a task of a step plan, by task name: the weight products
- * "qkv", "attn_output", "ffn_swiglu", "ffn_down", "output"; the RMSNorms "attn_norm",
- * "ffn_norm", "output_norm"; "attention" (for a split decode attention, its first step;
- * "attn_merge" follows it); and the pseudo-task "replay" of the decode plans (variant
- * "on", "off" or "unavailable"; the times are decode steps with it on / off). Each kind's
- * choice is one of the variants its kernel file declares (@variant), the same for every
- * layer. CLG_ERR_NOT_FOUND for tasks it does not choose (they use the .cl defaults). */
-typedef struct llm_plan_choice {
-    const char *variant;       /* "row local 16", "wg 64", "split wg 32"; valid while m lives */
-    int tuned;                 /* 1 measured (now or from the plan cache), 0 heuristic */
-    double best_ns, runner_ns; /* the winner's and runner-up's measured times; -1 if none */
-} llm_plan_choice;
-clg_status llm_model_plan_choice(const llm_model *m, int which, const char *task,
-                                 llm_plan_choice *out);
-
 /* Evaluates n tokens at positions pos .. pos+n-1 (any n >= 1: split into batches
  * of n_batch) and writes the logits of the last one to logits [n_vocab] (may be
  * NULL). pos + n must not exceed n_ctx (CLG_ERR_INVALID_ARG naming both). */

@@ -29,6 +29,15 @@ extern "C" {
 typedef struct clg_planner clg_planner;
 typedef struct clg_kind clg_kind;
 
+/* The tuner's choice given candidates' times: the smallest time >= 0, the first on ties; n
+ * when every candidate failed. Candidate 0 is the incumbent (the untuned choice): it keeps
+ * its place unless the fastest is at least CLG_TUNE_MARGIN faster and gains at least
+ * CLG_TUNE_MIN_GAIN_NS, so that timing noise (relative on long steps, absolute on
+ * microsecond kernels) does not replace it with an equal candidate. */
+#define CLG_TUNE_MARGIN 0.03
+#define CLG_TUNE_MIN_GAIN_NS 5000.0
+size_t clg_tune_pick(const double *ns, size_t n);
+
 /* One kind's choice. */
 typedef struct clg_choice {
     char variant[32];     /* the declared variant ("row", "wg", "split") */
@@ -131,6 +140,9 @@ clg_status clg_planner_reset(clg_planner *p);
 clg_status clg_planner_tune(clg_planner *p);
 /* The same for one kind. */
 clg_status clg_kind_tune(clg_kind *k);
+/* Only the replay choice (a no-op without registered plans or command buffers): steps of the
+ * first registered plan as its buffers stand, replay on and off interleaved. */
+clg_status clg_planner_tune_replay(clg_planner *p);
 
 /* ---- plan cache ----------------------------------------------------------- */
 

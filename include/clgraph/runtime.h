@@ -173,6 +173,9 @@ clg_program_origin clg_program_origin_of(const clg_program *prog);
  * can be below the device's: llvmpipe allows 32 for kernels with barriers); 0 when the
  * kernel does not exist. */
 size_t clg_program_max_local(const clg_program *prog, const char *kernel);
+/* The number of arguments of the program's kernel `kernel` (CL_KERNEL_NUM_ARGS); 0 when the
+ * kernel does not exist. For checking argument-position constants against the kernels. */
+unsigned clg_program_kernel_args(const clg_program *prog, const char *kernel);
 /* Hash of the program's OpenCL C source (for caches keyed by kernel source). */
 uint64_t clg_program_source_hash(const clg_program *prog);
 const char *clg_program_origin_str(clg_program_origin origin);
@@ -181,15 +184,18 @@ const char *clg_program_origin_str(clg_program_origin origin);
  * A .cl file declares the variants the planner may choose between, one comment line
  * each (fields in any order after the name; values without spaces):
  *   @variant NAME kernels=K1[,K2..] [local=N1[,N2..] | local=DEFINE]
- *            [sweep=DEFINE:V1[,V2..]] [device=cpu|gpu]
- * kernels: the kernel names of the variant (a family may write TY for a type the caller
- * substitutes); local: candidate work-group sizes of dimension 0, or the value of the
- * swept build-time tunable; sweep: a #ifndef tunable of the file and the values to
- * build it with (the first is the file's default); device: the variant is the untuned
- * choice on that device type, with its first local / sweep value. Everything else about
- * the NDRange (global sizes, other dimensions) is the caller's, from the kernel's
- * documented layout; device limits (work-group size, local memory) filter candidates
- * when a range is set. */
+ *            [sweep=DEFINE:V1[,V2..]] [device=cpu|gpu|any] [fit=G,M,MAX]
+ * kernels: the kernel names of the variant, one per slot (a task runs the kernel of its
+ * slot; a family may write TY for a type the caller substitutes); local: candidate
+ * work-group sizes of dimension 0, or the value of the swept build-time tunable; sweep: a
+ * #ifndef tunable of the file and the values to build it with (the first is the file's
+ * default); device: the variant is the untuned choice on that device type (any: on every
+ * type), with its first local / sweep value the device runs, or with fit: the local size
+ * that makes about G work-groups per compute unit for the caller's row count, rounded up
+ * to a multiple of M, between M and MAX. Everything else about the NDRange (global sizes,
+ * other dimensions) is the caller's, from the kernel's documented layout; device limits
+ * (work-group size, local memory) filter candidates when a range is set. The planner
+ * (clgraph/planner.h) tunes tasks from these declarations. */
 #define CLG_VARIANT_MAX 8
 typedef struct clg_variant {
     char name[32];
@@ -200,7 +206,8 @@ typedef struct clg_variant {
     char sweep[32];                /* the swept define, "" when none */
     int values[CLG_VARIANT_MAX];   /* n_values values of it */
     unsigned n_values;
-    char device[8];                /* "cpu", "gpu" or "" */
+    char device[8];                /* "cpu", "gpu", "any" or "" */
+    unsigned fit[3];               /* fit=G,M,MAX; all 0 when not declared */
 } clg_variant;
 /* Parses the @variant lines of prog's source into out[cap]; *n receives their count.
  * CLG_ERR_FORMAT names the line of a malformed declaration. */
@@ -397,56 +404,6 @@ typedef struct clg_replay_stats {
     uint64_t replays;    /* executions whose kernels came from a recording */
 } clg_replay_stats;
 void clg_plan_get_replay_stats(const clg_plan *p, clg_replay_stats *out);
-
-/* ---- tuning ------------------------------------------------------------ */
-
-/* One candidate configuration of a task: a kernel variant and its NDRange. */
-typedef struct clg_candidate {
-    clg_program *prog;     /* borrowed */
-    const char *kernel;
-    unsigned dims;
-    size_t global[3];
-    size_t local[3];       /* local[0] == 0: the driver chooses */
-    const char *label;     /* for plan dumps, e.g. "row local=16" */
-} clg_candidate;
-
-/* Times the candidates on task t with its current arguments and buffers (which
- * must hold data: run a step first): each is set on the task, executed `warmup`
- * times, then `reps` times, and its time is the median of its kernel times (event
- * timestamps; wall time per execution where the device's timer is not real). A
- * candidate the device refuses (work-group above the kernel's limit, ...) gets -1.
- * The task is left on the winner (clg_tune_pick); ns[n] receives the times, *best its index.
- * Executions may change the buffers the task writes. */
-clg_status clg_task_tune(clg_task *t, const clg_candidate *cands, size_t n, int warmup, int reps,
-                         double *ns, size_t *best);
-/* The same for a group of tasks that run the same kernel on the same shapes with
- * different data (e.g. one per layer): each candidate is applied to all of them and
- * one repetition runs them all in one step, so that their data streams from memory as
- * in a real step instead of staying in cache; ns is the summed time per repetition.
- * Repetitions are interleaved across candidates (each runs warmup times first). */
-clg_status clg_task_tune_group(clg_task *const *tasks, size_t n_tasks, const clg_candidate *cands,
-                               size_t n, int warmup, int reps, double *ns, size_t *best);
-/* Alternatives that differ in their tasks rather than in one task's kernel, e.g. one
- * product task per layer vs a dequantizing task and a library call (clg_graph_add_call) per
- * layer. Set i is tasks[0 .. n) (borrowed); each set runs as one step of its tasks alone,
- * enabled or not, warmup times, then reps times interleaved across the sets, and ns[i]
- * receives the median of its summed task times (event timestamps; wall time per step
- * where the device's timer is not real). The tasks' arguments and buffers must hold data
- * (run a step first); the runs may change the buffers they write; their statistics are
- * restored. Choose with clg_tune_pick, the incumbent as set 0. */
-typedef struct clg_task_set {
-    clg_task *const *tasks;
-    size_t n;
-} clg_task_set;
-clg_status clg_task_sets_time(const clg_task_set *sets, size_t n, int warmup, int reps, double *ns);
-/* The tuner's choice given times: the smallest time >= 0, the first on ties; n when
- * every candidate failed. Candidate 0 is the incumbent (the caller's untuned choice):
- * it keeps its place unless the fastest is at least CLG_TUNE_MARGIN faster and gains at
- * least CLG_TUNE_MIN_GAIN_NS, so that timing noise (relative on long steps, absolute on
- * microsecond kernels) does not replace it with an equal candidate. */
-#define CLG_TUNE_MARGIN 0.03
-#define CLG_TUNE_MIN_GAIN_NS 5000.0
-size_t clg_tune_pick(const double *ns, size_t n);
 
 /* ---- profiling --------------------------------------------------------- */
 

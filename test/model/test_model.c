@@ -69,7 +69,6 @@ int main(int argc, char **argv) {
     /* "clblast": the prefill products run as dequantize + CLBlast Sgemm (forced), float
      * activations, the same tolerance as the kernels. */
     int clblast = argc > 4 && !strcmp(argv[4], "clblast");
-    if (clblast) setenv("CLGRAPH_PREFILL_GEMM", "clblast", 1);
     if (kv_f16) logit_tol = 0.15f;
     if (act_q8) logit_tol = 4.0f;
     tg_golden *gold = NULL;
@@ -96,6 +95,7 @@ int main(int argc, char **argv) {
     o.n_batch = 16; /* the longest prompt (36 tokens) spans three batches */
     o.kv_f16 = kv_f16;
     o.act = act_q8 ? LLM_ACT_Q8 : LLM_ACT_F32;
+    o.prefill_gemm = clblast ? LLM_GEMM_CLBLAST : LLM_GEMM_AUTO;
     llm_model *m = NULL;
     CHECK_OK(llm_model_load(argv[1], &o, &m));
     if (!m) {
@@ -104,12 +104,14 @@ int main(int argc, char **argv) {
     }
     const llm_hparams *hp = llm_model_hparams(m);
     if (clblast) { /* every layer product of the prefill plan takes the library path */
-        static const char *kinds[] = {"qkv", "attn_output", "ffn_swiglu", "ffn_down"};
+        static const char *kinds[] = {"prefill.qkv", "prefill.attn_output", "prefill.ffn_swiglu",
+                                      "prefill.ffn_down"};
         for (int k = 0; k < 4; k++) {
-            llm_plan_choice c;
-            CHECK_OK(llm_model_plan_choice(m, 1, kinds[k], &c));
-            printf("  prefill %-12s %s\n", kinds[k], c.variant);
-            CHECK(!strcmp(c.variant, "clblast sgemm"));
+            const clg_kind *kind = clg_planner_find_kind(llm_model_planner(m), kinds[k]);
+            CHECK(kind != NULL);
+            if (!kind) continue;
+            printf("  %-20s %s\n", kinds[k], clg_kind_choice(kind)->label);
+            CHECK(!strcmp(clg_kind_choice(kind)->alternative, "clblast"));
         }
     }
     printf("device %s, weights %s, golden %s\n",

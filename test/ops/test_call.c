@@ -152,18 +152,6 @@ int main(void) {
         printf("  replay: skipped, %s\n", clg_last_error());
     }
 
-    /* Task sets: the call alone vs the two kernels; both timed, any may win. */
-    clg_task *set_a[1] = {call}, *set_b[2] = {t1, t2};
-    clg_task_set sets[2] = {{set_a, 1}, {set_b, 2}};
-    double ns[2] = {-1, -1};
-    clg_task_get_stats(call, &ts);
-    uint64_t before = ts.executions;
-    CHECK_OK(clg_task_sets_time(sets, 2, 1, 3, ns));
-    CHECK(ns[0] > 0 && ns[1] > 0);
-    printf("  task sets: call %.1f us, two kernels %.1f us\n", ns[0] / 1e3, ns[1] / 1e3);
-    clg_task_get_stats(call, &ts);
-    CHECK(ts.executions == before); /* statistics restored */
-
     /* Misuse and failures. */
     CHECK(clg_task_arg_int(call, 2, 1) == CLG_ERR_INVALID_ARG);
     CHECK(strstr(clg_last_error(), "call task") != NULL);

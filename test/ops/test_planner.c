@@ -21,6 +21,13 @@ static const char *kinds[N_KINDS] = {"qkv",      "attn_output", "ffn_swiglu",
 static char dir[] = "/tmp/clgraph-planner-XXXXXX";
 static char model[600], cache[600];
 static const char *kernel_dir; /* NULL: the embedded kernel files */
+static int warnings;            /* through llm_model_options.warn */
+
+static void on_warn(void *user, const char *msg) {
+    (void)user;
+    warnings++;
+    printf("  warning: %s\n", msg);
+}
 
 static llm_model *load_split(int tune, int split) {
     llm_model_options o = llm_model_options_default();
@@ -30,6 +37,7 @@ static llm_model *load_split(int tune, int split) {
     o.attn_split = split;
     o.cache_dir = cache;
     o.kernel_dir = kernel_dir;
+    o.warn = on_warn;
     llm_model *m = NULL;
     CHECK_OK(llm_model_load(model, &o, &m));
     return m;
@@ -46,9 +54,16 @@ static void logits_of(llm_model *m, float *out) {
     CHECK_OK(llm_model_eval(m, toks + 2, 1, 7, out));
 }
 
+/* The planner's kind `kind` of plan w (0 decode, 1 prefill). */
+static const clg_kind *kind_of(llm_model *m, int w, const char *kind) {
+    char name[64];
+    snprintf(name, sizeof name, "%s.%s", w ? "prefill" : "decode", kind);
+    return clg_planner_find_kind(llm_model_planner(m), name);
+}
+
 /* Every choice of both plans. */
 typedef struct choices {
-    char variant[2][N_KINDS][32];
+    char variant[2][N_KINDS][48];
     int tuned[2][N_KINDS];
     double best[2][N_KINDS], runner[2][N_KINDS];
 } choices;
@@ -58,12 +73,14 @@ static void choices_of(llm_model *m, choices *c) {
     if (!m) return;
     for (int w = 0; w < 2; w++)
         for (int k = 0; k < N_KINDS; k++) {
-            llm_plan_choice pc;
-            CHECK_OK(llm_model_plan_choice(m, w, kinds[k], &pc));
-            snprintf(c->variant[w][k], sizeof c->variant[w][k], "%s", pc.variant);
-            c->tuned[w][k] = pc.tuned;
-            c->best[w][k] = pc.best_ns;
-            c->runner[w][k] = pc.runner_ns;
+            const clg_kind *kind = kind_of(m, w, kinds[k]);
+            CHECK(kind != NULL);
+            if (!kind) continue;
+            const clg_choice *pc = clg_kind_choice(kind);
+            snprintf(c->variant[w][k], sizeof c->variant[w][k], "%s", pc->label);
+            c->tuned[w][k] = pc->tuned;
+            c->best[w][k] = pc->best_ns;
+            c->runner[w][k] = pc->runner_ns;
         }
 }
 
@@ -94,14 +111,15 @@ static void check_tasks_follow(llm_model *m) {
     for (int w = 0; w < 2; w++)
         for (int k = N_PRODUCTS; k < N_KINDS; k++) {
             if (!strcmp(kinds[k], "output_norm")) continue; /* in the head graph */
-            llm_plan_choice c;
             clg_task *t = layer0_task(m, w, kinds[k]);
             CHECK(t != NULL);
-            if (!t || llm_model_plan_choice(m, w, kinds[k], &c) != CLG_OK) continue;
-            char want[32];
-            size_t value = 0, g[3], l[3];
-            CHECK(sscanf(c.variant, "%31s %*s %zu", want, &value) == 2 ||
-                  sscanf(c.variant, "%31s %zu", want, &value) == 2);
+            if (!t) continue;
+            const clg_kind *kind = clg_planner_task_kind(llm_model_planner(m), t);
+            CHECK(kind == kind_of(m, w, kinds[k]));
+            if (!kind) continue;
+            const clg_choice *c = clg_kind_choice(kind);
+            const char *want = c->variant;
+            size_t value = c->local, g[3], l[3];
             const char *kern = clg_task_kernel_name(t);
             int ok = !strcmp(want, "split") ? !strcmp(kern, "attention_split")
                                             : strlen(kern) > strlen(want) &&
@@ -109,7 +127,7 @@ static void check_tasks_follow(llm_model *m) {
             clg_task_range(t, g, l);
             if (!ok || l[0] != value)
                 fprintf(stderr, "  plan %d %s: choice '%s' but kernel %s, local %zu\n", w, kinds[k],
-                        c.variant, kern, l[0]);
+                        c->label, kern, l[0]);
             CHECK(ok && l[0] == value);
         }
 }
@@ -175,9 +193,13 @@ int main(void) {
                   !strcmp(t.variant[w][k], h.variant[w][k]));
         }
     check_tasks_follow(m);
-    llm_plan_choice c;
-    CHECK(llm_model_plan_choice(m, 0, "rope_kv", &c) == CLG_ERR_NOT_FOUND);
-    CHECK(llm_model_plan_choice(m, 0, "replay", &c) == CLG_OK);
+    if (m) {
+        clg_choice c;
+        CHECK(clg_planner_task_kind(llm_model_planner(m), layer0_task(m, 0, "rope_kv")) == NULL);
+        CHECK_OK(clg_planner_replay_choice(llm_model_planner(m), llm_model_step_plan(m, 0), &c));
+        CHECK(clg_planner_replay_choice(llm_model_planner(m), llm_model_step_plan(m, 1), &c) ==
+              CLG_ERR_NOT_FOUND);
+    }
     logits_of(m, tuned);
     llm_model_destroy(m);
     tc_close("tuned vs heuristic plan logits", tuned, heur, TINY_VOCAB, 1e-4f, 1e-4f);
@@ -207,15 +229,17 @@ int main(void) {
     /* A plan file that forces other declared variants on every kind (taken by both devices:
      * llvmpipe runs barrier kernels with work-groups of up to 32 items). */
     const char *forced_text =
-        "clgraph-plan 3\n"
-        "0 qkv own 16 0 1000 2000\n0 attn_output own 0 4 1000 2000\n0 ffn_swiglu own 16 0 1000 2000\n"
-        "0 ffn_down own 0 1 1000 2000\n0 output own 0 4 1000 2000\n"
-        "1 qkv own 0 4 1000 2000\n1 attn_output clblast 16 0 1000 2000\n1 ffn_swiglu own 0 1 1000 2000\n"
-        "1 ffn_down own 16 0 1000 2000\n1 output own 16 0 1000 2000\n"
-        "0 attn_norm wg 32 0 1000 2000\n0 ffn_norm wg 32 0 1000 2000\n"
-        "0 output_norm wg 32 0 1000 2000\n0 attention wg 32 0 1000 2000\n"
-        "1 attn_norm wg 32 0 1000 2000\n1 ffn_norm wg 32 0 1000 2000\n"
-        "1 output_norm wg 32 0 1000 2000\n1 attention wg 32 0 1000 2000\n";
+        "clgraph-plan 4\n"
+        "kind decode.qkv wg 16 - 1000 2000\nkind decode.attn_output row 4 - 1000 2000\n"
+        "kind decode.ffn_swiglu wg 16 - 1000 2000\nkind decode.ffn_down row 1 - 1000 2000\n"
+        "kind decode.output row 4 - 1000 2000\n"
+        "kind decode.attn_norm wg 32 - 1000 2000\nkind decode.ffn_norm wg 32 - 1000 2000\n"
+        "kind decode.output_norm wg 32 - 1000 2000\nkind decode.attention wg 32 - 1000 2000\n"
+        "kind prefill.qkv row 4 - 1000 2000\nkind prefill.attn_output wg 16 clblast 1000 2000\n"
+        "kind prefill.ffn_swiglu row 1 - 1000 2000\nkind prefill.ffn_down wg 16 - 1000 2000\n"
+        "kind prefill.output wg 16 - 1000 2000\n"
+        "kind prefill.attn_norm wg 32 - 1000 2000\nkind prefill.ffn_norm wg 32 - 1000 2000\n"
+        "kind prefill.output_norm wg 32 - 1000 2000\nkind prefill.attention wg 32 - 1000 2000\n";
     write_file(plan, forced_text);
     m = load(0);
     CHECK(tuned_count(m) == 2 * N_KINDS);
@@ -223,9 +247,9 @@ int main(void) {
     choices_of(m, &f);
     for (int w = 0; w < 2; w++)
         for (int k = N_PRODUCTS; k < N_KINDS; k++)
-            CHECK(!strcmp(f.variant[w][k], "wg 32"));
-    CHECK(!strcmp(f.variant[0][0], "wg 16") && !strcmp(f.variant[1][0], "row local 4"));
-    CHECK(!strcmp(f.variant[1][1], "clblast sgemm")); /* the prefill's library GEMM path */
+            CHECK(!strncmp(f.variant[w][k], "wg ", 3) && strstr(f.variant[w][k], "_WG=32"));
+    CHECK(!strcmp(f.variant[0][0], "wg MM_WG=16") && !strcmp(f.variant[1][0], "row local 4"));
+    CHECK(!strcmp(f.variant[1][1], "clblast (wg MM_WG=16)")); /* the prefill's library GEMM path */
     check_tasks_follow(m);
     logits_of(m, other);
     llm_model_destroy(m);
@@ -233,7 +257,7 @@ int main(void) {
 
     /* Corrupt or stale files are ignored (with a warning on stderr): heuristics again. */
     static const char *bad[] = {
-        "clgraph-plan 3\n0 qkv own 7 3 x\n", /* garbage */
+        "clgraph-plan 4\nkind decode.qkv own 7 3 x\n", /* garbage */
         "clgraph-plan 1\n0 qkv 0 16 1 2\n0 attn_output 0 16 1 2\n0 ffn_swiglu 0 16 1 2\n"
         "0 ffn_down 0 16 1 2\n0 output 0 16 1 2\n1 qkv 0 16 1 2\n1 attn_output 0 16 1 2\n"
         "1 ffn_swiglu 0 16 1 2\n1 ffn_down 0 16 1 2\n1 output 0 16 1 2\n", /* the previous format */
@@ -243,20 +267,24 @@ int main(void) {
     };
     char variants_bad[2][2048], truncated[2048];
     snprintf(variants_bad[0], sizeof variants_bad[0], "%s", forced_text);
-    char *p = strstr(variants_bad[0], "0 attention wg");
-    if (p) memcpy(p, "0 attention xx", 14);
+    char *p = strstr(variants_bad[0], "decode.attention wg");
+    CHECK(p != NULL);
+    if (p) memcpy(p, "decode.attention xx", 19);
     snprintf(variants_bad[1], sizeof variants_bad[1], "%s", forced_text);
-    p = strstr(variants_bad[1], "1 ffn_norm wg 32");
-    if (p) memcpy(p, "1 ffn_norm wg 48", 16);
+    p = strstr(variants_bad[1], "prefill.ffn_norm wg 32");
+    CHECK(p != NULL);
+    if (p) memcpy(p, "prefill.ffn_norm wg 48", 22);
     snprintf(truncated, sizeof truncated, "%s", forced_text);
-    p = strstr(truncated, "1 attention");
+    p = strstr(truncated, "kind prefill.attention");
     if (p) *p = 0;
     bad[2] = variants_bad[0];
     bad[3] = variants_bad[1];
     bad[4] = truncated;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_file(plan, bad[i]);
+        const int warned = warnings;
         m = load(0);
+        CHECK(warnings == warned + 1); /* the caller hears why the file was ignored */
         int n = tuned_count(m);
         if (n != 0) fprintf(stderr, "  bad plan file %zu: %d choices taken from it\n", i, n);
         CHECK(n == 0);
@@ -280,7 +308,7 @@ int main(void) {
     choices_of(m, &s);
     printf("  split: decode attention %s, prefill attention %s\n", s.variant[0][8],
            s.variant[1][8]);
-    CHECK(!strncmp(s.variant[0][8], "split wg ", 9) && strncmp(s.variant[1][8], "split", 5));
+    CHECK(!strncmp(s.variant[0][8], "split ATT_WG=", 13) && strncmp(s.variant[1][8], "split", 5));
     check_tasks_follow(m);
     logits_of(m, other);
     llm_model_destroy(m);

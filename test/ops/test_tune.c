@@ -1,23 +1,30 @@
-/* The tuner on a real device: candidates of different variants and work-group sizes
- * are timed on the task's buffers, refused ones are skipped, and the task is left on
- * a candidate that still computes the right result; then the same with candidates made
- * from the source's @variant declarations, as the planner makes them (the declared
- * default first; each swept value a build of the program), where a work-group the
- * device refuses for a kernel with barriers (llvmpipe: above 32) is timed -1. */
-#include <math.h>
+/* The runtime planner (clgraph/planner.h) on a real device, on a kernel file of the test's
+ * own (registered as a table, as a library embeds its kernels): the untuned default is the
+ * declaration for the device type; every candidate it declares (each local size, each swept
+ * value built as its own program) computes the right sums on fresh random inputs; tuning
+ * leaves the tasks on a correct candidate with times; an alternative made of other tasks
+ * competes; choices round-trip through the plan cache; a damaged file is ignored with a
+ * warning; fit= and an undeclared value behave as documented. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "clgraph/planner.h"
 #include "test_common.h"
 
-static const char *src =
-    "/* @variant row kernels=rowsum local=16,1,4 device=cpu\n"
-    " * @variant wg kernels=rowsum_wg sweep=WG:16,64,32 local=WG device=gpu\n */\n"
+static const char src[] =
+    "/* @variant row kernels=rowsum,rowsum_twice local=16,1,4 device=cpu\n"
+    " * @variant wg kernels=rowsum_wg,rowsum_twice sweep=WG:16,64,32 local=WG device=gpu\n"
+    " * @variant fit kernels=rowsum,rowsum_twice local=8 fit=2,8,64\n */\n"
     "#ifndef WG\n#define WG 16\n#endif\n"
     "__kernel void rowsum(__global const float *x, __global float *y, int n, int cols) {\n"
     "    int r = get_global_id(0); if (r >= n) return;\n"
     "    float s = 0.0f; for (int k = 0; k < cols; k++) s += x[r * cols + k];\n"
     "    y[r] = s;\n"
+    "}\n"
+    "__kernel void rowsum_twice(__global const float *x, __global float *y, int n, int cols) {\n"
+    "    int r = get_global_id(0); if (r >= n) return;\n"
+    "    float s = 0.0f; for (int k = 0; k < cols; k++) s += x[r * cols + k];\n"
+    "    y[r] = 2.0f * s;\n"
     "}\n"
     "__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))\n"
     "void rowsum_wg(__global const float *x, __global float *y, int n, int cols) {\n"
@@ -29,120 +36,197 @@ static const char *src =
     "    for (int h = WG / 2; h > 0; h >>= 1) { if (l < h) red[l] += red[l + h]; "
     "barrier(CLK_LOCAL_MEM_FENCE); }\n"
     "    if (l == 0 && r < n) y[r] = red[0];\n"
+    "}\n"
+    "__kernel void copy2(__global const float *x, __global float *y, int n, int cols) {\n"
+    "    int r = get_global_id(0); if (r >= n) return;\n"
+    "    float s = 0.0f; for (int k = cols - 1; k >= 0; k--) s += x[r * cols + k];\n"
+    "    y[r] = s;\n"
     "}\n";
+static const clg_kernel_file files[] = {{"rowsum_test", src, sizeof src - 1, NULL, 0}, {NULL, NULL, 0, NULL, 0}};
 
 enum { ROWS = 100, COLS = 256 };
+static int warnings;
+
+static void on_warn(void *user, const char *msg) {
+    (void)user;
+    warnings++;
+    printf("  warning: %s\n", msg);
+}
+
+/* Slot 0 sums a row; slot 1 (rowsum_twice) doubles it: "row" runs a row per work-item, the
+ * others a work-group of c->local items per row. */
+static clg_status range(void *user, clg_task *t, unsigned slot, const clg_choice *c) {
+    (void)user;
+    int per_row = slot == 0 && !strcmp(c->variant, "wg");
+    size_t l = c->local, g = per_row ? ROWS * l : (ROWS + l - 1) / l * l;
+    return clg_task_set_range(t, 1, &g, &l);
+}
+
+static clg_task *task(clg_graph *g, const char *name, clg_kind *k, unsigned slot, clg_buffer *x, clg_buffer *y) {
+    clg_program *p;
+    const char *kernel;
+    clg_task *t = NULL;
+    CHECK_OK(clg_kind_kernel(k, slot, &p, &kernel));
+    CHECK_OK(clg_graph_add_task(g, name, p, kernel, &t));
+    CHECK_OK(clg_task_arg_buffer(t, 0, x, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, 1, y, CLG_WRITE));
+    CHECK_OK(clg_task_arg_int(t, 2, ROWS));
+    CHECK_OK(clg_task_arg_int(t, 3, COLS));
+    CHECK_OK(clg_kind_add_task(k, t, slot));
+    return t;
+}
 
 int main(void) {
     tc_seed(5);
     clg_context *ctx = tc_context();
-    static float x[ROWS * COLS], y[ROWS], want[ROWS];
+    const clg_device_info *dev = clg_context_device(ctx);
+    CHECK_OK(clg_context_add_kernel_files(ctx, files));
+    static float x[ROWS * COLS], y[ROWS], y2[ROWS], want[ROWS], want2[ROWS];
     tc_fill(x, ROWS * COLS, -1, 1);
     for (int r = 0; r < ROWS; r++) {
         double s = 0;
-        for (int k = 0; k < COLS; k++)
-            s += x[r * COLS + k];
+        for (int k = 0; k < COLS; k++) s += x[r * COLS + k];
         want[r] = (float)s;
+        want2[r] = 2 * (float)s;
     }
-    clg_program *p16;
-    CHECK_OK(clg_program_from_source(ctx, "tune", src, "-DWG=16", &p16));
-    clg_buffer *bx, *by;
+    clg_buffer *bx, *by, *by2;
     CHECK_OK(clg_buffer_create(ctx, "x", sizeof x, CLG_TRANSFER_FIRST_EXECUTION, x, &bx));
     CHECK_OK(clg_buffer_create(ctx, "y", sizeof y, CLG_TRANSFER_EVERY_EXECUTION, y, &by));
+    CHECK_OK(clg_buffer_create(ctx, "y2", sizeof y2, CLG_TRANSFER_EVERY_EXECUTION, y2, &by2));
+
+    clg_planner_options po = clg_planner_options_default();
+    po.warn = on_warn;
+    clg_planner *pl;
+    CHECK_OK(clg_planner_create(ctx, &po, &pl));
+    clg_kind *k = NULL, *bad = NULL;
+    clg_kind_desc d = {.name = "rowsum", .file = "rowsum_test", .variants = "row,wg", .range = range, .items = ROWS};
+    CHECK_OK(clg_planner_add_kind(pl, &d, &k));
+    d.name = "rowsum";
+    CHECK(clg_planner_add_kind(pl, &d, &bad) == CLG_ERR_INVALID_ARG && !bad); /* names are unique */
+    d.name = "none";
+    d.variants = "nosuch";
+    CHECK(clg_planner_add_kind(pl, &d, &bad) == CLG_ERR_FORMAT && !bad);
+    CHECK(strstr(clg_last_error(), "rowsum_test") != NULL);
+    if (!k) return tc_finish("tune");
+    /* the untuned default: the declaration for the device type, its first size it runs */
+    const clg_choice *c = clg_kind_choice(k);
+    CHECK(!strcmp(c->variant, dev->type == CLG_DEVICE_GPU ? "wg" : "row") && !c->tuned && c->best_ns < 0);
+    printf("  default: %s\n", c->label);
+
     clg_graph *g;
-    clg_task *t;
     CHECK_OK(clg_graph_create(ctx, "g", &g));
-    CHECK_OK(clg_graph_add_task(g, "rowsum", p16, "rowsum", &t));
-    CHECK_OK(clg_task_arg_buffer(t, 0, bx, CLG_READ));
-    CHECK_OK(clg_task_arg_buffer(t, 1, by, CLG_WRITE));
-    CHECK_OK(clg_task_arg_int(t, 2, ROWS));
-    CHECK_OK(clg_task_arg_int(t, 3, COLS));
-    size_t gl = ROWS;
-    CHECK_OK(clg_task_set_range(t, 1, &gl, NULL));
-    CHECK_OK(clg_graph_execute(g));
-    tc_close("before tuning", y, want, ROWS, 1e-4f, 1e-5f);
+    clg_task *t = task(g, "rowsum", k, 0, bx, by);
+    clg_task *t2 = task(g, "twice", k, 1, bx, by2);
+    CHECK(clg_planner_task_kind(pl, t) == k && clg_planner_task_kind(pl, t2) == k);
 
-    clg_candidate c[4] = {
-        {p16, "rowsum", 1, {ROWS, 1, 1}, {0, 0, 0}, "row"},
-        {p16, "rowsum", 1, {112, 1, 1}, {16, 1, 1}, "row local=16"},
-        {p16, "rowsum_wg", 1, {ROWS * 16, 1, 1}, {16, 1, 1}, "wg=16"},
-        {p16, "rowsum", 1, {ROWS, 1, 1}, {16, 1, 1}, "bad range"}, /* 100 % 16 != 0 */
-    };
-    double ns[4];
-    size_t best = 99;
-    CHECK_OK(clg_task_tune(t, c, 4, 1, 5, ns, &best));
-    for (int i = 0; i < 4; i++)
-        printf("  %-14s %10.0f ns\n", c[i].label, ns[i]);
-    CHECK(ns[3] < 0); /* refused by the runtime's range check */
-    CHECK(ns[0] > 0 && ns[1] > 0 && ns[2] > 0);
-    CHECK(best == clg_tune_pick(ns, 4));
-    CHECK(!strcmp(clg_task_kernel_name(t), c[best].kernel));
-    clg_task_stats st;
-    clg_task_get_stats(t, &st);
-    CHECK(st.executions == 1); /* tuning runs are not counted as the task's executions */
-
-    /* Every candidate, and the winner, compute the same sums. */
-    for (int i = 0; i < 3; i++) {
-        CHECK_OK(clg_task_set_kernel(t, c[i].prog, c[i].kernel));
-        CHECK_OK(clg_task_set_range(t, 1, c[i].global, c[i].local[0] ? c[i].local : NULL));
-        memset(y, 0, sizeof y);
-        CHECK_OK(clg_graph_execute(g));
-        tc_close(c[i].label, y, want, ROWS, 1e-4f, 1e-5f);
-    }
-
-    /* Candidates from the declarations: the device type's default first. */
-    clg_variant v[4];
-    size_t nv = 0;
-    CHECK_OK(clg_program_variants(p16, v, 4, &nv));
-    CHECK(nv == 2);
-    const char *dev = clg_context_device(ctx)->type == CLG_DEVICE_GPU ? "gpu" : "cpu";
-    clg_candidate d[8];
-    char labels[8][48];
-    size_t nd = 0;
-    for (int pass = 0; pass < 2; pass++) /* 0: the default variant, 1: the others */
-        for (size_t j = 0; j < nv; j++) {
-            if ((strcmp(v[j].device, dev) == 0) != (pass == 0)) continue;
-            unsigned count = v[j].n_local ? v[j].n_local : v[j].n_values;
-            for (unsigned i = 0; i < count && nd < 8; i++) {
-                clg_candidate *e = &d[nd];
-                memset(e, 0, sizeof *e);
-                e->dims = 1;
-                e->kernel = v[j].kernels[0];
-                if (v[j].n_local) { /* a row per item, rows rounded up to the local size */
-                    e->prog = p16;
-                    e->local[0] = v[j].local[i];
-                    e->global[0] = (ROWS + e->local[0] - 1) / e->local[0] * e->local[0];
-                    snprintf(labels[nd], sizeof labels[nd], "%.12s local %zu", v[j].name,
-                             e->local[0]);
-                } else { /* a work-group per row, the program built with the swept value */
-                    char opts[64];
-                    snprintf(opts, sizeof opts, "-D%s=%d", v[j].sweep, v[j].values[i]);
-                    CHECK_OK(clg_program_from_source(ctx, "tune", src, opts, &e->prog));
-                    e->local[0] = (size_t)v[j].values[i];
-                    e->global[0] = ROWS * e->local[0];
-                    snprintf(labels[nd], sizeof labels[nd], "%.12s %d", v[j].name, v[j].values[i]);
-                }
-                e->label = labels[nd++];
-            }
+    /* every declared candidate computes the sums; the device may refuse work-groups */
+    static const struct { const char *v; int value; } cand[] = {{"row", 16}, {"row", 1}, {"row", 4},
+                                                                {"wg", 16},  {"wg", 64}, {"wg", 32}};
+    int ran = 0;
+    for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
+        clg_status st = clg_kind_select(k, cand[i].v, cand[i].value, NULL);
+        if (st == CLG_ERR_UNSUPPORTED) {
+            printf("  %s %d: refused (%s)\n", cand[i].v, cand[i].value, clg_last_error());
+            continue;
         }
-    CHECK(nd == 6);
-    double dns[8];
-    CHECK_OK(clg_task_tune(t, d, nd, 1, 5, dns, &best));
-    CHECK(best < nd && dns[best] > 0 && dns[0] > 0);
-    CHECK(best == 0 || dns[best] < (1.0 - CLG_TUNE_MARGIN) * dns[0]); /* the incumbent rule */
-    for (size_t i = 0; i < nd; i++) {
-        /* Refused by the tuner exactly when the runtime refuses the range; the others sum. */
-        int taken = clg_task_set_kernel(t, d[i].prog, d[i].kernel) == CLG_OK &&
-                    clg_task_set_range(t, 1, d[i].global, d[i].local) == CLG_OK;
-        printf("  %-14s %10.0f ns%s%s\n", d[i].label, dns[i],
-               taken ? "" : " (refused by the device)", i == best ? " <- kept" : "");
-        CHECK(taken == (dns[i] >= 0));
-        if (!taken) continue;
+        CHECK_OK(st);
         memset(y, 0, sizeof y);
+        memset(y2, 0, sizeof y2);
         CHECK_OK(clg_graph_execute(g));
-        tc_close(d[i].label, y, want, ROWS, 1e-4f, 1e-5f);
+        char what[64];
+        snprintf(what, sizeof what, "%s", clg_kind_choice(k)->label);
+        tc_close(what, y, want, ROWS, 1e-4f, 1e-4f);
+        tc_close("  and slot 1", y2, want2, ROWS, 1e-4f, 1e-4f);
+        ran++;
     }
-    CHECK(clg_task_set_kernel(t, p16, "no_such_kernel") == CLG_ERR_OPENCL);
+    CHECK(ran >= 4);
+    CHECK(clg_kind_select(k, "wg", 48, NULL) == CLG_ERR_NOT_FOUND); /* not a declared WG */
+    CHECK(clg_kind_select(k, "fit", 0, NULL) == CLG_ERR_NOT_FOUND); /* not among d.variants */
+
+    /* an alternative: a task of another kernel computing the same sums */
+    clg_program *pa;
+    clg_task *alt;
+    CHECK_OK(clg_program_get(ctx, "rowsum_test", "", &pa));
+    CHECK_OK(clg_graph_add_task(g, "alt", pa, "copy2", &alt));
+    CHECK_OK(clg_task_arg_buffer(alt, 0, bx, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(alt, 1, by, CLG_WRITE));
+    CHECK_OK(clg_task_arg_int(alt, 2, ROWS));
+    CHECK_OK(clg_task_arg_int(alt, 3, COLS));
+    size_t ag = 112, al = 16;
+    CHECK_OK(clg_task_set_range(alt, 1, &ag, &al));
+    CHECK_OK(clg_kind_add_alternative(k, "reverse", &alt, 1));
+    CHECK(!clg_task_enabled(alt));
+    CHECK_OK(clg_kind_select(k, "row", 0, "reverse"));
+    CHECK(!clg_task_enabled(t) && clg_task_enabled(alt));
+    memset(y, 0, sizeof y);
+    CHECK_OK(clg_graph_execute(g));
+    tc_close("alternative", y, want, ROWS, 1e-4f, 1e-4f);
+    CHECK(clg_kind_select(k, "row", 0, "nosuch") == CLG_ERR_NOT_FOUND);
+
+    /* tuning: times for the winner, a correct result on it */
+    CHECK_OK(clg_planner_reset(pl));
+    CHECK(clg_task_enabled(t) && !clg_task_enabled(alt));
+    CHECK_OK(clg_graph_execute(g));
+    clg_task_stats before;
+    clg_task_get_stats(t, &before);
+    CHECK_OK(clg_planner_tune(pl));
+    clg_task_stats after;
+    clg_task_get_stats(t, &after);
+    CHECK(after.executions == before.executions); /* tuning runs are not the task's own */
+    c = clg_kind_choice(k);
+    printf("  tuned: %s, %.1f us, runner-up %.1f us\n", c->label, c->best_ns / 1e3, c->runner_ns / 1e3);
+    CHECK(c->tuned && c->best_ns > 0 && c->runner_ns > 0);
+    CHECK(c->runner_ns >= c->best_ns * (1 - CLG_TUNE_MARGIN) || !strcmp(c->variant, dev->type == CLG_DEVICE_GPU ? "wg" : "row"));
+    clg_choice tuned = *c;
+    memset(y, 0, sizeof y);
+    CHECK_OK(clg_graph_execute(g));
+    tc_close("tuned", y, want, ROWS, 1e-4f, 1e-4f);
+
+    /* the plan cache: written, read back into a fresh planner, keyed by the caller's key */
+    char dir[] = "/tmp/clgraph-tune-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    CHECK_OK(clg_planner_save(pl, dir, "shape=100x256"));
+    clg_planner_destroy(pl);
+    CHECK_OK(clg_planner_create(ctx, &po, &pl));
+    CHECK_OK(clg_planner_add_kind(pl, &(clg_kind_desc){.name = "rowsum", .file = "rowsum_test", .variants = "row,wg",
+                                                       .range = range, .items = ROWS},
+                                  &k));
+    CHECK_OK(clg_kind_add_task(k, t, 0));
+    CHECK_OK(clg_kind_add_task(k, t2, 1));
+    CHECK_OK(clg_kind_add_alternative(k, "reverse", &alt, 1));
+    int loaded = -1;
+    CHECK_OK(clg_planner_load(pl, dir, "shape=999x256", &loaded));
+    CHECK(loaded == 0 && !clg_kind_choice(k)->tuned); /* another key: no file */
+    CHECK_OK(clg_planner_load(pl, dir, "shape=100x256", &loaded));
+    c = clg_kind_choice(k);
+    CHECK(loaded == 1 && c->tuned && !strcmp(c->label, tuned.label) && c->local == tuned.local);
+    CHECK(c->best_ns == (double)(long long)(tuned.best_ns + 0.5) || c->best_ns == (double)(long long)tuned.best_ns);
+    memset(y, 0, sizeof y);
+    CHECK_OK(clg_graph_execute(g));
+    tc_close("from the cache", y, want, ROWS, 1e-4f, 1e-4f);
+
+    /* a damaged file: ignored with a warning, every kind back on its default */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "for f in %s/*.plan; do sed -i 's/^kind rowsum .*/kind rowsum row 0 - 1 2/' $f; done",
+             dir);
+    CHECK(system(cmd) == 0);
+    const int w0 = warnings;
+    CHECK_OK(clg_planner_load(pl, dir, "shape=100x256", &loaded));
+    CHECK(loaded == 0 && warnings == w0 + 1 && !clg_kind_choice(k)->tuned);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+
+    /* fit=2,8,64: about two work-groups per compute unit for ROWS rows, multiple of 8 */
+    clg_kind *kf;
+    CHECK_OK(clg_planner_add_kind(pl, &(clg_kind_desc){.name = "fit", .file = "rowsum_test", .variants = "fit",
+                                                       .range = range, .items = ROWS},
+                                  &kf));
+    size_t per = 2 * (dev->compute_units ? dev->compute_units : 1), want_l = (ROWS + per - 1) / per;
+    want_l = (want_l + 7) / 8 * 8;
+    want_l = want_l < 8 ? 8 : want_l > 64 ? 64 : want_l;
+    printf("  fit: %s (want local %zu on %u compute units)\n", clg_kind_choice(kf)->label, want_l, dev->compute_units);
+    CHECK(clg_kind_choice(kf)->local == want_l || clg_kind_choice(kf)->local < want_l); /* or the kernel's limit */
+    clg_planner_destroy(pl);
     clg_context_destroy(ctx);
     return tc_finish("tune");
 }

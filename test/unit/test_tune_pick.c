@@ -1,6 +1,7 @@
 /* The tuner's choice given fixed timings: fastest wins, first on ties, failed (-1)
  * candidates never win, all failed -> n; candidate 0 (the incumbent) is replaced only by
  * one at least CLG_TUNE_MARGIN and CLG_TUNE_MIN_GAIN_NS faster. */
+#include "clgraph/planner.h"
 #include "test_common.h"
 
 int main(void) {

@@ -1,17 +1,18 @@
 /* The library GEMM path of the prefill weight products: the weight is dequantized to an f32
- * scratch matrix by a kernel (dequant_TY of cl/matmul.cl), then CLBlast's Sgemm computes y = x W^T (+ y)
- * in a call task (clgraph/runtime_cl.h); the FFN stacks gate and up into one Sgemm and a
- * SwiGLU kernel (cl/swiglu.cl) follows. The tasks sit beside the product task they replace,
- * disabled until the planner (llama_tune.c) or $CLGRAPH_PREFILL_GEMM chooses them. */
+ * scratch matrix by a kernel (dequant_TY of cl/matmul.cl), then CLBlast's Sgemm computes
+ * y = x W^T (+ y) in a call task (clgraph/runtime_cl.h); the FFN stacks gate and up into one
+ * Sgemm and a SwiGLU kernel (cl/swiglu.cl) follows. The tasks sit beside the product task they
+ * replace as the kind's planner alternative "clblast", disabled until chosen (by measurement,
+ * or forced with llm_model_options.prefill_gemm). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <clblast_c.h>
 
 #include "clgraph/runtime_cl.h"
 #include "graphs/llama/llama_impl.h"
+#include "graphs/ops/ops.h"
 
 /* The Sgemm of one call task: y[T, rows] (y_stride) = x[T, cols] (x_stride) . W^T + beta y,
  * W = w [rows, cols] f32; T is the plan's batch at enqueue time. */
@@ -23,18 +24,6 @@ typedef struct gemm_call {
 } gemm_call;
 
 enum { GEMM_LOCAL = 16 }; /* local size of the dequantize and SwiGLU kernels */
-
-clg_status llm_gemm_mode_from_env(int *mode) {
-    const char *env = getenv("CLGRAPH_PREFILL_GEMM");
-    *mode = LLM_GEMM_AUTO;
-    if (!env || !*env || !strcasecmp(env, "auto")) return CLG_OK;
-    if (!strcasecmp(env, "own")) *mode = LLM_GEMM_OWN;
-    else if (!strcasecmp(env, "clblast")) *mode = LLM_GEMM_CLBLAST;
-    else
-        return clg_fail(CLG_ERR_INVALID_ARG, "CLGRAPH_PREFILL_GEMM='%s': expected auto, own or clblast",
-                        env);
-    return CLG_OK;
-}
 
 int llm_gemm_offered(const llm_model *m, const step_plan *sp, mm_kind k) {
     if (m->gemm_mode == LLM_GEMM_OWN || sp != &m->prefill || k == MM_OUT) return 0;
@@ -56,7 +45,10 @@ clg_status llm_gemm_prepare(llm_model *m, step_plan *sp) {
         if (n > w_elems) w_elems = n;
     }
     if (!any) return CLG_OK;
-    clg_status st = clg_program_get(m->ctx, "swiglu", "", &sp->swiglu);
+    char opts[32];
+    snprintf(opts, sizeof opts, "-DMM_TT=%d", sp->tile);
+    clg_status st = clg_program_get(m->ctx, "matmul", opts, &sp->matmul);
+    if (st == CLG_OK) st = clg_program_get(m->ctx, "swiglu", "", &sp->swiglu);
     if (st == CLG_OK)
         st = clg_buffer_create(m->ctx, "gemm.w_f32", w_elems * sizeof(float), CLG_TRANSFER_DEVICE_ONLY, NULL,
                                &m->w_f32);
@@ -109,11 +101,11 @@ static clg_status dequant_task(llm_model *m, step_plan *sp, clg_graph *g, const 
     snprintf(kernel, sizeof kernel, "dequant_%s", llm_kernel_suffix(dtype));
     clg_task *t;
     clg_status st = clg_graph_add_task(g, name, sp->matmul, kernel, &t);
-    if (st == CLG_OK) st = clg_task_arg_buffer(t, 0, w, CLG_READ);
-    if (st == CLG_OK) st = clg_task_arg_buffer(t, 1, m->w_f32, CLG_WRITE);
-    if (st == CLG_OK) st = clg_task_arg_int(t, 2, rows);
-    if (st == CLG_OK) st = clg_task_arg_int(t, 3, cols);
-    if (st == CLG_OK) st = clg_task_arg_int(t, 4, row0);
+    if (st == CLG_OK) st = clg_task_arg_buffer(t, DEQUANT_W, w, CLG_READ);
+    if (st == CLG_OK) st = clg_task_arg_buffer(t, DEQUANT_OUT, m->w_f32, CLG_WRITE);
+    if (st == CLG_OK) st = clg_task_arg_int(t, DEQUANT_ROWS, rows);
+    if (st == CLG_OK) st = clg_task_arg_int(t, DEQUANT_COLS, cols);
+    if (st == CLG_OK) st = clg_task_arg_int(t, DEQUANT_ROW0, row0);
     if (st == CLG_OK) {
         size_t l[2] = {GEMM_LOCAL, 1}, gs[2] = {((size_t)(cols + 31) / 32 + GEMM_LOCAL - 1) / GEMM_LOCAL * GEMM_LOCAL,
                                                (size_t)rows};
@@ -156,17 +148,17 @@ clg_status llm_gemm_layer(llm_model *m, step_plan *sp, clg_graph *g, int i, mm_k
         (st = clg_task_arg_buffer(t, 1, m->w_f32, CLG_READ)) != CLG_OK ||
         (st = clg_task_arg_buffer(t, 2, c->y, accumulate ? CLG_READ_WRITE : CLG_WRITE)) != CLG_OK)
         return st;
-    if (ffn) { /* (gu, h, n, T, h_stride) */
+    if (ffn) {
         snprintf(name, sizeof name, "%s.swiglu", kind);
         if ((st = clg_graph_add_task(g, name, sp->swiglu, "swiglu", &t)) != CLG_OK) return st;
         tasks[n++] = t;
-        if ((st = clg_task_arg_buffer(t, 0, m->ffn_gu, CLG_READ)) != CLG_OK ||
-            (st = clg_task_arg_buffer(t, 1, y, CLG_WRITE)) != CLG_OK || (st = clg_task_arg_int(t, 2, rows)) != CLG_OK ||
-            (st = clg_task_arg_int(t, 3, 1)) != CLG_OK || (st = clg_task_arg_int(t, 4, rows)) != CLG_OK)
+        if ((st = clg_task_arg_buffer(t, SWIGLU_GU, m->ffn_gu, CLG_READ)) != CLG_OK ||
+            (st = clg_task_arg_buffer(t, SWIGLU_H, y, CLG_WRITE)) != CLG_OK ||
+            (st = clg_task_arg_int(t, SWIGLU_N, rows)) != CLG_OK || (st = clg_task_arg_int(t, SWIGLU_T, 1)) != CLG_OK ||
+            (st = clg_task_arg_int(t, SWIGLU_H_STRIDE, rows)) != CLG_OK)
             return st;
     }
     tasks[n] = NULL;
-    for (size_t j = 0; j < n; j++) clg_task_set_enabled(tasks[j], 0);
     return CLG_OK;
 }
 
@@ -176,28 +168,24 @@ clg_status llm_gemm_set_batch(llm_model *m, step_plan *sp, int T) {
         clg_task *const *tasks = sp->layers[i].gemm[MM_FFN];
         clg_task *t = tasks[3]; /* dequant_gate, dequant_up, the Sgemm, swiglu */
         size_t l[2] = {GEMM_LOCAL, 1}, g[2] = {((size_t)m->hp.n_ff + GEMM_LOCAL - 1) / GEMM_LOCAL * GEMM_LOCAL, (size_t)T};
-        clg_status st = clg_task_arg_int(t, 3, T);
+        clg_status st = clg_task_arg_int(t, SWIGLU_T, T);
         if (st == CLG_OK) st = clg_task_set_range(t, 2, g, l);
         if (st != CLG_OK) return st;
     }
     return CLG_OK;
 }
 
-void llm_gemm_use(llm_model *m, step_plan *sp, mm_kind k, int on) {
-    if (!llm_gemm_offered(m, sp, k) || !sp->calls) on = 0;
-    clg_task *own[1024];
-    int rows;
-    size_t n = llm_mm_tasks(m, sp, k, own, &rows);
-    for (size_t i = 0; i < n; i++) clg_task_set_enabled(own[i], !on);
-    if (k == MM_OUT || !sp->calls) return;
-    for (int i = 0; i < m->hp.n_layer; i++)
-        for (clg_task *const *t = sp->layers[i].gemm[k]; *t; t++) clg_task_set_enabled(*t, on);
-}
-
-size_t llm_gemm_tasks(const llm_model *m, const step_plan *sp, mm_kind k, clg_task **out) {
-    size_t n = 0;
-    if (k == MM_OUT || !sp->calls) return 0;
-    for (int i = 0; i < m->hp.n_layer; i++)
-        for (clg_task *const *t = sp->layers[i].gemm[k]; *t; t++) out[n++] = *t;
-    return n;
+clg_status llm_gemm_register(llm_model *m, step_plan *sp) {
+    for (int k = 0; k < MM_OUT; k++) {
+        if (!llm_gemm_offered(m, sp, (mm_kind)k) || !sp->calls) continue;
+        size_t n = 0;
+        clg_task **all = malloc((size_t)m->hp.n_layer * 4 * sizeof *all);
+        if (!all) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "library GEMM tasks");
+        for (int i = 0; i < m->hp.n_layer; i++)
+            for (clg_task *const *t = sp->layers[i].gemm[k]; *t; t++) all[n++] = *t;
+        clg_status st = clg_kind_add_alternative(sp->mm[k], "clblast", all, n);
+        free(all);
+        if (st != CLG_OK) return st;
+    }
+    return CLG_OK;
 }

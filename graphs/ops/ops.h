@@ -1,0 +1,127 @@
+/* The op library: one function per operation that adds its task(s) to a graph with named
+ * parameters, and each kernel's argument positions as named constants beside a summary of
+ * its documentation (the layouts and NDRanges are in the cl/ file named). An architecture
+ * declares a layer as a sequence of these calls (graphs/llama/graph.c); the tasks of an op
+ * whose variant the planner chooses are created on a planner kind's current kernel and added
+ * to the kind, which sets their NDRange. Buffers are row-major [T, n] with T tokens. */
+#ifndef CLGRAPH_GRAPHS_OPS_H
+#define CLGRAPH_GRAPHS_OPS_H
+
+#include "clgraph/planner.h"
+#include "clgraph/runtime.h"
+
+/* ---- argument positions -------------------------------------------------------- */
+
+/* cl/embed.cl embed_TY(W, tokens, y, cols, T): y[t] = row tokens[t] of W [vocab, cols]. */
+enum { EMBED_W, EMBED_TOKENS, EMBED_Y, EMBED_COLS, EMBED_T, EMBED_NARGS };
+
+/* cl/norm.cl rmsnorm_row / rmsnorm_wg(x, w, y, n, eps, T): y[t] = x[t] / rms(x[t]) * w. */
+enum { RMSNORM_X, RMSNORM_W, RMSNORM_Y, RMSNORM_N, RMSNORM_EPS, RMSNORM_T, RMSNORM_NARGS };
+
+/* cl/matmul.cl matmul_TY, matmul_TY_wg(W, x, y, rows, cols, T, x_stride, y_stride, acc):
+ * y[t, :rows] (+)= W [rows, cols] x[t, :cols]; cl/matmul_q8.cl matmul_TY_q8 adds the
+ * __local token tile, matmul_TY_q8_norm the fused RMSNorm's weight and eps before it. */
+enum {
+    MATMUL_W, MATMUL_X, MATMUL_Y, MATMUL_ROWS, MATMUL_COLS, MATMUL_T, MATMUL_X_STRIDE,
+    MATMUL_Y_STRIDE, MATMUL_ACC, MATMUL_NARGS,
+    MATMUL_Q8_TILE = MATMUL_NARGS, MATMUL_Q8_NARGS,
+    MATMUL_Q8N_NORM_W = MATMUL_NARGS, MATMUL_Q8N_EPS, MATMUL_Q8N_TILE, MATMUL_Q8N_NARGS
+};
+
+/* cl/matmul.cl ffn_swiglu_TY[_wg](Wg, Wu, x, h, rows, cols, T, x_stride, h_stride):
+ * h[t] = silu(Wg x[t]) * (Wu x[t]); the _q8 / _q8_norm forms extend it as matmul's do. */
+enum {
+    FFN_WG, FFN_WU, FFN_X, FFN_H, FFN_ROWS, FFN_COLS, FFN_T, FFN_X_STRIDE, FFN_H_STRIDE,
+    FFN_NARGS,
+    FFN_Q8_TILE = FFN_NARGS, FFN_Q8_NARGS,
+    FFN_Q8N_NORM_W = FFN_NARGS, FFN_Q8N_EPS, FFN_Q8N_TILE, FFN_Q8N_NARGS
+};
+
+/* cl/rope.cl rope_kv(qkv, k_cache, v_cache, pos, inv_freq, T, row_stride, n_head,
+ * n_head_kv, head_dim, n_rot, neox, ctx_len): RoPE of Q in place and of K, K and V stored
+ * into the caches [n_head_kv, ctx_len, head_dim] at each token's position. */
+enum {
+    ROPE_QKV, ROPE_K_CACHE, ROPE_V_CACHE, ROPE_POS, ROPE_INV_FREQ, ROPE_T, ROPE_ROW_STRIDE,
+    ROPE_N_HEAD, ROPE_N_HEAD_KV, ROPE_HEAD_DIM, ROPE_N_ROT, ROPE_NEOX, ROPE_CTX, ROPE_NARGS
+};
+
+/* cl/attention.cl attention_row / _wg / _split(q, k_cache, v_cache, pos, out, T, q_stride,
+ * q_off, out_stride, n_heads, n_kv_heads, head_dim, ctx_len, scale[, part, n_split]):
+ * causal attention of each token over the cache up to its position (_split: partial results
+ * over n_split position ranges into part [n_heads, n_split, head_dim + 2]). */
+enum {
+    ATT_Q, ATT_K_CACHE, ATT_V_CACHE, ATT_POS, ATT_OUT, ATT_T, ATT_Q_STRIDE, ATT_Q_OFF,
+    ATT_OUT_STRIDE, ATT_N_HEADS, ATT_N_KV_HEADS, ATT_HEAD_DIM, ATT_CTX, ATT_SCALE, ATT_NARGS,
+    ATT_PART = ATT_NARGS, ATT_N_SPLIT, ATT_SPLIT_NARGS
+};
+/* cl/attention.cl attention_merge(part, out, T, out_stride, n_heads, head_dim, n_split). */
+enum {
+    MERGE_PART, MERGE_OUT, MERGE_T, MERGE_OUT_STRIDE, MERGE_N_HEADS, MERGE_HEAD_DIM,
+    MERGE_N_SPLIT, MERGE_NARGS
+};
+
+/* cl/rows.cl copy_row(src, dst, n, row): dst = src[row] of src [*, n]. */
+enum { COPY_SRC, COPY_DST, COPY_N, COPY_ROW, COPY_NARGS };
+/* cl/argmax.cl argmax(x, n, out): out[0] = the index of the largest x (lowest on ties). */
+enum { ARGMAX_X, ARGMAX_N, ARGMAX_OUT, ARGMAX_NARGS };
+/* cl/matmul.cl dequant_TY(W, out, rows, cols, out_row0): rows of W as f32 into out. */
+enum { DEQUANT_W, DEQUANT_OUT, DEQUANT_ROWS, DEQUANT_COLS, DEQUANT_ROW0, DEQUANT_NARGS };
+/* cl/swiglu.cl swiglu(gu, h, n, T, h_stride): h[t] = silu(gu[t, :n]) * gu[t, n:2n]. */
+enum { SWIGLU_GU, SWIGLU_H, SWIGLU_N, SWIGLU_T, SWIGLU_H_STRIDE, SWIGLU_NARGS };
+
+/* ---- ops ------------------------------------------------------------------------ */
+
+/* A weight product y[T, rows] (+)= x[T, cols] W^T on kind k's kernel of `slot`. With
+ * 8-bit activations (q8_tile > 0: bytes of the __local token tile of cl/matmul_q8.cl) and
+ * norm_w set, x is RMS-normed with norm_w and eps first (the _norm kernels). */
+typedef struct llm_matmul {
+    clg_buffer *w, *x, *y;
+    int rows, cols;
+    int accumulate;      /* y += instead of y = (the residual add, fused) */
+    size_t q8_tile;      /* 0: float activations */
+    clg_buffer *norm_w;  /* fused RMSNorm weight (8-bit activations only), or NULL */
+    float eps;
+} llm_matmul;
+clg_status llm_op_matmul(clg_graph *g, const char *name, clg_kind *k, unsigned slot,
+                         const llm_matmul *a, clg_task **out);
+
+/* The SwiGLU feed-forward h[T, rows] = silu(x Wg^T) * (x Wu^T), a->w = Wg, wu = Wu. */
+clg_status llm_op_ffn_swiglu(clg_graph *g, const char *name, clg_kind *k, unsigned slot,
+                             const llm_matmul *a, clg_buffer *wu, clg_task **out);
+
+/* y[T, n] = rmsnorm(x[T, n]) * w on kind k's kernel. */
+clg_status llm_op_rmsnorm(clg_graph *g, const char *name, clg_kind *k, clg_buffer *x,
+                          clg_buffer *w, clg_buffer *y, int n, float eps, clg_task **out);
+
+/* x[T, cols] = rows tokens[T] of the embedding table w (type suffix ty). */
+clg_status llm_op_embed(clg_graph *g, clg_program *prog, const char *ty, clg_buffer *w,
+                        clg_buffer *tokens, clg_buffer *x, int cols, clg_task **out);
+
+/* RoPE and the KV-cache store of one layer (see ROPE_*). */
+typedef struct llm_rope_kv {
+    clg_buffer *qkv, *k_cache, *v_cache, *pos, *inv_freq;
+    int row_stride, n_head, n_head_kv, head_dim, n_rot, neox, ctx;
+} llm_rope_kv;
+clg_status llm_op_rope_kv(clg_graph *g, clg_program *prog, const llm_rope_kv *a, clg_task **out);
+
+/* Causal attention of q (rows of qkv at q_off) over a layer's caches into out, on kind k's
+ * kernel; with part set (a split kind: slots 0 and 1), partials over n_split position
+ * ranges then the merge task (*merge; NULL otherwise). */
+typedef struct llm_attention {
+    clg_buffer *q, *k_cache, *v_cache, *pos, *out;
+    int q_stride, q_off, out_stride, n_heads, n_kv_heads, head_dim, ctx;
+    float scale;
+    clg_buffer *part; /* [n_heads, n_split, head_dim + 2], or NULL */
+    int n_split;
+} llm_attention;
+clg_status llm_op_attention(clg_graph *g, clg_kind *k, const llm_attention *a, clg_task **out,
+                            clg_task **merge);
+
+/* dst[n] = row `row` of src (set later with COPY_ROW). */
+clg_status llm_op_copy_row(clg_graph *g, const char *name, clg_program *prog, clg_buffer *src,
+                           clg_buffer *dst, int n, clg_task **out);
+/* out[0] = argmax x[n], one work-group of the program's ARGMAX_WG items (range set here). */
+clg_status llm_op_argmax(clg_graph *g, clg_program *prog, size_t wg, clg_buffer *x, int n,
+                         clg_buffer *out, clg_task **t);
+
+#endif
