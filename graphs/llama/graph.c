@@ -295,7 +295,7 @@ clg_status llm_build_plans(llm_model *m) {
     clg_status st;
     builder b = {.m = m, .argmax_wg = 256}; /* ARGMAX_WG's default */
     TRY(clg_program_get(m->ctx, "embed", "", &b.embed));
-    TRY(clg_program_get(m->ctx, "rope", "", &b.rope));
+    TRY(clg_program_get(m->ctx, "rope", m->hp.kv_f16 ? "-DKV_F16" : "", &b.rope)); /* stores f16 K, V */
     TRY(clg_program_get(m->ctx, "rows", "", &b.rows));
     TRY(clg_program_get(m->ctx, "argmax", "", &b.argmax));
     /* One work-group: it must fit this kernel's own limit (llvmpipe: 32 of 1024). */

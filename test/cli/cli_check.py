@@ -291,7 +291,7 @@ def plan():
             expect(len(tuned) == 8, f"{dev}: both plans list attn_norm, ffn_norm, output_norm, attention: "
                    f"{sorted(tuned)}")
             for (pl, name), t in sorted(tuned.items()):
-                m = re.fullmatch(r"(row|wg|split)(?: local| wg)? (\d+)", t["variant"])
+                m = re.fullmatch(r"(row|wg|split) (?:local |[A-Z_]+=)(\d+)", t["variant"])
                 expect(m is not None and t["tuned"] and t["best_us"] > 0,
                        f"{dev} {pl} {name}: measured {t['variant']!r}, {t.get('best_us')} us "
                        f"(runner-up {t.get('runner_up_us')} us), kernel {t['kernel']}, local {t['local']}")
