@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config python3 python3-venv python3-pip
       ocl-icd-opencl-dev opencl-headers clinfo libclblast-dev
       pocl-opencl-icd mesa-opencl-icd
-      clang llvm-spirv-14 spirv-tools)
+      clang clang-format llvm-spirv-14 spirv-tools)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -96,6 +96,12 @@ int tc_set_range(clg_task *t, unsigned dims, const size_t *global, const size_t 
 
 int tc_finish(const char *name) {
     printf("%s: %d passed, %d failed\n", name, tc_checks - tc_failures, tc_failures);
+    if (tc_checks == 0) {
+        /* Nothing was asserted (every case skipped, or an early return before the first
+         * check): passing would hide that the test did not run. */
+        fprintf(stderr, "%s: no checks ran; a test that asserts nothing fails\n", name);
+        return 1;
+    }
     return tc_failures ? 1 : 0;
 }
 

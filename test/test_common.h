@@ -55,7 +55,8 @@ clg_buffer *tc_buffer(clg_context *ctx, const char *what, size_t bytes, clg_tran
  * failure; any other error fails. Returns 1 when set. */
 int tc_set_range(clg_task *t, unsigned dims, const size_t *global, const size_t *local);
 
-/* Prints "N passed, N failed" and returns the process exit code. */
+/* Prints "N passed, N failed" and returns the process exit code: 1 when a check failed
+ * or when no check ran at all. */
 int tc_finish(const char *name);
 
 /* Path of test data file `rel` under $CLGRAPH_TEST_DATA (static buffer). */

@@ -27,25 +27,9 @@ static clg_status set_range(clg_task *t, unsigned dims, size_t g0, size_t g1, si
     return clg_task_set_range(t, dims, g, l);
 }
 
-const char *llm_mm_kind_name(mm_kind k) {
-    static const char *names[MM_KINDS] = {"qkv", "attn_output", "ffn_swiglu", "ffn_down", "output"};
-    return k < MM_KINDS ? names[k] : "?";
-}
 
-int llm_mm_dtype(const llm_model *m, mm_kind k) {
-    const layer_weights *w = &m->lw[0];
-    return k == MM_QKV ? w->qkv_type : k == MM_WO ? w->wo_type : k == MM_FFN ? w->ffn_type
-         : k == MM_DOWN ? w->down_type : m->out_type;
-}
 
-int llm_mm_q8(const llm_model *m, mm_kind k) {
-    const int t = llm_mm_dtype(m, k);
-    return m->hp.act_q8 && (t == LLM_DTYPE_Q8_0 || t == LLM_DTYPE_Q4_0 || t == LLM_DTYPE_Q4_1);
-}
 
-size_t llm_q8_tile_bytes(int tile, int cols) {
-    return (size_t)tile * (size_t)cols * 2 + (size_t)tile * (size_t)(cols / 32) * 8;
-}
 
 /* ---- the kinds' layouts ------------------------------------------------------------
  * Each kernel file's variants differ in how work-items map to rows (cl/matmul.cl,
@@ -295,7 +279,7 @@ clg_status llm_build_plans(llm_model *m) {
     clg_status st;
     builder b = {.m = m, .argmax_wg = 256}; /* ARGMAX_WG's default */
     TRY(clg_program_get(m->ctx, "embed", "", &b.embed));
-    TRY(clg_program_get(m->ctx, "rope", "", &b.rope));
+    TRY(clg_program_get(m->ctx, "rope", m->hp.kv_f16 ? "-DKV_F16" : "", &b.rope)); /* stores f16 K, V */
     TRY(clg_program_get(m->ctx, "rows", "", &b.rows));
     TRY(clg_program_get(m->ctx, "argmax", "", &b.argmax));
     /* One work-group: it must fit this kernel's own limit (llvmpipe: 32 of 1024). */

@@ -1,7 +1,7 @@
 /* Private to graphs/llama/: the model's structures. The files depend on each other in one
- * direction: model.c (load) -> graph.c (the step plans' graphs, evaluation) -> gemm.c (the
- * library GEMM alternative of the prefill products), and model.c -> tune.c (the planner's
- * kinds and the plan cache) -> graph.c. */
+ * direction: model.c (load) -> tune.c (the planner's choices, the plan cache) -> graph.c (the
+ * step plans' graphs and kinds, evaluation) -> gemm.c (the library GEMM alternative of the
+ * prefill products) -> shapes.c (what all of them share about the products). */
 #ifndef CLGRAPH_GRAPHS_LLAMA_IMPL_H
 #define CLGRAPH_GRAPHS_LLAMA_IMPL_H
 
@@ -110,11 +110,13 @@ struct llm_model {
 /* Token tile of the prefill products (MM_TT). */
 enum { MM_TT_PREFILL = 8 };
 
-/* The kernel-name suffix of a weight type ("f32", "f16", "q8_0", "q4_0", "q4_1"; static),
- * NULL for a type the kernels do not take (model.c). */
+/* shapes.c: the kernel-name suffix of a weight type ("f32", "f16", "q8_0", "q4_0", "q4_1";
+ * static), NULL for a type the kernels do not take. */
 const char *llm_kernel_suffix(int dtype);
-/* The llm_dtype of kind k's weights (graph.c). */
+/* The llm_dtype of kind k's weights. */
 int llm_mm_dtype(const llm_model *m, mm_kind k);
+/* 1 for the weight types cl/matmul_q8.cl takes (q8_0, q4_0, q4_1). */
+int llm_q8_weight(int dtype);
 /* 1 when kind k's tasks run cl/matmul_q8.cl (hp.act_q8 and a weight type it takes); the
  * norm before qkv, ffn_swiglu and output is then fused into them (no norm task). */
 int llm_mm_q8(const llm_model *m, mm_kind k);

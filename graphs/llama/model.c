@@ -7,9 +7,6 @@
 
 #include "graphs/llama/llama_impl.h"
 
-static int q8_type(int dtype) {
-    return dtype == LLM_DTYPE_Q8_0 || dtype == LLM_DTYPE_Q4_0 || dtype == LLM_DTYPE_Q4_1;
-}
 
 int llm_act_from_name(const char *name) {
     return !strcmp(name, "auto") ? LLM_ACT_AUTO : !strcmp(name, "f32") ? LLM_ACT_F32 : !strcmp(name, "q8") ? LLM_ACT_Q8 : -1;
@@ -121,16 +118,6 @@ static clg_status read_hparams(const llm_gguf *f, llm_hparams *hp) {
     return CLG_OK;
 }
 
-const char *llm_kernel_suffix(int dtype) {
-    switch (dtype) {
-    case LLM_DTYPE_F32: return "f32";
-    case LLM_DTYPE_F16: return "f16";
-    case LLM_DTYPE_Q8_0: return "q8_0";
-    case LLM_DTYPE_Q4_0: return "q4_0";
-    case LLM_DTYPE_Q4_1: return "q4_1";
-    default: return NULL;
-    }
-}
 
 /* Finds a tensor and checks its shape (ne0, ne1; ne1 = 0 for a vector) and type. */
 static clg_status tensor(const llm_gguf *f, const char *name, uint64_t ne0, uint64_t ne1,
@@ -341,7 +328,7 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     /* 8-bit activations: where every layer product takes them and the largest token tile
      * fits the device's local memory; by default on CPUs only. */
     const layer_weights *w0 = &m->lw[0];
-    int q8_ok = q8_type(w0->qkv_type) && q8_type(w0->wo_type) && q8_type(w0->ffn_type) && q8_type(w0->down_type);
+    int q8_ok = llm_q8_weight(w0->qkv_type) && llm_q8_weight(w0->wo_type) && llm_q8_weight(w0->ffn_type) && llm_q8_weight(w0->down_type);
     size_t q8_need = llm_q8_tile_bytes(MM_TT_PREFILL, hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd);
     uint64_t lmem = clg_context_device(m->ctx)->local_mem_size;
     if (opt->act == LLM_ACT_Q8 && !q8_ok) {

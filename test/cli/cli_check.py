@@ -20,12 +20,29 @@ def expect(cond, msg):
 
 
 def devices_json():
+    # Checks the devices that are present, whichever they are (PoCL, rusticl, both, a GPU):
+    # the same ones as the text listing and, where clinfo is installed, as clinfo's.
+    import re
+    import shutil
     rc, out, err = run("devices", "--json")
     expect(rc == 0, f"devices --json exits 0 (stderr: {err.strip()})")
     devs = json.loads(out)
-    names = " ".join(d["platform"] + " " + d["name"] for d in devs)
-    expect(any("Portable Computing Language" in d["platform"] for d in devs), "PoCL listed: " + names)
-    expect(any("rusticl" in d["platform"] for d in devs), "rusticl listed: " + names)
+    names = [d["name"] for d in devs]
+    expect(len(devs) >= 1, f"at least one device listed: {names}")
+    cpu = [label for label, platform in (("PoCL", "Portable Computing Language"), ("rusticl", "rusticl"))
+           if any(platform in d["platform"] for d in devs)]
+    print(f"info: CPU drivers present: {', '.join(cpu) or 'none'}; devices: {names}")
+    rc, text, err = run("devices")
+    expect(rc == 0, f"devices exits 0 (stderr: {err.strip()})")
+    listed = re.findall(r"^(\d+:\d+)  (.*)$", text, re.M)
+    expect(listed == [(d["index"], d["name"]) for d in devs], f"the text listing has the same devices: {listed}")
+    clinfo = shutil.which("clinfo")
+    p = subprocess.run([clinfo, "-l"], capture_output=True, text=True, timeout=120) if clinfo else None
+    if p and p.returncode == 0:
+        seen = re.findall(r"-- Device #\d+: (.*)$", p.stdout, re.M)
+        expect(sorted(seen) == sorted(names), f"the same devices as clinfo -l: {seen}")
+    else:
+        print("info: no clinfo to compare with" + (f" (clinfo -l exited {p.returncode})" if p else ""))
     for d in devs:
         for key in ("opencl_c_version", "il_version", "fp16", "fp64", "subgroups", "command_buffer",
                     "local_mem_size", "local_mem_type", "max_work_group_size", "preferred_multiple",
