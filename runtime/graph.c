@@ -48,17 +48,28 @@ void clg_graph_destroy(clg_graph *g) {
             } else {
                 i++;
             }
-    for (size_t i = 0; i < g->n; i++) task_free(g->tasks[i]);
+    for (size_t i = 0; i < g->n; i++)
+        task_free(g->tasks[i]);
     free(g->tasks);
     free(g->name);
     free(g);
 }
 
-const char *clg_graph_name(const clg_graph *g) { return g->name; }
-size_t clg_graph_task_count(const clg_graph *g) { return g->n; }
-clg_task *clg_graph_task(const clg_graph *g, size_t i) { return i < g->n ? g->tasks[i] : NULL; }
-const char *clg_task_name(const clg_task *t) { return t->name; }
-void clg_task_get_stats(const clg_task *t, clg_task_stats *out) { *out = t->stats; }
+const char *clg_graph_name(const clg_graph *g) {
+    return g->name;
+}
+size_t clg_graph_task_count(const clg_graph *g) {
+    return g->n;
+}
+clg_task *clg_graph_task(const clg_graph *g, size_t i) {
+    return i < g->n ? g->tasks[i] : NULL;
+}
+const char *clg_task_name(const clg_task *t) {
+    return t->name;
+}
+void clg_task_get_stats(const clg_task *t, clg_task_stats *out) {
+    *out = t->stats;
+}
 
 uint64_t clg_task_bytes_read(const clg_task *t) {
     uint64_t sum = 0;
@@ -67,7 +78,8 @@ uint64_t clg_task_bytes_read(const clg_task *t) {
         if (x->kind != 1 || !(x->access & CLG_READ)) continue;
         int seen = 0; /* a buffer passed twice counts once */
         for (unsigned k = 0; k < a && !seen; k++)
-            seen = t->args[k].kind == 1 && t->args[k].buf == x->buf && (t->args[k].access & CLG_READ);
+            seen =
+                t->args[k].kind == 1 && t->args[k].buf == x->buf && (t->args[k].access & CLG_READ);
         if (!seen) sum += x->buf->bytes;
     }
     return sum;
@@ -112,8 +124,9 @@ clg_status clg_graph_add_task(clg_graph *g, const char *name, clg_program *prog,
     t->kernel = clCreateKernel(prog->prog, kernel, &err);
     if (err != CL_SUCCESS) {
         task_free(t);
-        return CLG_CL_FAIL(err, "clCreateKernel", "kernel '%s' (program %s) for task '%s' of graph '%s'",
-                           kernel, prog->key, name, g->name);
+        return CLG_CL_FAIL(err, "clCreateKernel",
+                           "kernel '%s' (program %s) for task '%s' of graph '%s'", kernel,
+                           prog->key, name, g->name);
     }
     t->prog = prog;
     cl_uint nargs = 0;
@@ -125,8 +138,8 @@ clg_status clg_graph_add_call(clg_graph *g, const char *name, clg_call_fn fn, vo
                               clg_task **out) {
     *out = NULL;
     if (!fn || !name || !*name)
-        return clg_fail(CLG_ERR_INVALID_ARG, "a call task of graph '%s' needs a name and a function",
-                        g->name);
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "a call task of graph '%s' needs a name and a function", g->name);
     clg_task *t = calloc(1, sizeof *t);
     if (!t || !(t->name = clg_strdup(name))) {
         free(t);
@@ -137,8 +150,12 @@ clg_status clg_graph_add_call(clg_graph *g, const char *name, clg_call_fn fn, vo
     return task_append(g, t, CLG_CALL_MAX_ARGS, out);
 }
 
-int clg_task_is_call(const clg_task *t) { return t->call != NULL; }
-int clg_task_enabled(const clg_task *t) { return !t->disabled; }
+int clg_task_is_call(const clg_task *t) {
+    return t->call != NULL;
+}
+int clg_task_enabled(const clg_task *t) {
+    return !t->disabled;
+}
 
 void clg_task_set_enabled(clg_task *t, int on) {
     if (t->disabled == !on) return;
@@ -184,8 +201,9 @@ clg_status clg_task_arg_scalar(clg_task *t, unsigned index, const void *value, s
     if (st == CLG_OK) st = arg_index(t, index);
     if (st != CLG_OK) return st;
     if (size > CLG_MAX_SCALAR)
-        return clg_fail(CLG_ERR_INVALID_ARG, "task '%s' argument %u: scalars of %zu bytes (at most %d)",
-                        t->name, index, size, CLG_MAX_SCALAR);
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "task '%s' argument %u: scalars of %zu bytes (at most %d)", t->name, index,
+                        size, CLG_MAX_SCALAR);
     cl_int err = clSetKernelArg(t->kernel, index, size, value);
     if (err != CL_SUCCESS)
         return CLG_CL_FAIL(err, "clSetKernelArg", "task '%s' argument %u (scalar of %zu bytes)",
@@ -209,18 +227,20 @@ clg_status clg_task_arg_local(clg_task *t, unsigned index, size_t bytes) {
     if (st == CLG_OK) st = arg_index(t, index);
     if (st != CLG_OK) return st;
     if (bytes > t->graph->ctx->info.local_mem_size)
-        return clg_fail(CLG_ERR_INVALID_ARG, "task '%s': %zu bytes of local memory, device has %llu",
-                        t->name, bytes, (unsigned long long)t->graph->ctx->info.local_mem_size);
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "task '%s': %zu bytes of local memory, device has %llu", t->name, bytes,
+                        (unsigned long long)t->graph->ctx->info.local_mem_size);
     cl_int err = clSetKernelArg(t->kernel, index, bytes, NULL);
     if (err != CL_SUCCESS)
-        return CLG_CL_FAIL(err, "clSetKernelArg", "task '%s' argument %u (local, %zu bytes)", t->name,
-                           index, bytes);
+        return CLG_CL_FAIL(err, "clSetKernelArg", "task '%s' argument %u (local, %zu bytes)",
+                           t->name, index, bytes);
     t->args[index] = (clg_arg){.kind = 3, .size = bytes};
     clg_replay_invalidate(t->graph);
     return CLG_OK;
 }
 
-clg_status clg_task_set_range(clg_task *t, unsigned dims, const size_t *global, const size_t *local) {
+clg_status clg_task_set_range(clg_task *t, unsigned dims, const size_t *global,
+                              const size_t *local) {
     const clg_device_info *d = &t->graph->ctx->info;
     if (t->call) return kernel_only(t, "ranges");
     if (dims < 1 || dims > 3)
@@ -269,18 +289,23 @@ clg_status clg_task_set_kernel(clg_task *t, clg_program *prog, const char *kerne
     clGetKernelInfo(k, CL_KERNEL_NUM_ARGS, sizeof nargs, &nargs, NULL);
     if (nargs != t->nargs) {
         clReleaseKernel(k);
-        return clg_fail(CLG_ERR_INVALID_ARG, "task '%s': kernel '%s' takes %u arguments, the task has %u",
-                        t->name, kernel, nargs, t->nargs);
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "task '%s': kernel '%s' takes %u arguments, the task has %u", t->name,
+                        kernel, nargs, t->nargs);
     }
     for (unsigned i = 0; i < t->nargs && err == CL_SUCCESS; i++) {
         const clg_arg *a = &t->args[i];
-        if (a->kind == 1) err = clSetKernelArg(k, i, sizeof(cl_mem), &a->buf->mem);
-        else if (a->kind == 2) err = clSetKernelArg(k, i, a->size, a->value);
-        else if (a->kind == 3) err = clSetKernelArg(k, i, a->size, NULL);
+        if (a->kind == 1)
+            err = clSetKernelArg(k, i, sizeof(cl_mem), &a->buf->mem);
+        else if (a->kind == 2)
+            err = clSetKernelArg(k, i, a->size, a->value);
+        else if (a->kind == 3)
+            err = clSetKernelArg(k, i, a->size, NULL);
     }
     if (err != CL_SUCCESS) {
         clReleaseKernel(k);
-        return CLG_CL_FAIL(err, "clSetKernelArg", "moving task '%s' to kernel '%s'", t->name, kernel);
+        return CLG_CL_FAIL(err, "clSetKernelArg", "moving task '%s' to kernel '%s'", t->name,
+                           kernel);
     }
     clg_replay_invalidate(t->graph); /* a recording retains the old kernel until dropped */
     clReleaseKernel(t->kernel);
@@ -296,7 +321,9 @@ const char *clg_task_kernel_name(const clg_task *t) {
     return name;
 }
 
-clg_program *clg_task_program(const clg_task *t) { return t->prog; }
+clg_program *clg_task_program(const clg_task *t) {
+    return t->prog;
+}
 
 unsigned clg_task_range(const clg_task *t, size_t global[3], size_t local[3]) {
     for (int i = 0; i < 3; i++) {
@@ -309,14 +336,16 @@ unsigned clg_task_range(const clg_task *t, size_t global[3], size_t local[3]) {
 size_t clg_task_local_mem(const clg_task *t) {
     cl_ulong n = 0;
     if (!t->kernel) return 0;
-    clGetKernelWorkGroupInfo(t->kernel, t->graph->ctx->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof n, &n, NULL);
+    clGetKernelWorkGroupInfo(t->kernel, t->graph->ctx->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof n,
+                             &n, NULL);
     return (size_t)n;
 }
 
 size_t clg_task_max_local(const clg_task *t) {
     size_t n = t->graph->ctx->info.max_work_group_size;
     if (!t->kernel) return 0;
-    clGetKernelWorkGroupInfo(t->kernel, t->graph->ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof n, &n, NULL);
+    clGetKernelWorkGroupInfo(t->kernel, t->graph->ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof n,
+                             &n, NULL);
     return n;
 }
 
@@ -415,15 +444,17 @@ clg_status clg_step_track(clg_context *ctx, cl_event ev, int kind, clg_task *t, 
 clg_status clg_step_finish(clg_context *ctx) {
     cl_int err = clFinish(ctx->queue);
     clg_status st = CLG_OK;
-    if (err != CL_SUCCESS) st = CLG_CL_FAIL(err, "clFinish", "end of step %llu", (unsigned long long)ctx->step);
+    if (err != CL_SUCCESS)
+        st = CLG_CL_FAIL(err, "clFinish", "end of step %llu", (unsigned long long)ctx->step);
     for (size_t i = 0; i < ctx->npending; i++) {
         clg_pending *p = &ctx->pending[i];
         cl_ulong s = 0, e = 0;
         if (st == CLG_OK &&
             (p->ev0 ? clGetEventProfilingInfo(p->ev0, CL_PROFILING_COMMAND_END, sizeof s, &s, NULL)
-                    : clGetEventProfilingInfo(p->ev, CL_PROFILING_COMMAND_START, sizeof s, &s, NULL)) ==
-                CL_SUCCESS &&
-            clGetEventProfilingInfo(p->ev, CL_PROFILING_COMMAND_END, sizeof e, &e, NULL) == CL_SUCCESS) {
+                    : clGetEventProfilingInfo(p->ev, CL_PROFILING_COMMAND_START, sizeof s, &s,
+                                              NULL)) == CL_SUCCESS &&
+            clGetEventProfilingInfo(p->ev, CL_PROFILING_COMMAND_END, sizeof e, &e, NULL) ==
+                CL_SUCCESS) {
             uint64_t ns = e > s ? e - s : 0;
             if (p->kind == 0) {
                 p->task->stats.total_ns += ns;
@@ -436,7 +467,11 @@ clg_status clg_step_finish(clg_context *ctx) {
             }
             if (ctx->trace) {
                 clg_trace_event te = {p->task ? p->task->graph->name : "",
-                                      p->task ? p->task->name : p->buf->name, p->kind, p->bytes, s, e,
+                                      p->task ? p->task->name : p->buf->name,
+                                      p->kind,
+                                      p->bytes,
+                                      s,
+                                      e,
                                       ctx->step};
                 ctx->trace(ctx->trace_user, &te);
             }
@@ -448,7 +483,9 @@ clg_status clg_step_finish(clg_context *ctx) {
     return st;
 }
 
-static cl_event *ev_slot(clg_context *ctx, cl_event *ev) { return ctx->profiling ? ev : NULL; }
+static cl_event *ev_slot(clg_context *ctx, cl_event *ev) {
+    return ctx->profiling ? ev : NULL;
+}
 
 /* Uploads what task t reads according to each buffer's policy. */
 static clg_status upload_inputs(clg_context *ctx, clg_task *t) {
@@ -464,20 +501,21 @@ static clg_status upload_inputs(clg_context *ctx, clg_task *t) {
                    b->step_uploaded != ctx->step) {
             bytes = b->transfer_bytes;
             b->step_uploaded = ctx->step;
-        } else if (b->policy == CLG_TRANSFER_DEVICE_ONLY && (x->access & CLG_READ) && !b->has_data &&
-                   b->step_written != ctx->step) {
-            return clg_fail(CLG_ERR_INVALID_ARG,
-                            "task '%s' of graph '%s' reads device-only buffer '%s', which no earlier "
-                            "task or graph has written",
-                            t->name, t->graph->name, b->name);
+        } else if (b->policy == CLG_TRANSFER_DEVICE_ONLY && (x->access & CLG_READ) &&
+                   !b->has_data && b->step_written != ctx->step) {
+            return clg_fail(
+                CLG_ERR_INVALID_ARG,
+                "task '%s' of graph '%s' reads device-only buffer '%s', which no earlier "
+                "task or graph has written",
+                t->name, t->graph->name, b->name);
         }
         if (!bytes) continue;
         cl_event ev = NULL;
         cl_int err = clEnqueueWriteBuffer(ctx->queue, b->mem, CL_FALSE, 0, bytes, b->host, 0, NULL,
                                           ev_slot(ctx, &ev));
         if (err != CL_SUCCESS)
-            return CLG_CL_FAIL(err, "clEnqueueWriteBuffer", "uploading '%s' (%zu bytes) for task '%s'",
-                               b->name, bytes, t->name);
+            return CLG_CL_FAIL(err, "clEnqueueWriteBuffer",
+                               "uploading '%s' (%zu bytes) for task '%s'", b->name, bytes, t->name);
         b->has_data = 1;
         b->stats.uploads++;
         b->stats.upload_bytes += bytes;
@@ -492,8 +530,9 @@ static clg_status upload_inputs(clg_context *ctx, clg_task *t) {
 clg_status clg_task_check(const clg_task *t) {
     if (t->call) return CLG_OK; /* buffers are optional, in any slots */
     if (!t->dims)
-        return clg_fail(CLG_ERR_INVALID_ARG, "task '%s' of graph '%s' has no range (clg_task_set_range)",
-                        t->name, t->graph->name);
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "task '%s' of graph '%s' has no range (clg_task_set_range)", t->name,
+                        t->graph->name);
     for (unsigned a = 0; a < t->nargs; a++)
         if (!t->args[a].kind)
             return clg_fail(CLG_ERR_INVALID_ARG, "task '%s' of graph '%s': argument %u is not set",
@@ -514,10 +553,11 @@ static void task_done(clg_context *ctx, clg_task *t) {
 /* Runs call task t's callback between profiling markers (see clg_graph_add_call). */
 static clg_status run_call(clg_context *ctx, clg_task *t) {
     cl_event before = NULL, done = NULL;
-    cl_int err = ctx->profiling ? clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &before) : CL_SUCCESS;
+    cl_int err =
+        ctx->profiling ? clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &before) : CL_SUCCESS;
     if (err != CL_SUCCESS)
-        return CLG_CL_FAIL(err, "clEnqueueMarkerWithWaitList", "before call task '%s' of graph '%s'",
-                           t->name, t->graph->name);
+        return CLG_CL_FAIL(err, "clEnqueueMarkerWithWaitList",
+                           "before call task '%s' of graph '%s'", t->name, t->graph->name);
     clg_status st = t->call(t->call_user, ctx->queue, &done);
     if (st != CLG_OK) {
         char why[512];
@@ -561,8 +601,8 @@ static clg_status run_task(clg_context *ctx, clg_task *t, int replayed) {
                                         t->has_local ? t->local : NULL, 0, NULL, ev_slot(ctx, &ev));
     if (err != CL_SUCCESS)
         return CLG_CL_FAIL(err, "clEnqueueNDRangeKernel",
-                           "task '%s' of graph '%s' (global %zux%zux%zu, local %s%zux%zux%zu)", t->name,
-                           t->graph->name, t->global[0], t->global[1], t->global[2],
+                           "task '%s' of graph '%s' (global %zux%zux%zu, local %s%zux%zux%zu)",
+                           t->name, t->graph->name, t->global[0], t->global[1], t->global[2],
                            t->has_local ? "" : "auto ", t->local[0], t->local[1], t->local[2]);
     task_done(ctx, t);
     return ev ? clg_step_track(ctx, ev, 0, t, NULL, 0) : CLG_OK;
@@ -583,8 +623,8 @@ static clg_status run_step(clg_context *ctx, clg_plan *p, clg_graph *const *grap
     for (clg_buffer *b = ctx->buffers; b && st == CLG_OK; b = b->next) {
         if (b->policy != CLG_TRANSFER_EVERY_EXECUTION || b->step_written != ctx->step) continue;
         cl_event ev = NULL;
-        cl_int err = clEnqueueReadBuffer(ctx->queue, b->mem, CL_FALSE, 0, b->transfer_bytes, b->host, 0,
-                                         NULL, ev_slot(ctx, &ev));
+        cl_int err = clEnqueueReadBuffer(ctx->queue, b->mem, CL_FALSE, 0, b->transfer_bytes,
+                                         b->host, 0, NULL, ev_slot(ctx, &ev));
         if (err != CL_SUCCESS) {
             st = CLG_CL_FAIL(err, "clEnqueueReadBuffer", "reading back '%s' (%zu bytes)", b->name,
                              b->transfer_bytes);
@@ -598,13 +638,16 @@ static clg_status run_step(clg_context *ctx, clg_plan *p, clg_graph *const *grap
     return st != CLG_OK ? st : fst;
 }
 
-clg_status clg_graph_execute(clg_graph *g) { return run_step(g->ctx, NULL, &g, 1); }
+clg_status clg_graph_execute(clg_graph *g) {
+    return run_step(g->ctx, NULL, &g, 1);
+}
 
 clg_status clg_tasks_run(clg_task *const *tasks, size_t n) {
     clg_context *ctx = tasks[0]->graph->ctx;
     ctx->step++;
     clg_status st = CLG_OK;
-    for (size_t i = 0; i < n && st == CLG_OK; i++) st = run_task(ctx, tasks[i], 0);
+    for (size_t i = 0; i < n && st == CLG_OK; i++)
+        st = run_task(ctx, tasks[i], 0);
     clg_status fst = clg_step_finish(ctx);
     return st != CLG_OK ? st : fst;
 }
@@ -635,7 +678,8 @@ void clg_plan_destroy(clg_plan *p) {
 }
 
 clg_status clg_plan_add_graph(clg_plan *p, clg_graph *g) {
-    if (g->ctx != p->ctx) return clg_fail(CLG_ERR_INVALID_ARG, "graph '%s' belongs to another context", g->name);
+    if (g->ctx != p->ctx)
+        return clg_fail(CLG_ERR_INVALID_ARG, "graph '%s' belongs to another context", g->name);
     if (p->n == p->cap) {
         size_t cap = p->cap ? 2 * p->cap : 16;
         clg_graph **ng = realloc(p->graphs, cap * sizeof *ng);
@@ -649,16 +693,23 @@ clg_status clg_plan_add_graph(clg_plan *p, clg_graph *g) {
     return CLG_OK;
 }
 
-clg_status clg_plan_execute(clg_plan *p) { return run_step(p->ctx, p, p->graphs, p->n); }
+clg_status clg_plan_execute(clg_plan *p) {
+    return run_step(p->ctx, p, p->graphs, p->n);
+}
 
 clg_status clg_plan_execute_range(clg_plan *p, size_t first, size_t last) {
     if (first > last || last > p->n)
-        return clg_fail(CLG_ERR_INVALID_ARG, "plan range [%zu, %zu) outside its %zu graphs", first, last, p->n);
+        return clg_fail(CLG_ERR_INVALID_ARG, "plan range [%zu, %zu) outside its %zu graphs", first,
+                        last, p->n);
     return run_step(p->ctx, p, p->graphs + first, last - first);
 }
 
-size_t clg_plan_graph_count(const clg_plan *p) { return p->n; }
-clg_graph *clg_plan_graph(const clg_plan *p, size_t i) { return i < p->n ? p->graphs[i] : NULL; }
+size_t clg_plan_graph_count(const clg_plan *p) {
+    return p->n;
+}
+clg_graph *clg_plan_graph(const clg_plan *p, size_t i) {
+    return i < p->n ? p->graphs[i] : NULL;
+}
 clg_context *clg_plan_context(const clg_plan *p) {
     return p->ctx;
 }

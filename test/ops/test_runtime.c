@@ -41,7 +41,8 @@ static void test_transfers(void) {
     float a0 = a[0];
     const int runs = 10;
     for (int r = 0; r < runs; r++) {
-        for (int i = 0; i < N; i++) b[i] = (float)r * 0.25f - (float)i * 1e-3f;
+        for (int i = 0; i < N; i++)
+            b[i] = (float)r * 0.25f - (float)i * 1e-3f;
         a[0] = a0 + 100.0f * (float)r; /* must NOT reach the device after the first upload */
         CHECK_OK(clg_graph_execute(g));
         for (int i = 0; i < N; i++) {
@@ -121,8 +122,10 @@ static void test_device_to_device(void) {
     /* Host round trip: read mid back, upload it into a fresh input, run consume's kernel. */
     CHECK_OK(clg_buffer_read(mid, 0, mid_host, sizeof mid_host));
     clg_buffer *hin, *hout;
-    CHECK_OK(clg_buffer_create(ctx, "host_mid", sizeof a, CLG_TRANSFER_EVERY_EXECUTION, mid_host, &hin));
-    CHECK_OK(clg_buffer_create(ctx, "host_out", sizeof a, CLG_TRANSFER_EVERY_EXECUTION, out_host, &hout));
+    CHECK_OK(
+        clg_buffer_create(ctx, "host_mid", sizeof a, CLG_TRANSFER_EVERY_EXECUTION, mid_host, &hin));
+    CHECK_OK(clg_buffer_create(ctx, "host_out", sizeof a, CLG_TRANSFER_EVERY_EXECUTION, out_host,
+                               &hout));
     clg_graph *g3;
     CHECK_OK(clg_graph_create(ctx, "roundtrip", &g3));
     t = add(g3, p, "sq", "sq");
