@@ -436,7 +436,8 @@ typedef struct clg_trace_event {
                            transfers (clg_buffer_read / _write) carry the last step's */
 } clg_trace_event;
 
-/* Called once per event after each step when set (profiling must be on). */
+/* Called once per event after each step when set (profiling must be on). One callback per
+ * context: a clg_profiler (clgraph/report.h) sets its own while it collects. */
 typedef void (*clg_trace_fn)(void *user, const clg_trace_event *ev);
 void clg_context_set_trace(clg_context *ctx, clg_trace_fn fn, void *user);
 
