@@ -186,7 +186,7 @@ prepare() {
         echo "binaries built: $(date -u -r "$build/clgraph" '+%Y-%m-%d %H:%M:%S UTC')"
         echo "packages:$pkgs (fallback: $FALLBACK_PKGS)"
         echo "libraries of clgraph with the carried packages:"
-        echo "$check" | sed 's/^/  /'
+        printf '  %s\n' "$check"
         echo "files:"
         (cd "$dir" && find bin debs -type f | sort | xargs sha256sum) | sed 's/^/  /'
     } >"$dir/MANIFEST.txt"
@@ -258,7 +258,9 @@ run_step() {
     local base
     base=$(printf '%s/%02d-%s' "$outdir" "$step_no" "$name")
     {
-        echo "# $*"
+        printf '#'
+        printf ' %q' "$@"
+        echo
         echo "# timeout ${limit}s; started $(date -u '+%H:%M:%S'), $(left)s of the budget left"
     } >"$base.log"
     local s rc
@@ -436,6 +438,25 @@ synth_stop() {
     wait 2>/dev/null
 }
 
+# The profiled run, with the plan of the tuned bench ($tune: --tune, found in the cache).
+profile_step() {
+    local tag
+    tag=$(model_tag "$1")
+    # shellcheck disable=SC2086
+    run_step "profile.$tag" "$2" --note note_run -- env CLGRAPH_CACHE_DIR="$work/cache" \
+        "$clg" run -m "$(model_file "$1")" -p "The history of the printing press" -n "$gen" \
+        --temp 0 --seed 1 --ctx "$ctx" --batch "$batch" $tune \
+        --profile "$outdir/profile.$tag.json" --trace "$outdir/trace.$tag.json"
+}
+
+# The bench without a tuned plan: a fresh cache, since an untuned run loads a cached plan.
+untuned_step() {
+    mark_busy
+    run_step "bench-untuned.$(model_tag "$1")" "$2" --json --note note_bench -- \
+        env CLGRAPH_CACHE_DIR="$work/cache-untuned" "$clg" bench -m "$(model_file "$1")" \
+        -p "$pp" -n "$tg" -r "$reps" -b "$batch" --ctx "$ctx" --json
+}
+
 run_check() {
     t0=$(now)
     [ -d "$dir/bin" ] || die "$dir/bin missing: run --prepare first"
@@ -606,7 +627,7 @@ run_check() {
 
     # -- c. and d. models: tuned bench and plan each; the profile and the untuned bench
     # after their model's tuned bench (whose plan the profile run then loads from the cache)
-    local f tag lim
+    local f tag lim tune
     [ $no_device = 1 ] && record models SKIP - - "no OpenCL device matches '$device'" && models=""
     for m in ${models//,/ }; do
         tag=$(model_tag "$m")
@@ -618,43 +639,25 @@ run_check() {
         lim=180
         case "$m" in 8b:* | 3b:*) lim=300 ;; esac
         mark_busy
+        # Where the tuning did not finish, plan and run would start it again from scratch
+        # under a shorter limit: they show the untuned plan instead.
+        tune=--tune
         run_step "bench.$tag" $lim --json --note note_bench -- env CLGRAPH_CACHE_DIR="$work/cache" \
-            "$clg" bench -m "$f" --tune -p "$pp" -n "$tg" -r "$reps" -b "$batch" --ctx "$ctx" --json
+            "$clg" bench -m "$f" --tune -p "$pp" -n "$tg" -r "$reps" -b "$batch" --ctx "$ctx" --json ||
+            tune=""
         run_step "plan.$tag" 90 --json --note note_plan -- env CLGRAPH_CACHE_DIR="$work/cache" \
-            "$clg" plan -m "$f" --tune --json --ctx "$ctx" --batch "$batch"
-        if [ "$m" = "$profile_model" ]; then
-            run_step "profile.$tag" 150 --note note_run -- env CLGRAPH_CACHE_DIR="$work/cache" \
-                "$clg" run -m "$f" -p "The history of the printing press" -n "$gen" --temp 0 \
-                --seed 1 --ctx "$ctx" --batch "$batch" --tune \
-                --profile "$outdir/profile.$tag.json" --trace "$outdir/trace.$tag.json"
-        fi
-        if [ "$m" = "$untuned_model" ]; then
-            # A fresh cache: an untuned run would otherwise load the tuned plan.
-            mark_busy
-            run_step "bench-untuned.$tag" $lim --json --note note_bench -- \
-                env CLGRAPH_CACHE_DIR="$work/cache-untuned" "$clg" bench -m "$f" \
-                -p "$pp" -n "$tg" -r "$reps" -b "$batch" --ctx "$ctx" --json
-        fi
+            "$clg" plan -m "$f" $tune --json --ctx "$ctx" --batch "$batch"
+        [ "$m" = "$profile_model" ] && profile_step "$m" 150
+        [ "$m" = "$untuned_model" ] && untuned_step "$m" $lim
     done
-    # Profile or untuned models outside the list run after it.
+    # Profile or untuned models outside the list run after it (the profile tunes first).
+    tune=--tune
     for m in "$profile_model" "$untuned_model"; do
         [ $no_device = 1 ] && break
         case ",$models," in *",$m,"*) continue ;; esac
-        tag=$(model_tag "$m")
-        f=$(model_file "$m")
         synth_wait "$m" || continue
-        if [ "$m" = "$profile_model" ]; then
-            run_step "profile.$tag" 300 --note note_run -- env CLGRAPH_CACHE_DIR="$work/cache" \
-                "$clg" run -m "$f" -p "The history of the printing press" -n "$gen" --temp 0 \
-                --seed 1 --ctx "$ctx" --batch "$batch" --tune \
-                --profile "$outdir/profile.$tag.json" --trace "$outdir/trace.$tag.json"
-        fi
-        if [ "$m" = "$untuned_model" ]; then
-            mark_busy
-            run_step "bench-untuned.$tag" 180 --json --note note_bench -- \
-                env CLGRAPH_CACHE_DIR="$work/cache-untuned" "$clg" bench -m "$f" \
-                -p "$pp" -n "$tg" -r "$reps" -b "$batch" --ctx "$ctx" --json
-        fi
+        [ "$m" = "$profile_model" ] && profile_step "$m" 300
+        [ "$m" = "$untuned_model" ] && untuned_step "$m" 180
     done
 
     # -- the weight-product micro-benchmark ----------------------------------------------
