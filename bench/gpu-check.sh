@@ -186,7 +186,8 @@ prepare() {
         echo "binaries built: $(date -u -r "$build/clgraph" '+%Y-%m-%d %H:%M:%S UTC')"
         echo "packages:$pkgs (fallback: $FALLBACK_PKGS)"
         echo "libraries of clgraph with the carried packages:"
-        printf '  %s\n' "$check"
+        # shellcheck disable=SC2001
+        sed 's/^/  /' <<<"$check"
         echo "files:"
         (cd "$dir" && find bin debs -type f | sort | xargs sha256sum) | sed 's/^/  /'
     } >"$dir/MANIFEST.txt"
