@@ -171,6 +171,7 @@ int main(void) {
     float heur[TINY_VOCAB], tuned[TINY_VOCAB], cached[TINY_VOCAB], other[TINY_VOCAB];
 
     llm_model *m = load(0); /* no cache yet: heuristics */
+    if (!m) return tc_finish("planner"); /* no device or no model: nothing below can run */
     CHECK(tuned_count(m) == 0);
     choices h;
     choices_of(m, &h);
