@@ -612,7 +612,9 @@ run_check() {
     # The example first: it also says whether the selector finds a device at all. Where it
     # does not, the model steps would only fail, after waiting for their models: they are
     # skipped, leaving the time to a second try.
-    run_step mlp 60 --note note_last -- env CLGRAPH_CACHE_DIR="$work/cache-tests" "$bindir/mlp_example" "$device"
+    run_step mlp 60 --note note_last -- env CLGRAPH_CACHE_DIR="$work/cache-tests" "$bindir/mlp_example" "$device" \
+        --cache-dir "$work/cache-mlp" --plan-dump "$outdir/mlp-plan.json" --profile "$outdir/mlp-profile.json" \
+        --trace "$outdir/mlp-trace.json"
     local no_device=0
     if grep -q 'no OpenCL device matches' "$outdir"/*-mlp.log 2>/dev/null; then
         no_device=1
