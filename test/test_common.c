@@ -56,15 +56,28 @@ void tc_fill(float *x, size_t n, float lo, float hi) {
     for (size_t i = 0; i < n; i++) x[i] = tc_randf(lo, hi);
 }
 
-clg_context *tc_context(void) {
+clg_context_options tc_context_options(void) {
     clg_context_options o = clg_context_options_default();
+    o.device = getenv("CLGRAPH_DEVICE");
+    o.cache_dir = getenv("CLGRAPH_CACHE_DIR");
+    return o;
+}
+
+llm_model_options tc_model_options(void) {
+    llm_model_options o = llm_model_options_default();
+    o.device = getenv("CLGRAPH_DEVICE");
+    o.cache_dir = getenv("CLGRAPH_CACHE_DIR");
+    return o;
+}
+
+clg_context *tc_context(void) {
+    clg_context_options o = tc_context_options();
     o.profiling = 1;
     clg_context *ctx = NULL;
     clg_status st = clg_context_create(&o, &ctx);
     if (st != CLG_OK) {
         fprintf(stderr, "cannot create a context on '%s': %s: %s\n",
-                getenv("CLGRAPH_DEVICE") ? getenv("CLGRAPH_DEVICE") : "(default)",
-                clg_status_str(st), clg_last_error());
+                o.device ? o.device : "(default)", clg_status_str(st), clg_last_error());
         exit(1);
     }
     CHECK_OK(clg_context_add_kernel_files(ctx, llm_kernel_files()));

@@ -69,7 +69,6 @@ int main(int argc, char **argv) {
     /* "clblast": the prefill products run as dequantize + CLBlast Sgemm (forced), float
      * activations, the same tolerance as the kernels. */
     int clblast = argc > 4 && !strcmp(argv[4], "clblast");
-    if (clblast) setenv("CLGRAPH_PREFILL_GEMM", "clblast", 1);
     if (kv_f16) logit_tol = 0.15f;
     if (act_q8) logit_tol = 4.0f;
     tg_golden *gold = NULL;
@@ -91,11 +90,12 @@ int main(int argc, char **argv) {
         return tc_finish("model");
     }
 
-    llm_model_options o = llm_model_options_default();
+    llm_model_options o = tc_model_options();
     o.n_ctx = 256;
     o.n_batch = 16; /* the longest prompt (36 tokens) spans three batches */
     o.kv_f16 = kv_f16;
     o.act = act_q8 ? LLM_ACT_Q8 : LLM_ACT_F32;
+    if (clblast) o.prefill_gemm = LLM_GEMM_CLBLAST;
     llm_model *m = NULL;
     CHECK_OK(llm_model_load(argv[1], &o, &m));
     if (!m) {

@@ -230,7 +230,7 @@ static void test_bad_input(void) {
     clg_context_destroy(ctx);
 
     /* Forced SPIR-V: loads where the device takes IL, fails cleanly elsewhere. */
-    clg_context_options o = clg_context_options_default();
+    clg_context_options o = tc_context_options();
     o.build = CLG_BUILD_SPIRV;
     CHECK_OK(clg_context_create(&o, &ctx));
     st = clg_program_get(ctx, "probe", "", &p);
@@ -248,7 +248,7 @@ static void test_bad_input(void) {
 static void test_program_cache(void) {
     char dir[] = "/tmp/clgraph-cache-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
-    clg_context_options o = clg_context_options_default();
+    clg_context_options o = tc_context_options();
     o.cache_dir = dir;
     clg_context *ctx;
     clg_program *p;
