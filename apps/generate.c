@@ -1,5 +1,6 @@
 /* Shared by clgraph run and chat: options, loading with progress, generation. */
 #include "apps/generate.h"
+#include "apps/env.h"
 #include "apps/plan_dump.h"
 
 #include <stdio.h>
@@ -17,6 +18,7 @@ static double now_s(void) {
 void gen_options_init(gen_options *o) {
     memset(o, 0, sizeof *o);
     o->n_predict = 128;
+    o->build = -1;
     o->sampling = llm_sampler_params_default();
 }
 
@@ -103,12 +105,7 @@ int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *
         else if (IS("--system")) o->system = v;
         else if (IS("--act")) ok = (o->act = llm_act_from_name(v)) >= 0;
         else if (IS("--template")) o->template_name = v;
-        else if (IS("--build")) {
-            if (!strcmp(v, "source")) o->build = CLG_BUILD_SOURCE;
-            else if (!strcmp(v, "spirv")) o->build = CLG_BUILD_SPIRV;
-            else if (!strcmp(v, "auto")) o->build = CLG_BUILD_AUTO;
-            else ok = 0;
-        }
+        else if (IS("--build")) ok = (o->build = app_build_from_name(v)) >= 0;
         if (!ok) {
             fprintf(stderr, "clgraph %s: bad value '%s' for %s\n", cmd, v, argv[*i - 1]);
             return -1;
@@ -171,9 +168,9 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
         return 1;
     }
     llm_model_options mo = llm_model_options_default();
-    mo.kernel_dir = getenv("CLGRAPH_KERNEL_DIR");
-    mo.device = o->device;
-    mo.build = o->build;
+    if (app_env_model_options(&mo, cmd)) return 1;
+    if (o->device) mo.device = o->device;
+    if (o->build >= 0) mo.build = (clg_build_mode)o->build;
     mo.n_ctx = o->n_ctx;
     mo.n_batch = o->n_batch;
     mo.profiling = o->profile;
