@@ -795,7 +795,7 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
                               CLG_TRANSFER_DEVICE_ONLY, NULL, &m->att_part));
 
     builder b = {.m = m};
-    const char *files[] = {"embed", "rope", "attention", "rows"};
+    const char *files[] = {"matmul", "rope", "attention", "rows"};
     clg_program **progs[] = {&b.embed, &b.rope, &b.attn, &b.rows};
     m->argmax_wg = 256; /* the .cl default; lowered to the kernel's limit in build_head */
     TRY(clg_program_get(m->ctx, "argmax", "", &b.argmax));
@@ -806,7 +806,8 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     char kv_opts[16] = "", att_opts[48] = "";
     if (hp->kv_f16) snprintf(kv_opts, sizeof kv_opts, "-DKV_F16");
     llm_attention_options(m, m->att_wg, att_opts, sizeof att_opts);
-    const char *opts[] = {"", kv_opts, att_opts, ""};
+    /* embed_TY comes from the decode plan's matmul program (the same options) */
+    const char *opts[] = {"-DMM_TT=1", kv_opts, att_opts, ""};
     for (size_t i = 0; i < 4; i++) {
         progress(opt, "building kernels", i, 6);
         TRY(clg_program_get(m->ctx, files[i], opts[i], progs[i]));
