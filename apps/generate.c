@@ -2,18 +2,13 @@
 #include "apps/generate.h"
 #include "apps/env.h"
 #include "apps/plan_dump.h"
+#include "clgraph/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void gen_options_init(gen_options *o) {
     memset(o, 0, sizeof *o);
@@ -180,7 +175,7 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
     mo.progress = on_progress;
     int quiet = o->quiet;
     mo.progress_user = &quiet;
-    double t0 = now_s();
+    double t0 = clg_now_ns();
     if ((st = llm_model_load(o->model, &mo, &s->model)) != CLG_OK) {
         fprintf(stderr, "clgraph %s: cannot load %s: %s\n", cmd, o->model, clg_last_error());
         return 1;
@@ -188,7 +183,7 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
     const llm_hparams *hp = llm_model_hparams(s->model);
     if (!o->quiet)
         fprintf(stderr, "loaded %s in %.1f s: %d layers, %d embd, %d heads (%d kv), vocab %d, ctx %d, %s weights, on %s\n",
-                o->model, now_s() - t0, hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_vocab,
+                o->model, 1e-9 * (clg_now_ns() - t0), hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_vocab,
                 hp->n_ctx, llm_dtype_name(hp->weight_type), clg_context_device(llm_model_context(s->model))->device_name);
     if (o->plan_dump) {
         FILE *f = strcmp(o->plan_dump, "-") ? fopen(o->plan_dump, "w") : stderr;
@@ -271,7 +266,7 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
     /* Reuse the cached prefix; at least the last prompt token is evaluated for its logits. */
     int keep = 0;
     while (keep < s->n_hist && keep < n_prompt - 1 && s->hist[keep] == prompt[keep]) keep++;
-    double t0 = now_s();
+    double t0 = clg_now_ns();
     /* Greedy without penalty: the arg-max is taken on the device and one id comes back. */
     int32_t next = -1;
     clg_status st = s->device_greedy
@@ -281,7 +276,7 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
         fprintf(stderr, "clgraph %s: %s\n", cmd, clg_last_error());
         return 1;
     }
-    s->prefill_s += now_s() - t0;
+    s->prefill_s += 1e-9 * (clg_now_ns() - t0);
     s->n_prefill += n_prompt - keep;
     memcpy(s->hist, prompt, (size_t)n_prompt * sizeof(int32_t));
     s->n_hist = n_prompt;
@@ -298,7 +293,7 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
     size_t reply_len = 0;
     const char *text;
     size_t len;
-    t0 = now_s();
+    t0 = clg_now_ns();
     int rc = 0;
     for (int i = 0; n_predict < 0 || i < n_predict; i++) {
         if (stop && *stop) break;
@@ -325,7 +320,7 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
         s->n_hist++;
         s->n_decode++;
     }
-    s->decode_s += now_s() - t0;
+    s->decode_s += 1e-9 * (clg_now_ns() - t0);
     if (llm_tokenizer_stream_flush(stream, &text, &len) == CLG_OK && len) {
         fwrite(text, 1, len, stdout);
         if (reply) append(reply, &reply_len, text, len);

@@ -2,6 +2,7 @@
 #include "test_common.h"
 
 #include "clgraph/llm.h"
+#include "clgraph/util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 
 int tc_failures = 0;
 int tc_checks = 0;
-static uint64_t tc_state = 0x9E3779B97F4A7C15ull;
+static uint64_t tc_state = 0x9E3779B97F4A7C15ull; /* clg_rng_seed(1) */
 
 int tc_close(const char *what, const float *got, const float *want, size_t n, float atol,
              float rtol) {
@@ -41,16 +42,11 @@ int tc_close(const char *what, const float *got, const float *want, size_t n, fl
     return 1;
 }
 
-void tc_seed(uint64_t seed) { tc_state = seed ? seed * 0x9E3779B97F4A7C15ull : 1; }
+void tc_seed(uint64_t seed) { tc_state = clg_rng_seed(seed); }
 
-uint32_t tc_randu(void) {
-    tc_state ^= tc_state << 13;
-    tc_state ^= tc_state >> 7;
-    tc_state ^= tc_state << 17;
-    return (uint32_t)(tc_state >> 32);
-}
+uint32_t tc_randu(void) { return (uint32_t)(clg_rng_next(&tc_state) >> 32); }
 
-float tc_randf(float lo, float hi) { return lo + (hi - lo) * (float)(tc_randu() >> 8) / 16777216.0f; }
+float tc_randf(float lo, float hi) { return lo + (hi - lo) * clg_rng_float(&tc_state); }
 
 void tc_fill(float *x, size_t n, float lo, float hi) {
     for (size_t i = 0; i < n; i++) x[i] = tc_randf(lo, hi);

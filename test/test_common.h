@@ -37,7 +37,7 @@ extern int tc_checks;
 int tc_close(const char *what, const float *got, const float *want, size_t n, float atol,
              float rtol);
 
-/* Deterministic xorshift random numbers (never all zero). */
+/* Deterministic random numbers: one clg_rng_* (clgraph/util.h) stream for the test. */
 void tc_seed(uint64_t seed);
 float tc_randf(float lo, float hi);
 uint32_t tc_randu(void);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "clgraph/runtime.h"
+#include "clgraph/util.h"
 
 enum { B = 16, IN = 64, HID = 128, OUT = 10, STEPS = 5 };
 
@@ -39,10 +40,7 @@ static const char *kernels =
     "    for (int o = 0; o < n_out; o++) p[b * n_out + o] /= s;\n"
     "}\n";
 
-static float frand(unsigned *s) {
-    *s = *s * 1664525u + 1013904223u;
-    return (float)(*s >> 8) / 16777216.0f * 2.0f - 1.0f;
-}
+static float frand(uint64_t *s) { return 2.0f * clg_rng_float(s) - 1.0f; }
 
 static void reference(const float *w1, const float *b1, const float *w2, const float *b2,
                       const float *x, float *p) {
@@ -76,7 +74,7 @@ static void reference(const float *w1, const float *b1, const float *w2, const f
 
 int main(int argc, char **argv) {
     static float w1[HID * IN], b1[HID], w2[OUT * HID], b2[OUT], x[B * IN], p[B * OUT], want[B * OUT];
-    unsigned seed = 7;
+    uint64_t seed = clg_rng_seed(7);
     for (int i = 0; i < HID * IN; i++) w1[i] = 0.2f * frand(&seed);
     for (int i = 0; i < HID; i++) b1[i] = 0.1f * frand(&seed);
     for (int i = 0; i < OUT * HID; i++) w2[i] = 0.2f * frand(&seed);
