@@ -136,7 +136,9 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
     return 0;
 }
 
-static double median(const series *s) { return clg_median(s->tps, (size_t)s->n); }
+static double median(const series *s) {
+    return clg_median(s->tps, (size_t)s->n);
+}
 
 /* One pp run: n_prompt random tokens at position 0. Returns tok/s, < 0 on failure. */
 static double run_pp(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,

@@ -100,7 +100,8 @@ int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *
         else if (IS("--system")) o->system = v;
         else if (IS("--act")) ok = (o->act = llm_act_from_name(v)) >= 0;
         else if (IS("--template")) o->template_name = v;
-        else if (IS("--build")) ok = (o->build = app_build_from_name(v)) >= 0;
+        else if (IS("--build"))
+            ok = (o->build = app_build_from_name(v)) >= 0;
         if (!ok) {
             fprintf(stderr, "clgraph %s: bad value '%s' for %s\n", cmd, v, argv[*i - 1]);
             return -1;
@@ -182,9 +183,12 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
     }
     const llm_hparams *hp = llm_model_hparams(s->model);
     if (!o->quiet)
-        fprintf(stderr, "loaded %s in %.1f s: %d layers, %d embd, %d heads (%d kv), vocab %d, ctx %d, %s weights, on %s\n",
-                o->model, 1e-9 * (clg_now_ns() - t0), hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_vocab,
-                hp->n_ctx, llm_dtype_name(hp->weight_type), clg_context_device(llm_model_context(s->model))->device_name);
+        fprintf(stderr,
+                "loaded %s in %.1f s: %d layers, %d embd, %d heads (%d kv), vocab %d, ctx %d, %s "
+                "weights, on %s\n",
+                o->model, 1e-9 * (clg_now_ns() - t0), hp->n_layer, hp->n_embd, hp->n_head,
+                hp->n_head_kv, hp->n_vocab, hp->n_ctx, llm_dtype_name(hp->weight_type),
+                clg_context_device(llm_model_context(s->model))->device_name);
     if (o->plan_dump) {
         FILE *f = strcmp(o->plan_dump, "-") ? fopen(o->plan_dump, "w") : stderr;
         if (!f) {

@@ -54,7 +54,9 @@ static int block_bytes(const char *ty) {
 }
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull; /* clg_rng_seed(1) */
-static uint32_t rnd(void) { return (uint32_t)(clg_rng_next(&rng) >> 32); }
+static uint32_t rnd(void) {
+    return (uint32_t)(clg_rng_next(&rng) >> 32);
+}
 
 /* Random blocks with finite f16 scales in [2^-10, 2^-6) (and mins for q4_1). */
 static void fill_weights(unsigned char *w, size_t n_blocks, int bb) {

@@ -1,8 +1,8 @@
 /* Context: one device, one in-order queue, and everything created on it. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
 #include <sys/stat.h>
 
 #include "runtime/internal.h"
@@ -39,9 +39,10 @@ clg_status clg_context_create(const clg_context_options *opt, clg_context **out)
     *out = NULL;
     if (opt->build != CLG_BUILD_AUTO && opt->build != CLG_BUILD_SOURCE &&
         opt->build != CLG_BUILD_SPIRV)
-        return clg_fail(CLG_ERR_INVALID_ARG,
-                        "build mode %d: expected CLG_BUILD_AUTO, CLG_BUILD_SOURCE or CLG_BUILD_SPIRV",
-                        (int)opt->build);
+        return clg_fail(
+            CLG_ERR_INVALID_ARG,
+            "build mode %d: expected CLG_BUILD_AUTO, CLG_BUILD_SOURCE or CLG_BUILD_SPIRV",
+            (int)opt->build);
     clg_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "allocating a context");
     clg_status st = clg_device_select_id(opt->device, &ctx->info, &ctx->platform, &ctx->device);

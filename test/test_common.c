@@ -42,11 +42,17 @@ int tc_close(const char *what, const float *got, const float *want, size_t n, fl
     return 1;
 }
 
-void tc_seed(uint64_t seed) { tc_state = clg_rng_seed(seed); }
+void tc_seed(uint64_t seed) {
+    tc_state = clg_rng_seed(seed);
+}
 
-uint32_t tc_randu(void) { return (uint32_t)(clg_rng_next(&tc_state) >> 32); }
+uint32_t tc_randu(void) {
+    return (uint32_t)(clg_rng_next(&tc_state) >> 32);
+}
 
-float tc_randf(float lo, float hi) { return lo + (hi - lo) * clg_rng_float(&tc_state); }
+float tc_randf(float lo, float hi) {
+    return lo + (hi - lo) * clg_rng_float(&tc_state);
+}
 
 void tc_fill(float *x, size_t n, float lo, float hi) {
     for (size_t i = 0; i < n; i++) x[i] = tc_randf(lo, hi);

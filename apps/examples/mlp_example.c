@@ -40,7 +40,9 @@ static const char *kernels =
     "    for (int o = 0; o < n_out; o++) p[b * n_out + o] /= s;\n"
     "}\n";
 
-static float frand(uint64_t *s) { return 2.0f * clg_rng_float(s) - 1.0f; }
+static float frand(uint64_t *s) {
+    return 2.0f * clg_rng_float(s) - 1.0f;
+}
 
 static void reference(const float *w1, const float *b1, const float *w2, const float *b2,
                       const float *x, float *p) {

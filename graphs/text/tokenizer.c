@@ -19,7 +19,8 @@ clg_status tok_grow(void **p, size_t *cap, size_t n, size_t size) {
         c *= 2;
     void *q = realloc(*p, c * size);
     if (!q)
-        return clg_fail(CLG_ERR_OUT_OF_MEMORY, "tokenizer: out of memory (%zu x %zu bytes)", c, size);
+        return clg_fail(CLG_ERR_OUT_OF_MEMORY, "tokenizer: out of memory (%zu x %zu bytes)", c,
+                        size);
     *p = q;
     *cap = c;
     return CLG_OK;

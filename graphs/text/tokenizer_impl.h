@@ -130,7 +130,7 @@ typedef struct tok_pair tok_pair;
 
 /* Scratch memory of tok_merge_symbols, kept between calls: zero-initialised, tok_merger_free. */
 typedef struct tok_merger {
-    tok_sym *sym;   /* [n_sym] the symbols; the result is sym[0] and its next chain */
+    tok_sym *sym; /* [n_sym] the symbols; the result is sym[0] and its next chain */
     int32_t n_sym;
     size_t sym_cap;
     tok_pair *heap; /* [heap_n] candidate merges, a binary heap on (key, left) */
@@ -139,8 +139,8 @@ typedef struct tok_merger {
 
 /* Splits text[0..len) into UTF-8 characters (by their lead bytes, as llama.cpp does) and
  * merges adjacent symbols, the best key first, until no adjacent pair merges. */
-clg_status tok_merge_symbols(const llm_tokenizer *t, tok_merger *m, const char *text,
-                             size_t len, tok_merge_key_fn key);
+clg_status tok_merge_symbols(const llm_tokenizer *t, tok_merger *m, const char *text, size_t len,
+                             tok_merge_key_fn key);
 void tok_merger_free(tok_merger *m);
 
 /* GPT-2's byte <-> printable code point map (tokenizer_bpe.c). */

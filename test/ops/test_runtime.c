@@ -305,8 +305,10 @@ static void test_no_environment(void) {
     CHECK(ctx && clg_context_cache_dir(ctx) == NULL);
     clg_context_destroy(ctx);
     unsetenv("CLGRAPH_BUILD");
-    if (had_cache) setenv("CLGRAPH_CACHE_DIR", cache, 1);
-    else unsetenv("CLGRAPH_CACHE_DIR");
+    if (had_cache)
+        setenv("CLGRAPH_CACHE_DIR", cache, 1);
+    else
+        unsetenv("CLGRAPH_CACHE_DIR");
     /* a build mode outside the enum is refused, naming it */
     o.build = (clg_build_mode)7;
     CHECK(clg_context_create(&o, &ctx) == CLG_ERR_INVALID_ARG && !ctx);
