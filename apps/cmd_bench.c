@@ -4,11 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "apps/commands.h"
+#include "apps/env.h"
 #include "clgraph/llm.h"
 #include "clgraph/report.h"
+#include "clgraph/util.h"
 
 /* Tokens evaluated (untimed) before the timed single-token steps of tg. */
 enum { TG_PROMPT = 8, CTX_MARGIN = 16, MAX_DEFAULT_BATCH = 512 };
@@ -18,7 +19,7 @@ typedef struct bench_opts {
     int n_prompt, n_gen, reps, n_batch, n_ctx, json, quiet, tune, act;
     double bw_gbs; /* > 0: use instead of probing */
     unsigned long long seed;
-    clg_build_mode build;
+    int build; /* --build: a clg_build_mode, -1 when not given */
 } bench_opts;
 
 /* Tokens per second of every repetition, sorted. */
@@ -26,12 +27,6 @@ typedef struct series {
     double *tps;
     int n;
 } series;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -116,16 +111,9 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
                 o->device = v;
             else if (IS("--act"))
                 ok = (o->act = llm_act_from_name(v)) >= 0;
-            else if (IS("--build")) {
-                if (!strcmp(v, "source"))
-                    o->build = CLG_BUILD_SOURCE;
-                else if (!strcmp(v, "spirv"))
-                    o->build = CLG_BUILD_SPIRV;
-                else if (!strcmp(v, "auto"))
-                    o->build = CLG_BUILD_AUTO;
-                else
-                    ok = 0;
-            } else if (IS("--bw")) {
+            else if (IS("--build"))
+                ok = (o->build = app_build_from_name(v)) >= 0;
+            else if (IS("--bw")) {
                 char *end;
                 o->bw_gbs = strtod(v, &end);
                 ok = *v && !*end && o->bw_gbs > 0;
@@ -148,23 +136,8 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
     return 0;
 }
 
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median(const series *s) {
-    if (!s->n) return 0;
-    return s->n % 2 ? s->tps[s->n / 2] : 0.5 * (s->tps[s->n / 2 - 1] + s->tps[s->n / 2]);
+    return clg_median(s->tps, (size_t)s->n);
 }
 
 /* One pp run: n_prompt random tokens at position 0. Returns tok/s, < 0 on failure. */
@@ -172,10 +145,10 @@ static double run_pp(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *
                      float *logits) {
     int n_vocab = llm_model_hparams(m)->n_vocab;
     for (int i = 0; i < o->n_prompt; i++)
-        tok[i] = (int32_t)(rng_next(rng) % (uint64_t)n_vocab);
-    double t0 = now_s();
+        tok[i] = (int32_t)(clg_rng_next(rng) % (uint64_t)n_vocab);
+    double t0 = clg_now_ns();
     if (llm_model_eval(m, tok, o->n_prompt, 0, logits) != CLG_OK) return -1;
-    return o->n_prompt / (now_s() - t0);
+    return o->n_prompt / (1e-9 * (clg_now_ns() - t0));
 }
 
 /* One tg run: an untimed TG_PROMPT-token prompt, then n_gen timed single-token steps. */
@@ -183,14 +156,14 @@ static double run_tg(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *
                      float *logits) {
     int n_vocab = llm_model_hparams(m)->n_vocab;
     for (int i = 0; i < TG_PROMPT; i++)
-        tok[i] = (int32_t)(rng_next(rng) % (uint64_t)n_vocab);
+        tok[i] = (int32_t)(clg_rng_next(rng) % (uint64_t)n_vocab);
     if (llm_model_eval(m, tok, TG_PROMPT, 0, logits) != CLG_OK) return -1;
-    double t0 = now_s();
+    double t0 = clg_now_ns();
     for (int i = 0; i < o->n_gen; i++) {
-        int32_t t = (int32_t)(rng_next(rng) % (uint64_t)n_vocab);
+        int32_t t = (int32_t)(clg_rng_next(rng) % (uint64_t)n_vocab);
         if (llm_model_eval(m, &t, 1, TG_PROMPT + i, logits) != CLG_OK) return -1;
     }
-    return o->n_gen / (now_s() - t0);
+    return o->n_gen / (1e-9 * (clg_now_ns() - t0));
 }
 
 /* Peak resident memory so far (Linux VmHWM, else getrusage), bytes. */
@@ -374,14 +347,15 @@ int clg_cmd_bench(int argc, char **argv) {
     o.n_gen = 128;
     o.reps = 5;
     o.seed = 1;
+    o.build = -1;
     int rc = parse_args(&o, argc, argv);
     if (rc) return rc == 1 ? 0 : rc;
 
     int need = o.n_prompt > TG_PROMPT + o.n_gen ? o.n_prompt : TG_PROMPT + o.n_gen;
     llm_model_options mo = llm_model_options_default();
-    mo.kernel_dir = getenv("CLGRAPH_KERNEL_DIR");
-    mo.device = o.device;
-    mo.build = o.build;
+    if ((rc = app_env_model_options(&mo, "bench"))) return rc;
+    if (o.device) mo.device = o.device;
+    if (o.build >= 0) mo.build = (clg_build_mode)o.build;
     mo.tune = o.tune;
     mo.act = o.act;
     mo.n_ctx = o.n_ctx ? o.n_ctx : need + CTX_MARGIN;
@@ -403,12 +377,12 @@ int clg_cmd_bench(int argc, char **argv) {
     int32_t *tok = NULL;
     float *logits = NULL;
     rc = 1;
-    double t0 = now_s();
+    double t0 = clg_now_ns();
     if (llm_model_load(o.model, &mo, &m) != CLG_OK) {
         fprintf(stderr, "clgraph bench: cannot load %s: %s\n", o.model, clg_last_error());
         goto done;
     }
-    r.load_s = now_s() - t0;
+    r.load_s = 1e-9 * (clg_now_ns() - t0);
     r.m = m;
     uint64_t peak_load = peak_rss();
     int peak_reset = 0;
@@ -433,8 +407,7 @@ int clg_cmd_bench(int argc, char **argv) {
         goto done;
     }
 
-    uint64_t rng = o.seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull;
-    if (!rng) rng = 1;
+    uint64_t rng = clg_rng_seed(o.seed);
     const struct {
         int n;
         series *s;
@@ -456,7 +429,7 @@ int clg_cmd_bench(int argc, char **argv) {
             if (!o.quiet) fprintf(stderr, ": %.2f tok/s\n", tps);
             if (rep >= 0) tests[k].s->tps[tests[k].s->n++] = tps;
         }
-        qsort(tests[k].s->tps, (size_t)tests[k].s->n, sizeof(double), cmp_double);
+        qsort(tests[k].s->tps, (size_t)tests[k].s->n, sizeof(double), clg_cmp_double);
     }
     /* Peak memory of loading and running, before the second probe (whose buffer is not the
      * model's); the first one's is excluded by the reset, or counted when that failed. */

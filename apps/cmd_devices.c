@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "apps/commands.h"
+#include "apps/env.h"
 #include "clgraph/report.h"
 #include "clgraph/runtime.h"
 
@@ -97,6 +98,8 @@ int clg_cmd_devices(int argc, char **argv) {
             return 2;
         }
     }
+    clg_context_options env = clg_context_options_default(); /* for --probe's contexts */
+    if (app_env_context_options(&env, "devices")) return 2;
     clg_device_info *devs = NULL;
     int n = 0;
     clg_status st = clg_device_list(&devs, &n);
@@ -111,7 +114,7 @@ int clg_cmd_devices(int argc, char **argv) {
         if (probe) {
             char sel[32];
             snprintf(sel, sizeof sel, "%d:%d", devs[i].platform_index, devs[i].device_index);
-            clg_context_options o = clg_context_options_default();
+            clg_context_options o = env;
             o.device = sel;
             o.profiling = 1;
             clg_context *ctx = NULL;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "apps/commands.h"
+#include "apps/env.h"
 #include "apps/generate.h"
 
 /* A whole positive number into *out; 0 otherwise. */
@@ -17,7 +18,8 @@ static int parse_count(const char *s, int *out) {
 
 int clg_cmd_plan(int argc, char **argv) {
     llm_model_options o = llm_model_options_default();
-    o.kernel_dir = getenv("CLGRAPH_KERNEL_DIR");
+    int rc = app_env_model_options(&o, "plan");
+    if (rc) return rc;
     const char *model = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {

@@ -2,11 +2,11 @@
  * (f32, f16, q8_0, q4_0, q4_1) through llm_convert (graphs/model/convert.c), with progress on stderr. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "apps/commands.h"
 #include "clgraph/convert.h"
 #include "clgraph/gguf.h"
+#include "clgraph/util.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -103,16 +103,14 @@ int clg_cmd_quantize(int argc, char **argv) {
         return 2;
     }
 
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = clg_now_ns();
     llm_convert_stats s;
     clg_status st = llm_convert(in, out, dtype, progress, &quiet, &s);
     if (st != CLG_OK) {
         fprintf(stderr, "clgraph quantize: %s\n", clg_last_error());
         return 1;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double sec = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    double sec = 1e-9 * (clg_now_ns() - t0);
     fprintf(stderr,
             "clgraph quantize: wrote %s in %.2f s: %llu tensors (%llu %s, %llu f16 fallback, "
             "%llu other; %llu requantized, %llu copied)\n"

@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "apps/commands.h"
 #include "clgraph/gguf.h"
 #include "clgraph/synth.h"
+#include "clgraph/util.h"
 
 static void usage(FILE *out) {
     fprintf(
@@ -140,17 +140,14 @@ int clg_cmd_synth(int argc, char **argv) {
     if (!ps.quiet)
         fprintf(stderr, "clgraph synth: %s shape (%s), %s weights, %.2f GB of tensors -> %s\n",
                 s->name, s->model, llm_dtype_name(dtype), bytes / 1e9, out);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = clg_now_ns();
     clg_status st = llm_synth_write(out, s->name, dtype, seed, on_progress, &ps);
     if (ps.tty && !ps.quiet) fputc('\n', stderr);
     if (st != CLG_OK) {
         fprintf(stderr, "clgraph synth: %s\n", clg_last_error());
         return 1;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
     if (!ps.quiet)
-        fprintf(stderr, "clgraph synth: wrote %s in %.1f s\n", out,
-                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+        fprintf(stderr, "clgraph synth: wrote %s in %.1f s\n", out, 1e-9 * (clg_now_ns() - t0));
     return 0;
 }

@@ -1,5 +1,7 @@
 /* Shared by clgraph run and chat: options, loading with progress, generation. */
 #include "apps/generate.h"
+#include "apps/env.h"
+#include "clgraph/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,15 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void gen_options_init(gen_options *o) {
     memset(o, 0, sizeof *o);
     o->n_predict = 128;
+    o->build = -1;
     o->sampling = llm_sampler_params_default();
 }
 
@@ -102,12 +99,8 @@ int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *
         else if (IS("--system")) o->system = v;
         else if (IS("--act")) ok = (o->act = llm_act_from_name(v)) >= 0;
         else if (IS("--template")) o->template_name = v;
-        else if (IS("--build")) {
-            if (!strcmp(v, "source")) o->build = CLG_BUILD_SOURCE;
-            else if (!strcmp(v, "spirv")) o->build = CLG_BUILD_SPIRV;
-            else if (!strcmp(v, "auto")) o->build = CLG_BUILD_AUTO;
-            else ok = 0;
-        }
+        else if (IS("--build"))
+            ok = (o->build = app_build_from_name(v)) >= 0;
         if (!ok) {
             fprintf(stderr, "clgraph %s: bad value '%s' for %s\n", cmd, v, argv[*i - 1]);
             return -1;
@@ -181,9 +174,9 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
         return 1;
     }
     llm_model_options mo = llm_model_options_default();
-    mo.kernel_dir = getenv("CLGRAPH_KERNEL_DIR");
-    mo.device = o->device;
-    mo.build = o->build;
+    if (app_env_model_options(&mo, cmd)) return 1;
+    if (o->device) mo.device = o->device;
+    if (o->build >= 0) mo.build = (clg_build_mode)o->build;
     mo.n_ctx = o->n_ctx;
     mo.n_batch = o->n_batch;
     mo.profiling = o->profile;
@@ -193,16 +186,19 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
     mo.progress = on_progress;
     int quiet = o->quiet;
     mo.progress_user = &quiet;
-    double t0 = now_s();
+    double t0 = clg_now_ns();
     if ((st = llm_model_load(o->model, &mo, &s->model)) != CLG_OK) {
         fprintf(stderr, "clgraph %s: cannot load %s: %s\n", cmd, o->model, clg_last_error());
         return 1;
     }
     const llm_hparams *hp = llm_model_hparams(s->model);
     if (!o->quiet)
-        fprintf(stderr, "loaded %s in %.1f s: %d layers, %d embd, %d heads (%d kv), vocab %d, ctx %d, %s weights, on %s\n",
-                o->model, now_s() - t0, hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_vocab,
-                hp->n_ctx, llm_dtype_name(hp->weight_type), clg_context_device(llm_model_context(s->model))->device_name);
+        fprintf(stderr,
+                "loaded %s in %.1f s: %d layers, %d embd, %d heads (%d kv), vocab %d, ctx %d, %s "
+                "weights, on %s\n",
+                o->model, 1e-9 * (clg_now_ns() - t0), hp->n_layer, hp->n_embd, hp->n_head,
+                hp->n_head_kv, hp->n_vocab, hp->n_ctx, llm_dtype_name(hp->weight_type),
+                clg_context_device(llm_model_context(s->model))->device_name);
     if (o->plan_dump) {
         st = strcmp(o->plan_dump, "-")
                  ? clg_file_write_atomic(o->plan_dump, "plan", plan_text, s->model)
@@ -284,7 +280,7 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
     /* Reuse the cached prefix; at least the last prompt token is evaluated for its logits. */
     int keep = 0;
     while (keep < s->n_hist && keep < n_prompt - 1 && s->hist[keep] == prompt[keep]) keep++;
-    double t0 = now_s();
+    double t0 = clg_now_ns();
     /* Greedy without penalty: the arg-max is taken on the device and one id comes back. */
     int32_t next = -1;
     clg_status st = s->device_greedy
@@ -294,7 +290,7 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
         fprintf(stderr, "clgraph %s: %s\n", cmd, clg_last_error());
         return 1;
     }
-    s->prefill_s += now_s() - t0;
+    s->prefill_s += 1e-9 * (clg_now_ns() - t0);
     s->n_prefill += n_prompt - keep;
     memcpy(s->hist, prompt, (size_t)n_prompt * sizeof(int32_t));
     s->n_hist = n_prompt;
@@ -310,7 +306,7 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
     size_t reply_len = 0;
     const char *text;
     size_t len;
-    t0 = now_s();
+    t0 = clg_now_ns();
     int rc = 0;
     for (int i = 0; n_predict < 0 || i < n_predict; i++) {
         if (stop && *stop) break;
@@ -337,7 +333,7 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
         s->n_hist++;
         s->n_decode++;
     }
-    s->decode_s += now_s() - t0;
+    s->decode_s += 1e-9 * (clg_now_ns() - t0);
     if (llm_tokenizer_stream_flush(stream, &text, &len) == CLG_OK && len) {
         fwrite(text, 1, len, stdout);
         if (reply) append(reply, &reply_len, text, len);

@@ -18,7 +18,7 @@ typedef struct gen_options {
     const char *profile_json, *trace_json; /* --profile FILE, --trace FILE, or NULL */
     int n_predict, n_ctx, n_batch, chat, seed_given, quiet, profile, tune, kv_f16, act;
     const char *plan_dump; /* "-" for stderr, else a file */
-    clg_build_mode build;
+    int build;             /* --build: a clg_build_mode, -1 when not given */
     llm_sampler_params sampling;
 } gen_options;
 

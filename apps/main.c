@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "apps/commands.h"
+#include "apps/env.h"
 
 typedef struct command {
     const char *name;
@@ -27,10 +28,7 @@ static void usage(FILE *out) {
                  "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
-    fprintf(out, "\nenvironment: CLGRAPH_DEVICE (device selector), CLGRAPH_BUILD "
-                 "(source|spirv|auto),\n  CLGRAPH_KERNEL_DIR (load cl/*.cl from a folder), "
-                 "CLGRAPH_CACHE_DIR (program cache),\n  CLGRAPH_PREFILL_GEMM (auto|own|clblast: "
-                 "prefill products by the planner, own kernels, or CLBlast)\n");
+    fprintf(out, "\nenvironment (a command's own options take precedence):\n%s", app_env_help);
 }
 
 int main(int argc, char **argv) {

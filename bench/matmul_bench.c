@@ -26,6 +26,7 @@
 
 #include "clgraph/llm.h"
 #include "clgraph/runtime.h"
+#include "clgraph/util.h"
 
 typedef struct cand {
     char file[32], options[160], kernel[64], label[96];
@@ -52,12 +53,9 @@ static int block_bytes(const char *ty) {
     return !strcmp(ty, "q8_0") ? 34 : !strcmp(ty, "q4_0") ? 18 : 20;
 }
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rng = 0x9e3779b97f4a7c15ull; /* clg_rng_seed(1) */
 static uint32_t rnd(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
+    return (uint32_t)(clg_rng_next(&rng) >> 32);
 }
 
 /* Random blocks with finite f16 scales in [2^-10, 2^-6) (and mins for q4_1). */
@@ -73,11 +71,6 @@ static void fill_weights(unsigned char *w, size_t n_blocks, int bb) {
             p[2 * h + 1] = (unsigned char)(v >> 8);
         }
     }
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* Copies src into dst[cap]; 0 when it does not fit. */
@@ -246,8 +239,7 @@ static int bench_shape(clg_context *ctx, const shape *s, int T, const char *ty, 
     for (int c = 0; c < nc && ok; c++) {
         if (!tasks[c]) continue;
         double *v = ns + (size_t)c * reps;
-        qsort(v, (size_t)reps, sizeof *v, cmp_double);
-        double med = v[reps / 2], mn = v[0];
+        double med = clg_median(v, (size_t)reps), mn = v[0]; /* sorted */
         double bytes = (double)wbytes * nmat, flop = 2.0 * s->rows * (double)s->cols * T * nmat;
         printf("%6dx%-5d%s T=%-4d %-60s min %9.1f us  med %9.1f us  %6.2f GB/s  %6.1f GFLOP/s\n",
                s->rows, s->cols, s->swiglu ? "s" : " ", T, cands[c].label, mn / 1e3, med / 1e3,
@@ -335,6 +327,7 @@ int main(int argc, char **argv) {
         nc = add_default(cands, nc, "matmul_q8|-DMM_TT=8|matmul_%s_q8_norm|256|8|2|100000");
     }
     clg_context_options o = clg_context_options_default();
+    o.device = getenv("CLGRAPH_DEVICE"); /* the libraries read no environment */
     o.profiling = 1;
     clg_context *ctx = NULL;
     if (clg_context_create(&o, &ctx) != CLG_OK) {

@@ -1,5 +1,7 @@
 /* Weight products with fused dequantization: y = W x (optionally + y) and the
- * fused SwiGLU gate/up product, for weights kept in GGUF/ggml block form.
+ * fused SwiGLU gate/up product, for weights kept in GGUF/ggml block form; and the
+ * kernels that only decode those blocks: the token embedding lookup and the
+ * dequantization for a BLAS product.
  *
  * Layouts (activations f32, row-major, T tokens):
  *   W: [rows, cols] weight, ne0 = cols contiguous; row r starts at byte
@@ -17,6 +19,9 @@
  *      (accumulate = 1 fuses the residual add: y holds the residual).
  *   ffn_swiglu: Wg, Wu: [rows, cols]; h: [T, h_stride]:
  *      h[t, r] = silu(Wg[r].x_t) * (Wu[r].x_t), silu(g) = g / (1 + exp(-g)).
+ *   embed: W: [n_vocab, cols]; tokens: [T] int ids, each in [0, n_vocab) (the host
+ *      validates them: the kernel does not know n_vocab); y: [T, cols]:
+ *      y[t, :] = W[tokens[t], :].
  * Sums are accumulated in float.
  *
  * Kernels, for TY in f32, f16, q8_0, q4_0, q4_1:
@@ -29,6 +34,9 @@
  *      matrices can be stacked), for a product done by a BLAS library (the prefill's
  *      library GEMM path, graphs/llama/llama_gemm.c). global = (ceil(cols / 32) rounded up to
  *      any local size, rows); item (b, r) writes row r's columns 32 b .. 32 b + 31.
+ *   embed_TY(W, tokens, y, cols, T): global = (cols, T), each rounded up to any local
+ *      size (ids are checked); local = NULL or anything; one work-item per output
+ *      element. Independent of the tunables.
  * Variants:
  *   "row" (CPU pattern): global = (rows rounded up to any local size,
  *      ceil(T / MM_TT)), local = NULL (or anything); work-item (r, j) computes
@@ -327,7 +335,16 @@ static inline float silu(float g) { return g / (1.0f + exp(-g)); }
         for (int k = b * 32; k < min(cols, b * 32 + 32); k++) o[k] = elem_##TY(row, k);   \
     }
 
-#define DEFINE_TYPE(TY) DEFINE_KERNELS(TY) DEFINE_DEQUANT(TY)
+#define DEFINE_EMBED(TY)                                                                   \
+    __kernel void embed_##TY(__global const uchar *W, __global const int *tokens,          \
+                             __global float *y, int cols, int T) {                         \
+        int k = get_global_id(0), t = get_global_id(1);                                    \
+        if (k >= cols || t >= T) return;                                                   \
+        __global const uchar *row = W + (size_t)tokens[t] * RB_##TY(cols);                 \
+        y[(size_t)t * cols + k] = elem_##TY(row, k);                                       \
+    }
+
+#define DEFINE_TYPE(TY) DEFINE_KERNELS(TY) DEFINE_DEQUANT(TY) DEFINE_EMBED(TY)
 DEFINE_TYPE(f32)
 DEFINE_TYPE(f16)
 DEFINE_TYPE(q8_0)

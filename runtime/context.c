@@ -1,9 +1,8 @@
 /* Context: one device, one in-order queue, and everything created on it. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <errno.h>
 #include <sys/stat.h>
 
 #include "runtime/internal.h"
@@ -27,46 +26,29 @@ static int mkdir_p(const char *path) {
     return mkdir(tmp, 0755) == 0 || errno == EEXIST;
 }
 
+/* The cache folder, created if missing; NULL (no cache) when none is asked for or it cannot
+ * be made: the cache is an optimisation, the context works without it. */
 static char *cache_dir_for(const char *opt) {
-    char buf[1024];
-    const char *env;
-    if (opt) {
-        if (!*opt) return NULL;
-        snprintf(buf, sizeof buf, "%s", opt);
-    } else if ((env = getenv("CLGRAPH_CACHE_DIR")) != NULL) {
-        if (!*env) return NULL;
-        snprintf(buf, sizeof buf, "%s", env);
-    } else if ((env = getenv("XDG_CACHE_HOME")) != NULL && *env) {
-        snprintf(buf, sizeof buf, "%s/clgraph/programs", env);
-    } else if ((env = getenv("HOME")) != NULL && *env) {
-        snprintf(buf, sizeof buf, "%s/.cache/clgraph/programs", env);
-    } else {
-        return NULL;
-    }
-    if (!mkdir_p(buf)) return NULL; /* the cache is an optimisation: go on without it */
-    return clg_strdup(buf);
+    if (!opt || !*opt || !mkdir_p(opt)) return NULL;
+    return clg_strdup(opt);
 }
 
 clg_status clg_context_create(const clg_context_options *opt, clg_context **out) {
     clg_context_options def = clg_context_options_default();
     if (!opt) opt = &def;
     *out = NULL;
+    if (opt->build != CLG_BUILD_AUTO && opt->build != CLG_BUILD_SOURCE &&
+        opt->build != CLG_BUILD_SPIRV)
+        return clg_fail(
+            CLG_ERR_INVALID_ARG,
+            "build mode %d: expected CLG_BUILD_AUTO, CLG_BUILD_SOURCE or CLG_BUILD_SPIRV",
+            (int)opt->build);
     clg_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "allocating a context");
     clg_status st = clg_device_select_id(opt->device, &ctx->info, &ctx->platform, &ctx->device);
     if (st != CLG_OK) goto fail;
 
     ctx->build = opt->build;
-    const char *mode = getenv("CLGRAPH_BUILD");
-    if (opt->build == CLG_BUILD_AUTO && mode && *mode) {
-        if (!strcasecmp(mode, "source")) ctx->build = CLG_BUILD_SOURCE;
-        else if (!strcasecmp(mode, "spirv")) ctx->build = CLG_BUILD_SPIRV;
-        else if (strcasecmp(mode, "auto")) {
-            st = clg_fail(CLG_ERR_INVALID_ARG, "CLGRAPH_BUILD='%s': expected source, spirv or auto",
-                          mode);
-            goto fail;
-        }
-    }
     ctx->profiling = opt->profiling;
 
     cl_int err;

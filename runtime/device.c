@@ -125,8 +125,8 @@ clg_status clg_device_list_impl(clg_device_info **out, cl_device_id **ids_out, i
     if (n == 0) {
         free(infos);
         free(ids);
-        return clg_fail(CLG_ERR_NOT_FOUND, "OpenCL platforms exist but expose no device%s",
-                        getenv("RUSTICL_ENABLE") ? "" : " (rusticl needs RUSTICL_ENABLE=llvmpipe)");
+        return clg_fail(CLG_ERR_NOT_FOUND, "OpenCL platforms exist but expose no device (rusticl "
+                                           "lists llvmpipe only with RUSTICL_ENABLE=llvmpipe)");
     }
     *out = infos;
     if (ids_out) *ids_out = ids;
@@ -204,7 +204,6 @@ static int matches(const clg_device_info *d, const char *sel) {
 
 /* Index of the device `sel` names in infos, or -1 with the error set. */
 static int select_index(const clg_device_info *infos, int n, const char *sel) {
-    if (!sel || !*sel) sel = getenv("CLGRAPH_DEVICE");
     if (!sel || !*sel) {
         for (int i = 0; i < n; i++)
             if (infos[i].type == CLG_DEVICE_GPU) return i;
@@ -222,8 +221,8 @@ static int select_index(const clg_device_info *infos, int n, const char *sel) {
              "no OpenCL device matches '%s' (selectors: P:D, gpu, cpu, accelerator, or part of a "
              "platform/device name or vendor). Devices:%s%s",
              sel, list,
-             icontains("rusticl llvmpipe", sel) && !getenv("RUSTICL_ENABLE")
-                 ? "\n(rusticl lists llvmpipe only with RUSTICL_ENABLE=llvmpipe)"
+             icontains("rusticl llvmpipe", sel)
+                 ? "\n(rusticl lists llvmpipe only with RUSTICL_ENABLE=llvmpipe in the environment)"
                  : "");
     return -1;
 }

@@ -2,26 +2,14 @@
  * launch overhead, measured through the runtime's own graphs. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "runtime/internal.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Seconds of one execution of g: kernel time when profiling, else wall time. */
 static clg_status time_graph(clg_context *ctx, clg_graph *g, double *sec) {
-    double t0 = now_s();
+    double t0 = clg_now_ns();
     clg_status st = clg_graph_execute(g);
-    double wall = now_s() - t0;
+    double wall = 1e-9 * (clg_now_ns() - t0);
     if (st != CLG_OK) return st;
     clg_task_stats ts;
     clg_task_get_stats(clg_graph_task(g, 0), &ts);
@@ -94,8 +82,7 @@ clg_status clg_context_probe(clg_context *ctx, clg_probe *out) {
         if ((st = time_graph(ctx, pat[k], &sec[0]))) goto done; /* warm-up */
         for (int r = 0; r < PROBE_RUNS; r++)
             if ((st = time_graph(ctx, pat[k], &sec[r]))) goto done;
-        qsort(sec, PROBE_RUNS, sizeof sec[0], cmp_double);
-        double gbs = (double)bytes / sec[PROBE_RUNS / 2] / 1e9;
+        double gbs = (double)bytes / clg_median(sec, PROBE_RUNS) / 1e9;
         if (gbs > best) best = gbs;
     }
     out->read_gbs = best;
@@ -113,14 +100,14 @@ clg_status clg_context_probe(clg_context *ctx, clg_probe *out) {
             (st = clg_task_arg_buffer(t, 0, part, CLG_WRITE)) || (st = clg_task_set_range(t, 1, &g1, NULL)))
             goto done;
     if ((st = clg_graph_execute(many))) goto done;
-    double t0 = now_s();
+    double t0 = clg_now_ns();
     if ((st = clg_graph_execute(many))) goto done;
-    out->launch_us = (now_s() - t0) * 1e6 / PROBE_LAUNCHES;
+    out->launch_us = 1e-3 * (clg_now_ns() - t0) / PROBE_LAUNCHES;
     int n_fin = PROBE_LAUNCHES / 4;
-    t0 = now_s();
+    t0 = clg_now_ns();
     for (int i = 0; i < n_fin; i++)
         if ((st = clg_graph_execute(empty))) goto done;
-    out->launch_finish_us = (now_s() - t0) * 1e6 / n_fin;
+    out->launch_finish_us = 1e-3 * (clg_now_ns() - t0) / n_fin;
 done:
     clg_graph_destroy(fill);
     clg_graph_destroy(rows);

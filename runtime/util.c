@@ -80,6 +80,13 @@ double clg_median(double *v, size_t n) {
     return v[n / 2];
 }
 
+uint64_t clg_mix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
 uint64_t clg_rng_seed(uint64_t seed) {
     uint64_t s = seed * 0x9E3779B97F4A7C15ull;
     return s ? s : 0x9E3779B97F4A7C15ull;

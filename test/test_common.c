@@ -2,6 +2,7 @@
 #include "test_common.h"
 
 #include "clgraph/llm.h"
+#include "clgraph/util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 
 int tc_failures = 0;
 int tc_checks = 0;
-static uint64_t tc_state = 0x9E3779B97F4A7C15ull;
+static uint64_t tc_state = 0x9E3779B97F4A7C15ull; /* clg_rng_seed(1) */
 
 int tc_close(const char *what, const float *got, const float *want, size_t n, float atol,
              float rtol) {
@@ -41,30 +42,44 @@ int tc_close(const char *what, const float *got, const float *want, size_t n, fl
     return 1;
 }
 
-void tc_seed(uint64_t seed) { tc_state = seed ? seed * 0x9E3779B97F4A7C15ull : 1; }
-
-uint32_t tc_randu(void) {
-    tc_state ^= tc_state << 13;
-    tc_state ^= tc_state >> 7;
-    tc_state ^= tc_state << 17;
-    return (uint32_t)(tc_state >> 32);
+void tc_seed(uint64_t seed) {
+    tc_state = clg_rng_seed(seed);
 }
 
-float tc_randf(float lo, float hi) { return lo + (hi - lo) * (float)(tc_randu() >> 8) / 16777216.0f; }
+uint32_t tc_randu(void) {
+    return (uint32_t)(clg_rng_next(&tc_state) >> 32);
+}
+
+float tc_randf(float lo, float hi) {
+    return lo + (hi - lo) * clg_rng_float(&tc_state);
+}
 
 void tc_fill(float *x, size_t n, float lo, float hi) {
     for (size_t i = 0; i < n; i++) x[i] = tc_randf(lo, hi);
 }
 
-clg_context *tc_context(void) {
+clg_context_options tc_context_options(void) {
     clg_context_options o = clg_context_options_default();
+    o.device = getenv("CLGRAPH_DEVICE");
+    o.cache_dir = getenv("CLGRAPH_CACHE_DIR");
+    return o;
+}
+
+llm_model_options tc_model_options(void) {
+    llm_model_options o = llm_model_options_default();
+    o.device = getenv("CLGRAPH_DEVICE");
+    o.cache_dir = getenv("CLGRAPH_CACHE_DIR");
+    return o;
+}
+
+clg_context *tc_context(void) {
+    clg_context_options o = tc_context_options();
     o.profiling = 1;
     clg_context *ctx = NULL;
     clg_status st = clg_context_create(&o, &ctx);
     if (st != CLG_OK) {
         fprintf(stderr, "cannot create a context on '%s': %s: %s\n",
-                getenv("CLGRAPH_DEVICE") ? getenv("CLGRAPH_DEVICE") : "(default)",
-                clg_status_str(st), clg_last_error());
+                o.device ? o.device : "(default)", clg_status_str(st), clg_last_error());
         exit(1);
     }
     CHECK_OK(clg_context_add_kernel_files(ctx, llm_kernel_files()));

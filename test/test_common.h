@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "clgraph/llm.h"
 #include "clgraph/runtime.h"
 
 extern int tc_failures;
@@ -36,13 +37,19 @@ extern int tc_checks;
 int tc_close(const char *what, const float *got, const float *want, size_t n, float atol,
              float rtol);
 
-/* Deterministic xorshift random numbers (never all zero). */
+/* Deterministic random numbers: one clg_rng_* (clgraph/util.h) stream for the test. */
 void tc_seed(uint64_t seed);
 float tc_randf(float lo, float hi);
 uint32_t tc_randu(void);
 void tc_fill(float *x, size_t n, float lo, float hi);
 
-/* Context on $CLGRAPH_DEVICE with profiling on; exits the test on failure. */
+/* Options naming $CLGRAPH_DEVICE and $CLGRAPH_CACHE_DIR (the test's environment: the
+ * libraries read none); borrowed strings of the environment. */
+clg_context_options tc_context_options(void);
+llm_model_options tc_model_options(void);
+
+/* Context of tc_context_options() with profiling on and the model library's kernel files
+ * registered; exits the test on failure. */
 clg_context *tc_context(void);
 
 /* A buffer named what.N with a fresh N (names are unique per context); NULL on failure

@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,9 +128,8 @@ static void on_warning(void *user, const char *message) {
     fprintf(stderr, "mlp_example: warning: %s\n", message);
 }
 
-static float frand(unsigned *s) {
-    *s = *s * 1664525u + 1013904223u;
-    return (float)(*s >> 8) / 16777216.0f * 2.0f - 1.0f;
+static float frand(uint64_t *s) {
+    return 2.0f * clg_rng_float(s) - 1.0f;
 }
 
 static void reference(const float *w1, const float *b1, const float *w2, const float *b2,
@@ -170,7 +170,7 @@ static void reference(const float *w1, const float *b1, const float *w2, const f
 typedef struct mlp {
     float w1[HID * IN], b1[HID], w2[OUT * HID], b2[OUT]; /* [HID, IN], [HID], [OUT, HID], [OUT] */
     float x[B * IN], p[B * OUT], want[B * OUT];          /* [B, IN], [B, OUT], [B, OUT] */
-    unsigned seed;
+    uint64_t seed;
     clg_plan *plan;
     double worst; /* largest |p - p_ref| over the steps run */
 } mlp;
@@ -237,7 +237,7 @@ int main(int argc, char **argv) {
     }
 
     static mlp m;
-    m.seed = 7;
+    m.seed = clg_rng_seed(7);
     for (int i = 0; i < HID * IN; i++)
         m.w1[i] = 0.2f * frand(&m.seed);
     for (int i = 0; i < HID; i++)

@@ -278,7 +278,7 @@ fail:
 clg_status llm_build_plans(llm_model *m) {
     clg_status st;
     builder b = {.m = m, .argmax_wg = 256}; /* ARGMAX_WG's default */
-    TRY(clg_program_get(m->ctx, "embed", "", &b.embed));
+    TRY(clg_program_get(m->ctx, "matmul", "-DMM_TT=1", &b.embed)); /* embed_TY: the decode products' build */
     TRY(clg_program_get(m->ctx, "rope", m->hp.kv_f16 ? "-DKV_F16" : "", &b.rope)); /* stores f16 K, V */
     TRY(clg_program_get(m->ctx, "rows", "", &b.rows));
     TRY(clg_program_get(m->ctx, "argmax", "", &b.argmax));

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "clgraph/gguf.h"
+#include "clgraph/util.h"
 #include "graphs/model/gguf_impl.h"
 
 #define GGUF_MAGIC 0x46554747u /* "GGUF" read as a little-endian u32 */
@@ -120,14 +121,6 @@ static const char *shown(llm_gguf_str s, char buf[NAME_SHOWN + 4]) {
     return buf;
 }
 
-/* FNV-1a, seeded per handle so that a hostile file cannot precompute colliding names. */
-static uint64_t hash_bytes(uint64_t seed, const char *p, uint64_t n) {
-    uint64_t h = 0xcbf29ce484222325ull ^ seed;
-    for (uint64_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
-    return h;
-}
-
 static int str_eq(llm_gguf_str a, const char *b, uint64_t blen) {
     return a.len == blen && (blen == 0 || !memcmp(a.ptr, b, blen));
 }
@@ -145,7 +138,8 @@ typedef llm_gguf_str (*name_of)(const llm_gguf *f, uint64_t i);
 
 static int64_t hash_find(const llm_gguf *f, const uint64_t *tab, uint64_t cap, name_of get,
                          const char *name, uint64_t len, uint64_t *slot) {
-    uint64_t i = hash_bytes(f->seed, name, len) & (cap - 1);
+    /* FNV-1a, seeded per handle so that a hostile file cannot precompute colliding names */
+    uint64_t i = clg_hash(CLG_HASH_INIT ^ f->seed, name, (size_t)len) & (cap - 1);
     for (; tab[i]; i = (i + 1) & (cap - 1))
         if (str_eq(get(f, tab[i] - 1), name, len)) return (int64_t)(tab[i] - 1);
     if (slot) *slot = i;

@@ -8,6 +8,7 @@
 
 #include "clgraph/gguf.h"
 #include "clgraph/synth.h"
+#include "clgraph/util.h"
 
 /* Hyper-parameters from each model's config.json (Hugging Face), rope scaling included
  * (rope_type llama3: factor 32 for Llama 3.2, 8 for Llama 3.1; low 1, high 4, 8192). */
@@ -88,22 +89,6 @@ struct synth_job {
     void *user;
 };
 
-static uint64_t splitmix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
-static uint64_t next(uint64_t *s) {
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
 /* The tensors of a shape in the order llama.cpp's converter writes them. */
 static size_t tensor_list(const llm_synth_shape *s, int dtype, uint64_t seed, synth_tensor *out) {
     const uint64_t E = (uint64_t)s->n_embd, F = (uint64_t)s->n_ff, Q = E,
@@ -119,7 +104,7 @@ static size_t tensor_list(const llm_synth_shape *s, int dtype, uint64_t seed, sy
             t->ne[0] = (a), t->ne[1] = (b) ? (b) : 1;                                              \
             t->kind = (b) ? SYNTH_RANDOM : SYNTH_ONES;                                             \
             t->dtype = (b) ? dtype : LLM_DTYPE_F32;                                                \
-            t->rng = splitmix64(seed ^ splitmix64((uint64_t)n + 1)) | 1;                           \
+            t->rng = clg_mix64(seed ^ clg_mix64((uint64_t)n + 1)) | 1;                             \
         }                                                                                          \
         n++;                                                                                       \
     } while (0)
@@ -204,7 +189,7 @@ static clg_status fill(void *user, uint64_t row0, uint64_t n_rows, void *dst) {
             rope_divisors(job->shape, x, ne0);
         } else {
             for (size_t i = 0; i < ne0; i++) {
-                uint64_t v = next(&t->rng);
+                uint64_t v = clg_rng_next(&t->rng);
                 int32_t sum = (int32_t)(v & 0xffff) + (int32_t)((v >> 16) & 0xffff) +
                               (int32_t)((v >> 32) & 0xffff) + (int32_t)(v >> 48) - 131070;
                 x[i] = (float)sum * scale;

@@ -12,7 +12,7 @@
 
 /* ---- argument positions -------------------------------------------------------- */
 
-/* cl/embed.cl embed_TY(W, tokens, y, cols, T): y[t] = row tokens[t] of W [vocab, cols]. */
+/* cl/matmul.cl embed_TY(W, tokens, y, cols, T): y[t] = row tokens[t] of W [vocab, cols]. */
 enum { EMBED_W, EMBED_TOKENS, EMBED_Y, EMBED_COLS, EMBED_T, EMBED_NARGS };
 
 /* cl/norm.cl rmsnorm_row / rmsnorm_wg(x, w, y, n, eps, T): y[t] = x[t] / rms(x[t]) * w. */

@@ -2,6 +2,7 @@
  * top-p (sorting only what can reach the nucleus), min-p, temperature, and a
  * seeded xoshiro256** generator (see include/clgraph/sampler.h). */
 #include "clgraph/sampler.h"
+#include "clgraph/util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -32,13 +33,6 @@ struct llm_sampler {
 
 /* ---- random numbers -------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static uint64_t rotl64(uint64_t x, int k) {
     return (x << k) | (x >> (64 - k));
 }
@@ -62,9 +56,8 @@ static double rng_uniform(uint64_t s[4]) {
 
 void llm_sampler_set_seed(llm_sampler *s, uint64_t seed) {
     if (!s) return;
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++)
-        s->rng[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) /* splitmix64 */
+        s->rng[i] = clg_mix64(seed + (uint64_t)i * 0x9E3779B97F4A7C15ull);
 }
 
 /* ---- parameters and lifetime ----------------------------------------------- */

@@ -5,22 +5,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clgraph/util.h"
 #include "graphs/text/tokenizer_impl.h"
 
 #define KEY_PREFIX "tokenizer.ggml."
 
 /* ---- small helpers ----------------------------------------------------- */
 
-clg_status tok_ids_push(tok_ids *ids, int32_t id) {
-    if (ids->n == ids->cap) {
-        size_t cap = ids->cap ? ids->cap * 2 : 64;
-        int32_t *v = realloc(ids->v, cap * sizeof *v);
-        if (!v) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "tokenizer: out of memory (%zu ids)", cap);
-        ids->v = v;
-        ids->cap = cap;
-    }
-    ids->v[ids->n++] = id;
+clg_status tok_grow(void **p, size_t *cap, size_t n, size_t size) {
+    if (n <= *cap) return CLG_OK;
+    size_t c = *cap ? *cap : 64;
+    while (c < n)
+        c *= 2;
+    void *q = realloc(*p, c * size);
+    if (!q)
+        return clg_fail(CLG_ERR_OUT_OF_MEMORY, "tokenizer: out of memory (%zu x %zu bytes)", c,
+                        size);
+    *p = q;
+    *cap = c;
     return CLG_OK;
+}
+
+clg_status tok_ids_push(tok_ids *ids, int32_t id) {
+    clg_status st = tok_grow((void **)&ids->v, &ids->cap, ids->n + 1, sizeof *ids->v);
+    if (st == CLG_OK) ids->v[ids->n++] = id;
+    return st;
 }
 
 size_t tok_utf8_encode(uint32_t cp, char *out) {
@@ -55,20 +64,8 @@ typedef struct bytes {
     size_t n, cap;
 } bytes;
 
-static clg_status bytes_reserve(bytes *b, size_t extra) {
-    if (b->n + extra <= b->cap) return CLG_OK;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + extra)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "tokenizer: out of memory (%zu bytes)", cap);
-    b->p = p;
-    b->cap = cap;
-    return CLG_OK;
-}
-
 static clg_status bytes_put(bytes *b, const void *src, size_t n) {
-    clg_status st = bytes_reserve(b, n);
+    clg_status st = tok_grow((void **)&b->p, &b->cap, b->n + n, 1);
     if (st != CLG_OK) return st;
     if (n) memcpy(b->p + b->n, src, n);
     b->n += n;
@@ -145,7 +142,7 @@ static uint32_t map_size_for(size_t n) {
 
 int32_t tok_find(const llm_tokenizer *t, const char *text, size_t len) {
     if (!t->token_map || len == 0) return LLM_TOKEN_NONE;
-    uint32_t h = tok_hash(TOK_HASH_INIT, text, len);
+    uint32_t h = (uint32_t)clg_hash(CLG_HASH_INIT, text, len);
     for (uint32_t i = h & t->token_map_mask;; i = (i + 1) & t->token_map_mask) {
         uint32_t slot = t->token_map[i];
         if (!slot) return LLM_TOKEN_NONE;
@@ -158,11 +155,11 @@ int32_t tok_find(const llm_tokenizer *t, const char *text, size_t len) {
 int32_t tok_merge_rank(const llm_tokenizer *t, const char *left, size_t left_len, const char *right,
                        size_t right_len) {
     if (!t->merge_map) return -1;
-    uint32_t h = tok_hash(TOK_HASH_INIT, left, left_len);
-    h = tok_hash(h, " ", 1);
-    h = tok_hash(h, right, right_len);
+    /* the hash of "left right" without building it */
+    uint64_t h = clg_hash(CLG_HASH_INIT, left, left_len);
+    h = clg_hash(clg_hash(h, " ", 1), right, right_len);
     size_t len = left_len + 1 + right_len;
-    for (uint32_t i = h & t->merge_map_mask;; i = (i + 1) & t->merge_map_mask) {
+    for (uint32_t i = (uint32_t)h & t->merge_map_mask;; i = (i + 1) & t->merge_map_mask) {
         uint32_t slot = t->merge_map[i];
         if (!slot) return -1;
         const tok_merge *m = &t->merges[slot - 1];
@@ -299,7 +296,7 @@ static clg_status read_tokens(llm_tokenizer *t, const llm_gguf *f, size_t *cap) 
     for (uint32_t id = 0; id < (uint32_t)n; id++) {
         const tok_entry *e = &t->tokens[id];
         if (!e->text_len || tok_find(t, t->arena + e->text_off, e->text_len) >= 0) continue;
-        uint32_t h = tok_hash(TOK_HASH_INIT, t->arena + e->text_off, e->text_len);
+        uint32_t h = (uint32_t)clg_hash(CLG_HASH_INIT, t->arena + e->text_off, e->text_len);
         uint32_t i = h & t->token_map_mask;
         while (t->token_map[i])
             i = (i + 1) & t->token_map_mask;
@@ -335,7 +332,7 @@ static clg_status read_merges(llm_tokenizer *t, const llm_gguf *f, size_t *cap) 
         m->len = (uint32_t)s.len;
         size_t left = (size_t)(sp - s.ptr);
         if (tok_merge_rank(t, s.ptr, left, sp + 1, (size_t)s.len - left - 1) >= 0) continue;
-        uint32_t h = tok_hash(TOK_HASH_INIT, s.ptr, (size_t)s.len);
+        uint32_t h = (uint32_t)clg_hash(CLG_HASH_INIT, s.ptr, (size_t)s.len);
         uint32_t i = h & t->merge_map_mask;
         while (t->merge_map[i])
             i = (i + 1) & t->merge_map_mask;
@@ -929,7 +926,8 @@ static clg_status stream_emit(llm_tokenizer_stream *s, const char *p, size_t n, 
                               const char **text, size_t *len) {
     s->work.n = 0;
     s->out.n = 0;
-    clg_status st = bytes_reserve(&s->work, s->n_held + n + 1); /* never NULL below */
+    /* never NULL below */
+    clg_status st = tok_grow((void **)&s->work.p, &s->work.cap, s->n_held + n + 1, 1);
     if (st == CLG_OK) st = bytes_put(&s->work, s->held, s->n_held);
     if (st == CLG_OK) st = bytes_put(&s->work, p, n);
     size_t used = 0;

@@ -88,16 +88,6 @@ clg_status tok_bpe_setup(llm_tokenizer *t, int *add_bos_default) {
 
 /* ---- scratch ----------------------------------------------------------- */
 
-typedef struct symbol {
-    uint32_t start, n; /* bytes of the word; n = 0 once merged into its left */
-    int32_t prev, next;
-} symbol;
-
-typedef struct bigram {
-    int32_t rank, left, right;
-    uint32_t size;
-} bigram;
-
 typedef struct scratch {
     uint32_t *cp; /* [n] code points of the fragment */
     uint16_t *fl; /* [n] their llm_unicode_flags */
@@ -106,10 +96,7 @@ typedef struct scratch {
     size_t n_ends[2], cap_ends[2];
     char *word; /* byte-encoded word */
     size_t word_cap;
-    symbol *sym;
-    size_t sym_cap;
-    bigram *heap;
-    size_t heap_n, heap_cap;
+    tok_merger merger; /* the word's symbols */
 } scratch;
 
 static void scratch_free(scratch *s) {
@@ -118,34 +105,20 @@ static void scratch_free(scratch *s) {
     free(s->ends[0]);
     free(s->ends[1]);
     free(s->word);
-    free(s->sym);
-    free(s->heap);
+    tok_merger_free(&s->merger);
 }
 
 static clg_status oom(void) {
     return clg_fail(CLG_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
 }
 
-/* Grows *p to hold n elements of size sz. */
-static int grow(void **p, size_t *cap, size_t n, size_t sz) {
-    if (n <= *cap) return 1;
-    size_t c = *cap ? *cap : 64;
-    while (c < n)
-        c *= 2;
-    void *q = realloc(*p, c * sz);
-    if (!q) return 0;
-    *p = q;
-    *cap = c;
-    return 1;
-}
-
 /* Appends a chunk end to list k, dropping empty chunks. */
 static clg_status end_push(scratch *s, int k, uint32_t end) {
     size_t n = s->n_ends[k];
     if (n && s->ends[k][n - 1] >= end) return CLG_OK;
-    if (!grow((void **)&s->ends[k], &s->cap_ends[k], n + 1, sizeof(uint32_t))) return oom();
-    s->ends[k][s->n_ends[k]++] = end;
-    return CLG_OK;
+    clg_status st = tok_grow((void **)&s->ends[k], &s->cap_ends[k], n + 1, sizeof(uint32_t));
+    if (st == CLG_OK) s->ends[k][s->n_ends[k]++] = end;
+    return st;
 }
 
 /* UTF-8 to code points as llama.cpp decodes it: overlong forms accepted, each
@@ -153,7 +126,8 @@ static clg_status end_push(scratch *s, int k, uint32_t end) {
 static clg_status decode_utf8(scratch *s, const unsigned char *p, size_t len) {
     if (len > UINT32_MAX) return clg_fail(CLG_ERR_INVALID_ARG, "tokenizer: text over 4 GiB");
     s->n = 0;
-    if (!grow((void **)&s->cp, &s->cap, len, sizeof *s->cp)) return oom();
+    clg_status st = tok_grow((void **)&s->cp, &s->cap, len, sizeof *s->cp);
+    if (st != CLG_OK) return st;
     size_t fl_cap = s->cap; /* s->fl follows s->cp's capacity */
     uint16_t *fl = realloc(s->fl, fl_cap * sizeof *fl);
     if (!fl) return oom();
@@ -398,45 +372,12 @@ static clg_status pretokenize(const llm_tokenizer *t, scratch *s, int *which) {
 
 /* ---- merges ------------------------------------------------------------ */
 
-static int bigram_before(const bigram *a, const bigram *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static clg_status heap_push(scratch *s, bigram b) {
-    if (!grow((void **)&s->heap, &s->heap_cap, s->heap_n + 1, sizeof *s->heap)) return oom();
-    size_t i = s->heap_n++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!bigram_before(&b, &s->heap[parent])) break;
-        s->heap[i] = s->heap[parent];
-        i = parent;
-    }
-    s->heap[i] = b;
-    return CLG_OK;
-}
-
-static bigram heap_pop(scratch *s) {
-    bigram top = s->heap[0], last = s->heap[--s->heap_n];
-    size_t i = 0, n = s->heap_n;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        const bigram *best = &last;
-        if (l < n && bigram_before(&s->heap[l], best)) m = l, best = &s->heap[l];
-        if (r < n && bigram_before(&s->heap[r], best)) m = r;
-        if (m == i) break;
-        s->heap[i] = s->heap[m];
-        i = m;
-    }
-    if (n) s->heap[i] = last;
-    return top;
-}
-
-static clg_status add_bigram(const llm_tokenizer *t, scratch *s, int32_t left, int32_t right) {
-    if (left < 0 || right < 0) return CLG_OK;
-    const symbol *a = &s->sym[left], *b = &s->sym[right];
-    int32_t rank = tok_merge_rank(t, s->word + a->start, a->n, s->word + b->start, b->n);
-    if (rank < 0) return CLG_OK;
-    return heap_push(s, (bigram){rank, left, right, a->n + b->n});
+/* The pair merges when "left right" is a merge: the lowest rank first. */
+static int pair_key(const llm_tokenizer *t, const char *word, const tok_sym *a, const tok_sym *b,
+                    double *key) {
+    int32_t rank = tok_merge_rank(t, word + a->start, a->n, word + b->start, b->n);
+    *key = rank;
+    return rank >= 0;
 }
 
 /* BPE over one byte-encoded word s->word[0..len). */
@@ -445,33 +386,10 @@ static clg_status merge_word(const llm_tokenizer *t, scratch *s, size_t len, tok
         int32_t id = tok_find(t, s->word, len);
         if (id >= 0) return tok_ids_push(out, id);
     }
-    int32_t n_sym = 0;
-    if (!grow((void **)&s->sym, &s->sym_cap, len, sizeof *s->sym)) return oom();
-    for (size_t off = 0; off < len;) {
-        size_t k = tok_utf8_len((unsigned char)s->word[off]);
-        if (k > len - off) k = len - off;
-        s->sym[n_sym] = (symbol){(uint32_t)off, (uint32_t)k, n_sym - 1, -1};
-        if (n_sym) s->sym[n_sym - 1].next = n_sym;
-        n_sym++;
-        off += k;
-    }
-    clg_status st = CLG_OK;
-    s->heap_n = 0;
-    for (int32_t i = 1; i < n_sym && st == CLG_OK; i++)
-        st = add_bigram(t, s, i - 1, i);
-    while (s->heap_n && st == CLG_OK) {
-        bigram b = heap_pop(s);
-        symbol *l = &s->sym[b.left], *r = &s->sym[b.right];
-        if (!l->n || !r->n || l->n + r->n != b.size) continue; /* outdated */
-        l->n += r->n;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0) s->sym[r->next].prev = b.left;
-        st = add_bigram(t, s, l->prev, b.left);
-        if (st == CLG_OK) st = add_bigram(t, s, b.left, l->next);
-    }
-    for (int32_t i = 0; i >= 0 && n_sym && st == CLG_OK; i = s->sym[i].next) {
-        const symbol *y = &s->sym[i];
+    tok_merger *m = &s->merger;
+    clg_status st = tok_merge_symbols(t, m, s->word, len, pair_key);
+    for (int32_t i = m->n_sym ? 0 : -1; i >= 0 && st == CLG_OK; i = m->sym[i].next) {
+        const tok_sym *y = &m->sym[i];
         int32_t id = tok_find(t, s->word + y->start, y->n);
         if (id >= 0) {
             st = tok_ids_push(out, id);
@@ -495,10 +413,7 @@ clg_status tok_bpe_encode(const llm_tokenizer *t, const char *text, size_t len, 
     for (size_t w = 0; st == CLG_OK && w < s.n_ends[which]; w++) {
         size_t end = s.ends[which][w];
         /* code points -> UTF-8 -> one GPT-2 character per byte (<= 2 bytes each) */
-        if (!grow((void **)&s.word, &s.word_cap, (end - ini) * 8, 1)) {
-            st = oom();
-            break;
-        }
+        if ((st = tok_grow((void **)&s.word, &s.word_cap, (end - ini) * 8, 1)) != CLG_OK) break;
         size_t n = 0;
         for (size_t i = ini; i < end; i++) {
             char u[4];

@@ -92,14 +92,9 @@ typedef struct tok_ids {
 
 clg_status tok_ids_push(tok_ids *ids, int32_t id);
 
-/* 32-bit FNV-1a, continued from h (start with TOK_HASH_INIT). */
-#define TOK_HASH_INIT 2166136261u
-static inline uint32_t tok_hash(uint32_t h, const void *p, size_t n) {
-    const unsigned char *s = (const unsigned char *)p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * 16777619u;
-    return h;
-}
+/* Grows the array *p of *cap elements of `size` bytes to hold n (capacity doubling from
+ * 64); CLG_ERR_OUT_OF_MEMORY (with the message set) leaves it as it was (tokenizer.c). */
+clg_status tok_grow(void **p, size_t *cap, size_t n, size_t size);
 
 /* Byte length of the UTF-8 sequence led by c, by its high nibble as llama.cpp
  * counts it (1 for continuation bytes). */
@@ -116,6 +111,37 @@ int32_t tok_find(const llm_tokenizer *t, const char *text, size_t len);
 /* Rank of the merge "left right", or -1 (tokenizer.c). */
 int32_t tok_merge_rank(const llm_tokenizer *t, const char *left, size_t left_len, const char *right,
                        size_t right_len);
+
+/* ---- merging adjacent symbols (tokenizer_merge.c): the loop of both BPE flavours ---- */
+
+/* A symbol of the text being merged: bytes [start, start + n), n = 0 once merged into its
+ * left neighbour; prev / next: its neighbours, -1 at the ends. */
+typedef struct tok_sym {
+    uint32_t start, n;
+    int32_t prev, next;
+} tok_sym;
+
+/* Whether the adjacent symbols a and b (b follows a in text) merge into one, and the
+ * merge's priority *key: the lowest key merges first, of equal keys the leftmost. */
+typedef int (*tok_merge_key_fn)(const llm_tokenizer *t, const char *text, const tok_sym *a,
+                                const tok_sym *b, double *key);
+
+typedef struct tok_pair tok_pair;
+
+/* Scratch memory of tok_merge_symbols, kept between calls: zero-initialised, tok_merger_free. */
+typedef struct tok_merger {
+    tok_sym *sym; /* [n_sym] the symbols; the result is sym[0] and its next chain */
+    int32_t n_sym;
+    size_t sym_cap;
+    tok_pair *heap; /* [heap_n] candidate merges, a binary heap on (key, left) */
+    size_t heap_n, heap_cap;
+} tok_merger;
+
+/* Splits text[0..len) into UTF-8 characters (by their lead bytes, as llama.cpp does) and
+ * merges adjacent symbols, the best key first, until no adjacent pair merges. */
+clg_status tok_merge_symbols(const llm_tokenizer *t, tok_merger *m, const char *text, size_t len,
+                             tok_merge_key_fn key);
+void tok_merger_free(tok_merger *m);
 
 /* GPT-2's byte <-> printable code point map (tokenizer_bpe.c). */
 uint32_t tok_byte_to_cp(unsigned char b);

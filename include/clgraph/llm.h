@@ -44,7 +44,8 @@ typedef struct llm_hparams {
 typedef void (*llm_progress_fn)(void *user, const char *stage, size_t done, size_t total);
 
 typedef struct llm_model_options {
-    const char *device;     /* device selector, NULL: $CLGRAPH_DEVICE / default */
+    const char *device;     /* device selector (clg_device_select), NULL: the first GPU, else
+                               the first device */
     clg_build_mode build;
     int n_ctx;              /* 0: min(2048, training context) */
     int n_batch;            /* 0: 64 */

@@ -89,9 +89,9 @@ typedef struct clg_device_info {
 /* Every device of every platform. *out is malloc'ed, the caller frees it. */
 clg_status clg_device_list(clg_device_info **out, int *count);
 
-/* Picks one device. sel: NULL or "" means $CLGRAPH_DEVICE, and if that is
- * unset the first GPU, else the first device. Otherwise "P:D", "gpu" / "cpu" /
- * "accelerator", or a case-insensitive substring of the platform name or
+/* Picks one device. sel: NULL or "" means the first GPU, else the first device (the
+ * library reads no environment; clgraph's CLI passes $CLGRAPH_DEVICE). Otherwise "P:D",
+ * "gpu" / "cpu" / "accelerator", or a case-insensitive substring of the platform name or
  * version or the device name or vendor. An unknown selector fails with
  * CLG_ERR_NOT_FOUND and a message listing the devices that exist. */
 clg_status clg_device_select(const char *sel, clg_device_info *out);
@@ -107,12 +107,13 @@ typedef enum clg_build_mode {
 } clg_build_mode;
 
 typedef struct clg_context_options {
-    const char *device;       /* selector, see clg_device_select; borrowed */
-    clg_build_mode build;     /* default AUTO; $CLGRAPH_BUILD=source|spirv|auto */
+    const char *device;       /* selector, see clg_device_select; NULL: first GPU, else
+                                 first device; borrowed */
+    clg_build_mode build;     /* default AUTO; anything but the three modes fails */
     int profiling;            /* 1: profiling events on every task and transfer */
-    const char *cache_dir;    /* program binary cache; NULL: $CLGRAPH_CACHE_DIR,
-                                 else $XDG_CACHE_HOME/clgraph, else ~/.cache/clgraph;
-                                 "" disables the cache */
+    const char *cache_dir;    /* program binary cache folder, created (with its parents) if
+                                 missing; NULL or "": no cache (as when it cannot be
+                                 created); borrowed, copied */
     const char *kernel_dir;   /* NULL: kernel files from the registered tables; else read
                                  FILE.cl from this folder (while developing kernels);
                                  borrowed, copied */

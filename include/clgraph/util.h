@@ -24,6 +24,10 @@ int clg_cmp_double(const void *a, const void *b);
 /* The median of v[n] (the upper one of an even count); sorts v. 0 when n == 0. */
 double clg_median(double *v, size_t n);
 
+/* splitmix64: x plus the golden-ratio increment, mixed; a 64-bit hash of one number, and
+ * the seeder of larger generators (one call per state word, x advanced by the increment). */
+uint64_t clg_mix64(uint64_t x);
+
 /* xorshift64* random numbers: *state must not be 0 (clg_rng_seed never makes it 0). */
 uint64_t clg_rng_seed(uint64_t seed);
 uint64_t clg_rng_next(uint64_t *state);

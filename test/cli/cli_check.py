@@ -7,8 +7,17 @@ import sys
 BIN = sys.argv[1]
 
 
-def run(*args, input_text=None):
-    p = subprocess.run([BIN, *args], capture_output=True, text=True, input=input_text, timeout=600)
+def run(*args, input_text=None, env=None):
+    """env: variables set (or, with value None, removed) for this run only."""
+    import os
+    full = dict(os.environ)
+    for k, v in (env or {}).items():
+        if v is None:
+            full.pop(k, None)
+        else:
+            full[k] = v
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, input=input_text, timeout=600,
+                       env=full)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -60,6 +69,17 @@ def usage():
     expect(rc == 2 and "--bogus" in err, "unknown flag exits 2 naming the flag")
     rc, out, _ = run("devices", "--help")
     expect(rc == 0 and "--probe" in out, "devices --help documents --probe")
+    # The environment the CLI reads (apps/env.c): every variable on --help, bad values refused
+    # with the variable named before anything is loaded.
+    rc, out, _ = run("--help")
+    for var in ("CLGRAPH_DEVICE", "CLGRAPH_BUILD", "CLGRAPH_CACHE_DIR", "XDG_CACHE_HOME", "HOME",
+                "CLGRAPH_KERNEL_DIR", "CLGRAPH_PREFILL_GEMM", "CLGRAPH_REPLAY"):
+        expect(var in out, f"--help lists {var}")
+    for var, cmd in (("CLGRAPH_BUILD", ["plan"]), ("CLGRAPH_PREFILL_GEMM", ["run", "-p", "hi"]),
+                     ("CLGRAPH_REPLAY", ["bench"])):
+        rc, _, err = run(*cmd, "-m", "no-such-model.gguf", env={var: "bogus"})
+        expect(rc in (1, 2) and f"{var}='bogus'" in err and "no-such-model" not in err,
+               f"{cmd[0]} refuses {var}=bogus naming it ({err.strip()})")
 
 
 def inspect():

@@ -131,7 +131,7 @@ int main(int argc, char **argv) {
         return tc_finish("model");
     }
 
-    llm_model_options o = llm_model_options_default();
+    llm_model_options o = tc_model_options();
     o.n_ctx = 256;
     o.n_batch = 16; /* the longest prompt (36 tokens) spans three batches */
     o.kv_f16 = kv_f16;

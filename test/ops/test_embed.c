@@ -1,5 +1,5 @@
-/* Op test of cl/embed.cl on $CLGRAPH_DEVICE: embed_TY for every weight type against
- * llm_dequantize of the looked-up rows (test/ref/ref_matmul.c). */
+/* Op test of the embedding lookup in cl/matmul.cl on $CLGRAPH_DEVICE: embed_TY for every
+ * weight type against llm_dequantize of the looked-up rows (test/ref/ref_matmul.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,7 +80,7 @@ int main(void) {
     tc_seed(77);
     clg_context *ctx = tc_context();
     clg_program *prog = NULL;
-    CHECK_OK(clg_program_get(ctx, "embed", "", &prog));
+    CHECK_OK(clg_program_get(ctx, "matmul", "", &prog));
     if (prog)
         for (int ti = 0; ti < 5; ti++) {
             int quant = llm_dtype_block_elems(types[ti]) > 1;

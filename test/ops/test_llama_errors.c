@@ -20,7 +20,7 @@ static clg_status try_load(const char *dir, const variant *v, int n_ctx, llm_mod
     char path[512];
     snprintf(path, sizeof path, "%s/m.gguf", dir);
     CHECK(tiny_model_write(path, v) == 0);
-    llm_model_options o = llm_model_options_default();
+    llm_model_options o = tc_model_options();
     o.n_ctx = n_ctx;
     o.cache_dir = "";
     llm_model *m = NULL;

@@ -14,7 +14,7 @@
 static int32_t greedy_prefill;
 
 static void run(const char *path, int split, float *out /* [steps][vocab] */, int steps) {
-    llm_model_options o = llm_model_options_default();
+    llm_model_options o = tc_model_options();
     o.n_ctx = 64;
     o.n_batch = 8;
     o.attn_split = split;

@@ -17,7 +17,7 @@ int main(void) {
     clg_context *ctx = tc_context();
     static const char *types[] = {"f32", "f16", "q8_0", "q4_0", "q4_1"};
     static const expect ex[] = {
-        {"embed", "", "embed_%s", EMBED_NARGS, 1},
+        {"matmul", "", "embed_%s", EMBED_NARGS, 1},
         {"norm", "", "rmsnorm_row", RMSNORM_NARGS, 0},
         {"norm", "", "rmsnorm_wg", RMSNORM_NARGS, 0},
         {"matmul", "", "matmul_%s", MATMUL_NARGS, 1},

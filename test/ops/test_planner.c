@@ -30,7 +30,7 @@ static void on_warn(void *user, const char *msg) {
 }
 
 static llm_model *load_split(int tune, int split) {
-    llm_model_options o = llm_model_options_default();
+    llm_model_options o = tc_model_options();
     o.n_ctx = 64;
     o.n_batch = 16;
     o.tune = tune;

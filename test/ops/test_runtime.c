@@ -310,7 +310,7 @@ static void test_bad_input(void) {
     clg_context_destroy(ctx);
 
     /* Forced SPIR-V: loads where the device takes IL, fails cleanly elsewhere. */
-    clg_context_options o = clg_context_options_default();
+    clg_context_options o = tc_context_options();
     o.build = CLG_BUILD_SPIRV;
     CHECK_OK(clg_context_create(&o, &ctx));
     st = clg_program_get(ctx, "probe", "", &p);
@@ -328,7 +328,7 @@ static void test_bad_input(void) {
 static void test_program_cache(void) {
     char dir[] = "/tmp/clgraph-cache-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
-    clg_context_options o = clg_context_options_default();
+    clg_context_options o = tc_context_options();
     o.cache_dir = dir;
     clg_context *ctx;
     clg_program *p;
@@ -367,8 +367,37 @@ static void test_program_cache(void) {
     CHECK(system(cmd) == 0);
 }
 
+/* The runtime reads no environment: variables that steered it once change nothing, and a
+ * context without a cache folder has no cache. */
+static void test_no_environment(void) {
+    clg_context_options o = tc_context_options();
+    char device[256] = "";
+    if (o.device) snprintf(device, sizeof device, "%s", o.device);
+    o.device = o.device ? device : NULL;
+    o.cache_dir = NULL;
+    char cache[1024] = "";
+    const char *had_cache = getenv("CLGRAPH_CACHE_DIR");
+    if (had_cache) snprintf(cache, sizeof cache, "%s", had_cache);
+    CHECK(setenv("CLGRAPH_BUILD", "no-such-mode", 1) == 0);
+    CHECK(setenv("CLGRAPH_CACHE_DIR", "/tmp", 1) == 0);
+    clg_context *ctx = NULL;
+    CHECK_OK(clg_context_create(&o, &ctx));
+    CHECK(ctx && clg_context_cache_dir(ctx) == NULL);
+    clg_context_destroy(ctx);
+    unsetenv("CLGRAPH_BUILD");
+    if (had_cache)
+        setenv("CLGRAPH_CACHE_DIR", cache, 1);
+    else
+        unsetenv("CLGRAPH_CACHE_DIR");
+    /* a build mode outside the enum is refused, naming it */
+    o.build = (clg_build_mode)7;
+    CHECK(clg_context_create(&o, &ctx) == CLG_ERR_INVALID_ARG && !ctx);
+    CHECK(strstr(clg_last_error(), "build mode 7") != NULL);
+}
+
 int main(void) {
     tc_seed(42);
+    test_no_environment();
     test_transfers();
     test_device_to_device();
     test_order();

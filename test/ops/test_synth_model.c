@@ -42,7 +42,7 @@ done:
 }
 
 static void check_model(const char *path, int tied) {
-    llm_model_options o = llm_model_options_default();
+    llm_model_options o = tc_model_options();
     o.n_ctx = 64;
     o.n_batch = 16;
     llm_model *m = NULL;

@@ -2,6 +2,8 @@
  * test/data/model/README.md): little-endian, a 256-byte header, then one record per prompt. */
 #include "golden_model.h"
 
+#include "clgraph/gguf.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,17 +24,6 @@ static float bits_f32(uint32_t u) {
     float f;
     memcpy(&f, &u, sizeof f);
     return f;
-}
-
-/* IEEE half -> float, subnormals and inf/NaN included. */
-static float half_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-    if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | man << 13);
-    if (exp == 0) {
-        float v = (float)man * (1.0f / 16777216.0f); /* man * 2^-24 */
-        return sign ? -v : v;
-    }
-    return bits_f32(sign | (exp + 112) << 23 | man << 13);
 }
 
 static clg_status need(cursor *c, size_t n, const char *field) {
@@ -116,7 +107,7 @@ static clg_status get_floats(cursor *c, const char *field, size_t n, int dtype, 
     if (!v) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "%s: %s: %zu floats", c->what, field, n);
     const uint8_t *p = c->base + c->off;
     for (size_t i = 0; i < n; i++)
-        v[i] = dtype == 1 ? half_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8))
+        v[i] = dtype == 1 ? llm_f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8))
                           : bits_f32(le32(p + 4 * i));
     c->off += bytes;
     *out = v;

@@ -1,4 +1,4 @@
-/* C references of the weight-product kernels (cl/matmul.cl, cl/embed.cl):
+/* C references of the weight-product kernels (cl/matmul.cl: products, embedding lookup):
  * weights dequantized with llm_dequantize, products summed in double. */
 #include "ref_ops.h"
 

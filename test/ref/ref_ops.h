@@ -5,7 +5,7 @@
 
 #include "clgraph/gguf.h"
 
-/* ---- weight products (ref_matmul.c; kernels cl/matmul.cl, cl/embed.cl) ----
+/* ---- weight products (ref_matmul.c; kernels in cl/matmul.cl) ----
  * W: [rows, cols] in ggml block form of dtype (llm_dtype), dequantized with
  * llm_dequantize; sums in double. x: [T, x_stride]; y / h: [T, y_stride]
  * in/out, only the first rows of each token row are written. mag (optional,

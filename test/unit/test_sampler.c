@@ -4,9 +4,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clgraph/sampler.h"
+#include "clgraph/util.h"
 #include "test_common.h"
 
 static llm_sampler *make(llm_sampler_params p, int n_vocab) {
@@ -481,12 +481,10 @@ static void report_speed(void) {
         p.repeat_penalty = 1.1f;
         llm_sampler *s = make(p, nv);
         if (!s) continue;
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        double t0 = clg_now_ns();
         for (int i = 0; i < steps; i++)
             llm_sampler_accept(s, llm_sampler_sample(s, l));
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double us = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 1e3 / steps;
+        double us = 1e-3 * (clg_now_ns() - t0) / steps;
         printf("  speed, n_vocab %d, %s: %.0f us per token\n", nv, cfg[c].what, us);
         llm_sampler_destroy(s);
     }

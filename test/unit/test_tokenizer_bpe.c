@@ -7,19 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clgraph/gguf.h"
 #include "clgraph/tokenizer.h"
+#include "clgraph/util.h"
 #include "test_common.h"
 #include "test_tokenizer_golden.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* The model's metadata (no tensors) with tokenizer.ggml.pre = pre, reopened. */
 static llm_tokenizer *with_pre(const llm_gguf *model, const char *pre) {
@@ -88,18 +82,18 @@ static void time_encode(const llm_tokenizer *t, const golden *g) {
     size_t n = 0;
     double best = 1e9;
     for (int rep = 0; rep < 5; rep++) {
-        double t0 = now_s();
+        double t0 = clg_now_ns();
         CHECK_OK(llm_tokenizer_encode(t, text, len, LLM_TOKENIZE_PARSE_SPECIAL, &ids, &n));
-        double dt = now_s() - t0;
+        double dt = 1e-9 * (clg_now_ns() - t0);
         if (dt < best) best = dt;
         free(ids);
     }
     printf("encode of %zu bytes: %zu tokens in %.2f ms (best of 5)\n", len, n, best * 1e3);
     /* one 10 kB word: the merge loop must not be quadratic */
     memset(text, 'a', 10000);
-    double t0 = now_s();
+    double t0 = clg_now_ns();
     CHECK_OK(llm_tokenizer_encode(t, text, 10000, 0, &ids, &n));
-    printf("encode of a 10000-byte word: %zu tokens in %.2f ms\n", n, (now_s() - t0) * 1e3);
+    printf("encode of a 10000-byte word: %zu tokens in %.2f ms\n", n, 1e-6 * (clg_now_ns() - t0));
     free(ids);
     free(text);
 }

@@ -66,6 +66,6 @@ int main(void) {
         }
     }
     CHECK(defaults == 3);
-    CHECK(files >= 10);
+    CHECK(files >= 9); /* the files of cl/, probe.cl in the runtime table */
     return tc_finish("variants");
 }
