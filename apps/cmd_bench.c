@@ -29,36 +29,37 @@ typedef struct series {
 } series;
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: clgraph bench -m MODEL.gguf [-p N] [-n N] [-r N] [--device SEL] [--json|--md]\n"
-            "\n"
-            "Measures prompt processing (pp: one evaluation of N random tokens at position 0)\n"
-            "and generation (tg: N single-token evaluations after an untimed %d-token prompt),\n"
-            "after one warm-up run of each, as min / median tokens per second over the\n"
-            "repetitions; peak host memory (VmHWM, else getrusage); the device and driver; the\n"
-            "weight bytes a decode step reads; and the fraction of the memory roofline: bytes per\n"
-            "token x tg tok/s / the device's read bandwidth, probed (clg_context_probe) before\n"
-            "and after the runs, the higher of the two (other load on the machine lowers a\n"
-            "probe, never raises it).\n"
-            "\n"
-            "options:\n"
-            "  -m, --model FILE   GGUF model (general.architecture = llama)\n"
-            "  -p, --n-prompt N   prompt tokens for pp (default 512; 0 skips pp)\n"
-            "  -n, --n-gen N      generated tokens for tg (default 128; 0 skips tg)\n"
-            "  -r, --reps N       timed repetitions (default 5)\n"
-            "  -b, --batch N      prompt tokens per batch (default: N of -p, at most %d)\n"
-            "  --ctx N            context length (default: what pp and tg need, + %d)\n"
-            "  --device SEL       OpenCL device: P:D, gpu, cpu, or part of a name (pocl)\n"
-            "  --build MODE       kernels from source, spirv or auto (default auto)\n"
-            "  --act MODE         activations of the quantized products: q8, f32 or auto (default)\n"
-            "  --tune             measure the kernel variants for this device first (cached)\n"
-            "  --retune           measure them again, ignoring the plan cache\n"
-            "  --bw GBS           read bandwidth for the roofline instead of probing the device\n"
-            "  --seed N           seed of the random token ids (default 1)\n"
-            "  --md               markdown table on stdout (default)\n"
-            "  --json             one JSON object on stdout\n"
-            "  -q, --quiet        no progress on stderr\n",
-            TG_PROMPT, MAX_DEFAULT_BATCH, CTX_MARGIN);
+    fprintf(
+        out,
+        "usage: clgraph bench -m MODEL.gguf [-p N] [-n N] [-r N] [--device SEL] [--json|--md]\n"
+        "\n"
+        "Measures prompt processing (pp: one evaluation of N random tokens at position 0)\n"
+        "and generation (tg: N single-token evaluations after an untimed %d-token prompt),\n"
+        "after one warm-up run of each, as min / median tokens per second over the\n"
+        "repetitions; peak host memory (VmHWM, else getrusage); the device and driver; the\n"
+        "weight bytes a decode step reads; and the fraction of the memory roofline: bytes per\n"
+        "token x tg tok/s / the device's read bandwidth, probed (clg_context_probe) before\n"
+        "and after the runs, the higher of the two (other load on the machine lowers a\n"
+        "probe, never raises it).\n"
+        "\n"
+        "options:\n"
+        "  -m, --model FILE   GGUF model (general.architecture = llama)\n"
+        "  -p, --n-prompt N   prompt tokens for pp (default 512; 0 skips pp)\n"
+        "  -n, --n-gen N      generated tokens for tg (default 128; 0 skips tg)\n"
+        "  -r, --reps N       timed repetitions (default 5)\n"
+        "  -b, --batch N      prompt tokens per batch (default: N of -p, at most %d)\n"
+        "  --ctx N            context length (default: what pp and tg need, + %d)\n"
+        "  --device SEL       OpenCL device: P:D, gpu, cpu, or part of a name (pocl)\n"
+        "  --build MODE       kernels from source, spirv or auto (default auto)\n"
+        "  --act MODE         activations of the quantized products: q8, f32 or auto (default)\n"
+        "  --tune             measure the kernel variants for this device first (cached)\n"
+        "  --retune           measure them again, ignoring the plan cache\n"
+        "  --bw GBS           read bandwidth for the roofline instead of probing the device\n"
+        "  --seed N           seed of the random token ids (default 1)\n"
+        "  --md               markdown table on stdout (default)\n"
+        "  --json             one JSON object on stdout\n"
+        "  -q, --quiet        no progress on stderr\n",
+        TG_PROMPT, MAX_DEFAULT_BATCH, CTX_MARGIN);
 }
 
 static int bad(const char *msg, const char *arg) {
@@ -91,7 +92,8 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
             o->tune = IS("--retune") ? 2 : (o->tune > 1 ? o->tune : 1);
         } else if (IS("-m") || IS("--model") || IS("-p") || IS("--n-prompt") || IS("-n") ||
                    IS("--n-gen") || IS("-r") || IS("--reps") || IS("-b") || IS("--batch") ||
-                   IS("--ctx") || IS("--device") || IS("--build") || IS("--bw") || IS("--seed") || IS("--act")) {
+                   IS("--ctx") || IS("--device") || IS("--build") || IS("--bw") || IS("--seed") ||
+                   IS("--act")) {
             if (i + 1 >= argc) return bad("missing value for ", a);
             const char *v = argv[++i];
             int ok = 1;
@@ -223,8 +225,8 @@ typedef struct results {
 } results;
 
 /* The planner's kinds of the decode plan's weight products. */
-static const char *const plan_tasks[] = {"decode.qkv", "decode.attn_output", "decode.ffn_swiglu", "decode.ffn_down",
-                                         "decode.output"};
+static const char *const plan_tasks[] = {"decode.qkv", "decode.attn_output", "decode.ffn_swiglu",
+                                         "decode.ffn_down", "decode.output"};
 enum { N_PLAN_TASKS = sizeof plan_tasks / sizeof plan_tasks[0] };
 
 static void json_series(FILE *f, const char *name, const series *s, int n_tokens) {

@@ -11,17 +11,22 @@
 
 static const char *type_name(clg_device_type t) {
     switch (t) {
-    case CLG_DEVICE_CPU: return "cpu";
-    case CLG_DEVICE_GPU: return "gpu";
-    case CLG_DEVICE_ACCELERATOR: return "accelerator";
-    default: return "other";
+    case CLG_DEVICE_CPU:
+        return "cpu";
+    case CLG_DEVICE_GPU:
+        return "gpu";
+    case CLG_DEVICE_ACCELERATOR:
+        return "accelerator";
+    default:
+        return "other";
     }
 }
 
 static void print_text(const clg_device_info *d, const clg_probe *p, const char *perr) {
     printf("%d:%d  %s\n", d->platform_index, d->device_index, d->device_name);
     printf("    platform        %s (%s)\n", d->platform_name, d->platform_version);
-    printf("    vendor          %s, driver %s, type %s\n", d->vendor, d->driver_version, type_name(d->type));
+    printf("    vendor          %s, driver %s, type %s\n", d->vendor, d->driver_version,
+           type_name(d->type));
     printf("    version         %s; %s\n", d->device_version, d->opencl_c_version);
     printf("    IL              %s\n", d->il_version[0] ? d->il_version : "(none)");
     printf("    features        fp16 %s, fp64 %s, subgroups %s, command buffers %s, SPIR-V %s\n",
@@ -31,13 +36,16 @@ static void print_text(const clg_device_info *d, const clg_probe *p, const char 
            d->max_work_group_size, d->preferred_multiple);
     printf("    local memory    %llu KiB (%s)\n", (unsigned long long)(d->local_mem_size >> 10),
            d->local_mem_is_local ? "dedicated" : "global");
-    printf("    global memory   %.2f GiB, max allocation %.2f GiB\n", (double)d->global_mem_size / (1 << 30),
-           (double)d->max_alloc_size / (1 << 30));
+    printf("    global memory   %.2f GiB, max allocation %.2f GiB\n",
+           (double)d->global_mem_size / (1 << 30), (double)d->max_alloc_size / (1 << 30));
     if (d->profiling_timer >= 0)
-        printf("    event timer     %s\n", d->profiling_timer ? "real" : "fake (kernel times unavailable)");
+        printf("    event timer     %s\n",
+               d->profiling_timer ? "real" : "fake (kernel times unavailable)");
     if (p)
-        printf("    probe           read %.1f GB/s (%llu MiB buffer), launch %.1f us, launch+wait %.1f us\n",
-               p->read_gbs, (unsigned long long)(p->read_bytes >> 20), p->launch_us, p->launch_finish_us);
+        printf("    probe           read %.1f GB/s (%llu MiB buffer), launch %.1f us, launch+wait "
+               "%.1f us\n",
+               p->read_gbs, (unsigned long long)(p->read_bytes >> 20), p->launch_us,
+               p->launch_finish_us);
     if (perr) printf("    probe           failed: %s\n", perr);
 }
 
@@ -58,7 +66,8 @@ static void print_json(const clg_device_info *d, const clg_probe *p, const char 
     clg_json_str(stdout, d->opencl_c_version);
     printf(", \"il_version\": ");
     clg_json_str(stdout, d->il_version);
-    printf(",\n   \"fp16\": %s, \"fp64\": %s, \"subgroups\": %s, \"command_buffer\": %s, \"spirv\": %s,"
+    printf(",\n   \"fp16\": %s, \"fp64\": %s, \"subgroups\": %s, \"command_buffer\": %s, "
+           "\"spirv\": %s,"
            " \"compute_units\": %u, \"max_work_group_size\": %zu, \"preferred_multiple\": %zu,"
            " \"local_mem_size\": %llu, \"local_mem_type\": \"%s\", \"global_mem_size\": %llu,"
            " \"max_alloc_size\": %llu",
@@ -68,7 +77,8 @@ static void print_json(const clg_device_info *d, const clg_probe *p, const char 
            d->preferred_multiple, (unsigned long long)d->local_mem_size,
            d->local_mem_is_local ? "local" : "global", (unsigned long long)d->global_mem_size,
            (unsigned long long)d->max_alloc_size);
-    if (d->profiling_timer >= 0) printf(", \"profiling_timer\": %s", d->profiling_timer ? "true" : "false");
+    if (d->profiling_timer >= 0)
+        printf(", \"profiling_timer\": %s", d->profiling_timer ? "true" : "false");
     if (p)
         printf(",\n   \"probe\": {\"read_gbs\": %.3f, \"read_bytes\": %llu, \"launch_us\": %.3f,"
                " \"launch_finish_us\": %.3f}",
@@ -83,8 +93,10 @@ static void print_json(const clg_device_info *d, const clg_probe *p, const char 
 int clg_cmd_devices(int argc, char **argv) {
     int json = 0, probe = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--probe")) probe = 1;
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "--probe"))
+            probe = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: clgraph devices [--json] [--probe]\n\n"
                    "Lists every OpenCL platform and device with its capabilities.\n"
@@ -124,12 +136,16 @@ int clg_cmd_devices(int argc, char **argv) {
                 devs[i].profiling_timer = clg_context_device(ctx)->profiling_timer;
                 st = clg_context_probe(ctx, &p);
             }
-            if (st == CLG_OK) pp = &p;
-            else snprintf(perr, sizeof perr, "%s", clg_last_error());
+            if (st == CLG_OK)
+                pp = &p;
+            else
+                snprintf(perr, sizeof perr, "%s", clg_last_error());
             clg_context_destroy(ctx);
         }
-        if (json) print_json(&devs[i], pp, perr[0] ? perr : NULL, i == n - 1);
-        else print_text(&devs[i], pp, perr[0] ? perr : NULL);
+        if (json)
+            print_json(&devs[i], pp, perr[0] ? perr : NULL, i == n - 1);
+        else
+            print_text(&devs[i], pp, perr[0] ? perr : NULL);
     }
     if (json) printf("]\n");
     free(devs);

@@ -25,11 +25,15 @@ int clg_cmd_plan(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if ((!strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "--device")) && i + 1 < argc) {
-            if (a[1] == 'm' || a[2] == 'm') model = argv[++i];
-            else o.device = argv[++i];
+            if (a[1] == 'm' || a[2] == 'm')
+                model = argv[++i];
+            else
+                o.device = argv[++i];
         } else if ((!strcmp(a, "--ctx") || !strcmp(a, "--batch") || !strcmp(a, "--attn-split")) &&
                    i + 1 < argc) {
-            int *dst = !strcmp(a, "--ctx") ? &o.n_ctx : !strcmp(a, "--batch") ? &o.n_batch : &o.attn_split;
+            int *dst = !strcmp(a, "--ctx")     ? &o.n_ctx
+                       : !strcmp(a, "--batch") ? &o.n_batch
+                                               : &o.attn_split;
             if (!parse_count(argv[++i], dst)) {
                 fprintf(stderr, "clgraph plan: %s '%s': expected a positive number\n", a, argv[i]);
                 return 2;
@@ -39,30 +43,40 @@ int clg_cmd_plan(int argc, char **argv) {
                 fprintf(stderr, "clgraph plan: --act '%s': expected q8, f32 or auto\n", argv[i]);
                 return 2;
             }
-        } else if (!strcmp(a, "--kv-f16")) o.kv_f16 = 1;
-        else if (!strcmp(a, "--tune")) o.tune = o.tune > 1 ? o.tune : 1;
-        else if (!strcmp(a, "--retune")) o.tune = 2;
-        else if (!strcmp(a, "--json")) json = 1;
+        } else if (!strcmp(a, "--kv-f16"))
+            o.kv_f16 = 1;
+        else if (!strcmp(a, "--tune"))
+            o.tune = o.tune > 1 ? o.tune : 1;
+        else if (!strcmp(a, "--retune"))
+            o.tune = 2;
+        else if (!strcmp(a, "--json"))
+            json = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: clgraph plan -m MODEL.gguf [--tune | --retune] [--json] [--device SEL]\n"
-                   "                    [--ctx N] [--batch N] [--kv-f16] [--attn-split N] [--act MODE]\n\n"
-                   "Builds the model's decode and prefill plans and prints, per graph and task: the\n"
-                   "kernel and its variant, global and local sizes, local memory, how the program\n"
-                   "was built (source, spirv, cache), and for the planner's choices (the weight\n"
-                   "products, the RMSNorms, the attention) whether they were measured (with the\n"
-                   "winner's and runner-up's times) or heuristic (the kernel file's declared default\n"
-                   "for the device type); and whether decode steps replay a recorded command buffer\n"
-                   "(devices with cl_khr_command_buffer; --tune times steps with replay on and off).\n"
-                   "  --tune          measure the variants unless the plan cache has them, and cache them\n"
-                   "  --retune        measure again, ignoring the plan cache\n"
-                   "  --ctx N         context length (default min(2048, training context)); the attention\n"
-                   "                  is tuned at position min(N - 1, 512)\n"
-                   "  --batch N       largest prompt batch (default 64)\n"
-                   "  --kv-f16        f16 KV cache\n"
-                   "  --act MODE      activations of the quantized products: q8 (norms fused into the\n"
-                   "                  products), f32, or auto (default: q8 on CPUs where weights allow)\n"
-                   "  --attn-split N  split the decode attention over N position ranges (flash\n"
-                   "                  decoding; default 8 on GPUs, none on CPUs)\n");
+            printf(
+                "usage: clgraph plan -m MODEL.gguf [--tune | --retune] [--json] [--device SEL]\n"
+                "                    [--ctx N] [--batch N] [--kv-f16] [--attn-split N] [--act "
+                "MODE]\n\n"
+                "Builds the model's decode and prefill plans and prints, per graph and task: the\n"
+                "kernel and its variant, global and local sizes, local memory, how the program\n"
+                "was built (source, spirv, cache), and for the planner's choices (the weight\n"
+                "products, the RMSNorms, the attention) whether they were measured (with the\n"
+                "winner's and runner-up's times) or heuristic (the kernel file's declared default\n"
+                "for the device type); and whether decode steps replay a recorded command buffer\n"
+                "(devices with cl_khr_command_buffer; --tune times steps with replay on and off).\n"
+                "  --tune          measure the variants unless the plan cache has them, and cache "
+                "them\n"
+                "  --retune        measure again, ignoring the plan cache\n"
+                "  --ctx N         context length (default min(2048, training context)); the "
+                "attention\n"
+                "                  is tuned at position min(N - 1, 512)\n"
+                "  --batch N       largest prompt batch (default 64)\n"
+                "  --kv-f16        f16 KV cache\n"
+                "  --act MODE      activations of the quantized products: q8 (norms fused into "
+                "the\n"
+                "                  products), f32, or auto (default: q8 on CPUs where weights "
+                "allow)\n"
+                "  --attn-split N  split the decode attention over N position ranges (flash\n"
+                "                  decoding; default 8 on GPUs, none on CPUs)\n");
             return 0;
         } else {
             fprintf(stderr, "clgraph plan: unknown option '%s' (see --help)\n", a);

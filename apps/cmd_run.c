@@ -36,7 +36,9 @@ static char *read_text_file(const char *path) {
 /* Formats messages with the session's template (or fails when the model has none). */
 static char *format_chat(gen_session *s, const llm_chat_msg *msgs, size_t n, const char *cmd) {
     if (!s->has_template) {
-        fprintf(stderr, "clgraph %s: the model has no chat template clgraph knows; choose one with --template (%s)\n",
+        fprintf(stderr,
+                "clgraph %s: the model has no chat template clgraph knows; choose one with "
+                "--template (%s)\n",
                 cmd, llm_chat_template_names());
         return NULL;
     }
@@ -50,7 +52,8 @@ static char *format_chat(gen_session *s, const llm_chat_msg *msgs, size_t n, con
 
 static int encode(gen_session *s, const char *text, int32_t **ids, size_t *n, const char *cmd) {
     if (llm_tokenizer_encode(s->tok, text, strlen(text),
-                             LLM_TOKENIZE_ADD_SPECIAL | LLM_TOKENIZE_PARSE_SPECIAL, ids, n) != CLG_OK) {
+                             LLM_TOKENIZE_ADD_SPECIAL | LLM_TOKENIZE_PARSE_SPECIAL, ids,
+                             n) != CLG_OK) {
         fprintf(stderr, "clgraph %s: %s\n", cmd, clg_last_error());
         return 1;
     }
@@ -64,14 +67,16 @@ int clg_cmd_run(int argc, char **argv) {
         int r = gen_parse_option(&o, argc, argv, &i, "run");
         if (r < 0) return 2;
         if (r) continue;
-        if (!strcmp(argv[i], "--chat")) o.chat = 1;
+        if (!strcmp(argv[i], "--chat"))
+            o.chat = 1;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: clgraph run -m MODEL.gguf (-p PROMPT | -f FILE) [options]\n\n"
-                   "Streams the model's continuation of the prompt, then a summary line on stderr.\n\n"
-                   "  -p, --prompt TEXT       the prompt\n"
-                   "  -f, --file FILE         read the prompt from a file\n"
-                   "  --chat                  wrap the prompt in the model's chat template\n%s",
-                   gen_options_help());
+            printf(
+                "usage: clgraph run -m MODEL.gguf (-p PROMPT | -f FILE) [options]\n\n"
+                "Streams the model's continuation of the prompt, then a summary line on stderr.\n\n"
+                "  -p, --prompt TEXT       the prompt\n"
+                "  -f, --file FILE         read the prompt from a file\n"
+                "  --chat                  wrap the prompt in the model's chat template\n%s",
+                gen_options_help());
             return 0;
         } else {
             fprintf(stderr, "clgraph run: unknown option '%s' (see --help)\n", argv[i]);
@@ -140,10 +145,11 @@ int clg_cmd_chat(int argc, char **argv) {
         if (r < 0) return 2;
         if (r) continue;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: clgraph chat -m MODEL.gguf [options]\n\n"
-                   "Interactive chat with the model's template. Type a message and Enter; /exit or\n"
-                   "end of input quits; Ctrl-C stops the current answer, not the program.\n\n%s",
-                   gen_options_help());
+            printf(
+                "usage: clgraph chat -m MODEL.gguf [options]\n\n"
+                "Interactive chat with the model's template. Type a message and Enter; /exit or\n"
+                "end of input quits; Ctrl-C stops the current answer, not the program.\n\n%s",
+                gen_options_help());
             return 0;
         }
         fprintf(stderr, "clgraph chat: unknown option '%s' (see --help)\n", argv[i]);
@@ -204,9 +210,12 @@ int clg_cmd_chat(int argc, char **argv) {
         }
         free(text);
         if ((int)n >= llm_model_hparams(s.model)->n_ctx) {
-            fprintf(stderr, "[the conversation (%zu tokens) no longer fits the context; starting over]\n", n);
+            fprintf(stderr,
+                    "[the conversation (%zu tokens) no longer fits the context; starting over]\n",
+                    n);
             free(ids);
-            for (size_t k = 0; k < n_msgs; k++) free(owned[k]);
+            for (size_t k = 0; k < n_msgs; k++)
+                free(owned[k]);
             n_msgs = sys ? 1 : 0; /* keep the system message (owned[0] is NULL then) */
             continue;
         }
@@ -225,7 +234,8 @@ int clg_cmd_chat(int argc, char **argv) {
         printf("\n");
     }
     if (!o.quiet) gen_print_summary(&s, "chat");
-    for (size_t k = 0; k < n_msgs; k++) free(owned[k]);
+    for (size_t k = 0; k < n_msgs; k++)
+        free(owned[k]);
     free(owned);
     free(msgs);
     gen_session_close(&s);

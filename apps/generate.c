@@ -18,16 +18,19 @@ void gen_options_init(gen_options *o) {
 
 const char *gen_options_help(void) {
     return "  -m, --model FILE        GGUF model (general.architecture = llama)\n"
-           "  -n, --n-predict N       tokens to generate (default 128; -1 = until the context ends)\n"
+           "  -n, --n-predict N       tokens to generate (default 128; -1 = until the context "
+           "ends)\n"
            "  --temp T                temperature (default 0.8; 0 = greedy)\n"
            "  --top-k K               keep the K most likely tokens (default 40; 0 = off)\n"
            "  --top-p P               nucleus sampling mass (default 0.95; 1 = off)\n"
-           "  --min-p P               drop tokens below P x the best one's probability (default 0.05)\n"
+           "  --min-p P               drop tokens below P x the best one's probability (default "
+           "0.05)\n"
            "  --repeat-penalty R      penalty on the last 64 tokens (default 1.0 = off)\n"
            "  --seed S                random seed (default: time-based)\n"
            "  --ctx N                 context length (default min(2048, the model's))\n"
            "  --batch N               prompt tokens per batch (default 64)\n"
-           "  --device SEL            OpenCL device: P:D, gpu, cpu, or part of a name (pocl, nvidia)\n"
+           "  --device SEL            OpenCL device: P:D, gpu, cpu, or part of a name (pocl, "
+           "nvidia)\n"
            "  --build MODE            kernels from source, spirv or auto (default auto)\n"
            "  --system TEXT           system message (chat template)\n"
            "  --template NAME         chat template, overriding the model's\n"
@@ -39,9 +42,11 @@ const char *gen_options_help(void) {
            "  --act MODE              activations of the quantized products: q8 (8-bit, as\n"
            "                          llama.cpp's CPU backend; fastest on CPUs), f32, or auto\n"
            "                          (default: q8 on CPU devices where the weights allow it)\n"
-           "  --tune                  measure kernel variants for this device (cached; see clgraph plan)\n"
+           "  --tune                  measure kernel variants for this device (cached; see clgraph "
+           "plan)\n"
            "  --retune                measure them again, ignoring the plan cache\n"
-           "  --plan-dump [FILE]      print the plan (graphs, kernels, variants, sizes) to FILE or stderr\n"
+           "  --plan-dump [FILE]      print the plan (graphs, kernels, variants, sizes) to FILE or "
+           "stderr\n"
            "  -q, --quiet             no progress or summary on stderr\n";
 }
 
@@ -79,26 +84,41 @@ int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *
         IS("--device") || IS("--system") || IS("--template") || IS("--build") || IS("--act")) {
         if (!need(argc, argv, *i, cmd)) return -1;
         const char *v = argv[++*i];
-        if (IS("-m") || IS("--model")) o->model = v;
-        else if (IS("-p") || IS("--prompt")) o->prompt = v;
-        else if (IS("-f") || IS("--file")) o->prompt_file = v;
-        else if (IS("-n") || IS("--n-predict")) ok = parse_int(v, &o->n_predict);
-        else if (IS("--temp")) ok = parse_float(v, &o->sampling.temperature);
-        else if (IS("--top-k")) ok = parse_int(v, &o->sampling.top_k);
-        else if (IS("--top-p")) ok = parse_float(v, &o->sampling.top_p);
-        else if (IS("--min-p")) ok = parse_float(v, &o->sampling.min_p);
-        else if (IS("--repeat-penalty")) ok = parse_float(v, &o->sampling.repeat_penalty);
+        if (IS("-m") || IS("--model"))
+            o->model = v;
+        else if (IS("-p") || IS("--prompt"))
+            o->prompt = v;
+        else if (IS("-f") || IS("--file"))
+            o->prompt_file = v;
+        else if (IS("-n") || IS("--n-predict"))
+            ok = parse_int(v, &o->n_predict);
+        else if (IS("--temp"))
+            ok = parse_float(v, &o->sampling.temperature);
+        else if (IS("--top-k"))
+            ok = parse_int(v, &o->sampling.top_k);
+        else if (IS("--top-p"))
+            ok = parse_float(v, &o->sampling.top_p);
+        else if (IS("--min-p"))
+            ok = parse_float(v, &o->sampling.min_p);
+        else if (IS("--repeat-penalty"))
+            ok = parse_float(v, &o->sampling.repeat_penalty);
         else if (IS("--seed")) {
             char *end;
             o->sampling.seed = strtoull(v, &end, 10);
             ok = *v && !*end;
             o->seed_given = 1;
-        } else if (IS("--ctx")) ok = parse_int(v, &o->n_ctx) && o->n_ctx > 0;
-        else if (IS("--batch")) ok = parse_int(v, &o->n_batch) && o->n_batch > 0;
-        else if (IS("--device")) o->device = v;
-        else if (IS("--system")) o->system = v;
-        else if (IS("--act")) ok = (o->act = llm_act_from_name(v)) >= 0;
-        else if (IS("--template")) o->template_name = v;
+        } else if (IS("--ctx"))
+            ok = parse_int(v, &o->n_ctx) && o->n_ctx > 0;
+        else if (IS("--batch"))
+            ok = parse_int(v, &o->n_batch) && o->n_batch > 0;
+        else if (IS("--device"))
+            o->device = v;
+        else if (IS("--system"))
+            o->system = v;
+        else if (IS("--act"))
+            ok = (o->act = llm_act_from_name(v)) >= 0;
+        else if (IS("--template"))
+            o->template_name = v;
         else if (IS("--build"))
             ok = (o->build = app_build_from_name(v)) >= 0;
         if (!ok) {
@@ -112,7 +132,8 @@ int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *
         return 1;
     }
     if (IS("--profile")) { /* the file is optional: taken when the next word is no option */
-        if (*i + 1 < argc && argv[*i + 1][0] && argv[*i + 1][0] != '-') o->profile_json = argv[++*i];
+        if (*i + 1 < argc && argv[*i + 1][0] && argv[*i + 1][0] != '-')
+            o->profile_json = argv[++*i];
         o->profile = 1;
         return 1;
     }
@@ -131,7 +152,8 @@ int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *
         return 1;
     }
     if (IS("--plan-dump")) { /* FILE is optional */
-        o->plan_dump = *i + 1 < argc && argv[*i + 1][0] && argv[*i + 1][0] != '-' ? argv[++*i] : "-";
+        o->plan_dump =
+            *i + 1 < argc && argv[*i + 1][0] && argv[*i + 1][0] != '-' ? argv[++*i] : "-";
         return 1;
     }
 #undef IS
@@ -215,8 +237,8 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
     if (o->template_name) {
         int t = llm_chat_template_from_name(o->template_name);
         if (t < 0) {
-            fprintf(stderr, "clgraph %s: unknown template '%s' (known: %s)\n", cmd, o->template_name,
-                    llm_chat_template_names());
+            fprintf(stderr, "clgraph %s: unknown template '%s' (known: %s)\n", cmd,
+                    o->template_name, llm_chat_template_names());
             return 1;
         }
         s->tmpl = (llm_chat_template)t;
@@ -225,8 +247,10 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
         s->has_template = 1;
         /* Templates such as SmolLM2's print a system prompt when the conversation has none. */
         llm_gguf_str jinja;
-        if (llm_gguf_get_str(llm_model_gguf(s->model), "tokenizer.chat_template", &jinja) == CLG_OK &&
-            llm_chat_template_default_system(jinja.ptr, (size_t)jinja.len, &s->default_system) != CLG_OK)
+        if (llm_gguf_get_str(llm_model_gguf(s->model), "tokenizer.chat_template", &jinja) ==
+                CLG_OK &&
+            llm_chat_template_default_system(jinja.ptr, (size_t)jinja.len, &s->default_system) !=
+                CLG_OK)
             s->default_system = NULL;
     }
     llm_sampler_params sp = o->sampling;
@@ -273,19 +297,23 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
         return 1;
     }
     if (n_prompt >= hp->n_ctx) {
-        fprintf(stderr, "clgraph %s: the prompt has %d tokens, more than the context of %d leaves room for (--ctx)\n",
+        fprintf(stderr,
+                "clgraph %s: the prompt has %d tokens, more than the context of %d leaves room for "
+                "(--ctx)\n",
                 cmd, n_prompt, hp->n_ctx);
         return 1;
     }
     /* Reuse the cached prefix; at least the last prompt token is evaluated for its logits. */
     int keep = 0;
-    while (keep < s->n_hist && keep < n_prompt - 1 && s->hist[keep] == prompt[keep]) keep++;
+    while (keep < s->n_hist && keep < n_prompt - 1 && s->hist[keep] == prompt[keep])
+        keep++;
     double t0 = clg_now_ns();
     /* Greedy without penalty: the arg-max is taken on the device and one id comes back. */
     int32_t next = -1;
-    clg_status st = s->device_greedy
-                        ? llm_model_eval_greedy(s->model, prompt + keep, n_prompt - keep, keep, &next)
-                        : llm_model_eval(s->model, prompt + keep, n_prompt - keep, keep, s->logits);
+    clg_status st =
+        s->device_greedy
+            ? llm_model_eval_greedy(s->model, prompt + keep, n_prompt - keep, keep, &next)
+            : llm_model_eval(s->model, prompt + keep, n_prompt - keep, keep, s->logits);
     if (st != CLG_OK) {
         fprintf(stderr, "clgraph %s: %s\n", cmd, clg_last_error());
         return 1;
@@ -296,7 +324,8 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
     s->n_hist = n_prompt;
     if (s->prof) clg_profiler_restart(s->prof); /* the profile covers the decode steps */
     llm_sampler_reset(s->sampler);
-    for (int i = 0; i < n_prompt; i++) llm_sampler_accept(s->sampler, prompt[i]);
+    for (int i = 0; i < n_prompt; i++)
+        llm_sampler_accept(s->sampler, prompt[i]);
 
     llm_tokenizer_stream *stream = NULL;
     if ((st = llm_tokenizer_stream_create(s->tok, 0, &stream)) != CLG_OK) {
@@ -344,7 +373,9 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
 }
 
 void gen_print_summary(const gen_session *s, const char *cmd) {
-    fprintf(stderr, "\n[%s] prompt %d tokens, prefill %.1f tok/s | generated %d tokens, decode %.1f tok/s | %s\n",
+    fprintf(stderr,
+            "\n[%s] prompt %d tokens, prefill %.1f tok/s | generated %d tokens, decode %.1f tok/s "
+            "| %s\n",
             cmd, s->n_prefill, s->prefill_s > 0 ? s->n_prefill / s->prefill_s : 0.0, s->n_decode,
             s->decode_s > 0 ? s->n_decode / s->decode_s : 0.0,
             clg_context_device(llm_model_context(s->model))->device_name);

@@ -29,10 +29,10 @@ typedef struct gen_session {
     llm_sampler *sampler;
     llm_chat_template tmpl;
     int has_template;
-    int device_greedy; /* greedy without penalty: the arg-max is taken on the device */
+    int device_greedy;    /* greedy without penalty: the arg-max is taken on the device */
     char *default_system; /* the template's own system prompt, or NULL */
-    float *logits;   /* [n_vocab] */
-    int32_t *hist;   /* tokens in the KV cache, [n_ctx] */
+    float *logits;        /* [n_vocab] */
+    int32_t *hist;        /* tokens in the KV cache, [n_ctx] */
     int n_hist;
     double prefill_s, decode_s;
     int n_prefill, n_decode;

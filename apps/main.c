@@ -19,7 +19,8 @@ static const command commands[] = {
     {"inspect", clg_cmd_inspect, "show what a GGUF model file holds (metadata, tensors)"},
     {"tokenize", clg_cmd_tokenize, "text to token ids and back with a model's tokenizer"},
     {"quantize", clg_cmd_quantize, "convert a model's weights to f32, f16, q8_0, q4_0 or q4_1"},
-    {"bench", clg_cmd_bench, "prefill and decode tokens/s, memory and roofline (llama-bench style)"},
+    {"bench", clg_cmd_bench,
+     "prefill and decode tokens/s, memory and roofline (llama-bench style)"},
     {"synth", clg_cmd_synth, "write a model with real Llama shapes and random weights"},
 };
 

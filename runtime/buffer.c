@@ -7,9 +7,12 @@
 
 static const char *policy_name(clg_transfer p) {
     switch (p) {
-    case CLG_TRANSFER_FIRST_EXECUTION: return "FIRST_EXECUTION";
-    case CLG_TRANSFER_EVERY_EXECUTION: return "EVERY_EXECUTION";
-    case CLG_TRANSFER_DEVICE_ONLY: return "DEVICE_ONLY";
+    case CLG_TRANSFER_FIRST_EXECUTION:
+        return "FIRST_EXECUTION";
+    case CLG_TRANSFER_EVERY_EXECUTION:
+        return "EVERY_EXECUTION";
+    case CLG_TRANSFER_DEVICE_ONLY:
+        return "DEVICE_ONLY";
     }
     return "?";
 }
@@ -54,7 +57,9 @@ clg_status clg_buffer_create(clg_context *ctx, const char *name, size_t bytes, c
     return CLG_OK;
 }
 
-cl_mem clg_buffer_mem(const clg_buffer *buf) { return buf->mem; }
+cl_mem clg_buffer_mem(const clg_buffer *buf) {
+    return buf->mem;
+}
 
 static void release(clg_buffer *b) {
     if (b->mem) clReleaseMemObject(b->mem);
@@ -92,19 +97,27 @@ clg_status clg_buffer_find(clg_context *ctx, const char *name, clg_buffer **out)
     return clg_fail(CLG_ERR_NOT_FOUND, "no buffer named '%s'", name);
 }
 
-const char *clg_buffer_name(const clg_buffer *buf) { return buf->name; }
-size_t clg_buffer_size(const clg_buffer *buf) { return buf->bytes; }
-const void *clg_buffer_host(const clg_buffer *buf) { return buf->host; }
+const char *clg_buffer_name(const clg_buffer *buf) {
+    return buf->name;
+}
+size_t clg_buffer_size(const clg_buffer *buf) {
+    return buf->bytes;
+}
+const void *clg_buffer_host(const clg_buffer *buf) {
+    return buf->host;
+}
 
 size_t clg_context_buffer_count(const clg_context *ctx) {
     size_t n = 0;
-    for (const clg_buffer *b = ctx->buffers; b; b = b->next) n++;
+    for (const clg_buffer *b = ctx->buffers; b; b = b->next)
+        n++;
     return n;
 }
 
 clg_buffer *clg_context_buffer(const clg_context *ctx, size_t i) {
     clg_buffer *b = ctx->buffers;
-    while (b && i--) b = b->next;
+    while (b && i--)
+        b = b->next;
     return b;
 }
 
@@ -158,22 +171,27 @@ clg_status clg_buffer_read(clg_buffer *buf, size_t offset, void *dst, size_t byt
 
 clg_status clg_buffer_zero(clg_buffer *buf) {
     const cl_uchar zero = 0;
-    cl_int err = clEnqueueFillBuffer(buf->ctx->queue, buf->mem, &zero, 1, 0, buf->bytes, 0, NULL, NULL);
+    cl_int err =
+        clEnqueueFillBuffer(buf->ctx->queue, buf->mem, &zero, 1, 0, buf->bytes, 0, NULL, NULL);
     if (err == CL_SUCCESS) err = clFinish(buf->ctx->queue);
     if (err != CL_SUCCESS)
-        return CLG_CL_FAIL(err, "clEnqueueFillBuffer", "zeroing buffer '%s' (%zu bytes)", buf->name, buf->bytes);
+        return CLG_CL_FAIL(err, "clEnqueueFillBuffer", "zeroing buffer '%s' (%zu bytes)", buf->name,
+                           buf->bytes);
     buf->has_data = 1;
     return CLG_OK;
 }
 
 clg_status clg_buffer_prefetch(clg_buffer *buf) {
     if (buf->policy != CLG_TRANSFER_FIRST_EXECUTION)
-        return clg_fail(CLG_ERR_INVALID_ARG, "buffer '%s' is %s; only FIRST_EXECUTION buffers prefetch",
-                        buf->name, policy_name(buf->policy));
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "buffer '%s' is %s; only FIRST_EXECUTION buffers prefetch", buf->name,
+                        policy_name(buf->policy));
     if (buf->uploaded) return CLG_OK;
     clg_status st = clg_buffer_write(buf, 0, buf->host, buf->bytes);
     if (st == CLG_OK) buf->uploaded = 1;
     return st;
 }
 
-void clg_buffer_get_stats(const clg_buffer *b, clg_buffer_stats *out) { *out = b->stats; }
+void clg_buffer_get_stats(const clg_buffer *b, clg_buffer_stats *out) {
+    *out = b->stats;
+}

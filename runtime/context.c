@@ -80,11 +80,14 @@ fail:
 void clg_context_destroy(clg_context *ctx) {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
-    while (ctx->plans) clg_plan_destroy(ctx->plans);
-    while (ctx->graphs) clg_graph_destroy(ctx->graphs);
+    while (ctx->plans)
+        clg_plan_destroy(ctx->plans);
+    while (ctx->graphs)
+        clg_graph_destroy(ctx->graphs);
     clg_buffer_unlink_all(ctx);
     clg_program_release_all(ctx);
-    for (size_t i = 0; i < ctx->npending; i++) clReleaseEvent(ctx->pending[i].ev);
+    for (size_t i = 0; i < ctx->npending; i++)
+        clReleaseEvent(ctx->pending[i].ev);
     free(ctx->pending);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);
@@ -93,8 +96,12 @@ void clg_context_destroy(clg_context *ctx) {
     free(ctx);
 }
 
-const clg_device_info *clg_context_device(const clg_context *ctx) { return &ctx->info; }
-const char *clg_context_cache_dir(const clg_context *ctx) { return ctx->cache_dir; }
+const clg_device_info *clg_context_device(const clg_context *ctx) {
+    return &ctx->info;
+}
+const char *clg_context_cache_dir(const clg_context *ctx) {
+    return ctx->cache_dir;
+}
 
 clg_status clg_context_finish(clg_context *ctx) {
     cl_int err = clFinish(ctx->queue);
@@ -108,7 +115,8 @@ void clg_context_set_trace(clg_context *ctx, clg_trace_fn fn, void *user) {
 }
 
 void clg_profile_reset(clg_context *ctx) {
-    for (clg_buffer *b = ctx->buffers; b; b = b->next) memset(&b->stats, 0, sizeof b->stats);
+    for (clg_buffer *b = ctx->buffers; b; b = b->next)
+        memset(&b->stats, 0, sizeof b->stats);
     for (clg_graph *g = ctx->graphs; g; g = g->next)
         for (size_t i = 0; i < g->n; i++) {
             memset(&g->tasks[i]->stats, 0, sizeof g->tasks[i]->stats);

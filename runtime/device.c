@@ -30,8 +30,7 @@ void clg_device_fill_info(cl_platform_id p, cl_device_id d, clg_device_info *inf
     info_str(d, CL_DEVICE_VENDOR, info->vendor, sizeof info->vendor);
     info_str(d, CL_DRIVER_VERSION, info->driver_version, sizeof info->driver_version);
     info_str(d, CL_DEVICE_VERSION, info->device_version, sizeof info->device_version);
-    info_str(d, CL_DEVICE_OPENCL_C_VERSION, info->opencl_c_version,
-             sizeof info->opencl_c_version);
+    info_str(d, CL_DEVICE_OPENCL_C_VERSION, info->opencl_c_version, sizeof info->opencl_c_version);
     info_str(d, CL_DEVICE_IL_VERSION, info->il_version, sizeof info->il_version);
 
     cl_device_type t = 0;
@@ -48,8 +47,8 @@ void clg_device_fill_info(cl_platform_id p, cl_device_id d, clg_device_info *inf
         clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, n, exts, NULL);
         info->has_fp16 = has_ext(exts, "cl_khr_fp16");
         info->has_fp64 = has_ext(exts, "cl_khr_fp64");
-        info->has_subgroups = has_ext(exts, "cl_khr_subgroups") ||
-                              has_ext(exts, "cl_intel_subgroups");
+        info->has_subgroups =
+            has_ext(exts, "cl_khr_subgroups") || has_ext(exts, "cl_intel_subgroups");
         info->has_command_buffer = has_ext(exts, "cl_khr_command_buffer");
         free(exts);
     }
@@ -129,8 +128,10 @@ clg_status clg_device_list_impl(clg_device_info **out, cl_device_id **ids_out, i
                                            "lists llvmpipe only with RUSTICL_ENABLE=llvmpipe)");
     }
     *out = infos;
-    if (ids_out) *ids_out = ids;
-    else free(ids);
+    if (ids_out)
+        *ids_out = ids;
+    else
+        free(ids);
     *count = n;
     return CLG_OK;
 }
@@ -150,7 +151,8 @@ void clg_device_probe_kernel(cl_context ctx, cl_device_id d, cl_command_queue q,
             clGetKernelWorkGroupInfo(k, d, CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE, sizeof m,
                                      &m, NULL);
             info->preferred_multiple = m;
-            cl_mem buf = q ? clCreateBuffer(c, CL_MEM_READ_WRITE, 64 * sizeof(float), NULL, &err) : NULL;
+            cl_mem buf =
+                q ? clCreateBuffer(c, CL_MEM_READ_WRITE, 64 * sizeof(float), NULL, &err) : NULL;
             cl_event ev = NULL;
             size_t g = 64;
             if (buf && clSetKernelArg(k, 0, sizeof buf, &buf) == CL_SUCCESS &&
@@ -175,7 +177,8 @@ clg_status clg_device_list(clg_device_info **out, int *count) {
     cl_device_id *ids = NULL;
     clg_status st = clg_device_list_impl(out, &ids, count);
     if (st != CLG_OK) return st;
-    for (int i = 0; i < *count; i++) clg_device_probe_kernel(NULL, ids[i], NULL, &(*out)[i]);
+    for (int i = 0; i < *count; i++)
+        clg_device_probe_kernel(NULL, ids[i], NULL, &(*out)[i]);
     free(ids);
     return CLG_OK;
 }
@@ -184,7 +187,8 @@ static int icontains(const char *hay, const char *needle) {
     size_t n = strlen(needle);
     for (; *hay; hay++) {
         size_t i = 0;
-        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+        while (i < n && hay[i] &&
+               tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
             i++;
         if (i == n) return 1;
     }
@@ -194,7 +198,8 @@ static int icontains(const char *hay, const char *needle) {
 static int matches(const clg_device_info *d, const char *sel) {
     int p, i;
     char tail;
-    if (sscanf(sel, "%d:%d%c", &p, &i, &tail) == 2) return d->platform_index == p && d->device_index == i;
+    if (sscanf(sel, "%d:%d%c", &p, &i, &tail) == 2)
+        return d->platform_index == p && d->device_index == i;
     if (!strcasecmp(sel, "gpu")) return d->type == CLG_DEVICE_GPU;
     if (!strcasecmp(sel, "cpu")) return d->type == CLG_DEVICE_CPU;
     if (!strcasecmp(sel, "accelerator")) return d->type == CLG_DEVICE_ACCELERATOR;

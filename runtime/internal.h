@@ -14,8 +14,8 @@ const char *clg_cl_error_name(cl_int err);
 
 /* Records a failed OpenCL call: "clFoo failed with CL_X (-5) at file:line: what". */
 #define CLG_CL_FAIL(err, call, ...) clg_cl_fail_at((err), (call), __FILE__, __LINE__, __VA_ARGS__)
-clg_status clg_cl_fail_at(cl_int err, const char *call, const char *file, int line,
-                          const char *fmt, ...)
+clg_status clg_cl_fail_at(cl_int err, const char *call, const char *file, int line, const char *fmt,
+                          ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 5, 6)))
 #endif
@@ -33,7 +33,6 @@ void clg_device_probe_kernel(cl_context ctx, cl_device_id d, cl_command_queue q,
                              clg_device_info *info);
 /* Fills info from an OpenCL device id. */
 void clg_device_fill_info(cl_platform_id p, cl_device_id d, clg_device_info *info);
-
 
 char *clg_strdup(const char *s);
 
@@ -54,8 +53,8 @@ struct clg_buffer {
     clg_transfer policy;
     void *host;
     cl_mem mem;
-    int uploaded;          /* FIRST_EXECUTION: done */
-    int has_data;          /* something (upload, write, task) filled it */
+    int uploaded; /* FIRST_EXECUTION: done */
+    int has_data; /* something (upload, write, task) filled it */
     uint64_t step_uploaded, step_written;
     /* Order check of a plan (graph.c): state valid during walk `walk` of the context. */
     uint64_t walk;
@@ -81,11 +80,11 @@ typedef struct clg_arg {
 struct clg_task {
     clg_graph *graph;
     char *name;
-    clg_program *prog;   /* NULL for a call task */
-    cl_kernel kernel;    /* NULL for a call task */
-    clg_call_fn call;    /* a call task: host code that enqueues its own work */
+    clg_program *prog; /* NULL for a call task */
+    cl_kernel kernel;  /* NULL for a call task */
+    clg_call_fn call;  /* a call task: host code that enqueues its own work */
     void *call_user;
-    int disabled;        /* clg_task_set_enabled(t, 0): steps skip it */
+    int disabled; /* clg_task_set_enabled(t, 0): steps skip it */
     clg_arg *args;
     unsigned nargs;
     unsigned dims;
@@ -121,7 +120,7 @@ struct clg_plan {
 typedef struct clg_pending {
     cl_event ev;
     cl_event ev0; /* a call task: the marker before its work, whose end is its start; else NULL */
-    int kind; /* 0 kernel, 1 upload, 2 download */
+    int kind;     /* 0 kernel, 1 upload, 2 download */
     clg_task *task;
     clg_buffer *buf;
     uint64_t bytes;

@@ -56,10 +56,10 @@ struct clg_kind {
     uint64_t source_hash; /* of the file as built */
     kind_task *tasks;
     size_t n_tasks, cap_tasks;
-    unsigned n_slots;     /* highest slot of a task + 1 (at least 1) */
+    unsigned n_slots; /* highest slot of a task + 1 (at least 1) */
     kind_alt *alts;
     size_t n_alts;
-    candidate cur;        /* the current choice, built */
+    candidate cur; /* the current choice, built */
     clg_choice choice;
 };
 
@@ -96,11 +96,14 @@ static void warn(const clg_planner *p, const char *fmt, ...) {
     p->opt.warn(p->opt.warn_user, msg);
 }
 
-static int has_replay(const clg_planner *p) { return p->ctx->info.has_command_buffer; }
+static int has_replay(const clg_planner *p) {
+    return p->ctx->info.has_command_buffer;
+}
 
 static void replay_default(clg_planner *p) {
     memset(&p->replay, 0, sizeof p->replay);
-    snprintf(p->replay.variant, sizeof p->replay.variant, "%s", has_replay(p) ? "off" : "unavailable");
+    snprintf(p->replay.variant, sizeof p->replay.variant, "%s",
+             has_replay(p) ? "off" : "unavailable");
     snprintf(p->replay.label, sizeof p->replay.label, "%s", p->replay.variant);
     p->replay.best_ns = p->replay.runner_ns = -1;
 }
@@ -113,7 +116,8 @@ clg_status clg_planner_create(clg_context *ctx, const clg_planner_options *opt, 
     p->opt = opt ? *opt : clg_planner_options_default();
     if (p->opt.warmup < 0 || p->opt.reps < 1) {
         free(p);
-        return clg_fail(CLG_ERR_INVALID_ARG, "planner: %d warm-up runs and %d repetitions (want >= 0 and >= 1)",
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "planner: %d warm-up runs and %d repetitions (want >= 0 and >= 1)",
                         opt->warmup, opt->reps);
     }
     replay_default(p);
@@ -123,7 +127,8 @@ clg_status clg_planner_create(clg_context *ctx, const clg_planner_options *opt, 
 
 static void kind_free(clg_kind *k) {
     if (!k) return;
-    for (size_t i = 0; i < k->n_alts; i++) free(k->alts[i].tasks);
+    for (size_t i = 0; i < k->n_alts; i++)
+        free(k->alts[i].tasks);
     free(k->alts);
     free(k->tasks);
     free(k->name);
@@ -136,7 +141,8 @@ static void kind_free(clg_kind *k) {
 
 void clg_planner_destroy(clg_planner *p) {
     if (!p) return;
-    for (size_t i = 0; i < p->n; i++) kind_free(p->kinds[i]);
+    for (size_t i = 0; i < p->n; i++)
+        kind_free(p->kinds[i]);
     free(p->kinds);
     free(p->replay_plans);
     free(p);
@@ -172,8 +178,12 @@ static int substitute(const char *name, const char *ty, char *out, size_t cap) {
 }
 
 /* Values of a declaration: its local sizes, or its swept define's values. */
-static unsigned value_count(const clg_variant *v) { return v->n_local ? v->n_local : v->n_values; }
-static int value_at(const clg_variant *v, unsigned i) { return v->n_local ? (int)v->local[i] : v->values[i]; }
+static unsigned value_count(const clg_variant *v) {
+    return v->n_local ? v->n_local : v->n_values;
+}
+static int value_at(const clg_variant *v, unsigned i) {
+    return v->n_local ? (int)v->local[i] : v->values[i];
+}
 
 /* Builds candidate (v, value): its program (the kind's options, plus -DDEFINE=value for a
  * swept value other than the file's default), its kernel per slot, its local size.
@@ -185,7 +195,8 @@ static clg_status candidate_make(clg_kind *k, const clg_variant *v, int value, c
     c->value = value;
     c->local = (size_t)value;
     if (value < 1 || value > 4096)
-        return clg_fail(CLG_ERR_UNSUPPORTED, "kind '%s', variant '%s': size %d is out of range", k->name, v->name, value);
+        return clg_fail(CLG_ERR_UNSUPPORTED, "kind '%s', variant '%s': size %d is out of range",
+                        k->name, v->name, value);
     char opts[512];
     snprintf(opts, sizeof opts, "%s", k->options);
     if (!v->n_local && *v->sweep && value != v->values[0]) {
@@ -193,20 +204,25 @@ static clg_status candidate_make(clg_kind *k, const clg_variant *v, int value, c
         snprintf(opts + used, sizeof opts - used, "%s-D%s=%d", used ? " " : "", v->sweep, value);
     }
     if (k->n_slots > v->n_kernels)
-        return clg_fail(CLG_ERR_UNSUPPORTED, "kind '%s': variant '%s' declares %u kernels, its tasks use %u slots",
+        return clg_fail(CLG_ERR_UNSUPPORTED,
+                        "kind '%s': variant '%s' declares %u kernels, its tasks use %u slots",
                         k->name, v->name, v->n_kernels, k->n_slots);
     for (unsigned s = 0; s < v->n_kernels && s < MAX_SLOTS; s++)
         if (!substitute(v->kernels[s], k->ty, c->kernel[s], sizeof c->kernel[s]))
-            return clg_fail(CLG_ERR_UNSUPPORTED, "kind '%s': kernel name '%s' is too long", k->name, v->kernels[s]);
+            return clg_fail(CLG_ERR_UNSUPPORTED, "kind '%s': kernel name '%s' is too long", k->name,
+                            v->kernels[s]);
     clg_status st = clg_program_get(k->pl->ctx, k->file, opts, &c->prog);
     if (st != CLG_OK) return st;
     for (unsigned s = 0; s < k->n_slots; s++) {
         size_t lim = clg_program_max_local(c->prog, c->kernel[s]);
         if (lim == 0)
-            return clg_fail(CLG_ERR_FORMAT, "cl/%s.cl declares kernel '%s' (variant '%s') but has none of that name",
-                            k->file, c->kernel[s], v->name);
+            return clg_fail(
+                CLG_ERR_FORMAT,
+                "cl/%s.cl declares kernel '%s' (variant '%s') but has none of that name", k->file,
+                c->kernel[s], v->name);
         if (c->local > lim)
-            return clg_fail(CLG_ERR_UNSUPPORTED, "kind '%s': %s runs at most %zu work-items per group on %s, not %zu",
+            return clg_fail(CLG_ERR_UNSUPPORTED,
+                            "kind '%s': %s runs at most %zu work-items per group on %s, not %zu",
                             k->name, c->kernel[s], lim, k->pl->ctx->info.device_name, c->local);
     }
     return CLG_OK;
@@ -261,12 +277,16 @@ static const clg_variant *default_decl(const clg_kind *k) {
 static clg_status kind_default(clg_kind *k, candidate *c) {
     const clg_variant *v = default_decl(k);
     if (!v)
-        return clg_fail(CLG_ERR_FORMAT, "kind '%s': cl/%s.cl declares no variant%s%s (its %zu @variant lines)",
-                        k->name, k->file, k->variants ? " among " : "", k->variants ? k->variants : "", k->n_decl);
+        return clg_fail(CLG_ERR_FORMAT,
+                        "kind '%s': cl/%s.cl declares no variant%s%s (its %zu @variant lines)",
+                        k->name, k->file, k->variants ? " among " : "",
+                        k->variants ? k->variants : "", k->n_decl);
     clg_status st = default_candidate(k, v, c);
     if (st == CLG_ERR_UNSUPPORTED)
-        return clg_fail(CLG_ERR_UNSUPPORTED, "kind '%s': the device runs none of the sizes of its default variant '%s' (%s)",
-                        k->name, v->name, clg_last_error());
+        return clg_fail(
+            CLG_ERR_UNSUPPORTED,
+            "kind '%s': the device runs none of the sizes of its default variant '%s' (%s)",
+            k->name, v->name, clg_last_error());
     return st;
 }
 
@@ -313,7 +333,8 @@ static clg_status kind_apply(clg_kind *k, const candidate *c, const char *alt) {
         clg_task_set_enabled(kt->t, use_alt < 0);
     }
     for (size_t a = 0; a < k->n_alts; a++)
-        for (size_t i = 0; i < k->alts[a].n; i++) clg_task_set_enabled(k->alts[a].tasks[i], (int)a == use_alt);
+        for (size_t i = 0; i < k->alts[a].n; i++)
+            clg_task_set_enabled(k->alts[a].tasks[i], (int)a == use_alt);
     k->cur = *c;
     k->choice = ch;
     return CLG_OK;
@@ -338,7 +359,8 @@ static char *dup_or_null(const char *s, int *oom) {
 clg_status clg_planner_add_kind(clg_planner *p, const clg_kind_desc *d, clg_kind **out) {
     *out = NULL;
     if (!d->name || !*d->name || !d->file || !d->range)
-        return clg_fail(CLG_ERR_INVALID_ARG, "planner kind: name, file and range callback are required");
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "planner kind: name, file and range callback are required");
     if (strchr(d->name, ' ') || strchr(d->name, '\n'))
         return clg_fail(CLG_ERR_INVALID_ARG, "planner kind '%s': a name without spaces", d->name);
     if (clg_planner_find_kind(p, d->name))
@@ -384,10 +406,11 @@ clg_status clg_planner_add_kind(clg_planner *p, const clg_kind_desc *d, clg_kind
     return CLG_OK;
 }
 
-clg_status clg_kind_kernel(const clg_kind *k, unsigned slot, clg_program **prog, const char **kernel) {
+clg_status clg_kind_kernel(const clg_kind *k, unsigned slot, clg_program **prog,
+                           const char **kernel) {
     if (slot >= MAX_SLOTS || slot >= k->cur.v->n_kernels)
-        return clg_fail(CLG_ERR_INVALID_ARG, "kind '%s': variant '%s' has no kernel slot %u", k->name,
-                        k->cur.v->name, slot);
+        return clg_fail(CLG_ERR_INVALID_ARG, "kind '%s': variant '%s' has no kernel slot %u",
+                        k->name, k->cur.v->name, slot);
     *prog = k->cur.prog;
     *kernel = k->cur.kernel[slot];
     return CLG_OK;
@@ -395,7 +418,8 @@ clg_status clg_kind_kernel(const clg_kind *k, unsigned slot, clg_program **prog,
 
 clg_status clg_kind_add_task(clg_kind *k, clg_task *t, unsigned slot) {
     if (slot >= MAX_SLOTS || slot >= k->cur.v->n_kernels)
-        return clg_fail(CLG_ERR_INVALID_ARG, "kind '%s': task '%s' in slot %u; variant '%s' has %u kernels", k->name,
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "kind '%s': task '%s' in slot %u; variant '%s' has %u kernels", k->name,
                         clg_task_name(t), slot, k->cur.v->name, k->cur.v->n_kernels);
     if (k->n_tasks == k->cap_tasks) {
         size_t cap = k->cap_tasks ? 2 * k->cap_tasks : 32;
@@ -413,21 +437,25 @@ clg_status clg_kind_add_task(clg_kind *k, clg_task *t, unsigned slot) {
     return st;
 }
 
-clg_status clg_kind_add_alternative(clg_kind *k, const char *name, clg_task *const *tasks, size_t n) {
+clg_status clg_kind_add_alternative(clg_kind *k, const char *name, clg_task *const *tasks,
+                                    size_t n) {
     if (!name || !*name || strlen(name) >= sizeof k->alts[0].name || strchr(name, ' ') || !n)
-        return clg_fail(CLG_ERR_INVALID_ARG, "kind '%s': an alternative needs a short name without spaces and tasks",
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "kind '%s': an alternative needs a short name without spaces and tasks",
                         k->name);
     kind_alt *na = realloc(k->alts, (k->n_alts + 1) * sizeof *na);
     if (!na) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "kind '%s' alternatives", k->name);
     k->alts = na;
     kind_alt *a = &k->alts[k->n_alts];
     memset(a, 0, sizeof *a);
-    if (!(a->tasks = malloc(n * sizeof *a->tasks))) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "kind '%s'", k->name);
+    if (!(a->tasks = malloc(n * sizeof *a->tasks)))
+        return clg_fail(CLG_ERR_OUT_OF_MEMORY, "kind '%s'", k->name);
     snprintf(a->name, sizeof a->name, "%s", name);
     memcpy(a->tasks, tasks, n * sizeof *tasks);
     a->n = n;
     k->n_alts++;
-    for (size_t i = 0; i < n; i++) clg_task_set_enabled(tasks[i], 0);
+    for (size_t i = 0; i < n; i++)
+        clg_task_set_enabled(tasks[i], 0);
     return CLG_OK;
 }
 
@@ -454,13 +482,16 @@ static const clg_variant *find_decl(const clg_kind *k, const char *name) {
 
 clg_status clg_kind_select(clg_kind *k, const char *variant, int value, const char *alternative) {
     const clg_variant *v = find_decl(k, variant);
-    if (!v) return clg_fail(CLG_ERR_NOT_FOUND, "kind '%s' has no variant '%s' (cl/%s.cl)", k->name, variant, k->file);
+    if (!v)
+        return clg_fail(CLG_ERR_NOT_FOUND, "kind '%s' has no variant '%s' (cl/%s.cl)", k->name,
+                        variant, k->file);
     if (value && !v->n_local) { /* a swept value must be a declared one */
         int known = 0;
-        for (unsigned i = 0; i < v->n_values; i++) known |= v->values[i] == value;
+        for (unsigned i = 0; i < v->n_values; i++)
+            known |= v->values[i] == value;
         if (!known)
-            return clg_fail(CLG_ERR_NOT_FOUND, "kind '%s': variant '%s' declares no %s=%d", k->name, variant,
-                            v->sweep, value);
+            return clg_fail(CLG_ERR_NOT_FOUND, "kind '%s': variant '%s' declares no %s=%d", k->name,
+                            variant, v->sweep, value);
     }
     candidate c;
     clg_status st = value ? candidate_make(k, v, value, &c) : default_candidate(k, v, &c);
@@ -470,9 +501,11 @@ clg_status clg_kind_select(clg_kind *k, const char *variant, int value, const ch
 
 clg_status clg_planner_select_replay(clg_planner *p, int on) {
     clg_status st = CLG_OK;
-    for (size_t i = 0; i < p->n_replay && st == CLG_OK; i++) st = clg_plan_set_replay(p->replay_plans[i], on);
+    for (size_t i = 0; i < p->n_replay && st == CLG_OK; i++)
+        st = clg_plan_set_replay(p->replay_plans[i], on);
     if (st != CLG_OK) {
-        for (size_t i = 0; i < p->n_replay; i++) clg_plan_set_replay(p->replay_plans[i], 0);
+        for (size_t i = 0; i < p->n_replay; i++)
+            clg_plan_set_replay(p->replay_plans[i], 0);
         return st;
     }
     replay_default(p);
@@ -499,7 +532,8 @@ clg_status clg_planner_reset(clg_planner *p) {
 static clg_status kernel_tasks(const clg_kind *k, clg_task ***out) {
     *out = malloc((k->n_tasks ? k->n_tasks : 1) * sizeof **out);
     if (!*out) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "tuning kind '%s'", k->name);
-    for (size_t i = 0; i < k->n_tasks; i++) (*out)[i] = k->tasks[i].t;
+    for (size_t i = 0; i < k->n_tasks; i++)
+        (*out)[i] = k->tasks[i].t;
     return CLG_OK;
 }
 
@@ -515,8 +549,10 @@ static clg_status candidates(clg_kind *k, candidate *c, size_t *n) {
         for (unsigned i = 0; i < value_count(v) && *n < MAX_CANDIDATES; i++) {
             if (v == c[0].v && value_at(v, i) == c[0].value) continue;
             st = candidate_make(k, v, value_at(v, i), &c[*n]);
-            if (st == CLG_OK) (*n)++;
-            else if (st != CLG_ERR_UNSUPPORTED) return st;
+            if (st == CLG_OK)
+                (*n)++;
+            else if (st != CLG_ERR_UNSUPPORTED)
+                return st;
         }
     }
     return CLG_OK;
@@ -534,19 +570,24 @@ static double runner_up(const double *ns, size_t n, size_t best) {
  * saved[] (sized by stats_count): the tuning runs are not the tasks' own. */
 static size_t stats_count(const clg_kind *k) {
     size_t n = k->n_tasks;
-    for (size_t a = 0; a < k->n_alts; a++) n += k->alts[a].n;
+    for (size_t a = 0; a < k->n_alts; a++)
+        n += k->alts[a].n;
     return n;
 }
 static void stats_keep(const clg_kind *k, clg_task_stats *saved, int save) {
     size_t n = 0;
     for (size_t i = 0; i < k->n_tasks; i++, n++) {
-        if (save) saved[n] = k->tasks[i].t->stats;
-        else k->tasks[i].t->stats = saved[n];
+        if (save)
+            saved[n] = k->tasks[i].t->stats;
+        else
+            k->tasks[i].t->stats = saved[n];
     }
     for (size_t a = 0; a < k->n_alts; a++)
         for (size_t i = 0; i < k->alts[a].n; i++, n++) {
-            if (save) saved[n] = k->alts[a].tasks[i]->stats;
-            else k->alts[a].tasks[i]->stats = saved[n];
+            if (save)
+                saved[n] = k->alts[a].tasks[i]->stats;
+            else
+                k->alts[a].tasks[i]->stats = saved[n];
         }
 }
 
@@ -559,7 +600,8 @@ static clg_status tune_kind(clg_kind *k) {
     clg_task **tasks = NULL;
     clg_task_stats *saved = malloc(stats_count(k) * sizeof *saved);
     size_t n = 0;
-    clg_status st = c && v && saved ? CLG_OK : clg_fail(CLG_ERR_OUT_OF_MEMORY, "tuning kind '%s'", k->name);
+    clg_status st =
+        c && v && saved ? CLG_OK : clg_fail(CLG_ERR_OUT_OF_MEMORY, "tuning kind '%s'", k->name);
     if (st == CLG_OK) stats_keep(k, saved, 1);
     if (st == CLG_OK) st = kernel_tasks(k, &tasks);
     if (st == CLG_OK) st = candidates(k, c, &n);
@@ -570,7 +612,8 @@ static clg_status tune_kind(clg_kind *k) {
         ns[i] = -1;
         if (kind_apply(k, &c[i], "") != CLG_OK) continue;
         ns[i] = 0;
-        for (int r = 0; r < p->opt.warmup && st == CLG_OK; r++) st = clg_tasks_run(tasks, k->n_tasks);
+        for (int r = 0; r < p->opt.warmup && st == CLG_OK; r++)
+            st = clg_tasks_run(tasks, k->n_tasks);
     }
     /* Repetitions interleaved across candidates, so that a slow spell of a shared machine
      * falls on all of them; the median of each. */
@@ -582,7 +625,8 @@ static clg_status tune_kind(clg_kind *k) {
         if (ns[i] >= 0) ns[i] = clg_median(&v[i * (size_t)k->reps], (size_t)k->reps);
     size_t best = n;
     if (st == CLG_OK && (best = clg_tune_pick(ns, n)) == n)
-        st = clg_fail(CLG_ERR_UNSUPPORTED, "tuning kind '%s': the device refused all %zu candidates", k->name, n);
+        st = clg_fail(CLG_ERR_UNSUPPORTED,
+                      "tuning kind '%s': the device refused all %zu candidates", k->name, n);
     if (st == CLG_OK) st = kind_apply(k, &c[best], "");
     clg_choice win = k->choice;
     win.tuned = 1;
@@ -597,11 +641,14 @@ static clg_status tune_kind(clg_kind *k) {
         const size_t sizes[2] = {k->n_tasks, k->alts[a].n};
         double t2[2], *w = v; /* [2][reps] */
         for (int s = 0; s < 2 && st == CLG_OK; s++)
-            for (int r = 0; r < p->opt.warmup && st == CLG_OK; r++) st = clg_tasks_run(sets[s], sizes[s]);
+            for (int r = 0; r < p->opt.warmup && st == CLG_OK; r++)
+                st = clg_tasks_run(sets[s], sizes[s]);
         for (int r = 0; r < k->reps && st == CLG_OK; r++)
-            for (int s = 0; s < 2 && st == CLG_OK; s++) st = clg_tasks_time(sets[s], sizes[s], &w[s * k->reps + r]);
+            for (int s = 0; s < 2 && st == CLG_OK; s++)
+                st = clg_tasks_time(sets[s], sizes[s], &w[s * k->reps + r]);
         if (st != CLG_OK) break;
-        for (int s = 0; s < 2; s++) t2[s] = clg_median(&w[s * k->reps], (size_t)k->reps);
+        for (int s = 0; s < 2; s++)
+            t2[s] = clg_median(&w[s * k->reps], (size_t)k->reps);
         if (clg_tune_pick(t2, 2) == 1 && (alt_best < 0 || t2[1] < alt_ns)) {
             alt_best = (int)a;
             alt_ns = t2[1];
@@ -610,7 +657,8 @@ static clg_status tune_kind(clg_kind *k) {
             win.runner_ns = t2[1];
         }
     }
-    if (st == CLG_OK && alt_best >= 0 && (st = kind_apply(k, &k->cur, k->alts[alt_best].name)) == CLG_OK) {
+    if (st == CLG_OK && alt_best >= 0 &&
+        (st = kind_apply(k, &k->cur, k->alts[alt_best].name)) == CLG_OK) {
         win = k->choice;
         win.tuned = 1;
         win.best_ns = alt_ns;
@@ -629,7 +677,9 @@ static clg_status tune_kind(clg_kind *k) {
     return st;
 }
 
-clg_status clg_kind_tune(clg_kind *k) { return tune_kind(k); }
+clg_status clg_kind_tune(clg_kind *k) {
+    return tune_kind(k);
+}
 
 /* Steps of the first registered plan with replay on and off, interleaved; the medians. */
 static clg_status tune_replay(clg_planner *p) {
@@ -666,13 +716,15 @@ clg_status clg_planner_tune_replay(clg_planner *p) {
 
 clg_status clg_planner_tune(clg_planner *p) {
     clg_status st = CLG_OK;
-    for (size_t i = 0; i < p->n && st == CLG_OK; i++) st = tune_kind(p->kinds[i]);
+    for (size_t i = 0; i < p->n && st == CLG_OK; i++)
+        st = tune_kind(p->kinds[i]);
     return st == CLG_OK ? clg_planner_tune_replay(p) : st;
 }
 
 /* ---- plan cache ----------------------------------------------------------------- */
 
-static clg_status cache_path(const clg_planner *p, const char *dir, const char *key, char *buf, size_t cap) {
+static clg_status cache_path(const clg_planner *p, const char *dir, const char *key, char *buf,
+                             size_t cap) {
     const clg_device_info *d = &p->ctx->info;
     uint64_t h = clg_hash_str(CLG_HASH_INIT, PLAN_MAGIC);
     h = clg_hash_str(h, d->device_name);
@@ -681,17 +733,23 @@ static clg_status cache_path(const clg_planner *p, const char *dir, const char *
     h = clg_hash_str(h, key ? key : "");
     for (size_t i = 0; i < p->n; i++) {
         const clg_kind *k = p->kinds[i];
-        const char *parts[] = {"|", k->name, "|", k->file, "|", k->options, "|", k->ty ? k->ty : "", "|",
-                               k->variants ? k->variants : ""};
-        for (size_t j = 0; j < sizeof parts / sizeof parts[0]; j++) h = clg_hash_str(h, parts[j]);
+        const char *parts[] = {"|", k->name,
+                               "|", k->file,
+                               "|", k->options,
+                               "|", k->ty ? k->ty : "",
+                               "|", k->variants ? k->variants : ""};
+        for (size_t j = 0; j < sizeof parts / sizeof parts[0]; j++)
+            h = clg_hash_str(h, parts[j]);
         h = clg_hash(h, &k->source_hash, sizeof k->source_hash);
         h = clg_hash(h, &k->items, sizeof k->items);
         h = clg_hash(h, &k->n_slots, sizeof k->n_slots);
-        for (size_t a = 0; a < k->n_alts; a++) h = clg_hash_str(h, k->alts[a].name);
+        for (size_t a = 0; a < k->n_alts; a++)
+            h = clg_hash_str(h, k->alts[a].name);
     }
     h = clg_hash(h, &p->n_replay, sizeof p->n_replay);
     if ((size_t)snprintf(buf, cap, "%s/%016llx.plan", dir, (unsigned long long)h) >= cap)
-        return clg_fail(CLG_ERR_INVALID_ARG, "plan cache folder name too long (%zu bytes)", strlen(dir));
+        return clg_fail(CLG_ERR_INVALID_ARG, "plan cache folder name too long (%zu bytes)",
+                        strlen(dir));
     return CLG_OK;
 }
 
@@ -717,7 +775,8 @@ clg_status clg_planner_save(clg_planner *p, const char *dir, const char *key) {
     for (size_t i = 0; i < p->n; i++) {
         const clg_choice *c = &p->kinds[i]->choice;
         fprintf(f, "kind %s %s %d %s %.0f %.0f\n", p->kinds[i]->name, c->variant, c->value,
-                *c->alternative ? c->alternative : "-", c->tuned ? c->best_ns : -1, c->tuned ? c->runner_ns : -1);
+                *c->alternative ? c->alternative : "-", c->tuned ? c->best_ns : -1,
+                c->tuned ? c->runner_ns : -1);
     }
     if (p->replay.tuned)
         fprintf(f, "replay %d %.0f %.0f\n", !strcmp(p->replay.variant, "on"),
@@ -736,8 +795,10 @@ static int load_kind_line(clg_kind *k, const char *line, char *why, size_t cap) 
     char name[128], variant[32], alt[32];
     int value;
     double best, runner;
-    if (sscanf(line, "kind %127s %31s %d %31s %lf %lf", name, variant, &value, alt, &best, &runner) != 6) {
-        snprintf(why, cap, "expected 'kind %s VARIANT VALUE ALTERNATIVE BEST_NS RUNNER_NS'", k->name);
+    if (sscanf(line, "kind %127s %31s %d %31s %lf %lf", name, variant, &value, alt, &best,
+               &runner) != 6) {
+        snprintf(why, cap, "expected 'kind %s VARIANT VALUE ALTERNATIVE BEST_NS RUNNER_NS'",
+                 k->name);
         return 0;
     }
     if (strcmp(name, k->name)) {
@@ -745,7 +806,8 @@ static int load_kind_line(clg_kind *k, const char *line, char *why, size_t cap) 
         return 0;
     }
     if (value < 1) {
-        snprintf(why, cap, "kind '%s': value %d (a local size or a swept value is >= 1)", name, value);
+        snprintf(why, cap, "kind '%s': value %d (a local size or a swept value is >= 1)", name,
+                 value);
         return 0;
     }
     if (clg_kind_select(k, variant, value, strcmp(alt, "-") ? alt : NULL) != CLG_OK) {
@@ -766,15 +828,18 @@ clg_status clg_planner_load(clg_planner *p, const char *dir, const char *key, in
     if (st != CLG_OK) return st;
     FILE *f = fopen(path, "r");
     if (!f) return CLG_OK;
-    int n_line = 1, ok = fgets(line, sizeof line, f) && !strncmp(line, PLAN_MAGIC, strlen(PLAN_MAGIC)) &&
+    int n_line = 1, ok = fgets(line, sizeof line, f) &&
+                         !strncmp(line, PLAN_MAGIC, strlen(PLAN_MAGIC)) &&
                          line[strlen(PLAN_MAGIC)] == '\n';
     if (!ok) snprintf(why, sizeof why, "line 1 is not '%s' (another version's file)", PLAN_MAGIC);
     for (size_t i = 0; ok && i < p->n; i++) {
         n_line++;
         char w[600] = "";
         ok = fgets(line, sizeof line, f) != NULL;
-        if (!ok) snprintf(w, sizeof w, "the file ends before kind '%s'", p->kinds[i]->name);
-        else ok = load_kind_line(p->kinds[i], line, w, sizeof w);
+        if (!ok)
+            snprintf(w, sizeof w, "the file ends before kind '%s'", p->kinds[i]->name);
+        else
+            ok = load_kind_line(p->kinds[i], line, w, sizeof w);
         if (!ok) snprintf(why, sizeof why, "line %d: %s", n_line, w);
     }
     int on;
@@ -782,7 +847,8 @@ clg_status clg_planner_load(clg_planner *p, const char *dir, const char *key, in
     if (ok && fgets(line, sizeof line, f)) {
         n_line++;
         ok = sscanf(line, "replay %d %lf %lf", &on, &on_ns, &off_ns) == 3 && (on == 0 || on == 1);
-        if (!ok) snprintf(why, sizeof why, "line %d: expected 'replay ON ON_NS OFF_NS'", n_line);
+        if (!ok)
+            snprintf(why, sizeof why, "line %d: expected 'replay ON ON_NS OFF_NS'", n_line);
         else if (p->n_replay && has_replay(p)) {
             if (!(ok = clg_planner_select_replay(p, on) == CLG_OK))
                 snprintf(why, sizeof why, "line %d: %s", n_line, clg_last_error());
@@ -802,10 +868,18 @@ clg_status clg_planner_load(clg_planner *p, const char *dir, const char *key, in
 
 /* ---- reading ------------------------------------------------------------------ */
 
-size_t clg_planner_kind_count(const clg_planner *p) { return p->n; }
-clg_kind *clg_planner_kind(const clg_planner *p, size_t i) { return i < p->n ? p->kinds[i] : NULL; }
-const char *clg_kind_name(const clg_kind *k) { return k->name; }
-const clg_choice *clg_kind_choice(const clg_kind *k) { return &k->choice; }
+size_t clg_planner_kind_count(const clg_planner *p) {
+    return p->n;
+}
+clg_kind *clg_planner_kind(const clg_planner *p, size_t i) {
+    return i < p->n ? p->kinds[i] : NULL;
+}
+const char *clg_kind_name(const clg_kind *k) {
+    return k->name;
+}
+const clg_choice *clg_kind_choice(const clg_kind *k) {
+    return &k->choice;
+}
 
 clg_kind *clg_planner_find_kind(const clg_planner *p, const char *name) {
     for (size_t i = 0; i < p->n; i++)

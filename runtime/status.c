@@ -12,21 +12,33 @@ static _Thread_local size_t err_cap;
 
 const char *clg_status_str(clg_status st) {
     switch (st) {
-    case CLG_OK: return "CLG_OK";
-    case CLG_ERR_INVALID_ARG: return "CLG_ERR_INVALID_ARG";
-    case CLG_ERR_NOT_FOUND: return "CLG_ERR_NOT_FOUND";
-    case CLG_ERR_OPENCL: return "CLG_ERR_OPENCL";
-    case CLG_ERR_BUILD: return "CLG_ERR_BUILD";
-    case CLG_ERR_OUT_OF_MEMORY: return "CLG_ERR_OUT_OF_MEMORY";
-    case CLG_ERR_UNSUPPORTED: return "CLG_ERR_UNSUPPORTED";
-    case CLG_ERR_IO: return "CLG_ERR_IO";
-    case CLG_ERR_FORMAT: return "CLG_ERR_FORMAT";
-    case CLG_ERR_INTERRUPTED: return "CLG_ERR_INTERRUPTED";
+    case CLG_OK:
+        return "CLG_OK";
+    case CLG_ERR_INVALID_ARG:
+        return "CLG_ERR_INVALID_ARG";
+    case CLG_ERR_NOT_FOUND:
+        return "CLG_ERR_NOT_FOUND";
+    case CLG_ERR_OPENCL:
+        return "CLG_ERR_OPENCL";
+    case CLG_ERR_BUILD:
+        return "CLG_ERR_BUILD";
+    case CLG_ERR_OUT_OF_MEMORY:
+        return "CLG_ERR_OUT_OF_MEMORY";
+    case CLG_ERR_UNSUPPORTED:
+        return "CLG_ERR_UNSUPPORTED";
+    case CLG_ERR_IO:
+        return "CLG_ERR_IO";
+    case CLG_ERR_FORMAT:
+        return "CLG_ERR_FORMAT";
+    case CLG_ERR_INTERRUPTED:
+        return "CLG_ERR_INTERRUPTED";
     }
     return "CLG_ERR_UNKNOWN";
 }
 
-const char *clg_last_error(void) { return err_buf ? err_buf : ""; }
+const char *clg_last_error(void) {
+    return err_buf ? err_buf : "";
+}
 
 clg_status clg_fail(clg_status st, const char *fmt, ...) {
     va_list ap;

@@ -21,7 +21,8 @@ clg_status clg_tasks_time(clg_task *const *tasks, size_t n, double *out) {
     *out = clg_now_ns() - t0;
     if (st == CLG_OK && ctx->profiling && ctx->info.profiling_timer == 1) {
         *out = 0;
-        for (size_t k = 0; k < n; k++) *out += (double)tasks[k]->stats.last_ns;
+        for (size_t k = 0; k < n; k++)
+            *out += (double)tasks[k]->stats.last_ns;
     }
     return st;
 }

@@ -10,6 +10,8 @@
 
 #include "runtime/internal.h"
 
+/* The list is kept as written: clang-format rewraps it differently on every pass. */
+/* clang-format off */
 const char *clg_cl_error_name(cl_int err) {
     switch (err) {
 #define E(x) case x: return #x;
@@ -36,9 +38,10 @@ const char *clg_cl_error_name(cl_int err) {
     default: return "CL_UNKNOWN_ERROR";
     }
 }
+/* clang-format on */
 
-clg_status clg_cl_fail_at(cl_int err, const char *call, const char *file, int line,
-                          const char *fmt, ...) {
+clg_status clg_cl_fail_at(cl_int err, const char *call, const char *file, int line, const char *fmt,
+                          ...) {
     char what[512];
     va_list ap;
     va_start(ap, fmt);
@@ -61,7 +64,9 @@ uint64_t clg_hash(uint64_t h, const void *data, size_t n) {
     return h;
 }
 
-uint64_t clg_hash_str(uint64_t h, const char *s) { return clg_hash(h, s, strlen(s)); }
+uint64_t clg_hash_str(uint64_t h, const char *s) {
+    return clg_hash(h, s, strlen(s));
+}
 
 double clg_now_ns(void) {
     struct timespec ts;
@@ -101,7 +106,9 @@ uint64_t clg_rng_next(uint64_t *state) {
     return x * 0x2545F4914F6CDD1Dull;
 }
 
-float clg_rng_float(uint64_t *state) { return (float)(clg_rng_next(state) >> 40) / 16777216.0f; }
+float clg_rng_float(uint64_t *state) {
+    return (float)(clg_rng_next(state) >> 40) / 16777216.0f;
+}
 
 char *clg_strdup(const char *s) {
     size_t n = strlen(s) + 1;

@@ -43,7 +43,8 @@ static int parse_field(clg_variant *v, const char *s, size_t n) {
         for (size_t i = 0; i < vn;) {
             const char *c = memchr(val + i, ',', vn - i);
             size_t len = c ? (size_t)(c - (val + i)) : vn - i;
-            if (v->n_kernels == 4 || !copy_word(v->kernels[v->n_kernels++], sizeof v->kernels[0], val + i, len))
+            if (v->n_kernels == 4 ||
+                !copy_word(v->kernels[v->n_kernels++], sizeof v->kernels[0], val + i, len))
                 return 0;
             i += len + (c != NULL);
             if (c && i == vn) return 0;
@@ -53,13 +54,15 @@ static int parse_field(clg_variant *v, const char *s, size_t n) {
     if (kn == 5 && !memcmp(s, "local", 5)) {
         if (vn && (val[0] < '0' || val[0] > '9')) { /* the swept define's value */
             char def[32];
-            if (!copy_word(def, sizeof def, val, vn) || (*v->sweep && strcmp(def, v->sweep))) return 0;
+            if (!copy_word(def, sizeof def, val, vn) || (*v->sweep && strcmp(def, v->sweep)))
+                return 0;
             strcpy(v->sweep, def);
             v->n_local = 0;
             return 1;
         }
         if (!parse_numbers(val, vn, num, &cnt)) return 0;
-        for (unsigned i = 0; i < cnt; i++) v->local[i] = (size_t)num[i];
+        for (unsigned i = 0; i < cnt; i++)
+            v->local[i] = (size_t)num[i];
         v->n_local = cnt;
         return 1;
     }
@@ -71,16 +74,19 @@ static int parse_field(clg_variant *v, const char *s, size_t n) {
         if (!copy_word(def, sizeof def, val, dn) || (*v->sweep && strcmp(def, v->sweep))) return 0;
         strcpy(v->sweep, def);
         if (!parse_numbers(colon + 1, vn - dn - 1, num, &cnt)) return 0;
-        for (unsigned i = 0; i < cnt; i++) v->values[i] = (int)num[i];
+        for (unsigned i = 0; i < cnt; i++)
+            v->values[i] = (int)num[i];
         v->n_values = cnt;
         return 1;
     }
     if (kn == 6 && !memcmp(s, "device", 6))
-        return vn == 3 && (!memcmp(val, "cpu", 3) || !memcmp(val, "gpu", 3) || !memcmp(val, "any", 3)) &&
+        return vn == 3 &&
+               (!memcmp(val, "cpu", 3) || !memcmp(val, "gpu", 3) || !memcmp(val, "any", 3)) &&
                copy_word(v->device, sizeof v->device, val, vn);
     if (kn == 3 && !memcmp(s, "fit", 3)) {
         if (!parse_numbers(val, vn, num, &cnt) || cnt != 3 || num[1] > num[2]) return 0;
-        for (unsigned i = 0; i < 3; i++) v->fit[i] = (unsigned)num[i];
+        for (unsigned i = 0; i < 3; i++)
+            v->fit[i] = (unsigned)num[i];
         return 1;
     }
     return 0;
@@ -93,18 +99,22 @@ clg_status clg_variants_parse(const char *name, const char *source, clg_variant 
     int line = 1;
     for (const char *p = source; *p; p++) {
         if (*p == '\n') line++;
-        if (strncmp(p, tag, sizeof tag - 1) || (p[sizeof tag - 1] != ' ' && p[sizeof tag - 1] != '\t'))
+        if (strncmp(p, tag, sizeof tag - 1) ||
+            (p[sizeof tag - 1] != ' ' && p[sizeof tag - 1] != '\t'))
             continue;
         if (*n == cap)
-            return clg_fail(CLG_ERR_FORMAT, "%s:%d: more than %zu @variant declarations", name, line, cap);
+            return clg_fail(CLG_ERR_FORMAT, "%s:%d: more than %zu @variant declarations", name,
+                            line, cap);
         clg_variant *v = &out[*n];
         memset(v, 0, sizeof *v);
         const char *s = p + sizeof tag - 1, *end = s + strcspn(s, "\n");
         int first = 1, ok = 1;
         while (ok) {
-            while (s < end && (*s == ' ' || *s == '\t')) s++;
+            while (s < end && (*s == ' ' || *s == '\t'))
+                s++;
             size_t len = 0;
-            while (s + len < end && s[len] != ' ' && s[len] != '\t') len++;
+            while (s + len < end && s[len] != ' ' && s[len] != '\t')
+                len++;
             if (len == 0) break;
             ok = first ? copy_word(v->name, sizeof v->name, s, len) : parse_field(v, s, len);
             first = 0;
@@ -113,10 +123,11 @@ clg_status clg_variants_parse(const char *name, const char *source, clg_variant 
         /* a variant needs kernels, and a sweep whose define is the local size needs values */
         if (!ok || first || v->n_kernels == 0 || (*v->sweep && v->n_values == 0) ||
             (!*v->sweep && v->n_local == 0))
-            return clg_fail(CLG_ERR_FORMAT,
-                            "%s:%d: malformed @variant declaration '%.*s' (expected NAME kernels=K[,K] "
-                            "local=N[,N]|DEFINE [sweep=DEFINE:V[,V]] [device=cpu|gpu|any] [fit=G,M,MAX])",
-                            name, line, (int)(end - p), p);
+            return clg_fail(
+                CLG_ERR_FORMAT,
+                "%s:%d: malformed @variant declaration '%.*s' (expected NAME kernels=K[,K] "
+                "local=N[,N]|DEFINE [sweep=DEFINE:V[,V]] [device=cpu|gpu|any] [fit=G,M,MAX])",
+                name, line, (int)(end - p), p);
         (*n)++;
         p = end - 1;
     }

@@ -55,7 +55,8 @@ float tc_randf(float lo, float hi) {
 }
 
 void tc_fill(float *x, size_t n, float lo, float hi) {
-    for (size_t i = 0; i < n; i++) x[i] = tc_randf(lo, hi);
+    for (size_t i = 0; i < n; i++)
+        x[i] = tc_randf(lo, hi);
 }
 
 clg_context_options tc_context_options(void) {

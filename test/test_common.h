@@ -12,25 +12,25 @@
 extern int tc_failures;
 extern int tc_checks;
 
-#define CHECK(cond)                                                                     \
-    do {                                                                                \
-        tc_checks++;                                                                    \
-        if (!(cond)) {                                                                  \
-            tc_failures++;                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);    \
-        }                                                                               \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        tc_checks++;                                                                               \
+        if (!(cond)) {                                                                             \
+            tc_failures++;                                                                         \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 /* A clg_status call that must succeed; prints clg_last_error() otherwise. */
-#define CHECK_OK(call)                                                                  \
-    do {                                                                                \
-        tc_checks++;                                                                    \
-        clg_status st_ = (call);                                                        \
-        if (st_ != CLG_OK) {                                                            \
-            tc_failures++;                                                              \
-            fprintf(stderr, "%s:%d: %s -> %s: %s\n", __FILE__, __LINE__, #call,         \
-                    clg_status_str(st_), clg_last_error());                             \
-        }                                                                               \
+#define CHECK_OK(call)                                                                             \
+    do {                                                                                           \
+        tc_checks++;                                                                               \
+        clg_status st_ = (call);                                                                   \
+        if (st_ != CLG_OK) {                                                                       \
+            tc_failures++;                                                                         \
+            fprintf(stderr, "%s:%d: %s -> %s: %s\n", __FILE__, __LINE__, #call,                    \
+                    clg_status_str(st_), clg_last_error());                                        \
+        }                                                                                          \
     } while (0)
 
 /* Compares n floats with |a-b| <= atol + rtol*|b|; prints the worst index. Returns 1 if close. */

@@ -38,10 +38,10 @@ clg_status llm_gemm_prepare(llm_model *m, step_plan *sp) {
     for (int k = 0; k < MM_OUT; k++) {
         if (!llm_gemm_offered(m, sp, (mm_kind)k)) continue;
         any = 1;
-        size_t n = k == MM_QKV ? (size_t)m->qkv_dim * (size_t)hp->n_embd
-                 : k == MM_WO  ? (size_t)hp->n_embd * (size_t)(hp->n_head * hp->head_dim)
-                 : k == MM_FFN ? 2 * (size_t)hp->n_ff * (size_t)hp->n_embd
-                               : (size_t)hp->n_embd * (size_t)hp->n_ff;
+        size_t n = k == MM_QKV   ? (size_t)m->qkv_dim * (size_t)hp->n_embd
+                   : k == MM_WO  ? (size_t)hp->n_embd * (size_t)(hp->n_head * hp->head_dim)
+                   : k == MM_FFN ? 2 * (size_t)hp->n_ff * (size_t)hp->n_embd
+                                 : (size_t)hp->n_embd * (size_t)hp->n_ff;
         if (n > w_elems) w_elems = n;
     }
     if (!any) return CLG_OK;
@@ -50,10 +50,11 @@ clg_status llm_gemm_prepare(llm_model *m, step_plan *sp) {
     clg_status st = clg_program_get(m->ctx, "matmul", opts, &sp->matmul);
     if (st == CLG_OK) st = clg_program_get(m->ctx, "swiglu", "", &sp->swiglu);
     if (st == CLG_OK)
-        st = clg_buffer_create(m->ctx, "gemm.w_f32", w_elems * sizeof(float), CLG_TRANSFER_DEVICE_ONLY, NULL,
-                               &m->w_f32);
+        st = clg_buffer_create(m->ctx, "gemm.w_f32", w_elems * sizeof(float),
+                               CLG_TRANSFER_DEVICE_ONLY, NULL, &m->w_f32);
     if (st == CLG_OK && llm_gemm_offered(m, sp, MM_FFN))
-        st = clg_buffer_create(m->ctx, "gemm.ffn_gu", (size_t)hp->n_batch * 2 * (size_t)hp->n_ff * sizeof(float),
+        st = clg_buffer_create(m->ctx, "gemm.ffn_gu",
+                               (size_t)hp->n_batch * 2 * (size_t)hp->n_ff * sizeof(float),
                                CLG_TRANSFER_DEVICE_ONLY, NULL, &m->ffn_gu);
     if (st != CLG_OK) return st;
     sp->calls = calloc((size_t)hp->n_layer * 4, sizeof *sp->calls);
@@ -62,41 +63,55 @@ clg_status llm_gemm_prepare(llm_model *m, step_plan *sp) {
 
 static const char *blas_status(CLBlastStatusCode s) {
     switch (s) {
-    case CLBlastOpenCLCompilerNotAvailable: return "no OpenCL compiler";
-    case CLBlastTempBufferAllocFailure: return "temporary buffer allocation failed";
-    case CLBlastOpenCLOutOfResources: return "CL_OUT_OF_RESOURCES";
-    case CLBlastOpenCLOutOfHostMemory: return "CL_OUT_OF_HOST_MEMORY";
-    case CLBlastOpenCLBuildProgramFailure: return "its kernels failed to build";
-    case CLBlastInvalidLocalMemUsage: return "not enough local memory";
-    case CLBlastNoHalfPrecision: return "no half precision";
-    case CLBlastNoDoublePrecision: return "no double precision";
+    case CLBlastOpenCLCompilerNotAvailable:
+        return "no OpenCL compiler";
+    case CLBlastTempBufferAllocFailure:
+        return "temporary buffer allocation failed";
+    case CLBlastOpenCLOutOfResources:
+        return "CL_OUT_OF_RESOURCES";
+    case CLBlastOpenCLOutOfHostMemory:
+        return "CL_OUT_OF_HOST_MEMORY";
+    case CLBlastOpenCLBuildProgramFailure:
+        return "its kernels failed to build";
+    case CLBlastInvalidLocalMemUsage:
+        return "not enough local memory";
+    case CLBlastNoHalfPrecision:
+        return "no half precision";
+    case CLBlastNoDoublePrecision:
+        return "no double precision";
     case CLBlastInsufficientMemoryA:
     case CLBlastInsufficientMemoryB:
-    case CLBlastInsufficientMemoryC: return "a buffer is too small for the matrix";
+    case CLBlastInsufficientMemoryC:
+        return "a buffer is too small for the matrix";
     case CLBlastInvalidLocalThreadsTotal:
-    case CLBlastInvalidLocalThreadsDim: return "work-group too large for the device";
-    case CLBlastNotImplemented: return "not implemented";
-    default: return "see clblast_c.h";
+    case CLBlastInvalidLocalThreadsDim:
+        return "work-group too large for the device";
+    case CLBlastNotImplemented:
+        return "not implemented";
+    default:
+        return "see clblast_c.h";
     }
 }
 
 static clg_status gemm_fn(void *user, cl_command_queue q, cl_event *done) {
     const gemm_call *c = user;
     const size_t T = (size_t)c->sp->cur_T;
-    CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes, T,
-                                       (size_t)c->rows, (size_t)c->cols, 1.0f, clg_buffer_mem(c->x), 0,
-                                       (size_t)c->x_stride, clg_buffer_mem(c->w), 0, (size_t)c->cols, c->beta,
-                                       clg_buffer_mem(c->y), 0, (size_t)c->y_stride, &q, done);
+    CLBlastStatusCode s = CLBlastSgemm(
+        CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes, T, (size_t)c->rows,
+        (size_t)c->cols, 1.0f, clg_buffer_mem(c->x), 0, (size_t)c->x_stride, clg_buffer_mem(c->w),
+        0, (size_t)c->cols, c->beta, clg_buffer_mem(c->y), 0, (size_t)c->y_stride, &q, done);
     if (s != CLBlastSuccess)
-        return clg_fail(CLG_ERR_OPENCL, "CLBlastSgemm (%zu x %d x %d, %s into '%s') failed with status %d (%s)", T,
-                        c->rows, c->cols, c->beta != 0 ? "accumulating" : "writing", clg_buffer_name(c->y), (int)s,
-                        blas_status(s));
+        return clg_fail(CLG_ERR_OPENCL,
+                        "CLBlastSgemm (%zu x %d x %d, %s into '%s') failed with status %d (%s)", T,
+                        c->rows, c->cols, c->beta != 0 ? "accumulating" : "writing",
+                        clg_buffer_name(c->y), (int)s, blas_status(s));
     return CLG_OK;
 }
 
 /* w [rows, cols] of type dtype into rows row0 .. of m->w_f32: (W, out, rows, cols, out_row0) */
-static clg_status dequant_task(llm_model *m, step_plan *sp, clg_graph *g, const char *name, int dtype,
-                               clg_buffer *w, int rows, int cols, int row0, clg_task **out) {
+static clg_status dequant_task(llm_model *m, step_plan *sp, clg_graph *g, const char *name,
+                               int dtype, clg_buffer *w, int rows, int cols, int row0,
+                               clg_task **out) {
     char kernel[32];
     snprintf(kernel, sizeof kernel, "dequant_%s", llm_kernel_suffix(dtype));
     clg_task *t;
@@ -107,16 +122,18 @@ static clg_status dequant_task(llm_model *m, step_plan *sp, clg_graph *g, const 
     if (st == CLG_OK) st = clg_task_arg_int(t, DEQUANT_COLS, cols);
     if (st == CLG_OK) st = clg_task_arg_int(t, DEQUANT_ROW0, row0);
     if (st == CLG_OK) {
-        size_t l[2] = {GEMM_LOCAL, 1}, gs[2] = {((size_t)(cols + 31) / 32 + GEMM_LOCAL - 1) / GEMM_LOCAL * GEMM_LOCAL,
-                                               (size_t)rows};
+        size_t l[2] = {GEMM_LOCAL, 1},
+               gs[2] = {((size_t)(cols + 31) / 32 + GEMM_LOCAL - 1) / GEMM_LOCAL * GEMM_LOCAL,
+                        (size_t)rows};
         st = clg_task_set_range(t, 2, gs, l);
     }
     *out = t;
     return st;
 }
 
-clg_status llm_gemm_layer(llm_model *m, step_plan *sp, clg_graph *g, int i, mm_kind k, clg_buffer *w,
-                          clg_buffer *w_up, clg_buffer *x, clg_buffer *y, int rows, int cols, int accumulate) {
+clg_status llm_gemm_layer(llm_model *m, step_plan *sp, clg_graph *g, int i, mm_kind k,
+                          clg_buffer *w, clg_buffer *w_up, clg_buffer *x, clg_buffer *y, int rows,
+                          int cols, int accumulate) {
     if (!llm_gemm_offered(m, sp, k)) return CLG_OK;
     clg_task **tasks = sp->layers[i].gemm[k];
     gemm_call *c = &sp->calls[(size_t)i * 4 + (size_t)k];
@@ -126,10 +143,13 @@ clg_status llm_gemm_layer(llm_model *m, step_plan *sp, clg_graph *g, int i, mm_k
     size_t n = 0;
     clg_status st;
     snprintf(name, sizeof name, "%s.dequant%s", kind, ffn ? "_gate" : "");
-    if ((st = dequant_task(m, sp, g, name, dtype, w, rows, cols, 0, &tasks[n++])) != CLG_OK) return st;
+    if ((st = dequant_task(m, sp, g, name, dtype, w, rows, cols, 0, &tasks[n++])) != CLG_OK)
+        return st;
     if (ffn) {
         snprintf(name, sizeof name, "%s.dequant_up", kind);
-        if ((st = dequant_task(m, sp, g, name, dtype, w_up, rows, cols, rows, &tasks[n++])) != CLG_OK) return st;
+        if ((st = dequant_task(m, sp, g, name, dtype, w_up, rows, cols, rows, &tasks[n++])) !=
+            CLG_OK)
+            return st;
     }
     /* The Sgemm: x [T, cols] . W^T into y [T, rows] (the FFN: gate|up [T, 2 rows]). */
     *c = (gemm_call){.sp = sp,
@@ -154,7 +174,8 @@ clg_status llm_gemm_layer(llm_model *m, step_plan *sp, clg_graph *g, int i, mm_k
         tasks[n++] = t;
         if ((st = clg_task_arg_buffer(t, SWIGLU_GU, m->ffn_gu, CLG_READ)) != CLG_OK ||
             (st = clg_task_arg_buffer(t, SWIGLU_H, y, CLG_WRITE)) != CLG_OK ||
-            (st = clg_task_arg_int(t, SWIGLU_N, rows)) != CLG_OK || (st = clg_task_arg_int(t, SWIGLU_T, 1)) != CLG_OK ||
+            (st = clg_task_arg_int(t, SWIGLU_N, rows)) != CLG_OK ||
+            (st = clg_task_arg_int(t, SWIGLU_T, 1)) != CLG_OK ||
             (st = clg_task_arg_int(t, SWIGLU_H_STRIDE, rows)) != CLG_OK)
             return st;
     }
@@ -167,7 +188,8 @@ clg_status llm_gemm_set_batch(llm_model *m, step_plan *sp, int T) {
     for (int i = 0; i < m->hp.n_layer; i++) {
         clg_task *const *tasks = sp->layers[i].gemm[MM_FFN];
         clg_task *t = tasks[3]; /* dequant_gate, dequant_up, the Sgemm, swiglu */
-        size_t l[2] = {GEMM_LOCAL, 1}, g[2] = {((size_t)m->hp.n_ff + GEMM_LOCAL - 1) / GEMM_LOCAL * GEMM_LOCAL, (size_t)T};
+        size_t l[2] = {GEMM_LOCAL, 1},
+               g[2] = {((size_t)m->hp.n_ff + GEMM_LOCAL - 1) / GEMM_LOCAL * GEMM_LOCAL, (size_t)T};
         clg_status st = clg_task_arg_int(t, SWIGLU_T, T);
         if (st == CLG_OK) st = clg_task_set_range(t, 2, g, l);
         if (st != CLG_OK) return st;
@@ -182,7 +204,8 @@ clg_status llm_gemm_register(llm_model *m, step_plan *sp) {
         clg_task **all = malloc((size_t)m->hp.n_layer * 4 * sizeof *all);
         if (!all) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "library GEMM tasks");
         for (int i = 0; i < m->hp.n_layer; i++)
-            for (clg_task *const *t = sp->layers[i].gemm[k]; *t; t++) all[n++] = *t;
+            for (clg_task *const *t = sp->layers[i].gemm[k]; *t; t++)
+                all[n++] = *t;
         clg_status st = clg_kind_add_alternative(sp->mm[k], "clblast", all, n);
         free(all);
         if (st != CLG_OK) return st;

@@ -15,21 +15,21 @@
     } while (0)
 
 enum { FIXED_LOCAL = 16 }; /* local size of the small fixed kernels (embed, copy, merge) */
-enum { TUNE_REPS_NORM = 15 }; /* the norms take a microsecond or two per task on a CPU, where a
-                                 shared machine's noise is as large as their differences */
+enum {
+    TUNE_REPS_NORM = 15
+}; /* the norms take a microsecond or two per task on a CPU, where a
+      shared machine's noise is as large as their differences */
 
-static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+static size_t round_up(size_t n, size_t m) {
+    return (n + m - 1) / m * m;
+}
 
 /* Global g rounded up to the local sizes l (every kernel bounds-checks its ids). */
-static clg_status set_range(clg_task *t, unsigned dims, size_t g0, size_t g1, size_t g2, size_t l0, size_t l1,
-                            size_t l2) {
+static clg_status set_range(clg_task *t, unsigned dims, size_t g0, size_t g1, size_t g2, size_t l0,
+                            size_t l1, size_t l2) {
     size_t g[3] = {round_up(g0, l0), round_up(g1, l1), round_up(g2, l2)}, l[3] = {l0, l1, l2};
     return clg_task_set_range(t, dims, g, l);
 }
-
-
-
-
 
 /* ---- the kinds' layouts ------------------------------------------------------------
  * Each kernel file's variants differ in how work-items map to rows (cl/matmul.cl,
@@ -43,8 +43,8 @@ static clg_status shape_range(void *user, clg_task *t, unsigned slot, const clg_
     const int per_row = strcmp(c->variant, "row") != 0;
     switch (s->op) {
     case SHAPE_PRODUCT: /* (rows, token tiles) */
-        return set_range(t, 2, per_row ? (size_t)s->rows * l : (size_t)s->rows, (T + (size_t)s->sp->tile - 1) / (size_t)s->sp->tile, 1,
-                         l, 1, 1);
+        return set_range(t, 2, per_row ? (size_t)s->rows * l : (size_t)s->rows,
+                         (T + (size_t)s->sp->tile - 1) / (size_t)s->sp->tile, 1, l, 1, 1);
     case SHAPE_NORM: /* (T) */
         return set_range(t, 1, per_row ? T * l : T, 1, 1, l, 1, 1);
     case SHAPE_ATTENTION:
@@ -52,7 +52,8 @@ static clg_status shape_range(void *user, clg_task *t, unsigned slot, const clg_
             return set_range(t, 3, (size_t)hp->head_dim, (size_t)hp->n_head, T, FIXED_LOCAL, 1, 1);
         if (!strcmp(c->variant, "split")) /* (heads * ATT_WG, T, parts) */
             return set_range(t, 3, (size_t)hp->n_head * l, T, (size_t)s->m->attn_split, l, 1, 1);
-        return set_range(t, 2, per_row ? (size_t)hp->n_head * l : (size_t)hp->n_head, T, 1, l, 1, 1);
+        return set_range(t, 2, per_row ? (size_t)hp->n_head * l : (size_t)hp->n_head, T, 1, l, 1,
+                         1);
     }
     return clg_fail(CLG_ERR_INVALID_ARG, "unknown layout");
 }
@@ -61,7 +62,9 @@ static clg_status shape_range(void *user, clg_task *t, unsigned slot, const clg_
  * cache up to each token's position, so its variants are timed at a position a chat reaches:
  * at the tuning batch's own positions (a few dozen) a work-group per head would have one key
  * per item. The cache beyond what was written holds zeros, which cost as much to read. */
-int llm_att_tune_pos(const llm_model *m) { return m->hp.n_ctx - 1 < 512 ? m->hp.n_ctx - 1 : 512; }
+int llm_att_tune_pos(const llm_model *m) {
+    return m->hp.n_ctx - 1 < 512 ? m->hp.n_ctx - 1 : 512;
+}
 
 /* Before the attention's variants are timed: its T tokens at the positions just before
  * llm_att_tune_pos (uploaded with each tuning step; the next evaluation sets its own). */
@@ -70,12 +73,16 @@ static clg_status attention_prepare(void *user, int on) {
     llm_model *m = s->m;
     if (!on) return CLG_OK;
     const int T = s->sp->cur_T, last = llm_att_tune_pos(m);
-    for (int i = 0; i < T; i++) m->pos_host[i] = last - T + 1 + i > 0 ? last - T + 1 + i : 0;
+    for (int i = 0; i < T; i++)
+        m->pos_host[i] = last - T + 1 + i > 0 ? last - T + 1 + i : 0;
     return clg_buffer_set_transfer_bytes(m->pos, (size_t)T * sizeof(int32_t));
 }
 
 static int mm_rows(const llm_model *m, mm_kind k) {
-    return k == MM_QKV ? m->qkv_dim : k == MM_FFN ? m->hp.n_ff : k == MM_OUT ? m->hp.n_vocab : m->hp.n_embd;
+    return k == MM_QKV   ? m->qkv_dim
+           : k == MM_FFN ? m->hp.n_ff
+           : k == MM_OUT ? m->hp.n_vocab
+                         : m->hp.n_embd;
 }
 
 /* The kernel slot a product kind's tasks run: cl/matmul.cl declares matmul_TY, then
@@ -94,10 +101,14 @@ static clg_status add_kinds(llm_model *m, step_plan *sp) {
     char name[64], opts[64], opts_q8[80];
     snprintf(opts, sizeof opts, "-DMM_TT=%d", sp->tile);
     /* where the device keeps denormals, f16 scales decode with a shift (cl/matmul_q8.cl) */
-    snprintf(opts_q8, sizeof opts_q8, "%s%s", opts, clg_context_device(m->ctx)->has_denorm ? " -DHALF_DENORM=1" : "");
+    snprintf(opts_q8, sizeof opts_q8, "%s%s", opts,
+             clg_context_device(m->ctx)->has_denorm ? " -DHALF_DENORM=1" : "");
     for (int k = 0; k < MM_KINDS; k++) {
         const int q8 = llm_mm_q8(m, (mm_kind)k);
-        sp->mm_shape[k] = (kind_shape){.m = m, .sp = sp, .op = SHAPE_PRODUCT, .rows = mm_rows(m, (mm_kind)k),
+        sp->mm_shape[k] = (kind_shape){.m = m,
+                                       .sp = sp,
+                                       .op = SHAPE_PRODUCT,
+                                       .rows = mm_rows(m, (mm_kind)k),
                                        .head = k == MM_OUT};
         snprintf(name, sizeof name, "%s.%s", sp->name, llm_mm_kind_name((mm_kind)k));
         clg_kind_desc d = {.name = name,
@@ -113,7 +124,10 @@ static clg_status add_kinds(llm_model *m, step_plan *sp) {
         if (llm_mm_q8(m, fused_into[k])) continue;
         sp->norm_shape[k] = (kind_shape){.m = m, .sp = sp, .op = SHAPE_NORM, .head = k == NORM_OUT};
         snprintf(name, sizeof name, "%s.%s", sp->name, norm_names[k]);
-        clg_kind_desc d = {.name = name, .file = "norm", .range = shape_range, .user = &sp->norm_shape[k],
+        clg_kind_desc d = {.name = name,
+                           .file = "norm",
+                           .range = shape_range,
+                           .user = &sp->norm_shape[k],
                            .reps = TUNE_REPS_NORM};
         TRY(clg_planner_add_kind(m->planner, &d, &sp->norm[k]));
     }
@@ -144,12 +158,18 @@ typedef struct builder {
 
 /* Weight product args: y (+)= W x for kind k, with the RMSNorm of weight norm_w fused in
  * where 8-bit activations fuse it. */
-static llm_matmul product(const builder *b, mm_kind k, clg_buffer *w, clg_buffer *x, clg_buffer *y, int cols,
-                          int accumulate, clg_buffer *norm_w) {
+static llm_matmul product(const builder *b, mm_kind k, clg_buffer *w, clg_buffer *x, clg_buffer *y,
+                          int cols, int accumulate, clg_buffer *norm_w) {
     const int q8 = llm_mm_q8(b->m, k);
-    return (llm_matmul){.w = w, .x = x, .y = y, .rows = mm_rows(b->m, k), .cols = cols, .accumulate = accumulate,
+    return (llm_matmul){.w = w,
+                        .x = x,
+                        .y = y,
+                        .rows = mm_rows(b->m, k),
+                        .cols = cols,
+                        .accumulate = accumulate,
                         .q8_tile = q8 ? llm_q8_tile_bytes(b->sp->tile, cols) : 0,
-                        .norm_w = q8 ? norm_w : NULL, .eps = b->m->hp.rms_eps};
+                        .norm_w = q8 ? norm_w : NULL,
+                        .eps = b->m->hp.rms_eps};
 }
 
 /* One transformer layer: x += attention(norm(x)); x += ffn(norm(x)). */
@@ -170,23 +190,42 @@ static clg_status build_layer(builder *b, int i) {
     /* attention: xn = rmsnorm(x); q|k|v = xn Wqkv; RoPE, K and V into the cache */
     clg_buffer *qkv_in = m->x;
     if (sp->norm[NORM_ATTN]) {
-        TRY(llm_op_rmsnorm(g, "attn_norm", sp->norm[NORM_ATTN], m->x, w->attn_norm, m->xn, E, eps, &L->attn_norm));
+        TRY(llm_op_rmsnorm(g, "attn_norm", sp->norm[NORM_ATTN], m->x, w->attn_norm, m->xn, E, eps,
+                           &L->attn_norm));
         qkv_in = m->xn;
     }
     llm_matmul a = product(b, MM_QKV, w->qkv, qkv_in, m->qkv, E, 0, w->attn_norm);
     TRY(llm_op_matmul(g, "qkv", sp->mm[MM_QKV], mm_slot(m, MM_QKV), &a, &L->qkv));
     TRY(llm_gemm_layer(m, sp, g, i, MM_QKV, w->qkv, NULL, m->xn, m->qkv, m->qkv_dim, E, 0));
-    llm_rope_kv r = {.qkv = m->qkv, .k_cache = w->k_cache, .v_cache = w->v_cache, .pos = m->pos,
-                     .inv_freq = m->rope_inv_freq, .row_stride = m->qkv_dim, .n_head = hp->n_head,
-                     .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim, .n_rot = hp->n_rot,
-                     .neox = hp->rope_neox, .ctx = hp->n_ctx};
+    llm_rope_kv r = {.qkv = m->qkv,
+                     .k_cache = w->k_cache,
+                     .v_cache = w->v_cache,
+                     .pos = m->pos,
+                     .inv_freq = m->rope_inv_freq,
+                     .row_stride = m->qkv_dim,
+                     .n_head = hp->n_head,
+                     .n_head_kv = hp->n_head_kv,
+                     .head_dim = hp->head_dim,
+                     .n_rot = hp->n_rot,
+                     .neox = hp->rope_neox,
+                     .ctx = hp->n_ctx};
     TRY(llm_op_rope_kv(g, b->rope, &r, &L->rope_kv));
     /* att = softmax(q K^T / sqrt(d)) V over the cache */
     const int split = !strcmp(clg_kind_choice(sp->attn)->variant, "split");
-    llm_attention at = {.q = m->qkv, .k_cache = w->k_cache, .v_cache = w->v_cache, .pos = m->pos, .out = m->att,
-                        .q_stride = m->qkv_dim, .q_off = 0, .out_stride = q_dim, .n_heads = hp->n_head,
-                        .n_kv_heads = hp->n_head_kv, .head_dim = hp->head_dim, .ctx = hp->n_ctx,
-                        .scale = 1.0f / sqrtf((float)hp->head_dim), .part = split ? m->att_part : NULL,
+    llm_attention at = {.q = m->qkv,
+                        .k_cache = w->k_cache,
+                        .v_cache = w->v_cache,
+                        .pos = m->pos,
+                        .out = m->att,
+                        .q_stride = m->qkv_dim,
+                        .q_off = 0,
+                        .out_stride = q_dim,
+                        .n_heads = hp->n_head,
+                        .n_kv_heads = hp->n_head_kv,
+                        .head_dim = hp->head_dim,
+                        .ctx = hp->n_ctx,
+                        .scale = 1.0f / sqrtf((float)hp->head_dim),
+                        .part = split ? m->att_part : NULL,
                         .n_split = m->attn_split};
     TRY(llm_op_attention(g, sp->attn, &at, &L->attn, &L->attn_merge));
     /* x += att Wo (the residual add fused into the product) */
@@ -197,7 +236,8 @@ static clg_status build_layer(builder *b, int i) {
     /* feed-forward: h = silu(xn Wg) * (xn Wu); x += h Wd */
     clg_buffer *ffn_in = m->x;
     if (sp->norm[NORM_FFN]) {
-        TRY(llm_op_rmsnorm(g, "ffn_norm", sp->norm[NORM_FFN], m->x, w->ffn_norm, m->xn, E, eps, &L->ffn_norm));
+        TRY(llm_op_rmsnorm(g, "ffn_norm", sp->norm[NORM_FFN], m->x, w->ffn_norm, m->xn, E, eps,
+                           &L->ffn_norm));
         ffn_in = m->xn;
     }
     a = product(b, MM_FFN, w->gate, ffn_in, m->ffh, E, 0, w->ffn_norm);
@@ -222,19 +262,23 @@ static clg_status build_head(builder *b, int greedy, clg_graph **out) {
     clg_status st;
     char name[48];
     clg_graph *g;
-    snprintf(name, sizeof name, "%s%s", sp == &m->prefill ? "prefill." : "", greedy ? "greedy" : "logits");
+    snprintf(name, sizeof name, "%s%s", sp == &m->prefill ? "prefill." : "",
+             greedy ? "greedy" : "logits");
     TRY(clg_graph_create(m->ctx, name, &g));
     TRY(llm_op_copy_row(g, "copy_last", b->rows, m->x, m->last, hp->n_embd, &H->copy_last));
     TRY(set_range(H->copy_last, 1, (size_t)hp->n_embd, 1, 1, FIXED_LOCAL, 1, 1));
     clg_buffer *in = m->last;
     if (sp->norm[NORM_OUT]) {
-        TRY(llm_op_rmsnorm(g, "output_norm", sp->norm[NORM_OUT], m->last, m->out_norm_w, m->xn, hp->n_embd,
-                           hp->rms_eps, &H->out_norm));
+        TRY(llm_op_rmsnorm(g, "output_norm", sp->norm[NORM_OUT], m->last, m->out_norm_w, m->xn,
+                           hp->n_embd, hp->rms_eps, &H->out_norm));
         in = m->xn;
     }
-    llm_matmul a = product(b, MM_OUT, m->output, in, greedy ? m->logits_dev : m->logits, hp->n_embd, 0, m->out_norm_w);
+    llm_matmul a = product(b, MM_OUT, m->output, in, greedy ? m->logits_dev : m->logits, hp->n_embd,
+                           0, m->out_norm_w);
     TRY(llm_op_matmul(g, "output", sp->mm[MM_OUT], mm_slot(m, MM_OUT), &a, &H->out_logits));
-    if (greedy) TRY(llm_op_argmax(g, b->argmax, b->argmax_wg, m->logits_dev, hp->n_vocab, m->token_out, &H->argmax));
+    if (greedy)
+        TRY(llm_op_argmax(g, b->argmax, b->argmax_wg, m->logits_dev, hp->n_vocab, m->token_out,
+                          &H->argmax));
     *out = g;
     return CLG_OK;
 fail:
@@ -256,19 +300,22 @@ static clg_status build_plan(builder *b, step_plan *sp) {
     TRY(clg_plan_create(m->ctx, &sp->plan));
 
     TRY(clg_graph_create(m->ctx, sp == &m->prefill ? "prefill.embed" : "embed", &g));
-    TRY(llm_op_embed(g, b->embed, llm_kernel_suffix(m->tok_type), m->tok_embd, m->tokens, m->x, hp->n_embd,
-                     &sp->embed));
+    TRY(llm_op_embed(g, b->embed, llm_kernel_suffix(m->tok_type), m->tok_embd, m->tokens, m->x,
+                     hp->n_embd, &sp->embed));
     TRY(clg_plan_add_graph(sp->plan, g));
-    for (int i = 0; i < hp->n_layer; i++) TRY(build_layer(b, i));
+    for (int i = 0; i < hp->n_layer; i++)
+        TRY(build_layer(b, i));
     TRY(llm_gemm_register(m, sp));
 
     clg_graph *heads[2];
-    for (int h = 0; h < 2; h++) TRY(build_head(b, h, &heads[h]));
+    for (int h = 0; h < 2; h++)
+        TRY(build_head(b, h, &heads[h]));
     TRY(clg_plan_add_graph(sp->plan, heads[0]));
     /* The greedy plan borrows the same graphs, with its own head. */
     TRY(clg_plan_create(m->ctx, &sp->greedy_plan));
     size_t n_graphs = clg_plan_graph_count(sp->plan);
-    for (size_t i = 0; i + 1 < n_graphs; i++) TRY(clg_plan_add_graph(sp->greedy_plan, clg_plan_graph(sp->plan, i)));
+    for (size_t i = 0; i + 1 < n_graphs; i++)
+        TRY(clg_plan_add_graph(sp->greedy_plan, clg_plan_graph(sp->plan, i)));
     TRY(clg_plan_add_graph(sp->greedy_plan, heads[1]));
     return llm_set_batch(m, sp, 1);
 fail:
@@ -278,13 +325,16 @@ fail:
 clg_status llm_build_plans(llm_model *m) {
     clg_status st;
     builder b = {.m = m, .argmax_wg = 256}; /* ARGMAX_WG's default */
-    TRY(clg_program_get(m->ctx, "matmul", "-DMM_TT=1", &b.embed)); /* embed_TY: the decode products' build */
-    TRY(clg_program_get(m->ctx, "rope", m->hp.kv_f16 ? "-DKV_F16" : "", &b.rope)); /* stores f16 K, V */
+    TRY(clg_program_get(m->ctx, "matmul", "-DMM_TT=1",
+                        &b.embed)); /* embed_TY: the decode products' build */
+    TRY(clg_program_get(m->ctx, "rope", m->hp.kv_f16 ? "-DKV_F16" : "",
+                        &b.rope)); /* stores f16 K, V */
     TRY(clg_program_get(m->ctx, "rows", "", &b.rows));
     TRY(clg_program_get(m->ctx, "argmax", "", &b.argmax));
     /* One work-group: it must fit this kernel's own limit (llvmpipe: 32 of 1024). */
     if (b.argmax_wg > clg_program_max_local(b.argmax, "argmax")) {
-        while (b.argmax_wg > clg_program_max_local(b.argmax, "argmax")) b.argmax_wg /= 2;
+        while (b.argmax_wg > clg_program_max_local(b.argmax, "argmax"))
+            b.argmax_wg /= 2;
         char opts[32];
         snprintf(opts, sizeof opts, "-DARGMAX_WG=%zu", b.argmax_wg);
         TRY(clg_program_get(m->ctx, "argmax", opts, &b.argmax));
@@ -322,9 +372,11 @@ clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
         TRY(clg_task_arg_int(L->down, MATMUL_T, T));
     }
     TRY(llm_gemm_set_batch(m, sp, T));
-    for (int h = 0; h < 2; h++) TRY(clg_task_arg_int(sp->head[h].copy_last, COPY_ROW, T - 1));
+    for (int h = 0; h < 2; h++)
+        TRY(clg_task_arg_int(sp->head[h].copy_last, COPY_ROW, T - 1));
     /* the ranges of the planner's kinds follow T */
-    for (int k = 0; k < MM_KINDS; k++) TRY(clg_kind_update(sp->mm[k]));
+    for (int k = 0; k < MM_KINDS; k++)
+        TRY(clg_kind_update(sp->mm[k]));
     for (int k = 0; k < NORM_KINDS; k++)
         if (sp->norm[k]) TRY(clg_kind_update(sp->norm[k]));
     TRY(clg_kind_update(sp->attn));
@@ -334,15 +386,19 @@ fail:
 
 /* ---- evaluation ---------------------------------------------------------------------- */
 
-static clg_status eval(llm_model *m, const int32_t *tokens, int n, int pos, float *logits, int32_t *token) {
+static clg_status eval(llm_model *m, const int32_t *tokens, int n, int pos, float *logits,
+                       int32_t *token) {
     const llm_hparams *hp = &m->hp;
-    if (n < 1 || pos < 0) return clg_fail(CLG_ERR_INVALID_ARG, "evaluating %d tokens at position %d", n, pos);
+    if (n < 1 || pos < 0)
+        return clg_fail(CLG_ERR_INVALID_ARG, "evaluating %d tokens at position %d", n, pos);
     if ((long)pos + n > hp->n_ctx)
-        return clg_fail(CLG_ERR_INVALID_ARG, "%d tokens at position %d exceed the context of %d tokens (--ctx)", n,
-                        pos, hp->n_ctx);
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "%d tokens at position %d exceed the context of %d tokens (--ctx)", n, pos,
+                        hp->n_ctx);
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
-            return clg_fail(CLG_ERR_INVALID_ARG, "token id %d outside the vocabulary of %d", tokens[i], hp->n_vocab);
+            return clg_fail(CLG_ERR_INVALID_ARG, "token id %d outside the vocabulary of %d",
+                            tokens[i], hp->n_vocab);
     clg_status st = CLG_OK;
     for (int done = 0; done < n;) {
         int T = n - done < hp->n_batch ? n - done : hp->n_batch;
@@ -371,6 +427,7 @@ clg_status llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, f
     return eval(m, tokens, n, pos, logits, NULL);
 }
 
-clg_status llm_model_eval_greedy(llm_model *m, const int32_t *tokens, int n, int pos, int32_t *token) {
+clg_status llm_model_eval_greedy(llm_model *m, const int32_t *tokens, int n, int pos,
+                                 int32_t *token) {
     return eval(m, tokens, n, pos, NULL, token);
 }

@@ -10,12 +10,12 @@
 
 /* The weights and KV cache of one layer (buffers shared by both step plans). */
 typedef struct layer_weights {
-    clg_buffer *attn_norm; /* [n_embd] f32 */
-    clg_buffer *qkv;       /* [q_dim + 2 kv_dim, n_embd] q | k | v rows, qkv_type */
-    clg_buffer *wo;        /* [n_embd, q_dim] */
-    clg_buffer *ffn_norm;  /* [n_embd] f32 */
-    clg_buffer *gate, *up; /* [n_ff, n_embd] */
-    clg_buffer *down;      /* [n_embd, n_ff] */
+    clg_buffer *attn_norm;         /* [n_embd] f32 */
+    clg_buffer *qkv;               /* [q_dim + 2 kv_dim, n_embd] q | k | v rows, qkv_type */
+    clg_buffer *wo;                /* [n_embd, q_dim] */
+    clg_buffer *ffn_norm;          /* [n_embd] f32 */
+    clg_buffer *gate, *up;         /* [n_ff, n_embd] */
+    clg_buffer *down;              /* [n_embd, n_ff] */
     clg_buffer *k_cache, *v_cache; /* [n_head_kv, n_ctx, head_dim] f32 or f16 */
     int qkv_type, wo_type, ffn_type, down_type; /* llm_dtype */
 } layer_weights;
@@ -38,8 +38,8 @@ typedef struct kind_shape {
     struct llm_model *m;
     struct step_plan *sp;
     enum { SHAPE_PRODUCT, SHAPE_NORM, SHAPE_ATTENTION } op;
-    int rows;  /* products: output rows */
-    int head;  /* 1: the head's tasks, which run on one token */
+    int rows; /* products: output rows */
+    int head; /* 1: the head's tasks, which run on one token */
 } kind_shape;
 
 /* The tasks after the last layer: the last token's row, the final norm, the output
@@ -51,22 +51,22 @@ typedef struct head_tasks {
 /* The graphs embed, layer.0 .. layer.N-1, logits for one token-tile size of the
  * products: 1 for decode steps, MM_TT_PREFILL for prompt batches. */
 typedef struct step_plan {
-    const char *name;         /* "decode" or "prefill": the kinds' prefix */
+    const char *name; /* "decode" or "prefill": the kinds' prefix */
     clg_plan *plan;
-    clg_plan *greedy_plan;    /* the same graphs with a head that returns only the argmax */
-    int tile;                 /* MM_TT of the products */
-    int cur_T;                /* the token count the tasks are set for */
+    clg_plan *greedy_plan; /* the same graphs with a head that returns only the argmax */
+    int tile;              /* MM_TT of the products */
+    int cur_T;             /* the token count the tasks are set for */
     clg_kind *mm[MM_KINDS];
     clg_kind *norm[NORM_KINDS]; /* NULL where fused */
     clg_kind *attn;
     kind_shape mm_shape[MM_KINDS], norm_shape[NORM_KINDS], attn_shape;
     clg_task *embed;
-    head_tasks head[2];       /* 0: logits come back; 1: logits stay, the argmax comes back */
-    layer_tasks *layers;      /* [n_layer] */
+    head_tasks head[2];  /* 0: logits come back; 1: logits stay, the argmax comes back */
+    layer_tasks *layers; /* [n_layer] */
     /* The library GEMM path (gemm.c; prefill only, NULL elsewhere). */
-    clg_program *matmul;      /* its dequantization kernels */
+    clg_program *matmul; /* its dequantization kernels */
     clg_program *swiglu;
-    struct gemm_call *calls;  /* [n_layer][4] the Sgemm call tasks' parameters (owned) */
+    struct gemm_call *calls; /* [n_layer][4] the Sgemm call tasks' parameters (owned) */
 } step_plan;
 
 struct llm_model {
@@ -74,36 +74,36 @@ struct llm_model {
     llm_hparams hp;
     clg_context *ctx;
     clg_planner *planner;
-    int is_gpu;         /* the device is a GPU (defaults: float activations, split attention) */
-    int qkv_dim;        /* (n_head + 2 n_head_kv) * head_dim */
-    int gemm_mode;      /* LLM_GEMM_* (llm_model_options.prefill_gemm) */
-    int replay;         /* llm_model_options.replay */
+    int is_gpu;    /* the device is a GPU (defaults: float activations, split attention) */
+    int qkv_dim;   /* (n_head + 2 n_head_kv) * head_dim */
+    int gemm_mode; /* LLM_GEMM_* (llm_model_options.prefill_gemm) */
+    int replay;    /* llm_model_options.replay */
     /* device buffers; shapes with B = n_batch */
-    clg_buffer *tokens; /* [B] int, EVERY_EXECUTION */
-    clg_buffer *pos;    /* [B] int, EVERY_EXECUTION */
-    clg_buffer *x;      /* [B, n_embd] residual stream */
-    clg_buffer *xn;     /* [B, n_embd] normed */
-    clg_buffer *qkv;    /* [B, qkv_dim] q | k | v */
-    clg_buffer *att;    /* [B, n_head * head_dim] */
-    clg_buffer *ffh;    /* [B, n_ff] */
-    clg_buffer *last;   /* [n_embd] the last token's row */
-    clg_buffer *logits; /* [n_vocab] EVERY_EXECUTION */
+    clg_buffer *tokens;     /* [B] int, EVERY_EXECUTION */
+    clg_buffer *pos;        /* [B] int, EVERY_EXECUTION */
+    clg_buffer *x;          /* [B, n_embd] residual stream */
+    clg_buffer *xn;         /* [B, n_embd] normed */
+    clg_buffer *qkv;        /* [B, qkv_dim] q | k | v */
+    clg_buffer *att;        /* [B, n_head * head_dim] */
+    clg_buffer *ffh;        /* [B, n_ff] */
+    clg_buffer *last;       /* [n_embd] the last token's row */
+    clg_buffer *logits;     /* [n_vocab] EVERY_EXECUTION */
     clg_buffer *logits_dev; /* [n_vocab] DEVICE_ONLY, for the greedy head */
     clg_buffer *token_out;  /* [1] int EVERY_EXECUTION: the greedy head's argmax */
     int32_t token_host;
     clg_buffer *rope_inv_freq; /* [n_rot/2] angle per position of each RoPE pair */
     float *rope_inv_host;      /* its host copy (owned) */
-    clg_buffer *att_part; /* [n_head, attn_split, head_dim + 2] decode attention partials */
-    int attn_split;       /* parts of the decode attention; <= 1: none */
+    clg_buffer *att_part;      /* [n_head, attn_split, head_dim + 2] decode attention partials */
+    int attn_split;            /* parts of the decode attention; <= 1: none */
     int32_t *tok_host, *pos_host;
     float *logits_host;
-    void **qkv_host;    /* per layer: concatenated q|k|v weight rows (owned until uploaded) */
+    void **qkv_host; /* per layer: concatenated q|k|v weight rows (owned until uploaded) */
     layer_weights *lw;
     clg_buffer *tok_embd, *out_norm_w, *output; /* output == tok_embd when tied */
     int tok_type, out_type;
-    clg_buffer *w_f32;    /* [rows, cols] f32 scratch: the weight a library GEMM reads (the
-                             largest layer matrix, gate|up stacked); NULL when not offered */
-    clg_buffer *ffn_gu;   /* [B, 2 n_ff] gate|up products of the library FFN */
+    clg_buffer *w_f32;  /* [rows, cols] f32 scratch: the weight a library GEMM reads (the
+                           largest layer matrix, gate|up stacked); NULL when not offered */
+    clg_buffer *ffn_gu; /* [B, 2 n_ff] gate|up products of the library FFN */
     step_plan decode, prefill;
 };
 

@@ -7,9 +7,11 @@
 
 #include "graphs/llama/llama_impl.h"
 
-
 int llm_act_from_name(const char *name) {
-    return !strcmp(name, "auto") ? LLM_ACT_AUTO : !strcmp(name, "f32") ? LLM_ACT_F32 : !strcmp(name, "q8") ? LLM_ACT_Q8 : -1;
+    return !strcmp(name, "auto")  ? LLM_ACT_AUTO
+           : !strcmp(name, "f32") ? LLM_ACT_F32
+           : !strcmp(name, "q8")  ? LLM_ACT_Q8
+                                  : -1;
 }
 
 llm_model_options llm_model_options_default(void) {
@@ -19,11 +21,21 @@ llm_model_options llm_model_options_default(void) {
     return o;
 }
 
-const llm_hparams *llm_model_hparams(const llm_model *m) { return &m->hp; }
-const llm_gguf *llm_model_gguf(const llm_model *m) { return m->gguf; }
-clg_context *llm_model_context(const llm_model *m) { return m->ctx; }
-clg_plan *llm_model_plan(const llm_model *m) { return m->decode.plan; }
-const clg_planner *llm_model_planner(const llm_model *m) { return m->planner; }
+const llm_hparams *llm_model_hparams(const llm_model *m) {
+    return &m->hp;
+}
+const llm_gguf *llm_model_gguf(const llm_model *m) {
+    return m->gguf;
+}
+clg_context *llm_model_context(const llm_model *m) {
+    return m->ctx;
+}
+clg_plan *llm_model_plan(const llm_model *m) {
+    return m->decode.plan;
+}
+const clg_planner *llm_model_planner(const llm_model *m) {
+    return m->planner;
+}
 
 clg_plan *llm_model_step_plan(const llm_model *m, int which) {
     const step_plan *sp = which & 1 ? &m->prefill : &m->decode;
@@ -35,7 +47,8 @@ void llm_model_destroy(llm_model *m) {
     clg_planner_destroy(m->planner);
     clg_context_destroy(m->ctx);
     if (m->qkv_host)
-        for (int i = 0; i < m->hp.n_layer; i++) free(m->qkv_host[i]);
+        for (int i = 0; i < m->hp.n_layer; i++)
+            free(m->qkv_host[i]);
     free(m->qkv_host);
     free(m->lw);
     free(m->decode.layers);
@@ -60,7 +73,8 @@ static clg_status get_int(const llm_gguf *f, const char *key, int *out, int def)
         return CLG_OK;
     }
     if (st != CLG_OK) return st;
-    if (v == 0 || v > (1u << 30)) return clg_fail(CLG_ERR_FORMAT, "%s = %u is out of range", key, v);
+    if (v == 0 || v > (1u << 30))
+        return clg_fail(CLG_ERR_FORMAT, "%s = %u is out of range", key, v);
     *out = (int)v;
     return CLG_OK;
 }
@@ -92,7 +106,8 @@ static clg_status read_hparams(const llm_gguf *f, llm_hparams *hp) {
         (st = get_int(f, "llama.attention.head_count_kv", &hp->n_head_kv, hp->n_head)))
         return st;
     if (hp->n_layer > 1024)
-        return clg_fail(CLG_ERR_UNSUPPORTED, "llama.block_count = %d: at most 1024 layers", hp->n_layer);
+        return clg_fail(CLG_ERR_UNSUPPORTED, "llama.block_count = %d: at most 1024 layers",
+                        hp->n_layer);
     if (hp->n_embd % hp->n_head || hp->n_head % hp->n_head_kv)
         return clg_fail(CLG_ERR_FORMAT, "embedding length %d, %d heads, %d KV heads do not divide",
                         hp->n_embd, hp->n_head, hp->n_head_kv);
@@ -100,8 +115,10 @@ static clg_status read_hparams(const llm_gguf *f, llm_hparams *hp) {
         (st = get_int(f, "llama.rope.dimension_count", &hp->n_rot, hp->head_dim)))
         return st;
     if (hp->n_rot > hp->head_dim || hp->n_rot % 2 || hp->head_dim % 2)
-        return clg_fail(CLG_ERR_FORMAT, "llama.rope.dimension_count %d vs head dimension %d (both even, rotated <= head)",
-                        hp->n_rot, hp->head_dim);
+        return clg_fail(
+            CLG_ERR_FORMAT,
+            "llama.rope.dimension_count %d vs head dimension %d (both even, rotated <= head)",
+            hp->n_rot, hp->head_dim);
     if ((st = get_float(f, "llama.attention.layer_norm_rms_epsilon", &hp->rms_eps, 1e-5f)) ||
         (st = get_float(f, "llama.rope.freq_base", &hp->rope_base, 10000.0f)))
         return st;
@@ -110,14 +127,14 @@ static clg_status read_hparams(const llm_gguf *f, llm_hparams *hp) {
     if (llm_gguf_get_str(f, "llama.rope.scaling.type", &stype) == CLG_OK) {
         float factor = 1.0f;
         if ((st = get_float(f, "llama.rope.scaling.factor", &factor, 1.0f))) return st;
-        if (stype.len == 6 && !memcmp(stype.ptr, "linear", 6) && factor > 0) hp->rope_scale = 1.0f / factor;
+        if (stype.len == 6 && !memcmp(stype.ptr, "linear", 6) && factor > 0)
+            hp->rope_scale = 1.0f / factor;
         else if (!(stype.len == 4 && !memcmp(stype.ptr, "none", 4)))
             return clg_fail(CLG_ERR_UNSUPPORTED, "rope scaling '%.*s' is not supported (linear is)",
                             (int)(stype.len > 32 ? 32 : stype.len), stype.ptr);
     }
     return CLG_OK;
 }
-
 
 /* Finds a tensor and checks its shape (ne0, ne1; ne1 = 0 for a vector) and type. */
 static clg_status tensor(const llm_gguf *f, const char *name, uint64_t ne0, uint64_t ne1,
@@ -128,8 +145,9 @@ static clg_status tensor(const llm_gguf *f, const char *name, uint64_t ne0, uint
     int ok = matrix ? t->n_dims == 2 && t->ne[0] == ne0 && t->ne[1] == ne1
                     : t->n_dims == 1 && t->ne[0] == ne0;
     if (!ok)
-        return clg_fail(CLG_ERR_FORMAT, "tensor '%s' has shape [%llu, %llu] (%u dims), expected [%llu, %llu]",
-                        name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], t->n_dims,
+        return clg_fail(CLG_ERR_FORMAT,
+                        "tensor '%s' has shape [%llu, %llu] (%u dims), expected [%llu, %llu]", name,
+                        (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], t->n_dims,
                         (unsigned long long)ne0, (unsigned long long)(matrix ? ne1 : 1));
     if (!matrix && t->dtype != LLM_DTYPE_F32)
         return clg_fail(CLG_ERR_UNSUPPORTED, "norm weight '%s' has type %s; f32 expected", name,
@@ -140,8 +158,9 @@ static clg_status tensor(const llm_gguf *f, const char *name, uint64_t ne0, uint
                         "(f32, f16, q8_0, q4_0, q4_1); convert with 'clgraph quantize'",
                         name, llm_dtype_name(t->dtype) ? llm_dtype_name(t->dtype) : "unknown");
     if (matrix && t->dtype != LLM_DTYPE_F32 && t->dtype != LLM_DTYPE_F16 && ne0 % 32)
-        return clg_fail(CLG_ERR_UNSUPPORTED, "tensor '%s': rows of %llu elements are not whole blocks",
-                        name, (unsigned long long)ne0);
+        return clg_fail(CLG_ERR_UNSUPPORTED,
+                        "tensor '%s': rows of %llu elements are not whole blocks", name,
+                        (unsigned long long)ne0);
     return CLG_OK;
 }
 
@@ -191,10 +210,12 @@ static clg_status load_layer(llm_model *m, int i) {
                         "layer %d mixes weight types (q %s, k %s, v %s, gate %s, up %s); the fused "
                         "Q/K/V and gate/up products need one type each",
                         i, llm_dtype_name(tq->dtype), llm_dtype_name(tk->dtype),
-                        llm_dtype_name(tv->dtype), llm_dtype_name(tg->dtype), llm_dtype_name(tu->dtype));
+                        llm_dtype_name(tv->dtype), llm_dtype_name(tg->dtype),
+                        llm_dtype_name(tu->dtype));
     size_t qkv_bytes = (size_t)(tq->bytes + tk->bytes + tv->bytes);
     unsigned char *cat = malloc(qkv_bytes);
-    if (!cat) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "layer %d: %zu bytes for fused Q/K/V", i, qkv_bytes);
+    if (!cat)
+        return clg_fail(CLG_ERR_OUT_OF_MEMORY, "layer %d: %zu bytes for fused Q/K/V", i, qkv_bytes);
     memcpy(cat, tq->data, tq->bytes);
     memcpy(cat + tq->bytes, tk->data, tk->bytes);
     memcpy(cat + tq->bytes + tk->bytes, tv->data, tv->bytes);
@@ -252,7 +273,9 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     const llm_gguf_tensor *onorm, *outw = llm_gguf_find_tensor(m->gguf, "output.weight");
     TRY(tensor(m->gguf, "token_embd.weight", (uint64_t)hp->n_embd, (uint64_t)hp->n_vocab, 1, &tok));
     TRY(tensor(m->gguf, "output_norm.weight", (uint64_t)hp->n_embd, 0, 0, &onorm));
-    if (outw) TRY(tensor(m->gguf, "output.weight", (uint64_t)hp->n_embd, (uint64_t)hp->n_vocab, 1, &outw));
+    if (outw)
+        TRY(tensor(m->gguf, "output.weight", (uint64_t)hp->n_embd, (uint64_t)hp->n_vocab, 1,
+                   &outw));
     hp->tied_embeddings = outw == NULL;
 
     hp->n_ctx = opt->n_ctx > 0 ? opt->n_ctx : (hp->n_ctx_train < 2048 ? hp->n_ctx_train : 2048);
@@ -286,26 +309,32 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
         st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "model host buffers");
         goto fail;
     }
-    TRY(clg_buffer_create(m->ctx, "tokens", B * 4, CLG_TRANSFER_EVERY_EXECUTION, m->tok_host, &m->tokens));
-    TRY(clg_buffer_create(m->ctx, "positions", B * 4, CLG_TRANSFER_EVERY_EXECUTION, m->pos_host, &m->pos));
+    TRY(clg_buffer_create(m->ctx, "tokens", B * 4, CLG_TRANSFER_EVERY_EXECUTION, m->tok_host,
+                          &m->tokens));
+    TRY(clg_buffer_create(m->ctx, "positions", B * 4, CLG_TRANSFER_EVERY_EXECUTION, m->pos_host,
+                          &m->pos));
     TRY(clg_buffer_create(m->ctx, "x", B * E * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->x));
     TRY(clg_buffer_create(m->ctx, "xn", B * E * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->xn));
-    TRY(clg_buffer_create(m->ctx, "qkv", B * (size_t)m->qkv_dim * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->qkv));
+    TRY(clg_buffer_create(m->ctx, "qkv", B * (size_t)m->qkv_dim * 4, CLG_TRANSFER_DEVICE_ONLY, NULL,
+                          &m->qkv));
     TRY(clg_buffer_create(m->ctx, "att", B * (size_t)(hp->n_head * hp->head_dim) * 4,
                           CLG_TRANSFER_DEVICE_ONLY, NULL, &m->att));
-    TRY(clg_buffer_create(m->ctx, "ffn_h", B * (size_t)hp->n_ff * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->ffh));
+    TRY(clg_buffer_create(m->ctx, "ffn_h", B * (size_t)hp->n_ff * 4, CLG_TRANSFER_DEVICE_ONLY, NULL,
+                          &m->ffh));
     TRY(clg_buffer_create(m->ctx, "x_last", E * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->last));
     TRY(clg_buffer_create(m->ctx, "logits", (size_t)hp->n_vocab * 4, CLG_TRANSFER_EVERY_EXECUTION,
                           m->logits_host, &m->logits));
-    TRY(clg_buffer_create(m->ctx, "logits_dev", (size_t)hp->n_vocab * 4, CLG_TRANSFER_DEVICE_ONLY, NULL,
-                          &m->logits_dev));
-    TRY(clg_buffer_create(m->ctx, "token_out", sizeof(int32_t), CLG_TRANSFER_EVERY_EXECUTION, &m->token_host,
-                          &m->token_out));
+    TRY(clg_buffer_create(m->ctx, "logits_dev", (size_t)hp->n_vocab * 4, CLG_TRANSFER_DEVICE_ONLY,
+                          NULL, &m->logits_dev));
+    TRY(clg_buffer_create(m->ctx, "token_out", sizeof(int32_t), CLG_TRANSFER_EVERY_EXECUTION,
+                          &m->token_host, &m->token_out));
     TRY(tensor_buffer(m, tok, &m->tok_embd));
     TRY(tensor_buffer(m, onorm, &m->out_norm_w));
     m->tok_type = tok->dtype;
-    if (outw) TRY(tensor_buffer(m, outw, &m->output));
-    else m->output = m->tok_embd;
+    if (outw)
+        TRY(tensor_buffer(m, outw, &m->output));
+    else
+        m->output = m->tok_embd;
     m->out_type = outw ? outw->dtype : tok->dtype;
     /* RoPE angle per position of each pair, in double: Llama 3.1's rope_freqs.weight
      * divides the frequencies. */
@@ -322,31 +351,39 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     }
     TRY(weight_buffer(m, "rope_inv_freq", m->rope_inv_host,
                       ((size_t)hp->n_rot / 2 + 1) * sizeof(float), &m->rope_inv_freq));
-    for (int i = 0; i < hp->n_layer; i++) TRY(load_layer(m, i));
+    for (int i = 0; i < hp->n_layer; i++)
+        TRY(load_layer(m, i));
     hp->weight_type = m->lw[0].ffn_type;
 
     /* 8-bit activations: where every layer product takes them and the largest token tile
      * fits the device's local memory; by default on CPUs only. */
     const layer_weights *w0 = &m->lw[0];
-    int q8_ok = llm_q8_weight(w0->qkv_type) && llm_q8_weight(w0->wo_type) && llm_q8_weight(w0->ffn_type) && llm_q8_weight(w0->down_type);
-    size_t q8_need = llm_q8_tile_bytes(MM_TT_PREFILL, hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd);
+    int q8_ok = llm_q8_weight(w0->qkv_type) && llm_q8_weight(w0->wo_type) &&
+                llm_q8_weight(w0->ffn_type) && llm_q8_weight(w0->down_type);
+    size_t q8_need =
+        llm_q8_tile_bytes(MM_TT_PREFILL, hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd);
     uint64_t lmem = clg_context_device(m->ctx)->local_mem_size;
     if (opt->act == LLM_ACT_Q8 && !q8_ok) {
-        st = clg_fail(CLG_ERR_UNSUPPORTED, "8-bit activations need q8_0, q4_0 or q4_1 layer weights; this model has %s",
+        st = clg_fail(CLG_ERR_UNSUPPORTED,
+                      "8-bit activations need q8_0, q4_0 or q4_1 layer weights; this model has %s",
                       llm_dtype_name(w0->ffn_type));
         goto fail;
     }
     if (opt->act == LLM_ACT_Q8 && q8_need > lmem) {
-        st = clg_fail(CLG_ERR_UNSUPPORTED, "8-bit activations need %zu bytes of local memory per work-group; %s has %llu",
-                      q8_need, clg_context_device(m->ctx)->device_name, (unsigned long long)lmem);
+        st =
+            clg_fail(CLG_ERR_UNSUPPORTED,
+                     "8-bit activations need %zu bytes of local memory per work-group; %s has %llu",
+                     q8_need, clg_context_device(m->ctx)->device_name, (unsigned long long)lmem);
         goto fail;
     }
-    hp->act_q8 = opt->act == LLM_ACT_Q8 || (opt->act == LLM_ACT_AUTO && !m->is_gpu && q8_ok && q8_need <= lmem);
+    hp->act_q8 = opt->act == LLM_ACT_Q8 ||
+                 (opt->act == LLM_ACT_AUTO && !m->is_gpu && q8_ok && q8_need <= lmem);
 
     m->attn_split = opt->attn_split ? opt->attn_split : (m->is_gpu ? 8 : 1);
     if (m->attn_split > 1)
         TRY(clg_buffer_create(m->ctx, "attn_part",
-                              (size_t)hp->n_head * (size_t)m->attn_split * (size_t)(hp->head_dim + 2) * 4,
+                              (size_t)hp->n_head * (size_t)m->attn_split *
+                                  (size_t)(hp->head_dim + 2) * 4,
                               CLG_TRANSFER_DEVICE_ONLY, NULL, &m->att_part));
 
     progress(opt, "building kernels", 0, 1);

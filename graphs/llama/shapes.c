@@ -4,12 +4,18 @@
 
 const char *llm_kernel_suffix(int dtype) {
     switch (dtype) {
-    case LLM_DTYPE_F32: return "f32";
-    case LLM_DTYPE_F16: return "f16";
-    case LLM_DTYPE_Q8_0: return "q8_0";
-    case LLM_DTYPE_Q4_0: return "q4_0";
-    case LLM_DTYPE_Q4_1: return "q4_1";
-    default: return NULL;
+    case LLM_DTYPE_F32:
+        return "f32";
+    case LLM_DTYPE_F16:
+        return "f16";
+    case LLM_DTYPE_Q8_0:
+        return "q8_0";
+    case LLM_DTYPE_Q4_0:
+        return "q4_0";
+    case LLM_DTYPE_Q4_1:
+        return "q4_1";
+    default:
+        return NULL;
     }
 }
 
@@ -20,15 +26,20 @@ const char *llm_mm_kind_name(mm_kind k) {
 
 int llm_mm_dtype(const llm_model *m, mm_kind k) {
     const layer_weights *w = &m->lw[0];
-    return k == MM_QKV ? w->qkv_type : k == MM_WO ? w->wo_type : k == MM_FFN ? w->ffn_type
-         : k == MM_DOWN ? w->down_type : m->out_type;
+    return k == MM_QKV    ? w->qkv_type
+           : k == MM_WO   ? w->wo_type
+           : k == MM_FFN  ? w->ffn_type
+           : k == MM_DOWN ? w->down_type
+                          : m->out_type;
 }
 
 int llm_q8_weight(int dtype) {
     return dtype == LLM_DTYPE_Q8_0 || dtype == LLM_DTYPE_Q4_0 || dtype == LLM_DTYPE_Q4_1;
 }
 
-int llm_mm_q8(const llm_model *m, mm_kind k) { return m->hp.act_q8 && llm_q8_weight(llm_mm_dtype(m, k)); }
+int llm_mm_q8(const llm_model *m, mm_kind k) {
+    return m->hp.act_q8 && llm_q8_weight(llm_mm_dtype(m, k));
+}
 
 size_t llm_q8_tile_bytes(int tile, int cols) {
     return (size_t)tile * (size_t)cols * 2 + (size_t)tile * (size_t)(cols / 32) * 8;

@@ -13,10 +13,12 @@
 static void cache_key(const llm_model *m, char *buf, size_t cap) {
     const llm_hparams *hp = &m->hp;
     snprintf(buf, cap,
-             "llama embd=%d ff=%d qkv=%d vocab=%d layers=%d batch=%d heads=%d/%d hd=%d kv_f16=%d split=%d "
+             "llama embd=%d ff=%d qkv=%d vocab=%d layers=%d batch=%d heads=%d/%d hd=%d kv_f16=%d "
+             "split=%d "
              "att_pos=%d act_q8=%d gemm_own=%d",
-             hp->n_embd, hp->n_ff, m->qkv_dim, hp->n_vocab, hp->n_layer, hp->n_batch, hp->n_head, hp->n_head_kv,
-             hp->head_dim, hp->kv_f16, m->attn_split, llm_att_tune_pos(m), hp->act_q8, m->gemm_mode == LLM_GEMM_OWN);
+             hp->n_embd, hp->n_ff, m->qkv_dim, hp->n_vocab, hp->n_layer, hp->n_batch, hp->n_head,
+             hp->n_head_kv, hp->head_dim, hp->kv_f16, m->attn_split, llm_att_tune_pos(m),
+             hp->act_q8, m->gemm_mode == LLM_GEMM_OWN);
 }
 
 /* Measures every kind: a prefill batch then a decode step put real data in every buffer
@@ -27,7 +29,8 @@ static clg_status measure(llm_model *m) {
     const int n = T > 1 ? T : 1;
     int32_t *tokens = malloc((size_t)n * sizeof *tokens);
     if (!tokens) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "tuning");
-    for (int i = 0; i < n; i++) tokens[i] = (int32_t)((i * 7919u + 13u) % (unsigned)hp->n_vocab);
+    for (int i = 0; i < n; i++)
+        tokens[i] = (int32_t)((i * 7919u + 13u) % (unsigned)hp->n_vocab);
     clg_status st = T > 1 ? llm_model_eval(m, tokens, T, 0, NULL) : CLG_OK;
     if (st == CLG_OK) st = llm_model_eval(m, tokens, 1, T > 0 ? T : 0, NULL);
     free(tokens);

@@ -10,7 +10,8 @@
     } while (0)
 
 /* A task on kind k's kernel for `slot`; added to the kind once its arguments are set. */
-static clg_status kind_task(clg_graph *g, const char *name, clg_kind *k, unsigned slot, clg_task **out) {
+static clg_status kind_task(clg_graph *g, const char *name, clg_kind *k, unsigned slot,
+                            clg_task **out) {
     clg_program *prog;
     const char *kernel;
     clg_status st = clg_kind_kernel(k, slot, &prog, &kernel);
@@ -31,8 +32,8 @@ fail:
     return st;
 }
 
-clg_status llm_op_matmul(clg_graph *g, const char *name, clg_kind *k, unsigned slot, const llm_matmul *a,
-                         clg_task **out) {
+clg_status llm_op_matmul(clg_graph *g, const char *name, clg_kind *k, unsigned slot,
+                         const llm_matmul *a, clg_task **out) {
     clg_status st;
     clg_task *t = NULL;
     TRY(kind_task(g, name, k, slot, &t));
@@ -52,8 +53,8 @@ fail:
     return st;
 }
 
-clg_status llm_op_ffn_swiglu(clg_graph *g, const char *name, clg_kind *k, unsigned slot, const llm_matmul *a,
-                             clg_buffer *wu, clg_task **out) {
+clg_status llm_op_ffn_swiglu(clg_graph *g, const char *name, clg_kind *k, unsigned slot,
+                             const llm_matmul *a, clg_buffer *wu, clg_task **out) {
     clg_status st;
     clg_task *t = NULL;
     TRY(kind_task(g, name, k, slot, &t));
@@ -90,8 +91,8 @@ fail:
     return st;
 }
 
-clg_status llm_op_embed(clg_graph *g, clg_program *prog, const char *ty, clg_buffer *w, clg_buffer *tokens,
-                        clg_buffer *x, int cols, clg_task **out) {
+clg_status llm_op_embed(clg_graph *g, clg_program *prog, const char *ty, clg_buffer *w,
+                        clg_buffer *tokens, clg_buffer *x, int cols, clg_task **out) {
     char kernel[48];
     snprintf(kernel, sizeof kernel, "embed_%s", ty);
     clg_status st;
@@ -112,7 +113,8 @@ clg_status llm_op_rope_kv(clg_graph *g, clg_program *prog, const llm_rope_kv *a,
     clg_task *t = NULL;
     TRY(clg_graph_add_task(g, "rope_kv", prog, "rope_kv", &t));
     TRY(clg_task_arg_buffer(t, ROPE_QKV, a->qkv, CLG_READ_WRITE));
-    TRY(clg_task_arg_buffer(t, ROPE_K_CACHE, a->k_cache, CLG_READ_WRITE)); /* rows it does not write stay */
+    TRY(clg_task_arg_buffer(t, ROPE_K_CACHE, a->k_cache,
+                            CLG_READ_WRITE)); /* rows it does not write stay */
     TRY(clg_task_arg_buffer(t, ROPE_V_CACHE, a->v_cache, CLG_READ_WRITE));
     TRY(clg_task_arg_buffer(t, ROPE_POS, a->pos, CLG_READ));
     TRY(clg_task_arg_buffer(t, ROPE_INV_FREQ, a->inv_freq, CLG_READ));
@@ -129,7 +131,8 @@ fail:
     return st;
 }
 
-clg_status llm_op_attention(clg_graph *g, clg_kind *k, const llm_attention *a, clg_task **out, clg_task **merge) {
+clg_status llm_op_attention(clg_graph *g, clg_kind *k, const llm_attention *a, clg_task **out,
+                            clg_task **merge) {
     clg_status st;
     clg_task *t = NULL, *mt = NULL;
     TRY(kind_task(g, "attention", k, 0, &t));
@@ -170,8 +173,8 @@ fail:
     return st;
 }
 
-clg_status llm_op_copy_row(clg_graph *g, const char *name, clg_program *prog, clg_buffer *src, clg_buffer *dst,
-                           int n, clg_task **out) {
+clg_status llm_op_copy_row(clg_graph *g, const char *name, clg_program *prog, clg_buffer *src,
+                           clg_buffer *dst, int n, clg_task **out) {
     clg_status st;
     clg_task *t = NULL;
     TRY(clg_graph_add_task(g, name, prog, "copy_row", &t));
@@ -184,8 +187,8 @@ fail:
     return st;
 }
 
-clg_status llm_op_argmax(clg_graph *g, clg_program *prog, size_t wg, clg_buffer *x, int n, clg_buffer *out,
-                         clg_task **t) {
+clg_status llm_op_argmax(clg_graph *g, clg_program *prog, size_t wg, clg_buffer *x, int n,
+                         clg_buffer *out, clg_task **t) {
     clg_status st;
     *t = NULL;
     TRY(clg_graph_add_task(g, "argmax", prog, "argmax", t));

@@ -22,27 +22,63 @@ enum { RMSNORM_X, RMSNORM_W, RMSNORM_Y, RMSNORM_N, RMSNORM_EPS, RMSNORM_T, RMSNO
  * y[t, :rows] (+)= W [rows, cols] x[t, :cols]; cl/matmul_q8.cl matmul_TY_q8 adds the
  * __local token tile, matmul_TY_q8_norm the fused RMSNorm's weight and eps before it. */
 enum {
-    MATMUL_W, MATMUL_X, MATMUL_Y, MATMUL_ROWS, MATMUL_COLS, MATMUL_T, MATMUL_X_STRIDE,
-    MATMUL_Y_STRIDE, MATMUL_ACC, MATMUL_NARGS,
-    MATMUL_Q8_TILE = MATMUL_NARGS, MATMUL_Q8_NARGS,
-    MATMUL_Q8N_NORM_W = MATMUL_NARGS, MATMUL_Q8N_EPS, MATMUL_Q8N_TILE, MATMUL_Q8N_NARGS
+    MATMUL_W,
+    MATMUL_X,
+    MATMUL_Y,
+    MATMUL_ROWS,
+    MATMUL_COLS,
+    MATMUL_T,
+    MATMUL_X_STRIDE,
+    MATMUL_Y_STRIDE,
+    MATMUL_ACC,
+    MATMUL_NARGS,
+    MATMUL_Q8_TILE = MATMUL_NARGS,
+    MATMUL_Q8_NARGS,
+    MATMUL_Q8N_NORM_W = MATMUL_NARGS,
+    MATMUL_Q8N_EPS,
+    MATMUL_Q8N_TILE,
+    MATMUL_Q8N_NARGS
 };
 
 /* cl/matmul.cl ffn_swiglu_TY[_wg](Wg, Wu, x, h, rows, cols, T, x_stride, h_stride):
  * h[t] = silu(Wg x[t]) * (Wu x[t]); the _q8 / _q8_norm forms extend it as matmul's do. */
 enum {
-    FFN_WG, FFN_WU, FFN_X, FFN_H, FFN_ROWS, FFN_COLS, FFN_T, FFN_X_STRIDE, FFN_H_STRIDE,
+    FFN_WG,
+    FFN_WU,
+    FFN_X,
+    FFN_H,
+    FFN_ROWS,
+    FFN_COLS,
+    FFN_T,
+    FFN_X_STRIDE,
+    FFN_H_STRIDE,
     FFN_NARGS,
-    FFN_Q8_TILE = FFN_NARGS, FFN_Q8_NARGS,
-    FFN_Q8N_NORM_W = FFN_NARGS, FFN_Q8N_EPS, FFN_Q8N_TILE, FFN_Q8N_NARGS
+    FFN_Q8_TILE = FFN_NARGS,
+    FFN_Q8_NARGS,
+    FFN_Q8N_NORM_W = FFN_NARGS,
+    FFN_Q8N_EPS,
+    FFN_Q8N_TILE,
+    FFN_Q8N_NARGS
 };
 
 /* cl/rope.cl rope_kv(qkv, k_cache, v_cache, pos, inv_freq, T, row_stride, n_head,
  * n_head_kv, head_dim, n_rot, neox, ctx_len): RoPE of Q in place and of K, K and V stored
  * into the caches [n_head_kv, ctx_len, head_dim] at each token's position. */
 enum {
-    ROPE_QKV, ROPE_K_CACHE, ROPE_V_CACHE, ROPE_POS, ROPE_INV_FREQ, ROPE_T, ROPE_ROW_STRIDE,
-    ROPE_N_HEAD, ROPE_N_HEAD_KV, ROPE_HEAD_DIM, ROPE_N_ROT, ROPE_NEOX, ROPE_CTX, ROPE_NARGS
+    ROPE_QKV,
+    ROPE_K_CACHE,
+    ROPE_V_CACHE,
+    ROPE_POS,
+    ROPE_INV_FREQ,
+    ROPE_T,
+    ROPE_ROW_STRIDE,
+    ROPE_N_HEAD,
+    ROPE_N_HEAD_KV,
+    ROPE_HEAD_DIM,
+    ROPE_N_ROT,
+    ROPE_NEOX,
+    ROPE_CTX,
+    ROPE_NARGS
 };
 
 /* cl/attention.cl attention_row / _wg / _split(q, k_cache, v_cache, pos, out, T, q_stride,
@@ -50,14 +86,35 @@ enum {
  * causal attention of each token over the cache up to its position (_split: partial results
  * over n_split position ranges into part [n_heads, n_split, head_dim + 2]). */
 enum {
-    ATT_Q, ATT_K_CACHE, ATT_V_CACHE, ATT_POS, ATT_OUT, ATT_T, ATT_Q_STRIDE, ATT_Q_OFF,
-    ATT_OUT_STRIDE, ATT_N_HEADS, ATT_N_KV_HEADS, ATT_HEAD_DIM, ATT_CTX, ATT_SCALE, ATT_NARGS,
-    ATT_PART = ATT_NARGS, ATT_N_SPLIT, ATT_SPLIT_NARGS
+    ATT_Q,
+    ATT_K_CACHE,
+    ATT_V_CACHE,
+    ATT_POS,
+    ATT_OUT,
+    ATT_T,
+    ATT_Q_STRIDE,
+    ATT_Q_OFF,
+    ATT_OUT_STRIDE,
+    ATT_N_HEADS,
+    ATT_N_KV_HEADS,
+    ATT_HEAD_DIM,
+    ATT_CTX,
+    ATT_SCALE,
+    ATT_NARGS,
+    ATT_PART = ATT_NARGS,
+    ATT_N_SPLIT,
+    ATT_SPLIT_NARGS
 };
 /* cl/attention.cl attention_merge(part, out, T, out_stride, n_heads, head_dim, n_split). */
 enum {
-    MERGE_PART, MERGE_OUT, MERGE_T, MERGE_OUT_STRIDE, MERGE_N_HEADS, MERGE_HEAD_DIM,
-    MERGE_N_SPLIT, MERGE_NARGS
+    MERGE_PART,
+    MERGE_OUT,
+    MERGE_T,
+    MERGE_OUT_STRIDE,
+    MERGE_N_HEADS,
+    MERGE_HEAD_DIM,
+    MERGE_N_SPLIT,
+    MERGE_NARGS
 };
 
 /* cl/rows.cl copy_row(src, dst, n, row): dst = src[row] of src [*, n]. */
@@ -77,9 +134,9 @@ enum { SWIGLU_GU, SWIGLU_H, SWIGLU_N, SWIGLU_T, SWIGLU_H_STRIDE, SWIGLU_NARGS };
 typedef struct llm_matmul {
     clg_buffer *w, *x, *y;
     int rows, cols;
-    int accumulate;      /* y += instead of y = (the residual add, fused) */
-    size_t q8_tile;      /* 0: float activations */
-    clg_buffer *norm_w;  /* fused RMSNorm weight (8-bit activations only), or NULL */
+    int accumulate;     /* y += instead of y = (the residual add, fused) */
+    size_t q8_tile;     /* 0: float activations */
+    clg_buffer *norm_w; /* fused RMSNorm weight (8-bit activations only), or NULL */
     float eps;
 } llm_matmul;
 clg_status llm_op_matmul(clg_graph *g, const char *name, clg_kind *k, unsigned slot,
@@ -90,8 +147,8 @@ clg_status llm_op_ffn_swiglu(clg_graph *g, const char *name, clg_kind *k, unsign
                              const llm_matmul *a, clg_buffer *wu, clg_task **out);
 
 /* y[T, n] = rmsnorm(x[T, n]) * w on kind k's kernel. */
-clg_status llm_op_rmsnorm(clg_graph *g, const char *name, clg_kind *k, clg_buffer *x,
-                          clg_buffer *w, clg_buffer *y, int n, float eps, clg_task **out);
+clg_status llm_op_rmsnorm(clg_graph *g, const char *name, clg_kind *k, clg_buffer *x, clg_buffer *w,
+                          clg_buffer *y, int n, float eps, clg_task **out);
 
 /* x[T, cols] = rows tokens[T] of the embedding table w (type suffix ty). */
 clg_status llm_op_embed(clg_graph *g, clg_program *prog, const char *ty, clg_buffer *w,

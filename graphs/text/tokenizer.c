@@ -644,16 +644,36 @@ void llm_tokenizer_destroy(llm_tokenizer *t) {
 llm_tokenizer_type llm_tokenizer_get_type(const llm_tokenizer *t) {
     return t ? t->type : (llm_tokenizer_type)0;
 }
-const char *llm_tokenizer_model_name(const llm_tokenizer *t) { return t ? t->model : ""; }
-const char *llm_tokenizer_pre_name(const llm_tokenizer *t) { return t ? t->pre : ""; }
-int32_t llm_tokenizer_n_tokens(const llm_tokenizer *t) { return t ? t->n_tokens : 0; }
-int32_t llm_tokenizer_bos(const llm_tokenizer *t) { return t ? t->bos : LLM_TOKEN_NONE; }
-int32_t llm_tokenizer_eos(const llm_tokenizer *t) { return t ? t->eos : LLM_TOKEN_NONE; }
-int32_t llm_tokenizer_eot(const llm_tokenizer *t) { return t ? t->eot : LLM_TOKEN_NONE; }
-int32_t llm_tokenizer_unk(const llm_tokenizer *t) { return t ? t->unk : LLM_TOKEN_NONE; }
-int32_t llm_tokenizer_pad(const llm_tokenizer *t) { return t ? t->pad : LLM_TOKEN_NONE; }
-int llm_tokenizer_add_bos(const llm_tokenizer *t) { return t && t->add_bos; }
-int llm_tokenizer_add_eos(const llm_tokenizer *t) { return t && t->add_eos; }
+const char *llm_tokenizer_model_name(const llm_tokenizer *t) {
+    return t ? t->model : "";
+}
+const char *llm_tokenizer_pre_name(const llm_tokenizer *t) {
+    return t ? t->pre : "";
+}
+int32_t llm_tokenizer_n_tokens(const llm_tokenizer *t) {
+    return t ? t->n_tokens : 0;
+}
+int32_t llm_tokenizer_bos(const llm_tokenizer *t) {
+    return t ? t->bos : LLM_TOKEN_NONE;
+}
+int32_t llm_tokenizer_eos(const llm_tokenizer *t) {
+    return t ? t->eos : LLM_TOKEN_NONE;
+}
+int32_t llm_tokenizer_eot(const llm_tokenizer *t) {
+    return t ? t->eot : LLM_TOKEN_NONE;
+}
+int32_t llm_tokenizer_unk(const llm_tokenizer *t) {
+    return t ? t->unk : LLM_TOKEN_NONE;
+}
+int32_t llm_tokenizer_pad(const llm_tokenizer *t) {
+    return t ? t->pad : LLM_TOKEN_NONE;
+}
+int llm_tokenizer_add_bos(const llm_tokenizer *t) {
+    return t && t->add_bos;
+}
+int llm_tokenizer_add_eos(const llm_tokenizer *t) {
+    return t && t->add_eos;
+}
 
 static int in_range(const llm_tokenizer *t, int32_t id) {
     return t && id >= 0 && id < t->n_tokens;

@@ -84,11 +84,11 @@ typedef struct llm_gguf_str {
 /* One tensor. data points into the mapped file (aligned as the file says). */
 typedef struct llm_gguf_tensor {
     llm_gguf_str name;
-    int dtype;            /* llm_dtype */
-    uint32_t n_dims;      /* 1..4 */
-    uint64_t ne[4];       /* ne[0] is the contiguous (row) dimension; unused = 1 */
+    int dtype;       /* llm_dtype */
+    uint32_t n_dims; /* 1..4 */
+    uint64_t ne[4];  /* ne[0] is the contiguous (row) dimension; unused = 1 */
     uint64_t n_elems;
-    uint64_t offset;      /* relative to the data section */
+    uint64_t offset; /* relative to the data section */
     uint64_t bytes;
     const void *data;
 } llm_gguf_tensor;
@@ -180,8 +180,8 @@ clg_status llm_gguf_writer_add_tensor(llm_gguf_writer *w, const char *name, int 
  * (no file is left) and is returned with its message. user is borrowed until the write. */
 typedef clg_status (*llm_gguf_fill_fn)(void *user, uint64_t row0, uint64_t n_rows, void *dst);
 clg_status llm_gguf_writer_add_tensor_cb(llm_gguf_writer *w, const char *name, int dtype,
-                                         uint32_t n_dims, const uint64_t *ne,
-                                         llm_gguf_fill_fn fill, void *user);
+                                         uint32_t n_dims, const uint64_t *ne, llm_gguf_fill_fn fill,
+                                         void *user);
 clg_status llm_gguf_writer_write(llm_gguf_writer *w, const char *path);
 
 #ifdef __cplusplus

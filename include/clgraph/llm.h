@@ -28,9 +28,9 @@ const clg_kernel_file *llm_kernel_files(void);
 /* Hyper-parameters read from the GGUF metadata (general.architecture = llama). */
 typedef struct llm_hparams {
     int n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_rot;
-    int n_ctx_train; /* llama.context_length */
-    int n_ctx;       /* the context this model was loaded with */
-    int n_batch;     /* largest batch of tokens per evaluation */
+    int n_ctx_train;    /* llama.context_length */
+    int n_ctx;          /* the context this model was loaded with */
+    int n_batch;        /* largest batch of tokens per evaluation */
     int sliding_window; /* 0: none */
     float rms_eps, rope_base, rope_scale;
     int rope_neox;
@@ -44,8 +44,8 @@ typedef struct llm_hparams {
 typedef void (*llm_progress_fn)(void *user, const char *stage, size_t done, size_t total);
 
 typedef struct llm_model_options {
-    const char *device;     /* device selector (clg_device_select), NULL: the first GPU, else
-                               the first device */
+    const char *device; /* device selector (clg_device_select), NULL: the first GPU, else
+                           the first device */
     clg_build_mode build;
     int n_ctx;              /* 0: min(2048, training context) */
     int n_batch;            /* 0: 64 */

@@ -64,25 +64,25 @@ typedef clg_status (*clg_kind_prepare_fn)(void *user, int on);
 typedef void (*clg_warn_fn)(void *user, const char *message);
 
 typedef struct clg_kind_desc {
-    const char *name;     /* unique in the planner, e.g. "decode.qkv"; copied */
-    const char *file;     /* the registered kernel file whose @variant lines are the
-                             candidates (clg_program_get); copied */
-    const char *options;  /* build options of every candidate (NULL: none); the planner
-                             adds -DDEFINE=value for swept values other than the first */
-    const char *ty;       /* what "TY" stands for in the declared kernel names (NULL: none) */
-    const char *variants; /* comma list of the declared variants the tasks can run, NULL: all */
-    size_t items;         /* work-items of dimension 0 when one runs per row (the rows): the
-                             untuned local size of a variant declaring fit= */
+    const char *name;        /* unique in the planner, e.g. "decode.qkv"; copied */
+    const char *file;        /* the registered kernel file whose @variant lines are the
+                                candidates (clg_program_get); copied */
+    const char *options;     /* build options of every candidate (NULL: none); the planner
+                                adds -DDEFINE=value for swept values other than the first */
+    const char *ty;          /* what "TY" stands for in the declared kernel names (NULL: none) */
+    const char *variants;    /* comma list of the declared variants the tasks can run, NULL: all */
+    size_t items;            /* work-items of dimension 0 when one runs per row (the rows): the
+                                untuned local size of a variant declaring fit= */
     clg_kind_range_fn range; /* required */
     clg_kind_prepare_fn prepare; /* optional */
     void *user;
-    int reps;             /* timed repetitions per candidate; 0: the planner's */
+    int reps; /* timed repetitions per candidate; 0: the planner's */
 } clg_kind_desc;
 
 typedef struct clg_planner_options {
-    int warmup;            /* untimed runs per candidate (default 2) */
-    int reps;              /* timed runs per candidate (default 5) */
-    clg_warn_fn warn;      /* NULL: warnings are dropped */
+    int warmup;       /* untimed runs per candidate (default 2) */
+    int reps;         /* timed runs per candidate (default 5) */
+    clg_warn_fn warn; /* NULL: warnings are dropped */
     void *warn_user;
 } clg_planner_options;
 
@@ -92,8 +92,7 @@ clg_planner_options clg_planner_options_default(void);
 
 /* A planner for tasks of ctx's graphs. *out is owned by the caller: clg_planner_destroy
  * (which leaves the tasks on their last choice). */
-clg_status clg_planner_create(clg_context *ctx, const clg_planner_options *opt,
-                              clg_planner **out);
+clg_status clg_planner_create(clg_context *ctx, const clg_planner_options *opt, clg_planner **out);
 void clg_planner_destroy(clg_planner *p); /* safe on NULL */
 
 /* Adds a kind and sets its choice to the untuned default: the variant declared with
@@ -171,8 +170,7 @@ const clg_choice *clg_kind_choice(const clg_kind *k);
  * or "unavailable" (no cl_khr_command_buffer); best_ns / runner_ns are the step times of
  * the chosen mode and the other (-1: not measured). CLG_ERR_NOT_FOUND for a plan that is
  * not registered. */
-clg_status clg_planner_replay_choice(const clg_planner *p, const clg_plan *plan,
-                                     clg_choice *out);
+clg_status clg_planner_replay_choice(const clg_planner *p, const clg_plan *plan, clg_choice *out);
 
 #ifdef __cplusplus
 }

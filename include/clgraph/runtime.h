@@ -72,15 +72,15 @@ typedef struct clg_device_info {
     char il_version[128];       /* "SPIR-V_1.0 ..." or "" */
     clg_device_type type;
     int has_fp16, has_fp64, has_subgroups, has_command_buffer;
-    int has_spirv;              /* il_version names SPIR-V */
-    int has_denorm;             /* single-precision denormals kept (CL_FP_DENORM; llvmpipe
-                                   flushes them) */
-    int local_mem_is_local;     /* CL_LOCAL (dedicated) vs CL_GLOBAL */
+    int has_spirv;          /* il_version names SPIR-V */
+    int has_denorm;         /* single-precision denormals kept (CL_FP_DENORM; llvmpipe
+                               flushes them) */
+    int local_mem_is_local; /* CL_LOCAL (dedicated) vs CL_GLOBAL */
     uint64_t local_mem_size;
     size_t max_work_group_size;
-    size_t preferred_multiple;  /* of a trivial kernel, 0 if unknown */
-    int profiling_timer;        /* event timestamps are real (Mesa 22 rusticl's are not);
-                                   known after a profiling context was created, else -1 */
+    size_t preferred_multiple; /* of a trivial kernel, 0 if unknown */
+    int profiling_timer;       /* event timestamps are real (Mesa 22 rusticl's are not);
+                                  known after a profiling context was created, else -1 */
     unsigned compute_units;
     uint64_t global_mem_size;
     uint64_t max_alloc_size;
@@ -103,20 +103,20 @@ typedef struct clg_context clg_context;
 typedef enum clg_build_mode {
     CLG_BUILD_AUTO = 0, /* SPIR-V where the device takes IL and one is embedded */
     CLG_BUILD_SOURCE,
-    CLG_BUILD_SPIRV     /* forced; fails cleanly on a device without IL */
+    CLG_BUILD_SPIRV /* forced; fails cleanly on a device without IL */
 } clg_build_mode;
 
 typedef struct clg_context_options {
-    const char *device;       /* selector, see clg_device_select; NULL: first GPU, else
-                                 first device; borrowed */
-    clg_build_mode build;     /* default AUTO; anything but the three modes fails */
-    int profiling;            /* 1: profiling events on every task and transfer */
-    const char *cache_dir;    /* program binary cache folder, created (with its parents) if
-                                 missing; NULL or "": no cache (as when it cannot be
-                                 created); borrowed, copied */
-    const char *kernel_dir;   /* NULL: kernel files from the registered tables; else read
-                                 FILE.cl from this folder (while developing kernels);
-                                 borrowed, copied */
+    const char *device;     /* selector, see clg_device_select; NULL: first GPU, else
+                               first device; borrowed */
+    clg_build_mode build;   /* default AUTO; anything but the three modes fails */
+    int profiling;          /* 1: profiling events on every task and transfer */
+    const char *cache_dir;  /* program binary cache folder, created (with its parents) if
+                               missing; NULL or "": no cache (as when it cannot be
+                               created); borrowed, copied */
+    const char *kernel_dir; /* NULL: kernel files from the registered tables; else read
+                               FILE.cl from this folder (while developing kernels);
+                               borrowed, copied */
 } clg_context_options;
 
 clg_context_options clg_context_options_default(void);
@@ -160,8 +160,8 @@ typedef enum clg_program_origin {
 /* Builds (or returns the context's already-built) program for one of the
  * kernel files registered on ctx (clg_context_add_kernel_files), e.g. "norm" for
  * cl/norm.cl, with extra build options such as "-DWG=64". With the context's
- * kernel_dir set, the file is read from that folder instead. The program is owned by the context. On a build failure the
- * status is CLG_ERR_BUILD and clg_last_error() holds the build log. */
+ * kernel_dir set, the file is read from that folder instead. The program is owned by the context.
+ * On a build failure the status is CLG_ERR_BUILD and clg_last_error() holds the build log. */
 clg_status clg_program_get(clg_context *ctx, const char *file, const char *options,
                            clg_program **out);
 
@@ -204,11 +204,11 @@ typedef struct clg_variant {
     unsigned n_kernels;
     size_t local[CLG_VARIANT_MAX]; /* n_local candidates; none when local= names the define */
     unsigned n_local;
-    char sweep[32];                /* the swept define, "" when none */
-    int values[CLG_VARIANT_MAX];   /* n_values values of it */
+    char sweep[32];              /* the swept define, "" when none */
+    int values[CLG_VARIANT_MAX]; /* n_values values of it */
     unsigned n_values;
-    char device[8];                /* "cpu", "gpu", "any" or "" */
-    unsigned fit[3];               /* fit=G,M,MAX; all 0 when not declared */
+    char device[8];  /* "cpu", "gpu", "any" or "" */
+    unsigned fit[3]; /* fit=G,M,MAX; all 0 when not declared */
 } clg_variant;
 /* Parses the @variant lines of prog's source into out[cap]; *n receives their count.
  * CLG_ERR_FORMAT names the line of a malformed declaration. */
@@ -221,8 +221,8 @@ clg_status clg_variants_parse(const char *name, const char *source, clg_variant 
  * by an entry whose name is NULL. Each library embeds its own files and registers its table
  * on a context (clg_context_add_kernel_files); the runtime's own, cl/probe.cl, is always there. */
 typedef struct clg_kernel_file {
-    const char *name;           /* "norm" for cl/norm.cl */
-    const char *source;         /* OpenCL C, NUL-terminated */
+    const char *name;   /* "norm" for cl/norm.cl */
+    const char *source; /* OpenCL C, NUL-terminated */
     size_t source_len;
     const unsigned char *spirv; /* its SPIR-V 1.0 module, or NULL */
     size_t spirv_len;
@@ -256,8 +256,8 @@ typedef enum clg_transfer {
  * ignored (may be NULL) for DEVICE_ONLY. bytes above the device's maximum
  * allocation fail with CLG_ERR_OUT_OF_MEMORY naming both sizes. Owned by the
  * context; clg_buffer_destroy releases it early. */
-clg_status clg_buffer_create(clg_context *ctx, const char *name, size_t bytes,
-                             clg_transfer policy, void *host, clg_buffer **out);
+clg_status clg_buffer_create(clg_context *ctx, const char *name, size_t bytes, clg_transfer policy,
+                             void *host, clg_buffer **out);
 void clg_buffer_destroy(clg_buffer *buf);
 /* A buffer by name, for a graph that consumes what an earlier graph produced;
  * CLG_ERR_NOT_FOUND when there is none. Borrowed. */
@@ -301,8 +301,8 @@ const char *clg_graph_name(const clg_graph *g);
 
 /* Appends a task running kernel `kernel` of prog. Tasks run in the order they
  * are added. The task is owned by the graph. */
-clg_status clg_graph_add_task(clg_graph *g, const char *name, clg_program *prog,
-                              const char *kernel, clg_task **out);
+clg_status clg_graph_add_task(clg_graph *g, const char *name, clg_program *prog, const char *kernel,
+                              clg_task **out);
 /* Arguments; may be set again between executions (e.g. a position). */
 clg_status clg_task_arg_buffer(clg_task *t, unsigned index, clg_buffer *buf, clg_access access);
 clg_status clg_task_arg_scalar(clg_task *t, unsigned index, const void *value, size_t size);
@@ -428,13 +428,13 @@ void clg_profile_reset(clg_context *ctx);
 
 /* One profiled event of a step, in device time (ns), for traces. */
 typedef struct clg_trace_event {
-    const char *graph;  /* borrowed, valid while the graph lives; "" for transfers */
-    const char *name;   /* task or buffer name */
-    int is_transfer;    /* 0 kernel, 1 upload, 2 download */
-    uint64_t bytes;     /* transfers */
+    const char *graph; /* borrowed, valid while the graph lives; "" for transfers */
+    const char *name;  /* task or buffer name */
+    int is_transfer;   /* 0 kernel, 1 upload, 2 download */
+    uint64_t bytes;    /* transfers */
     uint64_t start_ns, end_ns;
-    uint64_t step;      /* the step it belongs to, counting from 1 per context; explicit
-                           transfers (clg_buffer_read / _write) carry the last step's */
+    uint64_t step; /* the step it belongs to, counting from 1 per context; explicit
+                      transfers (clg_buffer_read / _write) carry the last step's */
 } clg_trace_event;
 
 /* Called once per event after each step when set (profiling must be on). One callback per

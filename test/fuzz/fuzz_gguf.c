@@ -10,13 +10,17 @@ static size_t elem_size(llm_gguf_type t) {
     switch (t) {
     case LLM_GGUF_UINT8:
     case LLM_GGUF_INT8:
-    case LLM_GGUF_BOOL: return 1;
+    case LLM_GGUF_BOOL:
+        return 1;
     case LLM_GGUF_UINT16:
-    case LLM_GGUF_INT16: return 2;
+    case LLM_GGUF_INT16:
+        return 2;
     case LLM_GGUF_UINT64:
     case LLM_GGUF_INT64:
-    case LLM_GGUF_FLOAT64: return 8;
-    default: return 4;
+    case LLM_GGUF_FLOAT64:
+        return 8;
+    default:
+        return 4;
     }
 }
 
@@ -43,15 +47,18 @@ static void walk_kv(const llm_gguf *f, uint64_t i) {
     if (llm_gguf_get_f32(f, key, &x) == CLG_OK) sum += x == x;
     if (llm_gguf_get_bool(f, key, &b) == CLG_OK) sum += (uint64_t)b;
     if (llm_gguf_get_str(f, key, &s) == CLG_OK)
-        for (uint64_t j = 0; j < s.len; j++) sum += (uint8_t)s.ptr[j];
+        for (uint64_t j = 0; j < s.len; j++)
+            sum += (uint8_t)s.ptr[j];
     if (llm_gguf_get_array(f, key, &et, &count) == CLG_OK) {
         if (et == LLM_GGUF_STRING) {
             for (uint64_t j = 0; j < count; j++)
                 if (llm_gguf_array_str(f, key, j, &s) == CLG_OK)
-                    for (uint64_t c = 0; c < s.len; c++) sum += (uint8_t)s.ptr[c];
+                    for (uint64_t c = 0; c < s.len; c++)
+                        sum += (uint8_t)s.ptr[c];
             sum += llm_gguf_array_str(f, key, count, &s) == CLG_OK; /* out of range */
         } else if (llm_gguf_array_data(f, key, &p) == CLG_OK) {
-            for (uint64_t j = 0; j < count * elem_size(et); j++) sum += ((const uint8_t *)p)[j];
+            for (uint64_t j = 0; j < count * elem_size(et); j++)
+                sum += ((const uint8_t *)p)[j];
         }
     }
     sink += sum;
@@ -67,7 +74,8 @@ static void walk_tensor(const llm_gguf *f, uint64_t i) {
         name[t->name.len] = 0;
         sum += llm_gguf_find_tensor(f, name) == t;
     }
-    for (uint64_t j = 0; j < t->bytes; j++) sum += ((const uint8_t *)t->data)[j];
+    for (uint64_t j = 0; j < t->bytes; j++)
+        sum += ((const uint8_t *)t->data)[j];
     /* dequantize the start of the tensor (the whole of small ones) */
     size_t be = llm_dtype_block_elems(t->dtype);
     size_t n = t->n_elems < 8192 ? (size_t)t->n_elems : 8192;
@@ -91,8 +99,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     sink += llm_gguf_version(f) + llm_gguf_alignment(f) + llm_gguf_data_offset(f) +
             llm_gguf_file_size(f);
-    for (uint64_t i = 0; i < llm_gguf_kv_count(f); i++) walk_kv(f, i);
-    for (uint64_t i = 0; i < llm_gguf_tensor_count(f); i++) walk_tensor(f, i);
+    for (uint64_t i = 0; i < llm_gguf_kv_count(f); i++)
+        walk_kv(f, i);
+    for (uint64_t i = 0; i < llm_gguf_tensor_count(f); i++)
+        walk_tensor(f, i);
     llm_gguf_close(f);
     return 0;
 }

@@ -32,7 +32,6 @@ typedef struct att_build {
 
 static int wg_runs = 0; /* attention_wg / _split cases that ran */
 
-
 /* f16 conversions: llm_f16_to_f32 and llm_f32_to_f16 (round to nearest even, as vstore_half;
  * checked against numpy in unit.quant). */
 

@@ -25,11 +25,11 @@ static clg_status copy_fn(void *user, cl_command_queue q, cl_event *done) {
     cc->calls++;
     if (cc->fail) return clg_fail(CLG_ERR_UNSUPPORTED, "the library refused (test)");
     const float junk = -7.0f;
-    cl_int err = clEnqueueFillBuffer(q, clg_buffer_mem(cc->d), &junk, sizeof junk, 0, N * sizeof(float), 0,
-                                     NULL, NULL);
+    cl_int err = clEnqueueFillBuffer(q, clg_buffer_mem(cc->d), &junk, sizeof junk, 0,
+                                     N * sizeof(float), 0, NULL, NULL);
     if (err == CL_SUCCESS)
-        err = clEnqueueCopyBuffer(q, clg_buffer_mem(cc->c), clg_buffer_mem(cc->d), 0, 0, N * sizeof(float), 0,
-                                  NULL, cc->give_event ? done : NULL);
+        err = clEnqueueCopyBuffer(q, clg_buffer_mem(cc->c), clg_buffer_mem(cc->d), 0, 0,
+                                  N * sizeof(float), 0, NULL, cc->give_event ? done : NULL);
     return err == CL_SUCCESS ? CLG_OK : clg_fail(CLG_ERR_OPENCL, "copy: OpenCL error %d", err);
 }
 
@@ -97,7 +97,8 @@ int main(void) {
 
     /* In order, both ways of returning (or not) the done event. */
     for (int r = 0; r < 4; r++) {
-        for (int i = 0; i < N; i++) b[i] = (float)r * 0.5f - (float)i * 1e-4f;
+        for (int i = 0; i < N; i++)
+            b[i] = (float)r * 0.5f - (float)i * 1e-4f;
         cc.give_event = r & 1;
         CHECK_OK(clg_graph_execute(g));
         want_of(a, b, want);
@@ -120,7 +121,8 @@ int main(void) {
     memcpy(kept, want, sizeof kept);
     clg_task_set_enabled(call, 0);
     CHECK(!clg_task_enabled(call));
-    for (int i = 0; i < N; i++) b[i] += 1.0f;
+    for (int i = 0; i < N; i++)
+        b[i] += 1.0f;
     CHECK_OK(clg_graph_execute(g));
     CHECK(cc.calls == 4);
     tc_close("disabled call: sq sees the old d", out, kept, N, 1e-5f, 1e-5f);
@@ -133,7 +135,8 @@ int main(void) {
     CHECK_OK(clg_plan_add_graph(plan, g));
     if (clg_plan_set_replay(plan, 1) == CLG_OK) {
         for (int r = 0; r < 2; r++) {
-            for (int i = 0; i < N; i++) b[i] = (float)r - (float)i * 2e-4f;
+            for (int i = 0; i < N; i++)
+                b[i] = (float)r - (float)i * 2e-4f;
             CHECK_OK(clg_plan_execute(plan));
             want_of(a, b, want);
             tc_close("replay on, plan with a call task", out, want, N, 1e-5f, 1e-5f);

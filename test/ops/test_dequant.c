@@ -10,7 +10,8 @@
 #include "clgraph/gguf.h"
 #include "test_common.h"
 
-static const int types[] = {LLM_DTYPE_F32, LLM_DTYPE_F16, LLM_DTYPE_Q8_0, LLM_DTYPE_Q4_0, LLM_DTYPE_Q4_1};
+static const int types[] = {LLM_DTYPE_F32, LLM_DTYPE_F16, LLM_DTYPE_Q8_0, LLM_DTYPE_Q4_0,
+                            LLM_DTYPE_Q4_1};
 static const char *names[] = {"f32", "f16", "q8_0", "q4_0", "q4_1"};
 
 static void test_dequant(clg_context *ctx, clg_program *prog, int ti, int rows, int cols) {
@@ -23,10 +24,12 @@ static void test_dequant(clg_context *ctx, clg_program *prog, int ti, int rows, 
     if (!wf || !want || !got || !wq) goto done;
     tc_fill(wf, n, -2, 2);
     CHECK_OK(llm_quantize(ty, wf, wq, n));
-    for (size_t i = 0; i < (size_t)total * cols; i++) want[i] = got[i] = -99.0f; /* rows not written */
+    for (size_t i = 0; i < (size_t)total * cols; i++)
+        want[i] = got[i] = -99.0f; /* rows not written */
     CHECK_OK(llm_dequantize(ty, wq, want + (size_t)row0 * cols, n));
     clg_buffer *bw = tc_buffer(ctx, "w", rb * (size_t)rows, CLG_TRANSFER_FIRST_EXECUTION, wq);
-    clg_buffer *bo = tc_buffer(ctx, "out", (size_t)total * cols * sizeof(float), CLG_TRANSFER_EVERY_EXECUTION, got);
+    clg_buffer *bo = tc_buffer(ctx, "out", (size_t)total * cols * sizeof(float),
+                               CLG_TRANSFER_EVERY_EXECUTION, got);
     clg_graph *g;
     clg_task *t;
     char kernel[32];
@@ -57,19 +60,23 @@ done:
 static void test_swiglu(clg_context *ctx, int n, int T, int h_stride) {
     clg_program *prog;
     CHECK_OK(clg_program_get(ctx, "swiglu", "", &prog));
-    float *gu = malloc((size_t)T * 2 * n * sizeof *gu), *h = malloc((size_t)T * h_stride * sizeof *h),
+    float *gu = malloc((size_t)T * 2 * n * sizeof *gu),
+          *h = malloc((size_t)T * h_stride * sizeof *h),
           *want = malloc((size_t)T * h_stride * sizeof *want);
     CHECK(gu && h && want);
     if (!gu || !h || !want) goto done;
     tc_fill(gu, (size_t)T * 2 * n, -6, 6);
-    for (int i = 0; i < T * h_stride; i++) h[i] = want[i] = 5.0f; /* the stride's padding stays */
+    for (int i = 0; i < T * h_stride; i++)
+        h[i] = want[i] = 5.0f; /* the stride's padding stays */
     for (int t = 0; t < T; t++)
         for (int i = 0; i < n; i++) {
             double g = gu[(size_t)t * 2 * n + i], u = gu[(size_t)t * 2 * n + n + i];
             want[(size_t)t * h_stride + i] = (float)(g / (1.0 + exp(-g)) * u);
         }
-    clg_buffer *bg = tc_buffer(ctx, "gu", (size_t)T * 2 * n * sizeof(float), CLG_TRANSFER_FIRST_EXECUTION, gu);
-    clg_buffer *bh = tc_buffer(ctx, "h", (size_t)T * h_stride * sizeof(float), CLG_TRANSFER_EVERY_EXECUTION, h);
+    clg_buffer *bg =
+        tc_buffer(ctx, "gu", (size_t)T * 2 * n * sizeof(float), CLG_TRANSFER_FIRST_EXECUTION, gu);
+    clg_buffer *bh =
+        tc_buffer(ctx, "h", (size_t)T * h_stride * sizeof(float), CLG_TRANSFER_EVERY_EXECUTION, h);
     clg_graph *g;
     clg_task *t;
     CHECK_OK(clg_graph_create(ctx, "swiglu", &g));

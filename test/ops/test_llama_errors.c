@@ -26,8 +26,10 @@ static clg_status try_load(const char *dir, const variant *v, int n_ctx, llm_mod
     llm_model *m = NULL;
     clg_status st = llm_model_load(path, &o, &m);
     printf("  -> %s: %.300s\n", clg_status_str(st), st ? clg_last_error() : "loaded");
-    if (keep) *keep = m;
-    else llm_model_destroy(m);
+    if (keep)
+        *keep = m;
+    else
+        llm_model_destroy(m);
     return st;
 }
 
@@ -41,7 +43,8 @@ int main(void) {
     CHECK(try_load(dir, &ok, 32, &m) == CLG_OK);
     if (m) {
         int32_t toks[40];
-        for (int i = 0; i < 40; i++) toks[i] = (i * 7) % VOCAB;
+        for (int i = 0; i < 40; i++)
+            toks[i] = (i * 7) % VOCAB;
         float *logits = malloc(VOCAB * sizeof(float));
         CHECK_OK(llm_model_eval(m, toks, 5, 0, logits));
         /* prompt longer than the context: clear error naming both */
@@ -88,7 +91,8 @@ int main(void) {
     }
     CHECK(memcmp(base, ones, sizeof base) == 0);
     float dmax = 0;
-    for (int i = 0; i < VOCAB; i++) dmax = fabsf(other[i] - base[i]) > dmax ? fabsf(other[i] - base[i]) : dmax;
+    for (int i = 0; i < VOCAB; i++)
+        dmax = fabsf(other[i] - base[i]) > dmax ? fabsf(other[i] - base[i]) : dmax;
     printf("  rope_freqs in [1, 8] move the logits by up to %g\n", dmax);
     CHECK(dmax > 1e-4f);
     CHECK(try_load(dir, &rf_bad, 32, NULL) == CLG_ERR_FORMAT);

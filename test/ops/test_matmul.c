@@ -69,7 +69,6 @@ static double check_rel(const char *what, const float *got, const float *want, c
     return worst_ratio;
 }
 
-
 /* One launch of variant v (0 matmul, 1 matmul_wg, 2 swiglu, 3 swiglu_wg) of type ty;
  * out ([T, ys] floats) is uploaded, and read back after the step. */
 static void run(clg_context *ctx, clg_program *prog, const tunables *tn, int ty, int v,
@@ -87,9 +86,9 @@ static void run(clg_context *ctx, clg_program *prog, const tunables *tn, int ty,
     clg_buffer *bu =
         v >= 2 ? tc_buffer(ctx, "b", wbytes, CLG_TRANSFER_FIRST_EXECUTION, (void *)Wb) : NULL;
     clg_buffer *bx = tc_buffer(ctx, "b", (size_t)s->T * s->xs * sizeof(float),
-                                 CLG_TRANSFER_FIRST_EXECUTION, (void *)x);
-    clg_buffer *by =
-        tc_buffer(ctx, "b", (size_t)s->T * s->ys * sizeof(float), CLG_TRANSFER_EVERY_EXECUTION, out);
+                               CLG_TRANSFER_FIRST_EXECUTION, (void *)x);
+    clg_buffer *by = tc_buffer(ctx, "b", (size_t)s->T * s->ys * sizeof(float),
+                               CLG_TRANSFER_EVERY_EXECUTION, out);
     unsigned a = 0;
     CHECK_OK(clg_task_arg_buffer(t, a++, bw, CLG_READ));
     if (bu) CHECK_OK(clg_task_arg_buffer(t, a++, bu, CLG_READ));

@@ -361,7 +361,8 @@ int main(void) {
     clg_program *progs[N_SETTINGS] = {NULL};
     for (int si = 0; si < n_settings; si++) {
         if (strstr(settings[si].options, "HALF_DENORM") && !clg_context_device(ctx)->has_denorm) {
-            printf("  setting [%s] not run: the device flushes float denormals\n", settings[si].options);
+            printf("  setting [%s] not run: the device flushes float denormals\n",
+                   settings[si].options);
             continue;
         }
         CHECK_OK(clg_program_get(ctx, "matmul_q8", settings[si].options, &progs[si]));

@@ -7,8 +7,6 @@
 #include "ref/ref_ops.h"
 #include "test_common.h"
 
-
-
 static int wg_runs = 0; /* rmsnorm_wg cases that ran */
 
 /* Runs `kernel` of prog on x (T rows of n) and compares with the reference. wg = 0: one

@@ -10,7 +10,7 @@
 typedef struct expect {
     const char *file, *options, *kernel; /* kernel: %s for the type suffix */
     unsigned nargs;
-    int typed;                           /* 1: per weight type; 2: the 8-bit activation types */
+    int typed; /* 1: per weight type; 2: the 8-bit activation types */
 } expect;
 
 int main(void) {
@@ -48,8 +48,8 @@ int main(void) {
             snprintf(name, sizeof name, ex[i].kernel, types[t]);
             unsigned n = clg_program_kernel_args(p, name);
             if (n != ex[i].nargs)
-                fprintf(stderr, "cl/%s.cl %s: %u arguments, graphs/ops/ops.h names %u\n", ex[i].file, name, n,
-                        ex[i].nargs);
+                fprintf(stderr, "cl/%s.cl %s: %u arguments, graphs/ops/ops.h names %u\n",
+                        ex[i].file, name, n, ex[i].nargs);
             CHECK(n == ex[i].nargs);
         }
     }

@@ -21,7 +21,7 @@ static const char *kinds[N_KINDS] = {"qkv",      "attn_output", "ffn_swiglu",
 static char dir[] = "/tmp/clgraph-planner-XXXXXX";
 static char model[600], cache[600];
 static const char *kernel_dir; /* NULL: the embedded kernel files */
-static int warnings;            /* through llm_model_options.warn */
+static int warnings;           /* through llm_model_options.warn */
 
 static void on_warn(void *user, const char *msg) {
     (void)user;
@@ -170,7 +170,7 @@ int main(void) {
     CHECK(tiny_model_write(model, NULL) == 0);
     float heur[TINY_VOCAB], tuned[TINY_VOCAB], cached[TINY_VOCAB], other[TINY_VOCAB];
 
-    llm_model *m = load(0); /* no cache yet: heuristics */
+    llm_model *m = load(0);              /* no cache yet: heuristics */
     if (!m) return tc_finish("planner"); /* no device or no model: nothing below can run */
     CHECK(tuned_count(m) == 0);
     choices h;

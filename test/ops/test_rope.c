@@ -27,7 +27,8 @@ static void read_cache(clg_buffer *b, int f16, float *out, size_t n) {
         return;
     }
     CHECK_OK(clg_buffer_read(b, 0, raw, n * (f16 ? 2 : 4)));
-    for (size_t i = 0; i < n; i++) out[i] = f16 ? llm_f16_to_f32(((uint16_t *)raw)[i]) : ((float *)raw)[i];
+    for (size_t i = 0; i < n; i++)
+        out[i] = f16 ? llm_f16_to_f32(((uint16_t *)raw)[i]) : ((float *)raw)[i];
     free(raw);
 }
 
@@ -59,7 +60,8 @@ static void run_case(clg_context *ctx, clg_program *prog, int f16, const rope_ca
     memcpy(want, x, count * sizeof *x);
     ref_rope(want, pos, c->T, row_stride, 0, nh + nkv, hd, c->n_rot, c->freq_base, c->freq_scale,
              neox, c->factors ? fac : NULL);
-    ref_kv_store(want, kw, vw, pos, c->T, row_stride, nh * hd, (nh + nkv) * hd, nkv, hd, c->ctx_len);
+    ref_kv_store(want, kw, vw, pos, c->T, row_stride, nh * hd, (nh + nkv) * hd, nkv, hd,
+                 c->ctx_len);
     /* Q rotated in want; the K columns of qkv stay as given */
     for (int t = 0; t < c->T; t++)
         memcpy(want + (size_t)t * row_stride + nh * hd, x + (size_t)t * row_stride + nh * hd,
@@ -84,7 +86,8 @@ static void run_case(clg_context *ctx, clg_program *prog, int f16, const rope_ca
     CHECK_OK(clg_task_arg_buffer(t, 3, bpos, CLG_READ));
     CHECK_OK(clg_task_arg_buffer(t, 4, binv, CLG_READ));
     const int args[] = {c->T, row_stride, nh, nkv, hd, c->n_rot, neox, c->ctx_len};
-    for (int a = 0; a < 8; a++) CHECK_OK(clg_task_arg_int(t, 5 + a, args[a]));
+    for (int a = 0; a < 8; a++)
+        CHECK_OK(clg_task_arg_int(t, 5 + a, args[a]));
     /* dimension 0 rounded up to a multiple of 8: the extra items must exit */
     size_t global[2] = {((size_t)hd / 2 + 7) / 8 * 8, (size_t)c->T};
     CHECK_OK(clg_task_set_range(t, 2, global, NULL));
@@ -100,9 +103,11 @@ static void run_case(clg_context *ctx, clg_program *prog, int f16, const rope_ca
     char what[160];
     snprintf(what, sizeof what, "%s %s%s q", c->name, neox ? "neox" : "normal", f16 ? " f16" : "");
     tc_close(what, got, want, count, atol, 0.0f);
-    snprintf(what, sizeof what, "%s %s%s k cache", c->name, neox ? "neox" : "normal", f16 ? " f16" : "");
+    snprintf(what, sizeof what, "%s %s%s k cache", c->name, neox ? "neox" : "normal",
+             f16 ? " f16" : "");
     tc_close(what, kg, kw, n_cache, atol + hatol, 0.0f);
-    snprintf(what, sizeof what, "%s %s%s v cache", c->name, neox ? "neox" : "normal", f16 ? " f16" : "");
+    snprintf(what, sizeof what, "%s %s%s v cache", c->name, neox ? "neox" : "normal",
+             f16 ? " f16" : "");
     tc_close(what, vg, vw, n_cache, hatol, 0.0f);
     /* Unrotated dimensions and the K, V columns of qkv are not touched at all. */
     int exact = 1;
@@ -150,7 +155,8 @@ int main(void) {
         clg_program *prog = NULL;
         CHECK_OK(clg_program_get(ctx, "rope", f16 ? "-DKV_F16" : "", &prog));
         for (size_t k = 0; prog && k < sizeof cases / sizeof cases[0]; k++)
-            for (int neox = 0; neox < 2; neox++) run_case(ctx, prog, f16, &cases[k], neox);
+            for (int neox = 0; neox < 2; neox++)
+                run_case(ctx, prog, f16, &cases[k], neox);
     }
     clg_context_destroy(ctx);
     return tc_finish("ops.rope");

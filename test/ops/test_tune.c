@@ -42,7 +42,8 @@ static const char src[] =
     "    float s = 0.0f; for (int k = cols - 1; k >= 0; k--) s += x[r * cols + k];\n"
     "    y[r] = s;\n"
     "}\n";
-static const clg_kernel_file files[] = {{"rowsum_test", src, sizeof src - 1, NULL, 0}, {NULL, NULL, 0, NULL, 0}};
+static const clg_kernel_file files[] = {{"rowsum_test", src, sizeof src - 1, NULL, 0},
+                                        {NULL, NULL, 0, NULL, 0}};
 
 enum { ROWS = 100, COLS = 256 };
 static int warnings;
@@ -62,7 +63,8 @@ static clg_status range(void *user, clg_task *t, unsigned slot, const clg_choice
     return clg_task_set_range(t, 1, &g, &l);
 }
 
-static clg_task *task(clg_graph *g, const char *name, clg_kind *k, unsigned slot, clg_buffer *x, clg_buffer *y) {
+static clg_task *task(clg_graph *g, const char *name, clg_kind *k, unsigned slot, clg_buffer *x,
+                      clg_buffer *y) {
     clg_program *p;
     const char *kernel;
     clg_task *t = NULL;
@@ -85,7 +87,8 @@ int main(void) {
     tc_fill(x, ROWS * COLS, -1, 1);
     for (int r = 0; r < ROWS; r++) {
         double s = 0;
-        for (int k = 0; k < COLS; k++) s += x[r * COLS + k];
+        for (int k = 0; k < COLS; k++)
+            s += x[r * COLS + k];
         want[r] = (float)s;
         want2[r] = 2 * (float)s;
     }
@@ -99,7 +102,11 @@ int main(void) {
     clg_planner *pl;
     CHECK_OK(clg_planner_create(ctx, &po, &pl));
     clg_kind *k = NULL, *bad = NULL;
-    clg_kind_desc d = {.name = "rowsum", .file = "rowsum_test", .variants = "row,wg", .range = range, .items = ROWS};
+    clg_kind_desc d = {.name = "rowsum",
+                       .file = "rowsum_test",
+                       .variants = "row,wg",
+                       .range = range,
+                       .items = ROWS};
     CHECK_OK(clg_planner_add_kind(pl, &d, &k));
     d.name = "rowsum";
     CHECK(clg_planner_add_kind(pl, &d, &bad) == CLG_ERR_INVALID_ARG && !bad); /* names are unique */
@@ -110,7 +117,8 @@ int main(void) {
     if (!k) return tc_finish("tune");
     /* the untuned default: the declaration for the device type, its first size it runs */
     const clg_choice *c = clg_kind_choice(k);
-    CHECK(!strcmp(c->variant, dev->type == CLG_DEVICE_GPU ? "wg" : "row") && !c->tuned && c->best_ns < 0);
+    CHECK(!strcmp(c->variant, dev->type == CLG_DEVICE_GPU ? "wg" : "row") && !c->tuned &&
+          c->best_ns < 0);
     printf("  default: %s\n", c->label);
 
     clg_graph *g;
@@ -120,8 +128,10 @@ int main(void) {
     CHECK(clg_planner_task_kind(pl, t) == k && clg_planner_task_kind(pl, t2) == k);
 
     /* every declared candidate computes the sums; the device may refuse work-groups */
-    static const struct { const char *v; int value; } cand[] = {{"row", 16}, {"row", 1}, {"row", 4},
-                                                                {"wg", 16},  {"wg", 64}, {"wg", 32}};
+    static const struct {
+        const char *v;
+        int value;
+    } cand[] = {{"row", 16}, {"row", 1}, {"row", 4}, {"wg", 16}, {"wg", 64}, {"wg", 32}};
     int ran = 0;
     for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
         clg_status st = clg_kind_select(k, cand[i].v, cand[i].value, NULL);
@@ -174,9 +184,11 @@ int main(void) {
     clg_task_get_stats(t, &after);
     CHECK(after.executions == before.executions); /* tuning runs are not the task's own */
     c = clg_kind_choice(k);
-    printf("  tuned: %s, %.1f us, runner-up %.1f us\n", c->label, c->best_ns / 1e3, c->runner_ns / 1e3);
+    printf("  tuned: %s, %.1f us, runner-up %.1f us\n", c->label, c->best_ns / 1e3,
+           c->runner_ns / 1e3);
     CHECK(c->tuned && c->best_ns > 0 && c->runner_ns > 0);
-    CHECK(c->runner_ns >= c->best_ns * (1 - CLG_TUNE_MARGIN) || !strcmp(c->variant, dev->type == CLG_DEVICE_GPU ? "wg" : "row"));
+    CHECK(c->runner_ns >= c->best_ns * (1 - CLG_TUNE_MARGIN) ||
+          !strcmp(c->variant, dev->type == CLG_DEVICE_GPU ? "wg" : "row"));
     clg_choice tuned = *c;
     memset(y, 0, sizeof y);
     CHECK_OK(clg_graph_execute(g));
@@ -188,8 +200,12 @@ int main(void) {
     CHECK_OK(clg_planner_save(pl, dir, "shape=100x256"));
     clg_planner_destroy(pl);
     CHECK_OK(clg_planner_create(ctx, &po, &pl));
-    CHECK_OK(clg_planner_add_kind(pl, &(clg_kind_desc){.name = "rowsum", .file = "rowsum_test", .variants = "row,wg",
-                                                       .range = range, .items = ROWS},
+    CHECK_OK(clg_planner_add_kind(pl,
+                                  &(clg_kind_desc){.name = "rowsum",
+                                                   .file = "rowsum_test",
+                                                   .variants = "row,wg",
+                                                   .range = range,
+                                                   .items = ROWS},
                                   &k));
     CHECK_OK(clg_kind_add_task(k, t, 0));
     CHECK_OK(clg_kind_add_task(k, t2, 1));
@@ -200,14 +216,16 @@ int main(void) {
     CHECK_OK(clg_planner_load(pl, dir, "shape=100x256", &loaded));
     c = clg_kind_choice(k);
     CHECK(loaded == 1 && c->tuned && !strcmp(c->label, tuned.label) && c->local == tuned.local);
-    CHECK(c->best_ns == (double)(long long)(tuned.best_ns + 0.5) || c->best_ns == (double)(long long)tuned.best_ns);
+    CHECK(c->best_ns == (double)(long long)(tuned.best_ns + 0.5) ||
+          c->best_ns == (double)(long long)tuned.best_ns);
     memset(y, 0, sizeof y);
     CHECK_OK(clg_graph_execute(g));
     tc_close("from the cache", y, want, ROWS, 1e-4f, 1e-4f);
 
     /* a damaged file: ignored with a warning, every kind back on its default */
     char cmd[256];
-    snprintf(cmd, sizeof cmd, "for f in %s/*.plan; do sed -i 's/^kind rowsum .*/kind rowsum row 0 - 1 2/' $f; done",
+    snprintf(cmd, sizeof cmd,
+             "for f in %s/*.plan; do sed -i 's/^kind rowsum .*/kind rowsum row 0 - 1 2/' $f; done",
              dir);
     CHECK(system(cmd) == 0);
     const int w0 = warnings;
@@ -218,14 +236,18 @@ int main(void) {
 
     /* fit=2,8,64: about two work-groups per compute unit for ROWS rows, multiple of 8 */
     clg_kind *kf;
-    CHECK_OK(clg_planner_add_kind(pl, &(clg_kind_desc){.name = "fit", .file = "rowsum_test", .variants = "fit",
-                                                       .range = range, .items = ROWS},
-                                  &kf));
+    CHECK_OK(clg_planner_add_kind(
+        pl,
+        &(clg_kind_desc){
+            .name = "fit", .file = "rowsum_test", .variants = "fit", .range = range, .items = ROWS},
+        &kf));
     size_t per = 2 * (dev->compute_units ? dev->compute_units : 1), want_l = (ROWS + per - 1) / per;
     want_l = (want_l + 7) / 8 * 8;
     want_l = want_l < 8 ? 8 : want_l > 64 ? 64 : want_l;
-    printf("  fit: %s (want local %zu on %u compute units)\n", clg_kind_choice(kf)->label, want_l, dev->compute_units);
-    CHECK(clg_kind_choice(kf)->local == want_l || clg_kind_choice(kf)->local < want_l); /* or the kernel's limit */
+    printf("  fit: %s (want local %zu on %u compute units)\n", clg_kind_choice(kf)->label, want_l,
+           dev->compute_units);
+    CHECK(clg_kind_choice(kf)->local == want_l ||
+          clg_kind_choice(kf)->local < want_l); /* or the kernel's limit */
     clg_planner_destroy(pl);
     clg_context_destroy(ctx);
     return tc_finish("tune");

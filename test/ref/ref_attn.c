@@ -26,9 +26,9 @@ void ref_rope(float *x, const int *pos, int T, int row_stride, int col_off, int 
         for (int h = 0; h < n_heads; h++) {
             float *head = x + (size_t)t * row_stride + col_off + (size_t)h * head_dim;
             for (int i = 0; i < half; i++) {
-                const double theta =
-                    (double)pos[t] * freq_scale * pow((double)freq_base, -2.0 * i / (double)n_rot) /
-                    (factors ? (double)factors[i] : 1.0);
+                const double theta = (double)pos[t] * freq_scale *
+                                     pow((double)freq_base, -2.0 * i / (double)n_rot) /
+                                     (factors ? (double)factors[i] : 1.0);
                 const double c = cos(theta), s = sin(theta);
                 const int ia = neox ? i : 2 * i;
                 const int ib = neox ? i + half : 2 * i + 1;

@@ -8,8 +8,8 @@
 #include "clgraph/gguf.h"
 #include "test_common.h"
 
-
-static void add(llm_gguf_writer *w, const char *name, uint64_t ne0, uint64_t ne1, const tiny_variant *v) {
+static void add(llm_gguf_writer *w, const char *name, uint64_t ne0, uint64_t ne1,
+                const tiny_variant *v) {
     if (v->drop && !strcmp(v->drop, name)) return;
     if (v->reshape && !strcmp(v->reshape, name)) ne1 += 1;
     uint64_t ne[2] = {ne0, ne1 ? ne1 : 1};
@@ -47,7 +47,8 @@ int tiny_model_write(const char *path, const tiny_variant *v) {
     if (v->rope_freqs) {
         uint64_t n = (uint64_t)(TINY_EMBD / TINY_HEADS / 2) + (v->rope_freqs == 3);
         float f[64];
-        for (uint64_t i = 0; i < n; i++) f[i] = v->rope_freqs == 2 ? tc_randf(1.0f, 8.0f) : 1.0f;
+        for (uint64_t i = 0; i < n; i++)
+            f[i] = v->rope_freqs == 2 ? tc_randf(1.0f, 8.0f) : 1.0f;
         CHECK_OK(llm_gguf_writer_add_tensor(w, "rope_freqs.weight", LLM_DTYPE_F32, 1, &n, f));
     }
     for (int i = 0; i < TINY_LAYERS; i++) {
@@ -68,4 +69,3 @@ int tiny_model_write(const char *path, const tiny_variant *v) {
     llm_gguf_writer_destroy(w);
     return tc_failures != before;
 }
-

@@ -3,7 +3,14 @@
 #ifndef CLGRAPH_TEST_TINY_MODEL_H
 #define CLGRAPH_TEST_TINY_MODEL_H
 
-enum { TINY_EMBD = 64, TINY_LAYERS = 2, TINY_HEADS = 4, TINY_KV = 2, TINY_FF = 128, TINY_VOCAB = 96 };
+enum {
+    TINY_EMBD = 64,
+    TINY_LAYERS = 2,
+    TINY_HEADS = 4,
+    TINY_KV = 2,
+    TINY_FF = 128,
+    TINY_VOCAB = 96
+};
 
 typedef struct tiny_variant {
     const char *arch;    /* general.architecture, NULL: "llama" */

@@ -1,5 +1,5 @@
-/* llm_convert (graphs/model/convert.c): a synthetic GGUF with f32, f16, q8_0, q4_0, q4_1 matrices (one
- * with odd rows, one of > 1 M elements), 1-D norms (f32 and f16), a 2-D non-weight and a 3-D
+/* llm_convert (graphs/model/convert.c): a synthetic GGUF with f32, f16, q8_0, q4_0, q4_1 matrices
+ * (one with odd rows, one of > 1 M elements), 1-D norms (f32 and f16), a 2-D non-weight and a 3-D
  * tensor, converted to every target: metadata kept, types chosen by the rules, data bit-exact
  * against llm_quantize and within each type's error bound; errors leave no output file. */
 #include <dirent.h>
