@@ -166,6 +166,26 @@ static void reference(const float *w1, const float *b1, const float *w2, const f
         }                                                                                          \
     } while (0)
 
+/* Appends a dense task y = act(W x + b) on kind k's current kernel to g. */
+static clg_status dense_task(clg_graph *g, const char *name, clg_kind *k, clg_buffer *w,
+                             clg_buffer *bias, clg_buffer *x, clg_buffer *y, int n_in, int n_out,
+                             int relu) {
+    clg_program *prog;
+    const char *kernel;
+    clg_task *t = NULL;
+    clg_status st = clg_kind_kernel(k, 0, &prog, &kernel);
+    if (st == CLG_OK) st = clg_graph_add_task(g, name, prog, kernel, &t);
+    if (st == CLG_OK) st = clg_task_arg_buffer(t, DENSE_W, w, CLG_READ);
+    if (st == CLG_OK) st = clg_task_arg_buffer(t, DENSE_BIAS, bias, CLG_READ);
+    if (st == CLG_OK) st = clg_task_arg_buffer(t, DENSE_X, x, CLG_READ);
+    if (st == CLG_OK) st = clg_task_arg_buffer(t, DENSE_Y, y, CLG_WRITE);
+    if (st == CLG_OK) st = clg_task_arg_int(t, DENSE_N_IN, n_in);
+    if (st == CLG_OK) st = clg_task_arg_int(t, DENSE_N_OUT, n_out);
+    if (st == CLG_OK) st = clg_task_arg_int(t, DENSE_RELU, relu);
+    if (st == CLG_OK) st = clg_kind_add_task(k, t, 0);
+    return st;
+}
+
 /* The model: weights and the buffers, graphs and plan on a context. */
 typedef struct mlp {
     float w1[HID * IN], b1[HID], w2[OUT * HID], b2[OUT]; /* [HID, IN], [HID], [OUT, HID], [OUT] */
@@ -261,7 +281,6 @@ int main(int argc, char **argv) {
     clg_graph *l1, *l2;
     clg_task *t;
     clg_kind *kind1, *kind2;
-    const char *kernel;
     static dense d1 = {IN, HID}, d2 = {HID, OUT};
     TRY(clg_context_create(&o, &ctx));
     printf("device: %s\n", clg_context_device(ctx)->device_name);
@@ -288,30 +307,12 @@ int main(int argc, char **argv) {
     TRY(clg_planner_add_kind(planner, &kd, &kind2));
 
     TRY(clg_graph_create(ctx, "layer1", &l1));
-    TRY(clg_kind_kernel(kind1, 0, &prog, &kernel));
-    TRY(clg_graph_add_task(l1, "dense1", prog, kernel, &t));
-    TRY(clg_task_arg_buffer(t, DENSE_W, bw1, CLG_READ));
-    TRY(clg_task_arg_buffer(t, DENSE_BIAS, bb1, CLG_READ));
-    TRY(clg_task_arg_buffer(t, DENSE_X, bx, CLG_READ));
-    TRY(clg_task_arg_buffer(t, DENSE_Y, bh, CLG_WRITE));
-    TRY(clg_task_arg_int(t, DENSE_N_IN, IN));
-    TRY(clg_task_arg_int(t, DENSE_N_OUT, HID));
-    TRY(clg_task_arg_int(t, DENSE_RELU, 1));
-    TRY(clg_kind_add_task(kind1, t, 0));
+    TRY(dense_task(l1, "dense1", kind1, bw1, bb1, bx, bh, IN, HID, 1));
 
     /* layer2 finds the hidden activations by name, as a separately written graph would. */
     TRY(clg_buffer_find(ctx, "h", &hidden));
     TRY(clg_graph_create(ctx, "layer2", &l2));
-    TRY(clg_kind_kernel(kind2, 0, &prog, &kernel));
-    TRY(clg_graph_add_task(l2, "dense2", prog, kernel, &t));
-    TRY(clg_task_arg_buffer(t, DENSE_W, bw2, CLG_READ));
-    TRY(clg_task_arg_buffer(t, DENSE_BIAS, bb2, CLG_READ));
-    TRY(clg_task_arg_buffer(t, DENSE_X, hidden, CLG_READ));
-    TRY(clg_task_arg_buffer(t, DENSE_Y, bz, CLG_WRITE));
-    TRY(clg_task_arg_int(t, DENSE_N_IN, HID));
-    TRY(clg_task_arg_int(t, DENSE_N_OUT, OUT));
-    TRY(clg_task_arg_int(t, DENSE_RELU, 0));
-    TRY(clg_kind_add_task(kind2, t, 0));
+    TRY(dense_task(l2, "dense2", kind2, bw2, bb2, hidden, bz, HID, OUT, 0));
     TRY(clg_program_get(ctx, "mlp", NULL, &prog));
     TRY(clg_graph_add_task(l2, "softmax", prog, "softmax_rows", &t));
     TRY(clg_task_arg_buffer(t, 0, bz, CLG_READ));

@@ -322,13 +322,14 @@ fail:
     return st;
 }
 
-clg_status llm_build_plans(llm_model *m) {
+clg_status llm_build_plans(llm_model *m, llm_progress_fn progress, void *user) {
+    static const char stage[] = "building kernels";
     clg_status st;
     builder b = {.m = m, .argmax_wg = 256}; /* ARGMAX_WG's default */
-    TRY(clg_program_get(m->ctx, "matmul", "-DMM_TT=1",
-                        &b.embed)); /* embed_TY: the decode products' build */
-    TRY(clg_program_get(m->ctx, "rope", m->hp.kv_f16 ? "-DKV_F16" : "",
-                        &b.rope)); /* stores f16 K, V */
+    if (progress) progress(user, stage, 0, 3);
+    /* embed_TY comes from the decode products' build; rope_kv stores f16 K, V with KV_F16 */
+    TRY(clg_program_get(m->ctx, "matmul", "-DMM_TT=1", &b.embed));
+    TRY(clg_program_get(m->ctx, "rope", m->hp.kv_f16 ? "-DKV_F16" : "", &b.rope));
     TRY(clg_program_get(m->ctx, "rows", "", &b.rows));
     TRY(clg_program_get(m->ctx, "argmax", "", &b.argmax));
     /* One work-group: it must fit this kernel's own limit (llvmpipe: 32 of 1024). */
@@ -339,12 +340,15 @@ clg_status llm_build_plans(llm_model *m) {
         snprintf(opts, sizeof opts, "-DARGMAX_WG=%zu", b.argmax_wg);
         TRY(clg_program_get(m->ctx, "argmax", opts, &b.argmax));
     }
+    if (progress) progress(user, stage, 1, 3);
     m->decode.name = "decode";
     m->decode.tile = 1;
     m->prefill.name = "prefill";
     m->prefill.tile = MM_TT_PREFILL;
     TRY(build_plan(&b, &m->decode));
+    if (progress) progress(user, stage, 2, 3);
     TRY(build_plan(&b, &m->prefill));
+    if (progress) progress(user, stage, 3, 3);
     TRY(clg_planner_add_replay(m->planner, m->decode.plan));
     TRY(clg_planner_add_replay(m->planner, m->decode.greedy_plan));
 fail:

@@ -130,7 +130,7 @@ int llm_att_tune_pos(const llm_model *m);
 /* graph.c: the kinds, graphs and tasks of both step plans (the kinds on their untuned
  * defaults); then every batch-dependent argument and range of plan sp for T tokens; and
  * evaluation. */
-clg_status llm_build_plans(llm_model *m);
+clg_status llm_build_plans(llm_model *m, llm_progress_fn progress, void *user);
 clg_status llm_set_batch(llm_model *m, step_plan *sp, int T);
 
 /* gemm.c: the library GEMM path of the prefill products: a product of kind qkv,

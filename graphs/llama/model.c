@@ -386,9 +386,7 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
                                   (size_t)(hp->head_dim + 2) * 4,
                               CLG_TRANSFER_DEVICE_ONLY, NULL, &m->att_part));
 
-    progress(opt, "building kernels", 0, 1);
-    TRY(llm_build_plans(m));
-    progress(opt, "building kernels", 1, 1);
+    TRY(llm_build_plans(m, opt->progress, opt->progress_user));
 
     /* Upload every weight now, with progress, rather than inside the first step; then the
      * host copies go: the fused Q/K/V matrices are freed and the file's pages released. */

@@ -6,24 +6,6 @@
 
 #include "clgraph/gguf.h"
 
-static size_t elem_size(llm_gguf_type t) {
-    switch (t) {
-    case LLM_GGUF_UINT8:
-    case LLM_GGUF_INT8:
-    case LLM_GGUF_BOOL:
-        return 1;
-    case LLM_GGUF_UINT16:
-    case LLM_GGUF_INT16:
-        return 2;
-    case LLM_GGUF_UINT64:
-    case LLM_GGUF_INT64:
-    case LLM_GGUF_FLOAT64:
-        return 8;
-    default:
-        return 4;
-    }
-}
-
 static volatile uint64_t sink; /* keeps the reads from being optimised away */
 
 static void walk_kv(const llm_gguf *f, uint64_t i) {
@@ -57,7 +39,7 @@ static void walk_kv(const llm_gguf *f, uint64_t i) {
                         sum += (uint8_t)s.ptr[c];
             sum += llm_gguf_array_str(f, key, count, &s) == CLG_OK; /* out of range */
         } else if (llm_gguf_array_data(f, key, &p) == CLG_OK) {
-            for (uint64_t j = 0; j < count * elem_size(et); j++)
+            for (uint64_t j = 0; j < count * llm_gguf_type_size(et); j++)
                 sum += ((const uint8_t *)p)[j];
         }
     }
