@@ -50,6 +50,8 @@ clg_status clg_context_create(const clg_context_options *opt, clg_context **out)
 
     ctx->build = opt->build;
     ctx->profiling = opt->profiling;
+    ctx->warn = opt->warn;
+    ctx->warn_user = opt->warn_user;
 
     cl_int err;
     ctx->cl = clCreateContext(NULL, 1, &ctx->device, NULL, NULL, &err);

@@ -150,6 +150,8 @@ struct clg_context {
     size_t npending, cappending;
     clg_trace_fn trace;
     void *trace_user;
+    void (*warn)(void *user, const char *message); /* NULL: warnings are dropped */
+    void *warn_user;
 };
 
 /* Step machinery (graph.c), used by buffer.c for explicit transfers. */
@@ -177,4 +179,33 @@ clg_status clg_replay_enqueue(clg_plan *p);
 void clg_replay_drop(clg_plan *p);
 /* Drops every recording that may have captured graph g (one of its tasks changed). */
 void clg_replay_invalidate(clg_graph *g);
+
+/* ---- program cache entries (program_cache.c: bytes only, no OpenCL) ---- */
+
+#define CLG_CACHE_MAGIC "CLGPBIN\n" /* 8 bytes */
+#define CLG_CACHE_VERSION 1
+
+/* What a cached binary was made for; every field is written into the entry and compared on
+ * load. Strings are borrowed (NULL reads as ""). */
+typedef struct clg_cache_key {
+    const char *platform_version, *device_name, *driver_version;
+    const char *options; /* build options */
+    int is_il;           /* 1: built from SPIR-V, 0: from OpenCL C */
+    uint64_t input_len;  /* bytes of the source or IL */
+    uint64_t input_hash; /* clg_hash of them */
+} clg_cache_key;
+
+/* The entry's file name hash (every key field and the format version). */
+uint64_t clg_cache_key_hash(const clg_cache_key *k);
+/* Header + payload[0..payload_len) as one malloc'd block of *out_len bytes (the caller
+ * frees it); NULL when out of memory. */
+unsigned char *clg_cache_entry_encode(const clg_cache_key *k, const void *payload,
+                                      size_t payload_len, size_t *out_len);
+/* 1 when data[0..n) is an intact entry made for k: *payload points into data at its
+ * *payload_len bytes. 0 otherwise, with why[0..why_cap) saying what is wrong (empty, no
+ * magic, another version, cut short, another key, a length or checksum that does not
+ * match). Reads only data[0..n). */
+int clg_cache_entry_check(const void *data, size_t n, const clg_cache_key *k,
+                          const unsigned char **payload, size_t *payload_len, char *why,
+                          size_t why_cap);
 #endif

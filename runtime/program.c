@@ -1,6 +1,11 @@
 /* Programs: registered kernel files (or the context's kernel_dir), SPIR-V where the device
- * takes IL, an on-disk binary cache keyed by device, driver, input hash and options,
- * and the build log in the error on failure. */
+ * takes IL, an on-disk binary cache keyed by device, driver, input hash and options (each
+ * entry checked against its header before the driver sees it: program_cache.c), and the
+ * build log in the error on failure. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,85 +77,151 @@ uint64_t clg_program_source_hash(const clg_program *prog) {
     return prog->source_hash;
 }
 
+/* The rest of f as a NUL-terminated malloc'd block of *len bytes; NULL on a read error. */
+static char *read_stream(FILE *f, size_t *len) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n - 1, f);
+        if (ferror(f)) break;
+        if (n < cap - 1) {
+            buf[n] = 0;
+            *len = n;
+            return buf;
+        }
+        char *bigger = realloc(buf, cap * 2);
+        if (!bigger) break;
+        buf = bigger;
+        cap *= 2;
+    }
+    free(buf);
+    return NULL;
+}
+
 static char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
-    char *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
-            if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-                free(buf);
-                buf = NULL;
-            } else {
-                buf[n] = 0;
-                *len = (size_t)n;
-            }
-        }
-    }
+    char *buf = read_stream(f, len);
     fclose(f);
     return buf;
 }
 
-static uint64_t cache_key(const clg_context *ctx, const void *input, size_t n, int is_il,
-                          const char *options) {
-    const clg_device_info *d = &ctx->info;
-    uint64_t h = CLG_HASH_INIT;
-    h = clg_hash(h, d->platform_version, strlen(d->platform_version));
-    h = clg_hash(h, d->device_name, strlen(d->device_name));
-    h = clg_hash(h, d->driver_version, strlen(d->driver_version));
-    h = clg_hash(h, &is_il, sizeof is_il);
-    h = clg_hash(h, input, n);
-    return clg_hash(h, options, strlen(options));
+static void warn(clg_context *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void warn(clg_context *ctx, const char *fmt, ...) {
+    if (!ctx->warn) return;
+    char msg[1600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ctx->warn(ctx->warn_user, msg);
 }
 
-static void cache_path(const clg_context *ctx, uint64_t key, char *buf, size_t cap) {
-    snprintf(buf, cap, "%s/%016llx.bin", ctx->cache_dir, (unsigned long long)key);
+static clg_cache_key cache_key(const clg_context *ctx, const void *input, size_t n, int is_il,
+                               const char *options) {
+    clg_cache_key k;
+    k.platform_version = ctx->info.platform_version;
+    k.device_name = ctx->info.device_name;
+    k.driver_version = ctx->info.driver_version;
+    k.options = options;
+    k.is_il = is_il;
+    k.input_len = n;
+    k.input_hash = clg_hash(CLG_HASH_INIT, input, n);
+    return k;
 }
 
-/* A cached device binary, or NULL (missing or rejected by the driver: rebuilt). */
-static cl_program cache_load(clg_context *ctx, uint64_t key, const char *options) {
+static void cache_path(const clg_context *ctx, const clg_cache_key *k, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s/%016llx.bin", ctx->cache_dir, (unsigned long long)clg_cache_key_hash(k));
+}
+
+/* A cached device binary, or NULL: missing (silently), or dropped with a warning when the
+ * entry fails its check (clg_cache_entry_check) or the driver rejects it. Nothing reaches
+ * clCreateProgramWithBinary before the header, the key and both checksums are checked. */
+static cl_program cache_load(clg_context *ctx, const clg_cache_key *k, const char *options) {
     if (!ctx->cache_dir) return NULL;
-    char path[1200];
-    cache_path(ctx, key, path, sizeof path);
-    size_t n = 0;
-    unsigned char *bin = (unsigned char *)read_file(path, &n);
-    if (!bin) return NULL;
-    cl_int err, bst;
-    const unsigned char *bins[1] = {bin};
-    cl_program p = clCreateProgramWithBinary(ctx->cl, 1, &ctx->device, &n, bins, &bst, &err);
-    free(bin);
-    if (err != CL_SUCCESS) return NULL;
-    if (bst != CL_SUCCESS ||
-        clBuildProgram(p, 1, &ctx->device, options, NULL, NULL) != CL_SUCCESS) {
-        clReleaseProgram(p);
+    char path[1200], why[400];
+    cache_path(ctx, k, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno != ENOENT)
+            warn(ctx, "cannot read the program cache entry %s (%s); rebuilding", path,
+                 strerror(errno));
         return NULL;
     }
+    size_t n = 0;
+    unsigned char *data = (unsigned char *)read_stream(f, &n);
+    fclose(f);
+    if (!data) {
+        warn(ctx, "cannot read the program cache entry %s; rebuilding", path);
+        return NULL;
+    }
+    const unsigned char *bin = NULL;
+    size_t bin_len = 0;
+    cl_program p = NULL;
+    if (!clg_cache_entry_check(data, n, k, &bin, &bin_len, why, sizeof why)) goto drop;
+    cl_int err, bst;
+    p = clCreateProgramWithBinary(ctx->cl, 1, &ctx->device, &bin_len, &bin, &bst, &err);
+    if (err != CL_SUCCESS || bst != CL_SUCCESS) {
+        snprintf(why, sizeof why, "the driver rejects the binary (%s)",
+                 clg_cl_error_name(err != CL_SUCCESS ? err : bst));
+        goto drop;
+    }
+    if ((err = clBuildProgram(p, 1, &ctx->device, options, NULL, NULL)) != CL_SUCCESS) {
+        snprintf(why, sizeof why, "the driver cannot build the binary (%s)",
+                 clg_cl_error_name(err));
+        goto drop;
+    }
+    free(data);
     return p;
+drop:
+    if (p) clReleaseProgram(p);
+    free(data);
+    remove(path);
+    warn(ctx, "dropped the program cache entry %s: %s; rebuilding it", path, why);
+    return NULL;
 }
 
-static void cache_store(clg_context *ctx, uint64_t key, cl_program p) {
+/* Writes the entry to a temporary file unique to this process and call, then renames it
+ * over the entry: readers see the old entry or the new one, never half of one. */
+static void cache_store(clg_context *ctx, const clg_cache_key *k, cl_program p) {
+    static atomic_uint seq;
     if (!ctx->cache_dir) return;
     size_t n = 0;
     if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof n, &n, NULL) != CL_SUCCESS || !n)
         return;
-    unsigned char *bin = malloc(n);
+    unsigned char *bin = malloc(n), *entry = NULL;
     if (!bin) return;
     unsigned char *bins[1] = {bin};
-    if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
-        char path[1200], tmp[1300];
-        cache_path(ctx, key, path, sizeof path);
-        snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
-        FILE *f = fopen(tmp, "wb");
-        if (f) {
-            int ok = fwrite(bin, 1, n, f) == n;
-            ok = (fclose(f) == 0) && ok;
-            if (ok)
-                rename(tmp, path); /* atomic: concurrent runs never read half a file */
-            else
-                remove(tmp);
-        }
+    size_t len = 0;
+    if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) != CL_SUCCESS ||
+        !(entry = clg_cache_entry_encode(k, bin, n, &len)))
+        goto done;
+    char path[1200], tmp[1300];
+    cache_path(ctx, k, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.%ld.%u.tmp", path, (long)getpid(), atomic_fetch_add(&seq, 1u));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) {
+        warn(ctx, "cannot write the program cache entry %s (%s)", tmp, strerror(errno));
+        goto done;
     }
+    int ok = 1;
+    for (size_t off = 0; ok && off < len;) {
+        ssize_t w = write(fd, entry + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        ok = w > 0;
+        if (ok) off += (size_t)w;
+    }
+    ok = (close(fd) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        warn(ctx, "cannot write the program cache entry %s (%s)", path, strerror(errno));
+        remove(tmp);
+    }
+done:
+    free(entry);
     free(bin);
 }
 
@@ -196,9 +267,9 @@ static clg_status build(clg_context *ctx, const char *name, const char *src, siz
 
     const void *input = use_il ? (const void *)spv : (const void *)src;
     size_t input_len = use_il ? spv_len : src_len;
-    uint64_t key = cache_key(ctx, input, input_len, use_il, options);
+    clg_cache_key key = cache_key(ctx, input, input_len, use_il, options);
     out->source_hash = clg_hash(CLG_HASH_INIT, src, src_len);
-    cl_program p = cache_load(ctx, key, options);
+    cl_program p = cache_load(ctx, &key, options);
     if (p) {
         out->prog = p;
         out->origin = CLG_ORIGIN_CACHE;
@@ -218,7 +289,7 @@ static clg_status build(clg_context *ctx, const char *name, const char *src, siz
         clReleaseProgram(p);
         return st;
     }
-    cache_store(ctx, key, p);
+    cache_store(ctx, &key, p);
     out->prog = p;
     out->origin = use_il ? CLG_ORIGIN_SPIRV : CLG_ORIGIN_SOURCE;
     return CLG_OK;

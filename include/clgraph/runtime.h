@@ -113,10 +113,18 @@ typedef struct clg_context_options {
     int profiling;          /* 1: profiling events on every task and transfer */
     const char *cache_dir;  /* program binary cache folder, created (with its parents) if
                                missing; NULL or "": no cache (as when it cannot be
-                               created); borrowed, copied */
+                               created); borrowed, copied. Each entry holds the key it
+                               was made for and checksums, checked before the driver
+                               sees it; a bad one is rebuilt, rewritten and warned of */
     const char *kernel_dir; /* NULL: kernel files from the registered tables; else read
                                FILE.cl from this folder (while developing kernels);
                                borrowed, copied */
+    /* Warnings that are not errors, one sentence each (the runtime prints nothing): a
+     * program cache entry that was damaged, cut short or made for another key, dropped and
+     * rebuilt, naming the file and why. Called on the thread that builds; message borrowed
+     * for the call. NULL: warnings are dropped. */
+    void (*warn)(void *user, const char *message);
+    void *warn_user; /* passed to warn */
 } clg_context_options;
 
 clg_context_options clg_context_options_default(void);
