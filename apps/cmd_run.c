@@ -142,7 +142,7 @@ int clg_cmd_run(int argc, char **argv) {
  * ending with the user's message being answered. */
 typedef struct chat_log {
     llm_chat_msg *msgs; /* [cap] */
-    char **owned;       /* [cap] the contents chat allocated; NULL for the system message */
+    char **owned;       /* [cap] the contents, each malloc'ed (msgs[k].content == owned[k]) */
     size_t n, cap;
     size_t first; /* index of the oldest message that may be dropped (1 after a system message) */
 } chat_log;
