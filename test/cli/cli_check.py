@@ -191,6 +191,73 @@ def chat():
     expect(rc == 1 and "chatml" in err, "an unknown template lists the known ones")
 
 
+def chat_turns(*args, lines):
+    """Runs chat with stderr merged into stdout (the prompt "> " on stderr then marks where each
+    read begins) and returns (rc, whole output, one entry per read: (answer, notices))."""
+    p = subprocess.run([BIN, "chat", *args], input="".join(l + "\n" for l in lines), text=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    reads = []
+    for seg in p.stdout.split("\n> ")[1:]:
+        seg = seg.split("\n[chat] prompt")[0]  # the summary after the last read
+        notes = [l for l in seg.splitlines() if l.startswith(("[the conversation", "clgraph chat:"))]
+        answer = "\n".join(l for l in seg.splitlines() if l not in notes).strip()
+        reads.append((answer, notes))
+    return p.returncode, p.stdout, reads
+
+
+def chat_context():
+    """A conversation that outgrows --ctx keeps its newest turns and answers; a message too long
+    by itself is refused with its token count and the chat goes on; a line of 20,000 bytes is one
+    message."""
+    import os
+    import re
+    model = os.environ["CLGRAPH_TEST_MODEL"]
+    opts = ("-m", model, "--temp", "0", "-n", "24", "--act", "f32")
+    # 68 tokens: with SmolLM2's system prompt it fits a context of 128 (24 kept for the answer)
+    # alone but not beside any earlier turn, so every earlier turn is dropped before it
+    note = ("Read this note and tell me in one sentence what it is about. The old lighthouse keeper "
+            "climbed the long spiral stairs every evening to light the lamp for the fishing boats. "
+            "One stormy night the lamp went out, and he carried a lantern to the top so that the "
+            "boats could still find their way home to the harbour before the morning came.")
+    msgs = ["Hello.", "Name three famous painters from Italy and say in which city each of them worked.", "What is the capital of France?", note]
+    rc, out, reads = chat_turns(*opts, "--ctx", "128", lines=msgs)
+    expect(rc == 0, f"a chat that outgrows --ctx 128 exits 0 at end of input {'' if rc == 0 else out[-300:]}")
+    expect("starting over" not in out, "no message is dropped by starting over")
+    expect(len(reads) == len(msgs) + 1, f"one read per line and one for end of input: {len(reads)}")
+    for i, (answer, notes) in enumerate(reads[:-1]):
+        expect(answer != "" and not any(n.startswith("clgraph chat:") for n in notes),
+               f"message {i + 1} is answered: {answer[:80]!r} {notes}")
+    drops = [n for _, notes in reads for n in notes if "outgrew the context of 128" in n]
+    expect(len(drops) >= 2 and all("dropped the" in n for n in drops),
+           f"the oldest turns are dropped, with a notice: {drops}")
+    expect("Paris" in reads[2][0], f"after dropping, the question is answered: {reads[2][0]!r}")
+    last = reads[3][1][-1] if reads[3][1] else ""
+    kept = re.search(r"keeping (\d+) tokens", last)
+    # Re-evaluated from where the kept text differs from the cache: the same answer as a chat
+    # that reaches the same kept conversation from one short turn (same cached prefix)
+    rc, out, fresh = chat_turns(*opts, "--ctx", "128", lines=["Hi.", note, "/exit"])
+    expect(rc == 0 and len(fresh) == 3, f"the same note after one turn, then /exit: exit 0 {'' if rc == 0 else out[-300:]}")
+    kept2 = re.search(r"keeping (\d+) tokens", fresh[1][1][-1] if fresh[1][1] else "")
+    expect(kept and kept2 and kept.group(1) == kept2.group(1),
+           f"both keep only the note: {last!r} / {fresh[1][1]}")
+    expect(reads[3][0] == fresh[1][0] != "",
+           f"the answer after dropping every earlier turn is the one without them: {reads[3][0]!r} / {fresh[1][0]!r}")
+
+    # 3,334 tokens: more than --ctx 128 holds; the old 8,192-byte reads made three turns of it
+    line = "hello " * 3333 + "xx"
+    rc, out, reads = chat_turns(*opts, "--ctx", "128", "-n", "16",
+                                lines=[line, "What is the capital of France?", "/exit"])
+    expect(rc == 0 and len(reads) == 3, f"a {len(line)}-byte line is one message, /exit quits: {len(reads)} reads, "
+           f"exit {rc}")
+    errs = [n for _, notes in reads for n in notes if n.startswith("clgraph chat:")]
+    m = re.search(r"your message is (\d+) tokens long .* context of 128 tokens \(--ctx\)", errs[0] if errs else "")
+    expect(len(errs) == 1 and m and int(m.group(1)) > 3000,
+           f"one error naming the message's tokens and the context: {errs}")
+    expect(reads[0][0] == "", f"the long message gets no answer: {reads[0][0][:80]!r}")
+    expect("Paris" in reads[1][0] and not reads[1][1], f"the next message is answered: {reads[1][0]!r}")
+    expect("no longer fits" not in out and "outgrew" not in out, "no conversation overflow is reported")
+
+
 def profile():
     """run --profile / --trace on PoCL (real timestamps) and rusticl (fake ones)."""
     import collections
