@@ -8,6 +8,7 @@
 
 #include "apps/commands.h"
 #include "clgraph/gguf.h"
+#include "clgraph/report.h"
 #include "clgraph/synth.h"
 #include "clgraph/util.h"
 
@@ -116,6 +117,10 @@ int clg_cmd_synth(int argc, char **argv) {
         return 2;
     }
     if (!out) return fail_usage("OUT.gguf is required", NULL);
+    if (clg_file_check_output(out, "GGUF file", NULL) != CLG_OK) {
+        fprintf(stderr, "clgraph synth: %s\n", clg_last_error());
+        return 2;
+    }
 
     uint64_t bytes = llm_synth_tensor_bytes(s, dtype);
     /* The file's folder must hold it (written as a temporary beside it, then renamed). */

@@ -342,4 +342,63 @@ def plan():
         expect(rc == 2 and "--ctx" in err, "plan --ctx abc exits 2 naming the flag")
 
 
+def outputs():
+    """quantize and synth write only new paths or regular files, atomically, never their input;
+    a failed write leaves nothing behind."""
+    import os
+    import resource
+    import signal
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "in.gguf")
+        rc, _, err = run("synth", "--shape", "tiny", "--type", "q8_0", "-q", src)
+        expect(rc == 0, f"synth writes a tiny model ({err.strip()[-200:]})")
+        with open(src, "rb") as f:
+            orig = f.read()
+        os.mkdir(os.path.join(d, "folder"))
+        os.mkfifo(os.path.join(d, "fifo"))
+        os.symlink("in.gguf", os.path.join(d, "link.gguf"))
+        for out in ("/dev/null", os.path.join(d, "folder"), os.path.join(d, "fifo")):
+            for cmd in (["quantize", src, out, "-t", "q4_0", "-q"],
+                        ["synth", "--shape", "tiny", "--type", "q8_0", "-q", out]):
+                rc, _, err = run(*cmd)
+                expect(rc == 2 and "not a regular file" in err and out in err,
+                       f"{cmd[0]} refuses {out}: {err.strip()[:200]}")
+        expect(os.path.isdir(os.path.join(d, "folder")) and not os.listdir(os.path.join(d, "folder")),
+               "the folder is left as it was")
+        import stat
+        expect(stat.S_ISCHR(os.stat("/dev/null").st_mode), "/dev/null is still a character device")
+        same = (src, os.path.join(d, "link.gguf"), os.path.join(d, "folder", "..", "in.gguf"),
+                os.path.join(d, ".", "in.gguf"))
+        for out in same:
+            rc, _, err = run("quantize", src, out, "-t", "q4_0", "-q")
+            expect(rc == 2 and "is the input file" in err, f"quantize refuses {out} as its own input: {err.strip()[:200]}")
+        rc, _, err = run("quantize", os.path.join(d, "link.gguf"), src, "-t", "q4_0", "-q")
+        expect(rc == 2 and "is the input file" in err, f"and the input named through a link: {err.strip()[:200]}")
+        with open(src, "rb") as f:
+            expect(f.read() == orig, "the input is unchanged")
+        expect(os.path.islink(os.path.join(d, "link.gguf")), "the link is still a link")
+
+        # a write that fails half way (the file size limit; SIGXFSZ ignored so write() fails
+        # with EFBIG) leaves neither a part nor a temporary, and an existing OUT as it was
+        def small_fsize():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+        old = os.path.join(d, "old.gguf")
+        with open(old, "wb") as f:
+            f.write(b"previous contents")
+        before = sorted(os.listdir(d))
+        for cmd in (["quantize", src, old, "-t", "f32", "-q"], ["synth", "--shape", "tiny", "--type", "q8_0", "-q", old],
+                    ["synth", "--shape", "tiny", "--type", "q8_0", "-q", os.path.join(d, "new.gguf")]):
+            p = subprocess.run([BIN, *cmd], capture_output=True, text=True, timeout=600, preexec_fn=small_fsize)
+            expect(p.returncode == 1 and "File too large" in p.stderr,
+                   f"{cmd[0]} with a failing write exits 1 saying why: {p.stderr.strip()[-200:]}")
+            expect(sorted(os.listdir(d)) == before, f"no temporary or partial file left: {sorted(os.listdir(d))}")
+        with open(old, "rb") as f:
+            expect(f.read() == b"previous contents", "the existing output is left as it was")
+        rc, _, err = run("quantize", src, old, "-t", "q4_0", "-q")
+        expect(rc == 0 and os.path.getsize(old) > 1000, f"a regular file is replaced ({err.strip()[-200:]})")
+        expect(sorted(os.listdir(d)) == before, f"and only it: {sorted(os.listdir(d))}")
+
+
 globals()[sys.argv[2]]()
