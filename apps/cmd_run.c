@@ -1,5 +1,6 @@
 /* clgraph run (one prompt, streamed answer, summary) and clgraph chat (interactive,
  * multi-turn, with the model's chat template). */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,22 @@ static volatile sig_atomic_t g_stop;
 static void on_sigint(int sig) {
     (void)sig;
     g_stop = 1;
+}
+
+/* clgraph run: SIGINT and SIGTERM end the run after the current step (the summary still
+ * prints, exit 128 + the signal); a second one acts at once (SA_RESETHAND). */
+static volatile sig_atomic_t g_signal;
+static void on_stop_signal(int sig) {
+    g_signal = sig;
+}
+
+static void catch_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 static char *read_text_file(const char *path) {
@@ -108,8 +125,9 @@ int clg_cmd_run(int argc, char **argv) {
         rc = text == NULL;
     }
     if (!rc) rc = encode(&s, text ? text : o.prompt, &ids, &n, "run");
+    if (!rc && !gen_prompt_fits(&s, (int)n, "run")) rc = 1; /* before the prompt is echoed */
     if (!rc) {
-        signal(SIGINT, on_sigint);
+        catch_stop_signals();
         if (!o.chat) fputs(o.prompt, stdout);
         if (o.profile && clg_profiler_create(llm_model_context(s.model), o.trace_json != NULL,
                                              &s.prof) != CLG_OK) {
@@ -117,15 +135,24 @@ int clg_cmd_run(int argc, char **argv) {
             rc = 1;
         } else {
             if (s.prof) clg_profiler_set_step_name(s.prof, "token");
-            rc = gen_run(&s, ids, (int)n, o.n_predict, &g_stop, NULL, "run");
-            printf("\n");
+            rc = gen_run(&s, ids, (int)n, o.n_predict, &g_signal, NULL, "run");
+            if (!rc) printf("\n");
+            /* the last bytes and the newline: a full disk shows only now */
+            if (!rc && (fflush(stdout) != 0 || ferror(stdout))) {
+                fprintf(stderr, "clgraph run: cannot write the output: %s\n", strerror(errno));
+                rc = 1;
+            }
             if (!o.quiet) gen_print_summary(&s, "run");
+            if (g_signal)
+                fprintf(stderr, "clgraph run: stopped by %s\n",
+                        g_signal == SIGINT ? "SIGINT" : "SIGTERM");
             clg_plan *plan = llm_model_step_plan(s.model, s.device_greedy ? 2 : 0);
             if (s.prof && clg_profiler_report(s.prof, plan, s.decode_s, s.n_decode, stderr,
                                               o.profile_json, o.trace_json) != CLG_OK) {
                 fprintf(stderr, "clgraph run: %s\n", clg_last_error());
                 rc = 1;
             }
+            if (g_signal) rc = 128 + g_signal; /* as a shell reports a process the signal ended */
         }
         clg_profiler_destroy(s.prof);
         s.prof = NULL;

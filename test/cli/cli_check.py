@@ -401,4 +401,109 @@ def outputs():
         expect(sorted(os.listdir(d)) == before, f"and only it: {sorted(os.listdir(d))}")
 
 
+def _summary_counts(err):
+    """(prompt tokens, generated tokens) from run's summary line."""
+    import re
+    m = re.search(r"prompt (\d+) tokens, .* generated (\d+) tokens", err)
+    return (int(m.group(1)), int(m.group(2))) if m else (None, None)
+
+
+def run_output():
+    """A stdout that cannot take the text ends the run at the first failed write, non-zero."""
+    import os
+    import signal
+    model = os.environ["CLGRAPH_TEST_MODEL"]
+    args = [BIN, "run", "-m", model, "-p", "Once upon a time", "-n", "200", "--temp", "0"]
+    with open("/dev/full", "w") as full:
+        p = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, text=True, timeout=600)
+    _, gen = _summary_counts(p.stderr)
+    expect(p.returncode == 1 and "cannot write the output: No space left on device" in p.stderr,
+           f"> /dev/full exits 1 saying the output could not be written: {p.stderr.strip()[-200:]}")
+    expect(gen is not None and gen <= 1, f"and stops at the first failed write ({gen} tokens generated)")
+
+    def closed_reader(ignore_pipe):
+        pre = (lambda: signal.signal(signal.SIGPIPE, signal.SIG_IGN)) if ignore_pipe else None
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=pre)
+        p.stdout.read(10)  # as `| head -c 10`
+        p.stdout.close()
+        err = p.stderr.read().decode(errors="replace")
+        p.wait(timeout=600)
+        return p.returncode, err
+    rc, err = closed_reader(True)
+    _, gen = _summary_counts(err)
+    expect(rc == 1 and "cannot write the output: Broken pipe" in err,
+           f"SIGPIPE ignored, a reader that closes early: exit 1 at EPIPE ({rc}, {err.strip()[-160:]})")
+    expect(gen is not None and gen < 20, f"and generation stops there ({gen} of 200 tokens)")
+    rc, err = closed_reader(False)
+    expect(rc == -signal.SIGPIPE, f"with SIGPIPE at its default the run ends by it ({rc})")
+
+    rc, out, err = run("run", "-m", model, "-p", "one two three four five six seven eight nine ten", "--ctx", "8")
+    expect(rc == 1 and "context" in err and out == "",
+           f"a prompt too long for the context is refused before anything goes to stdout ({out!r})")
+
+
+def run_signals():
+    """SIGINT and SIGTERM stop a run within one step, prompt batches included: the summary
+    prints and the exit code is 130 / 143. Chat's Ctrl-C still stops only the answer."""
+    import os
+    import signal
+    import time
+    model = os.environ["CLGRAPH_TEST_MODEL"]
+    words = " ".join(f"word{i}" for i in range(400))  # about 1500 tokens
+    # the handling is the CLI's, the same on every device: rusticl, whose first prompt batch
+    # takes seconds, runs one case
+    for dev, cases in (("pocl", ((signal.SIGINT, 130), (signal.SIGTERM, 143))),
+                       ("rusticl", ((signal.SIGTERM, 143),))):
+        env = dict(os.environ, CLGRAPH_DEVICE=dev)
+
+        def start(*extra):
+            p = subprocess.Popen([BIN, "run", "-m", model, "--temp", "0", *extra], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, env=env)
+            err = b""
+            while b"loaded " not in err:  # the handlers are set once the model is loaded
+                line = p.stderr.readline()
+                if not line:
+                    break
+                err += line
+            return p, err
+
+        for sig, code in cases:
+            p, err = start("-p", words, "-n", "50", "--batch", "8")
+            time.sleep(1.0)
+            t0 = time.time()
+            p.send_signal(sig)
+            out, rest = p.communicate(timeout=600)
+            took = time.time() - t0
+            err = (err + rest).decode(errors="replace")
+            n_prompt, gen = _summary_counts(err)
+            expect(p.returncode == code and n_prompt is not None,
+                   f"{dev}: {sig.name} during the prompt exits {code} with the summary "
+                   f"({p.returncode}, {err.strip()[-200:]!r})")
+            expect(0 < n_prompt < 1400 and n_prompt % 8 == 0 and gen == 0 and f"stopped by {sig.name}" in err,
+                   f"{dev}: it stopped between prompt batches of 8 ({n_prompt} tokens evaluated) in {took:.2f} s")
+        if dev != "pocl":
+            continue
+        p, err = start("-p", "Once upon a time", "-n", "2000", "--ctx", "2048")
+        p.stdout.read(40)  # generating
+        p.send_signal(signal.SIGINT)
+        out, rest = p.communicate(timeout=600)
+        err = (err + rest).decode(errors="replace")
+        _, gen = _summary_counts(err)
+        expect(p.returncode == 130 and gen is not None and gen < 1000,
+               f"{dev}: SIGINT while generating exits 130 after {gen} tokens with the summary")
+
+    # chat: Ctrl-C ends the answer, the next message is answered, /exit exits 0
+    p = subprocess.Popen([BIN, "chat", "-m", model, "--temp", "0", "-n", "1000", "--act", "f32"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdin.write(b"Tell me a very long story about a dragon.\n")
+    p.stdin.flush()
+    p.stdout.read(40)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(input=b"What is the capital of France?\n/exit\n", timeout=600)
+    err = err.decode(errors="replace")
+    expect(p.returncode == 0 and "[stopped]" in err and "Paris" in out.decode(errors="replace"),
+           f"chat: Ctrl-C stops the answer only, the next question is answered ({p.returncode}, "
+           f"{err.strip()[-200:]!r})")
+
+
 globals()[sys.argv[2]]()
