@@ -6,6 +6,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "apps/args.h"
 #include "apps/commands.h"
 #include "clgraph/gguf.h"
 #include "clgraph/report.h"
@@ -68,7 +69,7 @@ static void on_progress(void *user, const char *tensor, uint64_t done, uint64_t 
 
 int clg_cmd_synth(int argc, char **argv) {
     const char *out = NULL, *shape = NULL, *type = NULL, *arch = "llama";
-    unsigned long long seed = 1;
+    uint64_t seed = 1;
     progress_state ps = {0, isatty(2), -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -86,10 +87,9 @@ int clg_cmd_synth(int argc, char **argv) {
             if (!has_value) return fail_usage("--arch needs a value", NULL);
             arch = argv[++i];
         } else if (!strcmp(a, "--seed")) {
-            char *end;
             if (!has_value) return fail_usage("--seed needs a value", NULL);
-            seed = strtoull(argv[++i], &end, 10);
-            if (!*argv[i] || *end) return fail_usage("bad --seed value: ", argv[i]);
+            if (!app_parse_seed(argv[++i], &seed, NULL))
+                return fail_usage("--seed takes " APP_SEED_RANGE ", not ", argv[i]);
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             ps.quiet = 1;
         } else if (a[0] == '-' && a[1]) {

@@ -1,5 +1,6 @@
 /* Shared by clgraph run and chat: options, loading with progress, generation. */
 #include "apps/generate.h"
+#include "apps/args.h"
 #include "apps/env.h"
 #include "clgraph/util.h"
 
@@ -27,7 +28,8 @@ const char *gen_options_help(void) {
            "  --min-p P               drop tokens below P x the best one's probability (default "
            "0.05)\n"
            "  --repeat-penalty R      penalty on the last 64 tokens (default 1.0 = off)\n"
-           "  --seed S                random seed (default: time-based)\n"
+           "  --seed S                random seed, 0 .. 2^64-1 (default or -1: a random one, "
+           "printed)\n"
            "  --ctx N                 context length (default min(2048, the model's))\n"
            "  --batch N               prompt tokens per batch (default 64)\n"
            "  --device SEL            OpenCL device: P:D, gpu, cpu, or part of a name (pocl, "
@@ -104,10 +106,15 @@ int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *
         else if (IS("--repeat-penalty"))
             ok = parse_float(v, &o->sampling.repeat_penalty);
         else if (IS("--seed")) {
-            char *end;
-            o->sampling.seed = strtoull(v, &end, 10);
-            ok = *v && !*end;
-            o->seed_given = 1;
+            int random;
+            if (!app_parse_seed(v, &o->sampling.seed, &random)) {
+                fprintf(stderr,
+                        "clgraph %s: bad value '%s' for --seed: expected " APP_SEED_RANGE
+                        ", or -1 for a random seed\n",
+                        cmd, v);
+                return -1;
+            }
+            o->seed_given = !random;
         } else if (IS("--ctx"))
             ok = parse_int(v, &o->n_ctx) && o->n_ctx > 0;
         else if (IS("--batch"))
@@ -256,7 +263,12 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
     }
     llm_sampler_params sp = o->sampling;
     s->device_greedy = sp.temperature <= 0 && sp.repeat_penalty == 1.0f;
-    if (!o->seed_given) sp.seed = (uint64_t)time(NULL);
+    if (!o->seed_given) {
+        sp.seed = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)clg_now_ns();
+        if (!s->device_greedy && !o->quiet)
+            fprintf(stderr, "seed %llu (random; --seed %llu repeats the run)\n",
+                    (unsigned long long)sp.seed, (unsigned long long)sp.seed);
+    }
     if ((st = llm_sampler_create(&sp, hp->n_vocab, &s->sampler)) != CLG_OK) {
         fprintf(stderr, "clgraph %s: %s\n", cmd, clg_last_error());
         return 1;
