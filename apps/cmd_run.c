@@ -2,6 +2,7 @@
  * multi-turn, with the model's chat template). */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,22 +32,43 @@ static void catch_stop_signals(void) {
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/* The whole of a prompt file, NUL-terminated. NULL with the reason on stderr when it cannot be
+ * read to the end (missing, unreadable, a folder) or holds a NUL byte: the prompt is text, and
+ * a NUL would cut it short unseen. */
 static char *read_text_file(const char *path) {
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0;
+    if (!f) {
+        fprintf(stderr, "clgraph run: cannot read the prompt file %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0, r;
     char *buf = malloc(cap);
-    size_t r;
     while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
         n += r;
         if (cap - n - 1 == 0) {
-            char *nb = realloc(buf, cap *= 2);
+            char *nb = cap <= SIZE_MAX / 2 ? realloc(buf, cap *= 2) : NULL;
             if (!nb) free(buf);
             buf = nb;
         }
     }
+    int err = ferror(f) ? errno : 0;
     fclose(f);
-    if (buf) buf[n] = 0;
+    const char *nul = buf && !err ? memchr(buf, 0, n) : NULL;
+    if (!buf || err || nul) {
+        if (!buf)
+            fprintf(stderr, "clgraph run: no memory for the prompt file %s\n", path);
+        else if (err)
+            fprintf(stderr, "clgraph run: cannot read the prompt file %s: %s\n", path,
+                    strerror(err));
+        else
+            fprintf(stderr,
+                    "clgraph run: the prompt file %s holds a NUL byte at offset %zu: prompts are "
+                    "text\n",
+                    path, (size_t)(nul - buf));
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
     return buf;
 }
 
@@ -92,7 +114,10 @@ int clg_cmd_run(int argc, char **argv) {
                 "Streams the model's continuation of the prompt, then a summary line on stderr.\n\n"
                 "  -p, --prompt TEXT       the prompt\n"
                 "  -f, --file FILE         read the prompt from a file\n"
-                "  --chat                  wrap the prompt in the model's chat template\n%s",
+                "  --chat                  wrap the prompt in the model's chat template\n%s"
+                "\nExit status: 0, 1 on an error (an output that cannot be written included), 2 on "
+                "bad\narguments, 130 / 143 when SIGINT / SIGTERM stopped it (after the current "
+                "step).\n",
                 gen_options_help());
             return 0;
         } else {
@@ -102,10 +127,7 @@ int clg_cmd_run(int argc, char **argv) {
     }
     char *file_text = NULL;
     if (o.prompt_file) {
-        if (!(file_text = read_text_file(o.prompt_file))) {
-            fprintf(stderr, "clgraph run: cannot read prompt file %s\n", o.prompt_file);
-            return 1;
-        }
+        if (!(file_text = read_text_file(o.prompt_file))) return 1;
         o.prompt = file_text;
     }
     if (!o.prompt) {

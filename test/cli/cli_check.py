@@ -506,4 +506,53 @@ def run_signals():
            f"{err.strip()[-200:]!r})")
 
 
+def run_inputs():
+    """-f reads the whole file or fails saying why; --seed takes 0 .. 2^64-1 or -1 (random,
+    printed); a cache folder name too long for the runtime is refused naming its variable."""
+    import os
+    import re
+    import tempfile
+    model = os.environ["CLGRAPH_TEST_MODEL"]
+    with tempfile.TemporaryDirectory() as d:
+        nul = os.path.join(d, "nul.txt")
+        with open(nul, "wb") as f:
+            f.write(b"The capital\0 of France is")
+        rc, out, err = run("run", "-m", model, "-f", nul, "-n", "2")
+        expect(rc == 1 and "NUL byte at offset 11" in err and out == "",
+               f"-f with a NUL byte is refused naming its offset: {err.strip()[-160:]}")
+        rc, out, err = run("run", "-m", model, "-f", d, "-n", "2")
+        expect(rc == 1 and "Is a directory" in err and d in err and out == "",
+               f"-f FOLDER is a read error, not an empty prompt: {err.strip()[-160:]}")
+        rc, out, err = run("run", "-m", model, "-f", os.path.join(d, "missing.txt"), "-n", "2")
+        expect(rc == 1 and "missing.txt" in err and "No such file" in err, f"-f MISSING is named: {err.strip()[-160:]}")
+        big = os.path.join(d, "big.txt")
+        text = "The capital of France is Paris. " * 140 + "The end"  # past the first read buffer
+        with open(big, "w") as f:
+            f.write(text)
+        rc, out, err = run("run", "-m", model, "-f", big, "-n", "1", "--temp", "0", "--ctx", "2048")
+        expect(rc == 0 and out.startswith(text), f"-f reads the whole file ({len(out)} of {len(text)} bytes echoed)")
+
+    for seed in ("-2", "18446744073709551616", "+5", " 5", "1e3", ""):
+        rc, _, err = run("run", "-m", model, "-p", "hi", "--seed", seed)
+        expect(rc == 2 and "--seed" in err and "18446744073709551615" in err,
+               f"--seed {seed!r} is refused naming the flag and the range: {err.strip()[-160:]}")
+    rc, _, err = run("synth", "--shape", "tiny", "--type", "q8_0", "--seed", "-1", "/nonexistent/x.gguf")
+    expect(rc == 2 and "--seed" in err, f"synth --seed -1 is refused: {err.strip()[-160:]}")
+    rc, out, err = run("run", "-m", model, "-p", "Hello", "-n", "4", "--temp", "0.8", "--seed", "-1")
+    m = re.search(r"seed (\d+) \(random", err)
+    expect(rc == 0 and m, f"--seed -1 draws a seed and prints it: {err.strip()[-300:]}")
+    rc2, out2, _ = run("run", "-m", model, "-p", "Hello", "-n", "4", "--temp", "0.8", "--seed", m.group(1))
+    expect(rc2 == 0 and out2 == out, f"the printed seed repeats the run ({out!r} / {out2!r})")
+    rc, _, err = run("run", "-m", model, "-p", "Hello", "-n", "1", "--seed", "18446744073709551615")
+    expect(rc == 0, "--seed 18446744073709551615 is taken")
+
+    long_dir = "/tmp/" + "d" * 1100
+    for cmd in (["run", "-m", model, "-p", "hi", "-n", "1"], ["devices"]):
+        rc, _, err = run(*cmd, env={"CLGRAPH_CACHE_DIR": long_dir})
+        expect(rc in (1, 2) and "CLGRAPH_CACHE_DIR is too long" in err and "1023" in err,
+               f"{cmd[0]}: a CLGRAPH_CACHE_DIR of 1105 bytes is refused naming it: {err.strip()[-200:]}")
+    rc, _, err = run("devices", env={"CLGRAPH_CACHE_DIR": None, "XDG_CACHE_HOME": "/tmp/" + "x" * 1010})
+    expect(rc == 2 and "XDG_CACHE_HOME is too long" in err, f"as is an XDG_CACHE_HOME that makes it too long: {err.strip()[-200:]}")
+
+
 globals()[sys.argv[2]]()
