@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "apps/args.h"
 #include "apps/commands.h"
 #include "apps/env.h"
 #include "clgraph/llm.h"
@@ -18,7 +19,7 @@ typedef struct bench_opts {
     const char *model, *device;
     int n_prompt, n_gen, reps, n_batch, n_ctx, json, quiet, tune, act;
     double bw_gbs; /* > 0: use instead of probing */
-    unsigned long long seed;
+    uint64_t seed;
     int build; /* --build: a clg_build_mode, -1 when not given */
 } bench_opts;
 
@@ -120,12 +121,11 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
                 o->bw_gbs = strtod(v, &end);
                 ok = *v && !*end && o->bw_gbs > 0;
             } else {
-                char *end;
-                o->seed = strtoull(v, &end, 10);
-                ok = *v && !*end;
+                ok = app_parse_seed(v, &o->seed, NULL);
             }
             if (!ok) {
-                fprintf(stderr, "clgraph bench: bad value '%s' for %s\n", v, a);
+                fprintf(stderr, "clgraph bench: bad value '%s' for %s%s\n", v, a,
+                        IS("--seed") ? " (" APP_SEED_RANGE ")" : "");
                 return 2;
             }
         } else {

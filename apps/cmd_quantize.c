@@ -7,6 +7,7 @@
 #include "apps/commands.h"
 #include "clgraph/convert.h"
 #include "clgraph/gguf.h"
+#include "clgraph/report.h"
 #include "clgraph/util.h"
 
 static void usage(FILE *out) {
@@ -26,14 +27,16 @@ static void usage(FILE *out) {
             "\n"
             "The whole output is assembled in memory (about its file size, plus the input,\n"
             "which is mapped) and written to a temporary file that is renamed to OUT.gguf, so a\n"
-            "failure never leaves a partial OUT.gguf.\n"
+            "failure never leaves a partial OUT.gguf. OUT.gguf must be a new path or a regular\n"
+            "file other than IN.gguf.\n"
             "\n"
             "options:\n"
             "  -t, --type TYPE  target weight type: %s\n"
             "  -q, --quiet      no per-tensor progress (notes and the summary still print)\n"
             "  -h, --help       this help\n"
             "\n"
-            "Exit status: 0 on success, 1 when the conversion fails, 2 on bad arguments.\n",
+            "Exit status: 0 on success, 1 when the conversion fails, 2 on bad arguments (an\n"
+            "OUT.gguf that is not a regular file, or is IN.gguf, included).\n",
             llm_convert_target_names());
 }
 
@@ -104,6 +107,11 @@ int clg_cmd_quantize(int argc, char **argv) {
         return 2;
     }
 
+    /* before the work: OUT must be a new path or a regular file, never the input itself */
+    if (clg_file_check_output(out, "converted model", in) != CLG_OK) {
+        fprintf(stderr, "clgraph quantize: %s\n", clg_last_error());
+        return 2;
+    }
     double t0 = clg_now_ns();
     llm_convert_stats s;
     clg_status st = llm_convert(in, out, dtype, progress, &quiet, &s);

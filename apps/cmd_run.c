@@ -1,6 +1,8 @@
 /* clgraph run (one prompt, streamed answer, summary) and clgraph chat (interactive,
  * multi-turn, with the model's chat template). */
+#include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,22 +17,59 @@ static void on_sigint(int sig) {
     g_stop = 1;
 }
 
+/* clgraph run: SIGINT and SIGTERM end the run after the current step (the summary still
+ * prints, exit 128 + the signal); a second one acts at once (SA_RESETHAND). */
+static volatile sig_atomic_t g_signal;
+static void on_stop_signal(int sig) {
+    g_signal = sig;
+}
+
+static void catch_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The whole of a prompt file, NUL-terminated. NULL with the reason on stderr when it cannot be
+ * read to the end (missing, unreadable, a folder) or holds a NUL byte: the prompt is text, and
+ * a NUL would cut it short unseen. */
 static char *read_text_file(const char *path) {
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0;
+    if (!f) {
+        fprintf(stderr, "clgraph run: cannot read the prompt file %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0, r;
     char *buf = malloc(cap);
-    size_t r;
     while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
         n += r;
         if (cap - n - 1 == 0) {
-            char *nb = realloc(buf, cap *= 2);
+            char *nb = cap <= SIZE_MAX / 2 ? realloc(buf, cap *= 2) : NULL;
             if (!nb) free(buf);
             buf = nb;
         }
     }
+    int err = ferror(f) ? errno : 0;
     fclose(f);
-    if (buf) buf[n] = 0;
+    const char *nul = buf && !err ? memchr(buf, 0, n) : NULL;
+    if (!buf || err || nul) {
+        if (!buf)
+            fprintf(stderr, "clgraph run: no memory for the prompt file %s\n", path);
+        else if (err)
+            fprintf(stderr, "clgraph run: cannot read the prompt file %s: %s\n", path,
+                    strerror(err));
+        else
+            fprintf(stderr,
+                    "clgraph run: the prompt file %s holds a NUL byte at offset %zu: prompts are "
+                    "text\n",
+                    path, (size_t)(nul - buf));
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
     return buf;
 }
 
@@ -76,7 +115,10 @@ int clg_cmd_run(int argc, char **argv) {
                 "Streams the model's continuation of the prompt, then a summary line on stderr.\n\n"
                 "  -p, --prompt TEXT       the prompt\n"
                 "  -f, --file FILE         read the prompt from a file\n"
-                "  --chat                  wrap the prompt in the model's chat template\n%s",
+                "  --chat                  wrap the prompt in the model's chat template\n%s"
+                "\nExit status: 0, 1 on an error (an output that cannot be written included), 2 on "
+                "bad\narguments, 130 / 143 when SIGINT / SIGTERM stopped it (after the current "
+                "step).\n",
                 gen_options_help());
             return 0;
         } else {
@@ -86,10 +128,7 @@ int clg_cmd_run(int argc, char **argv) {
     }
     char *file_text = NULL;
     if (o.prompt_file) {
-        if (!(file_text = read_text_file(o.prompt_file))) {
-            fprintf(stderr, "clgraph run: cannot read prompt file %s\n", o.prompt_file);
-            return 1;
-        }
+        if (!(file_text = read_text_file(o.prompt_file))) return 1;
         o.prompt = file_text;
     }
     if (!o.prompt) {
@@ -109,8 +148,9 @@ int clg_cmd_run(int argc, char **argv) {
         rc = text == NULL;
     }
     if (!rc) rc = encode(&s, text ? text : o.prompt, &ids, &n, "run");
+    if (!rc && !gen_prompt_fits(&s, (int)n, "run")) rc = 1; /* before the prompt is echoed */
     if (!rc) {
-        signal(SIGINT, on_sigint);
+        catch_stop_signals();
         if (!o.chat) fputs(o.prompt, stdout);
         if (o.profile && clg_profiler_create(llm_model_context(s.model), o.trace_json != NULL,
                                              &s.prof) != CLG_OK) {
@@ -118,15 +158,24 @@ int clg_cmd_run(int argc, char **argv) {
             rc = 1;
         } else {
             if (s.prof) clg_profiler_set_step_name(s.prof, "token");
-            rc = gen_run(&s, ids, (int)n, o.n_predict, &g_stop, NULL, "run");
-            printf("\n");
+            rc = gen_run(&s, ids, (int)n, o.n_predict, &g_signal, NULL, "run");
+            if (!rc) printf("\n");
+            /* the last bytes and the newline: a full disk shows only now */
+            if (!rc && (fflush(stdout) != 0 || ferror(stdout))) {
+                fprintf(stderr, "clgraph run: cannot write the output: %s\n", strerror(errno));
+                rc = 1;
+            }
             if (!o.quiet) gen_print_summary(&s, "run");
+            if (g_signal)
+                fprintf(stderr, "clgraph run: stopped by %s\n",
+                        g_signal == SIGINT ? "SIGINT" : "SIGTERM");
             clg_plan *plan = llm_model_step_plan(s.model, s.device_greedy ? 2 : 0);
             if (s.prof && clg_profiler_report(s.prof, plan, s.decode_s, s.n_decode, stderr,
                                               o.profile_json, o.trace_json) != CLG_OK) {
                 fprintf(stderr, "clgraph run: %s\n", clg_last_error());
                 rc = 1;
             }
+            if (g_signal) rc = 128 + g_signal; /* as a shell reports a process the signal ended */
         }
         clg_profiler_destroy(s.prof);
         s.prof = NULL;

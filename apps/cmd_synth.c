@@ -6,8 +6,10 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "apps/args.h"
 #include "apps/commands.h"
 #include "clgraph/gguf.h"
+#include "clgraph/report.h"
 #include "clgraph/synth.h"
 #include "clgraph/util.h"
 
@@ -67,7 +69,7 @@ static void on_progress(void *user, const char *tensor, uint64_t done, uint64_t 
 
 int clg_cmd_synth(int argc, char **argv) {
     const char *out = NULL, *shape = NULL, *type = NULL, *arch = "llama";
-    unsigned long long seed = 1;
+    uint64_t seed = 1;
     progress_state ps = {0, isatty(2), -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -85,10 +87,9 @@ int clg_cmd_synth(int argc, char **argv) {
             if (!has_value) return fail_usage("--arch needs a value", NULL);
             arch = argv[++i];
         } else if (!strcmp(a, "--seed")) {
-            char *end;
             if (!has_value) return fail_usage("--seed needs a value", NULL);
-            seed = strtoull(argv[++i], &end, 10);
-            if (!*argv[i] || *end) return fail_usage("bad --seed value: ", argv[i]);
+            if (!app_parse_seed(argv[++i], &seed, NULL))
+                return fail_usage("--seed takes " APP_SEED_RANGE ", not ", argv[i]);
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             ps.quiet = 1;
         } else if (a[0] == '-' && a[1]) {
@@ -116,6 +117,10 @@ int clg_cmd_synth(int argc, char **argv) {
         return 2;
     }
     if (!out) return fail_usage("OUT.gguf is required", NULL);
+    if (clg_file_check_output(out, "GGUF file", NULL) != CLG_OK) {
+        fprintf(stderr, "clgraph synth: %s\n", clg_last_error());
+        return 2;
+    }
 
     uint64_t bytes = llm_synth_tensor_bytes(s, dtype);
     /* The file's folder must hold it (written as a temporary beside it, then renamed). */

@@ -34,18 +34,31 @@ static int bad(const char *cmd, const char *name, const char *value, const char 
     return 2;
 }
 
-/* $CLGRAPH_CACHE_DIR as given ("" included), else the XDG or home default; NULL if none. */
-static const char *cache_dir(void) {
-    static char buf[4096];
-    const char *v = getenv("CLGRAPH_CACHE_DIR");
-    if (v) return v;
-    if ((v = env("XDG_CACHE_HOME")))
-        snprintf(buf, sizeof buf, "%s/clgraph/programs", v);
-    else if ((v = env("HOME")))
-        snprintf(buf, sizeof buf, "%s/.cache/clgraph/programs", v);
+/* $CLGRAPH_CACHE_DIR as given ("" included), else the XDG or home default; NULL if none.
+ * A folder name longer than the runtime takes (CLG_CACHE_DIR_MAX) is refused naming the
+ * variable it came from: cut, it would name another folder. */
+static int cache_dir(const char **out, const char *cmd) {
+    static char buf[CLG_CACHE_DIR_MAX + 1];
+    const char *v, *name = "CLGRAPH_CACHE_DIR";
+    int n = 0;
+    *out = NULL;
+    if ((v = getenv(name)))
+        n = snprintf(buf, sizeof buf, "%s", v);
+    else if ((v = env(name = "XDG_CACHE_HOME")))
+        n = snprintf(buf, sizeof buf, "%s/clgraph/programs", v);
+    else if ((v = env(name = "HOME")))
+        n = snprintf(buf, sizeof buf, "%s/.cache/clgraph/programs", v);
     else
-        return NULL;
-    return buf;
+        return 0;
+    if (n < 0 || (size_t)n >= sizeof buf) {
+        fprintf(stderr,
+                "clgraph %s: %s is too long: the cache folder would be %d bytes, at most %d are "
+                "taken\n",
+                cmd, name, n, CLG_CACHE_DIR_MAX);
+        return 2;
+    }
+    *out = buf;
+    return 0;
 }
 
 int app_env_context_options(clg_context_options *o, const char *cmd) {
@@ -56,7 +69,8 @@ int app_env_context_options(clg_context_options *o, const char *cmd) {
         if (mode < 0) return bad(cmd, "CLGRAPH_BUILD", v, "source, spirv or auto");
         o->build = (clg_build_mode)mode;
     }
-    if ((v = cache_dir())) o->cache_dir = v;
+    if (cache_dir(&v, cmd)) return 2;
+    if (v) o->cache_dir = v;
     if ((v = env("CLGRAPH_KERNEL_DIR"))) o->kernel_dir = v;
     return 0;
 }

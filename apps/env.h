@@ -16,7 +16,8 @@ int app_build_from_name(const char *name);
 
 /* Sets o's device, build, cache_dir and kernel_dir from $CLGRAPH_DEVICE, $CLGRAPH_BUILD,
  * $CLGRAPH_CACHE_DIR (else $XDG_CACHE_HOME/clgraph/programs, else
- * ~/.cache/clgraph/programs; "" disables the cache) and $CLGRAPH_KERNEL_DIR; unset ones
+ * ~/.cache/clgraph/programs; "" disables the cache; longer than CLG_CACHE_DIR_MAX is a bad
+ * value) and $CLGRAPH_KERNEL_DIR; unset ones
  * leave the field alone. The strings stay valid for the process. Returns 0, or on a bad
  * value prints "clgraph CMD: ..." on stderr and returns 2 (the exit code). */
 int app_env_context_options(clg_context_options *o, const char *cmd);

@@ -1,8 +1,10 @@
 /* Shared by clgraph run and chat: options, loading with progress, generation. */
 #include "apps/generate.h"
+#include "apps/args.h"
 #include "apps/env.h"
 #include "clgraph/util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +28,8 @@ const char *gen_options_help(void) {
            "  --min-p P               drop tokens below P x the best one's probability (default "
            "0.05)\n"
            "  --repeat-penalty R      penalty on the last 64 tokens (default 1.0 = off)\n"
-           "  --seed S                random seed (default: time-based)\n"
+           "  --seed S                random seed, 0 .. 2^64-1 (default or -1: a random one, "
+           "printed)\n"
            "  --ctx N                 context length (default min(2048, the model's))\n"
            "  --batch N               prompt tokens per batch (default 64)\n"
            "  --device SEL            OpenCL device: P:D, gpu, cpu, or part of a name (pocl, "
@@ -103,10 +106,15 @@ int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *
         else if (IS("--repeat-penalty"))
             ok = parse_float(v, &o->sampling.repeat_penalty);
         else if (IS("--seed")) {
-            char *end;
-            o->sampling.seed = strtoull(v, &end, 10);
-            ok = *v && !*end;
-            o->seed_given = 1;
+            int random;
+            if (!app_parse_seed(v, &o->sampling.seed, &random)) {
+                fprintf(stderr,
+                        "clgraph %s: bad value '%s' for --seed: expected " APP_SEED_RANGE
+                        ", or -1 for a random seed\n",
+                        cmd, v);
+                return -1;
+            }
+            o->seed_given = !random;
         } else if (IS("--ctx"))
             ok = parse_int(v, &o->n_ctx) && o->n_ctx > 0;
         else if (IS("--batch"))
@@ -255,7 +263,12 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
     }
     llm_sampler_params sp = o->sampling;
     s->device_greedy = sp.temperature <= 0 && sp.repeat_penalty == 1.0f;
-    if (!o->seed_given) sp.seed = (uint64_t)time(NULL);
+    if (!o->seed_given) {
+        sp.seed = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)clg_now_ns();
+        if (!s->device_greedy && !o->quiet)
+            fprintf(stderr, "seed %llu (random; --seed %llu repeats the run)\n",
+                    (unsigned long long)sp.seed, (unsigned long long)sp.seed);
+    }
     if ((st = llm_sampler_create(&sp, hp->n_vocab, &s->sampler)) != CLG_OK) {
         fprintf(stderr, "clgraph %s: %s\n", cmd, clg_last_error());
         return 1;
@@ -289,39 +302,63 @@ static int append(char **buf, size_t *len, const char *text, size_t n) {
     return 1;
 }
 
-int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
-            volatile sig_atomic_t *stop, char **reply, const char *cmd) {
-    const llm_hparams *hp = llm_model_hparams(s->model);
+int gen_prompt_fits(const gen_session *s, int n_prompt, const char *cmd) {
+    int n_ctx = llm_model_hparams(s->model)->n_ctx;
     if (n_prompt < 1) {
         fprintf(stderr, "clgraph %s: the prompt is empty\n", cmd);
-        return 1;
+        return 0;
     }
-    if (n_prompt >= hp->n_ctx) {
+    if (n_prompt >= n_ctx) {
         fprintf(stderr,
                 "clgraph %s: the prompt has %d tokens, more than the context of %d leaves room for "
                 "(--ctx)\n",
-                cmd, n_prompt, hp->n_ctx);
-        return 1;
+                cmd, n_prompt, n_ctx);
+        return 0;
     }
+    return 1;
+}
+
+/* Writes text to stdout and flushes it; 0 with a message naming why when the output cannot
+ * take it (a full disk, a closed pipe with SIGPIPE ignored), so generation stops there. */
+static int put_text(const char *text, size_t len, const char *cmd) {
+    if ((len && fwrite(text, 1, len, stdout) != len) || fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "\nclgraph %s: cannot write the output: %s\n", cmd, strerror(errno));
+        return 0;
+    }
+    return 1;
+}
+
+int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
+            volatile sig_atomic_t *stop, char **reply, const char *cmd) {
+    const llm_hparams *hp = llm_model_hparams(s->model);
+    if (!gen_prompt_fits(s, n_prompt, cmd)) return 1;
     /* Reuse the cached prefix; at least the last prompt token is evaluated for its logits. */
     int keep = 0;
     while (keep < s->n_hist && keep < n_prompt - 1 && s->hist[keep] == prompt[keep])
         keep++;
     double t0 = clg_now_ns();
-    /* Greedy without penalty: the arg-max is taken on the device and one id comes back. */
+    /* One batch per call, as the model splits it anyway, so that *stop acts between batches;
+     * only the last batch reads back logits, or with greedy decoding without penalty the
+     * arg-max taken on the device. */
     int32_t next = -1;
-    clg_status st =
-        s->device_greedy
-            ? llm_model_eval_greedy(s->model, prompt + keep, n_prompt - keep, keep, &next)
-            : llm_model_eval(s->model, prompt + keep, n_prompt - keep, keep, s->logits);
+    int pos = keep, batch = hp->n_batch > 0 ? hp->n_batch : n_prompt;
+    clg_status st = CLG_OK;
+    while (st == CLG_OK && pos < n_prompt && !(stop && *stop)) {
+        int k = n_prompt - pos < batch ? n_prompt - pos : batch, last = pos + k == n_prompt;
+        st = last && s->device_greedy
+                 ? llm_model_eval_greedy(s->model, prompt + pos, k, pos, &next)
+                 : llm_model_eval(s->model, prompt + pos, k, pos, last ? s->logits : NULL);
+        if (st == CLG_OK) pos += k;
+    }
+    s->prefill_s += 1e-9 * (clg_now_ns() - t0);
+    s->n_prefill += pos - keep;
+    memcpy(s->hist, prompt, (size_t)pos * sizeof(int32_t)); /* what the KV cache holds */
+    s->n_hist = pos;
     if (st != CLG_OK) {
         fprintf(stderr, "clgraph %s: %s\n", cmd, clg_last_error());
         return 1;
     }
-    s->prefill_s += 1e-9 * (clg_now_ns() - t0);
-    s->n_prefill += n_prompt - keep;
-    memcpy(s->hist, prompt, (size_t)n_prompt * sizeof(int32_t));
-    s->n_hist = n_prompt;
+    if (pos < n_prompt) return 0;               /* stopped during the prompt */
     if (s->prof) clg_profiler_restart(s->prof); /* the profile covers the decode steps */
     llm_sampler_reset(s->sampler);
     for (int i = 0; i < n_prompt; i++)
@@ -343,8 +380,10 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
         if (llm_tokenizer_is_eog(s->tok, id)) break;
         llm_sampler_accept(s->sampler, id);
         if (llm_tokenizer_stream_push(stream, id, &text, &len) == CLG_OK && len) {
-            fwrite(text, 1, len, stdout);
-            fflush(stdout);
+            if (!put_text(text, len, cmd)) {
+                rc = 1;
+                break;
+            }
             if (reply) append(reply, &reply_len, text, len);
         }
         if (s->n_hist >= hp->n_ctx) {
@@ -363,11 +402,12 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
         s->n_decode++;
     }
     s->decode_s += 1e-9 * (clg_now_ns() - t0);
-    if (llm_tokenizer_stream_flush(stream, &text, &len) == CLG_OK && len) {
-        fwrite(text, 1, len, stdout);
-        if (reply) append(reply, &reply_len, text, len);
+    if (!rc && llm_tokenizer_stream_flush(stream, &text, &len) == CLG_OK && len) {
+        if (!put_text(text, len, cmd))
+            rc = 1;
+        else if (reply)
+            append(reply, &reply_len, text, len);
     }
-    fflush(stdout);
     llm_tokenizer_stream_destroy(stream);
     return rc;
 }

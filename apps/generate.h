@@ -49,10 +49,16 @@ const char *gen_options_help(void);
 int gen_session_open(gen_session *s, const gen_options *o, const char *cmd);
 void gen_session_close(gen_session *s);
 
-/* Evaluates prompt tokens after the longest prefix already in the cache, then
- * generates up to n_predict tokens (stopping at end-of-generation, the context end,
- * or *stop), printing text as it comes. The generated text is appended to *reply
- * when reply != NULL (malloc'ed). 0 on success. */
+/* 1 when a prompt of n_prompt tokens leaves room in the context to generate, else 0 with
+ * the reason on stderr (empty, or too long for --ctx). */
+int gen_prompt_fits(const gen_session *s, int n_prompt, const char *cmd);
+
+/* Evaluates prompt tokens after the longest prefix already in the cache, one batch of
+ * n_batch at a time, then generates up to n_predict tokens (stopping at end-of-generation,
+ * the context end, or *stop, which is also checked between prompt batches), printing text
+ * as it comes. The generated text is appended to *reply when reply != NULL (malloc'ed).
+ * 0 on success, also when *stop ended it; 1 after an error printed on stderr, a failed
+ * write to stdout included (generation stops at the first one). */
 int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
             volatile sig_atomic_t *stop, char **reply, const char *cmd);
 

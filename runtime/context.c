@@ -14,9 +14,11 @@ clg_context_options clg_context_options_default(void) {
     return o;
 }
 
+/* path: at most CLG_CACHE_DIR_MAX bytes (checked by clg_context_create). */
 static int mkdir_p(const char *path) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
+    char tmp[CLG_CACHE_DIR_MAX + 1];
+    if (strlen(path) >= sizeof tmp) return 0;
+    memcpy(tmp, path, strlen(path) + 1);
     for (char *p = tmp + 1; *p; p++) {
         if (*p != '/') continue;
         *p = 0;
@@ -43,6 +45,10 @@ clg_status clg_context_create(const clg_context_options *opt, clg_context **out)
             CLG_ERR_INVALID_ARG,
             "build mode %d: expected CLG_BUILD_AUTO, CLG_BUILD_SOURCE or CLG_BUILD_SPIRV",
             (int)opt->build);
+    if (opt->cache_dir && strlen(opt->cache_dir) > CLG_CACHE_DIR_MAX)
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "cache folder name of %zu bytes: at most CLG_CACHE_DIR_MAX (%d) bytes",
+                        strlen(opt->cache_dir), CLG_CACHE_DIR_MAX);
     clg_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "allocating a context");
     clg_status st = clg_device_select_id(opt->device, &ctx->info, &ctx->platform, &ctx->device);

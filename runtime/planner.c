@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "clgraph/planner.h"
+#include "clgraph/report.h"
 #include "runtime/internal.h"
 
 #define PLAN_MAGIC "clgraph-plan 4"
@@ -759,18 +759,9 @@ static const char *cache_dir(const clg_planner *p, const char *dir) {
 
 /* The file: the magic line, "kind NAME VARIANT VALUE ALTERNATIVE BEST_NS RUNNER_NS" per kind
  * in the planner's order (ALTERNATIVE "-" for none; times -1 when not measured, which marks
- * the choice untuned), then optionally "replay ON ON_NS OFF_NS". */
-clg_status clg_planner_save(clg_planner *p, const char *dir, const char *key) {
-    if (!(dir = cache_dir(p, dir))) return CLG_OK;
-    char path[1200], tmp[1300];
-    clg_status st = cache_path(p, dir, key, path, sizeof path);
-    if (st != CLG_OK) return st;
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        warn(p, "cannot write the plan cache file %s", tmp);
-        return CLG_OK;
-    }
+ * the choice untuned), then optionally "replay ON ON_NS OFF_NS". A clg_write_fn. */
+static clg_status write_plan(void *user, FILE *f) {
+    const clg_planner *p = user;
     fprintf(f, "%s\n", PLAN_MAGIC);
     for (size_t i = 0; i < p->n; i++) {
         const clg_choice *c = &p->kinds[i]->choice;
@@ -782,11 +773,17 @@ clg_status clg_planner_save(clg_planner *p, const char *dir, const char *key) {
         fprintf(f, "replay %d %.0f %.0f\n", !strcmp(p->replay.variant, "on"),
                 !strcmp(p->replay.variant, "on") ? p->replay.best_ns : p->replay.runner_ns,
                 !strcmp(p->replay.variant, "on") ? p->replay.runner_ns : p->replay.best_ns);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
-        remove(tmp);
-        warn(p, "cannot write the plan cache file %s", path);
-    }
+    return CLG_OK;
+}
+
+/* Atomically (clg_file_write_atomic); a cache that cannot be written is a warning. */
+clg_status clg_planner_save(clg_planner *p, const char *dir, const char *key) {
+    if (!(dir = cache_dir(p, dir))) return CLG_OK;
+    char path[1200];
+    clg_status st = cache_path(p, dir, key, path, sizeof path);
+    if (st != CLG_OK) return st;
+    if (clg_file_write_atomic(path, "plan cache file", write_plan, p) != CLG_OK)
+        warn(p, "%s", clg_last_error());
     return CLG_OK;
 }
 

@@ -73,15 +73,28 @@ void clg_json_str(FILE *f, const char *s) {
 
 /* ---- files replaced atomically -------------------------------------------------- */
 
-clg_status clg_file_write_atomic(const char *path, const char *what, clg_write_fn fn, void *user) {
-    static atomic_uint serial; /* temporary names unique within the process, too */
-    struct stat sb;
+clg_status clg_file_check_output(const char *path, const char *what, const char *input) {
+    struct stat out, in;
     if (!path || !*path) return clg_fail(CLG_ERR_INVALID_ARG, "no file named for the %s", what);
-    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+    if (stat(path, &out) != 0) return CLG_OK; /* a new path (its folder is checked on creation) */
+    if (!S_ISREG(out.st_mode))
         return clg_fail(CLG_ERR_INVALID_ARG,
                         "refusing to write the %s to %s: it exists and is not a regular file (the "
                         "file is replaced by renaming a temporary one over it)",
                         what, path);
+    /* device and inode: the same file through a link or another spelling of its path */
+    if (input && stat(input, &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "refusing to write the %s to %s: it is the input file %s (name another "
+                        "output)",
+                        what, path, input);
+    return CLG_OK;
+}
+
+clg_status clg_file_write_atomic(const char *path, const char *what, clg_write_fn fn, void *user) {
+    static atomic_uint serial; /* temporary names unique within the process, too */
+    clg_status check = clg_file_check_output(path, what, NULL);
+    if (check != CLG_OK) return check;
     size_t cap = strlen(path) + 48;
     char *tmp = malloc(cap);
     if (!tmp) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "writing the %s to %s", what, path);

@@ -8,6 +8,7 @@
 
 #include "clgraph/convert.h"
 #include "clgraph/gguf.h"
+#include "clgraph/report.h"
 
 /* Elements converted per step (rounded down to whole rows, at least one row): bounds the float
  * scratch buffer to ~4 MiB whatever the tensor size. */
@@ -73,16 +74,15 @@ static clg_status reserve(void **buf, size_t *cap, size_t need, const char *what
     return CLG_OK;
 }
 
-/* Fails early (before the conversion work) when the folder of path cannot take a new file, or
- * path is a folder. */
-static clg_status check_output(const char *path) {
+/* Fails early (before the conversion work) when path is not a regular file or a new path, is
+ * the input itself, or its folder cannot take a new file. */
+static clg_status check_output(const char *path, const char *in_path) {
     struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return clg_fail(CLG_ERR_IO, "cannot write '%s': it is a directory", path);
+    clg_status st = clg_file_check_output(path, "converted model", in_path);
+    if (st != CLG_OK) return st;
     const char *slash = strrchr(path, '/');
     char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
     if (!dir) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "convert: no memory");
-    clg_status st = CLG_OK;
     if (stat(dir, &sb) != 0)
         st = clg_fail(CLG_ERR_IO, "cannot write '%s': directory '%s': %s", path, dir,
                       strerror(errno));
@@ -151,7 +151,7 @@ clg_status llm_convert(const char *in_path, const char *out_path, int dtype,
                         dtype, llm_convert_target_names());
     }
     if ((st = llm_gguf_open(in_path, &f)) != CLG_OK) goto fail;
-    if ((st = check_output(out_path)) != CLG_OK) goto fail;
+    if ((st = check_output(out_path, in_path)) != CLG_OK) goto fail;
     if ((st = llm_gguf_writer_create(&w)) != CLG_OK) goto fail;
     if ((st = llm_gguf_writer_copy_kv(w, f)) != CLG_OK) goto fail;
     if ((st = llm_gguf_writer_add_u32(w, "general.file_type",
@@ -208,8 +208,8 @@ clg_status llm_convert(const char *in_path, const char *out_path, int dtype,
         else
             s.n_other++;
     }
-    /* the writer holds copies of everything: let go of the input (in_path may be out_path) and
-     * of the scratch buffers before the output is written */
+    /* the writer holds copies of everything: let go of the input and of the scratch buffers
+     * before the output is written */
     llm_gguf_close(f);
     free(scratch);
     free(outbuf);

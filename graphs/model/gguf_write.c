@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "clgraph/gguf.h"
+#include "clgraph/report.h"
 #include "graphs/model/gguf_impl.h"
 
 #define GGUF_DEFAULT_ALIGNMENT 32
@@ -406,21 +406,16 @@ static clg_status emit_filled(out *o, const wtensor *t) {
     return st;
 }
 
-clg_status llm_gguf_writer_write(llm_gguf_writer *w, const char *path) {
-    char *tmp = NULL;
-    out o = {NULL, 0, 0};
-    clg_status st = CLG_OK;
-    if (!w || !path) return clg_fail(CLG_ERR_INVALID_ARG, "GGUF writer: NULL writer or path");
-    /* written beside the target and renamed, so a failed write leaves no partial file */
-    size_t n = strlen(path) + 32;
-    tmp = malloc(n);
-    if (!tmp) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "GGUF writer: no memory");
-    snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
-    o.fp = fopen(tmp, "wb");
-    if (!o.fp) {
-        st = clg_fail(CLG_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-        goto fail;
-    }
+typedef struct write_job {
+    const llm_gguf_writer *w;
+    const char *path;
+} write_job;
+
+/* clg_write_fn: the whole file, header to the last tensor's padding. */
+static clg_status write_file(void *user, FILE *fp) {
+    const write_job *j = user;
+    const llm_gguf_writer *w = j->w;
+    out o = {fp, 0, 0};
     uint64_t a = w->alignment;
     emit32(&o, 0x46554747u); /* "GGUF" */
     emit32(&o, 3);
@@ -445,33 +440,26 @@ clg_status llm_gguf_writer_write(llm_gguf_writer *w, const char *path) {
         off = align_up(off + t->bytes, a);
     }
     pad(&o, a);
-    for (size_t i = 0; i < w->n_t; i++) {
+    for (size_t i = 0; i < w->n_t && !o.err; i++) {
         if (w->t[i].fill) {
-            if ((st = emit_filled(&o, &w->t[i])) != CLG_OK) goto fail;
+            clg_status st = emit_filled(&o, &w->t[i]);
+            if (st != CLG_OK) return st;
         } else {
             emit(&o, w->t[i].data, w->t[i].bytes);
         }
         pad(&o, a);
     }
-    if (o.err || fflush(o.fp) != 0) {
-        st = clg_fail(CLG_ERR_IO, "cannot write '%s': %s", tmp, strerror(o.err ? o.err : errno));
-        goto fail;
-    }
-    FILE *fp = o.fp;
-    o.fp = NULL;
-    if (fclose(fp) != 0) {
-        st = clg_fail(CLG_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        st = clg_fail(CLG_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-        goto fail;
-    }
-    free(tmp);
+    if (o.err)
+        return clg_fail(CLG_ERR_IO, "writing the GGUF file to %s failed: %s", j->path,
+                        strerror(o.err));
     return CLG_OK;
-fail:
-    if (o.fp) fclose(o.fp);
-    if (tmp) remove(tmp);
-    free(tmp);
-    return st;
+}
+
+/* Through clg_file_write_atomic: only a new path or a regular file is replaced, by renaming a
+ * temporary file written beside it, so a failed write leaves neither a part nor the
+ * temporary. */
+clg_status llm_gguf_writer_write(llm_gguf_writer *w, const char *path) {
+    if (!w || !path) return clg_fail(CLG_ERR_INVALID_ARG, "GGUF writer: NULL writer or path");
+    write_job j = {w, path};
+    return clg_file_write_atomic(path, "GGUF file", write_file, &j);
 }

@@ -69,10 +69,12 @@ int llm_convert_file_type(int dtype);
 
 /* Converts the GGUF file in_path into out_path with target type dtype (rules above). progress
  * (optional) is called once per tensor; stats (optional) is filled on success. Both paths are
- * borrowed; in_path may equal out_path (the input is closed before the output is written).
+ * borrowed. out_path must be a new path or a regular file other than in_path (compared by
+ * device and inode, so also through links: clg_file_check_output).
  * Errors: CLG_ERR_INVALID_ARG for a dtype that is not a target (the message lists the valid
- * ones), CLG_ERR_NOT_FOUND / CLG_ERR_IO / CLG_ERR_FORMAT for an input that cannot be opened or
- * is malformed (an unsupported tensor type is named with its tensor), CLG_ERR_UNSUPPORTED for a
+ * ones) and for an out_path that exists and is not a regular file or is the input,
+ * CLG_ERR_NOT_FOUND / CLG_ERR_IO / CLG_ERR_FORMAT for an input that cannot be opened or is
+ * malformed (an unsupported tensor type is named with its tensor), CLG_ERR_UNSUPPORTED for a
  * source tensor that cannot be dequantized, CLG_ERR_IO for an output that cannot be written,
  * CLG_ERR_OUT_OF_MEMORY, CLG_ERR_INTERRUPTED when progress asked to stop. On any error no output
  * file is created (an existing out_path is left as it was). */

@@ -182,6 +182,10 @@ typedef clg_status (*llm_gguf_fill_fn)(void *user, uint64_t row0, uint64_t n_row
 clg_status llm_gguf_writer_add_tensor_cb(llm_gguf_writer *w, const char *name, int dtype,
                                          uint32_t n_dims, const uint64_t *ne, llm_gguf_fill_fn fill,
                                          void *user);
+/* Writes the file to path through clg_file_write_atomic (clgraph/report.h): a temporary file
+ * beside path renamed over it, so a failure leaves no part and no temporary behind. A path that
+ * exists and is not a regular file (/dev/null, a folder, a FIFO) is refused with
+ * CLG_ERR_INVALID_ARG before anything is written; write errors are CLG_ERR_IO. */
 clg_status llm_gguf_writer_write(llm_gguf_writer *w, const char *path);
 
 #ifdef __cplusplus

@@ -96,10 +96,18 @@ void clg_json_str(FILE *f, const char *s);
  * clg_fail (the file is then not written). */
 typedef clg_status (*clg_write_fn)(void *user, FILE *f);
 
+/* Checks that path may be written by clg_file_write_atomic: it is named, and it is either
+ * absent or a regular file that is not the same file as input (same device and inode, so also
+ * through a symbolic or hard link or another spelling of the path; input NULL: none). Returns
+ * CLG_OK, or CLG_ERR_INVALID_ARG with a message naming what, path and why. For writers that
+ * check before long work, and for those that read input before replacing path. */
+clg_status clg_file_check_output(const char *path, const char *what, const char *input);
+
 /* Writes path atomically: fn fills a temporary file in the same folder, which is then
  * renamed over path, so that readers see the old file or the whole new one, never a
  * part. what names the content in messages ("profile"). A path that exists and is not a
- * regular file (/dev/null, a folder) is refused with CLG_ERR_INVALID_ARG; a file that
+ * regular file (/dev/null, a folder, a FIFO) is refused with CLG_ERR_INVALID_ARG
+ * (clg_file_check_output) before anything is created; a file that
  * cannot be created, written or renamed is CLG_ERR_IO, the message naming path and why;
  * nothing is left behind on failure. */
 clg_status clg_file_write_atomic(const char *path, const char *what, clg_write_fn fn, void *user);

@@ -106,6 +106,10 @@ typedef enum clg_build_mode {
     CLG_BUILD_SPIRV /* forced; fails cleanly on a device without IL */
 } clg_build_mode;
 
+/* The longest cache_dir accepted, in bytes: the cache's file names are built in fixed
+ * buffers, so a longer one is refused rather than cut to another folder. */
+#define CLG_CACHE_DIR_MAX 1023
+
 typedef struct clg_context_options {
     const char *device;     /* selector, see clg_device_select; NULL: first GPU, else
                                first device; borrowed */
@@ -113,8 +117,9 @@ typedef struct clg_context_options {
     int profiling;          /* 1: profiling events on every task and transfer */
     const char *cache_dir;  /* program binary cache folder, created (with its parents) if
                                missing; NULL or "": no cache (as when it cannot be
-                               created); borrowed, copied. Each entry holds the key it
-                               was made for and checksums, checked before the driver
+                               created); longer than CLG_CACHE_DIR_MAX: refused by
+                               clg_context_create; borrowed, copied. Each entry holds the
+                               key it was made for and checksums, checked before the driver
                                sees it; a bad one is rebuilt, rewritten and warned of */
     const char *kernel_dir; /* NULL: kernel files from the registered tables; else read
                                FILE.cl from this folder (while developing kernels);

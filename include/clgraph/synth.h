@@ -49,7 +49,8 @@ typedef void (*llm_synth_progress_fn)(void *user, const char *tensor, uint64_t d
                                       uint64_t total);
 
 /* Writes a synthetic model of the named shape with weights of type dtype to path
- * (through a temporary file renamed at the end: a failure leaves no partial file).
+ * (through a temporary file renamed at the end: a failure leaves no partial file; a path
+ * that exists and is not a regular file is refused, llm_gguf_writer_write).
  * Same shape, dtype and seed give the same bytes. Weights are generated and
  * quantized in chunks of rows while the file is written: memory stays at a few MiB
  * plus the tokenizer metadata whatever the model's size. progress may be NULL. */

@@ -409,4 +409,217 @@ def plan():
         expect(rc == 2 and "--ctx" in err, "plan --ctx abc exits 2 naming the flag")
 
 
+def outputs():
+    """quantize and synth write only new paths or regular files, atomically, never their input;
+    a failed write leaves nothing behind."""
+    import os
+    import resource
+    import signal
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "in.gguf")
+        rc, _, err = run("synth", "--shape", "tiny", "--type", "q8_0", "-q", src)
+        expect(rc == 0, f"synth writes a tiny model ({err.strip()[-200:]})")
+        with open(src, "rb") as f:
+            orig = f.read()
+        os.mkdir(os.path.join(d, "folder"))
+        os.mkfifo(os.path.join(d, "fifo"))
+        os.symlink("in.gguf", os.path.join(d, "link.gguf"))
+        for out in ("/dev/null", os.path.join(d, "folder"), os.path.join(d, "fifo")):
+            for cmd in (["quantize", src, out, "-t", "q4_0", "-q"],
+                        ["synth", "--shape", "tiny", "--type", "q8_0", "-q", out]):
+                rc, _, err = run(*cmd)
+                expect(rc == 2 and "not a regular file" in err and out in err,
+                       f"{cmd[0]} refuses {out}: {err.strip()[:200]}")
+        expect(os.path.isdir(os.path.join(d, "folder")) and not os.listdir(os.path.join(d, "folder")),
+               "the folder is left as it was")
+        import stat
+        expect(stat.S_ISCHR(os.stat("/dev/null").st_mode), "/dev/null is still a character device")
+        same = (src, os.path.join(d, "link.gguf"), os.path.join(d, "folder", "..", "in.gguf"),
+                os.path.join(d, ".", "in.gguf"))
+        for out in same:
+            rc, _, err = run("quantize", src, out, "-t", "q4_0", "-q")
+            expect(rc == 2 and "is the input file" in err, f"quantize refuses {out} as its own input: {err.strip()[:200]}")
+        rc, _, err = run("quantize", os.path.join(d, "link.gguf"), src, "-t", "q4_0", "-q")
+        expect(rc == 2 and "is the input file" in err, f"and the input named through a link: {err.strip()[:200]}")
+        with open(src, "rb") as f:
+            expect(f.read() == orig, "the input is unchanged")
+        expect(os.path.islink(os.path.join(d, "link.gguf")), "the link is still a link")
+
+        # a write that fails half way (the file size limit; SIGXFSZ ignored so write() fails
+        # with EFBIG) leaves neither a part nor a temporary, and an existing OUT as it was
+        def small_fsize():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+        old = os.path.join(d, "old.gguf")
+        with open(old, "wb") as f:
+            f.write(b"previous contents")
+        before = sorted(os.listdir(d))
+        for cmd in (["quantize", src, old, "-t", "f32", "-q"], ["synth", "--shape", "tiny", "--type", "q8_0", "-q", old],
+                    ["synth", "--shape", "tiny", "--type", "q8_0", "-q", os.path.join(d, "new.gguf")]):
+            p = subprocess.run([BIN, *cmd], capture_output=True, text=True, timeout=600, preexec_fn=small_fsize)
+            expect(p.returncode == 1 and "File too large" in p.stderr,
+                   f"{cmd[0]} with a failing write exits 1 saying why: {p.stderr.strip()[-200:]}")
+            expect(sorted(os.listdir(d)) == before, f"no temporary or partial file left: {sorted(os.listdir(d))}")
+        with open(old, "rb") as f:
+            expect(f.read() == b"previous contents", "the existing output is left as it was")
+        rc, _, err = run("quantize", src, old, "-t", "q4_0", "-q")
+        expect(rc == 0 and os.path.getsize(old) > 1000, f"a regular file is replaced ({err.strip()[-200:]})")
+        expect(sorted(os.listdir(d)) == before, f"and only it: {sorted(os.listdir(d))}")
+
+
+def _summary_counts(err):
+    """(prompt tokens, generated tokens) from run's summary line."""
+    import re
+    m = re.search(r"prompt (\d+) tokens, .* generated (\d+) tokens", err)
+    return (int(m.group(1)), int(m.group(2))) if m else (None, None)
+
+
+def run_output():
+    """A stdout that cannot take the text ends the run at the first failed write, non-zero."""
+    import os
+    import signal
+    model = os.environ["CLGRAPH_TEST_MODEL"]
+    args = [BIN, "run", "-m", model, "-p", "Once upon a time", "-n", "200", "--temp", "0"]
+    with open("/dev/full", "w") as full:
+        p = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, text=True, timeout=600)
+    _, gen = _summary_counts(p.stderr)
+    expect(p.returncode == 1 and "cannot write the output: No space left on device" in p.stderr,
+           f"> /dev/full exits 1 saying the output could not be written: {p.stderr.strip()[-200:]}")
+    expect(gen is not None and gen <= 1, f"and stops at the first failed write ({gen} tokens generated)")
+
+    def closed_reader(ignore_pipe):
+        pre = (lambda: signal.signal(signal.SIGPIPE, signal.SIG_IGN)) if ignore_pipe else None
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=pre)
+        p.stdout.read(10)  # as `| head -c 10`
+        p.stdout.close()
+        err = p.stderr.read().decode(errors="replace")
+        p.wait(timeout=600)
+        return p.returncode, err
+    rc, err = closed_reader(True)
+    _, gen = _summary_counts(err)
+    expect(rc == 1 and "cannot write the output: Broken pipe" in err,
+           f"SIGPIPE ignored, a reader that closes early: exit 1 at EPIPE ({rc}, {err.strip()[-160:]})")
+    expect(gen is not None and gen < 20, f"and generation stops there ({gen} of 200 tokens)")
+    rc, err = closed_reader(False)
+    expect(rc == -signal.SIGPIPE, f"with SIGPIPE at its default the run ends by it ({rc})")
+
+    rc, out, err = run("run", "-m", model, "-p", "one two three four five six seven eight nine ten", "--ctx", "8")
+    expect(rc == 1 and "context" in err and out == "",
+           f"a prompt too long for the context is refused before anything goes to stdout ({out!r})")
+
+
+def run_signals():
+    """SIGINT and SIGTERM stop a run within one step, prompt batches included: the summary
+    prints and the exit code is 130 / 143. Chat's Ctrl-C still stops only the answer."""
+    import os
+    import signal
+    import time
+    model = os.environ["CLGRAPH_TEST_MODEL"]
+    words = " ".join(f"word{i}" for i in range(400))  # about 1500 tokens
+    # the handling is the CLI's, the same on every device: rusticl, whose first prompt batch
+    # takes seconds, runs one case
+    for dev, cases in (("pocl", ((signal.SIGINT, 130), (signal.SIGTERM, 143))),
+                       ("rusticl", ((signal.SIGTERM, 143),))):
+        env = dict(os.environ, CLGRAPH_DEVICE=dev)
+
+        def start(*extra):
+            p = subprocess.Popen([BIN, "run", "-m", model, "--temp", "0", *extra], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, env=env)
+            err = b""
+            while b"loaded " not in err:  # the handlers are set once the model is loaded
+                line = p.stderr.readline()
+                if not line:
+                    break
+                err += line
+            return p, err
+
+        for sig, code in cases:
+            p, err = start("-p", words, "-n", "50", "--batch", "8")
+            time.sleep(1.0)
+            t0 = time.time()
+            p.send_signal(sig)
+            out, rest = p.communicate(timeout=600)
+            took = time.time() - t0
+            err = (err + rest).decode(errors="replace")
+            n_prompt, gen = _summary_counts(err)
+            expect(p.returncode == code and n_prompt is not None,
+                   f"{dev}: {sig.name} during the prompt exits {code} with the summary "
+                   f"({p.returncode}, {err.strip()[-200:]!r})")
+            expect(0 < n_prompt < 1400 and n_prompt % 8 == 0 and gen == 0 and f"stopped by {sig.name}" in err,
+                   f"{dev}: it stopped between prompt batches of 8 ({n_prompt} tokens evaluated) in {took:.2f} s")
+        if dev != "pocl":
+            continue
+        p, err = start("-p", "Once upon a time", "-n", "2000", "--ctx", "2048")
+        p.stdout.read(40)  # generating
+        p.send_signal(signal.SIGINT)
+        out, rest = p.communicate(timeout=600)
+        err = (err + rest).decode(errors="replace")
+        _, gen = _summary_counts(err)
+        expect(p.returncode == 130 and gen is not None and gen < 1000,
+               f"{dev}: SIGINT while generating exits 130 after {gen} tokens with the summary")
+
+    # chat: Ctrl-C ends the answer, the next message is answered, /exit exits 0
+    p = subprocess.Popen([BIN, "chat", "-m", model, "--temp", "0", "-n", "1000", "--act", "f32"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdin.write(b"Tell me a very long story about a dragon.\n")
+    p.stdin.flush()
+    p.stdout.read(40)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(input=b"What is the capital of France?\n/exit\n", timeout=600)
+    err = err.decode(errors="replace")
+    expect(p.returncode == 0 and "[stopped]" in err and "Paris" in out.decode(errors="replace"),
+           f"chat: Ctrl-C stops the answer only, the next question is answered ({p.returncode}, "
+           f"{err.strip()[-200:]!r})")
+
+
+def run_inputs():
+    """-f reads the whole file or fails saying why; --seed takes 0 .. 2^64-1 or -1 (random,
+    printed); a cache folder name too long for the runtime is refused naming its variable."""
+    import os
+    import re
+    import tempfile
+    model = os.environ["CLGRAPH_TEST_MODEL"]
+    with tempfile.TemporaryDirectory() as d:
+        nul = os.path.join(d, "nul.txt")
+        with open(nul, "wb") as f:
+            f.write(b"The capital\0 of France is")
+        rc, out, err = run("run", "-m", model, "-f", nul, "-n", "2")
+        expect(rc == 1 and "NUL byte at offset 11" in err and out == "",
+               f"-f with a NUL byte is refused naming its offset: {err.strip()[-160:]}")
+        rc, out, err = run("run", "-m", model, "-f", d, "-n", "2")
+        expect(rc == 1 and "Is a directory" in err and d in err and out == "",
+               f"-f FOLDER is a read error, not an empty prompt: {err.strip()[-160:]}")
+        rc, out, err = run("run", "-m", model, "-f", os.path.join(d, "missing.txt"), "-n", "2")
+        expect(rc == 1 and "missing.txt" in err and "No such file" in err, f"-f MISSING is named: {err.strip()[-160:]}")
+        big = os.path.join(d, "big.txt")
+        text = "The capital of France is Paris. " * 140 + "The end"  # past the first read buffer
+        with open(big, "w") as f:
+            f.write(text)
+        rc, out, err = run("run", "-m", model, "-f", big, "-n", "1", "--temp", "0", "--ctx", "2048")
+        expect(rc == 0 and out.startswith(text), f"-f reads the whole file ({len(out)} of {len(text)} bytes echoed)")
+
+    for seed in ("-2", "18446744073709551616", "+5", " 5", "1e3", ""):
+        rc, _, err = run("run", "-m", model, "-p", "hi", "--seed", seed)
+        expect(rc == 2 and "--seed" in err and "18446744073709551615" in err,
+               f"--seed {seed!r} is refused naming the flag and the range: {err.strip()[-160:]}")
+    rc, _, err = run("synth", "--shape", "tiny", "--type", "q8_0", "--seed", "-1", "/nonexistent/x.gguf")
+    expect(rc == 2 and "--seed" in err, f"synth --seed -1 is refused: {err.strip()[-160:]}")
+    rc, out, err = run("run", "-m", model, "-p", "Hello", "-n", "4", "--temp", "0.8", "--seed", "-1")
+    m = re.search(r"seed (\d+) \(random", err)
+    expect(rc == 0 and m, f"--seed -1 draws a seed and prints it: {err.strip()[-300:]}")
+    rc2, out2, _ = run("run", "-m", model, "-p", "Hello", "-n", "4", "--temp", "0.8", "--seed", m.group(1))
+    expect(rc2 == 0 and out2 == out, f"the printed seed repeats the run ({out!r} / {out2!r})")
+    rc, _, err = run("run", "-m", model, "-p", "Hello", "-n", "1", "--seed", "18446744073709551615")
+    expect(rc == 0, "--seed 18446744073709551615 is taken")
+
+    long_dir = "/tmp/" + "d" * 1100
+    for cmd in (["run", "-m", model, "-p", "hi", "-n", "1"], ["devices"]):
+        rc, _, err = run(*cmd, env={"CLGRAPH_CACHE_DIR": long_dir})
+        expect(rc in (1, 2) and "CLGRAPH_CACHE_DIR is too long" in err and "1023" in err,
+               f"{cmd[0]}: a CLGRAPH_CACHE_DIR of 1105 bytes is refused naming it: {err.strip()[-200:]}")
+    rc, _, err = run("devices", env={"CLGRAPH_CACHE_DIR": None, "XDG_CACHE_HOME": "/tmp/" + "x" * 1010})
+    expect(rc == 2 and "XDG_CACHE_HOME is too long" in err, f"as is an XDG_CACHE_HOME that makes it too long: {err.strip()[-200:]}")
+
+
 globals()[sys.argv[2]]()

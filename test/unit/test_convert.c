@@ -28,7 +28,8 @@ static int file_exists(const char *path) {
 
 /* Names in the test folder other than the expected ones (temporary files left behind). */
 static int stray_files(void) {
-    static const char *known[] = {"in.gguf", "sentinel.gguf", "inplace.gguf", "q5_0.gguf", "adir"};
+    static const char *known[] = {"in.gguf",           "sentinel.gguf", "inplace.gguf",
+                                  "inplace_link.gguf", "q5_0.gguf",     "adir"};
     int stray = 0;
     DIR *d = opendir(g_dir);
     if (!d) return -1;
@@ -329,8 +330,8 @@ static void errors(void) {
     expect_fail(llm_convert(in, nodir, LLM_DTYPE_Q8_0, NULL, NULL, NULL), CLG_ERR_IO, "no/such",
                 "missing output folder");
     CHECK(mkdir(adir, 0755) == 0);
-    expect_fail(llm_convert(in, adir, LLM_DTYPE_F16, NULL, NULL, NULL), CLG_ERR_IO, "directory",
-                "output is a folder");
+    expect_fail(llm_convert(in, adir, LLM_DTYPE_F16, NULL, NULL, NULL), CLG_ERR_INVALID_ARG,
+                "not a regular file", "output is a folder");
     CHECK(!file_exists(out));
 
     /* stopped half-way: an existing output stays as it was */
@@ -379,15 +380,22 @@ static void errors(void) {
     CHECK(stray_files() == 0);
 }
 
-/* The output may replace the input. */
+/* The output may not be the input, whatever the spelling: refused before any work, the input
+ * left as it was. */
 static void in_place(void) {
     PATH_IN(p, "inplace.gguf");
+    PATH_IN(dotted, "./inplace.gguf");
+    PATH_IN(link, "inplace_link.gguf");
     CHECK_OK(write_input(p));
-    CHECK_OK(llm_convert(p, p, LLM_DTYPE_Q8_0, NULL, NULL, NULL));
+    CHECK(symlink("inplace.gguf", link) == 0);
+    const char *outs[] = {p, dotted, link};
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
+        expect_fail(llm_convert(p, outs[i], LLM_DTYPE_Q8_0, NULL, NULL, NULL), CLG_ERR_INVALID_ARG,
+                    "is the input file", outs[i]);
     llm_gguf *f = NULL;
     CHECK_OK(llm_gguf_open(p, &f));
     const llm_gguf_tensor *t = f ? llm_gguf_find_tensor(f, "blk.0.attn_q.weight") : NULL;
-    CHECK(t && t->dtype == LLM_DTYPE_Q8_0);
+    CHECK(t && t->dtype != LLM_DTYPE_Q8_0);
     llm_gguf_close(f);
 }
 
