@@ -3,8 +3,9 @@
  *
  * Layouts:
  *   x:   [n] f32
- *   out: [1] int; out[0] = the lowest index i with x[i] == max(x). NaN entries are
- *        ignored (out[0] = 0 when every entry is NaN or n <= 0).
+ *   out: [1] int; out[0] = the lowest index i with x[i] == max(x); -1 when any entry is
+ *        NaN or infinite (the caller reports it: a token chosen among NaNs is garbage);
+ *        0 when n <= 0.
  *
  * Variant:
  *   argmax  one work-group of ARGMAX_WG items: item i scans x[i], x[i + ARGMAX_WG], ...,
@@ -30,13 +31,19 @@ __kernel void argmax(__global const float *x, int n, __global int *out) {
     /* Indices rise along the scan, so a strict > keeps the first of equal values. */
     float v = -INFINITY;
     int bi = -1; /* -1: no candidate yet */
+    __local int bad;
+    if (lid == 0) bad = 0;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    int my_bad = 0;
     for (int i = lid; i < n; i += ARGMAX_WG) {
         const float xi = x[i];
-        if (xi > v || (bi < 0 && !isnan(xi))) {
+        my_bad |= !isfinite(xi);
+        if (xi > v || bi < 0) {
             v = xi;
             bi = i;
         }
     }
+    if (my_bad) atomic_or(&bad, 1);
     best_v[lid] = v;
     best_i[lid] = bi;
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -54,5 +61,5 @@ __kernel void argmax(__global const float *x, int n, __global int *out) {
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (lid == 0) out[0] = max(best_i[0], 0);
+    if (lid == 0) out[0] = bad ? -1 : max(best_i[0], 0);
 }

@@ -31,20 +31,33 @@ int llm_gemm_offered(const llm_model *m, const step_plan *sp, mm_kind k) {
     return k == MM_WO || k == MM_DOWN || !llm_mm_q8(m, k);
 }
 
-clg_status llm_gemm_prepare(llm_model *m, step_plan *sp) {
+/* Elements of the f32 weight scratch: the largest matrix among the offered kinds (0: none). */
+static size_t w_f32_elems(const llm_model *m, const step_plan *sp) {
     const llm_hparams *hp = &m->hp;
-    int any = 0;
     size_t w_elems = 0;
     for (int k = 0; k < MM_OUT; k++) {
         if (!llm_gemm_offered(m, sp, (mm_kind)k)) continue;
-        any = 1;
         size_t n = k == MM_QKV   ? (size_t)m->qkv_dim * (size_t)hp->n_embd
                    : k == MM_WO  ? (size_t)hp->n_embd * (size_t)(hp->n_head * hp->head_dim)
                    : k == MM_FFN ? 2 * (size_t)hp->n_ff * (size_t)hp->n_embd
                                  : (size_t)hp->n_embd * (size_t)hp->n_ff;
         if (n > w_elems) w_elems = n;
     }
-    if (!any) return CLG_OK;
+    return w_elems;
+}
+
+uint64_t llm_gemm_scratch_bytes(const llm_model *m) {
+    const llm_hparams *hp = &m->hp;
+    uint64_t bytes = (uint64_t)w_f32_elems(m, &m->prefill) * sizeof(float);
+    if (llm_gemm_offered(m, &m->prefill, MM_FFN))
+        bytes += (uint64_t)hp->n_batch * 2 * (uint64_t)hp->n_ff * sizeof(float);
+    return bytes;
+}
+
+clg_status llm_gemm_prepare(llm_model *m, step_plan *sp) {
+    const llm_hparams *hp = &m->hp;
+    const size_t w_elems = w_f32_elems(m, sp);
+    if (!w_elems) return CLG_OK;
     char opts[32];
     snprintf(opts, sizeof opts, "-DMM_TT=%d", sp->tile);
     clg_status st = clg_program_get(m->ctx, "matmul", opts, &sp->matmul);

@@ -420,6 +420,19 @@ static clg_status eval(llm_model *m, const int32_t *tokens, int n, int pos, floa
         size_t n_graphs = clg_plan_graph_count(p);
         TRY(done == n ? clg_plan_execute(p) : clg_plan_execute_range(p, 0, n_graphs - 1));
     }
+    /* Non-finite logits (weights that overflow, a broken kernel) would be sampled as garbage:
+     * the greedy head flags them with -1, the logits are scanned here (n_vocab floats). */
+    if (token && m->token_host < 0)
+        return clg_fail(CLG_ERR_FORMAT,
+                        "the logits of the step at position %d are NaN or infinite (greedy head)",
+                        pos + n - 1);
+    if (!token)
+        for (int i = 0; i < hp->n_vocab; i++)
+            if (!isfinite(m->logits_host[i]))
+                return clg_fail(CLG_ERR_FORMAT,
+                                "the logits of the step at position %d are NaN or infinite "
+                                "(logit %d = %g)",
+                                pos + n - 1, i, (double)m->logits_host[i]);
     if (logits) memcpy(logits, m->logits_host, (size_t)hp->n_vocab * sizeof(float));
     if (token) *token = m->token_host;
     return CLG_OK;

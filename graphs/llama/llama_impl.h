@@ -141,6 +141,9 @@ clg_status llm_set_batch(llm_model *m, step_plan *sp, int T);
  * only where their RMSNorm is a task of its own (float activations: with 8-bit ones it is
  * fused into the product), and not with LLM_GEMM_OWN. */
 int llm_gemm_offered(const llm_model *m, const step_plan *sp, mm_kind k);
+/* Bytes of the scratch buffers llm_gemm_prepare creates (w_f32, ffn_gu) for the prefill
+ * plan; needs the weight types and hp.act_q8, not the plans. */
+uint64_t llm_gemm_scratch_bytes(const llm_model *m);
 /* Programs, scratch buffers and call parameters of plan sp, when it offers any kind. */
 clg_status llm_gemm_prepare(llm_model *m, step_plan *sp);
 /* Appends layer i's library tasks of kind k to g: y = x W^T (+ y when accumulate),

@@ -79,12 +79,17 @@ static clg_status get_int(const llm_gguf *f, const char *key, int *out, int def)
     return CLG_OK;
 }
 
+/* A float that must be positive and finite (an epsilon, a base, a factor): a zero or a NaN
+ * here would run and print garbage. */
 static clg_status get_float(const llm_gguf *f, const char *key, float *out, float def) {
     clg_status st = llm_gguf_get_f32(f, key, out);
     if (st == CLG_ERR_NOT_FOUND) {
         *out = def;
         return CLG_OK;
     }
+    if (st == CLG_OK && !(isfinite(*out) && *out > 0))
+        return clg_fail(CLG_ERR_FORMAT, "%s = %g: it must be positive and finite", key,
+                        (double)*out);
     return st;
 }
 
@@ -126,12 +131,19 @@ static clg_status read_hparams(const llm_gguf *f, llm_hparams *hp) {
     llm_gguf_str stype;
     if (llm_gguf_get_str(f, "llama.rope.scaling.type", &stype) == CLG_OK) {
         float factor = 1.0f;
-        if ((st = get_float(f, "llama.rope.scaling.factor", &factor, 1.0f))) return st;
-        if (stype.len == 6 && !memcmp(stype.ptr, "linear", 6) && factor > 0)
-            hp->rope_scale = 1.0f / factor;
-        else if (!(stype.len == 4 && !memcmp(stype.ptr, "none", 4)))
-            return clg_fail(CLG_ERR_UNSUPPORTED, "rope scaling '%.*s' is not supported (linear is)",
+        const int linear = stype.len == 6 && !memcmp(stype.ptr, "linear", 6);
+        if (!linear && !(stype.len == 4 && !memcmp(stype.ptr, "none", 4)))
+            return clg_fail(CLG_ERR_UNSUPPORTED,
+                            "llama.rope.scaling.type '%.*s' is not supported (none and linear are)",
                             (int)(stype.len > 32 ? 32 : stype.len), stype.ptr);
+        if (linear) {
+            if ((st = get_float(f, "llama.rope.scaling.factor", &factor, 1.0f))) return st;
+            if (!isfinite(1.0f / factor))
+                return clg_fail(CLG_ERR_FORMAT,
+                                "llama.rope.scaling.factor = %g: too small for linear scaling",
+                                (double)factor);
+            hp->rope_scale = 1.0f / factor;
+        }
     }
     return CLG_OK;
 }
@@ -164,6 +176,94 @@ static clg_status tensor(const llm_gguf *f, const char *name, uint64_t ne0, uint
     return CLG_OK;
 }
 
+/* Whether any of n values of `bytes` bytes each (2 or 4) at p has all exponent bits set
+ * (NaN or infinite): branch-free over the chunk, so the compiler vectorizes it. */
+static int any_nonfinite(const unsigned char *p, size_t n, int bytes) {
+    unsigned hit = 0;
+    if (bytes == 4) {
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, p + 4 * i, 4);
+            hit |= (u & 0x7f800000u) == 0x7f800000u;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            uint16_t u;
+            memcpy(&u, p + 2 * i, 2);
+            hit |= (u & 0x7c00u) == 0x7c00u;
+        }
+    }
+    return hit != 0;
+}
+
+/* The index of the first element of t that is NaN or infinite (of a quantized block: its
+ * first element, where a scale is not finite), or -1. Reads bits: f32 and f16 in chunks
+ * (the exact index only within a chunk that has one), of a quantized block its f16 scale
+ * (q4_1: and minimum). */
+static int64_t first_nonfinite(const llm_gguf_tensor *t) {
+    enum { CHUNK = 4096 };
+    const unsigned char *p = t->data;
+    uint64_t n = 1;
+    for (uint32_t d = 0; d < t->n_dims; d++)
+        n *= t->ne[d];
+    uint16_t u16;
+    switch (t->dtype) {
+    case LLM_DTYPE_F32:
+    case LLM_DTYPE_F16: {
+        const int eb = t->dtype == LLM_DTYPE_F32 ? 4 : 2;
+        for (uint64_t c = 0; c < n; c += CHUNK) {
+            const size_t len = n - c < CHUNK ? (size_t)(n - c) : CHUNK;
+            if (!any_nonfinite(p + c * (uint64_t)eb, len, eb)) continue;
+            for (size_t i = 0;; i++)
+                if (any_nonfinite(p + (c + i) * (uint64_t)eb, 1, eb)) return (int64_t)(c + i);
+        }
+        return -1;
+    }
+    case LLM_DTYPE_Q8_0:
+    case LLM_DTYPE_Q4_0:
+    case LLM_DTYPE_Q4_1: { /* blocks open with an f16 scale (q4_1: and an f16 minimum) */
+        const size_t bb = llm_dtype_block_bytes(t->dtype), be = llm_dtype_block_elems(t->dtype);
+        const int halves = t->dtype == LLM_DTYPE_Q4_1 ? 2 : 1;
+        for (uint64_t b = 0; b < n / be; b++)
+            for (int h = 0; h < halves; h++) {
+                memcpy(&u16, p + b * bb + 2 * (size_t)h, 2);
+                if ((u16 & 0x7c00u) == 0x7c00u) return (int64_t)(b * be);
+            }
+        return -1;
+    }
+    default:
+        return -1;
+    }
+}
+
+static clg_status check_finite(const llm_gguf_tensor *t) {
+    int64_t i = first_nonfinite(t);
+    if (i < 0) return CLG_OK;
+    return clg_fail(CLG_ERR_FORMAT,
+                    "tensor '%.*s' (%s) holds a NaN or infinite value at element %lld%s",
+                    (int)(t->name.len > 90 ? 90 : t->name.len), t->name.ptr,
+                    llm_dtype_name(t->dtype), (long long)i,
+                    t->dtype == LLM_DTYPE_F32 || t->dtype == LLM_DTYPE_F16
+                        ? ""
+                        : " (the scale of the block that starts there)");
+}
+
+/* Layers of the file: one more than the largest N of the blk.N.* tensors (0 when none). */
+static int count_blocks(const llm_gguf *f) {
+    long top = -1;
+    for (uint64_t i = 0; i < llm_gguf_tensor_count(f); i++) {
+        const llm_gguf_tensor *t = llm_gguf_tensor_at(f, i);
+        if (t->name.len < 6 || memcmp(t->name.ptr, "blk.", 4)) continue;
+        long n = 0;
+        size_t j = 4;
+        for (; j < t->name.len && t->name.ptr[j] >= '0' && t->name.ptr[j] <= '9' && n < 1000000;
+             j++)
+            n = n * 10 + (t->name.ptr[j] - '0');
+        if (j > 4 && n > top) top = n;
+    }
+    return (int)(top + 1);
+}
+
 /* ---- weights ----------------------------------------------------------- */
 
 #define TRY(call)                                                                                  \
@@ -182,9 +282,10 @@ static clg_status tensor_buffer(llm_model *m, const llm_gguf_tensor *t, clg_buff
     return weight_buffer(m, name, t->data, (size_t)t->bytes, out);
 }
 
-/* Checks layer i's tensors and creates its weight buffers (Q/K/V fused into one
+/* Checks layer i's tensors (names, shapes, types, finite values), records their types and
+ * adds their bytes to *bytes; with alloc, creates its weight buffers (Q/K/V fused into one
  * matrix by concatenating rows) and its KV cache. */
-static clg_status load_layer(llm_model *m, int i) {
+static clg_status load_layer(llm_model *m, int i, int alloc, uint64_t *bytes) {
     const llm_hparams *hp = &m->hp;
     const llm_gguf *f = m->gguf;
     layer_weights *w = &m->lw[i];
@@ -195,6 +296,16 @@ static clg_status load_layer(llm_model *m, int i) {
 #define T_(var, suffix, ne0, ne1, mat)                                                             \
     snprintf(name, sizeof name, "blk.%d.%s.weight", i, suffix);                                    \
     TRY(tensor(f, name, ne0, ne1, mat, &var))
+    /* feed_forward_length is only metadata: name it when the FFN tensors disagree */
+    snprintf(name, sizeof name, "blk.%d.ffn_gate.weight", i);
+    const llm_gguf_tensor *tff = llm_gguf_find_tensor(f, name);
+    if (tff && tff->n_dims == 2 && tff->ne[0] == (uint64_t)hp->n_embd &&
+        tff->ne[1] != (uint64_t)hp->n_ff)
+        return clg_fail(CLG_ERR_FORMAT,
+                        "llama.feed_forward_length = %d but tensor '%s' has shape [%llu, %llu]: "
+                        "%llu rows",
+                        hp->n_ff, name, (unsigned long long)tff->ne[0],
+                        (unsigned long long)tff->ne[1], (unsigned long long)tff->ne[1]);
     T_(tn1, "attn_norm", hp->n_embd, 0, 0);
     T_(tq, "attn_q", hp->n_embd, q_dim, 1);
     T_(tk, "attn_k", hp->n_embd, kv_dim, 1);
@@ -212,6 +323,18 @@ static clg_status load_layer(llm_model *m, int i) {
                         i, llm_dtype_name(tq->dtype), llm_dtype_name(tk->dtype),
                         llm_dtype_name(tv->dtype), llm_dtype_name(tg->dtype),
                         llm_dtype_name(tu->dtype));
+    w->qkv_type = tq->dtype;
+    w->wo_type = to->dtype;
+    w->ffn_type = tg->dtype;
+    w->down_type = td->dtype;
+    if (!alloc) {
+        const llm_gguf_tensor *all[9] = {tn1, tq, tk, tv, to, tn2, tg, tu, td};
+        for (int j = 0; j < 9; j++) {
+            TRY(check_finite(all[j]));
+            *bytes += all[j]->bytes;
+        }
+        return CLG_OK;
+    }
     size_t qkv_bytes = (size_t)(tq->bytes + tk->bytes + tv->bytes);
     unsigned char *cat = malloc(qkv_bytes);
     if (!cat)
@@ -220,10 +343,6 @@ static clg_status load_layer(llm_model *m, int i) {
     memcpy(cat + tq->bytes, tk->data, tk->bytes);
     memcpy(cat + tq->bytes + tk->bytes, tv->data, tv->bytes);
     m->qkv_host[i] = cat;
-    w->qkv_type = tq->dtype;
-    w->wo_type = to->dtype;
-    w->ffn_type = tg->dtype;
-    w->down_type = td->dtype;
 
     snprintf(name, sizeof name, "blk.%d.attn_qkv.weight", i);
     TRY(weight_buffer(m, name, cat, qkv_bytes, &w->qkv));
@@ -246,6 +365,105 @@ fail:
     return st;
 }
 
+/* The kinds' kernels are chosen from layer 0's weight types (llm_mm_dtype); a layer of
+ * another type would have them read a buffer of another size. */
+static clg_status check_layer_types(const llm_model *m) {
+    static const char *tensor_of[MM_OUT] = {"attn_q", "attn_output", "ffn_gate", "ffn_down"};
+    for (int i = 1; i < m->hp.n_layer; i++) {
+        const layer_weights *w = &m->lw[i];
+        const int has[MM_OUT] = {w->qkv_type, w->wo_type, w->ffn_type, w->down_type};
+        for (int k = 0; k < MM_OUT; k++) {
+            const int want = llm_mm_dtype(m, (mm_kind)k);
+            if (has[k] != want)
+                return clg_fail(CLG_ERR_UNSUPPORTED,
+                                "layer %d: blk.%d.%s.weight has type %s, but the %s kernels are "
+                                "built for layer 0's type %s (layers of different weight types "
+                                "are not supported yet; convert with 'clgraph quantize')",
+                                i, i, tensor_of[k], llm_dtype_name(has[k]),
+                                llm_mm_kind_name((mm_kind)k), llm_dtype_name(want));
+        }
+    }
+    return CLG_OK;
+}
+
+/* Bytes of host memory available now (MemAvailable of /proc/meminfo), or 0 where it cannot
+ * be read. A CPU device's buffers (PoCL's) are host memory, which its reported global memory
+ * does not track. Reads a file, no environment. */
+static uint64_t host_available_bytes(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+    fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
+static double mib(uint64_t bytes) {
+    return (double)bytes / (1024.0 * 1024.0);
+}
+
+/* The model's whole device allocation (weights, KV caches at n_ctx, activations for n_batch,
+ * scratch) against the device's global memory (and on a CPU device the host's available
+ * memory): refused before anything is allocated, with the largest context that fits. */
+static clg_status check_memory(const llm_model *m, uint64_t weight_bytes) {
+    const llm_hparams *hp = &m->hp;
+    const clg_device_info *dev = clg_context_device(m->ctx);
+    const uint64_t B = (uint64_t)hp->n_batch, E = (uint64_t)hp->n_embd, V = (uint64_t)hp->n_vocab;
+    /* one layer's K (or V) cache per token, in f32 */
+    const uint64_t kv_row = (uint64_t)hp->n_head_kv * (uint64_t)hp->head_dim * 4;
+    const uint64_t kv_per_ctx = 2 * (uint64_t)hp->n_layer * kv_row / (hp->kv_f16 ? 2 : 1);
+    const uint64_t kv = kv_per_ctx * (uint64_t)hp->n_ctx;
+    uint64_t act = B * 4 * 2                                       /* tokens, positions */
+                   + B * E * 4 * 2                                 /* x, xn */
+                   + B * (uint64_t)m->qkv_dim * 4                  /* qkv */
+                   + B * (uint64_t)(hp->n_head * hp->head_dim) * 4 /* att */
+                   + B * (uint64_t)hp->n_ff * 4                    /* ffn_h */
+                   + E * 4 + V * 4 * 2 + 4                         /* x_last, logits */
+                   + (m->attn_split > 1 ? (uint64_t)hp->n_head * (uint64_t)m->attn_split *
+                                              (uint64_t)(hp->head_dim + 2) * 4
+                                        : 0)    /* attn_part */
+                   + llm_gemm_scratch_bytes(m); /* w_f32, ffn_gu */
+    uint64_t have = dev->global_mem_size, host = 0;
+    if (dev->type == CLG_DEVICE_CPU && (host = host_available_bytes()) > 0 && host < have)
+        have = host;
+    const uint64_t need = weight_bytes + kv + act;
+    if (need <= have) return CLG_OK;
+
+    char where[320];
+    if (have == host)
+        snprintf(where, sizeof where,
+                 "%s has %.1f MiB (host memory available; global memory %.1f MiB)",
+                 dev->device_name, mib(have), mib(dev->global_mem_size));
+    else
+        snprintf(where, sizeof where, "%s has %.1f MiB of global memory", dev->device_name,
+                 mib(have));
+    const uint64_t fixed = weight_bytes + act;
+    if (fixed >= have)
+        return clg_fail(CLG_ERR_OUT_OF_MEMORY,
+                        "the model needs %.1f MiB of device memory before any KV cache (weights "
+                        "%.1f MiB, activations and scratch for a batch of %d %.1f MiB); %s",
+                        mib(fixed), mib(weight_bytes), hp->n_batch, mib(act), where);
+    /* the largest context: the total fits, and each layer's cache fits one allocation */
+    uint64_t ctx32 = (have - fixed) / (2 * (uint64_t)hp->n_layer * kv_row),
+             ctx16 = (have - fixed) / ((uint64_t)hp->n_layer * kv_row);
+    if (ctx32 > dev->max_alloc_size / kv_row) ctx32 = dev->max_alloc_size / kv_row;
+    if (ctx16 > dev->max_alloc_size / (kv_row / 2)) ctx16 = dev->max_alloc_size / (kv_row / 2);
+    char fits[128];
+    if (hp->kv_f16)
+        snprintf(fits, sizeof fits, "--ctx %llu fits (KV in f16)", (unsigned long long)ctx16);
+    else
+        snprintf(fits, sizeof fits, "--ctx %llu fits, or --ctx %llu with --kv-f16",
+                 (unsigned long long)ctx32, (unsigned long long)ctx16);
+    return clg_fail(CLG_ERR_OUT_OF_MEMORY,
+                    "the model needs %.1f MiB of device memory at --ctx %d (weights %.1f MiB, KV "
+                    "caches k_cache/v_cache in %s %.1f MiB, activations and scratch %.1f MiB); "
+                    "%s: %s",
+                    mib(need), hp->n_ctx, mib(weight_bytes), hp->kv_f16 ? "f16" : "f32", mib(kv),
+                    mib(act), where, fits);
+}
+
 static void progress(const llm_model_options *o, const char *stage, size_t done, size_t total) {
     if (o->progress) o->progress(o->progress_user, stage, done, total);
 }
@@ -262,6 +480,14 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     TRY(llm_gguf_open(path, &m->gguf));
     llm_hparams *hp = &m->hp;
     TRY(read_hparams(m->gguf, hp));
+    const int n_blocks = count_blocks(m->gguf);
+    if (n_blocks != hp->n_layer) {
+        st = clg_fail(CLG_ERR_FORMAT,
+                      "llama.block_count = %d but the file has blk.N tensors for %d layers "
+                      "(blk.0 .. blk.%d)",
+                      hp->n_layer, n_blocks, n_blocks - 1);
+        goto fail;
+    }
 
     const llm_gguf_tensor *tok = llm_gguf_find_tensor(m->gguf, "token_embd.weight");
     if (!tok || tok->n_dims != 2 || tok->ne[0] != (uint64_t)hp->n_embd) {
@@ -270,6 +496,18 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
         goto fail;
     }
     hp->n_vocab = (int)tok->ne[1];
+    /* The tokenizer is read by the caller (graphs/text); its vocabulary must be the
+     * embedding's rows, or ids past either end reach the kernels or the detokenizer. */
+    llm_gguf_type tok_et;
+    uint64_t n_tokens;
+    if (llm_gguf_get_array(m->gguf, "tokenizer.ggml.tokens", &tok_et, &n_tokens) == CLG_OK &&
+        n_tokens != (uint64_t)hp->n_vocab) {
+        st = clg_fail(CLG_ERR_FORMAT,
+                      "tokenizer.ggml.tokens has %llu tokens but token_embd.weight has %d rows "
+                      "(the vocabulary)",
+                      (unsigned long long)n_tokens, hp->n_vocab);
+        goto fail;
+    }
     const llm_gguf_tensor *onorm, *outw = llm_gguf_find_tensor(m->gguf, "output.weight");
     TRY(tensor(m->gguf, "token_embd.weight", (uint64_t)hp->n_embd, (uint64_t)hp->n_vocab, 1, &tok));
     TRY(tensor(m->gguf, "output_norm.weight", (uint64_t)hp->n_embd, 0, 0, &onorm));
@@ -277,12 +515,46 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
         TRY(tensor(m->gguf, "output.weight", (uint64_t)hp->n_embd, (uint64_t)hp->n_vocab, 1,
                    &outw));
     hp->tied_embeddings = outw == NULL;
+    const llm_gguf_tensor *rf = llm_gguf_find_tensor(m->gguf, "rope_freqs.weight");
+    if (rf) {
+        TRY(tensor(m->gguf, "rope_freqs.weight", (uint64_t)hp->n_rot / 2, 0, 0, &rf));
+        for (int i = 0; i < hp->n_rot / 2; i++) {
+            float v;
+            memcpy(&v, (const float *)rf->data + i, sizeof v);
+            if (!(isfinite(v) && v > 0)) {
+                st = clg_fail(CLG_ERR_FORMAT,
+                              "rope_freqs.weight[%d] = %g: frequency factors must be positive "
+                              "and finite",
+                              i, (double)v);
+                goto fail;
+            }
+        }
+    }
+    uint64_t weight_bytes = tok->bytes + onorm->bytes + (outw ? outw->bytes : 0);
+    TRY(check_finite(tok));
+    TRY(check_finite(onorm));
+    if (outw) TRY(check_finite(outw));
 
     hp->n_ctx = opt->n_ctx > 0 ? opt->n_ctx : (hp->n_ctx_train < 2048 ? hp->n_ctx_train : 2048);
     hp->kv_f16 = opt->kv_f16 != 0;
     hp->n_batch = opt->n_batch > 0 ? opt->n_batch : 64;
     if (hp->n_batch > hp->n_ctx) hp->n_batch = hp->n_ctx;
     m->qkv_dim = (hp->n_head + 2 * hp->n_head_kv) * hp->head_dim;
+
+    /* Every layer's tensors, checked before anything is allocated; the kinds are built for
+     * layer 0's types, which every other layer must share. */
+    m->qkv_host = calloc((size_t)hp->n_layer, sizeof(void *));
+    m->lw = calloc((size_t)hp->n_layer, sizeof *m->lw);
+    if (!m->qkv_host || !m->lw) {
+        st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "model host buffers");
+        goto fail;
+    }
+    for (int i = 0; i < hp->n_layer; i++)
+        TRY(load_layer(m, i, 0, &weight_bytes));
+    TRY(check_layer_types(m));
+    hp->weight_type = m->lw[0].ffn_type;
+    m->tok_type = tok->dtype;
+    m->out_type = outw ? outw->dtype : tok->dtype;
 
     clg_context_options co = clg_context_options_default();
     co.device = opt->device;
@@ -299,63 +571,6 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     po.warn = opt->warn;
     po.warn_user = opt->warn_user;
     TRY(clg_planner_create(m->ctx, &po, &m->planner));
-
-    /* Host staging, activations sized for the largest batch, weights. */
-    size_t B = (size_t)hp->n_batch, E = (size_t)hp->n_embd;
-    m->tok_host = calloc(B, sizeof(int32_t));
-    m->pos_host = calloc(B, sizeof(int32_t));
-    m->logits_host = calloc((size_t)hp->n_vocab, sizeof(float));
-    m->qkv_host = calloc((size_t)hp->n_layer, sizeof(void *));
-    m->lw = calloc((size_t)hp->n_layer, sizeof *m->lw);
-    if (!m->tok_host || !m->pos_host || !m->logits_host || !m->qkv_host || !m->lw) {
-        st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "model host buffers");
-        goto fail;
-    }
-    TRY(clg_buffer_create(m->ctx, "tokens", B * 4, CLG_TRANSFER_EVERY_EXECUTION, m->tok_host,
-                          &m->tokens));
-    TRY(clg_buffer_create(m->ctx, "positions", B * 4, CLG_TRANSFER_EVERY_EXECUTION, m->pos_host,
-                          &m->pos));
-    TRY(clg_buffer_create(m->ctx, "x", B * E * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->x));
-    TRY(clg_buffer_create(m->ctx, "xn", B * E * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->xn));
-    TRY(clg_buffer_create(m->ctx, "qkv", B * (size_t)m->qkv_dim * 4, CLG_TRANSFER_DEVICE_ONLY, NULL,
-                          &m->qkv));
-    TRY(clg_buffer_create(m->ctx, "att", B * (size_t)(hp->n_head * hp->head_dim) * 4,
-                          CLG_TRANSFER_DEVICE_ONLY, NULL, &m->att));
-    TRY(clg_buffer_create(m->ctx, "ffn_h", B * (size_t)hp->n_ff * 4, CLG_TRANSFER_DEVICE_ONLY, NULL,
-                          &m->ffh));
-    TRY(clg_buffer_create(m->ctx, "x_last", E * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->last));
-    TRY(clg_buffer_create(m->ctx, "logits", (size_t)hp->n_vocab * 4, CLG_TRANSFER_EVERY_EXECUTION,
-                          m->logits_host, &m->logits));
-    TRY(clg_buffer_create(m->ctx, "logits_dev", (size_t)hp->n_vocab * 4, CLG_TRANSFER_DEVICE_ONLY,
-                          NULL, &m->logits_dev));
-    TRY(clg_buffer_create(m->ctx, "token_out", sizeof(int32_t), CLG_TRANSFER_EVERY_EXECUTION,
-                          &m->token_host, &m->token_out));
-    TRY(tensor_buffer(m, tok, &m->tok_embd));
-    TRY(tensor_buffer(m, onorm, &m->out_norm_w));
-    m->tok_type = tok->dtype;
-    if (outw)
-        TRY(tensor_buffer(m, outw, &m->output));
-    else
-        m->output = m->tok_embd;
-    m->out_type = outw ? outw->dtype : tok->dtype;
-    /* RoPE angle per position of each pair, in double: Llama 3.1's rope_freqs.weight
-     * divides the frequencies. */
-    const llm_gguf_tensor *rf = llm_gguf_find_tensor(m->gguf, "rope_freqs.weight");
-    if (rf) TRY(tensor(m->gguf, "rope_freqs.weight", (uint64_t)hp->n_rot / 2, 0, 0, &rf));
-    m->rope_inv_host = calloc((size_t)hp->n_rot / 2 + 1, sizeof(float)); /* never empty */
-    if (!m->rope_inv_host) {
-        st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "RoPE frequencies");
-        goto fail;
-    }
-    for (int i = 0; i < hp->n_rot / 2; i++) {
-        double f = hp->rope_scale * pow(hp->rope_base, -2.0 * i / hp->n_rot);
-        m->rope_inv_host[i] = (float)(rf ? f / ((const float *)rf->data)[i] : f);
-    }
-    TRY(weight_buffer(m, "rope_inv_freq", m->rope_inv_host,
-                      ((size_t)hp->n_rot / 2 + 1) * sizeof(float), &m->rope_inv_freq));
-    for (int i = 0; i < hp->n_layer; i++)
-        TRY(load_layer(m, i));
-    hp->weight_type = m->lw[0].ffn_type;
 
     /* 8-bit activations: where every layer product takes them and the largest token tile
      * fits the device's local memory; by default on CPUs only. */
@@ -380,8 +595,61 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     }
     hp->act_q8 = opt->act == LLM_ACT_Q8 ||
                  (opt->act == LLM_ACT_AUTO && !m->is_gpu && q8_ok && q8_need <= lmem);
-
     m->attn_split = opt->attn_split ? opt->attn_split : (m->is_gpu ? 8 : 1);
+
+    /* Everything the device will hold, against what it has, before allocating any of it. */
+    TRY(check_memory(m, weight_bytes + ((uint64_t)hp->n_rot / 2 + 1) * sizeof(float)));
+
+    /* Host staging, activations sized for the largest batch, weights. */
+    size_t B = (size_t)hp->n_batch, E = (size_t)hp->n_embd;
+    m->tok_host = calloc(B, sizeof(int32_t));
+    m->pos_host = calloc(B, sizeof(int32_t));
+    m->logits_host = calloc((size_t)hp->n_vocab, sizeof(float));
+    if (!m->tok_host || !m->pos_host || !m->logits_host) {
+        st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "model host buffers");
+        goto fail;
+    }
+    TRY(clg_buffer_create(m->ctx, "tokens", B * 4, CLG_TRANSFER_EVERY_EXECUTION, m->tok_host,
+                          &m->tokens));
+    TRY(clg_buffer_create(m->ctx, "positions", B * 4, CLG_TRANSFER_EVERY_EXECUTION, m->pos_host,
+                          &m->pos));
+    TRY(clg_buffer_create(m->ctx, "x", B * E * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->x));
+    TRY(clg_buffer_create(m->ctx, "xn", B * E * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->xn));
+    TRY(clg_buffer_create(m->ctx, "qkv", B * (size_t)m->qkv_dim * 4, CLG_TRANSFER_DEVICE_ONLY, NULL,
+                          &m->qkv));
+    TRY(clg_buffer_create(m->ctx, "att", B * (size_t)(hp->n_head * hp->head_dim) * 4,
+                          CLG_TRANSFER_DEVICE_ONLY, NULL, &m->att));
+    TRY(clg_buffer_create(m->ctx, "ffn_h", B * (size_t)hp->n_ff * 4, CLG_TRANSFER_DEVICE_ONLY, NULL,
+                          &m->ffh));
+    TRY(clg_buffer_create(m->ctx, "x_last", E * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->last));
+    TRY(clg_buffer_create(m->ctx, "logits", (size_t)hp->n_vocab * 4, CLG_TRANSFER_EVERY_EXECUTION,
+                          m->logits_host, &m->logits));
+    TRY(clg_buffer_create(m->ctx, "logits_dev", (size_t)hp->n_vocab * 4, CLG_TRANSFER_DEVICE_ONLY,
+                          NULL, &m->logits_dev));
+    TRY(clg_buffer_create(m->ctx, "token_out", sizeof(int32_t), CLG_TRANSFER_EVERY_EXECUTION,
+                          &m->token_host, &m->token_out));
+    TRY(tensor_buffer(m, tok, &m->tok_embd));
+    TRY(tensor_buffer(m, onorm, &m->out_norm_w));
+    if (outw)
+        TRY(tensor_buffer(m, outw, &m->output));
+    else
+        m->output = m->tok_embd;
+    /* RoPE angle per position of each pair, in double: Llama 3.1's rope_freqs.weight
+     * divides the frequencies. */
+    m->rope_inv_host = calloc((size_t)hp->n_rot / 2 + 1, sizeof(float)); /* never empty */
+    if (!m->rope_inv_host) {
+        st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "RoPE frequencies");
+        goto fail;
+    }
+    for (int i = 0; i < hp->n_rot / 2; i++) {
+        double f = hp->rope_scale * pow(hp->rope_base, -2.0 * i / hp->n_rot);
+        m->rope_inv_host[i] = (float)(rf ? f / ((const float *)rf->data)[i] : f);
+    }
+    TRY(weight_buffer(m, "rope_inv_freq", m->rope_inv_host,
+                      ((size_t)hp->n_rot / 2 + 1) * sizeof(float), &m->rope_inv_freq));
+    for (int i = 0; i < hp->n_layer; i++)
+        TRY(load_layer(m, i, 1, NULL));
+
     if (m->attn_split > 1)
         TRY(clg_buffer_create(m->ctx, "attn_part",
                               (size_t)hp->n_head * (size_t)m->attn_split *

@@ -1,7 +1,8 @@
 /* Device-side greedy sampling (cl/argmax.cl) against ref_argmax: random logits of several
  * lengths (1, below, at and not a multiple of the work-group, SmolLM2's vocabulary), ties
  * between items and within one item's slice (the lowest index must win), all equal,
- * all negative, -INF and NaN entries; three work-group sizes. */
+ * all negative, -INF and NaN entries, one +INF entry (both flagged with -1: a token chosen
+ * among non-finite logits is garbage); three work-group sizes. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +18,12 @@ typedef enum fill_kind {
     FILL_TIE_SLICE,  /* the maximum at i and i + wg: the same item's slice */
     FILL_ALL_EQUAL,
     FILL_NEGATIVE,
-    FILL_INF_NAN /* -INF and NaN entries, the maximum elsewhere */
+    FILL_INF_NAN, /* -INF and NaN entries, the maximum elsewhere */
+    FILL_POS_INF  /* one +INF entry among finite ones */
 } fill_kind;
 
-static const char *fill_name[] = {"random",    "tie spread", "tie slice",
-                                  "all equal", "negative",   "-inf nan"};
+static const char *fill_name[] = {"random",   "tie spread", "tie slice", "all equal",
+                                  "negative", "-inf nan",   "+inf"};
 
 /* Runs argmax on n values; returns 1 if the case ran (0: work-group above the limit). */
 static int run_case(clg_context *ctx, clg_program *prog, int wg, int n, fill_kind kind) {
@@ -60,6 +62,10 @@ static int run_case(clg_context *ctx, clg_program *prog, int wg, int n, fill_kin
         for (int i = 1; i < n; i += 3)
             x[i] = -INFINITY;
         if (n > 5) x[n / 2] = NAN;
+        break;
+    case FILL_POS_INF:
+        tc_fill(x, (size_t)n, -10.0f, 10.0f);
+        x[n - 1] = INFINITY;
         break;
     }
     const int want = ref_argmax(x, n);
@@ -117,7 +123,7 @@ int main(void) {
         if (!prog) continue;
         int ran_wg = 0, total_wg = 0;
         for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
-            for (int f = FILL_RANDOM; f <= FILL_INF_NAN; f++) {
+            for (int f = FILL_RANDOM; f <= FILL_POS_INF; f++) {
                 ran_wg += run_case(ctx, prog, wgs[k], ns[i], (fill_kind)f);
                 total_wg++;
             }

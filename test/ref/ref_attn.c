@@ -101,7 +101,9 @@ clg_status ref_attention(const float *q, const float *k_cache, const float *v_ca
 
 int ref_argmax(const float *x, int n) {
     int best = -1;
-    for (int i = 0; i < n; i++)
-        if (!isnan(x[i]) && (best < 0 || x[i] > x[best])) best = i;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(x[i])) return -1;
+        if (best < 0 || x[i] > x[best]) best = i;
+    }
     return best < 0 ? 0 : best;
 }

@@ -40,7 +40,7 @@ void ref_kv_store(const float *qkv, float *k_cache, float *v_cache, const int *p
 clg_status ref_attention(const float *q, const float *k_cache, const float *v_cache, const int *pos,
                          float *out, int T, int q_stride, int q_off, int out_stride, int n_heads,
                          int n_kv_heads, int head_dim, int ctx_len, float scale);
-/* Lowest index of the maximum of x[0..n), NaN ignored; 0 when none. */
+/* Lowest index of the maximum of x[0..n); -1 when any entry is NaN or infinite; 0 when n <= 0. */
 int ref_argmax(const float *x, int n);
 
 #endif

@@ -18,6 +18,21 @@ typedef struct tiny_variant {
     const char *reshape; /* tensor written one row too long */
     const char *as_f16;  /* tensor stored as f16 */
     int rope_freqs;      /* rope_freqs.weight: 0 none, 1 ones, 2 random in [1, 8], 3 wrong length */
+    /* Consistent in form, not in content (0 / NULL: as the plain model): */
+    int block_count;     /* llama.block_count written */
+    int n_layers;        /* layers of blk.N tensors written */
+    int feed_forward;    /* llama.feed_forward_length written */
+    int vocab_tokens;    /* tokenizer.ggml.tokens with this many entries (0: no tokenizer) */
+    const char *f32_key; /* a float key written as f32_value (replaces a default) */
+    float f32_value;
+    const char *rope_scaling; /* llama.rope.scaling.type */
+    const char *retype;       /* matrices whose names start with this are stored as retype_dtype */
+    int retype_dtype;
+    const char *poke; /* tensor (rope_freqs.weight too) whose element poke_index is poke_value */
+    int poke_index;
+    float poke_value;
+    const char *scale; /* tensor whose values are multiplied by scale_by */
+    float scale_by;
 } tiny_variant;
 
 /* Writes the model to path with random weights from tc_randf; v may be NULL. 0 on success. */
