@@ -26,14 +26,12 @@
 __kernel void argmax(__global const float *x, int n, __global int *out) {
     __local float best_v[ARGMAX_WG];
     __local int best_i[ARGMAX_WG];
+    __local int bad[ARGMAX_WG]; /* 1: a NaN or infinity was seen (OR-reduced with the max) */
     const int lid = (int)get_local_id(0);
 
     /* Indices rise along the scan, so a strict > keeps the first of equal values. */
     float v = -INFINITY;
     int bi = -1; /* -1: no candidate yet */
-    __local int bad;
-    if (lid == 0) bad = 0;
-    barrier(CLK_LOCAL_MEM_FENCE);
     int my_bad = 0;
     for (int i = lid; i < n; i += ARGMAX_WG) {
         const float xi = x[i];
@@ -43,9 +41,9 @@ __kernel void argmax(__global const float *x, int n, __global int *out) {
             bi = i;
         }
     }
-    if (my_bad) atomic_or(&bad, 1);
     best_v[lid] = v;
     best_i[lid] = bi;
+    bad[lid] = my_bad;
     barrier(CLK_LOCAL_MEM_FENCE);
 #pragma unroll
     for (int off = ARGMAX_WG / 2; off > 0; off >>= 1) {
@@ -58,8 +56,9 @@ __kernel void argmax(__global const float *x, int n, __global int *out) {
                 best_v[lid] = ov;
                 best_i[lid] = oi;
             }
+            bad[lid] |= bad[lid + off];
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (lid == 0) out[0] = bad ? -1 : max(best_i[0], 0);
+    if (lid == 0) out[0] = bad[0] ? -1 : max(best_i[0], 0);
 }
