@@ -21,7 +21,7 @@
 #                        for this machine, as a local llama.cpp build would have)
 set -euo pipefail
 
-LLAMACPP_PY_VERSION=0.3.16
+LLAMACPP_PY_VERSION=0.3.36
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 model="" p=256 n=64 reps=3 rounds=3 threads=2 device=pocl out="" tune=""
