@@ -33,46 +33,6 @@ static void catch_stop_signals(void) {
     sigaction(SIGTERM, &sa, NULL);
 }
 
-/* The whole of a prompt file, NUL-terminated. NULL with the reason on stderr when it cannot be
- * read to the end (missing, unreadable, a folder) or holds a NUL byte: the prompt is text, and
- * a NUL would cut it short unseen. */
-static char *read_text_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "clgraph run: cannot read the prompt file %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0, r;
-    char *buf = malloc(cap);
-    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (cap - n - 1 == 0) {
-            char *nb = cap <= SIZE_MAX / 2 ? realloc(buf, cap *= 2) : NULL;
-            if (!nb) free(buf);
-            buf = nb;
-        }
-    }
-    int err = ferror(f) ? errno : 0;
-    fclose(f);
-    const char *nul = buf && !err ? memchr(buf, 0, n) : NULL;
-    if (!buf || err || nul) {
-        if (!buf)
-            fprintf(stderr, "clgraph run: no memory for the prompt file %s\n", path);
-        else if (err)
-            fprintf(stderr, "clgraph run: cannot read the prompt file %s: %s\n", path,
-                    strerror(err));
-        else
-            fprintf(stderr,
-                    "clgraph run: the prompt file %s holds a NUL byte at offset %zu: prompts are "
-                    "text\n",
-                    path, (size_t)(nul - buf));
-        free(buf);
-        return NULL;
-    }
-    buf[n] = 0;
-    return buf;
-}
-
 /* Formats messages with the session's template (or fails when the model has none). */
 static char *format_chat(gen_session *s, const llm_chat_msg *msgs, size_t n, const char *cmd) {
     if (!s->has_template) {
@@ -128,7 +88,7 @@ int clg_cmd_run(int argc, char **argv) {
     }
     char *file_text = NULL;
     if (o.prompt_file) {
-        if (!(file_text = read_text_file(o.prompt_file))) return 1;
+        if (!(file_text = gen_read_text_file(o.prompt_file, "run", "prompt file"))) return 1;
         o.prompt = file_text;
     }
     if (!o.prompt) {

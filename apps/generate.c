@@ -168,6 +168,44 @@ int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *
     return 0;
 }
 
+/* The reader of run -f and perplexity -f (apps/generate.h). */
+char *gen_read_text_file(const char *path, const char *cmd, const char *what) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "clgraph %s: cannot read the %s %s: %s\n", cmd, what, path,
+                strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0, r;
+    char *buf = malloc(cap);
+    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (cap - n - 1 == 0) {
+            char *nb = cap <= SIZE_MAX / 2 ? realloc(buf, cap *= 2) : NULL;
+            if (!nb) free(buf);
+            buf = nb;
+        }
+    }
+    int err = ferror(f) ? errno : 0;
+    fclose(f);
+    const char *nul = buf && !err ? memchr(buf, 0, n) : NULL;
+    if (!buf || err || nul) {
+        if (!buf)
+            fprintf(stderr, "clgraph %s: no memory for the %s %s\n", cmd, what, path);
+        else if (err)
+            fprintf(stderr, "clgraph %s: cannot read the %s %s: %s\n", cmd, what, path,
+                    strerror(err));
+        else
+            fprintf(stderr,
+                    "clgraph %s: the %s %s holds a NUL byte at offset %zu: it must be text\n", cmd,
+                    what, path, (size_t)(nul - buf));
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    return buf;
+}
+
 static void on_progress(void *user, const char *stage, size_t done, size_t total) {
     static const char *last;
     int tty = isatty(2);

@@ -45,6 +45,12 @@ int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *
 void gen_options_init(gen_options *o);
 const char *gen_options_help(void);
 
+/* The whole of the file at path, NUL-terminated (malloc'ed, the caller frees it). NULL with
+ * "clgraph CMD: cannot read the WHAT PATH: why" on stderr when it cannot be read to the end
+ * (missing, unreadable, a folder) or holds a NUL byte: the content is text, and a NUL would
+ * cut it short unseen. */
+char *gen_read_text_file(const char *path, const char *cmd, const char *what);
+
 /* Loads everything; prints progress on stderr; 0 on success (errors printed). */
 int gen_session_open(gen_session *s, const gen_options *o, const char *cmd);
 void gen_session_close(gen_session *s);
