@@ -63,6 +63,7 @@ def devices_json():
 def usage():
     rc, out, _ = run("--help")
     expect(rc == 0 and "devices" in out, "--help lists commands")
+    expect("perplexity" in out, "--help lists perplexity")
     rc, _, err = run("no-such-command")
     expect(rc == 2 and "unknown command" in err, "unknown command exits 2 with a message")
     rc, _, err = run("devices", "--bogus")
@@ -620,6 +621,48 @@ def run_inputs():
                f"{cmd[0]}: a CLGRAPH_CACHE_DIR of 1105 bytes is refused naming it: {err.strip()[-200:]}")
     rc, _, err = run("devices", env={"CLGRAPH_CACHE_DIR": None, "XDG_CACHE_HOME": "/tmp/" + "x" * 1010})
     expect(rc == 2 and "XDG_CACHE_HOME is too long" in err, f"as is an XDG_CACHE_HOME that makes it too long: {err.strip()[-200:]}")
+
+
+def perplexity():
+    # clgraph perplexity against llama.cpp's value for the same model, text and context
+    # (test/data/model/perplexity.golden, made by test/model/gen_perplexity.py with
+    # llama-cpp-python): within 1%, on the model whose sha256 the golden file names.
+    import hashlib
+    import os
+    import re
+    import tempfile
+    model = os.environ["CLGRAPH_TEST_MODEL"]
+    data = os.environ["CLGRAPH_TEST_DATA"]
+    gold = dict(line.split(" ", 1) for line in
+                open(os.path.join(data, "model", "perplexity.golden")).read().splitlines())
+    sha = hashlib.sha256(open(model, "rb").read()).hexdigest()
+    expect(sha == gold["model_sha256"],
+           f"the model is the golden file's ({sha} / {gold['model_sha256']} {gold['model_file']})")
+    text = os.path.join(data, "text", gold["text_file"])
+    n_ctx, n_chunk, want = int(gold["n_ctx"]), int(gold["n_chunk"]), float(gold["ppl"])
+    rc, out, err = run("perplexity", "-m", model, "-f", text, "--ctx", str(n_ctx))
+    m = re.search(r"Final estimate: PPL = ([0-9.]+) \+/- ([0-9.]+)", out)
+    expect(rc == 0 and m, f"perplexity prints the final estimate: {out.strip()} {err.strip()[-300:]}")
+    chunks = re.findall(r"\[chunk (\d+)/(\d+)\] ppl [0-9.]+", err)
+    expect(len(chunks) == n_chunk and chunks[-1] == (str(n_chunk), str(n_chunk)),
+           f"a progress line per chunk on stderr ({n_chunk}): {chunks}")
+    got = float(m.group(1))
+    rel = abs(got - want) / want
+    expect(rel <= 0.01, f"PPL {got:.4f} within 1% of llama.cpp's {want:.4f} "
+                        f"(+/- {m.group(2)}; relative difference {100 * rel:.2f}%)")
+
+    rc, out, err = run("perplexity", "-m", model, "-f", text, "--ctx", "512")
+    expect(rc == 1 and out == "" and gold["n_tokens"] in err and "1024" in err,
+           f"a text under 2 x --ctx tokens is refused naming both counts: {err.strip().splitlines()[-1]}")
+    rc, _, err = run("perplexity", "-m", model, "-f", "/nonexistent/text.txt")
+    expect(rc == 1 and "/nonexistent/text.txt" in err, f"an unreadable file is refused: {err.strip()}")
+    with tempfile.TemporaryDirectory() as d:
+        rc, _, err = run("perplexity", "-m", model, "-f", d)
+        expect(rc == 1 and d in err, f"a folder is refused: {err.strip()}")
+    for args, what in ((["--bogus"], "--bogus"), (["--ctx", "x"], "--ctx"), (["--ctx"], "--ctx"),
+                       (["-n", "4"], "-n"), (["-f", text], "-m"), (["-m", model], "-f")):
+        rc, out, err = run("perplexity", *args)
+        expect(rc == 2 and what in err and out == "", f"perplexity {' '.join(args)} exits 2: {err.strip()}")
 
 
 globals()[sys.argv[2]]()
