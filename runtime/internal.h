@@ -154,6 +154,14 @@ struct clg_context {
     void *warn_user;
 };
 
+/* Passes a warning (printf-style) to the context's warn callback, if any (program.c): the
+ * one way the runtime reports what is not an error. */
+void clg_warn(const clg_context *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* Step machinery (graph.c), used by buffer.c for explicit transfers. */
 clg_status clg_step_track(clg_context *ctx, cl_event ev, int kind, clg_task *t, clg_buffer *b,
                           uint64_t bytes);

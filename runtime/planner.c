@@ -81,21 +81,6 @@ clg_planner_options clg_planner_options_default(void) {
     return o;
 }
 
-static void warn(const clg_planner *p, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void warn(const clg_planner *p, const char *fmt, ...) {
-    if (!p->opt.warn) return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    p->opt.warn(p->opt.warn_user, msg);
-}
-
 static int has_replay(const clg_planner *p) {
     return p->ctx->info.has_command_buffer;
 }
@@ -783,7 +768,7 @@ clg_status clg_planner_save(clg_planner *p, const char *dir, const char *key) {
     clg_status st = cache_path(p, dir, key, path, sizeof path);
     if (st != CLG_OK) return st;
     if (clg_file_write_atomic(path, "plan cache file", write_plan, p) != CLG_OK)
-        warn(p, "%s", clg_last_error());
+        clg_warn(p->ctx, "%s", clg_last_error());
     return CLG_OK;
 }
 
@@ -856,7 +841,7 @@ clg_status clg_planner_load(clg_planner *p, const char *dir, const char *key, in
     }
     fclose(f);
     if (!ok) {
-        warn(p, "ignoring the plan cache file %s: %s", path, why);
+        clg_warn(p->ctx, "ignoring the plan cache file %s: %s", path, why);
         return clg_planner_reset(p); /* a half-applied plan is not kept */
     }
     *loaded = 1;

@@ -271,8 +271,7 @@ int main(int argc, char **argv) {
     clg_context_options o = clg_context_options_default();
     o.device = device;
     o.profiling = 1;
-    clg_planner_options po = clg_planner_options_default();
-    po.warn = on_warning;
+    o.warn = on_warning;
     clg_context *ctx = NULL;
     clg_planner *planner = NULL;
     clg_profiler *prof = NULL;
@@ -285,7 +284,7 @@ int main(int argc, char **argv) {
     TRY(clg_context_create(&o, &ctx));
     printf("device: %s\n", clg_context_device(ctx)->device_name);
     TRY(clg_context_add_kernel_files(ctx, mlp_files));
-    TRY(clg_planner_create(ctx, &po, &planner));
+    TRY(clg_planner_create(ctx, NULL, &planner));
     TRY(clg_buffer_create(ctx, "w1", sizeof m.w1, CLG_TRANSFER_FIRST_EXECUTION, m.w1, &bw1));
     TRY(clg_buffer_create(ctx, "b1", sizeof m.b1, CLG_TRANSFER_FIRST_EXECUTION, m.b1, &bb1));
     TRY(clg_buffer_create(ctx, "w2", sizeof m.w2, CLG_TRANSFER_FIRST_EXECUTION, m.w2, &bw2));

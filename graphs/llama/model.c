@@ -562,15 +562,12 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     co.profiling = opt->profiling || opt->tune; /* the tuner times with profiling events */
     co.cache_dir = opt->cache_dir;
     co.kernel_dir = opt->kernel_dir;
-    co.warn = opt->warn; /* a dropped program-cache entry, say */
+    co.warn = opt->warn; /* a dropped program-cache entry, an ignored plan file */
     co.warn_user = opt->warn_user;
     TRY(clg_context_create(&co, &m->ctx));
     TRY(clg_context_add_kernel_files(m->ctx, llm_kernel_files()));
     m->is_gpu = clg_context_device(m->ctx)->type == CLG_DEVICE_GPU;
-    clg_planner_options po = clg_planner_options_default();
-    po.warn = opt->warn;
-    po.warn_user = opt->warn_user;
-    TRY(clg_planner_create(m->ctx, &po, &m->planner));
+    TRY(clg_planner_create(m->ctx, NULL, &m->planner));
 
     /* 8-bit activations: where every layer product takes them and the largest token tile
      * fits the device's local memory; by default on CPUs only. */

@@ -60,8 +60,6 @@ typedef clg_status (*clg_kind_range_fn)(void *user, clg_task *t, unsigned slot,
 /* Called with on = 1 before a kind's candidates are timed and on = 0 after, so that the
  * caller can put representative data in place (an attention at a long position); optional. */
 typedef clg_status (*clg_kind_prepare_fn)(void *user, int on);
-/* A warning that is not an error: a plan cache file ignored, and why. */
-typedef void (*clg_warn_fn)(void *user, const char *message);
 
 typedef struct clg_kind_desc {
     const char *name;        /* unique in the planner, e.g. "decode.qkv"; copied */
@@ -79,11 +77,11 @@ typedef struct clg_kind_desc {
     int reps; /* timed repetitions per candidate; 0: the planner's */
 } clg_kind_desc;
 
+/* Warnings (a plan cache file ignored, and why) go to the context's warn callback
+ * (clg_context_options.warn), as the program cache's do. */
 typedef struct clg_planner_options {
-    int warmup;       /* untimed runs per candidate (default 2) */
-    int reps;         /* timed runs per candidate (default 5) */
-    clg_warn_fn warn; /* NULL: warnings are dropped */
-    void *warn_user;
+    int warmup; /* untimed runs per candidate (default 2) */
+    int reps;   /* timed runs per candidate (default 5) */
 } clg_planner_options;
 
 clg_planner_options clg_planner_options_default(void);

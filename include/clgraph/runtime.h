@@ -126,8 +126,8 @@ typedef struct clg_context_options {
                                borrowed, copied */
     /* Warnings that are not errors, one sentence each (the runtime prints nothing): a
      * program cache entry that was damaged, cut short or made for another key, dropped and
-     * rebuilt, naming the file and why. Called on the thread that builds; message borrowed
-     * for the call. NULL: warnings are dropped. */
+     * rebuilt; a plan cache file the planner ignored; each naming the file and why. Called on the
+     * thread that builds; message borrowed for the call. NULL: warnings are dropped. */
     void (*warn)(void *user, const char *message);
     void *warn_user; /* passed to warn */
 } clg_context_options;

@@ -81,7 +81,7 @@ static int find_entry(const char *except, char *out, size_t cap, int *tmp) {
     if (!d) return 0;
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
         size_t len = strlen(e->d_name);
-        if (len > 4 && !strcmp(e->d_name + len - 4, ".tmp")) (*tmp)++;
+        if (strstr(e->d_name, ".tmp")) (*tmp)++; /* clg_file_write_atomic's NAME.tmp.PID.N */
         if (len < 4 || strcmp(e->d_name + len - 4, ".bin")) continue;
         char path[1200];
         snprintf(path, sizeof path, "%s/%s", cache_dir, e->d_name);

@@ -80,7 +80,14 @@ static clg_task *task(clg_graph *g, const char *name, clg_kind *k, unsigned slot
 
 int main(void) {
     tc_seed(5);
-    clg_context *ctx = tc_context();
+    /* tc_context's options, with the warning callback the planner reports through */
+    clg_context_options co = tc_context_options();
+    co.profiling = 1;
+    co.warn = on_warn;
+    clg_context *ctx = NULL;
+    CHECK_OK(clg_context_create(&co, &ctx));
+    if (!ctx) return tc_finish("tune");
+    printf("device: %s\n", clg_context_device(ctx)->device_name);
     const clg_device_info *dev = clg_context_device(ctx);
     CHECK_OK(clg_context_add_kernel_files(ctx, files));
     static float x[ROWS * COLS], y[ROWS], y2[ROWS], want[ROWS], want2[ROWS];
@@ -97,10 +104,8 @@ int main(void) {
     CHECK_OK(clg_buffer_create(ctx, "y", sizeof y, CLG_TRANSFER_EVERY_EXECUTION, y, &by));
     CHECK_OK(clg_buffer_create(ctx, "y2", sizeof y2, CLG_TRANSFER_EVERY_EXECUTION, y2, &by2));
 
-    clg_planner_options po = clg_planner_options_default();
-    po.warn = on_warn;
     clg_planner *pl;
-    CHECK_OK(clg_planner_create(ctx, &po, &pl));
+    CHECK_OK(clg_planner_create(ctx, NULL, &pl));
     clg_kind *k = NULL, *bad = NULL;
     clg_kind_desc d = {.name = "rowsum",
                        .file = "rowsum_test",
@@ -199,7 +204,7 @@ int main(void) {
     CHECK(mkdtemp(dir) != NULL);
     CHECK_OK(clg_planner_save(pl, dir, "shape=100x256"));
     clg_planner_destroy(pl);
-    CHECK_OK(clg_planner_create(ctx, &po, &pl));
+    CHECK_OK(clg_planner_create(ctx, NULL, &pl));
     CHECK_OK(clg_planner_add_kind(pl,
                                   &(clg_kind_desc){.name = "rowsum",
                                                    .file = "rowsum_test",
