@@ -7,24 +7,12 @@
 #include <string.h>
 
 #include "runtime/internal.h"
-
-/* The key of the seed entries in corpus_program_cache/ (see the CMakeLists). */
-static clg_cache_key fuzz_key(void) {
-    clg_cache_key k;
-    k.platform_version = "OpenCL 3.0 fuzz";
-    k.device_name = "fuzz device";
-    k.driver_version = "1.0";
-    k.options = "-DX=1";
-    k.is_il = 0;
-    k.input_len = 100;
-    k.input_hash = 0x0123456789abcdefull;
-    return k;
-}
+#include "test/fuzz/program_cache_key.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    clg_cache_key k = fuzz_key();
+    clg_cache_key k = seed_key();
     const unsigned char *payload = NULL;
     size_t len = 0, n = 0;
     char why[400];

@@ -8,18 +8,7 @@
 #include "test_common.h"
 
 #include "runtime/internal.h"
-
-static clg_cache_key key(void) {
-    clg_cache_key k;
-    k.platform_version = "OpenCL 3.0 fuzz"; /* the fuzzer's key (fuzz_program_cache.c) */
-    k.device_name = "fuzz device";
-    k.driver_version = "1.0";
-    k.options = "-DX=1";
-    k.is_il = 0;
-    k.input_len = 100;
-    k.input_hash = 0x0123456789abcdefull;
-    return k;
-}
+#include "test/fuzz/program_cache_key.h"
 
 static int accepts(const unsigned char *e, size_t n, const clg_cache_key *k, char *why,
                    size_t cap) {
@@ -31,7 +20,7 @@ static int accepts(const unsigned char *e, size_t n, const clg_cache_key *k, cha
 }
 
 static void test_round_trip(void) {
-    clg_cache_key k = key();
+    clg_cache_key k = seed_key();
     unsigned char payload[40];
     for (size_t i = 0; i < sizeof payload; i++)
         payload[i] = (unsigned char)tc_randu();
@@ -117,7 +106,7 @@ static unsigned char *seed(const char *name, size_t *n) {
 }
 
 static void test_seeds(void) {
-    clg_cache_key k = key();
+    clg_cache_key k = seed_key();
     char why[400];
     size_t n = 0;
     unsigned char *e = seed("valid.bin", &n);
