@@ -407,24 +407,54 @@ static double mib(uint64_t bytes) {
 /* The model's whole device allocation (weights, KV caches at n_ctx, activations for n_batch,
  * scratch) against the device's global memory (and on a CPU device the host's available
  * memory): refused before anything is allocated, with the largest context that fits. */
-static clg_status check_memory(const llm_model *m, uint64_t weight_bytes) {
+/* The per-step and activation buffers, in one list for creating them and for summing them in
+ * check_memory; shapes with B = n_batch. The host pointers are valid once the staging exists. */
+typedef struct act_buffer {
+    const char *name;
+    size_t bytes;
+    clg_transfer policy;
+    void *host;
+    clg_buffer **out;
+} act_buffer;
+
+enum { MAX_ACT_BUFFERS = 12 };
+
+static size_t act_buffers(llm_model *m, act_buffer out[MAX_ACT_BUFFERS]) {
+    const llm_hparams *hp = &m->hp;
+    const size_t B = (size_t)hp->n_batch, E = (size_t)hp->n_embd, F = sizeof(float);
+    const clg_transfer step = CLG_TRANSFER_EVERY_EXECUTION, dev = CLG_TRANSFER_DEVICE_ONLY;
+    const act_buffer all[MAX_ACT_BUFFERS] = {
+        {"tokens", B * 4, step, m->tok_host, &m->tokens}, /* [B] int */
+        {"positions", B * 4, step, m->pos_host, &m->pos}, /* [B] int */
+        {"x", B * E * F, dev, NULL, &m->x},               /* [B, n_embd] residual stream */
+        {"xn", B * E * F, dev, NULL, &m->xn},             /* [B, n_embd] normed */
+        {"qkv", B * (size_t)m->qkv_dim * F, dev, NULL, &m->qkv},
+        {"att", B * (size_t)(hp->n_head * hp->head_dim) * F, dev, NULL, &m->att},
+        {"ffn_h", B * (size_t)hp->n_ff * F, dev, NULL, &m->ffh},
+        {"x_last", E * F, dev, NULL, &m->last},
+        {"logits", (size_t)hp->n_vocab * F, step, m->logits_host, &m->logits},
+        {"logits_dev", (size_t)hp->n_vocab * F, dev, NULL, &m->logits_dev},
+        {"token_out", sizeof(int32_t), step, &m->token_host, &m->token_out},
+        /* [n_head, attn_split, head_dim + 2] decode attention partials, when split */
+        {"attn_part", (size_t)hp->n_head * (size_t)m->attn_split * (size_t)(hp->head_dim + 2) * F,
+         dev, NULL, &m->att_part},
+    };
+    const size_t n = m->attn_split > 1 ? MAX_ACT_BUFFERS : MAX_ACT_BUFFERS - 1;
+    memcpy(out, all, n * sizeof all[0]);
+    return n;
+}
+
+static clg_status check_memory(llm_model *m, uint64_t weight_bytes) {
     const llm_hparams *hp = &m->hp;
     const clg_device_info *dev = clg_context_device(m->ctx);
-    const uint64_t B = (uint64_t)hp->n_batch, E = (uint64_t)hp->n_embd, V = (uint64_t)hp->n_vocab;
     /* one layer's K (or V) cache per token, in f32 */
     const uint64_t kv_row = (uint64_t)hp->n_head_kv * (uint64_t)hp->head_dim * 4;
     const uint64_t kv_per_ctx = 2 * (uint64_t)hp->n_layer * kv_row / (hp->kv_f16 ? 2 : 1);
     const uint64_t kv = kv_per_ctx * (uint64_t)hp->n_ctx;
-    uint64_t act = B * 4 * 2                                       /* tokens, positions */
-                   + B * E * 4 * 2                                 /* x, xn */
-                   + B * (uint64_t)m->qkv_dim * 4                  /* qkv */
-                   + B * (uint64_t)(hp->n_head * hp->head_dim) * 4 /* att */
-                   + B * (uint64_t)hp->n_ff * 4                    /* ffn_h */
-                   + E * 4 + V * 4 * 2 + 4                         /* x_last, logits */
-                   + (m->attn_split > 1 ? (uint64_t)hp->n_head * (uint64_t)m->attn_split *
-                                              (uint64_t)(hp->head_dim + 2) * 4
-                                        : 0)    /* attn_part */
-                   + llm_gemm_scratch_bytes(m); /* w_f32, ffn_gu */
+    act_buffer ab[MAX_ACT_BUFFERS];
+    uint64_t act = llm_gemm_scratch_bytes(m); /* w_f32, ffn_gu */
+    for (size_t i = 0, n = act_buffers(m, ab); i < n; i++)
+        act += ab[i].bytes;
     uint64_t have = dev->global_mem_size, host = 0;
     if (dev->type == CLG_DEVICE_CPU && (host = host_available_bytes()) > 0 && host < have)
         have = host;
@@ -598,33 +628,17 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     TRY(check_memory(m, weight_bytes + ((uint64_t)hp->n_rot / 2 + 1) * sizeof(float)));
 
     /* Host staging, activations sized for the largest batch, weights. */
-    size_t B = (size_t)hp->n_batch, E = (size_t)hp->n_embd;
-    m->tok_host = calloc(B, sizeof(int32_t));
-    m->pos_host = calloc(B, sizeof(int32_t));
+    m->tok_host = calloc((size_t)hp->n_batch, sizeof(int32_t));
+    m->pos_host = calloc((size_t)hp->n_batch, sizeof(int32_t));
     m->logits_host = calloc((size_t)hp->n_vocab, sizeof(float));
     if (!m->tok_host || !m->pos_host || !m->logits_host) {
         st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "model host buffers");
         goto fail;
     }
-    TRY(clg_buffer_create(m->ctx, "tokens", B * 4, CLG_TRANSFER_EVERY_EXECUTION, m->tok_host,
-                          &m->tokens));
-    TRY(clg_buffer_create(m->ctx, "positions", B * 4, CLG_TRANSFER_EVERY_EXECUTION, m->pos_host,
-                          &m->pos));
-    TRY(clg_buffer_create(m->ctx, "x", B * E * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->x));
-    TRY(clg_buffer_create(m->ctx, "xn", B * E * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->xn));
-    TRY(clg_buffer_create(m->ctx, "qkv", B * (size_t)m->qkv_dim * 4, CLG_TRANSFER_DEVICE_ONLY, NULL,
-                          &m->qkv));
-    TRY(clg_buffer_create(m->ctx, "att", B * (size_t)(hp->n_head * hp->head_dim) * 4,
-                          CLG_TRANSFER_DEVICE_ONLY, NULL, &m->att));
-    TRY(clg_buffer_create(m->ctx, "ffn_h", B * (size_t)hp->n_ff * 4, CLG_TRANSFER_DEVICE_ONLY, NULL,
-                          &m->ffh));
-    TRY(clg_buffer_create(m->ctx, "x_last", E * 4, CLG_TRANSFER_DEVICE_ONLY, NULL, &m->last));
-    TRY(clg_buffer_create(m->ctx, "logits", (size_t)hp->n_vocab * 4, CLG_TRANSFER_EVERY_EXECUTION,
-                          m->logits_host, &m->logits));
-    TRY(clg_buffer_create(m->ctx, "logits_dev", (size_t)hp->n_vocab * 4, CLG_TRANSFER_DEVICE_ONLY,
-                          NULL, &m->logits_dev));
-    TRY(clg_buffer_create(m->ctx, "token_out", sizeof(int32_t), CLG_TRANSFER_EVERY_EXECUTION,
-                          &m->token_host, &m->token_out));
+    act_buffer ab[MAX_ACT_BUFFERS];
+    for (size_t i = 0, n = act_buffers(m, ab); i < n; i++)
+        TRY(clg_buffer_create(m->ctx, ab[i].name, ab[i].bytes, ab[i].policy, ab[i].host,
+                              ab[i].out));
     TRY(tensor_buffer(m, tok, &m->tok_embd));
     TRY(tensor_buffer(m, onorm, &m->out_norm_w));
     if (outw)
@@ -646,12 +660,6 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
                       ((size_t)hp->n_rot / 2 + 1) * sizeof(float), &m->rope_inv_freq));
     for (int i = 0; i < hp->n_layer; i++)
         TRY(load_layer(m, i, 1, NULL));
-
-    if (m->attn_split > 1)
-        TRY(clg_buffer_create(m->ctx, "attn_part",
-                              (size_t)hp->n_head * (size_t)m->attn_split *
-                                  (size_t)(hp->head_dim + 2) * 4,
-                              CLG_TRANSFER_DEVICE_ONLY, NULL, &m->att_part));
 
     TRY(llm_build_plans(m, opt->progress, opt->progress_user));
 
