@@ -93,32 +93,75 @@ static unsigned mm_slot(const llm_model *m, mm_kind k) {
     return k == MM_FFN ? 3 : k == MM_QKV || k == MM_OUT;
 }
 
-/* The kinds of plan sp, on their untuned defaults. */
+/* The kind entry of product k with weights of dtype and `rows` output rows, or NULL. */
+static struct mm_entry *mm_find(step_plan *sp, mm_kind k, int dtype, int rows) {
+    for (int i = 0; i < sp->n_mk; i++)
+        if (sp->mk[i].k == k && sp->mk[i].dtype == dtype && sp->mk[i].shape.rows == rows)
+            return &sp->mk[i];
+    return NULL;
+}
+
+/* Records product (k, dtype, rows) once. */
+static clg_status mm_note(llm_model *m, step_plan *sp, mm_kind k, int dtype, int rows) {
+    if (mm_find(sp, k, dtype, rows)) return CLG_OK;
+    if (sp->n_mk == MAX_MM_ENTRIES)
+        return clg_fail(CLG_ERR_UNSUPPORTED, "more than %d distinct weight products",
+                        MAX_MM_ENTRIES);
+    sp->mk[sp->n_mk++] = (struct mm_entry){
+        .k = k,
+        .dtype = dtype,
+        .shape = {.m = m, .sp = sp, .op = SHAPE_PRODUCT, .rows = rows, .head = k == MM_OUT}};
+    return CLG_OK;
+}
+
+/* The kinds of plan sp, on their untuned defaults: one per product, weight type and row
+ * count, named "decode.ffn_down" where the product has one, else with the type (and the rows
+ * where a type has two: Q/K/V segments). */
 static clg_status add_kinds(llm_model *m, step_plan *sp) {
     static const char *norm_names[NORM_KINDS] = {"attn_norm", "ffn_norm", "output_norm"};
     static const mm_kind fused_into[NORM_KINDS] = {MM_QKV, MM_FFN, MM_OUT};
+    const llm_hparams *hp = &m->hp;
     clg_status st;
     char name[64], opts[64], opts_q8[80];
     snprintf(opts, sizeof opts, "-DMM_TT=%d", sp->tile);
     /* where the device keeps denormals, f16 scales decode with a shift (cl/matmul_q8.cl) */
     snprintf(opts_q8, sizeof opts_q8, "%s%s", opts,
              clg_context_device(m->ctx)->has_denorm ? " -DHALF_DENORM=1" : "");
-    for (int k = 0; k < MM_KINDS; k++) {
-        const int q8 = llm_mm_q8(m, (mm_kind)k);
-        sp->mm_shape[k] = (kind_shape){.m = m,
-                                       .sp = sp,
-                                       .op = SHAPE_PRODUCT,
-                                       .rows = mm_rows(m, (mm_kind)k),
-                                       .head = k == MM_OUT};
-        snprintf(name, sizeof name, "%s.%s", sp->name, llm_mm_kind_name((mm_kind)k));
+    sp->n_mk = 0;
+    for (int i = 0; i < hp->n_layer; i++) {
+        const layer_weights *w = &m->lw[i];
+        for (int s = 0; s < w->n_qkv; s++)
+            TRY(mm_note(m, sp, MM_QKV, w->qkv[s].dtype, w->qkv[s].rows));
+        TRY(mm_note(m, sp, MM_WO, w->wo_type, hp->n_embd));
+        TRY(mm_note(m, sp, MM_FFN, w->ffn_type, hp->n_ff));
+        TRY(mm_note(m, sp, MM_DOWN, w->down_type, hp->n_embd));
+    }
+    TRY(mm_note(m, sp, MM_OUT, m->out_type, hp->n_vocab));
+    for (int e = 0; e < sp->n_mk; e++) {
+        struct mm_entry *en = &sp->mk[e];
+        const mm_kind k = en->k;
+        const int q8 = llm_mm_q8(m, k);
+        int same_k = 0, same_ty = 0;
+        for (int j = 0; j < sp->n_mk; j++) {
+            same_k += sp->mk[j].k == k;
+            same_ty += sp->mk[j].k == k && sp->mk[j].dtype == en->dtype;
+        }
+        const char *ty = llm_kernel_suffix(en->dtype);
+        int n = snprintf(name, sizeof name, "%s.%s", sp->name, llm_mm_kind_name(k));
+        if (same_k > 1) n += snprintf(name + n, sizeof name - (size_t)n, ".%s", ty);
+        if (same_ty > 1) snprintf(name + n, sizeof name - (size_t)n, ".%d", en->shape.rows);
+        char kopts[100];
+        snprintf(kopts, sizeof kopts, "%s%s", q8 ? opts_q8 : opts,
+                 k == MM_FFN && m->arch->gelu ? " -DFFN_GELU" : "");
         clg_kind_desc d = {.name = name,
                            .file = q8 ? "matmul_q8" : "matmul",
-                           .options = q8 ? opts_q8 : opts,
-                           .ty = llm_kernel_suffix(llm_mm_dtype(m, (mm_kind)k)),
-                           .items = (size_t)sp->mm_shape[k].rows,
+                           .options = kopts,
+                           .ty = ty,
+                           .items = (size_t)en->shape.rows,
                            .range = shape_range,
-                           .user = &sp->mm_shape[k]};
-        TRY(clg_planner_add_kind(m->planner, &d, &sp->mm[k]));
+                           .user = &en->shape};
+        TRY(clg_planner_add_kind(m->planner, &d, &en->kind));
+        sp->mm[k] = same_k == 1 ? en->kind : NULL;
     }
     for (int k = 0; k < NORM_KINDS; k++) {
         if (llm_mm_q8(m, fused_into[k])) continue;
@@ -153,55 +196,125 @@ typedef struct builder {
     llm_model *m;
     step_plan *sp;
     clg_program *embed, *rope, *rows, *argmax;
+    clg_program *norm; /* the fixed-layout norms (Q/K norms, post-norms), or NULL */
     size_t argmax_wg;
 } builder;
 
-/* Weight product args: y (+)= W x for kind k, with the RMSNorm of weight norm_w fused in
- * where 8-bit activations fuse it. */
+/* Weight product args: y (+)= W x for product k with `rows` output rows (y_stride floats
+ * per token row of y; 0: rows), with the RMSNorm of weight norm_w fused in where 8-bit
+ * activations fuse it. */
 static llm_matmul product(const builder *b, mm_kind k, clg_buffer *w, clg_buffer *x, clg_buffer *y,
-                          int cols, int accumulate, clg_buffer *norm_w) {
+                          int rows, int y_stride, int cols, int accumulate, clg_buffer *norm_w) {
     const int q8 = llm_mm_q8(b->m, k);
     return (llm_matmul){.w = w,
                         .x = x,
                         .y = y,
-                        .rows = mm_rows(b->m, k),
+                        .rows = rows,
                         .cols = cols,
+                        .y_stride = y_stride,
                         .accumulate = accumulate,
                         .q8_tile = q8 ? llm_q8_tile_bytes(b->sp->tile, cols) : 0,
                         .norm_w = q8 ? norm_w : NULL,
                         .eps = b->m->hp.rms_eps};
 }
 
-/* One transformer layer: x += attention(norm(x)); x += ffn(norm(x)). */
+/* Adds product (k, dtype, rows)'s task to g on its kind, and to the layer's batch tasks. */
+static clg_status add_product(const builder *b, clg_graph *g, layer_tasks *L, const char *name,
+                              mm_kind k, int dtype, const llm_matmul *a, clg_buffer *wu) {
+    struct mm_entry *en = mm_find(b->sp, k, dtype, a->rows);
+    clg_task *t;
+    clg_status st;
+    if (!en) return clg_fail(CLG_ERR_INVALID_ARG, "no kind for product %s", name);
+    st = k == MM_FFN ? llm_op_ffn_swiglu(g, name, en->kind, mm_slot(b->m, k), a, wu, &t)
+                     : llm_op_matmul(g, name, en->kind, mm_slot(b->m, k), a, &t);
+    if (st != CLG_OK) return st;
+    if (L->n_bt == MAX_BATCH_TASKS) return clg_fail(CLG_ERR_UNSUPPORTED, "too many layer tasks");
+    L->bt[L->n_bt++] = (batch_task){.t = t, .t_arg = k == MM_FFN ? FFN_T : MATMUL_T};
+    return CLG_OK;
+}
+
+/* Notes a task of the op library's fixed-layout ops (llm_op_set_tokens). */
+static clg_status add_fixed_task(layer_tasks *L, clg_task *t, int t_arg) {
+    if (L->n_bt == MAX_BATCH_TASKS) return clg_fail(CLG_ERR_UNSUPPORTED, "too many layer tasks");
+    L->bt[L->n_bt++] = (batch_task){.t = t, .t_arg = t_arg, .fixed = 1};
+    return CLG_OK;
+}
+
+/* Notes a task whose T argument and range follow the batch (see batch_task). */
+static clg_status add_batch_task(layer_tasks *L, clg_task *t, int t_arg, size_t g0, size_t l0) {
+    if (L->n_bt == MAX_BATCH_TASKS) return clg_fail(CLG_ERR_UNSUPPORTED, "too many layer tasks");
+    L->bt[L->n_bt++] = (batch_task){.t = t, .t_arg = t_arg, .g0 = g0, .l0 = l0};
+    return CLG_OK;
+}
+
+/* One transformer layer, as the architecture switches its parts on:
+ *   x += post_norm(attention(qk_norm(bias(norm(x) Wqkv))) Wo)
+ *   x += post_norm(act(norm(x) Wg) * (norm(x) Wu) Wd)
+ * (Llama: no biases, Q/K norms or post-norms; act = silu, GeGLU's tanh GELU for Gemma). */
 static clg_status build_layer(builder *b, int i) {
     llm_model *m = b->m;
     step_plan *sp = b->sp;
     const llm_hparams *hp = &m->hp;
+    const llm_arch *arch = m->arch;
     const layer_weights *w = &m->lw[i];
     layer_tasks *L = &sp->layers[i];
-    const int E = hp->n_embd, q_dim = hp->n_head * hp->head_dim;
+    const int E = hp->n_embd, q_dim = hp->n_head * hp->head_dim,
+              kv_dim = hp->n_head_kv * hp->head_dim;
     const float eps = hp->rms_eps;
     clg_status st;
+    clg_task *t;
     char gname[48];
     clg_graph *g;
     snprintf(gname, sizeof gname, "%slayer.%d", sp == &m->prefill ? "prefill." : "", i);
     TRY(clg_graph_create(m->ctx, gname, &g));
 
-    /* attention: xn = rmsnorm(x); q|k|v = xn Wqkv; RoPE, K and V into the cache */
+    /* attention: xn = rmsnorm(x); q|k|v = xn Wqkv (one product per Q/K/V segment: the first
+     * into qkv, the others into qkv_tmp and copied beside it) */
     clg_buffer *qkv_in = m->x;
     if (sp->norm[NORM_ATTN]) {
         TRY(llm_op_rmsnorm(g, "attn_norm", sp->norm[NORM_ATTN], m->x, w->attn_norm, m->xn, E, eps,
-                           &L->attn_norm));
+                           &t));
+        TRY(add_batch_task(L, t, RMSNORM_T, 0, 0));
         qkv_in = m->xn;
     }
-    llm_matmul a = product(b, MM_QKV, w->qkv, qkv_in, m->qkv, E, 0, w->attn_norm);
-    TRY(llm_op_matmul(g, "qkv", sp->mm[MM_QKV], mm_slot(m, MM_QKV), &a, &L->qkv));
-    TRY(llm_gemm_layer(m, sp, g, i, MM_QKV, w->qkv, NULL, m->xn, m->qkv, m->qkv_dim, E, 0));
+    for (int s = 0; s < w->n_qkv; s++) {
+        const qkv_segment *sg = &w->qkv[s];
+        clg_buffer *y = s == 0 ? m->qkv : m->qkv_tmp;
+        llm_matmul a = product(b, MM_QKV, sg->w, qkv_in, y, sg->rows, s == 0 ? m->qkv_dim : 0, E,
+                               0, w->attn_norm);
+        TRY(add_product(b, g, L, s == 0 ? "qkv" : s == 1 ? "qkv.1" : "qkv.2", MM_QKV, sg->dtype,
+                        &a, NULL));
+        if (s > 0) {
+            TRY(llm_op_copy_cols(g, "qkv.copy", b->rows, m->qkv_tmp, sg->rows, m->qkv, m->qkv_dim,
+                                 sg->off, sg->rows, 1, &t));
+            TRY(add_fixed_task(L, t, COLS_T));
+        }
+    }
+    if (w->n_qkv == 1)
+        TRY(llm_gemm_layer(m, sp, g, i, MM_QKV, w->qkv[0].w, NULL, m->xn, m->qkv, m->qkv_dim, E, 0));
+    if (arch->qkv_bias) { /* q, k, v += their biases */
+        clg_buffer *bias[3] = {w->bq, w->bk, w->bv};
+        const int n[3] = {q_dim, kv_dim, kv_dim}, off[3] = {0, q_dim, q_dim + kv_dim};
+        for (int j = 0; j < 3; j++) {
+            TRY(llm_op_add_bias(g, "qkv.bias", b->rows, m->qkv, bias[j], m->qkv_dim, off[j], n[j],
+                                1, &t));
+            TRY(add_fixed_task(L, t, BIAS_T));
+        }
+    }
+    if (arch->qk_norm) { /* each head of q and k RMS-normed with its shared weight */
+        TRY(llm_op_rmsnorm_heads(g, "q_norm", b->norm, m->qkv, w->q_norm, m->qkv_dim, 0,
+                                 hp->n_head, hp->head_dim, eps, 1, &t));
+        TRY(add_fixed_task(L, t, RMSH_T));
+        TRY(llm_op_rmsnorm_heads(g, "k_norm", b->norm, m->qkv, w->k_norm, m->qkv_dim, q_dim,
+                                 hp->n_head_kv, hp->head_dim, eps, 1, &t));
+        TRY(add_fixed_task(L, t, RMSH_T));
+    }
+    /* RoPE, K and V into the cache */
     llm_rope_kv r = {.qkv = m->qkv,
                      .k_cache = w->k_cache,
                      .v_cache = w->v_cache,
                      .pos = m->pos,
-                     .inv_freq = m->rope_inv_freq,
+                     .inv_freq = w->rope_inv_freq,
                      .row_stride = m->qkv_dim,
                      .n_head = hp->n_head,
                      .n_head_kv = hp->n_head_kv,
@@ -209,8 +322,9 @@ static clg_status build_layer(builder *b, int i) {
                      .n_rot = hp->n_rot,
                      .neox = hp->rope_neox,
                      .ctx = hp->n_ctx};
-    TRY(llm_op_rope_kv(g, b->rope, &r, &L->rope_kv));
-    /* att = softmax(q K^T / sqrt(d)) V over the cache */
+    TRY(llm_op_rope_kv(g, b->rope, &r, &t));
+    TRY(add_batch_task(L, t, ROPE_T, (size_t)hp->head_dim / 2, (size_t)hp->head_dim / 2));
+    /* att = softmax(q K^T / sqrt(d)) V over the cache (the layer's window of it) */
     const int split = !strcmp(clg_kind_choice(sp->attn)->variant, "split");
     llm_attention at = {.q = m->qkv,
                         .k_cache = w->k_cache,
@@ -224,28 +338,46 @@ static clg_status build_layer(builder *b, int i) {
                         .n_kv_heads = hp->n_head_kv,
                         .head_dim = hp->head_dim,
                         .ctx = hp->n_ctx,
+                        .window = w->window,
                         .scale = 1.0f / sqrtf((float)hp->head_dim),
                         .part = split ? m->att_part : NULL,
                         .n_split = m->attn_split};
-    TRY(llm_op_attention(g, sp->attn, &at, &L->attn, &L->attn_merge));
-    /* x += att Wo (the residual add fused into the product) */
-    a = product(b, MM_WO, w->wo, m->att, m->x, q_dim, 1, NULL);
-    TRY(llm_op_matmul(g, "attn_output", sp->mm[MM_WO], mm_slot(m, MM_WO), &a, &L->wo));
-    TRY(llm_gemm_layer(m, sp, g, i, MM_WO, w->wo, NULL, m->att, m->x, E, q_dim, 1));
+    clg_task *merge;
+    TRY(llm_op_attention(g, sp->attn, &at, &t, &merge));
+    TRY(add_batch_task(L, t, ATT_T, 0, 0));
+    if (merge) TRY(add_batch_task(L, merge, MERGE_T, 0, 0));
+    /* x += att Wo: the residual add fused into the product, or after the post-norm */
+    const int post = arch->post_norms;
+    llm_matmul a = product(b, MM_WO, w->wo, m->att, post ? m->blk_out : m->x, E, 0, q_dim, !post,
+                           NULL);
+    TRY(add_product(b, g, L, "attn_output", MM_WO, w->wo_type, &a, NULL));
+    TRY(llm_gemm_layer(m, sp, g, i, MM_WO, w->wo, NULL, m->att, a.y, E, q_dim, !post));
+    if (post) {
+        TRY(llm_op_rmsnorm_add(g, "post_attention_norm", b->norm, m->blk_out, w->post_attn_norm,
+                               m->x, E, eps, 1, &t));
+        TRY(add_fixed_task(L, t, RMSADD_T));
+    }
 
-    /* feed-forward: h = silu(xn Wg) * (xn Wu); x += h Wd */
+    /* feed-forward: h = act(xn Wg) * (xn Wu); x += h Wd */
     clg_buffer *ffn_in = m->x;
     if (sp->norm[NORM_FFN]) {
         TRY(llm_op_rmsnorm(g, "ffn_norm", sp->norm[NORM_FFN], m->x, w->ffn_norm, m->xn, E, eps,
-                           &L->ffn_norm));
+                           &t));
+        TRY(add_batch_task(L, t, RMSNORM_T, 0, 0));
         ffn_in = m->xn;
     }
-    a = product(b, MM_FFN, w->gate, ffn_in, m->ffh, E, 0, w->ffn_norm);
-    TRY(llm_op_ffn_swiglu(g, "ffn_swiglu", sp->mm[MM_FFN], mm_slot(m, MM_FFN), &a, w->up, &L->ffn));
+    a = product(b, MM_FFN, w->gate, ffn_in, m->ffh, hp->n_ff, 0, E, 0, w->ffn_norm);
+    TRY(add_product(b, g, L, arch->gelu ? "ffn_geglu" : "ffn_swiglu", MM_FFN, w->ffn_type, &a,
+                    w->up));
     TRY(llm_gemm_layer(m, sp, g, i, MM_FFN, w->gate, w->up, m->xn, m->ffh, hp->n_ff, E, 0));
-    a = product(b, MM_DOWN, w->down, m->ffh, m->x, hp->n_ff, 1, NULL);
-    TRY(llm_op_matmul(g, "ffn_down", sp->mm[MM_DOWN], mm_slot(m, MM_DOWN), &a, &L->down));
-    TRY(llm_gemm_layer(m, sp, g, i, MM_DOWN, w->down, NULL, m->ffh, m->x, E, hp->n_ff, 1));
+    a = product(b, MM_DOWN, w->down, m->ffh, post ? m->blk_out : m->x, E, 0, hp->n_ff, !post, NULL);
+    TRY(add_product(b, g, L, "ffn_down", MM_DOWN, w->down_type, &a, NULL));
+    TRY(llm_gemm_layer(m, sp, g, i, MM_DOWN, w->down, NULL, m->ffh, a.y, E, hp->n_ff, !post));
+    if (post) {
+        TRY(llm_op_rmsnorm_add(g, "post_ffw_norm", b->norm, m->blk_out, w->post_ffn_norm, m->x, E,
+                               eps, 1, &t));
+        TRY(add_fixed_task(L, t, RMSADD_T));
+    }
     return clg_plan_add_graph(sp->plan, g);
 fail:
     return st;
@@ -273,8 +405,8 @@ static clg_status build_head(builder *b, int greedy, clg_graph **out) {
                            hp->n_embd, hp->rms_eps, &H->out_norm));
         in = m->xn;
     }
-    llm_matmul a = product(b, MM_OUT, m->output, in, greedy ? m->logits_dev : m->logits, hp->n_embd,
-                           0, m->out_norm_w);
+    llm_matmul a = product(b, MM_OUT, m->output, in, greedy ? m->logits_dev : m->logits,
+                           hp->n_vocab, 0, hp->n_embd, 0, m->out_norm_w);
     TRY(llm_op_matmul(g, "output", sp->mm[MM_OUT], mm_slot(m, MM_OUT), &a, &H->out_logits));
     if (greedy)
         TRY(llm_op_argmax(g, b->argmax, b->argmax_wg, m->logits_dev, hp->n_vocab, m->token_out,
@@ -302,6 +434,12 @@ static clg_status build_plan(builder *b, step_plan *sp) {
     TRY(clg_graph_create(m->ctx, sp == &m->prefill ? "prefill.embed" : "embed", &g));
     TRY(llm_op_embed(g, b->embed, llm_kernel_suffix(m->tok_type), m->tok_embd, m->tokens, m->x,
                      hp->n_embd, &sp->embed));
+    if (m->arch->embed_scale) { /* Gemma: x *= sqrt(n_embd) */
+        clg_task *t;
+        TRY(llm_op_scale(g, "embed_scale", b->rows, m->x, sqrtf((float)hp->n_embd), hp->n_embd,
+                         1, &t));
+        sp->embed_scale = (batch_task){.t = t, .t_arg = SCALE_T, .fixed = 1};
+    }
     TRY(clg_plan_add_graph(sp->plan, g));
     for (int i = 0; i < hp->n_layer; i++)
         TRY(build_layer(b, i));
@@ -331,6 +469,7 @@ clg_status llm_build_plans(llm_model *m, llm_progress_fn progress, void *user) {
     TRY(clg_program_get(m->ctx, "matmul", "-DMM_TT=1", &b.embed));
     TRY(clg_program_get(m->ctx, "rope", m->hp.kv_f16 ? "-DKV_F16" : "", &b.rope));
     TRY(clg_program_get(m->ctx, "rows", "", &b.rows));
+    if (m->arch->qk_norm || m->arch->post_norms) TRY(clg_program_get(m->ctx, "norm", "", &b.norm));
     TRY(clg_program_get(m->ctx, "argmax", "", &b.argmax));
     /* One work-group: it must fit this kernel's own limit (llvmpipe: 32 of 1024). */
     if (b.argmax_wg > clg_program_max_local(b.argmax, "argmax")) {
@@ -355,32 +494,30 @@ fail:
     return st;
 }
 
+/* Sets a batch task's T argument, and its range where it is not a kind's. */
+static clg_status batch_task_set(const batch_task *bt, int T) {
+    if (bt->fixed) return llm_op_set_tokens(bt->t, (unsigned)bt->t_arg, T);
+    clg_status st = clg_task_arg_int(bt->t, (unsigned)bt->t_arg, T);
+    if (st != CLG_OK || !bt->g0) return st;
+    return set_range(bt->t, 2, bt->g0, (size_t)T, 1, bt->l0, 1, 1);
+}
+
 clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
     const llm_hparams *hp = &m->hp;
-    const size_t hd2 = (size_t)hp->head_dim / 2;
     clg_status st;
     sp->cur_T = T;
     TRY(clg_task_arg_int(sp->embed, EMBED_T, T));
     TRY(set_range(sp->embed, 2, (size_t)hp->n_embd, (size_t)T, 1, FIXED_LOCAL, 1, 1));
-    for (int i = 0; i < hp->n_layer; i++) {
-        const layer_tasks *L = &sp->layers[i];
-        if (L->attn_norm) TRY(clg_task_arg_int(L->attn_norm, RMSNORM_T, T));
-        TRY(clg_task_arg_int(L->qkv, MATMUL_T, T));
-        TRY(clg_task_arg_int(L->rope_kv, ROPE_T, T));
-        TRY(set_range(L->rope_kv, 2, hd2, (size_t)T, 1, hd2, 1, 1));
-        TRY(clg_task_arg_int(L->attn, ATT_T, T));
-        if (L->attn_merge) TRY(clg_task_arg_int(L->attn_merge, MERGE_T, T));
-        TRY(clg_task_arg_int(L->wo, MATMUL_T, T));
-        if (L->ffn_norm) TRY(clg_task_arg_int(L->ffn_norm, RMSNORM_T, T));
-        TRY(clg_task_arg_int(L->ffn, FFN_T, T));
-        TRY(clg_task_arg_int(L->down, MATMUL_T, T));
-    }
+    for (int i = 0; i < hp->n_layer; i++)
+        for (int j = 0; j < sp->layers[i].n_bt; j++)
+            TRY(batch_task_set(&sp->layers[i].bt[j], T));
+    if (sp->embed_scale.t) TRY(batch_task_set(&sp->embed_scale, T));
     TRY(llm_gemm_set_batch(m, sp, T));
     for (int h = 0; h < 2; h++)
         TRY(clg_task_arg_int(sp->head[h].copy_last, COPY_ROW, T - 1));
     /* the ranges of the planner's kinds follow T */
-    for (int k = 0; k < MM_KINDS; k++)
-        TRY(clg_kind_update(sp->mm[k]));
+    for (int e = 0; e < sp->n_mk; e++)
+        TRY(clg_kind_update(sp->mk[e].kind));
     for (int k = 0; k < NORM_KINDS; k++)
         if (sp->norm[k]) TRY(clg_kind_update(sp->norm[k]));
     TRY(clg_kind_update(sp->attn));

@@ -8,21 +8,66 @@
 #include "clgraph/llm.h"
 #include "clgraph/planner.h"
 
+/* What an architecture adds to the Llama layer (model.c's table). Every architecture is the
+ * one layer graph of graph.c with these parts switched on. */
+typedef struct llm_arch {
+    const char *name;   /* general.architecture, and the prefix of its metadata keys */
+    int qkv_bias;       /* attn_q/k/v.bias added after the products (Qwen2) */
+    int qk_norm;        /* attn_q_norm / attn_k_norm: RMSNorm per head before RoPE (Qwen3, Gemma 3) */
+    int post_norms;     /* post_attention_norm, post_ffw_norm on each block's output (Gemma 3) */
+    int gelu;           /* GeGLU feed-forward (tanh GELU) instead of SwiGLU (Gemma) */
+    int embed_scale;    /* embeddings times sqrt(n_embd) (Gemma) */
+    int fused_qkv;      /* attn_qkv holds q | k | v rows (Phi-3) */
+    int fused_gate_up;  /* ffn_up holds gate | up rows [2 n_ff] (Phi-3) */
+    int rope_neox;      /* RoPE pairs (i, i + n_rot / 2) instead of (2i, 2i + 1) */
+    int swa;            /* reads <arch>.attention.sliding_window */
+    int swa_period;     /* with a window: layers i % period == period - 1 attend to everything
+                           (Gemma 3: 6); 0: every layer has the window */
+    float swa_rope_base; /* RoPE base of the windowed layers (Gemma 3: 10000), 0: the model's */
+} llm_arch;
+
+/* One product of a layer's Q/K/V rows: consecutive q, k, v matrices of one weight type
+ * concatenated (all three where their types agree), written into columns off .. off + rows
+ * of the qkv activations (the first segment directly, the others through qkv_tmp). */
+typedef struct qkv_segment {
+    clg_buffer *w; /* [rows, n_embd] */
+    int dtype, rows, off;
+} qkv_segment;
+
 /* The weights and KV cache of one layer (buffers shared by both step plans). */
 typedef struct layer_weights {
     clg_buffer *attn_norm;         /* [n_embd] f32 */
-    clg_buffer *qkv;               /* [q_dim + 2 kv_dim, n_embd] q | k | v rows, qkv_type */
+    qkv_segment qkv[3];            /* n_qkv of them, together [q_dim + 2 kv_dim] rows */
+    int n_qkv;
+    clg_buffer *bq, *bk, *bv;      /* [q_dim], [kv_dim], [kv_dim] biases (qkv_bias) */
+    clg_buffer *q_norm, *k_norm;   /* [head_dim] (qk_norm) */
     clg_buffer *wo;                /* [n_embd, q_dim] */
+    clg_buffer *post_attn_norm;    /* [n_embd] (post_norms) */
     clg_buffer *ffn_norm;          /* [n_embd] f32 */
     clg_buffer *gate, *up;         /* [n_ff, n_embd] */
     clg_buffer *down;              /* [n_embd, n_ff] */
+    clg_buffer *post_ffn_norm;     /* [n_embd] (post_norms) */
     clg_buffer *k_cache, *v_cache; /* [n_head_kv, n_ctx, head_dim] f32 or f16 */
-    int qkv_type, wo_type, ffn_type, down_type; /* llm_dtype */
+    clg_buffer *rope_inv_freq;     /* the model's, or the windowed layers' */
+    int window;                    /* attention window in positions, 0: none */
+    int wo_type, ffn_type, down_type; /* llm_dtype */
+    void *host[3];                 /* concatenated Q/K/V segments (owned until uploaded) */
 } layer_weights;
+
+/* A task whose T argument (t_arg) follows the batch, and its NDRange: a kind's task (g0 = 0,
+ * not fixed: the kind sets it), an op library fixed-layout op's (fixed: llm_op_set_tokens),
+ * or global (g0 rounded up to l0, T), local (l0, 1). */
+typedef struct batch_task {
+    clg_task *t;
+    int t_arg, fixed;
+    size_t g0, l0;
+} batch_task;
+enum { MAX_BATCH_TASKS = 24 };
 
 /* The tasks of one layer, kept to update batch sizes between evaluations. */
 typedef struct layer_tasks {
-    clg_task *attn_norm, *qkv, *rope_kv, *attn, *attn_merge, *wo, *ffn_norm, *ffn, *down;
+    batch_task bt[MAX_BATCH_TASKS];
+    int n_bt;
     /* The library GEMM alternative of each product kind (gemm.c; prefill plan only,
      * NULL-terminated): dequantize, [dequantize,] Sgemm call[, swiglu]. */
     clg_task *gemm[4][5];
@@ -48,6 +93,8 @@ typedef struct head_tasks {
     clg_task *copy_last, *out_norm, *out_logits, *argmax;
 } head_tasks;
 
+enum { MAX_MM_ENTRIES = 32 };
+
 /* The graphs embed, layer.0 .. layer.N-1, logits for one token-tile size of the
  * products: 1 for decode steps, MM_TT_PREFILL for prompt batches. */
 typedef struct step_plan {
@@ -56,11 +103,21 @@ typedef struct step_plan {
     clg_plan *greedy_plan; /* the same graphs with a head that returns only the argmax */
     int tile;              /* MM_TT of the products */
     int cur_T;             /* the token count the tasks are set for */
+    /* The products' kinds: one per product, weight type and row count (a model may mix
+     * types per tensor); mm[k] is product k's kind where it has one only, else NULL. */
+    struct mm_entry {
+        mm_kind k;
+        int dtype;
+        clg_kind *kind;
+        kind_shape shape;
+    } mk[MAX_MM_ENTRIES];
+    int n_mk;
     clg_kind *mm[MM_KINDS];
     clg_kind *norm[NORM_KINDS]; /* NULL where fused */
     clg_kind *attn;
-    kind_shape mm_shape[MM_KINDS], norm_shape[NORM_KINDS], attn_shape;
+    kind_shape norm_shape[NORM_KINDS], attn_shape;
     clg_task *embed;
+    batch_task embed_scale; /* Gemma's sqrt(n_embd), or t NULL */
     head_tasks head[2];  /* 0: logits come back; 1: logits stay, the argmax comes back */
     layer_tasks *layers; /* [n_layer] */
     /* The library GEMM path (gemm.c; prefill only, NULL elsewhere). */
@@ -72,6 +129,7 @@ typedef struct step_plan {
 struct llm_model {
     llm_gguf *gguf;
     llm_hparams hp;
+    const llm_arch *arch;
     clg_context *ctx;
     clg_planner *planner;
     int is_gpu;    /* the device is a GPU (defaults: float activations, split attention) */
@@ -84,6 +142,8 @@ struct llm_model {
     clg_buffer *x;          /* [B, n_embd] residual stream */
     clg_buffer *xn;         /* [B, n_embd] normed */
     clg_buffer *qkv;        /* [B, qkv_dim] q | k | v */
+    clg_buffer *qkv_tmp;    /* [B, 2 kv_dim] a later Q/K/V segment's product (split layers) */
+    clg_buffer *blk_out;    /* [B, n_embd] a block's output before its post-norm (post_norms) */
     clg_buffer *att;        /* [B, n_head * head_dim] */
     clg_buffer *ffh;        /* [B, n_ff] */
     clg_buffer *last;       /* [n_embd] the last token's row */
@@ -93,11 +153,12 @@ struct llm_model {
     int32_t token_host;
     clg_buffer *rope_inv_freq; /* [n_rot/2] angle per position of each RoPE pair */
     float *rope_inv_host;      /* its host copy (owned) */
+    clg_buffer *rope_swa_freq; /* the same for windowed layers of another base, or NULL */
+    float *rope_swa_host;
     clg_buffer *att_part;      /* [n_head, attn_split, head_dim + 2] decode attention partials */
     int attn_split;            /* parts of the decode attention; <= 1: none */
     int32_t *tok_host, *pos_host;
     float *logits_host;
-    void **qkv_host; /* per layer: concatenated q|k|v weight rows (owned until uploaded) */
     layer_weights *lw;
     clg_buffer *tok_embd, *out_norm_w, *output; /* output == tok_embd when tied */
     int tok_type, out_type;
@@ -113,12 +174,15 @@ enum { MM_TT_PREFILL = 8 };
 /* shapes.c: the kernel-name suffix of a weight type ("f32", "f16", "q8_0", "q4_0", "q4_1";
  * static), NULL for a type the kernels do not take. */
 const char *llm_kernel_suffix(int dtype);
-/* The llm_dtype of kind k's weights. */
+/* The llm_dtype of product k's weights in layer 0 (the first Q/K/V segment's). */
 int llm_mm_dtype(const llm_model *m, mm_kind k);
+/* 1 when product k has layer 0's type in every layer (Q/K/V: one segment each). */
+int llm_mm_uniform(const llm_model *m, mm_kind k);
 /* 1 for the weight types cl/matmul_q8.cl takes (q8_0, q4_0, q4_1). */
 int llm_q8_weight(int dtype);
-/* 1 when kind k's tasks run cl/matmul_q8.cl (hp.act_q8 and a weight type it takes); the
- * norm before qkv, ffn_swiglu and output is then fused into them (no norm task). */
+/* 1 when product k's tasks run cl/matmul_q8.cl (hp.act_q8, which every layer weight takes,
+ * and for the output a weight type it takes); the norm before qkv, ffn_swiglu and output is
+ * then fused into them (no norm task). */
 int llm_mm_q8(const llm_model *m, mm_kind k);
 /* "qkv", "attn_output", "ffn_swiglu", "ffn_down", "output". */
 const char *llm_mm_kind_name(mm_kind k);
@@ -139,7 +203,8 @@ clg_status llm_set_batch(llm_model *m, step_plan *sp, int T);
  * "clblast" of the kind. Offered in the prefill plan only (decode steps are matrix-vector
  * products, and the prefill head's output product is one token), for qkv and ffn_swiglu
  * only where their RMSNorm is a task of its own (float activations: with 8-bit ones it is
- * fused into the product), and not with LLM_GEMM_OWN. */
+ * fused into the product), and not with LLM_GEMM_OWN; only for a product of one weight type
+ * in every layer (llm_mm_uniform) and a SwiGLU feed-forward. */
 int llm_gemm_offered(const llm_model *m, const step_plan *sp, mm_kind k);
 /* Bytes of the scratch buffers llm_gemm_prepare creates (w_f32, ffn_gu) for the prefill
  * plan; needs the weight types and hp.act_q8, not the plans. */

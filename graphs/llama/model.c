@@ -46,10 +46,10 @@ void llm_model_destroy(llm_model *m) {
     if (!m) return;
     clg_planner_destroy(m->planner);
     clg_context_destroy(m->ctx);
-    if (m->qkv_host)
+    if (m->lw)
         for (int i = 0; i < m->hp.n_layer; i++)
-            free(m->qkv_host[i]);
-    free(m->qkv_host);
+            for (int s = 0; s < 3; s++)
+                free(m->lw[i].host[s]);
     free(m->lw);
     free(m->decode.layers);
     free(m->prefill.layers);
@@ -59,6 +59,7 @@ void llm_model_destroy(llm_model *m) {
     free(m->pos_host);
     free(m->logits_host);
     free(m->rope_inv_host);
+    free(m->rope_swa_host);
     llm_gguf_close(m->gguf);
     free(m);
 }
@@ -93,57 +94,115 @@ static clg_status get_float(const llm_gguf *f, const char *key, float *out, floa
     return st;
 }
 
-static clg_status read_hparams(const llm_gguf *f, llm_hparams *hp) {
-    llm_gguf_str arch;
-    clg_status st = llm_gguf_get_str(f, "general.architecture", &arch);
+/* The architectures: Llama's layer, and what each other one switches on (llama.cpp's
+ * llama-model.cpp is the reference for each). */
+static const llm_arch ARCHS[] = {
+    /* Llama 2/3, SmolLM, TinyLlama, Mistral (with its sliding window where the file has one) */
+    {.name = "llama", .swa = 1},
+    {.name = "qwen2", .qkv_bias = 1, .rope_neox = 1},
+    {.name = "qwen3", .qk_norm = 1, .rope_neox = 1},
+    /* llama.cpp runs Phi-3 without its sliding window (disabled there), as here */
+    {.name = "phi3", .fused_qkv = 1, .fused_gate_up = 1, .rope_neox = 1},
+    {.name = "gemma3",
+     .qk_norm = 1,
+     .post_norms = 1,
+     .gelu = 1,
+     .embed_scale = 1,
+     .rope_neox = 1,
+     .swa = 1,
+     .swa_period = 6,
+     .swa_rope_base = 10000.0f},
+};
+
+static const llm_arch *find_arch(const llm_gguf_str *name) {
+    for (size_t i = 0; i < sizeof ARCHS / sizeof ARCHS[0]; i++)
+        if (strlen(ARCHS[i].name) == name->len && !memcmp(ARCHS[i].name, name->ptr, name->len))
+            return &ARCHS[i];
+    return NULL;
+}
+
+/* "<arch>.<key>" into buf. */
+static const char *akey(const llm_arch *a, const char *key, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s.%s", a->name, key);
+    return buf;
+}
+
+static clg_status read_hparams(const llm_gguf *f, llm_hparams *hp, const llm_arch **arch_out) {
+    llm_gguf_str name;
+    clg_status st = llm_gguf_get_str(f, "general.architecture", &name);
     if (st != CLG_OK) return st;
-    if (arch.len != 5 || memcmp(arch.ptr, "llama", 5))
+    const llm_arch *a = find_arch(&name);
+    if (!a)
         return clg_fail(CLG_ERR_UNSUPPORTED,
-                        "architecture '%.*s' is not supported (clgraph runs general.architecture "
-                        "= llama: Llama 2/3, SmolLM, TinyLlama, Mistral)",
-                        (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
+                        "architecture '%.*s' is not supported (clgraph runs llama: Llama 2/3, "
+                        "SmolLM, TinyLlama, Mistral; qwen2, qwen3, phi3 and gemma3)",
+                        (int)(name.len > 64 ? 64 : name.len), name.ptr);
+    *arch_out = a;
+    char k1[96], k2[96];
     memset(hp, 0, sizeof *hp);
-    if ((st = get_int(f, "llama.embedding_length", &hp->n_embd, -1)) ||
-        (st = get_int(f, "llama.block_count", &hp->n_layer, -1)) ||
-        (st = get_int(f, "llama.attention.head_count", &hp->n_head, -1)) ||
-        (st = get_int(f, "llama.feed_forward_length", &hp->n_ff, -1)) ||
-        (st = get_int(f, "llama.context_length", &hp->n_ctx_train, 2048)) ||
-        (st = get_int(f, "llama.attention.head_count_kv", &hp->n_head_kv, hp->n_head)))
+    if ((st = get_int(f, akey(a, "embedding_length", k1, sizeof k1), &hp->n_embd, -1)) ||
+        (st = get_int(f, akey(a, "block_count", k1, sizeof k1), &hp->n_layer, -1)) ||
+        (st = get_int(f, akey(a, "attention.head_count", k1, sizeof k1), &hp->n_head, -1)) ||
+        (st = get_int(f, akey(a, "feed_forward_length", k1, sizeof k1), &hp->n_ff, -1)) ||
+        (st = get_int(f, akey(a, "context_length", k1, sizeof k1), &hp->n_ctx_train, 2048)) ||
+        (st = get_int(f, akey(a, "attention.head_count_kv", k1, sizeof k1), &hp->n_head_kv,
+                      hp->n_head)))
         return st;
     if (hp->n_layer > 1024)
-        return clg_fail(CLG_ERR_UNSUPPORTED, "llama.block_count = %d: at most 1024 layers",
+        return clg_fail(CLG_ERR_UNSUPPORTED, "%s.block_count = %d: at most 1024 layers", a->name,
                         hp->n_layer);
-    if (hp->n_embd % hp->n_head || hp->n_head % hp->n_head_kv)
-        return clg_fail(CLG_ERR_FORMAT, "embedding length %d, %d heads, %d KV heads do not divide",
-                        hp->n_embd, hp->n_head, hp->n_head_kv);
-    if ((st = get_int(f, "llama.attention.key_length", &hp->head_dim, hp->n_embd / hp->n_head)) ||
-        (st = get_int(f, "llama.rope.dimension_count", &hp->n_rot, hp->head_dim)))
+    if (hp->n_head % hp->n_head_kv)
+        return clg_fail(CLG_ERR_FORMAT, "%d heads do not divide into %d KV heads", hp->n_head,
+                        hp->n_head_kv);
+    /* the head dimension is key_length where the file has it (Gemma: not n_embd / n_head) */
+    int def_hd = hp->n_embd % hp->n_head ? -1 : hp->n_embd / hp->n_head, v_len;
+    if ((st = get_int(f, akey(a, "attention.key_length", k1, sizeof k1), &hp->head_dim, def_hd)))
+        return st == CLG_ERR_NOT_FOUND
+                   ? clg_fail(CLG_ERR_FORMAT,
+                              "embedding length %d does not divide into %d heads and the file "
+                              "has no %s",
+                              hp->n_embd, hp->n_head, k1)
+                   : st;
+    if ((st = get_int(f, akey(a, "attention.value_length", k2, sizeof k2), &v_len,
+                      hp->head_dim)) ||
+        (st = get_int(f, akey(a, "rope.dimension_count", k1, sizeof k1), &hp->n_rot,
+                      hp->head_dim)))
         return st;
+    if (v_len != hp->head_dim)
+        return clg_fail(CLG_ERR_UNSUPPORTED, "%s = %d differs from the key length %d", k2, v_len,
+                        hp->head_dim);
     if (hp->n_rot > hp->head_dim || hp->n_rot % 2 || hp->head_dim % 2)
-        return clg_fail(
-            CLG_ERR_FORMAT,
-            "llama.rope.dimension_count %d vs head dimension %d (both even, rotated <= head)",
-            hp->n_rot, hp->head_dim);
-    if ((st = get_float(f, "llama.attention.layer_norm_rms_epsilon", &hp->rms_eps, 1e-5f)) ||
-        (st = get_float(f, "llama.rope.freq_base", &hp->rope_base, 10000.0f)))
+        return clg_fail(CLG_ERR_FORMAT,
+                        "%s %d vs head dimension %d (both even, rotated <= head)", k1, hp->n_rot,
+                        hp->head_dim);
+    if ((st = get_float(f, akey(a, "attention.layer_norm_rms_epsilon", k1, sizeof k1),
+                        &hp->rms_eps, 1e-5f)) ||
+        (st = get_float(f, akey(a, "rope.freq_base", k1, sizeof k1), &hp->rope_base, 10000.0f)))
         return st;
+    hp->rope_neox = a->rope_neox;
     hp->rope_scale = 1.0f;
     llm_gguf_str stype;
-    if (llm_gguf_get_str(f, "llama.rope.scaling.type", &stype) == CLG_OK) {
+    if (llm_gguf_get_str(f, akey(a, "rope.scaling.type", k1, sizeof k1), &stype) == CLG_OK) {
         float factor = 1.0f;
         const int linear = stype.len == 6 && !memcmp(stype.ptr, "linear", 6);
         if (!linear && !(stype.len == 4 && !memcmp(stype.ptr, "none", 4)))
             return clg_fail(CLG_ERR_UNSUPPORTED,
-                            "llama.rope.scaling.type '%.*s' is not supported (none and linear are)",
+                            "%s '%.*s' is not supported (none and linear are)", k1,
                             (int)(stype.len > 32 ? 32 : stype.len), stype.ptr);
         if (linear) {
-            if ((st = get_float(f, "llama.rope.scaling.factor", &factor, 1.0f))) return st;
+            if ((st = get_float(f, akey(a, "rope.scaling.factor", k1, sizeof k1), &factor, 1.0f)))
+                return st;
             if (!isfinite(1.0f / factor))
-                return clg_fail(CLG_ERR_FORMAT,
-                                "llama.rope.scaling.factor = %g: too small for linear scaling",
+                return clg_fail(CLG_ERR_FORMAT, "%s = %g: too small for linear scaling", k1,
                                 (double)factor);
             hp->rope_scale = 1.0f / factor;
         }
+    }
+    if (a->swa) {
+        uint32_t w;
+        st = llm_gguf_get_u32(f, akey(a, "attention.sliding_window", k1, sizeof k1), &w);
+        if (st == CLG_OK) hp->sliding_window = w > (1u << 30) ? 1 << 30 : (int)w;
+        else if (st != CLG_ERR_NOT_FOUND) return st;
     }
     return CLG_OK;
 }
@@ -166,13 +225,14 @@ static clg_status tensor(const llm_gguf *f, const char *name, uint64_t ne0, uint
                         llm_dtype_name(t->dtype) ? llm_dtype_name(t->dtype) : "unknown");
     if (matrix && !llm_kernel_suffix(t->dtype))
         return clg_fail(CLG_ERR_UNSUPPORTED,
-                        "tensor '%s' has type %s, which the OpenCL kernels do not support yet "
-                        "(f32, f16, q8_0, q4_0, q4_1); convert with 'clgraph quantize'",
+                        "tensor '%s' has type %s, which clgraph cannot run (its kernels take f32, "
+                        "f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k)",
                         name, llm_dtype_name(t->dtype) ? llm_dtype_name(t->dtype) : "unknown");
-    if (matrix && t->dtype != LLM_DTYPE_F32 && t->dtype != LLM_DTYPE_F16 && ne0 % 32)
+    const size_t be = llm_dtype_block_elems(t->dtype);
+    if (matrix && be > 1 && ne0 % be)
         return clg_fail(CLG_ERR_UNSUPPORTED,
-                        "tensor '%s': rows of %llu elements are not whole blocks", name,
-                        (unsigned long long)ne0);
+                        "tensor '%s': rows of %llu elements are not whole %s blocks of %zu", name,
+                        (unsigned long long)ne0, llm_dtype_name(t->dtype), be);
     return CLG_OK;
 }
 
@@ -219,20 +279,30 @@ static int64_t first_nonfinite(const llm_gguf_tensor *t) {
         }
         return -1;
     }
-    case LLM_DTYPE_Q8_0:
-    case LLM_DTYPE_Q4_0:
-    case LLM_DTYPE_Q4_1: { /* blocks open with an f16 scale (q4_1: and an f16 minimum) */
+    case LLM_DTYPE_BF16: /* the exponent bits of each value */
+        for (uint64_t i = 0; i < n; i++) {
+            memcpy(&u16, p + 2 * i, 2);
+            if ((u16 & 0x7f80u) == 0x7f80u) return (int64_t)i;
+        }
+        return -1;
+    default: { /* the f16 scales of each block (and minimums) */
+        size_t off[2] = {0, 0}, n_off = 1;
+        if (t->dtype == LLM_DTYPE_Q4_1 || t->dtype == LLM_DTYPE_Q5_1 ||
+            t->dtype == LLM_DTYPE_Q4_K || t->dtype == LLM_DTYPE_Q5_K)
+            off[1] = 2, n_off = 2;
+        else if (t->dtype == LLM_DTYPE_Q6_K)
+            off[0] = 208; /* ql[128] qh[64] scales[16] d */
+        else if (t->dtype != LLM_DTYPE_Q8_0 && t->dtype != LLM_DTYPE_Q4_0 &&
+                 t->dtype != LLM_DTYPE_Q5_0)
+            return -1;
         const size_t bb = llm_dtype_block_bytes(t->dtype), be = llm_dtype_block_elems(t->dtype);
-        const int halves = t->dtype == LLM_DTYPE_Q4_1 ? 2 : 1;
         for (uint64_t b = 0; b < n / be; b++)
-            for (int h = 0; h < halves; h++) {
-                memcpy(&u16, p + b * bb + 2 * (size_t)h, 2);
+            for (size_t h = 0; h < n_off; h++) {
+                memcpy(&u16, p + b * bb + off[h], 2);
                 if ((u16 & 0x7c00u) == 0x7c00u) return (int64_t)(b * be);
             }
         return -1;
     }
-    default:
-        return -1;
     }
 }
 
@@ -243,7 +313,8 @@ static clg_status check_finite(const llm_gguf_tensor *t) {
                     "tensor '%.*s' (%s) holds a NaN or infinite value at element %lld%s",
                     (int)(t->name.len > 90 ? 90 : t->name.len), t->name.ptr,
                     llm_dtype_name(t->dtype), (long long)i,
-                    t->dtype == LLM_DTYPE_F32 || t->dtype == LLM_DTYPE_F16
+                    t->dtype == LLM_DTYPE_F32 || t->dtype == LLM_DTYPE_F16 ||
+                            t->dtype == LLM_DTYPE_BF16
                         ? ""
                         : " (the scale of the block that starts there)");
 }
@@ -282,75 +353,157 @@ static clg_status tensor_buffer(llm_model *m, const llm_gguf_tensor *t, clg_buff
     return weight_buffer(m, name, t->data, (size_t)t->bytes, out);
 }
 
-/* Checks layer i's tensors (names, shapes, types, finite values), records their types and
- * adds their bytes to *bytes; with alloc, creates its weight buffers (Q/K/V fused into one
- * matrix by concatenating rows) and its KV cache. */
+/* Layer i's weight buffers (not its caches), n <= 16 of them, into out. */
+static size_t layer_buffers(const layer_weights *w, clg_buffer *out[16]) {
+    clg_buffer *all[] = {w->attn_norm, w->qkv[0].w, w->qkv[1].w, w->qkv[2].w, w->bq,
+                         w->bk, w->bv, w->q_norm, w->k_norm, w->wo, w->post_attn_norm,
+                         w->ffn_norm, w->gate, w->up, w->down, w->post_ffn_norm};
+    size_t n = 0;
+    for (size_t j = 0; j < sizeof all / sizeof all[0]; j++)
+        if (all[j]) out[n++] = all[j];
+    return n;
+}
+
+/* Checks layer i's tensors (names, shapes, types, finite values) for the architecture,
+ * records their types and Q/K/V segments and adds their bytes to *bytes; with alloc, creates
+ * its weight buffers (the Q/K/V rows of one type concatenated into one matrix) and its KV
+ * cache. */
 static clg_status load_layer(llm_model *m, int i, int alloc, uint64_t *bytes) {
     const llm_hparams *hp = &m->hp;
+    const llm_arch *a = m->arch;
     const llm_gguf *f = m->gguf;
     layer_weights *w = &m->lw[i];
     clg_status st;
     char name[96];
     const int q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
-    const llm_gguf_tensor *tn1, *tq, *tk, *tv, *to, *tn2, *tg, *tu, *td;
+    const llm_gguf_tensor *t[16] = {0}; /* every tensor of the layer, for the checks */
+    size_t nt = 0;
+    const llm_gguf_tensor *tn1, *tqkv[3] = {0}, *to, *tn2, *tg = NULL, *tu, *td;
+    const llm_gguf_tensor *tb[3] = {0}, *tqn = NULL, *tkn = NULL, *tpa = NULL, *tpf = NULL;
 #define T_(var, suffix, ne0, ne1, mat)                                                             \
-    snprintf(name, sizeof name, "blk.%d.%s.weight", i, suffix);                                    \
-    TRY(tensor(f, name, ne0, ne1, mat, &var))
+    snprintf(name, sizeof name, "blk.%d.%s", i, suffix);                                           \
+    TRY(tensor(f, name, ne0, ne1, mat, &var));                                                     \
+    t[nt++] = var
     /* feed_forward_length is only metadata: name it when the FFN tensors disagree */
-    snprintf(name, sizeof name, "blk.%d.ffn_gate.weight", i);
+    const uint64_t up_rows = (uint64_t)hp->n_ff * (a->fused_gate_up ? 2 : 1);
+    snprintf(name, sizeof name, "blk.%d.ffn_up.weight", i);
     const llm_gguf_tensor *tff = llm_gguf_find_tensor(f, name);
-    if (tff && tff->n_dims == 2 && tff->ne[0] == (uint64_t)hp->n_embd &&
-        tff->ne[1] != (uint64_t)hp->n_ff)
+    if (tff && tff->n_dims == 2 && tff->ne[0] == (uint64_t)hp->n_embd && tff->ne[1] != up_rows)
         return clg_fail(CLG_ERR_FORMAT,
-                        "llama.feed_forward_length = %d but tensor '%s' has shape [%llu, %llu]: "
+                        "%s.feed_forward_length = %d but tensor '%s' has shape [%llu, %llu]: "
                         "%llu rows",
-                        hp->n_ff, name, (unsigned long long)tff->ne[0],
+                        a->name, hp->n_ff, name, (unsigned long long)tff->ne[0],
                         (unsigned long long)tff->ne[1], (unsigned long long)tff->ne[1]);
-    T_(tn1, "attn_norm", hp->n_embd, 0, 0);
-    T_(tq, "attn_q", hp->n_embd, q_dim, 1);
-    T_(tk, "attn_k", hp->n_embd, kv_dim, 1);
-    T_(tv, "attn_v", hp->n_embd, kv_dim, 1);
-    T_(to, "attn_output", q_dim, hp->n_embd, 1);
-    T_(tn2, "ffn_norm", hp->n_embd, 0, 0);
-    T_(tg, "ffn_gate", hp->n_embd, hp->n_ff, 1);
-    T_(tu, "ffn_up", hp->n_embd, hp->n_ff, 1);
-    T_(td, "ffn_down", hp->n_ff, hp->n_embd, 1);
+    T_(tn1, "attn_norm.weight", hp->n_embd, 0, 0);
+    if (a->fused_qkv) {
+        T_(tqkv[0], "attn_qkv.weight", hp->n_embd, m->qkv_dim, 1);
+    } else {
+        T_(tqkv[0], "attn_q.weight", hp->n_embd, q_dim, 1);
+        T_(tqkv[1], "attn_k.weight", hp->n_embd, kv_dim, 1);
+        T_(tqkv[2], "attn_v.weight", hp->n_embd, kv_dim, 1);
+    }
+    if (a->qkv_bias) {
+        T_(tb[0], "attn_q.bias", q_dim, 0, 0);
+        T_(tb[1], "attn_k.bias", kv_dim, 0, 0);
+        T_(tb[2], "attn_v.bias", kv_dim, 0, 0);
+    }
+    if (a->qk_norm) {
+        T_(tqn, "attn_q_norm.weight", hp->head_dim, 0, 0);
+        T_(tkn, "attn_k_norm.weight", hp->head_dim, 0, 0);
+    }
+    T_(to, "attn_output.weight", q_dim, hp->n_embd, 1);
+    if (a->post_norms) {
+        T_(tpa, "post_attention_norm.weight", hp->n_embd, 0, 0);
+        T_(tpf, "post_ffw_norm.weight", hp->n_embd, 0, 0);
+    }
+    T_(tn2, "ffn_norm.weight", hp->n_embd, 0, 0);
+    if (!a->fused_gate_up) {
+        T_(tg, "ffn_gate.weight", hp->n_embd, hp->n_ff, 1);
+    }
+    T_(tu, "ffn_up.weight", hp->n_embd, up_rows, 1);
+    T_(td, "ffn_down.weight", hp->n_ff, hp->n_embd, 1);
 #undef T_
-    if (tq->dtype != tk->dtype || tq->dtype != tv->dtype || tg->dtype != tu->dtype)
-        return clg_fail(CLG_ERR_UNSUPPORTED,
-                        "layer %d mixes weight types (q %s, k %s, v %s, gate %s, up %s); the fused "
-                        "Q/K/V and gate/up products need one type each",
-                        i, llm_dtype_name(tq->dtype), llm_dtype_name(tk->dtype),
-                        llm_dtype_name(tv->dtype), llm_dtype_name(tg->dtype),
-                        llm_dtype_name(tu->dtype));
-    w->qkv_type = tq->dtype;
+    if (!tg) tg = tu;
+    /* Q/K/V: consecutive matrices of one type share a product; first[s] is segment s's first
+     * matrix */
+    const int rows[3] = {a->fused_qkv ? m->qkv_dim : q_dim, kv_dim, kv_dim};
+    int first[4] = {0};
+    w->n_qkv = 0;
+    for (int j = 0, off = 0; j < 3 && tqkv[j]; off += rows[j], j++) {
+        if (w->n_qkv && w->qkv[w->n_qkv - 1].dtype == tqkv[j]->dtype) {
+            w->qkv[w->n_qkv - 1].rows += rows[j];
+            continue;
+        }
+        first[w->n_qkv] = j;
+        w->qkv[w->n_qkv++] = (qkv_segment){.dtype = tqkv[j]->dtype, .rows = rows[j], .off = off};
+    }
+    first[w->n_qkv] = a->fused_qkv ? 1 : 3;
     w->wo_type = to->dtype;
     w->ffn_type = tg->dtype;
     w->down_type = td->dtype;
+    if (tg->dtype != tu->dtype)
+        return clg_fail(CLG_ERR_UNSUPPORTED,
+                        "layer %d: ffn_gate (%s) and ffn_up (%s) differ in type; the gated "
+                        "feed-forward product needs one",
+                        i, llm_dtype_name(tg->dtype), llm_dtype_name(tu->dtype));
+    const int windowed = hp->sliding_window > 0 &&
+                         (a->swa_period == 0 || i % a->swa_period != a->swa_period - 1);
+    w->window = windowed ? hp->sliding_window : 0;
     if (!alloc) {
-        const llm_gguf_tensor *all[9] = {tn1, tq, tk, tv, to, tn2, tg, tu, td};
-        for (int j = 0; j < 9; j++) {
-            TRY(check_finite(all[j]));
-            *bytes += all[j]->bytes;
+        for (size_t j = 0; j < nt; j++) {
+            TRY(check_finite(t[j]));
+            *bytes += t[j]->bytes;
         }
         return CLG_OK;
     }
-    size_t qkv_bytes = (size_t)(tq->bytes + tk->bytes + tv->bytes);
-    unsigned char *cat = malloc(qkv_bytes);
-    if (!cat)
-        return clg_fail(CLG_ERR_OUT_OF_MEMORY, "layer %d: %zu bytes for fused Q/K/V", i, qkv_bytes);
-    memcpy(cat, tq->data, tq->bytes);
-    memcpy(cat + tq->bytes, tk->data, tk->bytes);
-    memcpy(cat + tq->bytes + tk->bytes, tv->data, tv->bytes);
-    m->qkv_host[i] = cat;
-
-    snprintf(name, sizeof name, "blk.%d.attn_qkv.weight", i);
-    TRY(weight_buffer(m, name, cat, qkv_bytes, &w->qkv));
+    w->rope_inv_freq = windowed && m->rope_swa_freq ? m->rope_swa_freq : m->rope_inv_freq;
+    for (int s = 0; s < w->n_qkv; s++) {
+        size_t seg_bytes = 0;
+        char letters[4] = {0};
+        for (int j = first[s]; j < first[s + 1]; j++) {
+            seg_bytes += (size_t)tqkv[j]->bytes;
+            letters[j - first[s]] = "qkv"[j];
+        }
+        const void *data = tqkv[first[s]]->data;
+        if (first[s + 1] - first[s] > 1) { /* several matrices: one copy */
+            unsigned char *cat = malloc(seg_bytes);
+            if (!cat)
+                return clg_fail(CLG_ERR_OUT_OF_MEMORY, "layer %d: %zu bytes for fused Q/K/V", i,
+                                seg_bytes);
+            for (int j = first[s], done = 0; j < first[s + 1]; done += (int)tqkv[j]->bytes, j++)
+                memcpy(cat + done, tqkv[j]->data, tqkv[j]->bytes);
+            w->host[s] = cat;
+            data = cat;
+        }
+        snprintf(name, sizeof name, "blk.%d.attn_%s.weight", i, a->fused_qkv ? "qkv" : letters);
+        TRY(weight_buffer(m, name, data, seg_bytes, &w->qkv[s].w));
+    }
     TRY(tensor_buffer(m, tn1, &w->attn_norm));
+    if (a->qkv_bias) {
+        TRY(tensor_buffer(m, tb[0], &w->bq));
+        TRY(tensor_buffer(m, tb[1], &w->bk));
+        TRY(tensor_buffer(m, tb[2], &w->bv));
+    }
+    if (a->qk_norm) {
+        TRY(tensor_buffer(m, tqn, &w->q_norm));
+        TRY(tensor_buffer(m, tkn, &w->k_norm));
+    }
     TRY(tensor_buffer(m, to, &w->wo));
+    if (a->post_norms) {
+        TRY(tensor_buffer(m, tpa, &w->post_attn_norm));
+        TRY(tensor_buffer(m, tpf, &w->post_ffn_norm));
+    }
     TRY(tensor_buffer(m, tn2, &w->ffn_norm));
-    TRY(tensor_buffer(m, tg, &w->gate));
-    TRY(tensor_buffer(m, tu, &w->up));
+    if (a->fused_gate_up) { /* gate rows, then up rows: each half of the tensor */
+        const size_t half = (size_t)tu->bytes / 2;
+        snprintf(name, sizeof name, "blk.%d.ffn_gate.weight", i);
+        TRY(weight_buffer(m, name, tu->data, half, &w->gate));
+        snprintf(name, sizeof name, "blk.%d.ffn_up.weight", i);
+        TRY(weight_buffer(m, name, (const unsigned char *)tu->data + half, half, &w->up));
+    } else {
+        TRY(tensor_buffer(m, tg, &w->gate));
+        TRY(tensor_buffer(m, tu, &w->up));
+    }
     TRY(tensor_buffer(m, td, &w->down));
     size_t cache_bytes = (size_t)hp->n_head_kv * (size_t)hp->n_ctx * (size_t)hp->head_dim *
                          (hp->kv_f16 ? sizeof(uint16_t) : sizeof(float));
@@ -363,27 +516,6 @@ static clg_status load_layer(llm_model *m, int i, int alloc, uint64_t *bytes) {
     return CLG_OK;
 fail:
     return st;
-}
-
-/* The kinds' kernels are chosen from layer 0's weight types (llm_mm_dtype); a layer of
- * another type would have them read a buffer of another size. */
-static clg_status check_layer_types(const llm_model *m) {
-    static const char *tensor_of[MM_OUT] = {"attn_q", "attn_output", "ffn_gate", "ffn_down"};
-    for (int i = 1; i < m->hp.n_layer; i++) {
-        const layer_weights *w = &m->lw[i];
-        const int has[MM_OUT] = {w->qkv_type, w->wo_type, w->ffn_type, w->down_type};
-        for (int k = 0; k < MM_OUT; k++) {
-            const int want = llm_mm_dtype(m, (mm_kind)k);
-            if (has[k] != want)
-                return clg_fail(CLG_ERR_UNSUPPORTED,
-                                "layer %d: blk.%d.%s.weight has type %s, but the %s kernels are "
-                                "built for layer 0's type %s (layers of different weight types "
-                                "are not supported yet; convert with 'clgraph quantize')",
-                                i, i, tensor_of[k], llm_dtype_name(has[k]),
-                                llm_mm_kind_name((mm_kind)k), llm_dtype_name(want));
-        }
-    }
-    return CLG_OK;
 }
 
 /* Bytes of host memory available now (MemAvailable of /proc/meminfo), or 0 where it cannot
@@ -417,30 +549,41 @@ typedef struct act_buffer {
     clg_buffer **out;
 } act_buffer;
 
-enum { MAX_ACT_BUFFERS = 12 };
+enum { MAX_ACT_BUFFERS = 14 };
 
 static size_t act_buffers(llm_model *m, act_buffer out[MAX_ACT_BUFFERS]) {
     const llm_hparams *hp = &m->hp;
     const size_t B = (size_t)hp->n_batch, E = (size_t)hp->n_embd, F = sizeof(float);
+    const size_t kv_dim = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
     const clg_transfer step = CLG_TRANSFER_EVERY_EXECUTION, dev = CLG_TRANSFER_DEVICE_ONLY;
-    const act_buffer all[MAX_ACT_BUFFERS] = {
-        {"tokens", B * 4, step, m->tok_host, &m->tokens}, /* [B] int */
-        {"positions", B * 4, step, m->pos_host, &m->pos}, /* [B] int */
-        {"x", B * E * F, dev, NULL, &m->x},               /* [B, n_embd] residual stream */
-        {"xn", B * E * F, dev, NULL, &m->xn},             /* [B, n_embd] normed */
-        {"qkv", B * (size_t)m->qkv_dim * F, dev, NULL, &m->qkv},
-        {"att", B * (size_t)(hp->n_head * hp->head_dim) * F, dev, NULL, &m->att},
-        {"ffn_h", B * (size_t)hp->n_ff * F, dev, NULL, &m->ffh},
-        {"x_last", E * F, dev, NULL, &m->last},
-        {"logits", (size_t)hp->n_vocab * F, step, m->logits_host, &m->logits},
-        {"logits_dev", (size_t)hp->n_vocab * F, dev, NULL, &m->logits_dev},
-        {"token_out", sizeof(int32_t), step, &m->token_host, &m->token_out},
+    int split_qkv = 0;
+    for (int i = 0; i < hp->n_layer; i++)
+        split_qkv |= m->lw[i].n_qkv > 1;
+    const struct {
+        int needed;
+        act_buffer b;
+    } all[MAX_ACT_BUFFERS] = {
+        {1, {"tokens", B * 4, step, m->tok_host, &m->tokens}}, /* [B] int */
+        {1, {"positions", B * 4, step, m->pos_host, &m->pos}}, /* [B] int */
+        {1, {"x", B * E * F, dev, NULL, &m->x}},               /* [B, n_embd] residual stream */
+        {1, {"xn", B * E * F, dev, NULL, &m->xn}},             /* [B, n_embd] normed */
+        {1, {"qkv", B * (size_t)m->qkv_dim * F, dev, NULL, &m->qkv}},
+        {split_qkv, {"qkv_tmp", B * 2 * kv_dim * F, dev, NULL, &m->qkv_tmp}},
+        {1, {"att", B * (size_t)(hp->n_head * hp->head_dim) * F, dev, NULL, &m->att}},
+        {m->arch->post_norms, {"blk_out", B * E * F, dev, NULL, &m->blk_out}},
+        {1, {"ffn_h", B * (size_t)hp->n_ff * F, dev, NULL, &m->ffh}},
+        {1, {"x_last", E * F, dev, NULL, &m->last}},
+        {1, {"logits", (size_t)hp->n_vocab * F, step, m->logits_host, &m->logits}},
+        {1, {"logits_dev", (size_t)hp->n_vocab * F, dev, NULL, &m->logits_dev}},
+        {1, {"token_out", sizeof(int32_t), step, &m->token_host, &m->token_out}},
         /* [n_head, attn_split, head_dim + 2] decode attention partials, when split */
-        {"attn_part", (size_t)hp->n_head * (size_t)m->attn_split * (size_t)(hp->head_dim + 2) * F,
-         dev, NULL, &m->att_part},
+        {m->attn_split > 1,
+         {"attn_part", (size_t)hp->n_head * (size_t)m->attn_split * (size_t)(hp->head_dim + 2) * F,
+          dev, NULL, &m->att_part}},
     };
-    const size_t n = m->attn_split > 1 ? MAX_ACT_BUFFERS : MAX_ACT_BUFFERS - 1;
-    memcpy(out, all, n * sizeof all[0]);
+    size_t n = 0;
+    for (size_t i = 0; i < MAX_ACT_BUFFERS; i++)
+        if (all[i].needed) out[n++] = all[i].b;
     return n;
 }
 
@@ -509,13 +652,13 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     m->replay = opt->replay;
     TRY(llm_gguf_open(path, &m->gguf));
     llm_hparams *hp = &m->hp;
-    TRY(read_hparams(m->gguf, hp));
+    TRY(read_hparams(m->gguf, hp, &m->arch));
     const int n_blocks = count_blocks(m->gguf);
     if (n_blocks != hp->n_layer) {
         st = clg_fail(CLG_ERR_FORMAT,
-                      "llama.block_count = %d but the file has blk.N tensors for %d layers "
+                      "%s.block_count = %d but the file has blk.N tensors for %d layers "
                       "(blk.0 .. blk.%d)",
-                      hp->n_layer, n_blocks, n_blocks - 1);
+                      m->arch->name, hp->n_layer, n_blocks, n_blocks - 1);
         goto fail;
     }
 
@@ -571,17 +714,14 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     if (hp->n_batch > hp->n_ctx) hp->n_batch = hp->n_ctx;
     m->qkv_dim = (hp->n_head + 2 * hp->n_head_kv) * hp->head_dim;
 
-    /* Every layer's tensors, checked before anything is allocated; the kinds are built for
-     * layer 0's types, which every other layer must share. */
-    m->qkv_host = calloc((size_t)hp->n_layer, sizeof(void *));
+    /* Every layer's tensors, checked before anything is allocated. */
     m->lw = calloc((size_t)hp->n_layer, sizeof *m->lw);
-    if (!m->qkv_host || !m->lw) {
+    if (!m->lw) {
         st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "model host buffers");
         goto fail;
     }
     for (int i = 0; i < hp->n_layer; i++)
         TRY(load_layer(m, i, 0, &weight_bytes));
-    TRY(check_layer_types(m));
     hp->weight_type = m->lw[0].ffn_type;
     m->tok_type = tok->dtype;
     m->out_type = outw ? outw->dtype : tok->dtype;
@@ -601,16 +741,23 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
 
     /* 8-bit activations: where every layer product takes them and the largest token tile
      * fits the device's local memory; by default on CPUs only. */
-    const layer_weights *w0 = &m->lw[0];
-    int q8_ok = llm_q8_weight(w0->qkv_type) && llm_q8_weight(w0->wo_type) &&
-                llm_q8_weight(w0->ffn_type) && llm_q8_weight(w0->down_type);
+    int q8_ok = 1, q8_type = -1; /* q8_type: a layer weight type that does not take them */
+    for (int i = 0; i < hp->n_layer; i++) {
+        const layer_weights *w = &m->lw[i];
+        const int ty[6] = {w->qkv[0].dtype, w->n_qkv > 1 ? w->qkv[1].dtype : w->qkv[0].dtype,
+                           w->n_qkv > 2 ? w->qkv[2].dtype : w->qkv[0].dtype,
+                           w->wo_type, w->ffn_type, w->down_type};
+        for (int j = 0; j < 6; j++)
+            if (!llm_q8_weight(ty[j])) q8_ok = 0, q8_type = ty[j];
+    }
     size_t q8_need =
         llm_q8_tile_bytes(MM_TT_PREFILL, hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd);
     uint64_t lmem = clg_context_device(m->ctx)->local_mem_size;
     if (opt->act == LLM_ACT_Q8 && !q8_ok) {
         st = clg_fail(CLG_ERR_UNSUPPORTED,
-                      "8-bit activations need q8_0, q4_0 or q4_1 layer weights; this model has %s",
-                      llm_dtype_name(w0->ffn_type));
+                      "8-bit activations need quantized layer weights (q8_0, q4_0, q4_1, q5_0, "
+                      "q5_1, q4_k, q5_k, q6_k); this model has %s",
+                      llm_dtype_name(q8_type));
         goto fail;
     }
     if (opt->act == LLM_ACT_Q8 && q8_need > lmem) {
@@ -658,6 +805,21 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     }
     TRY(weight_buffer(m, "rope_inv_freq", m->rope_inv_host,
                       ((size_t)hp->n_rot / 2 + 1) * sizeof(float), &m->rope_inv_freq));
+    /* Gemma 3's windowed layers: their own base, unscaled */
+    if (hp->sliding_window > 0 && m->arch->swa_rope_base > 0) {
+        float base = m->arch->swa_rope_base;
+        char key[96];
+        TRY(get_float(m->gguf, akey(m->arch, "rope.freq_base_swa", key, sizeof key), &base, base));
+        m->rope_swa_host = calloc((size_t)hp->n_rot / 2 + 1, sizeof(float));
+        if (!m->rope_swa_host) {
+            st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "RoPE frequencies");
+            goto fail;
+        }
+        for (int i = 0; i < hp->n_rot / 2; i++)
+            m->rope_swa_host[i] = (float)pow(base, -2.0 * i / hp->n_rot);
+        TRY(weight_buffer(m, "rope_swa_freq", m->rope_swa_host,
+                          ((size_t)hp->n_rot / 2 + 1) * sizeof(float), &m->rope_swa_freq));
+    }
     for (int i = 0; i < hp->n_layer; i++)
         TRY(load_layer(m, i, 1, NULL));
 
@@ -665,24 +827,30 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
 
     /* Upload every weight now, with progress, rather than inside the first step; then the
      * host copies go: the fused Q/K/V matrices are freed and the file's pages released. */
-    size_t n_w = 3 + 7 * (size_t)hp->n_layer, done = 0;
-    clg_buffer *top[4] = {m->tok_embd, m->out_norm_w, m->output, m->rope_inv_freq};
-    n_w++;
-    for (int i = 0; i < 4; i++) {
+    clg_buffer *top[5] = {m->tok_embd, m->out_norm_w, m->output, m->rope_inv_freq,
+                          m->rope_swa_freq},
+               *lb[16];
+    size_t n_w = 0, done = 0;
+    for (int i = 0; i < hp->n_layer; i++)
+        n_w += layer_buffers(&m->lw[i], lb);
+    n_w += m->rope_swa_freq ? 5 : 4;
+    for (size_t i = 0; i < 5; i++) {
+        if (!top[i]) continue;
         TRY(clg_buffer_prefetch(top[i]));
         llm_gguf_release(m->gguf, clg_buffer_host(top[i]), clg_buffer_size(top[i]));
         progress(opt, "uploading weights", ++done, n_w);
     }
     for (int i = 0; i < hp->n_layer; i++) {
         layer_weights *w = &m->lw[i];
-        clg_buffer *lb[7] = {w->attn_norm, w->qkv, w->wo, w->ffn_norm, w->gate, w->up, w->down};
-        for (int j = 0; j < 7; j++) {
+        for (size_t j = 0, n = layer_buffers(w, lb); j < n; j++) {
             TRY(clg_buffer_prefetch(lb[j]));
             llm_gguf_release(m->gguf, clg_buffer_host(lb[j]), clg_buffer_size(lb[j]));
             progress(opt, "uploading weights", ++done, n_w);
         }
-        free(m->qkv_host[i]); /* uploaded */
-        m->qkv_host[i] = NULL;
+        for (int s = 0; s < 3; s++) { /* uploaded */
+            free(w->host[s]);
+            w->host[s] = NULL;
+        }
     }
     if (opt->tune) progress(opt, "tuning kernels", 0, 1);
     TRY(llm_tune_plans(m, opt->tune));

@@ -44,7 +44,7 @@ clg_status llm_op_matmul(clg_graph *g, const char *name, clg_kind *k, unsigned s
     TRY(clg_task_arg_int(t, MATMUL_COLS, a->cols));
     TRY(clg_task_arg_int(t, MATMUL_T, 1));
     TRY(clg_task_arg_int(t, MATMUL_X_STRIDE, a->cols));
-    TRY(clg_task_arg_int(t, MATMUL_Y_STRIDE, a->rows));
+    TRY(clg_task_arg_int(t, MATMUL_Y_STRIDE, a->y_stride ? a->y_stride : a->rows));
     TRY(clg_task_arg_int(t, MATMUL_ACC, a->accumulate));
     if (a->q8_tile) TRY(q8_args(t, MATMUL_NARGS, a));
     TRY(clg_kind_add_task(k, t, slot));

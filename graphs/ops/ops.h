@@ -134,6 +134,7 @@ enum { SWIGLU_GU, SWIGLU_H, SWIGLU_N, SWIGLU_T, SWIGLU_H_STRIDE, SWIGLU_NARGS };
 typedef struct llm_matmul {
     clg_buffer *w, *x, *y;
     int rows, cols;
+    int y_stride;       /* floats per token row of y; 0: rows */
     int accumulate;     /* y += instead of y = (the residual add, fused) */
     size_t q8_tile;     /* 0: float activations */
     clg_buffer *norm_w; /* fused RMSNorm weight (8-bit activations only), or NULL */

@@ -24,6 +24,8 @@ typedef enum llm_dtype {
     LLM_DTYPE_F16 = 1,
     LLM_DTYPE_Q4_0 = 2,
     LLM_DTYPE_Q4_1 = 3,
+    LLM_DTYPE_Q5_0 = 6,
+    LLM_DTYPE_Q5_1 = 7,
     LLM_DTYPE_Q8_0 = 8,
     LLM_DTYPE_Q4_K = 12,
     LLM_DTYPE_Q5_K = 13,
