@@ -225,6 +225,7 @@ static clg_status build_layer(builder *b, int i) {
                         .head_dim = hp->head_dim,
                         .ctx = hp->n_ctx,
                         .scale = 1.0f / sqrtf((float)hp->head_dim),
+                        .window = 0,
                         .part = split ? m->att_part : NULL,
                         .n_split = m->attn_split};
     TRY(llm_op_attention(g, sp->attn, &at, &L->attn, &L->attn_merge));
