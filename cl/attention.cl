@@ -1,12 +1,16 @@
-/* Causal grouped-query attention over the KV cache with online softmax, and its
- * flash-decoding split (partial results per key range, then a merge).
+/* Causal grouped-query attention over the KV cache with online softmax, optionally over a
+ * sliding window, and its flash-decoding split (partial results per key range, then a merge).
  *
  * Layouts:
  *   q:       [T, q_stride] f32; query head h of token t at q[t*q_stride + q_off + h*head_dim + d]
  *   k_cache: [n_kv_heads, ctx_len, head_dim] (KV_T: f32, or half with KV_F16), see rope.cl
  *   v_cache: [n_kv_heads, ctx_len, head_dim]
- *   pos:     [T] int; token t attends cache positions 0 .. pos[t] inclusive (pos[t] is
- *            clamped to [0, ctx_len - 1]; the host keeps it in range)
+ *   pos:     [T] int; token t attends cache positions lo(t) .. p inclusive, p = pos[t]
+ *            clamped to [0, ctx_len - 1] (the host keeps it in range), and
+ *            lo(t) = 0 (window <= 0: full causal attention) or max(0, p - window + 1)
+ *            (window > 0: sliding-window attention; a key at p' is masked when
+ *            p - p' >= window, llama.cpp's LLAMA_SWA_TYPE_STANDARD). Keys below lo(t) are
+ *            not read, so a window costs nothing per key.
  *   out:     [T, out_stride] f32; head h of token t at out[t*out_stride + h*head_dim + d]
  *   Query head h reads KV head h / (n_heads / n_kv_heads); n_heads % n_kv_heads == 0.
  *   out = sum_j softmax_j(scale * q . k_j) v_j.
@@ -22,9 +26,10 @@
  *                    global = (n_heads * ATT_WG, T), local = (ATT_WG, 1).              (GPU)
  *   attention_split  flash-decoding, step 1: same arguments as attention_wg plus
  *                    (__global float *part, int n_split), n_split >= 1; out is not
- *                    touched (bind it read-only). The n = pos[t] + 1 keys of token t
+ *                    touched (bind it read-only). The n = p + 1 - lo(t) keys of token t
  *                    are cut into n_split ranges of chunk = ceil(n / n_split) keys; range s
- *                    is [s*chunk, min((s+1)*chunk, n)), empty when s*chunk >= n. One work-group
+ *                    is lo(t) + [s*chunk, min((s+1)*chunk, n)), empty when s*chunk >= n (so
+ *                    a window splits only its own keys). One work-group
  *                    of ATT_WG items per (h, t, s), as attention_wg, writes the range's
  *                    unnormalised state to part:
  *                      part: [T, n_heads, n_split, head_dim + 2] f32, record r at
@@ -123,12 +128,18 @@ static inline float4 half4_bits(__global const half *p, int i4) {
  * The online update is branch-free: with m' = max(m, s), c = e^(m - m'), e = e^(s - m'):
  * l = l*c + e, acc = acc*c + e*v (c = 1 unless the maximum moved; e^-inf = 0 at the start). */
 
+/* The first key a token at position p attends (see pos above). */
+static inline int win_lo(int p, int window) {
+    return window > 0 ? max(0, p - window + 1) : 0;
+}
+
 /* ---- one work-item per (h, t) ---------------------------------------------------- */
 
 __kernel void attention_row(__global const float *q, __global const KV_T *k_cache,
                             __global const KV_T *v_cache, __global const int *pos,
                             __global float *out, int T, int q_stride, int q_off, int out_stride,
-                            int n_heads, int n_kv_heads, int head_dim, int ctx_len, float scale) {
+                            int n_heads, int n_kv_heads, int head_dim, int ctx_len, float scale,
+                            int window) {
     const int h = (int)get_global_id(0);
     const int t = (int)get_global_id(1);
     if (h >= n_heads || t >= T) return;
@@ -150,8 +161,8 @@ __kernel void attention_row(__global const float *q, __global const KV_T *k_cach
         acc[d] = (float4)(0.0f);
     } while (++d < HD4);
     float m = -INFINITY, l = 0.0f;
-    int j = 0;
-    do { /* keys j .. j + 3 of 0 .. p, p >= 0: one rescale and one float4 exp per 4 keys
+    int j = win_lo(p, window);
+    do { /* keys j .. j + 3 of lo .. p, p >= lo: one rescale and one float4 exp per 4 keys
           * (two scalar exps per key cost more than the dot products on PoCL); keys past p
           * read key p again and get a score of -inf, hence a weight of 0 */
         const size_t r0 = (size_t)j * (size_t)head_dim, r1 = (size_t)min(j + 1, p) * (size_t)head_dim;
@@ -280,7 +291,8 @@ static void att_group(__global const float *qh, __global const KV_T *kh, __globa
 __kernel void attention_wg(__global const float *q, __global const KV_T *k_cache,
                            __global const KV_T *v_cache, __global const int *pos,
                            __global float *out, int T, int q_stride, int q_off, int out_stride,
-                           int n_heads, int n_kv_heads, int head_dim, int ctx_len, float scale) {
+                           int n_heads, int n_kv_heads, int head_dim, int ctx_len, float scale,
+                           int window) {
     __local float stat[ATT_WG];
     __local float red[ATT_WG * (ATT_DC + 1)];
     const int h = (int)get_group_id(0);
@@ -297,15 +309,15 @@ __kernel void attention_wg(__global const float *q, __global const KV_T *k_cache
     const int kvh = h / (n_heads / n_kv_heads);
     __global const float *qh = q + (size_t)t * (size_t)q_stride + q_off + h * head_dim;
     const size_t head_base = (size_t)kvh * (size_t)ctx_len * (size_t)head_dim;
-    att_group(qh, k_cache + head_base, v_cache + head_base, 0, p + 1, head_dim, scale, stat, red, o,
-              1);
+    att_group(qh, k_cache + head_base, v_cache + head_base, win_lo(p, window), p + 1, head_dim,
+              scale, stat, red, o, 1);
 }
 
 __kernel void attention_split(__global const float *q, __global const KV_T *k_cache,
                               __global const KV_T *v_cache, __global const int *pos,
                               __global float *out, int T, int q_stride, int q_off, int out_stride,
                               int n_heads, int n_kv_heads, int head_dim, int ctx_len, float scale,
-                              __global float *part, int n_split) {
+                              int window, __global float *part, int n_split) {
     __local float stat[ATT_WG];
     __local float red[ATT_WG * (ATT_DC + 1)];
     const int h = (int)get_group_id(0);
@@ -320,10 +332,11 @@ __kernel void attention_split(__global const float *q, __global const KV_T *k_ca
             r[d] = NAN;
         return;
     }
-    const int n = clamp(pos[t], 0, ctx_len - 1) + 1;
+    const int p = clamp(pos[t], 0, ctx_len - 1), lo = win_lo(p, window);
+    const int n = p + 1 - lo;
     const int chunk = (n + n_split - 1) / n_split;
-    const int j0 = s * chunk;
-    const int j1 = min(j0 + chunk, n);
+    const int j0 = lo + s * chunk;
+    const int j1 = min(j0 + chunk, p + 1);
     if (j0 >= j1) { /* empty range: the identity of the merge */
         for (int d = lid; d < head_dim + 2; d += ATT_WG)
             r[d] = d == 0 ? -INFINITY : 0.0f;

@@ -340,6 +340,7 @@ static clg_status build_layer(builder *b, int i) {
                         .ctx = hp->n_ctx,
                         .window = w->window,
                         .scale = 1.0f / sqrtf((float)hp->head_dim),
+                        .window = 0,
                         .part = split ? m->att_part : NULL,
                         .n_split = m->attn_split};
     clg_task *merge;

@@ -151,6 +151,7 @@ clg_status llm_op_attention(clg_graph *g, clg_kind *k, const llm_attention *a, c
     TRY(clg_task_arg_int(t, ATT_HEAD_DIM, a->head_dim));
     TRY(clg_task_arg_int(t, ATT_CTX, a->ctx));
     TRY(clg_task_arg_float(t, ATT_SCALE, a->scale));
+    TRY(clg_task_arg_int(t, ATT_WINDOW, a->window));
     if (a->part) {
         TRY(clg_task_arg_buffer(t, ATT_PART, a->part, CLG_WRITE));
         TRY(clg_task_arg_int(t, ATT_N_SPLIT, a->n_split));

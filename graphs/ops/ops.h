@@ -82,9 +82,11 @@ enum {
 };
 
 /* cl/attention.cl attention_row / _wg / _split(q, k_cache, v_cache, pos, out, T, q_stride,
- * q_off, out_stride, n_heads, n_kv_heads, head_dim, ctx_len, scale[, part, n_split]):
- * causal attention of each token over the cache up to its position (_split: partial results
- * over n_split position ranges into part [n_heads, n_split, head_dim + 2]). */
+ * q_off, out_stride, n_heads, n_kv_heads, head_dim, ctx_len, scale, window[, part,
+ * n_split]): causal attention of each token over the cache up to its position p, from
+ * position max(0, p - window + 1) when window > 0 (sliding window), else from 0 (_split:
+ * partial results over n_split ranges of those positions into part
+ * [n_heads, n_split, head_dim + 2]). */
 enum {
     ATT_Q,
     ATT_K_CACHE,
@@ -100,6 +102,7 @@ enum {
     ATT_HEAD_DIM,
     ATT_CTX,
     ATT_SCALE,
+    ATT_WINDOW,
     ATT_NARGS,
     ATT_PART = ATT_NARGS,
     ATT_N_SPLIT,
@@ -168,7 +171,8 @@ clg_status llm_op_rope_kv(clg_graph *g, clg_program *prog, const llm_rope_kv *a,
 typedef struct llm_attention {
     clg_buffer *q, *k_cache, *v_cache, *pos, *out;
     int q_stride, q_off, out_stride, n_heads, n_kv_heads, head_dim, ctx;
-    float scale;
+    float scale;      /* of the scores q.k: 1/sqrt(head_dim) for Llama, Qwen and Gemma 3 */
+    int window;       /* 0: full causal attention; w > 0: the last w positions (p - p' < w) */
     clg_buffer *part; /* [n_heads, n_split, head_dim + 2], or NULL */
     int n_split;
 } llm_attention;

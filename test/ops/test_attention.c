@@ -1,15 +1,18 @@
 /* KV-cache store (cl/rope.cl's rope_kv with n_rot = 0; the rotation is checked in ops.rope)
  * and causal GQA attention (cl/attention.cl): attention_row,
  * attention_wg and attention_split + attention_merge (n_split 1, 3, 8, with empty ranges),
- * f32 and f16 caches, against ref_kv_store and the full-softmax ref_attention in double.
- * Each case fills the whole cache with random values first (earlier tokens, and garbage
- * beyond the causal limit), stores T new tokens at pos0 .. pos0 + T - 1 from a fused QKV
- * row, then attends from the same rows' Q. */
+ * f32 and f16 caches, full and sliding-window (windows 1, 5, windows that some tokens of a
+ * batch exceed and others do not, and windows longer than the positions), against
+ * ref_kv_store and the full-softmax ref_attention in double, which applies the window as
+ * llama.cpp's mask. Each case fills the whole cache with random values first (earlier
+ * tokens, and garbage beyond the causal limit), stores T new tokens at pos0 .. pos0 + T - 1
+ * from a fused QKV row, then attends from the same rows' Q. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clgraph/gguf.h"
+#include "graphs/ops/ops.h"
 #include "ref/ref_ops.h"
 #include "test_common.h"
 
@@ -18,6 +21,7 @@ typedef struct att_case {
     int n_heads, n_kv_heads, head_dim, ctx_len, T, pos0;
     float q_range; /* q uniform in [-q_range, q_range]: larger makes the softmax peakier */
     int out_pad;   /* out_stride = n_heads * head_dim + out_pad */
+    int windows[5], nwindows; /* attention windows (0: full causal) */
 } att_case;
 
 typedef struct att_build {
@@ -59,7 +63,7 @@ static void free_data(att_data *d) {
 /* The part records' headers as documented in cl/attention.cl: an empty range has
  * m = -INF and l = 0, a range of k keys has m finite and 1 <= l <= k (its maximum adds
  * e^0 = 1, the others at most 1 each). */
-static void check_part(clg_buffer *bpart, const att_case *c, int n_split) {
+static void check_part(clg_buffer *bpart, const att_case *c, int n_split, int window) {
     const int hd = c->head_dim, rec = hd + 2;
     const size_t count = (size_t)c->T * c->n_heads * n_split * rec;
     float *part = malloc(count * sizeof *part);
@@ -70,7 +74,8 @@ static void check_part(clg_buffer *bpart, const att_case *c, int n_split) {
     CHECK_OK(clg_buffer_read(bpart, 0, part, count * sizeof *part));
     int bad = 0, empty = 0;
     for (int t = 0; t < c->T; t++) {
-        const int n = c->pos0 + t + 1, chunk = (n + n_split - 1) / n_split;
+        const int p = c->pos0 + t, lo = window > 0 && p - window + 1 > 0 ? p - window + 1 : 0;
+        const int n = p + 1 - lo, chunk = (n + n_split - 1) / n_split;
         for (int h = 0; h < c->n_heads; h++)
             for (int s = 0; s < n_split; s++) {
                 const float *r = part + ((size_t)(t * c->n_heads + h) * n_split + s) * rec;
@@ -85,9 +90,11 @@ static void check_part(clg_buffer *bpart, const att_case *c, int n_split) {
     }
     CHECK(bad == 0);
     if (bad)
-        fprintf(stderr, "%s n_split=%d: %d bad part headers\n", c->name, n_split, bad);
+        fprintf(stderr, "%s n_split=%d window=%d: %d bad part headers\n", c->name, n_split, window,
+                bad);
     else
-        printf("  %s n_split=%d: part headers ok (%d empty ranges)\n", c->name, n_split, empty);
+        printf("  %s n_split=%d window=%d: part headers ok (%d empty ranges)\n", c->name, n_split,
+               window, empty);
     free(part);
 }
 
@@ -148,8 +155,6 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
                     d.v_ref[i] = llm_f16_to_f32(llm_f32_to_f16(d.v_ref[i]));
                 }
     const float scale = 1.0f / sqrtf((float)hd);
-    CHECK_OK(ref_attention(d.qkv, d.k_ref, d.v_ref, d.pos, d.want, c->T, row_stride, 0, out_stride,
-                           nh, nkv, hd, c->ctx_len, scale));
 
     clg_buffer *bqkv = tc_buffer(ctx, "qkv", n_qkv * 4, CLG_TRANSFER_FIRST_EXECUTION, d.qkv);
     clg_buffer *bk = tc_buffer(ctx, "k", n_cache * elem, CLG_TRANSFER_FIRST_EXECUTION, d.k_init);
@@ -203,80 +208,90 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
     clg_graph_destroy(g);
     g = NULL;
 
-    /* Attention variants: v = 0 row, 1 wg, 2.. split with splits[v - 2]. */
+    /* Attention variants: v = 0 row, 1 wg, 2.. split with splits[v - 2], at every window. */
     const int att_args[] = {c->T, row_stride, 0, out_stride, nh, nkv, hd, c->ctx_len};
-    for (int v = 0; v < 2 + b->nsplits; v++) {
-        if (v == 0 && !b->row) continue;
-        const int n_split = v >= 2 ? b->splits[v - 2] : 0;
-        const char *kernel = v == 0 ? "attention_row" : v == 1 ? "attention_wg" : "attention_split";
-        CHECK_OK(clg_graph_create(ctx, "att", &g));
-        if (!g) break;
-        t = NULL;
-        CHECK_OK(clg_graph_add_task(g, kernel, patt, kernel, &t));
-        if (!t) break;
-        CHECK_OK(clg_task_arg_buffer(t, 0, bqkv, CLG_READ));
-        CHECK_OK(clg_task_arg_buffer(t, 1, bk, CLG_READ));
-        CHECK_OK(clg_task_arg_buffer(t, 2, bv, CLG_READ));
-        CHECK_OK(clg_task_arg_buffer(t, 3, bpos, CLG_READ));
-        CHECK_OK(clg_task_arg_buffer(t, 4, bout, v >= 2 ? CLG_READ : CLG_WRITE));
-        for (int a = 0; a < 8; a++)
-            CHECK_OK(clg_task_arg_int(t, 5 + a, att_args[a]));
-        CHECK_OK(clg_task_arg_float(t, 13, scale));
-        int ok = 1;
-        if (v == 0) {
-            size_t global[2] = {(size_t)nh + 3, (size_t)c->T}; /* rounded up: extras exit */
-            CHECK_OK(clg_task_set_range(t, 2, global, NULL));
-        } else if (v == 1) {
-            size_t global[2] = {(size_t)nh * b->wg, (size_t)c->T}, local[2] = {(size_t)b->wg, 1};
-            ok = tc_set_range(t, 2, global, local);
-        } else {
-            CHECK_OK(clg_task_arg_buffer(t, 14, bpart, CLG_WRITE));
-            CHECK_OK(clg_task_arg_int(t, 15, n_split));
-            size_t global[3] = {(size_t)nh * b->wg, (size_t)c->T, (size_t)n_split};
-            size_t local[3] = {(size_t)b->wg, 1, 1};
-            ok = tc_set_range(t, 3, global, local);
-            clg_task *m = NULL;
-            CHECK_OK(clg_graph_add_task(g, "attention_merge", patt, "attention_merge", &m));
-            if (!m) break;
-            CHECK_OK(clg_task_arg_buffer(m, 0, bpart, CLG_READ));
-            CHECK_OK(clg_task_arg_buffer(m, 1, bout, CLG_WRITE));
-            const int merge_args[] = {c->T, out_stride, nh, hd, n_split};
-            for (int a = 0; a < 5; a++)
-                CHECK_OK(clg_task_arg_int(m, 2 + a, merge_args[a]));
-            size_t mg[3] = {((size_t)hd + 7) / 8 * 8, (size_t)nh, (size_t)c->T};
-            CHECK_OK(clg_task_set_range(m, 3, mg, NULL));
+    for (int wi = 0; wi < c->nwindows; wi++) {
+        const int window = c->windows[wi];
+        CHECK_OK(ref_attention(d.qkv, d.k_ref, d.v_ref, d.pos, d.want, c->T, row_stride, 0,
+                               out_stride, nh, nkv, hd, c->ctx_len, scale, window));
+        for (int v = 0; v < 2 + b->nsplits; v++) {
+            if (v == 0 && !b->row) continue;
+            const int n_split = v >= 2 ? b->splits[v - 2] : 0;
+            const char *kernel = v == 0   ? "attention_row"
+                                 : v == 1 ? "attention_wg"
+                                          : "attention_split";
+            CHECK_OK(clg_graph_create(ctx, "att", &g));
+            if (!g) break;
+            t = NULL;
+            CHECK_OK(clg_graph_add_task(g, kernel, patt, kernel, &t));
+            if (!t) break;
+            CHECK_OK(clg_task_arg_buffer(t, ATT_Q, bqkv, CLG_READ));
+            CHECK_OK(clg_task_arg_buffer(t, ATT_K_CACHE, bk, CLG_READ));
+            CHECK_OK(clg_task_arg_buffer(t, ATT_V_CACHE, bv, CLG_READ));
+            CHECK_OK(clg_task_arg_buffer(t, ATT_POS, bpos, CLG_READ));
+            CHECK_OK(clg_task_arg_buffer(t, ATT_OUT, bout, v >= 2 ? CLG_READ : CLG_WRITE));
+            for (int a = 0; a < 8; a++)
+                CHECK_OK(clg_task_arg_int(t, ATT_T + a, att_args[a]));
+            CHECK_OK(clg_task_arg_float(t, ATT_SCALE, scale));
+            CHECK_OK(clg_task_arg_int(t, ATT_WINDOW, window));
+            int ok = 1;
+            if (v == 0) {
+                size_t global[2] = {(size_t)nh + 3, (size_t)c->T}; /* rounded up: extras exit */
+                CHECK_OK(clg_task_set_range(t, 2, global, NULL));
+            } else if (v == 1) {
+                size_t global[2] = {(size_t)nh * b->wg, (size_t)c->T},
+                       local[2] = {(size_t)b->wg, 1};
+                ok = tc_set_range(t, 2, global, local);
+            } else {
+                CHECK_OK(clg_task_arg_buffer(t, ATT_PART, bpart, CLG_WRITE));
+                CHECK_OK(clg_task_arg_int(t, ATT_N_SPLIT, n_split));
+                size_t global[3] = {(size_t)nh * b->wg, (size_t)c->T, (size_t)n_split};
+                size_t local[3] = {(size_t)b->wg, 1, 1};
+                ok = tc_set_range(t, 3, global, local);
+                clg_task *m = NULL;
+                CHECK_OK(clg_graph_add_task(g, "attention_merge", patt, "attention_merge", &m));
+                if (!m) break;
+                CHECK_OK(clg_task_arg_buffer(m, 0, bpart, CLG_READ));
+                CHECK_OK(clg_task_arg_buffer(m, 1, bout, CLG_WRITE));
+                const int merge_args[] = {c->T, out_stride, nh, hd, n_split};
+                for (int a = 0; a < 5; a++)
+                    CHECK_OK(clg_task_arg_int(m, 2 + a, merge_args[a]));
+                size_t mg[3] = {((size_t)hd + 7) / 8 * 8, (size_t)nh, (size_t)c->T};
+                CHECK_OK(clg_task_set_range(m, 3, mg, NULL));
+            }
+            if (ok) {
+                if (v >= 1) wg_runs++;
+                /* Poison out (padding included) so that a missed element shows. */
+                for (size_t i = 0; i < n_out; i++)
+                    d.got[i] = NAN;
+                CHECK_OK(clg_buffer_write(bout, 0, d.got, n_out * 4));
+                CHECK_OK(clg_graph_execute(g));
+                CHECK_OK(clg_buffer_read(bout, 0, d.got, n_out * 4));
+                for (int tt = 0; tt < c->T; tt++) /* the padding is not ours: copy it over */
+                    for (int k = nh * hd; k < out_stride; k++) {
+                        const size_t i = (size_t)tt * out_stride + k;
+                        CHECK(isnan(d.got[i]));
+                        d.got[i] = d.want[i] = 0.0f;
+                    }
+                /* out is a convex combination of v values in [-1, 1]. Scores: f32 dot products
+                 * of hd <= 128 terms (|q.k| * scale <= ~6), error <= hd * 2^-24 * 6 ~ 5e-5
+                 * worst case, e^x within 3 ulp; the weights' relative error carries over to out
+                 * (|out| <= 1), and sums over <= 1501 keys add <= 1501 * 2^-24 ~ 1e-4 worst case
+                 * (random-walk ~3e-6). The observed error is < 3e-7; atol 2e-5 leaves margin while
+                 * one key too many or too few (a weight of ~1/n >= 6e-4) fails. */
+                char what[160];
+                if (v >= 2)
+                    snprintf(what, sizeof what, "%s [%s] %s window=%d n_split=%d", c->name,
+                             b->att_opts, kernel, window, n_split);
+                else
+                    snprintf(what, sizeof what, "%s [%s] %s window=%d", c->name, b->att_opts,
+                             kernel, window);
+                tc_close(what, d.got, d.want, n_out, 2e-5f, 0.0f);
+                if (v >= 2) check_part(bpart, c, n_split, window);
+            }
+            clg_graph_destroy(g);
+            g = NULL;
         }
-        if (ok) {
-            if (v >= 1) wg_runs++;
-            /* Poison out (padding included) so that a missed element shows. */
-            for (size_t i = 0; i < n_out; i++)
-                d.got[i] = NAN;
-            CHECK_OK(clg_buffer_write(bout, 0, d.got, n_out * 4));
-            CHECK_OK(clg_graph_execute(g));
-            CHECK_OK(clg_buffer_read(bout, 0, d.got, n_out * 4));
-            for (int tt = 0; tt < c->T; tt++) /* the padding is not ours: copy it over */
-                for (int k = nh * hd; k < out_stride; k++) {
-                    const size_t i = (size_t)tt * out_stride + k;
-                    CHECK(isnan(d.got[i]));
-                    d.got[i] = d.want[i] = 0.0f;
-                }
-            /* out is a convex combination of v values in [-1, 1]. Scores: f32 dot products
-             * of hd <= 128 terms (|q.k| * scale <= ~6), error <= hd * 2^-24 * 6 ~ 5e-5
-             * worst case, e^x within 3 ulp; the weights' relative error carries over to out
-             * (|out| <= 1), and sums over <= 1501 keys add <= 1501 * 2^-24 ~ 1e-4 worst case
-             * (random-walk ~3e-6). The observed error is < 3e-7; atol 2e-5 leaves margin while
-             * one key too many or too few (a weight of ~1/n >= 6e-4) fails. */
-            char what[160];
-            if (v >= 2)
-                snprintf(what, sizeof what, "%s [%s] %s n_split=%d", c->name, b->att_opts, kernel,
-                         n_split);
-            else
-                snprintf(what, sizeof what, "%s [%s] %s", c->name, b->att_opts, kernel);
-            tc_close(what, d.got, d.want, n_out, 2e-5f, 0.0f);
-            if (v >= 2) check_part(bpart, c, n_split);
-        }
-        clg_graph_destroy(g);
-        g = NULL;
     }
 done:
     clg_graph_destroy(g);
@@ -315,8 +330,9 @@ static void run_too_wide(clg_context *ctx, clg_program *patt, int wg) {
     CHECK_OK(clg_task_arg_buffer(t, 4, bo, CLG_WRITE));
     const int args[] = {T, nh * hd, 0, nh * hd, nh, 1, hd, ctx_len};
     for (int a = 0; a < 8; a++)
-        CHECK_OK(clg_task_arg_int(t, 5 + a, args[a]));
-    CHECK_OK(clg_task_arg_float(t, 13, 0.1f));
+        CHECK_OK(clg_task_arg_int(t, ATT_T + a, args[a]));
+    CHECK_OK(clg_task_arg_float(t, ATT_SCALE, 0.1f));
+    CHECK_OK(clg_task_arg_int(t, ATT_WINDOW, 0));
     size_t global[2] = {(size_t)nh * wg, 1}, local[2] = {(size_t)wg, 1};
     if (tc_set_range(t, 2, global, local)) {
         for (int i = 0; i < nh * hd; i++)
@@ -341,15 +357,17 @@ int main(void) {
     tc_seed(303);
     clg_context *ctx = tc_context();
     static const att_case cases[] = {
-        /* SmolLM2-135M: a 5-token prefill chunk after 17 cached tokens, a decode step at 17 */
-        {"smollm2 prefill@17", 9, 3, 64, 48, 5, 17, 2.0f, 0},
-        {"smollm2 decode@17", 9, 3, 64, 48, 1, 17, 2.0f, 0},
-        /* head_dim 32, one KV head for 4 query heads, a prefill from position 0 */
-        {"hd32 gqa4 prefill@0", 4, 1, 32, 16, 5, 0, 2.0f, 5},
+        /* SmolLM2-135M: a 5-token prefill chunk after 17 cached tokens, a decode step at 17;
+         * window 20: positions 17..19 see every key, 20 and 21 lose the first ones */
+        {"smollm2 prefill@17", 9, 3, 64, 48, 5, 17, 2.0f, 0, {0, 1, 5, 20, 100}, 5},
+        {"smollm2 decode@17", 9, 3, 64, 48, 1, 17, 2.0f, 0, {0, 5, 18, 4096}, 4},
+        /* head_dim 32, one KV head for 4 query heads, a prefill from position 0; window 3
+         * cuts tokens 3 and 4 only */
+        {"hd32 gqa4 prefill@0", 4, 1, 32, 16, 5, 0, 2.0f, 5, {0, 1, 3, 5}, 4},
         /* head_dim 128, peaky softmax, ~300 keys: several keys per item, new maxima */
-        {"hd128 gqa4 decode@290", 4, 1, 128, 320, 1, 290, 4.0f, 0},
+        {"hd128 gqa4 decode@290", 4, 1, 128, 320, 1, 290, 4.0f, 0, {0, 100, 291}, 3},
         /* a long context: 1501 keys (within llvmpipe's loop limit for attention_row) */
-        {"smollm2 decode@1500", 9, 3, 64, 1536, 1, 1500, 2.0f, 0},
+        {"smollm2 decode@1500", 9, 3, 64, 1536, 1, 1500, 2.0f, 0, {0, 512}, 2},
     };
     const int ncases = (int)(sizeof cases / sizeof cases[0]);
     /* Three builds of attention.cl (each build costs seconds on PoCL): the defaults (the

@@ -57,7 +57,7 @@ void ref_kv_store(const float *qkv, float *k_cache, float *v_cache, const int *p
 
 clg_status ref_attention(const float *q, const float *k_cache, const float *v_cache, const int *pos,
                          float *out, int T, int q_stride, int q_off, int out_stride, int n_heads,
-                         int n_kv_heads, int head_dim, int ctx_len, float scale) {
+                         int n_kv_heads, int head_dim, int ctx_len, float scale, int window) {
     const int group = n_heads / n_kv_heads;
     double *score = malloc((size_t)ctx_len * sizeof *score); /* [ctx_len] */
     double *acc = malloc((size_t)head_dim * sizeof *acc);    /* [head_dim] */
@@ -68,11 +68,16 @@ clg_status ref_attention(const float *q, const float *k_cache, const float *v_ca
     }
     for (int t = 0; t < T; t++) {
         const int p = pos[t] < 0 ? 0 : pos[t] >= ctx_len ? ctx_len - 1 : pos[t];
+        /* the sliding window masks p' with p - p' >= window, as llama.cpp's
+         * LLAMA_SWA_TYPE_STANDARD; it is written as that mask, not as the kernels' range */
+        int lo = 0;
+        while (window > 0 && p - lo >= window)
+            lo++;
         for (int h = 0; h < n_heads; h++) {
             const float *qh = q + (size_t)t * q_stride + q_off + (size_t)h * head_dim;
             const size_t base = (size_t)(h / group) * ctx_len * head_dim;
             double mx = -INFINITY;
-            for (int j = 0; j <= p; j++) {
+            for (int j = lo; j <= p; j++) {
                 double s = 0;
                 for (int d = 0; d < head_dim; d++)
                     s += (double)qh[d] * k_cache[base + (size_t)j * head_dim + d];
@@ -80,11 +85,11 @@ clg_status ref_attention(const float *q, const float *k_cache, const float *v_ca
                 if (score[j] > mx) mx = score[j];
             }
             double sum = 0;
-            for (int j = 0; j <= p; j++)
+            for (int j = lo; j <= p; j++)
                 sum += exp(score[j] - mx);
             for (int d = 0; d < head_dim; d++)
                 acc[d] = 0;
-            for (int j = 0; j <= p; j++) {
+            for (int j = lo; j <= p; j++) {
                 const double wj = exp(score[j] - mx) / sum;
                 for (int d = 0; d < head_dim; d++)
                     acc[d] += wj * v_cache[base + (size_t)j * head_dim + d];

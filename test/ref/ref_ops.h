@@ -36,10 +36,11 @@ void ref_rope(float *x, const int *pos, int T, int row_stride, int col_off, int 
 void ref_kv_store(const float *qkv, float *k_cache, float *v_cache, const int *pos, int T,
                   int row_stride, int k_off, int v_off, int n_kv_heads, int head_dim, int ctx_len);
 /* Causal GQA over positions 0..pos[t] (clamped to the cache), full two-pass softmax;
+ * window > 0 masks positions p' with pos[t] - p' >= window (sliding window), 0 none.
  * out: [T, out_stride]. CLG_ERR_OUT_OF_MEMORY if its scratch cannot be allocated. */
 clg_status ref_attention(const float *q, const float *k_cache, const float *v_cache, const int *pos,
                          float *out, int T, int q_stride, int q_off, int out_stride, int n_heads,
-                         int n_kv_heads, int head_dim, int ctx_len, float scale);
+                         int n_kv_heads, int head_dim, int ctx_len, float scale, int window);
 /* Lowest index of the maximum of x[0..n); -1 when any entry is NaN or infinite; 0 when n <= 0. */
 int ref_argmax(const float *x, int n);
 
