@@ -78,13 +78,6 @@ static clg_status attention_prepare(void *user, int on) {
     return clg_buffer_set_transfer_bytes(m->pos, (size_t)T * sizeof(int32_t));
 }
 
-static int mm_rows(const llm_model *m, mm_kind k) {
-    return k == MM_QKV   ? m->qkv_dim
-           : k == MM_FFN ? m->hp.n_ff
-           : k == MM_OUT ? m->hp.n_vocab
-                         : m->hp.n_embd;
-}
-
 /* The kernel slot a product kind's tasks run: cl/matmul.cl declares matmul_TY, then
  * ffn_swiglu_TY; cl/matmul_q8.cl matmul_TY_q8, its _norm form, ffn_swiglu_TY_q8, its _norm
  * form (the norm before qkv, ffn_swiglu and output is fused there). */
@@ -178,9 +171,15 @@ static clg_status add_kinds(llm_model *m, step_plan *sp) {
     const int split = sp == &m->decode && m->attn_split > 1;
     sp->attn_shape = (kind_shape){.m = m, .sp = sp, .op = SHAPE_ATTENTION};
     snprintf(name, sizeof name, "%s.attention", sp->name);
+    /* private arrays of the head dimension: the file's default holds 128 (Gemma 3: 256) */
+    char att_opts[64];
+    int n = snprintf(att_opts, sizeof att_opts, "%s", m->hp.kv_f16 ? "-DKV_F16" : "");
+    if (hp->head_dim > 128)
+        snprintf(att_opts + n, sizeof att_opts - (size_t)n, "%s-DATT_MAX_HD=%d", n ? " " : "",
+                 (hp->head_dim + 31) / 32 * 32);
     clg_kind_desc d = {.name = name,
                        .file = "attention",
-                       .options = m->hp.kv_f16 ? "-DKV_F16" : "",
+                       .options = att_opts,
                        .variants = split ? "split" : "row,wg",
                        .range = shape_range,
                        .prepare = attention_prepare,
@@ -280,10 +279,13 @@ static clg_status build_layer(builder *b, int i) {
     for (int s = 0; s < w->n_qkv; s++) {
         const qkv_segment *sg = &w->qkv[s];
         clg_buffer *y = s == 0 ? m->qkv : m->qkv_tmp;
-        llm_matmul a = product(b, MM_QKV, sg->w, qkv_in, y, sg->rows, s == 0 ? m->qkv_dim : 0, E,
-                               0, w->attn_norm);
-        TRY(add_product(b, g, L, s == 0 ? "qkv" : s == 1 ? "qkv.1" : "qkv.2", MM_QKV, sg->dtype,
-                        &a, NULL));
+        llm_matmul a = product(b, MM_QKV, sg->w, qkv_in, y, sg->rows, s == 0 ? m->qkv_dim : 0, E, 0,
+                               w->attn_norm);
+        TRY(add_product(b, g, L,
+                        s == 0   ? "qkv"
+                        : s == 1 ? "qkv.1"
+                                 : "qkv.2",
+                        MM_QKV, sg->dtype, &a, NULL));
         if (s > 0) {
             TRY(llm_op_copy_cols(g, "qkv.copy", b->rows, m->qkv_tmp, sg->rows, m->qkv, m->qkv_dim,
                                  sg->off, sg->rows, 1, &t));
@@ -291,7 +293,8 @@ static clg_status build_layer(builder *b, int i) {
         }
     }
     if (w->n_qkv == 1)
-        TRY(llm_gemm_layer(m, sp, g, i, MM_QKV, w->qkv[0].w, NULL, m->xn, m->qkv, m->qkv_dim, E, 0));
+        TRY(llm_gemm_layer(m, sp, g, i, MM_QKV, w->qkv[0].w, NULL, m->xn, m->qkv, m->qkv_dim, E,
+                           0));
     if (arch->qkv_bias) { /* q, k, v += their biases */
         clg_buffer *bias[3] = {w->bq, w->bk, w->bv};
         const int n[3] = {q_dim, kv_dim, kv_dim}, off[3] = {0, q_dim, q_dim + kv_dim};
@@ -302,8 +305,8 @@ static clg_status build_layer(builder *b, int i) {
         }
     }
     if (arch->qk_norm) { /* each head of q and k RMS-normed with its shared weight */
-        TRY(llm_op_rmsnorm_heads(g, "q_norm", b->norm, m->qkv, w->q_norm, m->qkv_dim, 0,
-                                 hp->n_head, hp->head_dim, eps, 1, &t));
+        TRY(llm_op_rmsnorm_heads(g, "q_norm", b->norm, m->qkv, w->q_norm, m->qkv_dim, 0, hp->n_head,
+                                 hp->head_dim, eps, 1, &t));
         TRY(add_fixed_task(L, t, RMSH_T));
         TRY(llm_op_rmsnorm_heads(g, "k_norm", b->norm, m->qkv, w->k_norm, m->qkv_dim, q_dim,
                                  hp->n_head_kv, hp->head_dim, eps, 1, &t));
@@ -340,7 +343,6 @@ static clg_status build_layer(builder *b, int i) {
                         .ctx = hp->n_ctx,
                         .window = w->window,
                         .scale = 1.0f / sqrtf((float)hp->head_dim),
-                        .window = 0,
                         .part = split ? m->att_part : NULL,
                         .n_split = m->attn_split};
     clg_task *merge;
@@ -349,8 +351,8 @@ static clg_status build_layer(builder *b, int i) {
     if (merge) TRY(add_batch_task(L, merge, MERGE_T, 0, 0));
     /* x += att Wo: the residual add fused into the product, or after the post-norm */
     const int post = arch->post_norms;
-    llm_matmul a = product(b, MM_WO, w->wo, m->att, post ? m->blk_out : m->x, E, 0, q_dim, !post,
-                           NULL);
+    llm_matmul a =
+        product(b, MM_WO, w->wo, m->att, post ? m->blk_out : m->x, E, 0, q_dim, !post, NULL);
     TRY(add_product(b, g, L, "attn_output", MM_WO, w->wo_type, &a, NULL));
     TRY(llm_gemm_layer(m, sp, g, i, MM_WO, w->wo, NULL, m->att, a.y, E, q_dim, !post));
     if (post) {
@@ -437,8 +439,8 @@ static clg_status build_plan(builder *b, step_plan *sp) {
                      hp->n_embd, &sp->embed));
     if (m->arch->embed_scale) { /* Gemma: x *= sqrt(n_embd) */
         clg_task *t;
-        TRY(llm_op_scale(g, "embed_scale", b->rows, m->x, sqrtf((float)hp->n_embd), hp->n_embd,
-                         1, &t));
+        TRY(llm_op_scale(g, "embed_scale", b->rows, m->x, sqrtf((float)hp->n_embd), hp->n_embd, 1,
+                         &t));
         sp->embed_scale = (batch_task){.t = t, .t_arg = SCALE_T, .fixed = 1};
     }
     TRY(clg_plan_add_graph(sp->plan, g));

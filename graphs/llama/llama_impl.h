@@ -11,18 +11,18 @@
 /* What an architecture adds to the Llama layer (model.c's table). Every architecture is the
  * one layer graph of graph.c with these parts switched on. */
 typedef struct llm_arch {
-    const char *name;   /* general.architecture, and the prefix of its metadata keys */
-    int qkv_bias;       /* attn_q/k/v.bias added after the products (Qwen2) */
-    int qk_norm;        /* attn_q_norm / attn_k_norm: RMSNorm per head before RoPE (Qwen3, Gemma 3) */
-    int post_norms;     /* post_attention_norm, post_ffw_norm on each block's output (Gemma 3) */
-    int gelu;           /* GeGLU feed-forward (tanh GELU) instead of SwiGLU (Gemma) */
-    int embed_scale;    /* embeddings times sqrt(n_embd) (Gemma) */
-    int fused_qkv;      /* attn_qkv holds q | k | v rows (Phi-3) */
-    int fused_gate_up;  /* ffn_up holds gate | up rows [2 n_ff] (Phi-3) */
-    int rope_neox;      /* RoPE pairs (i, i + n_rot / 2) instead of (2i, 2i + 1) */
-    int swa;            /* reads <arch>.attention.sliding_window */
-    int swa_period;     /* with a window: layers i % period == period - 1 attend to everything
-                           (Gemma 3: 6); 0: every layer has the window */
+    const char *name; /* general.architecture, and the prefix of its metadata keys */
+    int qkv_bias;     /* attn_q/k/v.bias added after the products (Qwen2) */
+    int qk_norm;      /* attn_q_norm / attn_k_norm: RMSNorm per head before RoPE (Qwen3, Gemma 3) */
+    int post_norms;   /* post_attention_norm, post_ffw_norm on each block's output (Gemma 3) */
+    int gelu;         /* GeGLU feed-forward (tanh GELU) instead of SwiGLU (Gemma) */
+    int embed_scale;  /* embeddings times sqrt(n_embd) (Gemma) */
+    int fused_qkv;    /* attn_qkv holds q | k | v rows (Phi-3) */
+    int fused_gate_up;   /* ffn_up holds gate | up rows [2 n_ff] (Phi-3) */
+    int rope_neox;       /* RoPE pairs (i, i + n_rot / 2) instead of (2i, 2i + 1) */
+    int swa;             /* reads <arch>.attention.sliding_window */
+    int swa_period;      /* with a window: layers i % period == period - 1 attend to everything
+                            (Gemma 3: 6); 0: every layer has the window */
     float swa_rope_base; /* RoPE base of the windowed layers (Gemma 3: 10000), 0: the model's */
 } llm_arch;
 
@@ -36,22 +36,22 @@ typedef struct qkv_segment {
 
 /* The weights and KV cache of one layer (buffers shared by both step plans). */
 typedef struct layer_weights {
-    clg_buffer *attn_norm;         /* [n_embd] f32 */
-    qkv_segment qkv[3];            /* n_qkv of them, together [q_dim + 2 kv_dim] rows */
+    clg_buffer *attn_norm; /* [n_embd] f32 */
+    qkv_segment qkv[3];    /* n_qkv of them, together [q_dim + 2 kv_dim] rows */
     int n_qkv;
-    clg_buffer *bq, *bk, *bv;      /* [q_dim], [kv_dim], [kv_dim] biases (qkv_bias) */
-    clg_buffer *q_norm, *k_norm;   /* [head_dim] (qk_norm) */
-    clg_buffer *wo;                /* [n_embd, q_dim] */
-    clg_buffer *post_attn_norm;    /* [n_embd] (post_norms) */
-    clg_buffer *ffn_norm;          /* [n_embd] f32 */
-    clg_buffer *gate, *up;         /* [n_ff, n_embd] */
-    clg_buffer *down;              /* [n_embd, n_ff] */
-    clg_buffer *post_ffn_norm;     /* [n_embd] (post_norms) */
-    clg_buffer *k_cache, *v_cache; /* [n_head_kv, n_ctx, head_dim] f32 or f16 */
-    clg_buffer *rope_inv_freq;     /* the model's, or the windowed layers' */
-    int window;                    /* attention window in positions, 0: none */
+    clg_buffer *bq, *bk, *bv;         /* [q_dim], [kv_dim], [kv_dim] biases (qkv_bias) */
+    clg_buffer *q_norm, *k_norm;      /* [head_dim] (qk_norm) */
+    clg_buffer *wo;                   /* [n_embd, q_dim] */
+    clg_buffer *post_attn_norm;       /* [n_embd] (post_norms) */
+    clg_buffer *ffn_norm;             /* [n_embd] f32 */
+    clg_buffer *gate, *up;            /* [n_ff, n_embd] */
+    clg_buffer *down;                 /* [n_embd, n_ff] */
+    clg_buffer *post_ffn_norm;        /* [n_embd] (post_norms) */
+    clg_buffer *k_cache, *v_cache;    /* [n_head_kv, n_ctx, head_dim] f32 or f16 */
+    clg_buffer *rope_inv_freq;        /* the model's, or the windowed layers' */
+    int window;                       /* attention window in positions, 0: none */
     int wo_type, ffn_type, down_type; /* llm_dtype */
-    void *host[3];                 /* concatenated Q/K/V segments (owned until uploaded) */
+    void *host[3];                    /* concatenated Q/K/V segments (owned until uploaded) */
 } layer_weights;
 
 /* A task whose T argument (t_arg) follows the batch, and its NDRange: a kind's task (g0 = 0,
@@ -118,8 +118,8 @@ typedef struct step_plan {
     kind_shape norm_shape[NORM_KINDS], attn_shape;
     clg_task *embed;
     batch_task embed_scale; /* Gemma's sqrt(n_embd), or t NULL */
-    head_tasks head[2];  /* 0: logits come back; 1: logits stay, the argmax comes back */
-    layer_tasks *layers; /* [n_layer] */
+    head_tasks head[2];     /* 0: logits come back; 1: logits stay, the argmax comes back */
+    layer_tasks *layers;    /* [n_layer] */
     /* The library GEMM path (gemm.c; prefill only, NULL elsewhere). */
     clg_program *matmul; /* its dequantization kernels */
     clg_program *swiglu;
@@ -155,8 +155,8 @@ struct llm_model {
     float *rope_inv_host;      /* its host copy (owned) */
     clg_buffer *rope_swa_freq; /* the same for windowed layers of another base, or NULL */
     float *rope_swa_host;
-    clg_buffer *att_part;      /* [n_head, attn_split, head_dim + 2] decode attention partials */
-    int attn_split;            /* parts of the decode attention; <= 1: none */
+    clg_buffer *att_part; /* [n_head, attn_split, head_dim + 2] decode attention partials */
+    int attn_split;       /* parts of the decode attention; <= 1: none */
     int32_t *tok_host, *pos_host;
     float *logits_host;
     layer_weights *lw;

@@ -155,7 +155,7 @@ static clg_status read_hparams(const llm_gguf *f, llm_hparams *hp, const llm_arc
         return clg_fail(CLG_ERR_FORMAT, "%d heads do not divide into %d KV heads", hp->n_head,
                         hp->n_head_kv);
     /* the head dimension is key_length where the file has it (Gemma: not n_embd / n_head) */
-    int def_hd = hp->n_embd % hp->n_head ? -1 : hp->n_embd / hp->n_head, v_len;
+    int def_hd = hp->n_embd % hp->n_head ? -1 : hp->n_embd / hp->n_head, v_len = 0;
     if ((st = get_int(f, akey(a, "attention.key_length", k1, sizeof k1), &hp->head_dim, def_hd)))
         return st == CLG_ERR_NOT_FOUND
                    ? clg_fail(CLG_ERR_FORMAT,
@@ -163,20 +163,17 @@ static clg_status read_hparams(const llm_gguf *f, llm_hparams *hp, const llm_arc
                               "has no %s",
                               hp->n_embd, hp->n_head, k1)
                    : st;
-    if ((st = get_int(f, akey(a, "attention.value_length", k2, sizeof k2), &v_len,
-                      hp->head_dim)) ||
-        (st = get_int(f, akey(a, "rope.dimension_count", k1, sizeof k1), &hp->n_rot,
-                      hp->head_dim)))
+    if ((st = get_int(f, akey(a, "attention.value_length", k2, sizeof k2), &v_len, hp->head_dim)) ||
+        (st = get_int(f, akey(a, "rope.dimension_count", k1, sizeof k1), &hp->n_rot, hp->head_dim)))
         return st;
     if (v_len != hp->head_dim)
         return clg_fail(CLG_ERR_UNSUPPORTED, "%s = %d differs from the key length %d", k2, v_len,
                         hp->head_dim);
     if (hp->n_rot > hp->head_dim || hp->n_rot % 2 || hp->head_dim % 2)
-        return clg_fail(CLG_ERR_FORMAT,
-                        "%s %d vs head dimension %d (both even, rotated <= head)", k1, hp->n_rot,
-                        hp->head_dim);
-    if ((st = get_float(f, akey(a, "attention.layer_norm_rms_epsilon", k1, sizeof k1),
-                        &hp->rms_eps, 1e-5f)) ||
+        return clg_fail(CLG_ERR_FORMAT, "%s %d vs head dimension %d (both even, rotated <= head)",
+                        k1, hp->n_rot, hp->head_dim);
+    if ((st = get_float(f, akey(a, "attention.layer_norm_rms_epsilon", k1, sizeof k1), &hp->rms_eps,
+                        1e-5f)) ||
         (st = get_float(f, akey(a, "rope.freq_base", k1, sizeof k1), &hp->rope_base, 10000.0f)))
         return st;
     hp->rope_neox = a->rope_neox;
@@ -186,9 +183,8 @@ static clg_status read_hparams(const llm_gguf *f, llm_hparams *hp, const llm_arc
         float factor = 1.0f;
         const int linear = stype.len == 6 && !memcmp(stype.ptr, "linear", 6);
         if (!linear && !(stype.len == 4 && !memcmp(stype.ptr, "none", 4)))
-            return clg_fail(CLG_ERR_UNSUPPORTED,
-                            "%s '%.*s' is not supported (none and linear are)", k1,
-                            (int)(stype.len > 32 ? 32 : stype.len), stype.ptr);
+            return clg_fail(CLG_ERR_UNSUPPORTED, "%s '%.*s' is not supported (none and linear are)",
+                            k1, (int)(stype.len > 32 ? 32 : stype.len), stype.ptr);
         if (linear) {
             if ((st = get_float(f, akey(a, "rope.scaling.factor", k1, sizeof k1), &factor, 1.0f)))
                 return st;
@@ -201,8 +197,10 @@ static clg_status read_hparams(const llm_gguf *f, llm_hparams *hp, const llm_arc
     if (a->swa) {
         uint32_t w;
         st = llm_gguf_get_u32(f, akey(a, "attention.sliding_window", k1, sizeof k1), &w);
-        if (st == CLG_OK) hp->sliding_window = w > (1u << 30) ? 1 << 30 : (int)w;
-        else if (st != CLG_ERR_NOT_FOUND) return st;
+        if (st == CLG_OK)
+            hp->sliding_window = w > (1u << 30) ? 1 << 30 : (int)w;
+        else if (st != CLG_ERR_NOT_FOUND)
+            return st;
     }
     return CLG_OK;
 }
@@ -309,14 +307,13 @@ static int64_t first_nonfinite(const llm_gguf_tensor *t) {
 static clg_status check_finite(const llm_gguf_tensor *t) {
     int64_t i = first_nonfinite(t);
     if (i < 0) return CLG_OK;
-    return clg_fail(CLG_ERR_FORMAT,
-                    "tensor '%.*s' (%s) holds a NaN or infinite value at element %lld%s",
-                    (int)(t->name.len > 90 ? 90 : t->name.len), t->name.ptr,
-                    llm_dtype_name(t->dtype), (long long)i,
-                    t->dtype == LLM_DTYPE_F32 || t->dtype == LLM_DTYPE_F16 ||
-                            t->dtype == LLM_DTYPE_BF16
-                        ? ""
-                        : " (the scale of the block that starts there)");
+    return clg_fail(
+        CLG_ERR_FORMAT, "tensor '%.*s' (%s) holds a NaN or infinite value at element %lld%s",
+        (int)(t->name.len > 90 ? 90 : t->name.len), t->name.ptr, llm_dtype_name(t->dtype),
+        (long long)i,
+        t->dtype == LLM_DTYPE_F32 || t->dtype == LLM_DTYPE_F16 || t->dtype == LLM_DTYPE_BF16
+            ? ""
+            : " (the scale of the block that starts there)");
 }
 
 /* Layers of the file: one more than the largest N of the blk.N.* tensors (0 when none). */
@@ -355,9 +352,10 @@ static clg_status tensor_buffer(llm_model *m, const llm_gguf_tensor *t, clg_buff
 
 /* Layer i's weight buffers (not its caches), n <= 16 of them, into out. */
 static size_t layer_buffers(const layer_weights *w, clg_buffer *out[16]) {
-    clg_buffer *all[] = {w->attn_norm, w->qkv[0].w, w->qkv[1].w, w->qkv[2].w, w->bq,
-                         w->bk, w->bv, w->q_norm, w->k_norm, w->wo, w->post_attn_norm,
-                         w->ffn_norm, w->gate, w->up, w->down, w->post_ffn_norm};
+    clg_buffer *all[] = {
+        w->attn_norm, w->qkv[0].w,     w->qkv[1].w, w->qkv[2].w,       w->bq,       w->bk,   w->bv,
+        w->q_norm,    w->k_norm,       w->wo,       w->post_attn_norm, w->ffn_norm, w->gate, w->up,
+        w->down,      w->post_ffn_norm};
     size_t n = 0;
     for (size_t j = 0; j < sizeof all / sizeof all[0]; j++)
         if (all[j]) out[n++] = all[j];
@@ -386,7 +384,7 @@ static clg_status load_layer(llm_model *m, int i, int alloc, uint64_t *bytes) {
     t[nt++] = var
     /* feed_forward_length is only metadata: name it when the FFN tensors disagree */
     const uint64_t up_rows = (uint64_t)hp->n_ff * (a->fused_gate_up ? 2 : 1);
-    snprintf(name, sizeof name, "blk.%d.ffn_up.weight", i);
+    snprintf(name, sizeof name, "blk.%d.%s.weight", i, a->fused_gate_up ? "ffn_up" : "ffn_gate");
     const llm_gguf_tensor *tff = llm_gguf_find_tensor(f, name);
     if (tff && tff->n_dims == 2 && tff->ne[0] == (uint64_t)hp->n_embd && tff->ne[1] != up_rows)
         return clg_fail(CLG_ERR_FORMAT,
@@ -446,8 +444,8 @@ static clg_status load_layer(llm_model *m, int i, int alloc, uint64_t *bytes) {
                         "layer %d: ffn_gate (%s) and ffn_up (%s) differ in type; the gated "
                         "feed-forward product needs one",
                         i, llm_dtype_name(tg->dtype), llm_dtype_name(tu->dtype));
-    const int windowed = hp->sliding_window > 0 &&
-                         (a->swa_period == 0 || i % a->swa_period != a->swa_period - 1);
+    const int windowed =
+        hp->sliding_window > 0 && (a->swa_period == 0 || i % a->swa_period != a->swa_period - 1);
     w->window = windowed ? hp->sliding_window : 0;
     if (!alloc) {
         for (size_t j = 0; j < nt; j++) {
@@ -744,9 +742,12 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     int q8_ok = 1, q8_type = -1; /* q8_type: a layer weight type that does not take them */
     for (int i = 0; i < hp->n_layer; i++) {
         const layer_weights *w = &m->lw[i];
-        const int ty[6] = {w->qkv[0].dtype, w->n_qkv > 1 ? w->qkv[1].dtype : w->qkv[0].dtype,
+        const int ty[6] = {w->qkv[0].dtype,
+                           w->n_qkv > 1 ? w->qkv[1].dtype : w->qkv[0].dtype,
                            w->n_qkv > 2 ? w->qkv[2].dtype : w->qkv[0].dtype,
-                           w->wo_type, w->ffn_type, w->down_type};
+                           w->wo_type,
+                           w->ffn_type,
+                           w->down_type};
         for (int j = 0; j < 6; j++)
             if (!llm_q8_weight(ty[j])) q8_ok = 0, q8_type = ty[j];
     }

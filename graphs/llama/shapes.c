@@ -36,8 +36,8 @@ int llm_mm_dtype(const llm_model *m, mm_kind k) {
 int llm_mm_uniform(const llm_model *m, mm_kind k) {
     for (int i = 0; i < m->hp.n_layer && k != MM_OUT; i++) {
         const layer_weights *w = &m->lw[i];
-        const int ty = k == MM_QKV ? (w->n_qkv == 1 ? w->qkv[0].dtype : -1)
-                       : k == MM_WO ? w->wo_type
+        const int ty = k == MM_QKV   ? (w->n_qkv == 1 ? w->qkv[0].dtype : -1)
+                       : k == MM_WO  ? w->wo_type
                        : k == MM_FFN ? w->ffn_type
                                      : w->down_type;
         if (ty != llm_mm_dtype(m, k)) return 0;

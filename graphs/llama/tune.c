@@ -16,9 +16,9 @@ static void cache_key(const llm_model *m, char *buf, size_t cap) {
              "%s embd=%d ff=%d qkv=%d vocab=%d layers=%d batch=%d heads=%d/%d hd=%d kv_f16=%d "
              "split=%d "
              "att_pos=%d act_q8=%d gemm_own=%d",
-             m->arch->name, hp->n_embd, hp->n_ff, m->qkv_dim, hp->n_vocab, hp->n_layer, hp->n_batch, hp->n_head,
-             hp->n_head_kv, hp->head_dim, hp->kv_f16, m->attn_split, llm_att_tune_pos(m),
-             hp->act_q8, m->gemm_mode == LLM_GEMM_OWN);
+             m->arch->name, hp->n_embd, hp->n_ff, m->qkv_dim, hp->n_vocab, hp->n_layer, hp->n_batch,
+             hp->n_head, hp->n_head_kv, hp->head_dim, hp->kv_f16, m->attn_split,
+             llm_att_tune_pos(m), hp->act_q8, m->gemm_mode == LLM_GEMM_OWN);
 }
 
 /* Measures every kind: a prefill batch then a decode step put real data in every buffer

@@ -23,7 +23,12 @@ static void add(llm_gguf_writer *w, const char *name, uint64_t ne0, uint64_t ne1
     if (v->retype && ne1 && !strncmp(v->retype, name, strlen(v->retype))) {
         void *q = malloc(llm_dtype_row_bytes(v->retype_dtype, ne0) * ne1);
         CHECK_OK(llm_quantize(v->retype_dtype, data, q, n));
-        CHECK_OK(llm_gguf_writer_add_tensor(w, name, v->retype_dtype, 2, ne, q));
+        if (v->roundtrip) {
+            CHECK_OK(llm_dequantize(v->retype_dtype, q, data, n));
+            CHECK_OK(llm_gguf_writer_add_tensor(w, name, LLM_DTYPE_F32, 2, ne, data));
+        } else {
+            CHECK_OK(llm_gguf_writer_add_tensor(w, name, v->retype_dtype, 2, ne, q));
+        }
         free(q);
     } else if (v->as_f16 && !strcmp(v->as_f16, name)) {
         uint16_t *h = malloc(n * 2);

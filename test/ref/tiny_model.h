@@ -28,6 +28,8 @@ typedef struct tiny_variant {
     const char *rope_scaling; /* llama.rope.scaling.type */
     const char *retype;       /* matrices whose names start with this are stored as retype_dtype */
     int retype_dtype;
+    int roundtrip;    /* with retype: those matrices stored as f32, quantized to retype_dtype and
+                         back (the same values as the retyped model, in f32) */
     const char *poke; /* tensor (rope_freqs.weight too) whose element poke_index is poke_value */
     int poke_index;
     float poke_value;
