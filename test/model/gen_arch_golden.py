@@ -45,7 +45,7 @@ N_TOKENS = 64
 PROMPT_SEED = 20261204
 SYNTH_SEED = 1
 ARCHS = ["llama", "gemma3", "qwen2", "qwen3", "phi3"]
-TYPES = ["f32", "q8_0"]
+TYPES = ["f32", "f16", "q8_0"]
 
 
 def sha256_file(path):
@@ -139,7 +139,7 @@ def main(argv=None):
     ap.add_argument("--clgraph", required=True, help="the built clgraph executable")
     ap.add_argument("--out", required=True, help="output folder (test/data/model/arch)")
     ap.add_argument("--arch", action="append", choices=ARCHS, help="default: all")
-    ap.add_argument("--type", action="append", choices=TYPES + ["f16"], help="default: f32, q8_0")
+    ap.add_argument("--type", action="append", choices=TYPES, help="default: all three")
     ap.add_argument("--keep", help="keep the synthetic models in this folder")
     args = ap.parse_args(argv)
     import llama_cpp
