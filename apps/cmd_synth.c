@@ -16,7 +16,7 @@
 static void usage(FILE *out) {
     fprintf(
         out,
-        "usage: clgraph synth --shape SHAPE --type TYPE [--arch llama] [--seed N] [-q] OUT.gguf\n"
+        "usage: clgraph synth --shape SHAPE --type TYPE [--arch ARCH] [--seed N] [-q] OUT.gguf\n"
         "\n"
         "Writes a model with the real hyper-parameters of a published model and random\n"
         "weights (N(0, 0.02), norms 1.0): the text it generates is noise, the work per\n"
@@ -38,7 +38,9 @@ static void usage(FILE *out) {
         "options:\n"
         "  -s, --shape SHAPE  one of %s\n"
         "  -t, --type TYPE    weight type: f16, q8_0, q4_0 (also f32, q4_1)\n"
-        "  --arch ARCH        llama (the only one)\n"
+        "  --arch ARCH        llama (default); gemma3, qwen2, qwen3, phi3 have the shape tiny\n"
+        "                     only (test models: 256 embd, 3-6 layers, vocab 512, in the\n"
+        "                     tensors and metadata llama.cpp reads for that architecture)\n"
         "  --seed N           random seed (default 1); same seed, same bytes\n"
         "  -q, --quiet        no progress\n"
         "\n"
@@ -100,13 +102,16 @@ int clg_cmd_synth(int argc, char **argv) {
             return fail_usage("unexpected argument: ", a);
         }
     }
-    if (strcmp(arch, "llama"))
-        return fail_usage("unsupported --arch (llama is the only one): ", arch);
+    if (!llm_synth_arch_ok(arch)) {
+        fprintf(stderr, "clgraph synth: unsupported --arch '%s' (known: %s)\n", arch,
+                llm_synth_arch_names());
+        return 2;
+    }
     if (!shape) return fail_usage("--shape is required", NULL);
-    const llm_synth_shape *s = llm_synth_shape_find(shape);
+    const llm_synth_shape *s = llm_synth_shape_find_arch(arch, shape);
     if (!s) {
-        fprintf(stderr, "clgraph synth: unknown shape '%s' (known: %s)\n", shape,
-                llm_synth_shape_names());
+        fprintf(stderr, "clgraph synth: unknown %s shape '%s' (known: %s)\n", arch, shape,
+                llm_synth_shape_names_arch(arch));
         return 2;
     }
     if (!type) return fail_usage("--type is required (f16, q8_0, q4_0)", NULL);
@@ -143,10 +148,10 @@ int clg_cmd_synth(int argc, char **argv) {
         }
     }
     if (!ps.quiet)
-        fprintf(stderr, "clgraph synth: %s shape (%s), %s weights, %.2f GB of tensors -> %s\n",
-                s->name, s->model, llm_dtype_name(dtype), bytes / 1e9, out);
+        fprintf(stderr, "clgraph synth: %s %s shape (%s), %s weights, %.2f GB of tensors -> %s\n",
+                s->arch, s->name, s->model, llm_dtype_name(dtype), bytes / 1e9, out);
     double t0 = clg_now_ns();
-    clg_status st = llm_synth_write(out, s->name, dtype, seed, on_progress, &ps);
+    clg_status st = llm_synth_write_arch(out, s->arch, s->name, dtype, seed, on_progress, &ps);
     if (ps.tty && !ps.quiet) fputc('\n', stderr);
     if (st != CLG_OK) {
         fprintf(stderr, "clgraph synth: %s\n", clg_last_error());

@@ -2,6 +2,10 @@
  * (SmolLM2-135M, Llama-3.2-1B / 3B, Llama-3.1-8B) and seeded random weights, so
  * throughput can be measured at sizes no package ships. The text they generate
  * is noise; the work per token is that of the real model.
+ * Tiny test models of other architectures (gemma3, qwen2, qwen3, phi3; shape "tiny") carry
+ * the tensor names, shapes, metadata and tokenizer kind llama.cpp expects for each, so its
+ * logits can serve as golden data (test/model/gen_arch_golden.py); their weights and norms
+ * are scaled as the shape's w_std / norm_std / bias_std say (graphs/model/synth.c).
  *
  * Weights ~ N(0, 0.02) (an Irwin-Hall approximation), norm weights 1.0, token
  * embedding and output in the requested type (llama.cpp's rule for q8_0), norms
@@ -30,14 +34,28 @@ typedef struct llm_synth_shape {
     int n_vocab, n_embd, n_layer, n_head, n_head_kv, n_ff;
     int n_ctx_train; /* llama.context_length */
     float rope_base, rms_eps;
-    int tied;          /* output shares token_embd.weight */
-    float rope_factor; /* llama3 rope scaling factor (rope_freqs.weight); 0: none */
+    int tied;           /* output shares token_embd.weight */
+    float rope_factor;  /* llama3 rope scaling factor (rope_freqs.weight); 0: none */
+    const char *arch;   /* general.architecture: "llama", "gemma3", "qwen2", "qwen3", "phi3" */
+    int head_dim;       /* ARCH.attention.key_length (= value_length); 0: n_embd / n_head */
+    int sliding_window; /* ARCH.attention.sliding_window; 0: not written */
+    float w_std;        /* deviation of the random matrices (mean 0) */
+    float norm_std;     /* deviation of the norm weights around 1 (0: exactly 1) */
+    float bias_std;     /* deviation of the biases (qwen2's attn_q/k/v.bias, mean 0) */
 } llm_synth_shape;
 
-/* A shape by name (case-insensitive), NULL when unknown. Static. */
+/* A llama shape by name (case-insensitive), NULL when unknown. Static. */
 const llm_synth_shape *llm_synth_shape_find(const char *name);
+/* A shape of an architecture by name (both case-insensitive), NULL when unknown. Static. */
+const llm_synth_shape *llm_synth_shape_find_arch(const char *arch, const char *name);
 /* "135m, 1b, 3b, 8b" (the test shape "tiny" is not listed). Static. */
 const char *llm_synth_shape_names(void);
+/* The shapes of an architecture, for messages: "135m, 1b, 3b, 8b, tiny" or "tiny". Static. */
+const char *llm_synth_shape_names_arch(const char *arch);
+/* "llama, gemma3, qwen2, qwen3, phi3". Static. */
+const char *llm_synth_arch_names(void);
+/* 1 when arch (case-insensitive) has synthetic shapes. */
+int llm_synth_arch_ok(const char *arch);
 /* 1 when dtype is a weight type llm_synth_write produces (f32, f16, q8_0, q4_0, q4_1). */
 int llm_synth_dtype_ok(int dtype);
 /* Bytes of the tensor data of a shape in dtype (the file is this plus metadata); 0 for an
@@ -56,6 +74,9 @@ typedef void (*llm_synth_progress_fn)(void *user, const char *tensor, uint64_t d
  * plus the tokenizer metadata whatever the model's size. progress may be NULL. */
 clg_status llm_synth_write(const char *path, const char *shape, int dtype, uint64_t seed,
                            llm_synth_progress_fn progress, void *user);
+/* The same for a shape of architecture arch (llm_synth_write is arch "llama"). */
+clg_status llm_synth_write_arch(const char *path, const char *arch, const char *shape, int dtype,
+                                uint64_t seed, llm_synth_progress_fn progress, void *user);
 
 #ifdef __cplusplus
 }

@@ -336,6 +336,51 @@ static void test_writer_cb(void) {
     llm_gguf_writer_destroy(w);
 }
 
+/* The tiny test models of the other architectures: the tensor names and shapes llama.cpp asks
+ * for (test/data/model/arch/README.md), head_dim from attention.key_length, the tokenizer kind. */
+static void test_archs(void) {
+    const struct {
+        const char *arch, *tensor, *tokenizer;
+        uint64_t ne0, ne1; /* ne1 0: 1-D */
+        uint64_t n_tensors;
+    } want[] = {
+        {"gemma3", "blk.5.attn_q.weight", "llama", 256, 512, 1 + 13 * 6 + 1},
+        {"gemma3", "blk.0.attn_k_norm.weight", "llama", 128, 0, 1 + 13 * 6 + 1},
+        {"gemma3", "blk.5.post_ffw_norm.weight", "llama", 256, 0, 1 + 13 * 6 + 1},
+        {"gemma3", "blk.0.attn_output.weight", "llama", 512, 256, 1 + 13 * 6 + 1},
+        {"qwen2", "blk.2.attn_k.bias", "gpt2", 128, 0, 1 + 12 * 3 + 1},
+        {"qwen3", "blk.1.attn_q_norm.weight", "gpt2", 128, 0, 1 + 11 * 3 + 1},
+        {"qwen3", "blk.1.attn_k.weight", "gpt2", 256, 256, 1 + 11 * 3 + 1},
+        {"phi3", "blk.0.attn_qkv.weight", "llama", 256, 512, 1 + 6 * 3 + 2},
+        {"phi3", "blk.2.ffn_up.weight", "llama", 256, 1024, 1 + 6 * 3 + 2},
+        {"phi3", "output.weight", "llama", 256, 512, 1 + 6 * 3 + 2},
+    };
+    const char *path = path_in("arch.gguf");
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        CHECK_OK(llm_synth_write_arch(path, want[i].arch, "tiny", LLM_DTYPE_Q8_0, 3, NULL, NULL));
+        llm_gguf *f = NULL;
+        CHECK_OK(llm_gguf_open(path, &f));
+        if (!f) continue;
+        llm_gguf_str a = {0}, tok = {0};
+        CHECK(llm_gguf_get_str(f, "general.architecture", &a) == CLG_OK &&
+              a.len == strlen(want[i].arch) && !memcmp(a.ptr, want[i].arch, a.len));
+        CHECK(llm_gguf_get_str(f, "tokenizer.ggml.model", &tok) == CLG_OK &&
+              tok.len == strlen(want[i].tokenizer) && !memcmp(tok.ptr, want[i].tokenizer, tok.len));
+        CHECK(llm_gguf_tensor_count(f) == want[i].n_tensors);
+        const llm_gguf_tensor *t = llm_gguf_find_tensor(f, want[i].tensor);
+        CHECK(t && t->n_dims == (want[i].ne1 ? 2u : 1u) && t->ne[0] == want[i].ne0 &&
+              (!want[i].ne1 || t->ne[1] == want[i].ne1));
+        if (!t) printf("  %s: no tensor %s\n", want[i].arch, want[i].tensor);
+        llm_gguf_close(f);
+    }
+    CHECK(llm_synth_write_arch(path, "gemma2", "tiny", LLM_DTYPE_Q8_0, 3, NULL, NULL) ==
+          CLG_ERR_INVALID_ARG);
+    CHECK(llm_synth_write_arch(path, "qwen2", "135m", LLM_DTYPE_Q8_0, 3, NULL, NULL) ==
+          CLG_ERR_INVALID_ARG);
+    CHECK(llm_synth_shape_find_arch("GEMMA3", "Tiny") && !llm_synth_shape_find_arch("qwen2", "1b"));
+    remove(path);
+}
+
 int main(void) {
     const char *tmp = getenv("TMPDIR");
     snprintf(g_dir, sizeof g_dir, "%.40s/clg_synth_XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -348,6 +393,7 @@ int main(void) {
     test_tiny(LLM_DTYPE_F16);
     test_tiny(LLM_DTYPE_Q4_0);
     remove(path_in("tiny.gguf"));
+    test_archs();
     test_determinism();
     test_errors();
     test_writer_cb();
