@@ -130,6 +130,7 @@ struct llm_model {
     llm_gguf *gguf;
     llm_hparams hp;
     const llm_arch *arch;
+    int swa_period; /* see llm_arch.swa_period; the file may set another */
     clg_context *ctx;
     clg_planner *planner;
     int is_gpu;    /* the device is a GPU (defaults: float activations, split attention) */

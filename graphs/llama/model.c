@@ -205,6 +205,16 @@ static clg_status read_hparams(const llm_gguf *f, llm_hparams *hp, const llm_arc
     return CLG_OK;
 }
 
+/* The windowed layers' period: the architecture's, or the file's
+ * <arch>.attention.sliding_window_pattern (n: layer i has the window when i % n < n - 1, as
+ * llama.cpp reads it). */
+static clg_status read_swa_period(const llm_gguf *f, const llm_arch *a, int *period) {
+    char key[96];
+    *period = a->swa_period;
+    return get_int(f, akey(a, "attention.sliding_window_pattern", key, sizeof key), period,
+                   a->swa_period);
+}
+
 /* Finds a tensor and checks its shape (ne0, ne1; ne1 = 0 for a vector) and type. */
 static clg_status tensor(const llm_gguf *f, const char *name, uint64_t ne0, uint64_t ne1,
                          int matrix, const llm_gguf_tensor **out) {
@@ -445,7 +455,7 @@ static clg_status load_layer(llm_model *m, int i, int alloc, uint64_t *bytes) {
                         "feed-forward product needs one",
                         i, llm_dtype_name(tg->dtype), llm_dtype_name(tu->dtype));
     const int windowed =
-        hp->sliding_window > 0 && (a->swa_period == 0 || i % a->swa_period != a->swa_period - 1);
+        hp->sliding_window > 0 && (m->swa_period == 0 || i % m->swa_period != m->swa_period - 1);
     w->window = windowed ? hp->sliding_window : 0;
     if (!alloc) {
         for (size_t j = 0; j < nt; j++) {
@@ -651,6 +661,7 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     TRY(llm_gguf_open(path, &m->gguf));
     llm_hparams *hp = &m->hp;
     TRY(read_hparams(m->gguf, hp, &m->arch));
+    TRY(read_swa_period(m->gguf, m->arch, &m->swa_period));
     const int n_blocks = count_blocks(m->gguf);
     if (n_blocks != hp->n_layer) {
         st = clg_fail(CLG_ERR_FORMAT,
