@@ -13,8 +13,23 @@
  *   rmsnorm_row  one work-item per row walking it contiguously.
  *                global = (T) or T rounded up (extra items exit), local = NULL. (CPU)
  *
+ * Fixed-layout kernels (not variants: the planner does not choose them). Their work-group
+ * is any power of two <= NORM_FIX_MAX items (the op library takes 32, which every device
+ * runs; llvmpipe's limit for kernels with barriers is 32), read from get_local_size(0):
+ *   rmsnorm_heads(x, w, int stride, int off, int n_heads, int head_dim, float eps, int T):
+ *       in place over heads (Qwen3's and Gemma 3's Q and K norms on the qkv rows): for
+ *       t < T and h < n_heads, with v = x[t*stride + off + h*head_dim ..][0 .. head_dim),
+ *       v = v / sqrt(mean(v^2) + eps) * w, w: [head_dim] shared by the heads.
+ *       x: [T, stride]; the heads of a row must not overlap. One work-group per (h, t):
+ *       global = (n_heads * L, T), local = (L, 1).
+ *   rmsnorm_add(y, w, x, int n, float eps, int T): x[t] += y[t] / rms(y[t]) * w, y and x
+ *       [T, n] distinct buffers, w [n] (Gemma 3's post-attention and post-FFN norms, then
+ *       the residual add). One work-group per row: global = (L, T), local = (L, 1).
+ *
  * Tunables:
- *   NORM_WG  work-group size of rmsnorm_wg, a power of two (default 64).
+ *   NORM_WG       work-group size of rmsnorm_wg, a power of two (default 64).
+ *   NORM_FIX_MAX  largest work-group of the fixed-layout kernels (local memory), a power
+ *                 of two (default 256).
  *
  * Declared for the planner (clg_program_variants; first values are the untuned defaults):
  * @variant row kernels=rmsnorm_row local=1 device=cpu
@@ -26,6 +41,12 @@
 
 #if (NORM_WG & (NORM_WG - 1)) != 0 || NORM_WG < 1
 #error "NORM_WG must be a power of two"
+#endif
+#ifndef NORM_FIX_MAX
+#define NORM_FIX_MAX 256
+#endif
+#if (NORM_FIX_MAX & (NORM_FIX_MAX - 1)) != 0 || NORM_FIX_MAX < 1
+#error "NORM_FIX_MAX must be a power of two"
 #endif
 
 __kernel void rmsnorm_wg(__global const float *x, __global const float *w, __global float *y, int n,
@@ -67,4 +88,51 @@ __kernel void rmsnorm_row(__global const float *x, __global const float *w, __gl
     const float inv = 1.0f / sqrt(s / (float)n + eps);
     for (int i = 0; i < n; i++)
         yr[i] = xr[i] * inv * w[i];
+}
+
+/* ---- fixed-layout kernels --------------------------------------------------------- */
+
+/* 1 / sqrt(mean(v[0 .. n)^2) + eps) over the work-group (a power of two <= NORM_FIX_MAX
+ * items; every item gets it). Every item of the group must call it (barriers); an item
+ * with nothing to do passes n = 0 and gets a value it ignores. part: [NORM_FIX_MAX]. */
+static float group_inv_rms(__global const float *v, int n, int n_mean, float eps,
+                           __local float *part) {
+    const int l = (int)get_local_id(0), wg = (int)get_local_size(0);
+    float s = 0.0f;
+    for (int i = l; i < n; i += wg)
+        s += v[i] * v[i];
+    part[l] = s;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int off = wg / 2; off > 0; off >>= 1) {
+        if (l < off) part[l] += part[l + off];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float inv = 1.0f / sqrt(part[0] / (float)n_mean + eps);
+    barrier(CLK_LOCAL_MEM_FENCE); /* part is reused by the caller's next call */
+    return inv;
+}
+
+__kernel void rmsnorm_heads(__global float *x, __global const float *w, int stride, int off,
+                            int n_heads, int head_dim, float eps, int T) {
+    __local float part[NORM_FIX_MAX];
+    const int h = (int)get_group_id(0), t = (int)get_global_id(1);
+    const int l = (int)get_local_id(0), wg = (int)get_local_size(0);
+    /* groups past the heads or tokens meet the barriers with no work (see rmsnorm_wg) */
+    const int n = h < n_heads && t < T ? head_dim : 0;
+    __global float *v = x + (size_t)(t < T ? t : 0) * (size_t)stride + off + (h < n_heads ? h : 0) * head_dim;
+    const float inv = group_inv_rms(v, n, head_dim, eps, part);
+    for (int i = l; i < n; i += wg)
+        v[i] = v[i] * inv * w[i];
+}
+
+__kernel void rmsnorm_add(__global const float *y, __global const float *w, __global float *x,
+                          int n, float eps, int T) {
+    __local float part[NORM_FIX_MAX];
+    const int t = (int)get_global_id(1);
+    const int l = (int)get_local_id(0), wg = (int)get_local_size(0);
+    const int nn = t < T && get_group_id(0) == 0 ? n : 0; /* extra groups would add twice */
+    const size_t row = (size_t)(t < T ? t : 0) * (size_t)n;
+    const float inv = group_inv_rms(y + row, nn, n, eps, part);
+    for (int i = l; i < nn; i += wg)
+        x[row + i] += y[row + i] * inv * w[i];
 }

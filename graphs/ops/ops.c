@@ -200,3 +200,147 @@ clg_status llm_op_argmax(clg_graph *g, clg_program *prog, size_t wg, clg_buffer 
 fail:
     return st;
 }
+
+/* ---- fixed-layout row ops ---------------------------------------------------------- */
+
+enum { ROW_LOCAL = 16, NORM_FIX_LOCAL = 32 }; /* NORM_FIX_LOCAL <= cl/norm.cl's NORM_FIX_MAX */
+
+static size_t round_up(size_t n, size_t m) {
+    return (n + m - 1) / m * m;
+}
+
+/* Range (items rounded up to local, T) with local (local, 1). */
+static clg_status row_range(clg_task *t, size_t items, size_t local, int T) {
+    size_t gl[2] = {round_up(items, local), (size_t)T}, l[2] = {local, 1};
+    return clg_task_set_range(t, 2, gl, l);
+}
+
+clg_status llm_op_set_tokens(clg_task *t, unsigned t_arg, int T) {
+    size_t gl[3], l[3];
+    const unsigned dims = clg_task_range(t, gl, l);
+    if (dims != 2 || T < 1)
+        return clg_fail(CLG_ERR_INVALID_ARG, "task %s: %d tokens on a %u-dimensional range",
+                        clg_task_name(t), T, dims);
+    clg_status st = clg_task_arg_int(t, t_arg, T);
+    if (st != CLG_OK) return st;
+    gl[1] = (size_t)T;
+    return clg_task_set_range(t, 2, gl, l[0] ? l : NULL);
+}
+
+/* The fixed-layout norms' work-group: NORM_FIX_LOCAL, or the kernel's limit when lower. */
+static size_t norm_local(clg_task *t) {
+    size_t l = NORM_FIX_LOCAL;
+    const size_t max = clg_task_max_local(t);
+    while (l > 1 && max && l > max)
+        l /= 2;
+    return l;
+}
+
+clg_status llm_op_rmsnorm_heads(clg_graph *g, const char *name, clg_program *prog, clg_buffer *x,
+                                clg_buffer *w, int stride, int off, int n_heads, int head_dim,
+                                float eps, int T, clg_task **out) {
+    clg_status st;
+    clg_task *t = NULL;
+    TRY(clg_graph_add_task(g, name, prog, "rmsnorm_heads", &t));
+    TRY(clg_task_arg_buffer(t, RMSH_X, x, CLG_READ_WRITE));
+    TRY(clg_task_arg_buffer(t, RMSH_W, w, CLG_READ));
+    TRY(clg_task_arg_int(t, RMSH_STRIDE, stride));
+    TRY(clg_task_arg_int(t, RMSH_OFF, off));
+    TRY(clg_task_arg_int(t, RMSH_N_HEADS, n_heads));
+    TRY(clg_task_arg_int(t, RMSH_HEAD_DIM, head_dim));
+    TRY(clg_task_arg_float(t, RMSH_EPS, eps));
+    TRY(clg_task_arg_int(t, RMSH_T, T));
+    const size_t l = norm_local(t);
+    TRY(row_range(t, (size_t)n_heads * l, l, T));
+fail:
+    *out = t;
+    return st;
+}
+
+clg_status llm_op_rmsnorm_add(clg_graph *g, const char *name, clg_program *prog, clg_buffer *y,
+                              clg_buffer *w, clg_buffer *x, int n, float eps, int T,
+                              clg_task **out) {
+    clg_status st;
+    clg_task *t = NULL;
+    TRY(clg_graph_add_task(g, name, prog, "rmsnorm_add", &t));
+    TRY(clg_task_arg_buffer(t, RMSADD_Y, y, CLG_READ));
+    TRY(clg_task_arg_buffer(t, RMSADD_W, w, CLG_READ));
+    TRY(clg_task_arg_buffer(t, RMSADD_X, x, CLG_READ_WRITE));
+    TRY(clg_task_arg_int(t, RMSADD_N, n));
+    TRY(clg_task_arg_float(t, RMSADD_EPS, eps));
+    TRY(clg_task_arg_int(t, RMSADD_T, T));
+    const size_t l = norm_local(t);
+    TRY(row_range(t, l, l, T));
+fail:
+    *out = t;
+    return st;
+}
+
+clg_status llm_op_add_bias(clg_graph *g, const char *name, clg_program *prog, clg_buffer *y,
+                           clg_buffer *b, int stride, int off, int n, int T, clg_task **out) {
+    clg_status st;
+    clg_task *t = NULL;
+    TRY(clg_graph_add_task(g, name, prog, "add_bias", &t));
+    TRY(clg_task_arg_buffer(t, BIAS_Y, y, CLG_READ_WRITE));
+    TRY(clg_task_arg_buffer(t, BIAS_B, b, CLG_READ));
+    TRY(clg_task_arg_int(t, BIAS_STRIDE, stride));
+    TRY(clg_task_arg_int(t, BIAS_OFF, off));
+    TRY(clg_task_arg_int(t, BIAS_N, n));
+    TRY(clg_task_arg_int(t, BIAS_T, T));
+    TRY(row_range(t, (size_t)n, ROW_LOCAL, T));
+fail:
+    *out = t;
+    return st;
+}
+
+clg_status llm_op_scale(clg_graph *g, const char *name, clg_program *prog, clg_buffer *x, float s,
+                        int n, int T, clg_task **out) {
+    clg_status st;
+    clg_task *t = NULL;
+    TRY(clg_graph_add_task(g, name, prog, "scale_rows", &t));
+    TRY(clg_task_arg_buffer(t, SCALE_X, x, CLG_READ_WRITE));
+    TRY(clg_task_arg_float(t, SCALE_S, s));
+    TRY(clg_task_arg_int(t, SCALE_N, n));
+    TRY(clg_task_arg_int(t, SCALE_T, T));
+    TRY(row_range(t, (size_t)n, ROW_LOCAL, T));
+fail:
+    *out = t;
+    return st;
+}
+
+clg_status llm_op_copy_cols(clg_graph *g, const char *name, clg_program *prog, clg_buffer *src,
+                            int src_stride, clg_buffer *dst, int dst_stride, int dst_off, int n,
+                            int T, clg_task **out) {
+    clg_status st;
+    clg_task *t = NULL;
+    TRY(clg_graph_add_task(g, name, prog, "copy_cols", &t));
+    TRY(clg_task_arg_buffer(t, COLS_SRC, src, CLG_READ));
+    /* the other columns of dst stay: read-write */
+    TRY(clg_task_arg_buffer(t, COLS_DST, dst, CLG_READ_WRITE));
+    TRY(clg_task_arg_int(t, COLS_SRC_STRIDE, src_stride));
+    TRY(clg_task_arg_int(t, COLS_DST_STRIDE, dst_stride));
+    TRY(clg_task_arg_int(t, COLS_DST_OFF, dst_off));
+    TRY(clg_task_arg_int(t, COLS_N, n));
+    TRY(clg_task_arg_int(t, COLS_T, T));
+    TRY(row_range(t, (size_t)n, ROW_LOCAL, T));
+fail:
+    *out = t;
+    return st;
+}
+
+clg_status llm_op_glu(clg_graph *g, const char *name, clg_program *prog, clg_buffer *gate,
+                      clg_buffer *up, clg_buffer *h, int n, int T, clg_task **out) {
+    clg_status st;
+    clg_task *t = NULL;
+    TRY(clg_graph_add_task(g, name, prog, "glu_split", &t));
+    /* h may be gate or up: that buffer is then read and written */
+    TRY(clg_task_arg_buffer(t, GLU_G, gate, h == gate ? CLG_READ_WRITE : CLG_READ));
+    TRY(clg_task_arg_buffer(t, GLU_U, up, h == up ? CLG_READ_WRITE : CLG_READ));
+    TRY(clg_task_arg_buffer(t, GLU_H, h, h == gate || h == up ? CLG_READ_WRITE : CLG_WRITE));
+    TRY(clg_task_arg_int(t, GLU_N, n));
+    TRY(clg_task_arg_int(t, GLU_T, T));
+    TRY(row_range(t, (size_t)n, ROW_LOCAL, T));
+fail:
+    *out = t;
+    return st;
+}

@@ -129,6 +129,42 @@ enum { DEQUANT_W, DEQUANT_OUT, DEQUANT_ROWS, DEQUANT_COLS, DEQUANT_ROW0, DEQUANT
 /* cl/swiglu.cl swiglu(gu, h, n, T, h_stride): h[t] = silu(gu[t, :n]) * gu[t, n:2n]. */
 enum { SWIGLU_GU, SWIGLU_H, SWIGLU_N, SWIGLU_T, SWIGLU_H_STRIDE, SWIGLU_NARGS };
 
+/* The fixed-layout row ops: NDRange (items, T), T their last argument (llm_op_set_tokens). */
+/* cl/norm.cl rmsnorm_heads(x, w, stride, off, n_heads, head_dim, eps, T): in place, each
+ * head v = x[t, off + h*head_dim ..][:head_dim] = rmsnorm(v) * w[:head_dim]. */
+enum {
+    RMSH_X,
+    RMSH_W,
+    RMSH_STRIDE,
+    RMSH_OFF,
+    RMSH_N_HEADS,
+    RMSH_HEAD_DIM,
+    RMSH_EPS,
+    RMSH_T,
+    RMSH_NARGS
+};
+/* cl/norm.cl rmsnorm_add(y, w, x, n, eps, T): x[t] += rmsnorm(y[t]) * w, [T, n]. */
+enum { RMSADD_Y, RMSADD_W, RMSADD_X, RMSADD_N, RMSADD_EPS, RMSADD_T, RMSADD_NARGS };
+/* cl/rows.cl add_bias(y, b, stride, off, n, T): y[t, off + i] += b[i], i < n. */
+enum { BIAS_Y, BIAS_B, BIAS_STRIDE, BIAS_OFF, BIAS_N, BIAS_T, BIAS_NARGS };
+/* cl/rows.cl scale_rows(x, s, n, T): x[t, i] *= s over [T, n]. */
+enum { SCALE_X, SCALE_S, SCALE_N, SCALE_T, SCALE_NARGS };
+/* cl/rows.cl copy_cols(src, dst, src_stride, dst_stride, dst_off, n, T):
+ * dst[t, dst_off + i] = src[t, i], i < n. */
+enum {
+    COLS_SRC,
+    COLS_DST,
+    COLS_SRC_STRIDE,
+    COLS_DST_STRIDE,
+    COLS_DST_OFF,
+    COLS_N,
+    COLS_T,
+    COLS_NARGS
+};
+/* cl/glu.cl glu_split(g, u, h, n, T): h[t, i] = act(g[t, i]) * u[t, i] over [T, n]; act is
+ * SiLU, or GELU (tanh form) in a build with -DFFN_GELU. */
+enum { GLU_G, GLU_U, GLU_H, GLU_N, GLU_T, GLU_NARGS };
+
 /* ---- ops ------------------------------------------------------------------------ */
 
 /* A weight product y[T, rows] (+)= x[T, cols] W^T on kind k's kernel of `slot`. With
@@ -182,6 +218,42 @@ clg_status llm_op_attention(clg_graph *g, clg_kind *k, const llm_attention *a, c
 /* dst[n] = row `row` of src (set later with COPY_ROW). */
 clg_status llm_op_copy_row(clg_graph *g, const char *name, clg_program *prog, clg_buffer *src,
                            clg_buffer *dst, int n, clg_task **out);
+/* ---- fixed-layout row ops -------------------------------------------------------------
+ * Tasks on kernels the planner does not choose among: prog is the named file's program
+ * (any build of it; cl/glu.cl's build options pick the activation), the range (items, T)
+ * is set here for T tokens, and llm_op_set_tokens moves a task to another batch size.
+ * x, y, ... are f32 row-major; strides and offsets in floats. */
+
+/* Sets argument t_arg (the op's *_T constant) to T and the range's second dimension to T;
+ * for the tasks of the ops below. */
+clg_status llm_op_set_tokens(clg_task *t, unsigned t_arg, int T);
+
+/* In place on x [T, stride]: each of n_heads heads of head_dim floats at off + h*head_dim
+ * in each row = rmsnorm(head) * w[head_dim] (Q/K norm; prog: cl/norm.cl). */
+clg_status llm_op_rmsnorm_heads(clg_graph *g, const char *name, clg_program *prog, clg_buffer *x,
+                                clg_buffer *w, int stride, int off, int n_heads, int head_dim,
+                                float eps, int T, clg_task **out);
+/* x[T, n] += rmsnorm(y[T, n]) * w[n] (a sandwich norm and the residual add; prog: cl/norm.cl;
+ * y and x distinct). */
+clg_status llm_op_rmsnorm_add(clg_graph *g, const char *name, clg_program *prog, clg_buffer *y,
+                              clg_buffer *w, clg_buffer *x, int n, float eps, int T,
+                              clg_task **out);
+/* y[t, off + i] += b[i] for i < n, y [T, stride] (prog: cl/rows.cl). */
+clg_status llm_op_add_bias(clg_graph *g, const char *name, clg_program *prog, clg_buffer *y,
+                           clg_buffer *b, int stride, int off, int n, int T, clg_task **out);
+/* x[T, n] *= s (prog: cl/rows.cl). */
+clg_status llm_op_scale(clg_graph *g, const char *name, clg_program *prog, clg_buffer *x, float s,
+                        int n, int T, clg_task **out);
+/* dst[t, dst_off + i] = src[t, i] for i < n; src [T, src_stride], dst [T, dst_stride]
+ * (prog: cl/rows.cl). */
+clg_status llm_op_copy_cols(clg_graph *g, const char *name, clg_program *prog, clg_buffer *src,
+                            int src_stride, clg_buffer *dst, int dst_stride, int dst_off, int n,
+                            int T, clg_task **out);
+/* h[T, n] = act(gate[T, n]) * up[T, n], act SiLU, or GELU with prog built from cl/glu.cl
+ * with -DFFN_GELU; h may be gate or up. */
+clg_status llm_op_glu(clg_graph *g, const char *name, clg_program *prog, clg_buffer *gate,
+                      clg_buffer *up, clg_buffer *h, int n, int T, clg_task **out);
+
 /* out[0] = argmax x[n], one work-group of the program's ARGMAX_WG items (range set here). */
 clg_status llm_op_argmax(clg_graph *g, clg_program *prog, size_t wg, clg_buffer *x, int n,
                          clg_buffer *out, clg_task **t);

@@ -37,6 +37,14 @@ int main(void) {
         {"rows", "", "copy_row", COPY_NARGS, 0},
         {"argmax", "", "argmax", ARGMAX_NARGS, 0},
         {"swiglu", "", "swiglu", SWIGLU_NARGS, 0},
+        {"norm", "", "rmsnorm_heads", RMSH_NARGS, 0},
+        {"norm", "", "rmsnorm_add", RMSADD_NARGS, 0},
+        {"rows", "", "add_bias", BIAS_NARGS, 0},
+        {"rows", "", "scale_rows", SCALE_NARGS, 0},
+        {"rows", "", "copy_cols", COLS_NARGS, 0},
+        {"glu", "", "glu_split", GLU_NARGS, 0},
+        {"glu", "-DFFN_GELU", "glu_split", GLU_NARGS, 0},
+        {"attention", "-DKV_F16", "attention_split", ATT_SPLIT_NARGS, 0},
     };
     for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
         clg_program *p = NULL;

@@ -44,4 +44,21 @@ clg_status ref_attention(const float *q, const float *k_cache, const float *v_ca
 /* Lowest index of the maximum of x[0..n); -1 when any entry is NaN or infinite; 0 when n <= 0. */
 int ref_argmax(const float *x, int n);
 
+/* ---- fixed-layout row ops (ref_rows.c; kernels cl/norm.cl, cl/rows.cl, cl/glu.cl) ---- */
+/* In place on x: [T, stride]: each head of head_dim at off + h*head_dim, h < n_heads, =
+ * head / sqrt(mean(head^2) + eps) * w[head_dim]; in double. */
+void ref_rmsnorm_heads(float *x, const float *w, int stride, int off, int n_heads, int head_dim,
+                       float eps, int T);
+/* x[T, n] += y / sqrt(mean(y^2) + eps) * w per row; in double. */
+void ref_rmsnorm_add(const float *y, const float *w, float *x, int n, float eps, int T);
+/* y[t*stride + off + i] += b[i], i < n (in float, as the kernel). */
+void ref_add_bias(float *y, const float *b, int stride, int off, int n, int T);
+/* x[i] *= s, i < count (in float). */
+void ref_scale(float *x, float s, size_t count);
+/* dst[t*dst_stride + dst_off + i] = src[t*src_stride + i], i < n. */
+void ref_copy_cols(const float *src, int src_stride, float *dst, int dst_stride, int dst_off, int n,
+                   int T);
+/* h[i] = act(g[i]) * u[i], i < count; act SiLU, or GELU's tanh form when gelu; in double. */
+void ref_glu(const float *g, const float *u, float *h, size_t count, int gelu);
+
 #endif
