@@ -87,8 +87,9 @@
 #define MQ_SCRATCH_BYTES(cols) \
     ((size_t)MM_TT * (size_t)(cols) * 2 + (size_t)MM_TT * (size_t)((cols) / 32) * 8)
 
-/* Forced so that the per-token accumulator arrays become registers. */
-#define INLINE static inline __attribute__((always_inline))
+/* Forced so that the per-token accumulator arrays become registers; unused: a one-type
+ * build (CLG_ONE_TY) leaves some shared helpers unused. */
+#define INLINE static inline __attribute__((always_inline, unused))
 
 INLINE float hsum8(float8 v) {
     float4 a = v.lo + v.hi;
