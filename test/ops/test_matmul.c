@@ -44,8 +44,9 @@ typedef struct tunables {
     char options[64];
     int tt, wg, gelu;
 } tunables;
-static tunables settings[] = {
-    {"-DMM_TT=1 -DMM_WG=16", 1, 16, 0}, {"", 4, 64, 0}, {"-DFFN_GELU -DMM_TT=2 -DMM_WG=16", 2, 16, 1}};
+static tunables settings[] = {{"-DMM_TT=1 -DMM_WG=16", 1, 16, 0},
+                              {"", 4, 64, 0},
+                              {"-DFFN_GELU -DMM_TT=2 -DMM_WG=16", 2, 16, 1}};
 #define N_SETTINGS 3
 
 static const char *variant_names[4] = {"matmul", "matmul_wg", "ffn_swiglu", "ffn_swiglu_wg"};
@@ -138,8 +139,8 @@ static void test_shape(clg_context *ctx, clg_program *const *progs, int ti, cons
     if (!(wf && x && y0 && want && mag && got && wa && wb && wbytes > 0)) goto done;
     /* Weights in about [-1, 1] (quantized the ggml way, or random K-quant blocks); x and
      * the residual in [-1, 1]. */
-    CHECK_OK(ref_random_weights(ty, wa, nw));
-    CHECK_OK(ref_random_weights(ty, wb, nw));
+    CHECK_OK(ref_random_weights(ty, wa, nw, 1.0f));
+    CHECK_OK(ref_random_weights(ty, wb, nw, 1.0f));
     tc_fill(x, nx, -1, 1);
     tc_fill(y0, ny, -1, 1);
     /* Float sums of cols products, each |w x| <= its share of mag, round to within
@@ -222,7 +223,7 @@ static void one_type_builds(clg_context *ctx) {
         unsigned char *w = malloc(wbytes);
         CHECK(x && want && got && mag && w);
         if (x && want && got && mag && w) {
-            CHECK_OK(ref_random_weights(ty, w, nw));
+            CHECK_OK(ref_random_weights(ty, w, nw, 1.0f));
             tc_fill(x, (size_t)sh->T * sh->xs, -1, 1);
             tc_fill(want, ny, -1, 1);
             memcpy(got, want, ny * sizeof *got);

@@ -118,13 +118,13 @@ static void put_scale(unsigned char *p, float lo, float hi, int sign) {
     p[1] = (unsigned char)(h >> 8);
 }
 
-clg_status ref_random_weights(int dtype, void *dst, size_t n) {
+clg_status ref_random_weights(int dtype, void *dst, size_t n, float scale) {
     unsigned char *b = dst;
     size_t bb = llm_dtype_block_bytes(dtype), be = llm_dtype_block_elems(dtype);
     if (dtype != LLM_DTYPE_Q4_K && dtype != LLM_DTYPE_Q5_K && dtype != LLM_DTYPE_Q6_K) {
         float *f = malloc((n ? n : 1) * sizeof *f);
         if (!f) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "ref: %zu floats of random weights", n);
-        tc_fill(f, n, -1, 1);
+        tc_fill(f, n, -scale, scale);
         clg_status st = llm_quantize(dtype, f, dst, n);
         free(f);
         return st;
@@ -135,11 +135,11 @@ clg_status ref_random_weights(int dtype, void *dst, size_t n) {
         b[i] = (unsigned char)(tc_randu() & 0xff);
     for (size_t i = 0; i < n / be; i++, b += bb) {
         if (dtype == LLM_DTYPE_Q6_K) { /* |sc| <= 128, |q - 32| <= 32 */
-            put_scale(b + 208, 0.1f / 4096, 1.0f / 4096, 1);
+            put_scale(b + 208, 0.1f * scale / 4096, scale / 4096, 1);
         } else { /* sc, m <= 63; q <= 15 (q4_k) or 31 (q5_k) */
-            float top = dtype == LLM_DTYPE_Q4_K ? 1.0f / (63 * 15) : 1.0f / (63 * 31);
+            float top = scale / (dtype == LLM_DTYPE_Q4_K ? 63 * 15 : 63 * 31);
             put_scale(b, 0.1f * top, top, 1);
-            put_scale(b + 2, 0.0f, 0.5f / 63, 0);
+            put_scale(b + 2, 0.0f, 0.5f * scale / 63, 0);
         }
     }
     return CLG_OK;
