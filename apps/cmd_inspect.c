@@ -323,7 +323,7 @@ static void report_text(const char *path, const llm_gguf *f, const summary *s) {
 
     printf("\ntensors (%llu, %llu bytes, %s)\n", (unsigned long long)llm_gguf_tensor_count(f),
            (unsigned long long)s->tensor_bytes, human(s->tensor_bytes, h));
-    printf("  %-36s %-6s %-22s %12s %12s\n", "name", "type", "shape", "offset", "bytes");
+    printf("  %-36s %-7s %-22s %12s %12s\n", "name", "type", "shape", "offset", "bytes");
     for (uint64_t i = 0; i < llm_gguf_tensor_count(f); i++) {
         const llm_gguf_tensor *t = llm_gguf_tensor_at(f, i);
         char shape[96];
@@ -331,7 +331,7 @@ static void report_text(const char *path, const llm_gguf *f, const summary *s) {
         for (uint32_t d = 0; d < t->n_dims && n < (int)sizeof shape; d++)
             n += snprintf(shape + n, sizeof shape - (size_t)n, "%s%llu", d ? " x " : "",
                           (unsigned long long)t->ne[d]);
-        printf("  %-36.*s %-6s %-22s %12llu %12llu\n", (int)(t->name.len < 200 ? t->name.len : 200),
+        printf("  %-36.*s %-7s %-22s %12llu %12llu\n", (int)(t->name.len < 200 ? t->name.len : 200),
                t->name.ptr, llm_dtype_name(t->dtype), shape, (unsigned long long)t->offset,
                (unsigned long long)t->bytes);
     }

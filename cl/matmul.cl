@@ -7,24 +7,40 @@
  *   W: [rows, cols] weight, ne0 = cols contiguous; row r starts at byte
  *      r * row_bytes(cols), row_bytes = cols / BLK * block bytes:
  *        f32  4 B/elem            f16  2 B/elem
+ *        bf16 2 B/elem (the high half of an f32)
  *        q8_0 {f16 d; i8 q[32]}   34 B / 32 elems, w = d*q
  *        q4_0 {f16 d; u8 q[16]}   18 B / 32 elems, w = d*(nib-8)
  *        q4_1 {f16 d, m; u8 q[16]} 20 B / 32 elems, w = d*nib + m
- *      (element j < 16 of a 4-bit block is the low nibble of q[j], j >= 16 the
- *      high nibble of q[j-16]). For the quantized types cols MUST be a multiple
- *      of 32 (the host checks it); f32 / f16 take any cols.
+ *        q5_0 {f16 d; u8 qh[4]; u8 q[16]}    22 B / 32 elems, w = d*(q5-16)
+ *        q5_1 {f16 d, m; u8 qh[4]; u8 q[16]} 24 B / 32 elems, w = d*q5 + m
+ *      (element j < 16 of a 4- or 5-bit block is the low nibble of q[j], j >= 16 the
+ *      high nibble of q[j-16]; q5 adds bit j of the little-endian u32 qh as bit 4).
+ *      K-quants, super-blocks of 256 = 8 sub-blocks of 32 elements, each with its own
+ *      scale (and min); element l of sub-block j:
+ *        q4_k {f16 d, dmin; u8 sc[12]; u8 q[128]}          144 B / 256 elems,
+ *             w = d*s_j*q - dmin*m_j, s_j / m_j the 6-bit pairs packed in sc as
+ *             ggml's get_scale_min_k4, q = nibble (j odd: high) of q[32*(j/2) + l]
+ *        q5_k {f16 d, dmin; u8 sc[12]; u8 qh[32]; u8 q[128]} 176 B / 256 elems,
+ *             as q4_k plus bit j of qh[l] as bit 4 of q
+ *        q6_k {u8 ql[128]; u8 qh[64]; i8 sc[16]; f16 d}    210 B / 256 elems,
+ *             w = d*sc[8n + 2k + l/16]*(q-32), n = j/4, k = j%4, q = nibble (k >= 2:
+ *             high) of ql[64n + 32(k%2) + l] | ((qh[32n + l] >> 2k) & 3) << 4.
+ *      For the 32-element types cols MUST be a multiple of 32, for the K-quants of 256
+ *      (the host checks it); f32 / f16 / bf16 take any cols.
  *   x: [T, x_stride] floats, the first cols of each token row are used.
  *   y: [T, y_stride] floats, the first rows of each token row are written:
  *      y[t, r] = (accumulate ? y[t, r] : 0) + sum_k W[r, k] * x[t, k]
  *      (accumulate = 1 fuses the residual add: y holds the residual).
  *   ffn_swiglu: Wg, Wu: [rows, cols]; h: [T, h_stride]:
- *      h[t, r] = silu(Wg[r].x_t) * (Wu[r].x_t), silu(g) = g / (1 + exp(-g)).
+ *      h[t, r] = act(Wg[r].x_t) * (Wu[r].x_t), act = silu(g) = g / (1 + exp(-g)), or
+ *      with the build option -DFFN_GELU (Gemma's GeGLU) ggml's gelu_tanh(g) =
+ *      0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))).
  *   embed: W: [n_vocab, cols]; tokens: [T] int ids, each in [0, n_vocab) (the host
  *      validates them: the kernel does not know n_vocab); y: [T, cols]:
  *      y[t, :] = W[tokens[t], :].
  * Sums are accumulated in float.
  *
- * Kernels, for TY in f32, f16, q8_0, q4_0, q4_1:
+ * Kernels, for TY in f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k:
  *   matmul_TY(W, x, y, rows, cols, T, x_stride, y_stride, accumulate)
  *   matmul_TY_wg(same arguments)
  *   ffn_swiglu_TY(Wg, Wu, x, h, rows, cols, T, x_stride, h_stride)
@@ -49,8 +65,11 @@
  * Tunables: MM_TT tokens per work-item / group (default 4; 1 is best for a
  * single token, where larger tiles idle), MM_WG work-group size of the _wg
  * variants (default 64, a power of two; a kernel's own limit can be lower than
- * the device's: llvmpipe takes 32). "Blocks" of f32 / f16 are 16 elements, with
- * the cols % 16 tail handled separately.
+ * the device's: llvmpipe takes 32). "Blocks" of f32 / f16 / bf16 are 16 elements, with
+ * the cols % 16 tail handled separately; of the K-quants, 32-element sub-blocks (the
+ * _wg variant shares a row out by sub-block).
+ * Per-type builds: with -DCLG_ONE_TY -DCLG_TY_<TY> (e.g. -DCLG_TY_q4_k) the program holds
+ * only that type's kernels (each type's definitions sit in an #if on these).
  * Declared for the planner (clg_program_variants; first values are the untuned defaults):
  * @variant row kernels=matmul_TY,ffn_swiglu_TY local=16,1,4,64 device=cpu
  * @variant wg kernels=matmul_TY_wg,ffn_swiglu_TY_wg sweep=MM_WG:64,16 local=MM_WG device=gpu
@@ -67,8 +86,9 @@
 #define MM_WG 64
 #endif
 
-/* Forced so that the per-token accumulator arrays become registers. */
-#define INLINE static inline __attribute__((always_inline))
+/* Forced so that the per-token accumulator arrays become registers; unused: a one-type
+ * build (CLG_ONE_TY) leaves some shared helpers unused. */
+#define INLINE static inline __attribute__((always_inline, unused))
 
 #if MM_TT < 1
 #error "MM_TT must be at least 1"
@@ -108,6 +128,7 @@ INLINE float hsum8(float8 v) {
     return c.x + c.y;
 }
 
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_f32)
 #define BLK_f32 16
 #define RB_f32(cols) ((size_t)(cols) * 4)
 INLINE void blk_f32(__global const uchar *row, int b, __global const float *x, int xs, int nt,
@@ -123,7 +144,9 @@ INLINE void blk_f32(__global const uchar *row, int b, __global const float *x, i
 static inline float elem_f32(__global const uchar *row, int k) {
     return ((__global const float *)row)[k];
 }
+#endif
 
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_f16)
 #define BLK_f16 16
 #define RB_f16(cols) ((size_t)(cols) * 2)
 INLINE void blk_f16(__global const uchar *row, int b, __global const float *x, int xs, int nt,
@@ -139,7 +162,9 @@ INLINE void blk_f16(__global const uchar *row, int b, __global const float *x, i
 static inline float elem_f16(__global const uchar *row, int k) {
     return vload_half(k, (__global const half *)row);
 }
+#endif
 
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q8_0)
 #define BLK_q8_0 32
 #define RB_q8_0(cols) ((size_t)((cols) / 32) * 34)
 INLINE void blk_q8_0(__global const uchar *row, int b, __global const float *x, int xs, int nt,
@@ -162,6 +187,7 @@ static inline float elem_q8_0(__global const uchar *row, int k) {
     float d = vload_half(0, (__global const half *)p);
     return d * (float)((__global const char *)p)[2 + (k & 31)];
 }
+#endif
 
 /* The 16 bytes of a 4-bit block: element j < 16 is the low nibble of byte j,
  * j >= 16 the high nibble of byte j - 16; as floats in four float8. */
@@ -169,6 +195,7 @@ static inline float elem_q8_0(__global const uchar *row, int k) {
     float8 l0 = convert_float8(q.lo & (uchar8)(15)), l1 = convert_float8(q.hi & (uchar8)(15)); \
     float8 h0 = convert_float8(q.lo >> (uchar8)(4)), h1 = convert_float8(q.hi >> (uchar8)(4))
 
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_0)
 #define BLK_q4_0 32
 #define RB_q4_0(cols) ((size_t)((cols) / 32) * 18)
 INLINE void blk_q4_0(__global const uchar *row, int b, __global const float *x, int xs, int nt,
@@ -191,7 +218,9 @@ static inline float elem_q4_0(__global const uchar *row, int k) {
     uchar q = p[2 + (j & 15)];
     return vload_half(0, (__global const half *)p) * (float)((j < 16 ? q & 15 : q >> 4) - 8);
 }
+#endif
 
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_1)
 #define BLK_q4_1 32
 #define RB_q4_1(cols) ((size_t)((cols) / 32) * 20)
 INLINE void blk_q4_1(__global const uchar *row, int b, __global const float *x, int xs, int nt,
@@ -214,6 +243,228 @@ static inline float elem_q4_1(__global const uchar *row, int k) {
     return vload_half(0, (__global const half *)p) * (float)(j < 16 ? q & 15 : q >> 4) +
            vload_half(1, (__global const half *)p);
 }
+#endif
+
+/* ---- 5-bit blocks and K-quant sub-blocks (helpers) ----------------------------
+ * FIFTH8(qh, s): bits s .. s + 7 of qh, each as 0.0f or 16.0f (the fifth bit of elements
+ * s .. s + 7 of a q5_0 / q5_1 block). */
+INLINE float8 fifth8(uint qh, int s) {
+    return convert_float8(((uint8)(qh >> s) >> (uint8)(0, 1, 2, 3, 4, 5, 6, 7)) & (uint8)(1)) *
+           16.0f;
+}
+INLINE uint ld_u32(__global const uchar *p) {
+    return (uint)p[0] | (uint)p[1] << 8 | (uint)p[2] << 16 | (uint)p[3] << 24;
+}
+/* Sub-block j (0..7) of a Q4_K / Q5_K super-block: its 6-bit scale and min from the 12
+ * scale bytes s, as ggml's get_scale_min_k4. */
+INLINE void scale_min_k4(int j, __global const uchar *s, float *sc, float *m) {
+    if (j < 4) {
+        *sc = (float)(s[j] & 63);
+        *m = (float)(s[j + 4] & 63);
+    } else {
+        *sc = (float)((s[j + 4] & 15) | ((s[j - 4] >> 6) << 4));
+        *m = (float)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+    }
+}
+/* The 32 4-bit values of sub-block j of a Q4_K / Q5_K super-block's qs (pairs of sub-blocks
+ * share 32 bytes: the even one the low nibbles, the odd one the high), as four float8. */
+#define KNIB8(qs, j, w0, w1, w2, w3)                                                        \
+    uchar16 ka_ = vload16(0, (qs) + 32 * ((j) >> 1)), kb_ = vload16(1, (qs) + 32 * ((j) >> 1)); \
+    uchar sh_ = (uchar)(((j)&1) * 4);                                                      \
+    float8 w0 = convert_float8((ka_.lo >> sh_) & (uchar8)(15));                            \
+    float8 w1 = convert_float8((ka_.hi >> sh_) & (uchar8)(15));                            \
+    float8 w2 = convert_float8((kb_.lo >> sh_) & (uchar8)(15));                            \
+    float8 w3 = convert_float8((kb_.hi >> sh_) & (uchar8)(15))
+
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_0)
+#define BLK_q5_0 32
+#define RB_q5_0(cols) ((size_t)((cols) / 32) * 22)
+INLINE void blk_q5_0(__global const uchar *row, int b, __global const float *x, int xs, int nt,
+                     float8 *acc) {
+    __global const uchar *p = row + (size_t)b * 22;
+    float d = half_bits(p);
+    uint qh = ld_u32(p + 2);
+    uchar16 q = vload16(0, p + 6);
+    NIBBLES8(q, l0, l1, h0, h1);
+    l0 += fifth8(qh, 0);
+    l1 += fifth8(qh, 8);
+    h0 += fifth8(qh, 16);
+    h1 += fifth8(qh, 24);
+    x += b * 32;
+    for (int t = 0; t < MM_TT; t++) {
+        __global const float *xt = x + t * xs;
+        float8 x0 = vload8(0, xt), x1 = vload8(1, xt), x2 = vload8(2, xt), x3 = vload8(3, xt);
+        if (t < nt)
+            acc[t] += d * (l0 * x0 + l1 * x1 + h0 * x2 + h1 * x3 - 16.0f * (x0 + x1 + x2 + x3));
+    }
+}
+static inline float elem_q5_0(__global const uchar *row, int k) {
+    __global const uchar *p = row + (size_t)(k >> 5) * 22;
+    int j = k & 31;
+    uchar q = p[6 + (j & 15)];
+    int v = (j < 16 ? q & 15 : q >> 4) | (int)((ld_u32(p + 2) >> j) & 1u) << 4;
+    return vload_half(0, (__global const half *)p) * (float)(v - 16);
+}
+#endif
+
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_1)
+#define BLK_q5_1 32
+#define RB_q5_1(cols) ((size_t)((cols) / 32) * 24)
+INLINE void blk_q5_1(__global const uchar *row, int b, __global const float *x, int xs, int nt,
+                     float8 *acc) {
+    __global const uchar *p = row + (size_t)b * 24;
+    float d = half_bits(p), m = half_bits(p + 2);
+    uint qh = ld_u32(p + 4);
+    uchar16 q = vload16(0, p + 8);
+    NIBBLES8(q, l0, l1, h0, h1);
+    l0 += fifth8(qh, 0);
+    l1 += fifth8(qh, 8);
+    h0 += fifth8(qh, 16);
+    h1 += fifth8(qh, 24);
+    x += b * 32;
+    for (int t = 0; t < MM_TT; t++) {
+        __global const float *xt = x + t * xs;
+        float8 x0 = vload8(0, xt), x1 = vload8(1, xt), x2 = vload8(2, xt), x3 = vload8(3, xt);
+        if (t < nt) acc[t] += d * (l0 * x0 + l1 * x1 + h0 * x2 + h1 * x3) + m * (x0 + x1 + x2 + x3);
+    }
+}
+static inline float elem_q5_1(__global const uchar *row, int k) {
+    __global const uchar *p = row + (size_t)(k >> 5) * 24;
+    int j = k & 31;
+    uchar q = p[8 + (j & 15)];
+    int v = (j < 16 ? q & 15 : q >> 4) | (int)((ld_u32(p + 4) >> j) & 1u) << 4;
+    return vload_half(0, (__global const half *)p) * (float)v +
+           vload_half(1, (__global const half *)p);
+}
+#endif
+
+/* The K-quants' "block" b is a 32-element sub-block: sub-block b & 7 of super-block b >> 3,
+ * so that the _wg variant shares a row's work out as finely as for the legacy types. */
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_k)
+#define BLK_q4_k 32
+#define RB_q4_k(cols) ((size_t)((cols) / 256) * 144)
+INLINE void blk_q4_k(__global const uchar *row, int b, __global const float *x, int xs, int nt,
+                     float8 *acc) {
+    __global const uchar *p = row + (size_t)(b >> 3) * 144;
+    int j = b & 7;
+    float sc, mn;
+    scale_min_k4(j, p + 4, &sc, &mn);
+    float d = half_bits(p) * sc, m = half_bits(p + 2) * mn;
+    KNIB8(p + 16, j, w0, w1, w2, w3);
+    x += b * 32;
+    for (int t = 0; t < MM_TT; t++) {
+        __global const float *xt = x + t * xs;
+        float8 x0 = vload8(0, xt), x1 = vload8(1, xt), x2 = vload8(2, xt), x3 = vload8(3, xt);
+        if (t < nt) acc[t] += d * (w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3) - m * (x0 + x1 + x2 + x3);
+    }
+}
+static inline float elem_q4_k(__global const uchar *row, int k) {
+    __global const uchar *p = row + (size_t)(k >> 8) * 144;
+    int j = (k >> 5) & 7, l = k & 31;
+    float sc, mn;
+    scale_min_k4(j, p + 4, &sc, &mn);
+    float d = vload_half(0, (__global const half *)p) * sc;
+    float m = vload_half(1, (__global const half *)p) * mn;
+    return d * (float)((p[16 + 32 * (j >> 1) + l] >> (4 * (j & 1))) & 15) - m;
+}
+#endif
+
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_k)
+#define BLK_q5_k 32
+#define RB_q5_k(cols) ((size_t)((cols) / 256) * 176)
+INLINE void blk_q5_k(__global const uchar *row, int b, __global const float *x, int xs, int nt,
+                     float8 *acc) {
+    __global const uchar *p = row + (size_t)(b >> 3) * 176;
+    int j = b & 7;
+    float sc, mn;
+    scale_min_k4(j, p + 4, &sc, &mn);
+    float d = half_bits(p) * sc, m = half_bits(p + 2) * mn;
+    KNIB8(p + 48, j, w0, w1, w2, w3);
+    /* the fifth bit of element l is bit j of qh[l] */
+    uchar16 ha = vload16(0, p + 16), hb = vload16(1, p + 16);
+    uchar hs = (uchar)j;
+    w0 += convert_float8((ha.lo >> hs) & (uchar8)(1)) * 16.0f;
+    w1 += convert_float8((ha.hi >> hs) & (uchar8)(1)) * 16.0f;
+    w2 += convert_float8((hb.lo >> hs) & (uchar8)(1)) * 16.0f;
+    w3 += convert_float8((hb.hi >> hs) & (uchar8)(1)) * 16.0f;
+    x += b * 32;
+    for (int t = 0; t < MM_TT; t++) {
+        __global const float *xt = x + t * xs;
+        float8 x0 = vload8(0, xt), x1 = vload8(1, xt), x2 = vload8(2, xt), x3 = vload8(3, xt);
+        if (t < nt) acc[t] += d * (w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3) - m * (x0 + x1 + x2 + x3);
+    }
+}
+static inline float elem_q5_k(__global const uchar *row, int k) {
+    __global const uchar *p = row + (size_t)(k >> 8) * 176;
+    int j = (k >> 5) & 7, l = k & 31;
+    float sc, mn;
+    scale_min_k4(j, p + 4, &sc, &mn);
+    float d = vload_half(0, (__global const half *)p) * sc;
+    float m = vload_half(1, (__global const half *)p) * mn;
+    int v = ((p[48 + 32 * (j >> 1) + l] >> (4 * (j & 1))) & 15) | ((p[16 + l] >> j) & 1) << 4;
+    return d * (float)v - m;
+}
+#endif
+
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q6_k)
+#define BLK_q6_k 32
+#define RB_q6_k(cols) ((size_t)((cols) / 256) * 210)
+/* Sub-block j of a Q6_K super-block: half n = j >> 2 (ql + 64 n, qh + 32 n, scales + 8 n),
+ * quarter k = j & 3: low bits from ql[32 (k & 1) + l] (low nibble for k < 2, high for
+ * k >= 2), high bits (qh[l] >> 2k) & 3, scale scales[8 n + 2 k + l / 16]; w = d sc (q - 32). */
+INLINE void blk_q6_k(__global const uchar *row, int b, __global const float *x, int xs, int nt,
+                     float8 *acc) {
+    __global const uchar *p = row + (size_t)(b >> 3) * 210;
+    int j = b & 7, n = j >> 2, k = j & 3;
+    __global const uchar *ql = p + 64 * n + 32 * (k & 1), *qh = p + 128 + 32 * n;
+    __global const char *sc = (__global const char *)(p + 192) + 8 * n + 2 * k;
+    float d = half_bits(p + 208);
+    float d0 = d * (float)sc[0], d1 = d * (float)sc[1];
+    uchar16 la = vload16(0, ql), lb = vload16(1, ql), ha = vload16(0, qh), hb = vload16(1, qh);
+    uchar ls = (uchar)((k >> 1) * 4), hs = (uchar)(2 * k);
+#define Q6_8(l, h) \
+    (convert_float8(((l >> ls) & (uchar8)(15)) | (((h >> hs) & (uchar8)(3)) << (uchar8)(4))) - 32.0f)
+    float8 w0 = Q6_8(la.lo, ha.lo), w1 = Q6_8(la.hi, ha.hi), w2 = Q6_8(lb.lo, hb.lo),
+           w3 = Q6_8(lb.hi, hb.hi);
+#undef Q6_8
+    x += b * 32;
+    for (int t = 0; t < MM_TT; t++) {
+        __global const float *xt = x + t * xs;
+        float8 x0 = vload8(0, xt), x1 = vload8(1, xt), x2 = vload8(2, xt), x3 = vload8(3, xt);
+        if (t < nt) acc[t] += d0 * (w0 * x0 + w1 * x1) + d1 * (w2 * x2 + w3 * x3);
+    }
+}
+static inline float elem_q6_k(__global const uchar *row, int k) {
+    __global const uchar *p = row + (size_t)(k >> 8) * 210;
+    int j = (k >> 5) & 7, n = j >> 2, q = j & 3, l = k & 31;
+    int lo = (p[64 * n + 32 * (q & 1) + l] >> (4 * (q >> 1))) & 15;
+    int hi = (p[128 + 32 * n + l] >> (2 * q)) & 3;
+    float d = vload_half(0, (__global const half *)(p + 208));
+    float s = (float)((__global const char *)p)[192 + 8 * n + 2 * q + (l >> 4)];
+    return d * s * (float)((lo | hi << 4) - 32);
+}
+#endif
+
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_bf16)
+#define BLK_bf16 16
+#define RB_bf16(cols) ((size_t)(cols) * 2)
+INLINE float8 bf16x8(__global const ushort *p) {
+    return as_float8(convert_uint8(vload8(0, p)) << 16);
+}
+INLINE void blk_bf16(__global const uchar *row, int b, __global const float *x, int xs, int nt,
+                     float8 *acc) {
+    __global const ushort *w = (__global const ushort *)row + b * 16;
+    float8 w0 = bf16x8(w), w1 = bf16x8(w + 8);
+    x += b * 16;
+    for (int t = 0; t < MM_TT; t++) {
+        __global const float *xt = x + t * xs;
+        if (t < nt) acc[t] += w0 * vload8(0, xt) + w1 * vload8(1, xt);
+    }
+}
+static inline float elem_bf16(__global const uchar *row, int k) {
+    return as_float((uint)((__global const ushort *)row)[k] << 16);
+}
+#endif
 
 /* ---- row dot products shared by the kernels ------------------------------
  * acc[t] += W[r] . x_t over blocks first, first + step, ... and tail elements
@@ -244,7 +495,18 @@ static inline void tree_sum(__local float *red, int lid, int n) {
     }
 }
 
-static inline float silu(float g) { return g / (1.0f + exp(-g)); }
+/* The gate's activation: silu(g) = g / (1 + exp(-g)), or with FFN_GELU (GeGLU) ggml's
+ * gelu_tanh(g) = 0.5 g (1 + tanh(sqrt(2 / pi) g (1 + 0.044715 g^2))). */
+#ifndef FFN_GELU
+#define FFN_GELU 0
+#endif
+#if FFN_GELU
+static inline float ffn_act(float g) {
+    return 0.5f * g * (1.0f + tanh(0.79788456080286535588f * g * (1.0f + 0.044715f * g * g)));
+}
+#else
+static inline float ffn_act(float g) { return g / (1.0f + exp(-g)); }
+#endif
 
 #define DEFINE_KERNELS(TY)                                                                 \
     DEFINE_ROWDOT(TY)                                                                      \
@@ -295,7 +557,7 @@ static inline float silu(float g) { return g / (1.0f + exp(-g)); }
         rowdot_##TY(Wg + (size_t)r * RB_##TY(cols), cols, xt, x_stride, nt, 0, 1, g);      \
         rowdot_##TY(Wu + (size_t)r * RB_##TY(cols), cols, xt, x_stride, nt, 0, 1, u);      \
         for (int t = 0; t < MM_TT; t++)                                                    \
-            if (t < nt) h[(t0 + t) * h_stride + r] = silu(g[t]) * u[t];                    \
+            if (t < nt) h[(t0 + t) * h_stride + r] = ffn_act(g[t]) * u[t];                    \
     }                                                                                      \
     __kernel __attribute__((reqd_work_group_size(MM_WG, 1, 1))) void ffn_swiglu_##TY##_wg( \
         __global const uchar *Wg, __global const uchar *Wu, __global const float *x,       \
@@ -322,7 +584,7 @@ static inline float silu(float g) { return g / (1.0f + exp(-g)); }
             for (int t = 0; t < MM_TT; t++)                                                \
                 if (t < nt)                                                                \
                     h[(t0 + t) * h_stride + r] =                                           \
-                        silu(red[t * MM_WG]) * red[(MM_TT + t) * MM_WG];                   \
+                        ffn_act(red[t * MM_WG]) * red[(MM_TT + t) * MM_WG];                   \
     }
 
 #define DEFINE_DEQUANT(TY)                                                                 \
@@ -345,8 +607,36 @@ static inline float silu(float g) { return g / (1.0f + exp(-g)); }
     }
 
 #define DEFINE_TYPE(TY) DEFINE_KERNELS(TY) DEFINE_DEQUANT(TY) DEFINE_EMBED(TY)
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_f32)
 DEFINE_TYPE(f32)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_f16)
 DEFINE_TYPE(f16)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q8_0)
 DEFINE_TYPE(q8_0)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_0)
 DEFINE_TYPE(q4_0)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_1)
 DEFINE_TYPE(q4_1)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_0)
+DEFINE_TYPE(q5_0)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_1)
+DEFINE_TYPE(q5_1)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_k)
+DEFINE_TYPE(q4_k)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_k)
+DEFINE_TYPE(q5_k)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q6_k)
+DEFINE_TYPE(q6_k)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_bf16)
+DEFINE_TYPE(bf16)
+#endif

@@ -87,8 +87,9 @@
 #define MQ_SCRATCH_BYTES(cols) \
     ((size_t)MM_TT * (size_t)(cols) * 2 + (size_t)MM_TT * (size_t)((cols) / 32) * 8)
 
-/* Forced so that the per-token accumulator arrays become registers. */
-#define INLINE static inline __attribute__((always_inline))
+/* Forced so that the per-token accumulator arrays become registers; unused: a one-type
+ * build (CLG_ONE_TY) leaves some shared helpers unused. */
+#define INLINE static inline __attribute__((always_inline, unused))
 
 INLINE float hsum8(float8 v) {
     float4 a = v.lo + v.hi;
@@ -210,6 +211,7 @@ INLINE int8 dot16(short16 a, short16 b) {
 #define SCALE(t, d) xd[t] * (d)
 #endif
 
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q8_0)
 #define RB_q8_0(cols) ((size_t)((cols) / 32) * 34)
 INLINE void blk_q8_0(__global const uchar *row, int b, __local const short16 *xq,
                      __local const float *xd, __local const float *xs, int zero,
@@ -224,7 +226,9 @@ INLINE void blk_q8_0(__global const uchar *row, int b, __local const short16 *xq
 #pragma unroll
     for (int t = 0; t < MM_TT; t++) acc[t] += convert_float8(BLOCK_DOT(t)) * SCALE(t, d);
 }
+#endif
 
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_0)
 #define RB_q4_0(cols) ((size_t)((cols) / 32) * 18)
 INLINE void blk_q4_0(__global const uchar *row, int b, __local const short16 *xq,
                      __local const float *xd, __local const float *xs, int zero,
@@ -240,7 +244,9 @@ INLINE void blk_q4_0(__global const uchar *row, int b, __local const short16 *xq
 #pragma unroll
     for (int t = 0; t < MM_TT; t++) acc[t] += convert_float8(BLOCK_DOT(t)) * SCALE(t, d);
 }
+#endif
 
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_1)
 #define RB_q4_1(cols) ((size_t)((cols) / 32) * 20)
 INLINE void blk_q4_1(__global const uchar *row, int b, __local const short16 *xq,
                      __local const float *xd, __local const float *xs, int zero,
@@ -261,6 +267,161 @@ INLINE void blk_q4_1(__global const uchar *row, int b, __local const short16 *xq
         macc[t] += m * xs[t];
     }
 }
+#endif
+
+/* The 16 fifth bits (0 or 16) of elements s .. s + 15 of a q5_0 / q5_1 block: bits s .. s + 15
+ * of its little-endian u32 qh. */
+INLINE short16 fifth16(uint qh, int s) {
+    return convert_short16(((uint16)(qh >> s) >>
+                            (uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) &
+                           (uint16)(1))
+           << (short16)(4);
+}
+INLINE uint ld_u32(__global const uchar *p) {
+    return (uint)p[0] | (uint)p[1] << 8 | (uint)p[2] << 16 | (uint)p[3] << 24;
+}
+
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_0)
+#define RB_q5_0(cols) ((size_t)((cols) / 32) * 22)
+INLINE void blk_q5_0(__global const uchar *row, int b, __local const short16 *xq,
+                     __local const float *xd, __local const float *xs, int zero,
+                     float8 *acc, float *macc) {
+    __global const uchar *p = row + (size_t)b * 22;
+    float d = half_bits(p);
+    uint qh = ld_u32(p + 2);
+    uchar16 q = vload16(0, p + 6);
+    short16 w0 = (convert_short16(q & (uchar16)(15)) | fifth16(qh, 0)) - (short16)(16);
+    short16 w1 = (convert_short16(q >> (uchar16)(4)) | fifth16(qh, 16)) - (short16)(16);
+    xq += b * MM_TT * 2;
+    xd += b * MM_TT;
+    xs += b * MM_TT;
+#pragma unroll
+    for (int t = 0; t < MM_TT; t++) acc[t] += convert_float8(BLOCK_DOT(t)) * SCALE(t, d);
+}
+#endif
+
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_1)
+#define RB_q5_1(cols) ((size_t)((cols) / 32) * 24)
+INLINE void blk_q5_1(__global const uchar *row, int b, __local const short16 *xq,
+                     __local const float *xd, __local const float *xs, int zero,
+                     float8 *acc, float *macc) {
+    __global const uchar *p = row + (size_t)b * 24;
+    /* d*q + m = d*(q - 16) + (m + 16d), as q4_1 */
+    float d = half_bits(p), m = half_bits(p + 2) + 16.0f * d;
+    uint qh = ld_u32(p + 4);
+    uchar16 q = vload16(0, p + 8);
+    short16 w0 = (convert_short16(q & (uchar16)(15)) | fifth16(qh, 0)) - (short16)(16);
+    short16 w1 = (convert_short16(q >> (uchar16)(4)) | fifth16(qh, 16)) - (short16)(16);
+    xq += b * MM_TT * 2;
+    xd += b * MM_TT;
+    xs += b * MM_TT;
+#pragma unroll
+    for (int t = 0; t < MM_TT; t++) {
+        acc[t] += convert_float8(BLOCK_DOT(t)) * SCALE(t, d);
+        macc[t] += m * xs[t];
+    }
+}
+#endif
+
+/* K-quants: the "block" b is the 32-element sub-block b & 7 of super-block b >> 3, which
+ * lines up with the activation's block b. Its own scale times d_x scales the integer dot;
+ * the min term (and the offset that makes the weights signed, as for q4_1) goes on s. */
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_k) || defined(CLG_TY_q5_k)
+/* Sub-block j's 6-bit scale and min from the 12 scale bytes s (ggml's get_scale_min_k4). */
+INLINE void scale_min_k4(int j, __global const uchar *s, float *sc, float *m) {
+    if (j < 4) {
+        *sc = (float)(s[j] & 63);
+        *m = (float)(s[j + 4] & 63);
+    } else {
+        *sc = (float)((s[j + 4] & 15) | ((s[j - 4] >> 6) << 4));
+        *m = (float)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+    }
+}
+
+/* Q4_K (qh NULL) and Q5_K: w = d sc q - dmin m with q of 4 (5) bits; written as
+ * d sc (q - off) + (off d sc - dmin m), off = 8 (16). */
+INLINE void blk_q45_k(__global const uchar *p, __global const uchar *qs,
+                      __global const uchar *qh, int j, __local const short16 *xq,
+                      __local const float *xd, __local const float *xs, int zero,
+                      float8 *acc, float *macc) {
+    float sc, mn;
+    scale_min_k4(j, p + 4, &sc, &mn);
+    float d = half_bits(p) * sc;
+    uchar sh = (uchar)((j & 1) * 4);
+    uchar16 qa = vload16(0, qs + 32 * (j >> 1)), qb = vload16(1, qs + 32 * (j >> 1));
+    short16 w0 = convert_short16((qa >> sh) & (uchar16)(15));
+    short16 w1 = convert_short16((qb >> sh) & (uchar16)(15));
+    float off = 8.0f;
+    if (qh) {
+        uchar hs = (uchar)j;
+        w0 |= convert_short16((vload16(0, qh) >> hs) & (uchar16)(1)) << (short16)(4);
+        w1 |= convert_short16((vload16(1, qh) >> hs) & (uchar16)(1)) << (short16)(4);
+        off = 16.0f;
+    }
+    w0 -= (short16)((short)off);
+    w1 -= (short16)((short)off);
+    float m = off * d - half_bits(p + 2) * mn;
+#pragma unroll
+    for (int t = 0; t < MM_TT; t++) {
+        acc[t] += convert_float8(BLOCK_DOT(t)) * SCALE(t, d);
+        macc[t] += m * xs[t];
+    }
+}
+#endif
+
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_k)
+#define RB_q4_k(cols) ((size_t)((cols) / 256) * 144)
+INLINE void blk_q4_k(__global const uchar *row, int b, __local const short16 *xq,
+                     __local const float *xd, __local const float *xs, int zero,
+                     float8 *acc, float *macc) {
+    __global const uchar *p = row + (size_t)(b >> 3) * 144;
+    blk_q45_k(p, p + 16, (__global const uchar *)0, b & 7, xq + b * MM_TT * 2, xd + b * MM_TT,
+              xs + b * MM_TT, zero, acc, macc);
+}
+#endif
+
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_k)
+#define RB_q5_k(cols) ((size_t)((cols) / 256) * 176)
+INLINE void blk_q5_k(__global const uchar *row, int b, __local const short16 *xq,
+                     __local const float *xd, __local const float *xs, int zero,
+                     float8 *acc, float *macc) {
+    __global const uchar *p = row + (size_t)(b >> 3) * 176;
+    blk_q45_k(p, p + 48, p + 16, b & 7, xq + b * MM_TT * 2, xd + b * MM_TT, xs + b * MM_TT,
+              zero, acc, macc);
+}
+#endif
+
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q6_k)
+#define RB_q6_k(cols) ((size_t)((cols) / 256) * 210)
+/* Sub-block j = 4n + k: low bits from ql[64n + 32(k & 1) + l] (nibble k >> 1), high bits
+ * (qh[32n + l] >> 2k) & 3, w = d sc (q - 32) with scales sc[8n + 2k] for l < 16 and
+ * sc[8n + 2k + 1] for l >= 16: each half's integer dot times its 8-bit scale, summed as
+ * integers (|sum| < 2^21), then one float scale d * d_x. */
+INLINE void blk_q6_k(__global const uchar *row, int b, __local const short16 *xq,
+                     __local const float *xd, __local const float *xs, int zero,
+                     float8 *acc, float *macc) {
+    __global const uchar *p = row + (size_t)(b >> 3) * 210;
+    int j = b & 7, n = j >> 2, k = j & 3;
+    __global const uchar *ql = p + 64 * n + 32 * (k & 1), *qh = p + 128 + 32 * n;
+    __global const char *sc = (__global const char *)(p + 192) + 8 * n + 2 * k;
+    float d = half_bits(p + 208);
+    int s0 = sc[0], s1 = sc[1];
+    uchar ls = (uchar)((k >> 1) * 4), hs = (uchar)(2 * k);
+    short16 w0 = convert_short16(((vload16(0, ql) >> ls) & (uchar16)(15)) |
+                                 (((vload16(0, qh) >> hs) & (uchar16)(3)) << (uchar16)(4))) -
+                 (short16)(32);
+    short16 w1 = convert_short16(((vload16(1, ql) >> ls) & (uchar16)(15)) |
+                                 (((vload16(1, qh) >> hs) & (uchar16)(3)) << (uchar16)(4))) -
+                 (short16)(32);
+    xq += b * MM_TT * 2;
+    xd += b * MM_TT;
+#pragma unroll
+    for (int t = 0; t < MM_TT; t++) {
+        int8 v = dot16(w0, xq[2 * t]) * s0 + (dot16(w1, xq[2 * t + 1]) ^ zero) * s1;
+        acc[t] += convert_float8(v) * SCALE(t, d);
+    }
+}
+#endif
 
 /* out[t] = W[r] . xq_t for the tile's tokens. */
 #define DEFINE_ROWDOT(TY)                                                                  \
@@ -277,7 +438,17 @@ INLINE void blk_q4_1(__global const uchar *row, int b, __local const short16 *xq
         for (int t = 0; t < MM_TT; t++) out[t] = hsum8(acc[t]) + macc[t];                  \
     }
 
-static inline float silu(float g) { return g / (1.0f + exp(-g)); }
+/* The gate's activation: silu, or with FFN_GELU ggml's gelu_tanh (as cl/matmul.cl). */
+#ifndef FFN_GELU
+#define FFN_GELU 0
+#endif
+#if FFN_GELU
+static inline float ffn_act(float g) {
+    return 0.5f * g * (1.0f + tanh(0.79788456080286535588f * g * (1.0f + 0.044715f * g * g)));
+}
+#else
+static inline float ffn_act(float g) { return g / (1.0f + exp(-g)); }
+#endif
 
 /* The kernels of one type, without (SUF empty) or with (SUF _norm) the fused norm.
  * zero = T >> 31: 0 for every valid T, unknown to the compiler. */
@@ -318,7 +489,7 @@ static inline float silu(float g) { return g / (1.0f + exp(-g)); }
             rowdot_##TY(Wg + (size_t)r * RB_##TY(cols), nb, scratch, xd, xs, T >> 31, g);  \
             rowdot_##TY(Wu + (size_t)r * RB_##TY(cols), nb, scratch, xd, xs, T >> 31, u);  \
             for (int t = 0; t < MM_TT; t++)                                                \
-                if (t < nt) h[(t0 + t) * h_stride + r] = silu(g[t]) * u[t];                \
+                if (t < nt) h[(t0 + t) * h_stride + r] = ffn_act(g[t]) * u[t];                \
         }                                                                                  \
     }
 
@@ -329,6 +500,27 @@ static inline float silu(float g) { return g / (1.0f + exp(-g)); }
     DEFINE_KERNELS(TY, , NO_NORM_ARGS, (__global const float *)0, 0.0f)                   \
     DEFINE_KERNELS(TY, _norm, NORM_ARGS, gw, eps)
 
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q8_0)
 DEFINE_TYPE(q8_0)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_0)
 DEFINE_TYPE(q4_0)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_1)
 DEFINE_TYPE(q4_1)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_0)
+DEFINE_TYPE(q5_0)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_1)
+DEFINE_TYPE(q5_1)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_k)
+DEFINE_TYPE(q4_k)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_k)
+DEFINE_TYPE(q5_k)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q6_k)
+DEFINE_TYPE(q6_k)
+#endif

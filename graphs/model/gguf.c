@@ -85,16 +85,28 @@ size_t llm_gguf_type_size(llm_gguf_type t) {
     }
 }
 
-/* ggml type names, for messages about types this engine does not load. */
-static const char *ggml_type_name(uint32_t t) {
-    static const char *const names[] = {
-        "f32",   "f16",        "q4_0",       "q4_1",       "q4_2",     "q4_3",     "q5_0",
-        "q5_1",  "q8_0",       "q8_1",       "q2_k",       "q3_k",     "q4_k",     "q5_k",
-        "q6_k",  "q8_k",       "iq2_xxs",    "iq2_xs",     "iq3_xxs",  "iq1_s",    "iq4_nl",
-        "iq3_s", "iq2_s",      "iq4_xs",     "i8",         "i16",      "i32",      "i64",
-        "f64",   "iq1_m",      "bf16",       "q4_0_4_4",   "q4_0_4_8", "q4_0_8_8", "tq1_0",
-        "tq2_0", "iq4_nl_4_4", "iq4_nl_4_8", "iq4_nl_8_8", "mxfp4",    "nvfp4",    "q1_0"};
-    return t < sizeof names / sizeof names[0] ? names[t] : NULL;
+/* Names of the ids ggml retired (no block size any more), for the message that refuses them. */
+static const char *retired_type_name(uint32_t t) {
+    switch (t) {
+    case 4:
+        return "q4_2";
+    case 5:
+        return "q4_3";
+    case 31:
+        return "q4_0_4_4";
+    case 32:
+        return "q4_0_4_8";
+    case 33:
+        return "q4_0_8_8";
+    case 36:
+        return "iq4_nl_4_4";
+    case 37:
+        return "iq4_nl_4_8";
+    case 38:
+        return "iq4_nl_8_8";
+    default:
+        return NULL;
+    }
 }
 
 static uint16_t ld16(const uint8_t *p) {
@@ -451,12 +463,14 @@ static clg_status parse_tensor_info(cursor *c, llm_gguf *f, uint64_t i, uint64_t
         snprintf(w, sizeof w, "%s type", ctx);
         return truncated(c, 4, w);
     }
+    /* every type of ggml's table is read (its sizes checked); whether the engine can compute
+     * with it is the model loader's question */
     if (!llm_dtype_name((int)type)) {
-        const char *gn = ggml_type_name(type);
+        const char *gn = retired_type_name(type);
         if (gn)
             return clg_fail(CLG_ERR_FORMAT,
-                            "GGUF: %s type at offset %llu is %u (%s), which is not supported "
-                            "(f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q5_k, q6_k are)",
+                            "GGUF: %s type at offset %llu is %u (%s), a type ggml no longer "
+                            "defines; re-convert the model with a current llama.cpp",
                             ctx, (unsigned long long)(c->pos - 4), type, gn);
         return clg_fail(CLG_ERR_FORMAT, "GGUF: %s type at offset %llu is %u, not a ggml type", ctx,
                         (unsigned long long)(c->pos - 4), type);

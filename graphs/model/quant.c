@@ -1,5 +1,6 @@
-/* Host-side weight types: ggml block layouts, f16/bf16 conversion, and the
- * reference dequantizers (F32..Q6_K) and quantizers (F32, F16, BF16, Q8_0, Q4_0, Q4_1). */
+/* Host-side weight types: ggml's type table (names, block sizes), f16/bf16 conversion, and the
+ * reference dequantizers (F32..Q6_K) and quantizers (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
+ * Q5_1). */
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 /* Block layouts (little-endian, packed; every field is byte-aligned). Sizes:
  *   Q4_0 18: f16 d; u8 qs[16]          x = (nibble - 8) * d; nibble j in low bits, j+16 in high
  *   Q4_1 20: f16 d, m; u8 qs[16]       x = nibble * d + m
+ *   Q5_0 22: f16 d; u8 qh[4]; u8 qs[16]     x = (q - 16) * d, q = nibble | bit j of qh << 4
+ *   Q5_1 24: f16 d, m; u8 qh[4]; u8 qs[16]  x = q * d + m
  *   Q8_0 34: f16 d; i8 qs[32]          x = q * d
  *   Q4_K 144: f16 d, dmin; u8 scales[12]; u8 qs[128]
  *   Q5_K 176: f16 d, dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]
@@ -24,12 +27,45 @@ typedef struct dtype_info {
     size_t block_bytes;
 } dtype_info;
 
+/* Every type of ggml's table (gguf-py 0.19 GGML_QUANT_SIZES), so that a file's sizes and
+ * offsets are checked whatever its types; the ids ggml retired (4, 5, 31..33, 36..38) are
+ * not types. Only the first group is dequantized here. */
 static const dtype_info dtypes[] = {
-    {LLM_DTYPE_F32, "f32", 1, 4},        {LLM_DTYPE_F16, "f16", 1, 2},
-    {LLM_DTYPE_Q4_0, "q4_0", QK, 18},    {LLM_DTYPE_Q4_1, "q4_1", QK, 20},
-    {LLM_DTYPE_Q8_0, "q8_0", QK, 34},    {LLM_DTYPE_Q4_K, "q4_k", QK_K, 144},
-    {LLM_DTYPE_Q5_K, "q5_k", QK_K, 176}, {LLM_DTYPE_Q6_K, "q6_k", QK_K, 210},
+    {LLM_DTYPE_F32, "f32", 1, 4},
+    {LLM_DTYPE_F16, "f16", 1, 2},
+    {LLM_DTYPE_Q4_0, "q4_0", QK, 18},
+    {LLM_DTYPE_Q4_1, "q4_1", QK, 20},
+    {LLM_DTYPE_Q5_0, "q5_0", QK, 22},
+    {LLM_DTYPE_Q5_1, "q5_1", QK, 24},
+    {LLM_DTYPE_Q8_0, "q8_0", QK, 34},
+    {LLM_DTYPE_Q4_K, "q4_k", QK_K, 144},
+    {LLM_DTYPE_Q5_K, "q5_k", QK_K, 176},
+    {LLM_DTYPE_Q6_K, "q6_k", QK_K, 210},
     {LLM_DTYPE_BF16, "bf16", 1, 2},
+    /* known to ggml, not read by this engine */
+    {9, "q8_1", QK, 40},
+    {10, "q2_k", QK_K, 84},
+    {11, "q3_k", QK_K, 110},
+    {15, "q8_k", QK_K, 292},
+    {16, "iq2_xxs", QK_K, 66},
+    {17, "iq2_xs", QK_K, 74},
+    {18, "iq3_xxs", QK_K, 98},
+    {19, "iq1_s", QK_K, 50},
+    {20, "iq4_nl", QK, 18},
+    {21, "iq3_s", QK_K, 110},
+    {22, "iq2_s", QK_K, 82},
+    {23, "iq4_xs", QK_K, 136},
+    {24, "i8", 1, 1},
+    {25, "i16", 1, 2},
+    {26, "i32", 1, 4},
+    {27, "i64", 1, 8},
+    {28, "f64", 1, 8},
+    {29, "iq1_m", QK_K, 56},
+    {34, "tq1_0", QK_K, 54},
+    {35, "tq2_0", QK_K, 66},
+    {39, "mxfp4", QK, 17},
+    {40, "nvfp4", 64, 36},
+    {41, "q1_0", 128, 18},
 };
 
 static const dtype_info *dtype_find(int dtype) {
@@ -164,6 +200,29 @@ static void dequant_q4_1(const uint8_t *b, float *y, size_t nb) {
     }
 }
 
+/* Q5_0 (m == NULL: offset -16) and Q5_1 (min from the block): element j's fifth bit is bit j
+ * of the little-endian u32 qh. */
+static void dequant_q5(const uint8_t *b, float *y, size_t nb, int q5_1) {
+    const size_t bb = q5_1 ? 24 : 22;
+    for (size_t i = 0; i < nb; i++, b += bb, y += QK) {
+        float d = llm_f16_to_f32(rd16(b)), m = q5_1 ? llm_f16_to_f32(rd16(b + 2)) : 0.0f;
+        const uint8_t *h = b + (q5_1 ? 4 : 2), *qs = h + 4;
+        uint32_t qh =
+            (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+        for (int j = 0; j < QK / 2; j++) {
+            int x0 = (qs[j] & 0x0f) | (int)((qh >> j) << 4 & 0x10);
+            int x1 = (qs[j] >> 4) | (int)((qh >> (j + 12)) & 0x10);
+            if (q5_1) {
+                y[j] = (float)x0 * d + m;
+                y[j + QK / 2] = (float)x1 * d + m;
+            } else {
+                y[j] = (float)(x0 - 16) * d;
+                y[j + QK / 2] = (float)(x1 - 16) * d;
+            }
+        }
+    }
+}
+
 static void dequant_q8_0(const uint8_t *b, float *y, size_t nb) {
     for (size_t i = 0; i < nb; i++, b += 34, y += QK) {
         float d = llm_f16_to_f32(rd16(b));
@@ -261,6 +320,10 @@ clg_status llm_dequantize(int dtype, const void *src, float *dst, size_t n) {
     case LLM_DTYPE_Q4_1:
         dequant_q4_1(b, dst, nb);
         break;
+    case LLM_DTYPE_Q5_0:
+    case LLM_DTYPE_Q5_1:
+        dequant_q5(b, dst, nb, dtype == LLM_DTYPE_Q5_1);
+        break;
     case LLM_DTYPE_Q8_0:
         dequant_q8_0(b, dst, nb);
         break;
@@ -271,6 +334,11 @@ clg_status llm_dequantize(int dtype, const void *src, float *dst, size_t n) {
     case LLM_DTYPE_Q6_K:
         dequant_q6_k(b, dst, nb);
         break;
+    default:
+        return clg_fail(CLG_ERR_UNSUPPORTED,
+                        "llm_dequantize: weights of type %s cannot be dequantized (f32, f16, bf16, "
+                        "q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k can)",
+                        d->name);
     }
     return CLG_OK;
 }
@@ -337,6 +405,47 @@ static void quant_q4_1(const float *x, uint8_t *b, size_t nb) {
     }
 }
 
+/* Q5_0 (q5_1 = 0: d = signed max / -16, q = x / d + 16.5 truncated) and Q5_1 (d = range / 31,
+ * m = min, q = (x - m) / d + 0.5 truncated), as quantize_row_q5_{0,1}_ref. */
+static void quant_q5(const float *x, uint8_t *b, size_t nb, int q5_1) {
+    const size_t bb = q5_1 ? 24 : 22;
+    for (size_t i = 0; i < nb; i++, x += QK, b += bb) {
+        float d, id, lo = 0.0f, add;
+        if (q5_1) {
+            float min = INFINITY, max = -INFINITY;
+            for (int j = 0; j < QK; j++) {
+                if (x[j] < min) min = x[j];
+                if (x[j] > max) max = x[j];
+            }
+            d = (max - min) / 31.0f;
+            lo = min;
+            add = 0.5f;
+            wr16(b + 2, llm_f32_to_f16(min));
+        } else {
+            float amax = 0.0f, max = 0.0f;
+            for (int j = 0; j < QK; j++)
+                if (amax < fabsf(x[j])) {
+                    amax = fabsf(x[j]);
+                    max = x[j];
+                }
+            d = max / -16.0f;
+            add = 16.5f;
+        }
+        id = d != 0.0f ? 1.0f / d : 0.0f;
+        wr16(b, llm_f32_to_f16(d));
+        uint8_t *h = b + (q5_1 ? 4 : 2), *qs = h + 4;
+        uint32_t qh = 0;
+        for (int j = 0; j < QK / 2; j++) {
+            int q0 = clamp_int((x[j] - lo) * id + add, 0, 31);
+            int q1 = clamp_int((x[j + QK / 2] - lo) * id + add, 0, 31);
+            qs[j] = (uint8_t)((q0 & 15) | (q1 & 15) << 4);
+            qh |= (uint32_t)(q0 >> 4) << j | (uint32_t)(q1 >> 4) << (j + 16);
+        }
+        for (int k = 0; k < 4; k++)
+            h[k] = (uint8_t)(qh >> (8 * k));
+    }
+}
+
 clg_status llm_quantize(int dtype, const float *src, void *dst, size_t n) {
     const dtype_info *d = NULL;
     clg_status st = check_args("llm_quantize", dtype, src, dst, n, &d);
@@ -360,6 +469,10 @@ clg_status llm_quantize(int dtype, const float *src, void *dst, size_t n) {
         break;
     case LLM_DTYPE_Q4_1:
         quant_q4_1(src, b, nb);
+        break;
+    case LLM_DTYPE_Q5_0:
+    case LLM_DTYPE_Q5_1:
+        quant_q5(src, b, nb, dtype == LLM_DTYPE_Q5_1);
         break;
     case LLM_DTYPE_Q8_0:
         quant_q8_0(src, b, nb);

@@ -33,20 +33,27 @@ typedef enum llm_dtype {
     LLM_DTYPE_BF16 = 30
 } llm_dtype;
 
-/* "f32", "q4_1", ...; NULL for an unknown id. */
+/* The llm_dtype values are the ggml type ids this engine computes with. The functions below
+ * also know every other type of ggml's table (q2_k, iq2_xxs, i8, tq1_0, ...: their names and
+ * block sizes), so that a file holding them is read and described; llm_dequantize refuses
+ * them. */
+
+/* "f32", "q4_1", "iq2_xxs", ...; NULL for an id that is not a ggml type. */
 const char *llm_dtype_name(int dtype);
 /* Parses a name (case-insensitive); -1 when unknown. */
 int llm_dtype_from_name(const char *name);
-/* Elements per block (1 for F32/F16/BF16, 32, or 256 for K-quants) and bytes
- * per block; 0 for an unknown id. */
+/* Elements per block (1 for F32/F16/BF16, 32 for the legacy quants, 256 for K-quants; see
+ * ggml for the others) and bytes per block; 0 for an unknown id. */
 size_t llm_dtype_block_elems(int dtype);
 size_t llm_dtype_block_bytes(int dtype);
 /* Bytes of n elements (n a multiple of the block size), 0 when not. */
 size_t llm_dtype_row_bytes(int dtype, uint64_t n);
 
-/* Dequantizes n elements (n a multiple of the block size) into dst. */
+/* Dequantizes n elements (n a multiple of the block size) into dst; the llm_dtype types
+ * (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K), CLG_ERR_UNSUPPORTED for
+ * the others. */
 clg_status llm_dequantize(int dtype, const void *src, float *dst, size_t n);
-/* Quantizes n floats into dtype; supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1
+/* Quantizes n floats into dtype; supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1
  * (same rounding as ggml's reference quantizers). */
 clg_status llm_quantize(int dtype, const float *src, void *dst, size_t n);
 

@@ -83,6 +83,27 @@ def usage():
                f"{cmd[0]} refuses {var}=bogus naming it ({err.strip()})")
 
 
+def small_gguf(tensors):
+    """A GGUF v3 file with no metadata and the given (name, ggml type id, shape,
+    bytes per block) tensors, their data zeros."""
+    import struct
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), 0)
+    infos, offset, sizes = b"", 0, []
+    for name, ty, shape, bb in tensors:
+        n = 1
+        for x in shape:
+            n *= x
+        block = {16: 256, 10: 256, 24: 1}[ty]
+        size = n // block * bb
+        infos += struct.pack("<Q", len(name)) + name.encode() + struct.pack("<I", len(shape))
+        infos += b"".join(struct.pack("<Q", x) for x in shape) + struct.pack("<IQ", ty, offset)
+        sizes.append(size)
+        offset += (size + 31) // 32 * 32
+    meta = head + infos
+    meta += b"\0" * ((-len(meta)) % 32)
+    return meta + b"\0" * offset
+
+
 def inspect():
     import os
     import tempfile
@@ -108,6 +129,15 @@ def inspect():
         expect(rc == 1 and "offset" in err, f"a truncated model exits 1 naming an offset: {err.strip()[:160]}")
         rc, out, err = run("inspect", os.path.join(d, "missing.gguf"))
         expect(rc == 1 and "missing.gguf" in err, "a missing file is named")
+        # any well-formed GGUF is described, whatever its types (sizes from ggml's table)
+        other = os.path.join(d, "other_types.gguf")
+        with open(other, "wb") as f:
+            f.write(small_gguf([("a.weight", 16, [512, 2], 66), ("b.weight", 10, [256], 84),
+                                ("c.weight", 24, [5], 1)]))
+        rc, out, err = run("inspect", other, "--json")
+        types = {t["name"]: (t["type"], t["bytes"]) for t in json.loads(out)["tensors"]} if rc == 0 else {}
+        expect(types == {"a.weight": ("iq2_xxs", 264), "b.weight": ("q2_k", 84), "c.weight": ("i8", 5)},
+               f"iq2_xxs, q2_k and i8 tensors are named and sized: {types} {err.strip()[:160]}")
 
 
 def quantize():

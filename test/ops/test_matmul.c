@@ -1,7 +1,8 @@
 /* Op test of cl/matmul.cl on $CLGRAPH_DEVICE: matmul_TY, matmul_TY_wg, ffn_swiglu_TY and
  * ffn_swiglu_TY_wg for every weight type against the C reference (test/ref/ref_matmul.c),
  * over several shapes (strided activations, residual accumulation, partial token tiles,
- * rows not a multiple of the work-group) and two tunable settings. */
+ * rows not a multiple of the work-group) and two tunable settings, the gated products also
+ * with the FFN_GELU activation, and one-type builds (CLG_ONE_TY) of every type. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -24,26 +25,32 @@ static const shape shapes[] = {
     {576, 576, 3, 600, 581, 1, 0},
     {37, 576, 7, 576, 37, 1, 0},
     {192, 32, 1, 33, 200, 0, 0},
+    {3, 256, 5, 260, 3, 1, 0},     /* one K-quant super-block */
+    {65, 768, 4, 768, 70, 0, 0},
     {37, 45, 7, 47, 39, 1, 1},     /* f32 / f16: 11 blocks of 4 and a tail of 1 */
     {5, 3, 2, 3, 5, 0, 1},         /* f32 / f16: tail only */
 };
 /* clang-format on */
 #define N_SHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
-static const int types[] = {LLM_DTYPE_F32, LLM_DTYPE_F16, LLM_DTYPE_Q8_0, LLM_DTYPE_Q4_0,
-                            LLM_DTYPE_Q4_1};
-#define N_TYPES 5
+static const int types[] = {LLM_DTYPE_F32,  LLM_DTYPE_F16,  LLM_DTYPE_BF16, LLM_DTYPE_Q8_0,
+                            LLM_DTYPE_Q4_0, LLM_DTYPE_Q4_1, LLM_DTYPE_Q5_0, LLM_DTYPE_Q5_1,
+                            LLM_DTYPE_Q4_K, LLM_DTYPE_Q5_K, LLM_DTYPE_Q6_K};
+#define N_TYPES ((int)(sizeof types / sizeof types[0]))
 
-/* Tunable settings: options "" is the file's defaults (MM_TT 4, MM_WG 64). */
+/* Tunable settings: options "" is the file's defaults (MM_TT 4, MM_WG 64); the last one
+ * builds the gated products with the GELU activation (only they are run there). */
 typedef struct tunables {
     char options[64];
-    int tt, wg;
+    int tt, wg, gelu;
 } tunables;
-static tunables settings[] = {{"-DMM_TT=1 -DMM_WG=16", 1, 16}, {"", 4, 64}};
-#define N_SETTINGS 2
+static tunables settings[] = {{"-DMM_TT=1 -DMM_WG=16", 1, 16, 0},
+                              {"", 4, 64, 0},
+                              {"-DFFN_GELU -DMM_TT=2 -DMM_WG=16", 2, 16, 1}};
+#define N_SETTINGS 3
 
 static const char *variant_names[4] = {"matmul", "matmul_wg", "ffn_swiglu", "ffn_swiglu_wg"};
-static double worst[N_TYPES][4]; /* largest |got - want| / mag per type and variant */
+static double worst[16][4]; /* largest |got - want| / mag per type and variant */
 
 /* Compares got with want where each output's tolerance is k * mag[i] (mag = 0 where the
  * kernel must not write: there the values must be equal). Returns the worst ratio. */
@@ -130,11 +137,10 @@ static void test_shape(clg_context *ctx, clg_program *const *progs, int ti, cons
     unsigned char *wa = malloc(wbytes), *wb = malloc(wbytes);
     CHECK(wf && x && y0 && want && mag && got && wa && wb && wbytes > 0);
     if (!(wf && x && y0 && want && mag && got && wa && wb && wbytes > 0)) goto done;
-    /* Weights in [-1, 1] quantized the ggml way; x and the residual in [-1, 1]. */
-    tc_fill(wf, nw, -1, 1);
-    CHECK_OK(llm_quantize(ty, wf, wa, nw));
-    tc_fill(wf, nw, -1, 1);
-    CHECK_OK(llm_quantize(ty, wf, wb, nw));
+    /* Weights in about [-1, 1] (quantized the ggml way, or random K-quant blocks); x and
+     * the residual in [-1, 1]. */
+    CHECK_OK(ref_random_weights(ty, wa, nw, 1.0f));
+    CHECK_OK(ref_random_weights(ty, wb, nw, 1.0f));
     tc_fill(x, nx, -1, 1);
     tc_fill(y0, ny, -1, 1);
     /* Float sums of cols products, each |w x| <= its share of mag, round to within
@@ -143,27 +149,28 @@ static void test_shape(clg_context *ctx, clg_program *const *progs, int ti, cons
      * |d*nib| + |m| per element). A single wrong element costs ~mag / cols, well
      * above this bound, so it is caught. */
     double k = ((double)s->cols + 16.0) * FLT_EPSILON;
-    for (int v = 0; v < 4; v++) {
-        memcpy(want, y0, ny * sizeof *want);
-        memset(mag, 0, ny * sizeof *mag);
-        if (v < 2)
-            CHECK_OK(ref_matmul(ty, wa, x, want, mag, s->rows, s->cols, s->T, s->xs, s->ys,
-                                s->accumulate));
-        else
-            CHECK_OK(
-                ref_ffn_swiglu(ty, wa, wb, x, want, mag, s->rows, s->cols, s->T, s->xs, s->ys));
-        for (int si = 0; si < N_SETTINGS; si++) {
-            if (!progs[si]) continue;
-            memcpy(got, y0, ny * sizeof *got);
-            run(ctx, progs[si], &settings[si], ty, v, s, wa, wb, wbytes, x, got);
-            char what[320];
-            snprintf(what, sizeof what, "%s_%s [%s] rows %d cols %d T %d xs %d ys %d acc %d",
-                     variant_names[v], llm_dtype_name(ty), settings[si].options, s->rows, s->cols,
-                     s->T, s->xs, s->ys, s->accumulate);
-            double r = check_rel(what, got, want, mag, ny, k);
-            if (r > worst[ti][v]) worst[ti][v] = r;
+    for (int v = 0; v < 4; v++)
+        for (int gelu = 0; gelu < 1 + (v >= 2); gelu++) {
+            memcpy(want, y0, ny * sizeof *want);
+            memset(mag, 0, ny * sizeof *mag);
+            if (v < 2)
+                CHECK_OK(ref_matmul(ty, wa, x, want, mag, s->rows, s->cols, s->T, s->xs, s->ys,
+                                    s->accumulate));
+            else
+                CHECK_OK(ref_ffn_gated(ty, wa, wb, x, want, mag, s->rows, s->cols, s->T, s->xs,
+                                       s->ys, gelu));
+            for (int si = 0; si < N_SETTINGS; si++) {
+                if (!progs[si] || settings[si].gelu != gelu) continue;
+                memcpy(got, y0, ny * sizeof *got);
+                run(ctx, progs[si], &settings[si], ty, v, s, wa, wb, wbytes, x, got);
+                char what[320];
+                snprintf(what, sizeof what, "%s_%s [%s] rows %d cols %d T %d xs %d ys %d acc %d",
+                         variant_names[v], llm_dtype_name(ty), settings[si].options, s->rows,
+                         s->cols, s->T, s->xs, s->ys, s->accumulate);
+                double r = check_rel(what, got, want, mag, ny, k);
+                if (r > worst[ti][v]) worst[ti][v] = r;
+            }
         }
-    }
 done:
     free(wf);
     free(x);
@@ -195,6 +202,56 @@ static int wg_fits(clg_context *ctx, clg_program *prog, int wg) {
     return ok;
 }
 
+/* Programs built with -DCLG_ONE_TY -DCLG_TY_<ty> hold that type's kernels, which compute as
+ * the full program's, and no other type's. */
+static void one_type_builds(clg_context *ctx) {
+    static const int one[] = {LLM_DTYPE_Q8_0, LLM_DTYPE_Q4_K, LLM_DTYPE_BF16};
+    const shape *s = &shapes[1]; /* 37 x 64: a q4_k row needs 256 */
+    shape sk = {37, 256, 3, 260, 40, 1, 0};
+    for (size_t i = 0; i < sizeof one / sizeof one[0]; i++) {
+        int ty = one[i];
+        const shape *sh = llm_dtype_block_elems(ty) == 256 ? &sk : s;
+        char opts[64];
+        snprintf(opts, sizeof opts, "-DCLG_ONE_TY -DCLG_TY_%s", llm_dtype_name(ty));
+        clg_program *prog = NULL;
+        CHECK_OK(clg_program_get(ctx, "matmul", opts, &prog));
+        if (!prog) continue;
+        size_t nw = (size_t)sh->rows * sh->cols, ny = (size_t)sh->T * sh->ys;
+        size_t wbytes = llm_dtype_row_bytes(ty, (uint64_t)sh->cols) * (size_t)sh->rows;
+        float *x = malloc((size_t)sh->T * sh->xs * sizeof *x), *want = malloc(ny * sizeof *want);
+        float *got = malloc(ny * sizeof *got), *mag = calloc(ny, sizeof *mag);
+        unsigned char *w = malloc(wbytes);
+        CHECK(x && want && got && mag && w);
+        if (x && want && got && mag && w) {
+            CHECK_OK(ref_random_weights(ty, w, nw, 1.0f));
+            tc_fill(x, (size_t)sh->T * sh->xs, -1, 1);
+            tc_fill(want, ny, -1, 1);
+            memcpy(got, want, ny * sizeof *got);
+            CHECK_OK(ref_matmul(ty, w, x, want, mag, sh->rows, sh->cols, sh->T, sh->xs, sh->ys,
+                                sh->accumulate));
+            tunables tn = {"", 4, 16, 0};
+            run(ctx, prog, &tn, ty, 0, sh, w, w, wbytes, x, got);
+            char what[96];
+            snprintf(what, sizeof what, "matmul_%s [%s]", llm_dtype_name(ty), opts);
+            check_rel(what, got, want, mag, ny, ((double)sh->cols + 16.0) * FLT_EPSILON);
+            /* another type's kernel is not in the program */
+            clg_graph *g = NULL;
+            clg_task *t = NULL;
+            CHECK_OK(clg_graph_create(ctx, "one_ty", &g));
+            const char *other = ty == LLM_DTYPE_Q8_0 ? "matmul_q4_0" : "matmul_q8_0";
+            CHECK(g && clg_graph_add_task(g, other, prog, other, &t) != CLG_OK);
+            clg_graph_destroy(g);
+            printf("  one-type build [%s]: matmul_%s ok, %s absent\n", opts, llm_dtype_name(ty),
+                   other);
+        }
+        free(x);
+        free(want);
+        free(got);
+        free(mag);
+        free(w);
+    }
+}
+
 int main(void) {
     tc_seed(20240611);
     clg_context *ctx = tc_context();
@@ -211,7 +268,8 @@ int main(void) {
                    tn->wg);
             progs[si] = NULL;
             tn->wg /= 2;
-            snprintf(tn->options, sizeof tn->options, "-DMM_TT=%d -DMM_WG=%d", tn->tt, tn->wg);
+            snprintf(tn->options, sizeof tn->options, "%s-DMM_TT=%d -DMM_WG=%d",
+                     tn->gelu ? "-DFFN_GELU " : "", tn->tt, tn->wg);
         }
         CHECK(progs[si] != NULL);
         printf("  setting [%s]: MM_TT %d MM_WG %d\n", tn->options, tn->tt, tn->wg);
@@ -220,8 +278,10 @@ int main(void) {
         for (int i = 0; i < N_SHAPES; i++) {
             int quant = llm_dtype_block_elems(types[ti]) > 1;
             if (quant && shapes[i].f_only) continue;
+            if ((size_t)shapes[i].cols % llm_dtype_block_elems(types[ti])) continue;
             test_shape(ctx, progs, ti, &shapes[i]);
         }
+    one_type_builds(ctx);
     for (int ti = 0; ti < N_TYPES; ti++)
         for (int v = 0; v < 4; v++)
             printf("  %-13s %-5s max |d| / sum|w||x| = %.3g\n", variant_names[v],

@@ -17,6 +17,17 @@ clg_status ref_matmul(int dtype, const void *W, const float *x, float *y, float 
                       int cols, int T, int x_stride, int y_stride, int accumulate);
 clg_status ref_ffn_swiglu(int dtype, const void *Wg, const void *Wu, const float *x, float *h,
                           float *mag, int rows, int cols, int T, int x_stride, int h_stride);
+/* The gated product with act = silu (gelu = 0: ref_ffn_swiglu) or ggml's gelu_tanh (gelu = 1,
+ * the kernels' FFN_GELU option): h = act(Wg x) * (Wu x). */
+clg_status ref_ffn_gated(int dtype, const void *Wg, const void *Wu, const float *x, float *h,
+                         float *mag, int rows, int cols, int T, int x_stride, int h_stride,
+                         int gelu);
+/* n random weights of dtype (n a multiple of its block) into dst, magnitudes up to about
+ * scale: uniform floats in [-scale, scale] quantized with llm_quantize where it has a
+ * quantizer; for the K-quants random blocks: every quant, scale and min byte random, the f16
+ * super-block scales random (either sign for d) and small enough that |w| <= about scale.
+ * Uses the test's random stream (tc_fill, tc_randu). */
+clg_status ref_random_weights(int dtype, void *dst, size_t n, float scale);
 /* y[t, :] = dequant(W[tokens[t], :]); y: [T, cols]. CLG_ERR_INVALID_ARG for a
  * token outside [0, n_vocab). */
 clg_status ref_embed(int dtype, const void *W, int n_vocab, const int *tokens, float *y, int cols,

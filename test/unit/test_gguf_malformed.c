@@ -310,7 +310,7 @@ static void tensor_cases(void) {
     expect_bad("byte size overflow", m.b, m.n, "overflows");
     patch("ne[0] 2^40 (past end)", L.t_ne[0], 8, 1ull << 40, "past the end");
     patch("q8_0 row 33", L.t_ne[1], 8, 33, "block");
-    patch("type q5_0", L.t_type[0], 4, 6, "q5_0");
+    patch("type q4_2 (retired)", L.t_type[0], 4, 4, "q4_2");
     patch("type 99", L.t_type[1], 4, 99, "type");
     patch("type max", L.t_type[0], 4, UINT32_MAX, "type");
     patch("offset misaligned", L.t_off[1], 8, 65, "alignment");

@@ -1,4 +1,5 @@
-/* Weight types: dequantization of every type and quantization (F32, F16, BF16, Q8_0, Q4_0, Q4_1)
+/* Weight types: dequantization of every type and quantization (F32, F16, BF16, Q8_0, Q4_0, Q4_1,
+ * Q5_0, Q5_1)
  * bit-exact against golden vectors from the Python gguf package (test/data/quant/), error bounds
  * of quantize -> dequantize, exhaustive f16 conversion checks, and the dtype table. */
 #include <math.h>
@@ -147,6 +148,12 @@ static void error_bounds(int dtype, const char *name) {
             case LLM_DTYPE_Q4_1:
                 bound = (mx - mn) * (1.0 / 30 + 1.0 / 2048) + fabs(mn) / 2048 + 16 * h;
                 break;
+            case LLM_DTYPE_Q5_0: /* +amax clips to 15d: a whole step */
+                bound = amax * (1.0 / 16 + 1.0 / 2048) + 16 * h;
+                break;
+            case LLM_DTYPE_Q5_1:
+                bound = (mx - mn) * (1.0 / 62 + 1.0 / 2048) + fabs(mn) / 2048 + 32 * h;
+                break;
             case LLM_DTYPE_F16:
                 bound = fabs(v) / 2048 + h;
                 break;
@@ -220,11 +227,35 @@ static void specials(void) {
 }
 
 static void dtype_table(void) {
-    static const int ids[] = {LLM_DTYPE_F32,  LLM_DTYPE_F16,  LLM_DTYPE_BF16,
-                              LLM_DTYPE_Q8_0, LLM_DTYPE_Q4_0, LLM_DTYPE_Q4_1,
-                              LLM_DTYPE_Q4_K, LLM_DTYPE_Q5_K, LLM_DTYPE_Q6_K};
-    static const size_t elems[] = {1, 1, 1, 32, 32, 32, 256, 256, 256};
-    static const size_t bytes[] = {4, 2, 2, 34, 18, 20, 144, 176, 210};
+    /* the engine's types, then some of the other ggml types (sizes as gguf-py's
+     * GGML_QUANT_SIZES) */
+    static const int ids[] = {LLM_DTYPE_F32,
+                              LLM_DTYPE_F16,
+                              LLM_DTYPE_BF16,
+                              LLM_DTYPE_Q8_0,
+                              LLM_DTYPE_Q4_0,
+                              LLM_DTYPE_Q4_1,
+                              LLM_DTYPE_Q5_0,
+                              LLM_DTYPE_Q5_1,
+                              LLM_DTYPE_Q4_K,
+                              LLM_DTYPE_Q5_K,
+                              LLM_DTYPE_Q6_K,
+                              9,
+                              10,
+                              16,
+                              24,
+                              28,
+                              35,
+                              41};
+    static const size_t elems[] = {1,   1,   1,  32,  32,  32, 32, 32,  256,
+                                   256, 256, 32, 256, 256, 1,  1,  256, 128};
+    static const size_t bytes[] = {4,   2,   2,  34, 18, 20, 22, 24, 144,
+                                   176, 210, 40, 84, 66, 1,  8,  66, 18};
+    static const char *const other[] = {"q8_1", "q2_k", "iq2_xxs", "i8", "f64", "tq2_0", "q1_0"};
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        const char *name = llm_dtype_name(ids[11 + i]);
+        CHECK(name && !strcmp(name, other[i]));
+    }
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         const char *name = llm_dtype_name(ids[i]);
         CHECK(name != NULL);
@@ -243,8 +274,12 @@ static void dtype_table(void) {
     CHECK(llm_dtype_row_bytes(LLM_DTYPE_Q4_K, 100) == 0);
     CHECK(llm_dtype_row_bytes(LLM_DTYPE_Q4_0, 576) == 18 * 18);
     CHECK(llm_dtype_row_bytes(LLM_DTYPE_Q8_0, UINT64_MAX - 31) == 0); /* overflow */
-    CHECK(llm_dtype_name(6) == NULL && llm_dtype_name(-1) == NULL);
-    CHECK(llm_dtype_from_name("q5_0") == -1 && llm_dtype_from_name("") == -1);
+    CHECK(llm_dtype_row_bytes(LLM_DTYPE_Q5_0, 48) == 0 &&
+          llm_dtype_row_bytes(LLM_DTYPE_Q5_1, 64) == 48);
+    /* ids ggml retired (q4_2, q4_3, the interleaved q4_0_4_4..) and past its table */
+    CHECK(llm_dtype_name(4) == NULL && llm_dtype_name(5) == NULL && llm_dtype_name(31) == NULL);
+    CHECK(llm_dtype_name(42) == NULL && llm_dtype_name(-1) == NULL);
+    CHECK(llm_dtype_from_name("q4_2") == -1 && llm_dtype_from_name("") == -1);
     CHECK(llm_dtype_from_name("q4") == -1 && llm_dtype_from_name("q4_0x") == -1);
     CHECK(llm_dtype_from_name(NULL) == -1);
     CHECK(llm_dtype_block_elems(99) == 0 && llm_dtype_block_bytes(99) == 0);
@@ -254,6 +289,8 @@ static void dtype_table(void) {
     CHECK(llm_dequantize(LLM_DTYPE_Q4_0, q, x, 33) == CLG_ERR_INVALID_ARG);
     CHECK(strlen(clg_last_error()) > 0);
     CHECK(llm_dequantize(77, q, x, 32) == CLG_ERR_UNSUPPORTED);
+    CHECK(llm_dequantize(16, q, x, 256) == CLG_ERR_UNSUPPORTED); /* iq2_xxs: known, not read */
+    CHECK(strstr(clg_last_error(), "iq2_xxs") != NULL);
     CHECK(llm_quantize(LLM_DTYPE_Q4_K, x, q, 256) == CLG_ERR_UNSUPPORTED);
     CHECK(llm_quantize(LLM_DTYPE_Q8_0, NULL, q, 32) == CLG_ERR_INVALID_ARG);
     CHECK_OK(llm_dequantize(LLM_DTYPE_Q8_0, NULL, NULL, 0));
@@ -270,9 +307,13 @@ int main(void) {
     golden("q4_k", LLM_DTYPE_Q4_K);
     golden("q5_k", LLM_DTYPE_Q5_K);
     golden("q6_k", LLM_DTYPE_Q6_K);
+    golden("q5_0", LLM_DTYPE_Q5_0);
+    golden("q5_1", LLM_DTYPE_Q5_1);
     error_bounds(LLM_DTYPE_Q8_0, "q8_0");
     error_bounds(LLM_DTYPE_Q4_0, "q4_0");
     error_bounds(LLM_DTYPE_Q4_1, "q4_1");
+    error_bounds(LLM_DTYPE_Q5_0, "q5_0");
+    error_bounds(LLM_DTYPE_Q5_1, "q5_1");
     error_bounds(LLM_DTYPE_F16, "f16");
     error_bounds(LLM_DTYPE_BF16, "bf16");
     f16_exhaustive();

@@ -100,6 +100,10 @@ def main():
         write(name, qtype, x, quants.quantize(x, qtype))
     for name, qtype in (("q4_k", T.Q4_K), ("q5_k", T.Q5_K), ("q6_k", T.Q6_K)):
         write(name, qtype, None, k_blocks(qtype))
+    # last, so that the files above keep their random inputs
+    for name, qtype in (("q5_0", T.Q5_0), ("q5_1", T.Q5_1)):
+        x = legacy_inputs()
+        write(name, qtype, x, quants.quantize(x, qtype))
 
 
 if __name__ == "__main__":
