@@ -16,10 +16,10 @@
 #include "test_common.h"
 #include "test_tokenizer_golden.h"
 
-/* Load time of the 262144-token vocabulary that fails the test: 0.05 s of CPU time (0.13 s
- * wall on a busy machine) measured on 2026-12-04 on a 2-vCPU EPYC (Release); the bound leaves
- * room for ASan builds and a loaded machine, and still catches a load that turned quadratic. */
-#define MAX_LOAD_S 2.0
+/* Load time of the 262144-token vocabulary that fails the test: 0.05 s of CPU time, 0.13 s
+ * wall on a busy machine (0.6 s under ASan), measured on 2026-12-04 on a 2-vCPU EPYC; the
+ * bound leaves room for ASan and a loaded machine, and still catches a quadratic load. */
+#define MAX_LOAD_S 3.0
 
 static void check_facts(const llm_tokenizer *t) {
     CHECK(llm_tokenizer_get_type(t) == LLM_TOKENIZER_SPM);
