@@ -15,7 +15,7 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 model:
-	@scripts/fetch-model.sh >/dev/null
+	@scripts/fetch-model.sh all >/dev/null
 
 test: build model
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -155,16 +155,41 @@ clg_status llm_chat_template_detect(const char *jinja, size_t len, llm_chat_temp
     return CLG_OK;
 }
 
+/* Whether the vocabulary (tokenizer.ggml.tokens) holds both texts as tokens. */
+static int vocab_has_both(const llm_gguf *f, const char *a, const char *b) {
+    llm_gguf_type type;
+    uint64_t n;
+    if (llm_gguf_get_array(f, "tokenizer.ggml.tokens", &type, &n) != CLG_OK ||
+        type != LLM_GGUF_STRING)
+        return 0;
+    size_t la = strlen(a), lb = strlen(b);
+    int seen = 0;
+    for (uint64_t i = 0; i < n && seen != 3; i++) {
+        llm_gguf_str s;
+        if (llm_gguf_array_str(f, "tokenizer.ggml.tokens", i, &s) != CLG_OK) return 0;
+        if (s.len == la && memcmp(s.ptr, a, la) == 0) seen |= 1;
+        if (s.len == lb && memcmp(s.ptr, b, lb) == 0) seen |= 2;
+    }
+    return seen == 3;
+}
+
 clg_status llm_chat_template_from_gguf(const llm_gguf *f, llm_chat_template *out) {
     if (!f || !out)
         return clg_fail(CLG_ERR_INVALID_ARG, "llm_chat_template_from_gguf: NULL argument");
     llm_gguf_str s;
     clg_status st = llm_gguf_get_str(f, "tokenizer.chat_template", &s);
-    if (st == CLG_ERR_NOT_FOUND)
+    if (st == CLG_ERR_NOT_FOUND) {
+        /* Gemma GGUFs often come without a template (Gemma 3 270M's does); Gemma's turn
+         * tokens name the family as surely as its template would. */
+        if (vocab_has_both(f, "<start_of_turn>", "<end_of_turn>")) {
+            *out = LLM_CHAT_TEMPLATE_GEMMA;
+            return CLG_OK;
+        }
         return clg_fail(CLG_ERR_NOT_FOUND,
                         "the model has no tokenizer.chat_template; choose a template with "
                         "--template NAME, one of: %s",
                         k_names_list);
+    }
     if (st != CLG_OK) return st;
     return llm_chat_template_detect(s.ptr, (size_t)s.len, out);
 }

@@ -451,6 +451,7 @@ static void find_eog(llm_tokenizer *t, int32_t fim[3]) {
                                             "[EOS]",
                                             "<|end_of_text|>",
                                             "<end_of_utterance>",
+                                            "</s>", /* Gemma 3: user-defined, not its EOS */
                                             "<\xef\xbd\x9c"
                                             "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"};
     static const char *const fim_texts[3][6] = {

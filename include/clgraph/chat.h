@@ -82,8 +82,11 @@ const char *llm_chat_template_names(void);
  * templates and --template; CLG_ERR_INVALID_ARG for NULL arguments. */
 clg_status llm_chat_template_detect(const char *jinja, size_t len, llm_chat_template *out);
 
-/* Family of a model: detects on its tokenizer.chat_template. CLG_ERR_NOT_FOUND
- * (naming the known templates) when the key is missing or unknown. f borrowed. */
+/* Family of a model: detects on its tokenizer.chat_template. A model without
+ * the key whose vocabulary has Gemma's turn tokens (<start_of_turn> and
+ * <end_of_turn>; Gemma 3 270M's GGUF has no template) is "gemma".
+ * CLG_ERR_NOT_FOUND (naming the known templates) when the key is missing
+ * otherwise, or its template is unknown. f borrowed. */
 clg_status llm_chat_template_from_gguf(const llm_gguf *f, llm_chat_template *out);
 
 /* The default system prompt a ChatML template prints when the conversation

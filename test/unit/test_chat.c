@@ -1,6 +1,7 @@
 /* Chat templates: family detection on real template texts and byte-exact
  * formatting against jinja2's rendering of them (test/data/chat/golden.txt,
- * made by gen_chat_golden.py), plus names, errors and the SmolLM2 GGUF. */
+ * made by gen_chat_golden.py), plus names, errors, the SmolLM2 GGUF and GGUFs
+ * without a template (Gemma found by its turn tokens). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -398,16 +399,20 @@ static void test_gguf(void) {
     llm_gguf_close(f);
 }
 
-/* A model without tokenizer.chat_template: the error names --template. */
-static void test_gguf_without_template(void) {
+/* Writes a GGUF without tokenizer.chat_template, with the given vocabulary (n_tokens
+ * strings; none when 0), and detects its template: the status, the family in *t. */
+static clg_status detect_without_template(const char *const *tokens, uint64_t n_tokens,
+                                          llm_chat_template *t) {
     const char *dir = getenv("CLGRAPH_CACHE_DIR");
     if (dir) mkdir(dir, 0755); /* may exist already */
     char path[1024];
     snprintf(path, sizeof(path), "%s/test_chat_%d.gguf", dir ? dir : "/tmp", (int)getpid());
     llm_gguf_writer *w = NULL;
     CHECK_OK(llm_gguf_writer_create(&w));
-    if (!w) return;
+    if (!w) return CLG_ERR_OUT_OF_MEMORY;
     CHECK_OK(llm_gguf_writer_add_str(w, "general.architecture", "llama"));
+    if (n_tokens)
+        CHECK_OK(llm_gguf_writer_add_str_array(w, "tokenizer.ggml.tokens", tokens, NULL, n_tokens));
     clg_status st = llm_gguf_writer_write(w, path);
     if (st != CLG_OK) { /* no cache folder to write to: fall back to /tmp */
         snprintf(path, sizeof(path), "/tmp/test_chat_%d.gguf", (int)getpid());
@@ -417,17 +422,28 @@ static void test_gguf_without_template(void) {
     CHECK(st == CLG_OK);
     if (st != CLG_OK) {
         fprintf(stderr, "cannot write %s: %s\n", path, clg_last_error());
-        return;
+        return st;
     }
     llm_gguf *f = NULL;
     CHECK_OK(llm_gguf_open(path, &f));
-    if (f) {
-        llm_chat_template t;
-        CHECK(llm_chat_template_from_gguf(f, &t) == CLG_ERR_NOT_FOUND);
-        CHECK(strstr(clg_last_error(), "--template") != NULL);
-        llm_gguf_close(f);
-    }
+    st = f ? llm_chat_template_from_gguf(f, t) : CLG_ERR_IO;
+    llm_gguf_close(f);
     remove(path);
+    return st;
+}
+
+/* A model without tokenizer.chat_template: Gemma when its vocabulary has Gemma's turn
+ * tokens (Gemma 3 270M's GGUF), otherwise an error that names --template. */
+static void test_gguf_without_template(void) {
+    llm_chat_template t = LLM_CHAT_TEMPLATE_COUNT;
+    CHECK(detect_without_template(NULL, 0, &t) == CLG_ERR_NOT_FOUND);
+    CHECK(strstr(clg_last_error(), "--template") != NULL);
+    const char *const gemma[] = {"<pad>", "<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>"};
+    CHECK_OK(detect_without_template(gemma, 5, &t));
+    CHECK(t == LLM_CHAT_TEMPLATE_GEMMA);
+    /* one of the two is not enough */
+    CHECK(detect_without_template(gemma, 4, &t) == CLG_ERR_NOT_FOUND);
+    CHECK(strstr(clg_last_error(), "--template") != NULL);
 }
 
 int main(void) {

@@ -40,7 +40,9 @@ named Hugging Face model, or the GGUF named):
                           models/templates/microsoft-Phi-3.5-mini-instruct.jinja)
   gemma2.jinja            google/gemma-2-2b-it (llama.cpp
                           models/templates/google-gemma-2-2b-it.jinja)
-  gemma3.jinja            google/gemma-3-*-it
+  gemma3.jinja            google/gemma-3-*-it (Gemma 3 270M's GGUF has no
+                          tokenizer.chat_template; clgraph picks "gemma" for it
+                          by its <start_of_turn> / <end_of_turn> tokens)
 """
 import os
 import sys

@@ -7,7 +7,11 @@ Writes, next to this script:
                       and gguf packages (see README.md for provenance / license);
   llama2.golden       ids of llama.cpp (llama-cpp-python) loading that file;
   smollm2.golden      ids of llama.cpp loading SmolLM2-135M-Instruct's GGUF
-                      (tokenizer.ggml.pre = smollm; the model is not committed).
+                      (tokenizer.ggml.pre = smollm; the model is not committed);
+  gemma3.golden       ids of llama.cpp loading Gemma 3 270M's GGUF (SentencePiece,
+                      262144 tokens, no space prefix; not committed either), over
+                      the corpus plus GEMMA3_EXTRA (its turn, whitespace and HTML
+                      tokens).
 The SentencePiece ids are also checked against the sentencepiece package itself
 (the script fails on a difference where both are expected to agree).
 
@@ -15,7 +19,10 @@ Re-run from the repository root with the project's Python venv:
   /root/.cache/clgraph/venv/bin/python test/data/tokenizer/gen_golden.py \\
       --spm ../shared/data/llama2-tokenizer.model \\
       --model ~/.cache/clgraph/SmolLM2-135M-Instruct.Q4_1.gguf
-(packages: gguf, sentencepiece, llama-cpp-python 0.3.16, numpy).
+(packages: gguf, sentencepiece, llama-cpp-python 0.3.16, numpy), and for Gemma 3
+(llama-cpp-python 0.3.36, which knows the gemma3 architecture):
+  ~/.cache/clgraph/llamacpp-venv/bin/python test/data/tokenizer/gen_golden.py \\
+      --gemma3 ~/.cache/clgraph/gemma-3-270m-q4_k_m.gguf
 
 Golden format, one record per line, "key<TAB>value":
   header lines: vocab, n_tokens, bos, eos, eot, add_bos, eog (ids, space-separated)
@@ -103,6 +110,26 @@ CORPUS = [
 ]
 
 
+# Gemma 3 only: its chat turns, the special and user-defined tokens of its
+# vocabulary (<bos>, <mask>, "[multimodal]", runs of newlines, spaces and tabs,
+# HTML tags), text next to them, and spaces that SentencePiece escapes as U+2581.
+GEMMA3_EXTRA = [
+    "<start_of_turn>user\nYou are brief.\n\nHello! Who are you?<end_of_turn>\n"
+    "<start_of_turn>model\nI am an AI assistant.<end_of_turn>\n<start_of_turn>model\n",
+    "<bos><eos><pad><unk><mask>[multimodal] <start_of_image><end_of_image>",
+    "<end_of_turn> <end_of_turn>\n\n<start_of_turn>",
+    "<start_of_turn user",
+    "a\nb\n\nc\n\n\nd" + "\n" * 35 + "e",
+    "x  y   z" + " " * 33 + "w\tv\t\tu" + "\t" * 40 + "t",
+    "<h1>Title</h1><table><tr><td>1</td></tr></table><p>a<br>b</p><div><span>x</span></div>",
+    "<unused0><unused99> <unused6241>",
+    " leading space, then ▁ the escape char itself ▁▁ twice",
+    "\u2581\u2581x",
+    "\n",
+    "   ",
+]
+
+
 def escape(b):
     out = []
     i = 0
@@ -142,7 +169,7 @@ def as_bytes(entry):
     return entry if isinstance(entry, bytes) else entry.encode("utf-8")
 
 
-def write_golden(path, model_path, label, variants=()):
+def write_golden(path, model_path, label, variants=(), corpus=CORPUS):
     import llama_cpp
     llm = llama_cpp.Llama(model_path=model_path, vocab_only=True, verbose=False)
     # the same vocabulary under other pre-tokenizers (llama.cpp --override-kv)
@@ -164,7 +191,7 @@ def write_golden(path, model_path, label, variants=()):
         f.write("eot\t%d\n" % llama_cpp.llama_vocab_eot(vocab))
         f.write("add_bos\t%d\n" % int(llama_cpp.llama_vocab_get_add_bos(vocab)))
         f.write("eog\t%s\n" % " ".join(map(str, eog)))
-        for entry in CORPUS:
+        for entry in corpus:
             b = as_bytes(entry)
             ids = llm.tokenize(b, add_bos=True, special=True)
             plain = llm.tokenize(b, add_bos=False, special=False)
@@ -175,7 +202,7 @@ def write_golden(path, model_path, label, variants=()):
             for pre, other in others:
                 f.write("ids:%s\t%s\n" % (pre, " ".join(map(str, other.tokenize(
                     b, add_bos=True, special=True)))))
-    print("%s: %d entries, %d bytes" % (path, len(CORPUS), os.path.getsize(path)))
+    print("%s: %d entries, %d bytes" % (path, len(corpus), os.path.getsize(path)))
     return results
 
 
@@ -249,9 +276,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--spm", help="llama2-tokenizer.model (SentencePiece)")
     ap.add_argument("--model", help="SmolLM2-135M-Instruct GGUF")
+    ap.add_argument("--gemma3", help="gemma-3-270m-q4_k_m GGUF")
     args = ap.parse_args()
-    if not args.spm and not args.model:
-        ap.error("nothing to do: give --spm and / or --model")
+    if not args.spm and not args.model and not args.gemma3:
+        ap.error("nothing to do: give --spm, --model and / or --gemma3")
     if args.spm:
         gguf_path = os.path.join(HERE, "llama2-vocab.gguf")
         sp = build_llama2_vocab(args.spm, gguf_path)
@@ -263,6 +291,10 @@ def main():
         write_golden(os.path.join(HERE, "smollm2.golden"), args.model,
                      "SmolLM2-135M-Instruct (tokenizer.ggml.pre = smollm)",
                      ("llama3", "qwen2", "gpt-2", "default"))
+    if args.gemma3:
+        write_golden(os.path.join(HERE, "gemma3.golden"), args.gemma3,
+                     "Gemma 3 270M (tokenizer.ggml.model = llama, 262144 tokens)",
+                     corpus=CORPUS + GEMMA3_EXTRA)
 
 
 if __name__ == "__main__":
