@@ -245,7 +245,7 @@ static void print_json(FILE *f, const results *r) {
     clg_json_str(f, o->model);
     fprintf(f, ",\n  \"model_bytes\": %llu,\n  \"n_params\": %llu,\n  \"weight_type\": ",
             (unsigned long long)r->model_bytes, (unsigned long long)r->n_params);
-    clg_json_str(f, llm_dtype_name(r->hp->weight_type) ? llm_dtype_name(r->hp->weight_type) : "?");
+    clg_json_str(f, r->hp->weight_types);
     fprintf(f, ",\n  \"n_layer\": %d, \"n_embd\": %d, \"n_vocab\": %d,\n", r->hp->n_layer,
             r->hp->n_embd, r->hp->n_vocab);
     fprintf(f, "  \"device\": {\"name\": ");
@@ -305,8 +305,7 @@ static void md_row(FILE *f, const results *r, const char *label, const char *tes
 static void print_md(FILE *f, const results *r) {
     const bench_opts *o = r->o;
     char label[160], test[32];
-    snprintf(label, sizeof label, "%s (%s)", base_name(o->model),
-             llm_dtype_name(r->hp->weight_type) ? llm_dtype_name(r->hp->weight_type) : "?");
+    snprintf(label, sizeof label, "%s (%s)", base_name(o->model), r->hp->weight_types);
     fprintf(f,
             "| model | size | params | device | test | t/s median | t/s min | GB/s | roofline |\n");
     fprintf(f, "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |\n");

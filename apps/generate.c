@@ -265,7 +265,7 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
                 "loaded %s in %.1f s: %d layers, %d embd, %d heads (%d kv), vocab %d, ctx %d, %s "
                 "weights, on %s\n",
                 o->model, 1e-9 * (clg_now_ns() - t0), hp->n_layer, hp->n_embd, hp->n_head,
-                hp->n_head_kv, hp->n_vocab, hp->n_ctx, llm_dtype_name(hp->weight_type),
+                hp->n_head_kv, hp->n_vocab, hp->n_ctx, hp->weight_types,
                 clg_context_device(llm_model_context(s->model))->device_name);
     if (o->plan_dump) {
         st = strcmp(o->plan_dump, "-")

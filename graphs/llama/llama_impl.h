@@ -172,14 +172,15 @@ struct llm_model {
 /* Token tile of the prefill products (MM_TT). */
 enum { MM_TT_PREFILL = 8 };
 
-/* shapes.c: the kernel-name suffix of a weight type ("f32", "f16", "q8_0", "q4_0", "q4_1";
- * static), NULL for a type the kernels do not take. */
+/* shapes.c: the kernel-name suffix of a weight type ("f32", "f16", "bf16", "q8_0", "q4_0",
+ * "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"; static), NULL for a type the kernels do not
+ * take. */
 const char *llm_kernel_suffix(int dtype);
 /* The llm_dtype of product k's weights in layer 0 (the first Q/K/V segment's). */
 int llm_mm_dtype(const llm_model *m, mm_kind k);
 /* 1 when product k has layer 0's type in every layer (Q/K/V: one segment each). */
 int llm_mm_uniform(const llm_model *m, mm_kind k);
-/* 1 for the weight types cl/matmul_q8.cl takes (q8_0, q4_0, q4_1). */
+/* 1 for the weight types cl/matmul_q8.cl takes (the quantized ones). */
 int llm_q8_weight(int dtype);
 /* 1 when product k's tasks run cl/matmul_q8.cl (hp.act_q8, which every layer weight takes,
  * and for the output a weight type it takes); the norm before qkv, ffn_swiglu and output is

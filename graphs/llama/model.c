@@ -732,6 +732,25 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     for (int i = 0; i < hp->n_layer; i++)
         TRY(load_layer(m, i, 0, &weight_bytes));
     hp->weight_type = m->lw[0].ffn_type;
+    for (int i = 0; i < hp->n_layer; i++) { /* every layer product's type, once each */
+        const layer_weights *w = &m->lw[i];
+        const int ty[6] = {w->qkv[0].dtype,
+                           w->qkv[w->n_qkv > 1].dtype,
+                           w->qkv[w->n_qkv > 2 ? 2 : 0].dtype,
+                           w->wo_type,
+                           w->ffn_type,
+                           w->down_type};
+        for (int j = 0; j < 6; j++) {
+            const char *name = llm_dtype_name(ty[j]);
+            char *p = hp->weight_types;
+            size_t len = strlen(p), nl = strlen(name);
+            int seen = 0;
+            for (const char *q = p; *q && !seen; q += strcspn(q, "+"), q += *q == '+')
+                seen = strncmp(q, name, nl) == 0 && (q[nl] == '+' || q[nl] == 0);
+            if (!seen && len + nl + 2 < sizeof hp->weight_types)
+                snprintf(p + len, sizeof hp->weight_types - len, "%s%s", len ? "+" : "", name);
+        }
+    }
     m->tok_type = tok->dtype;
     m->out_type = outw ? outw->dtype : tok->dtype;
 

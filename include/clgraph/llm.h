@@ -35,9 +35,10 @@ typedef struct llm_hparams {
     float rms_eps, rope_base, rope_scale;
     int rope_neox;
     int tied_embeddings;
-    int weight_type; /* llm_dtype of the layer weights */
-    int kv_f16;      /* the KV cache holds f16 */
-    int act_q8;      /* the weight products quantize their activations to 8 bits */
+    int weight_type;       /* llm_dtype of the layer weights (of layer 0's FFN where they mix) */
+    char weight_types[64]; /* their names: "q4_1", or "q5_0+q8_0+q4_k+q6_k" where they mix */
+    int kv_f16;            /* the KV cache holds f16 */
+    int act_q8;            /* the weight products quantize their activations to 8 bits */
 } llm_hparams;
 
 /* Progress while loading: stage ("building kernels", "uploading weights"), done of total. */
