@@ -14,6 +14,18 @@ const char *llm_kernel_suffix(int dtype) {
         return "q4_0";
     case LLM_DTYPE_Q4_1:
         return "q4_1";
+    case LLM_DTYPE_Q5_0:
+        return "q5_0";
+    case LLM_DTYPE_Q5_1:
+        return "q5_1";
+    case LLM_DTYPE_Q4_K:
+        return "q4_k";
+    case LLM_DTYPE_Q5_K:
+        return "q5_k";
+    case LLM_DTYPE_Q6_K:
+        return "q6_k";
+    case LLM_DTYPE_BF16:
+        return "bf16";
     default:
         return NULL;
     }
@@ -33,8 +45,21 @@ int llm_mm_dtype(const llm_model *m, mm_kind k) {
                           : m->out_type;
 }
 
+/* The types of cl/matmul_q8.cl (f32, f16 and bf16 take the float product only). */
 int llm_q8_weight(int dtype) {
-    return dtype == LLM_DTYPE_Q8_0 || dtype == LLM_DTYPE_Q4_0 || dtype == LLM_DTYPE_Q4_1;
+    switch (dtype) {
+    case LLM_DTYPE_Q8_0:
+    case LLM_DTYPE_Q4_0:
+    case LLM_DTYPE_Q4_1:
+    case LLM_DTYPE_Q5_0:
+    case LLM_DTYPE_Q5_1:
+    case LLM_DTYPE_Q4_K:
+    case LLM_DTYPE_Q5_K:
+    case LLM_DTYPE_Q6_K:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 int llm_mm_q8(const llm_model *m, mm_kind k) {
