@@ -28,7 +28,7 @@ static const shape shapes[] = {
     {192, 32, 1, 33, 200, 0, 0, 0},
     {3, 256, 5, 260, 3, 1, 0, 0},     /* one K-quant super-block */
     {65, 768, 4, 768, 70, 0, 0, 1},   /* 3 K-quant super-blocks; not on llvmpipe */
-    {37, 45, 7, 47, 39, 1, 1, 0},     /* f32 / f16 / bf16: 11 blocks of 16 and a tail */
+    {37, 45, 7, 47, 39, 1, 1, 0},     /* f32 / f16 / bf16: 2 blocks of 16, a tail of 13 */
     {5, 3, 2, 3, 5, 0, 1, 0},         /* f32 / f16: tail only */
 };
 /* clang-format on */
