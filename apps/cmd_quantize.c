@@ -1,6 +1,6 @@
 /* clgraph quantize: rewrites a GGUF model with its weight matrices in another weight type
- * (f32, f16, q8_0, q4_0, q4_1) through llm_convert (graphs/model/convert.c), with progress on
- * stderr. */
+ * (f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1) through llm_convert (graphs/model/convert.c), with
+ * progress on stderr. */
 #include <stdio.h>
 #include <string.h>
 

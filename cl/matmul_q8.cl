@@ -4,30 +4,42 @@
  * precedes the product. cl/matmul.cl holds the float-activation products.
  *
  * Layouts (activations f32, row-major, T tokens):
- *   W: [rows, cols] weight in ggml block form, cols a multiple of 32 (host-checked);
- *      row r starts at byte r * row_bytes(cols):
+ *   W: [rows, cols] weight in ggml block form, cols a multiple of 32, of 256 for the
+ *      K-quants (host-checked); row r starts at byte r * row_bytes(cols):
  *        q8_0 {f16 d; i8 q[32]}      34 B / 32 elems, w = d*q
  *        q4_0 {f16 d; u8 q[16]}      18 B / 32 elems, w = d*(nib-8)
  *        q4_1 {f16 d, m; u8 q[16]}   20 B / 32 elems, w = d*nib + m
- *      (element j < 16 of a 4-bit block is the low nibble of q[j], j >= 16 the high
- *      nibble of q[j-16]). Scales are read as f16 bits; an inf / NaN scale (never in a
- *      ggml file) is not propagated.
+ *        q5_0 {f16 d; u8 qh[4]; u8 q[16]}    22 B / 32 elems, w = d*(q5-16)
+ *        q5_1 {f16 d, m; u8 qh[4]; u8 q[16]} 24 B / 32 elems, w = d*q5 + m
+ *      (element j < 16 of a 4- or 5-bit block is the low nibble of q[j], j >= 16 the
+ *      high nibble of q[j-16]; q5 adds bit j of the little-endian u32 qh as bit 4).
+ *      K-quants: super-blocks of 256 elements = 8 sub-blocks of 32 with their own scales
+ *      (layouts as in cl/matmul.cl's header):
+ *        q4_k 144 B, w = d*s_j*q4 - dmin*m_j;  q5_k 176 B, w = d*s_j*q5 - dmin*m_j;
+ *        q6_k 210 B, w = d*sc*(q6-32), one 8-bit sc per 16 elements.
+ *      Scales are read as f16 bits; an inf / NaN scale (never in a ggml file) is not
+ *      propagated.
  *   x: [T, x_stride] floats, the first cols of each token row are used.
  *   y: [T, y_stride] floats, the first rows of each token row are written:
  *      y[t, r] = (accumulate ? y[t, r] : 0) + sum_k W[r, k] * xq[t, k]
  *   ffn_swiglu: Wg, Wu: [rows, cols]; h: [T, h_stride]:
- *      h[t, r] = silu(Wg[r].xq_t) * (Wu[r].xq_t), silu(g) = g / (1 + exp(-g)).
+ *      h[t, r] = act(Wg[r].xq_t) * (Wu[r].xq_t), act = silu(g) = g / (1 + exp(-g)), or
+ *      with the build option -DFFN_GELU (Gemma's GeGLU) ggml's gelu_tanh(g) =
+ *      0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))).
  *   xq: the activation quantized per 32-element block exactly as ggml's
  *      quantize_row_q8_0_ref: d = max|v| / 127, q = roundf(v * (1 / d)) (0 when d = 0),
  *      xq = d * q; d stays f32 (ggml rounds the stored d to f16). v = x, or for the
  *      _norm kernels v = x * inv_t * gw with inv_t = 1 / sqrt(mean_k(x[t, k]^2) + eps)
  *      over the cols of the row (gw: [cols] f32, the norm weight): y = W q8(rmsnorm(x) gw).
  *      For q4_1, as ggml's q8_1, each block also keeps s = d * sum(q), and the min
- *      term of the block is m * s.
+ *      term of the block is m * s (q5_1, q4_k, q5_k likewise).
  *   Each block product is an exact integer sum of 32 products, scaled by d_w * d_x
- *   (float) and accumulated in float.
+ *   (float) and accumulated in float. For the K-quants the block is the sub-block: its
+ *   d_w = d * s_j (q6_k: the two halves' integer sums times their 8-bit scales, added as
+ *   integers, then times d), min term (off * d * s_j - dmin * m_j) * s_x, where off (8 for
+ *   q4_k, 16 for q5_k, as for q4_1 / q5_1) makes the integer weights signed.
  *
- * Kernels, for TY in q8_0, q4_0, q4_1:
+ * Kernels, for TY in q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k:
  *   matmul_TY_q8(W, x, y, rows, cols, T, x_stride, y_stride, accumulate, scratch)
  *   matmul_TY_q8_norm(W, x, y, rows, cols, T, x_stride, y_stride, accumulate,
  *                     gw, float eps, scratch)
@@ -58,6 +70,8 @@
  *   prompts on PoCL, but llvm-spirv 14 emits an invalid module for it, as for
  *   matmul.cl: build it from source). The scratch must fit the device's local memory
  *   (llvmpipe: 32 KiB, i.e. MM_TT * cols <= 14336).
+ *   Per-type builds: with -DCLG_ONE_TY -DCLG_TY_<TY> (e.g. -DCLG_TY_q4_k) the program
+ *   holds only that type's kernels.
  *
  * How the integer dot compiles (PoCL 3.1 / LLVM 15, AVX2): the activations are kept
  * as short16 in local memory and each 16-element half-block is written as the even /

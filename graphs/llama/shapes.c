@@ -57,9 +57,21 @@ int llm_mm_uniform(const llm_model *m, mm_kind k) {
     return 1;
 }
 
+/* The types of cl/matmul_q8.cl (f32, f16 and bf16 take the float product only). */
 int llm_q8_weight(int dtype) {
-    return dtype != LLM_DTYPE_F32 && dtype != LLM_DTYPE_F16 && dtype != LLM_DTYPE_BF16 &&
-           llm_kernel_suffix(dtype) != NULL;
+    switch (dtype) {
+    case LLM_DTYPE_Q8_0:
+    case LLM_DTYPE_Q4_0:
+    case LLM_DTYPE_Q4_1:
+    case LLM_DTYPE_Q5_0:
+    case LLM_DTYPE_Q5_1:
+    case LLM_DTYPE_Q4_K:
+    case LLM_DTYPE_Q5_K:
+    case LLM_DTYPE_Q6_K:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 int llm_mm_q8(const llm_model *m, mm_kind k) {

@@ -18,12 +18,13 @@
 
 typedef struct target {
     int dtype;
-    int ftype; /* LLAMA_FTYPE_ALL_F32, _MOSTLY_F16, _MOSTLY_Q4_0, _MOSTLY_Q4_1, _MOSTLY_Q8_0 */
+    int ftype; /* LLAMA_FTYPE_ALL_F32, _MOSTLY_F16, _MOSTLY_Q4_0, _MOSTLY_Q4_1, _MOSTLY_Q8_0,
+                  _MOSTLY_Q5_0, _MOSTLY_Q5_1 */
 } target;
 
 static const target targets[] = {
-    {LLM_DTYPE_F32, 0},  {LLM_DTYPE_F16, 1},  {LLM_DTYPE_Q8_0, 7},
-    {LLM_DTYPE_Q4_0, 2}, {LLM_DTYPE_Q4_1, 3},
+    {LLM_DTYPE_F32, 0},  {LLM_DTYPE_F16, 1},  {LLM_DTYPE_Q8_0, 7}, {LLM_DTYPE_Q4_0, 2},
+    {LLM_DTYPE_Q4_1, 3}, {LLM_DTYPE_Q5_0, 8}, {LLM_DTYPE_Q5_1, 9},
 };
 
 int llm_convert_target_ok(int dtype) {
@@ -31,7 +32,7 @@ int llm_convert_target_ok(int dtype) {
 }
 
 const char *llm_convert_target_names(void) {
-    return "f32, f16, q8_0, q4_0, q4_1";
+    return "f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1";
 }
 
 int llm_convert_file_type(int dtype) {

@@ -653,6 +653,36 @@ def run_inputs():
     expect(rc == 2 and "XDG_CACHE_HOME is too long" in err, f"as is an XDG_CACHE_HOME that makes it too long: {err.strip()[-200:]}")
 
 
+def perplexity_q5():
+    # The q5_0 and q5_1 products on a real model: SmolLM2 requantized by clgraph quantize
+    # (deterministic: the file's sha256 is the golden file's), its perplexity within 1% of
+    # llama.cpp's (test/data/model/perplexity_q5_{0,1}.golden, test/model/gen_perplexity.py).
+    import hashlib
+    import os
+    import re
+    import tempfile
+    model = os.environ["CLGRAPH_TEST_MODEL"]
+    data = os.environ["CLGRAPH_TEST_DATA"]
+    with tempfile.TemporaryDirectory() as d:
+        for ty in ("q5_0", "q5_1"):
+            gold = dict(line.split(" ", 1) for line in
+                        open(os.path.join(data, "model", f"perplexity_{ty}.golden")).read().splitlines())
+            out_model = os.path.join(d, f"smollm2.{ty}.gguf")
+            rc, _, err = run("quantize", model, out_model, "--type", ty, "-q")
+            expect(rc == 0, f"quantize --type {ty} exits 0 ({err.strip()[-160:]})")
+            sha = hashlib.sha256(open(out_model, "rb").read()).hexdigest() if rc == 0 else ""
+            expect(sha == gold["model_sha256"], f"the {ty} file is the golden file's ({sha})")
+            text = os.path.join(data, "text", gold["text_file"])
+            rc, out, err = run("perplexity", "-m", out_model, "-f", text, "--ctx", gold["n_ctx"])
+            m = re.search(r"Final estimate: PPL = ([0-9.]+)", out)
+            expect(rc == 0 and m, f"{ty}: perplexity prints the final estimate ({err.strip()[-200:]})")
+            if m:
+                got, want = float(m.group(1)), float(gold["ppl"])
+                rel = abs(got - want) / want
+                expect(rel <= 0.01, f"{ty}: PPL {got:.4f} within 1% of llama.cpp's {want:.4f} "
+                                    f"(relative difference {100 * rel:.2f}%)")
+
+
 def perplexity():
     # clgraph perplexity against llama.cpp's value for the same model, text and context
     # (test/data/model/perplexity.golden, made by test/model/gen_perplexity.py with

@@ -16,6 +16,9 @@ The steps are those of llama.cpp's tools/perplexity/perplexity.cpp (perplexity()
 The golden file is text, one "key value" a line: model_sha256, model_file, text_file, n_ctx,
 n_tokens, n_chunk, ppl, ppl_err, peer.
 Run with the peer's venv, e.g. ~/.cache/clgraph/llamacpp-venv/bin/python.
+perplexity.golden is of SmolLM2-135M-Instruct.Q4_1.gguf, perplexity_q5_0.golden and
+perplexity_q5_1.golden of that model requantized by `clgraph quantize MODEL OUT --type q5_0`
+(q5_1), all on lighthouse.txt with N_CTX 128 (model_file edited to say so).
 """
 import hashlib
 import math

@@ -15,7 +15,10 @@ typedef struct expect {
 
 int main(void) {
     clg_context *ctx = tc_context();
-    static const char *types[] = {"f32", "f16", "q8_0", "q4_0", "q4_1"};
+    /* the float-only types, then the 8-bit-activation ones (from index 3) */
+    static const char *types[] = {"f32",  "f16",  "bf16", "q8_0", "q4_0", "q4_1",
+                                  "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"};
+    const size_t n_types = sizeof types / sizeof types[0];
     static const expect ex[] = {
         {"matmul", "", "embed_%s", EMBED_NARGS, 1},
         {"norm", "", "rmsnorm_row", RMSNORM_NARGS, 0},
@@ -50,7 +53,7 @@ int main(void) {
         clg_program *p = NULL;
         CHECK_OK(clg_program_get(ctx, ex[i].file, ex[i].options, &p));
         if (!p) continue;
-        size_t first = ex[i].typed == 2 ? 2 : 0, last = ex[i].typed ? 5 : 1;
+        size_t first = ex[i].typed == 2 ? 3 : 0, last = ex[i].typed ? n_types : 1;
         for (size_t t = first; t < last; t++) {
             char name[64];
             snprintf(name, sizeof name, ex[i].kernel, types[t]);
@@ -60,6 +63,24 @@ int main(void) {
                         ex[i].file, name, n, ex[i].nargs);
             CHECK(n == ex[i].nargs);
         }
+    }
+    /* One-type programs (-DCLG_ONE_TY -DCLG_TY_<ty>) of the 8-bit-activation file hold that
+     * type's four kernels, with the same arguments, and no other type's. */
+    static const char *one[] = {"q8_0", "q4_k", "q6_k"};
+    for (size_t i = 0; i < sizeof one / sizeof one[0]; i++) {
+        char opts[64], name[64], other[64];
+        snprintf(opts, sizeof opts, "-DCLG_ONE_TY -DCLG_TY_%s", one[i]);
+        clg_program *p = NULL;
+        CHECK_OK(clg_program_get(ctx, "matmul_q8", opts, &p));
+        if (!p) continue;
+        for (size_t k = 0; k < sizeof ex / sizeof ex[0]; k++) {
+            if (ex[k].typed != 2) continue;
+            snprintf(name, sizeof name, ex[k].kernel, one[i]);
+            CHECK(clg_program_kernel_args(p, name) == ex[k].nargs);
+        }
+        snprintf(other, sizeof other, "matmul_%s_q8", i ? "q8_0" : "q4_0");
+        CHECK(clg_program_kernel_args(p, other) == 0);
+        printf("  matmul_q8 [%s]: its kernels' arguments match, %s absent\n", opts, other);
     }
     clg_context_destroy(ctx);
     return tc_finish("op_args");

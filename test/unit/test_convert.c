@@ -29,7 +29,7 @@ static int file_exists(const char *path) {
 /* Names in the test folder other than the expected ones (temporary files left behind). */
 static int stray_files(void) {
     static const char *known[] = {"in.gguf",           "sentinel.gguf", "inplace.gguf",
-                                  "inplace_link.gguf", "q5_0.gguf",     "adir"};
+                                  "inplace_link.gguf", "iq4_nl.gguf",   "adir"};
     int stray = 0;
     DIR *d = opendir(g_dir);
     if (!d) return -1;
@@ -150,6 +150,10 @@ static double bound(int dtype, const float *x, size_t j) {
         return amax * (1.0 / 8 + 1.0 / 2048) + 8 * h;
     case LLM_DTYPE_Q4_1:
         return (mx - mn) * (1.0 / 30 + 1.0 / 2048) + fabs(mn) / 2048 + 16 * h;
+    case LLM_DTYPE_Q5_0:
+        return amax * (1.0 / 16 + 1.0 / 2048) + 16 * h;
+    case LLM_DTYPE_Q5_1:
+        return (mx - mn) * (1.0 / 62 + 1.0 / 2048) + fabs(mn) / 2048 + 32 * h;
     case LLM_DTYPE_F16:
         return fabs(x[j]) / 2048 + h;
     default:
@@ -319,7 +323,7 @@ static void errors(void) {
     PATH_IN(nodir, "no/such/dir.gguf");
     PATH_IN(adir, "adir");
     PATH_IN(sent, "sentinel.gguf");
-    PATH_IN(q5, "q5_0.gguf");
+    PATH_IN(iq, "iq4_nl.gguf");
     expect_fail(llm_convert(in, out, LLM_DTYPE_Q4_K, NULL, NULL, NULL), CLG_ERR_INVALID_ARG, "q4_0",
                 "target q4_k");
     CHECK(strstr(clg_last_error(), "q4_k") != NULL);
@@ -348,7 +352,7 @@ static void errors(void) {
     struct stat sb;
     CHECK(stat(sent, &sb) == 0 && sb.st_size == 3);
 
-    /* a tensor type the reader does not know (q5_0 = 6): named with its tensor */
+    /* a tensor type convert cannot read (iq4_nl = 20): named with its tensor and type */
     size_t size = 0;
     uint8_t *buf = NULL;
     fp = fopen(in, "rb");
@@ -366,13 +370,13 @@ static void errors(void) {
         if (p) {
             uint8_t *type = p + strlen(tn) + 4 + 2 * 8;
             CHECK(type[0] == LLM_DTYPE_F32 && type[1] == 0);
-            type[0] = 6;
-            fp = fopen(q5, "wb");
+            type[0] = 20; /* iq4_nl: a ggml type (32 per block) that cannot be dequantized */
+            fp = fopen(iq, "wb");
             CHECK(fp && fwrite(buf, 1, size, fp) == size);
             if (fp) fclose(fp);
-            expect_fail(llm_convert(q5, out, LLM_DTYPE_Q8_0, NULL, NULL, NULL), CLG_ERR_FORMAT,
+            expect_fail(llm_convert(iq, out, LLM_DTYPE_Q8_0, NULL, NULL, NULL), CLG_ERR_UNSUPPORTED,
                         "blk.0.attn_q.weight", "unsupported source type");
-            CHECK(strstr(clg_last_error(), "q5_0") != NULL);
+            CHECK(strstr(clg_last_error(), "iq4_nl") != NULL);
         }
     }
     free(buf);
@@ -419,14 +423,15 @@ int main(void) {
         return 1;
     }
     tc_seed(20240611);
-    CHECK(llm_convert_file_type(LLM_DTYPE_F16) == 1 && llm_convert_file_type(LLM_DTYPE_Q4_0) == 2 &&
-          llm_convert_file_type(LLM_DTYPE_Q4_1) == 3 &&
-          llm_convert_file_type(LLM_DTYPE_Q8_0) == 7 && llm_convert_file_type(LLM_DTYPE_F32) == 0 &&
-          llm_convert_file_type(LLM_DTYPE_Q6_K) == -1);
+    CHECK(
+        llm_convert_file_type(LLM_DTYPE_F16) == 1 && llm_convert_file_type(LLM_DTYPE_Q4_0) == 2 &&
+        llm_convert_file_type(LLM_DTYPE_Q4_1) == 3 && llm_convert_file_type(LLM_DTYPE_Q8_0) == 7 &&
+        llm_convert_file_type(LLM_DTYPE_F32) == 0 && llm_convert_file_type(LLM_DTYPE_Q5_0) == 8 &&
+        llm_convert_file_type(LLM_DTYPE_Q5_1) == 9 && llm_convert_file_type(LLM_DTYPE_Q6_K) == -1);
     PATH_IN(in, "in.gguf");
     CHECK_OK(write_input(in));
-    static const int targets[] = {LLM_DTYPE_F32, LLM_DTYPE_F16, LLM_DTYPE_Q8_0, LLM_DTYPE_Q4_0,
-                                  LLM_DTYPE_Q4_1};
+    static const int targets[] = {LLM_DTYPE_F32,  LLM_DTYPE_F16,  LLM_DTYPE_Q8_0, LLM_DTYPE_Q4_0,
+                                  LLM_DTYPE_Q4_1, LLM_DTYPE_Q5_0, LLM_DTYPE_Q5_1};
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
         convert_to(targets[i]);
     errors();
