@@ -286,10 +286,13 @@ INLINE void blk_q4_1(__global const uchar *row, int b, __local const short16 *xq
 /* The 16 fifth bits (0 or 16) of elements s .. s + 15 of a q5_0 / q5_1 block: bits s .. s + 15
  * of its little-endian u32 qh. */
 INLINE short16 fifth16(uint qh, int s) {
-    return convert_short16(((uint16)(qh >> s) >>
-                            (uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) &
-                           (uint16)(1))
-           << (short16)(4);
+    /* one bit per 16-bit lane by a mask and a compare: AVX2 has no per-lane 16-bit shift
+     * (emulated, it halved the q5 products' speed), and a uint16 vector would not fit its
+     * registers (PoCL warns of the ABI) */
+    ushort16 bit = (ushort16)((ushort)(qh >> s)) &
+                   (ushort16)(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192,
+                              16384, 32768);
+    return (short16)(bit != (ushort16)(0)) & (short16)(16);
 }
 INLINE uint ld_u32(__global const uchar *p) {
     return (uint)p[0] | (uint)p[1] << 8 | (uint)p[2] << 16 | (uint)p[3] << 24;
