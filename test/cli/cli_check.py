@@ -387,6 +387,14 @@ def bench():
         j = json.loads(out)
         text = json.dumps(j)
         expect("pp" in text and "tg" in text, "bench --json reports pp and tg")
+        rc, out, err = run("bench", "-m", model, "-p", "0", "-n", "4", "-r", "1", "--seq", "3", "--json", "--bw", "10",
+                           "-q")
+        expect(rc == 0, f"bench --seq 3 runs ({err.strip()[-300:]})")
+        j = json.loads(out) if rc == 0 else {}
+        expect(j.get("n_seq") == 3 and j.get("tg", {}).get("tok_s_median", 0) > 0,
+               "bench --seq 3 reports the tg tokens of 3 sequences")
+        rc, _, err = run("bench", "-m", model, "--seq", "0")
+        expect(rc == 2, "bench refuses --seq 0")
         rc, _, err = run("synth", "--shape", "nope", "--type", "q8_0", os.path.join(d, "x.gguf"))
         expect(rc == 2 and "135m" in err, "an unknown shape lists the shapes")
         rc, _, err = run("bench", "-m", model, "-r", "0")
