@@ -66,6 +66,8 @@ def one_stream(port, prompt, n_tokens, out):
                        "max_tokens": n_tokens, "temperature": 0, "stream": True})
     c.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
     r = c.getresponse()
+    if r.status != 200:
+        raise SystemExit(f"HTTP {r.status}: {r.read()[:200]!r}")
     ttft, n = None, 0
     buf = b""
     while True:
@@ -98,6 +100,8 @@ def measure(port, streams, n_tokens):
         t.start()
     for t in ts:
         t.join()
+    if len(out) != streams or any(o[1] == 0 for o in out):
+        raise SystemExit(f"{streams - len(out)} streams failed, {sum(o[1] == 0 for o in out)} empty")
     wall = max(o[2] for o in out) - t0
     toks = sum(o[1] for o in out)
     ttfts = [o[0] for o in out]
@@ -119,7 +123,8 @@ def main():
     servers = {
         "clgraph": [a.clgraph, "serve", "-m", a.model, "--parallel", str(a.parallel), "--ctx", "1024", "-q"],
         "llamacpp": [f"{venv}/bin/python", "-m", "llama_cpp.server", "--model", a.model, "--n_ctx", "1024",
-                     "--n_threads", str(a.threads), "--n_threads_batch", str(a.threads), "--host", "127.0.0.1"],
+                     "--n_threads", str(a.threads), "--n_threads_batch", str(a.threads), "--host", "127.0.0.1",
+                     "--interrupt_requests", "False"],  # its default: a new request ends the running one
     }
     env = dict(os.environ)
     env.setdefault("CLGRAPH_DEVICE", "pocl")

@@ -10,7 +10,9 @@
 
 /* 1 when the model library evaluates several sequences per call (llm_model_eval_batch);
  * 0: one sequence through llm_model_eval, so the server runs with --parallel 1. */
-#ifndef SRV_EVAL_BATCH
+#ifdef CLGRAPH_EVAL_BATCH
+#define SRV_EVAL_BATCH 1
+#else
 #define SRV_EVAL_BATCH 0
 #endif
 
@@ -360,6 +362,21 @@ int srv_sched_create(llm_model *model, const llm_tokenizer *tok, int n_parallel,
                  n_parallel);
         return -1;
     }
+    int n_batch = hp->n_batch > 0 ? hp->n_batch : 64;
+    if (n_parallel > n_batch) {
+        clg_fail(CLG_ERR_INVALID_ARG,
+                 "--parallel %d is more than the %d tokens of a step (--batch): every sequence "
+                 "needs one per step",
+                 n_parallel, n_batch);
+        return -1;
+    }
+#if SRV_EVAL_BATCH
+    if (llm_model_n_seq(model) < n_parallel) {
+        clg_fail(CLG_ERR_INVALID_ARG, "the model keeps %d sequences, fewer than --parallel %d",
+                 llm_model_n_seq(model), n_parallel);
+        return -1;
+    }
+#endif
     srv_sched *s = calloc(1, sizeof *s);
     if (!s) goto oom;
     s->model = model;
@@ -367,7 +384,7 @@ int srv_sched_create(llm_model *model, const llm_tokenizer *tok, int n_parallel,
     s->n_parallel = n_parallel;
     s->max_queue = max_queue;
     s->n_ctx = hp->n_ctx;
-    s->n_batch = hp->n_batch > 0 ? hp->n_batch : 64;
+    s->n_batch = n_batch;
     s->n_vocab = hp->n_vocab;
     s->accepting = 1;
     size_t nb = (size_t)s->n_batch + (size_t)n_parallel;
