@@ -3,14 +3,17 @@
  *
  * Layouts:
  *   q:       [T, q_stride] f32; query head h of token t at q[t*q_stride + q_off + h*head_dim + d]
- *   k_cache: [n_kv_heads, ctx_len, head_dim] (KV_T: f32, or half with KV_F16), see rope.cl
- *   v_cache: [n_kv_heads, ctx_len, head_dim]
+ *   k_cache: [n_seq, n_kv_heads, ctx_len, head_dim] (KV_T: f32, or half with KV_F16), see
+ *            rope.cl: one region per sequence
+ *   v_cache: [n_seq, n_kv_heads, ctx_len, head_dim]
  *   pos:     [T] int; token t attends cache positions lo(t) .. p inclusive, p = pos[t]
  *            clamped to [0, ctx_len - 1] (the host keeps it in range), and
  *            lo(t) = 0 (window <= 0: full causal attention) or max(0, p - window + 1)
  *            (window > 0: sliding-window attention; a key at p' is masked when
  *            p - p' >= window, llama.cpp's LLAMA_SWA_TYPE_STANDARD). Keys below lo(t) are
  *            not read, so a window costs nothing per key.
+ *   seq:     [T] int; token t attends the keys of its sequence's region seq[t] only
+ *            (in [0, n_seq): the host keeps it there)
  *   out:     [T, out_stride] f32; head h of token t at out[t*out_stride + h*head_dim + d]
  *   Query head h reads KV head h / (n_heads / n_kv_heads); n_heads % n_kv_heads == 0.
  *   out = sum_j softmax_j(scale * q . k_j) v_j.
@@ -137,9 +140,9 @@ static inline int win_lo(int p, int window) {
 
 __kernel void attention_row(__global const float *q, __global const KV_T *k_cache,
                             __global const KV_T *v_cache, __global const int *pos,
-                            __global float *out, int T, int q_stride, int q_off, int out_stride,
-                            int n_heads, int n_kv_heads, int head_dim, int ctx_len, float scale,
-                            int window) {
+                            __global const int *seq, __global float *out, int T, int q_stride,
+                            int q_off, int out_stride, int n_heads, int n_kv_heads, int head_dim,
+                            int ctx_len, float scale, int window) {
     const int h = (int)get_global_id(0);
     const int t = (int)get_global_id(1);
     if (h >= n_heads || t >= T) return;
@@ -150,10 +153,11 @@ __kernel void attention_row(__global const float *q, __global const KV_T *k_cach
         return;
     }
     const int p = clamp(pos[t], 0, ctx_len - 1);
-    const int kvh = h / (n_heads / n_kv_heads);
+    /* the KV head of query head h in the sequence's region */
+    const size_t kvh = (size_t)seq[t] * (size_t)n_kv_heads + (size_t)(h / (n_heads / n_kv_heads));
     __global const float *qh = q + (size_t)t * (size_t)q_stride + q_off + h * head_dim;
-    __global const KV_T *kh = k_cache + (size_t)kvh * (size_t)ctx_len * (size_t)head_dim;
-    __global const KV_T *vh = v_cache + (size_t)kvh * (size_t)ctx_len * (size_t)head_dim;
+    __global const KV_T *kh = k_cache + kvh * (size_t)ctx_len * (size_t)head_dim;
+    __global const KV_T *vh = v_cache + kvh * (size_t)ctx_len * (size_t)head_dim;
 
     float4 acc[ATT_MAX_HD / 4]; /* q is re-read from global memory, where it stays cached */
     int d = 0;
@@ -290,9 +294,9 @@ static void att_group(__global const float *qh, __global const KV_T *kh, __globa
 
 __kernel void attention_wg(__global const float *q, __global const KV_T *k_cache,
                            __global const KV_T *v_cache, __global const int *pos,
-                           __global float *out, int T, int q_stride, int q_off, int out_stride,
-                           int n_heads, int n_kv_heads, int head_dim, int ctx_len, float scale,
-                           int window) {
+                           __global const int *seq, __global float *out, int T, int q_stride,
+                           int q_off, int out_stride, int n_heads, int n_kv_heads, int head_dim,
+                           int ctx_len, float scale, int window) {
     __local float stat[ATT_WG];
     __local float red[ATT_WG * (ATT_DC + 1)];
     const int h = (int)get_group_id(0);
@@ -306,18 +310,20 @@ __kernel void attention_wg(__global const float *q, __global const KV_T *k_cache
         return;
     }
     const int p = clamp(pos[t], 0, ctx_len - 1);
-    const int kvh = h / (n_heads / n_kv_heads);
+    /* the KV head of query head h in the sequence's region */
+    const size_t kvh = (size_t)seq[t] * (size_t)n_kv_heads + (size_t)(h / (n_heads / n_kv_heads));
     __global const float *qh = q + (size_t)t * (size_t)q_stride + q_off + h * head_dim;
-    const size_t head_base = (size_t)kvh * (size_t)ctx_len * (size_t)head_dim;
+    const size_t head_base = kvh * (size_t)ctx_len * (size_t)head_dim;
     att_group(qh, k_cache + head_base, v_cache + head_base, win_lo(p, window), p + 1, head_dim,
               scale, stat, red, o, 1);
 }
 
 __kernel void attention_split(__global const float *q, __global const KV_T *k_cache,
                               __global const KV_T *v_cache, __global const int *pos,
-                              __global float *out, int T, int q_stride, int q_off, int out_stride,
-                              int n_heads, int n_kv_heads, int head_dim, int ctx_len, float scale,
-                              int window, __global float *part, int n_split) {
+                              __global const int *seq, __global float *out, int T, int q_stride,
+                              int q_off, int out_stride, int n_heads, int n_kv_heads,
+                              int head_dim, int ctx_len, float scale, int window,
+                              __global float *part, int n_split) {
     __local float stat[ATT_WG];
     __local float red[ATT_WG * (ATT_DC + 1)];
     const int h = (int)get_group_id(0);
@@ -342,9 +348,10 @@ __kernel void attention_split(__global const float *q, __global const KV_T *k_ca
             r[d] = d == 0 ? -INFINITY : 0.0f;
         return;
     }
-    const int kvh = h / (n_heads / n_kv_heads);
+    /* the KV head of query head h in the sequence's region */
+    const size_t kvh = (size_t)seq[t] * (size_t)n_kv_heads + (size_t)(h / (n_heads / n_kv_heads));
     __global const float *qh = q + (size_t)t * (size_t)q_stride + q_off + h * head_dim;
-    const size_t head_base = (size_t)kvh * (size_t)ctx_len * (size_t)head_dim;
+    const size_t head_base = kvh * (size_t)ctx_len * (size_t)head_dim;
     att_group(qh, k_cache + head_base, v_cache + head_base, j0, j1, head_dim, scale, stat, red,
               r + 2, 0);
 }

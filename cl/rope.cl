@@ -6,9 +6,12 @@
  *   qkv:      [T, row_stride] f32, each row [Q heads | K heads | V heads]: Q head h at
  *             qkv[t*row_stride + h*head_dim + d], K head h at
  *             qkv[t*row_stride + (n_head + h)*head_dim + d], V head h after the K heads
- *   k_cache:  [n_head_kv, ctx_len, head_dim] KV_T (one buffer per layer)
- *   v_cache:  [n_head_kv, ctx_len, head_dim] KV_T
+ *   k_cache:  [n_seq, n_head_kv, ctx_len, head_dim] KV_T (one buffer per layer): one region
+ *             of n_head_kv * ctx_len rows per sequence (n_seq is the host's; n_seq 1: the
+ *             single-sequence cache [n_head_kv, ctx_len, head_dim])
+ *   v_cache:  [n_seq, n_head_kv, ctx_len, head_dim] KV_T
  *   pos:      [T] int, the position of each token
+ *   seq:      [T] int, the sequence of each token, in [0, n_seq) (the host keeps it there)
  *   inv_freq: [n_rot/2] f32, the angle per position of pair i (the host computes it in
  *             double: freq_scale * freq_base^(-2i/n_rot) / freq_factors[i])
  *
@@ -19,7 +22,8 @@
  *              = (x[i], x[i + n_rot/2])     for neox != 0 (LLAMA_ROPE_TYPE_NEOX).
  * Dimensions >= n_rot of a head are not rotated (n_rot = 0: a plain KV store). After it:
  *   qkv Q heads rotated in place; qkv K and V heads unchanged;
- *   k_cache[(h*ctx_len + pos[t])*head_dim + d] = rotated K(t, h, d), v_cache likewise V;
+ *   k_cache[((seq[t]*n_head_kv + h)*ctx_len + pos[t])*head_dim + d] = rotated K(t, h, d),
+ *   v_cache likewise V (the rotation follows pos[t] alone);
  *   a token whose pos is outside [0, ctx_len) stores nothing (the host must not let that
  *   happen: attention would read a stale row). head_dim and n_rot must be even.
  *
@@ -42,9 +46,9 @@
 #endif
 
 __kernel void rope_kv(__global float *qkv, __global KV_T *k_cache, __global KV_T *v_cache,
-                      __global const int *pos, __global const float *inv_freq, int T,
-                      int row_stride, int n_head, int n_head_kv, int head_dim, int n_rot,
-                      int neox, int ctx_len) {
+                      __global const int *pos, __global const int *seq,
+                      __global const float *inv_freq, int T, int row_stride, int n_head,
+                      int n_head_kv, int head_dim, int n_rot, int neox, int ctx_len) {
     const int i = (int)get_global_id(0);
     const int t = (int)get_global_id(1);
     const int half_rot = n_rot / 2;
@@ -72,8 +76,9 @@ __kernel void rope_kv(__global float *qkv, __global KV_T *k_cache, __global KV_T
     if (p < 0 || p >= ctx_len) return;
     __global const float *k = qkv + (size_t)t * (size_t)row_stride + n_head * head_dim;
     __global const float *v = k + n_head_kv * head_dim;
+    const size_t h0 = (size_t)seq[t] * (size_t)n_head_kv; /* the sequence's first head row */
     for (int h = 0; h < n_head_kv; h++, k += head_dim, v += head_dim) {
-        const size_t row = ((size_t)h * (size_t)ctx_len + (size_t)p) * (size_t)head_dim;
+        const size_t row = ((h0 + (size_t)h) * (size_t)ctx_len + (size_t)p) * (size_t)head_dim;
         const float a = k[ia], b = k[ib];
         KV_STORE(k_cache, row + ia, a * c - b * s);
         KV_STORE(k_cache, row + ib, a * s + b * c);

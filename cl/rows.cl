@@ -4,6 +4,9 @@
  *   copy_row(src, dst, int n, int row): dst[i] = src[row*n + i], src [*, n], dst [n]; picks
  *       the last token of a batch before the final norm and the logits product.
  *       global = (n), local any.
+ *   gather_rows(src, rows, dst, int n, int T): dst[t*n + i] = src[rows[t]*n + i], src [*, n],
+ *       rows [T] int, dst [T, n]; picks the tokens whose logits a batch returns.
+ *       global = (n, T), either may be rounded up (extra items exit), local any.
  *   add_bias(y, b, int stride, int off, int n, int T): y[t*stride + off + i] += b[i], y
  *       [T, stride], b [n] (Qwen2's Q, K and V biases on the qkv rows).
  *   scale_rows(x, float s, int n, int T): x[t*n + i] *= s, x [T, n] (Gemma's embedding
@@ -18,6 +21,13 @@
 __kernel void copy_row(__global const float *src, __global float *dst, int n, int row) {
     int i = get_global_id(0);
     if (i < n) dst[i] = src[(size_t)row * n + i];
+}
+
+__kernel void gather_rows(__global const float *src, __global const int *rows,
+                          __global float *dst, int n, int T) {
+    const int i = (int)get_global_id(0), t = (int)get_global_id(1);
+    if (i >= n || t >= T) return;
+    dst[(size_t)t * (size_t)n + i] = src[(size_t)rows[t] * (size_t)n + i];
 }
 
 __kernel void add_bias(__global float *y, __global const float *b, int stride, int off, int n,

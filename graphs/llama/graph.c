@@ -39,7 +39,7 @@ static clg_status set_range(clg_task *t, unsigned dims, size_t g0, size_t g1, si
 static clg_status shape_range(void *user, clg_task *t, unsigned slot, const clg_choice *c) {
     const kind_shape *s = user;
     const llm_hparams *hp = &s->m->hp;
-    const size_t T = s->head ? 1 : (size_t)s->sp->cur_T, l = c->local;
+    const size_t T = (size_t)(s->head ? s->sp->head_T : s->sp->cur_T), l = c->local;
     const int per_row = strcmp(c->variant, "row") != 0;
     switch (s->op) {
     case SHAPE_PRODUCT: /* (rows, token tiles) */
@@ -317,6 +317,7 @@ static clg_status build_layer(builder *b, int i) {
                      .k_cache = w->k_cache,
                      .v_cache = w->v_cache,
                      .pos = m->pos,
+                     .seq = m->seq,
                      .inv_freq = w->rope_inv_freq,
                      .row_stride = m->qkv_dim,
                      .n_head = hp->n_head,
@@ -333,6 +334,7 @@ static clg_status build_layer(builder *b, int i) {
                         .k_cache = w->k_cache,
                         .v_cache = w->v_cache,
                         .pos = m->pos,
+                        .seq = m->seq,
                         .out = m->att,
                         .q_stride = m->qkv_dim,
                         .q_off = 0,
@@ -386,9 +388,10 @@ fail:
     return st;
 }
 
-/* A head graph: the last token's row, the final norm, the output (or tied) product into
- * the logits (head 0: read back every step), or into device-only logits followed by the
- * argmax (head 1: only the token id comes back). */
+/* A head graph: the wanted rows (head 0: the rows m->rows names; head 1: the last token's),
+ * the final norm, the output (or tied) product into the logits (head 0: read back every
+ * step), or into device-only logits followed by the argmax (head 1: only the token id comes
+ * back). Head 0's tasks run on sp->head_T rows (set_head), head 1's on one. */
 static clg_status build_head(builder *b, int greedy, clg_graph **out) {
     llm_model *m = b->m;
     step_plan *sp = b->sp;
@@ -400,8 +403,13 @@ static clg_status build_head(builder *b, int greedy, clg_graph **out) {
     snprintf(name, sizeof name, "%s%s", sp == &m->prefill ? "prefill." : "",
              greedy ? "greedy" : "logits");
     TRY(clg_graph_create(m->ctx, name, &g));
-    TRY(llm_op_copy_row(g, "copy_last", b->rows, m->x, m->last, hp->n_embd, &H->copy_last));
-    TRY(set_range(H->copy_last, 1, (size_t)hp->n_embd, 1, 1, FIXED_LOCAL, 1, 1));
+    if (greedy) {
+        TRY(llm_op_copy_row(g, "copy_last", b->rows, m->x, m->last, hp->n_embd, &H->pick));
+        TRY(set_range(H->pick, 1, (size_t)hp->n_embd, 1, 1, FIXED_LOCAL, 1, 1));
+    } else {
+        TRY(llm_op_gather_rows(g, "gather_rows", b->rows, m->x, m->rows, m->last, hp->n_embd, 1,
+                               &H->pick));
+    }
     clg_buffer *in = m->last;
     if (sp->norm[NORM_OUT]) {
         TRY(llm_op_rmsnorm(g, "output_norm", sp->norm[NORM_OUT], m->last, m->out_norm_w, m->xn,
@@ -428,6 +436,7 @@ static clg_status build_plan(builder *b, step_plan *sp) {
     clg_graph *g;
     b->sp = sp;
     sp->cur_T = 1;
+    sp->head_T = 1;
     TRY(add_kinds(m, sp));
     sp->layers = calloc((size_t)hp->n_layer, sizeof *sp->layers);
     if (!sp->layers) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "model graphs");
@@ -516,8 +525,7 @@ clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
             TRY(batch_task_set(&sp->layers[i].bt[j], T));
     if (sp->embed_scale.t) TRY(batch_task_set(&sp->embed_scale, T));
     TRY(llm_gemm_set_batch(m, sp, T));
-    for (int h = 0; h < 2; h++)
-        TRY(clg_task_arg_int(sp->head[h].copy_last, COPY_ROW, T - 1));
+    TRY(clg_task_arg_int(sp->head[1].pick, COPY_ROW, T - 1));
     /* the ranges of the planner's kinds follow T */
     for (int e = 0; e < sp->n_mk; e++)
         TRY(clg_kind_update(sp->mk[e].kind));
@@ -528,10 +536,125 @@ fail:
     return st;
 }
 
-/* ---- evaluation ---------------------------------------------------------------------- */
+/* Head 0's tasks and the head kinds' ranges for k rows (the greedy head's tasks stay on
+ * one row: a greedy step sets k = 1). */
+static clg_status set_head(llm_model *m, step_plan *sp, int k) {
+    clg_status st = CLG_OK;
+    if (k == sp->head_T) return st;
+    const head_tasks *H = &sp->head[0];
+    sp->head_T = k;
+    TRY(llm_op_set_tokens(H->pick, GATHER_T, k));
+    if (H->out_norm) TRY(clg_task_arg_int(H->out_norm, RMSNORM_T, k));
+    TRY(clg_task_arg_int(H->out_logits, MATMUL_T, k));
+    if (sp->norm[NORM_OUT]) TRY(clg_kind_update(sp->norm[NORM_OUT]));
+    for (int e = 0; e < sp->n_mk; e++)
+        if (sp->mk[e].k == MM_OUT) TRY(clg_kind_update(sp->mk[e].kind));
+fail:
+    return st;
+}
 
-static clg_status eval(llm_model *m, const int32_t *tokens, int n, int pos, float *logits,
-                       int32_t *token) {
+/* Writes n ints of host into the device-only buffer b where they differ from what it holds
+ * (dev, updated): a decode loop keeps the same sequences and head rows step after step. */
+static clg_status sync_ints(clg_buffer *b, const int32_t *host, int32_t *dev, int n) {
+    if (!memcmp(host, dev, (size_t)n * sizeof *dev)) return CLG_OK;
+    clg_status st = clg_buffer_write(b, 0, host, (size_t)n * sizeof *host);
+    if (st == CLG_OK) memcpy(dev, host, (size_t)n * sizeof *dev);
+    return st;
+}
+
+/* One evaluation: the tokens with positions and sequences given (pos, seq), or of sequence 0
+ * from position pos0 (pos and seq NULL); the logits of the wanted tokens (want NULL: the
+ * last) into logits, or with token the greedy head's argmax of the last one. */
+typedef struct eval_in {
+    const int32_t *tokens, *pos, *seq;
+    int n, pos0;
+    const uint8_t *want;
+} eval_in;
+
+/* The logits rows of one pass of head 0 (k rows of the current batch at rows_host): checks
+ * that they are finite and copies them to out (may be NULL). */
+static clg_status take_logits(llm_model *m, const eval_in *in, int first, int k, float *out) {
+    const size_t V = (size_t)m->hp.n_vocab;
+    for (int r = 0; r < k; r++)
+        for (size_t i = 0; i < V; i++) {
+            const float v = m->logits_host[(size_t)r * V + i];
+            if (isfinite(v)) continue;
+            const int row = m->rows_host[r];
+            if (!in->seq)
+                return clg_fail(CLG_ERR_FORMAT,
+                                "the logits of the step at position %d are NaN or infinite "
+                                "(logit %zu = %g)",
+                                m->pos_host[row], i, (double)v);
+            return clg_fail(CLG_ERR_FORMAT,
+                            "the logits of token %d (sequence %d, position %d) are NaN or "
+                            "infinite (logit %zu = %g)",
+                            first + row, m->seq_host[row], m->pos_host[row], i, (double)v);
+        }
+    if (out) memcpy(out, m->logits_host, (size_t)k * V * sizeof(float));
+    return CLG_OK;
+}
+
+static clg_status eval(llm_model *m, const eval_in *in, float *logits, int32_t *token) {
+    const llm_hparams *hp = &m->hp;
+    const int n = in->n, H = m->head_rows;
+    clg_status st = CLG_OK;
+    int n_out = 0; /* logits rows written */
+    for (int done = 0; done < n;) {
+        const int T = n - done < hp->n_batch ? n - done : hp->n_batch;
+        step_plan *sp = T == 1 ? &m->decode : &m->prefill;
+        int n_want = 0;
+        for (int i = 0; i < T; i++) {
+            const int j = done + i;
+            m->tok_host[i] = in->tokens[j];
+            m->pos_host[i] = in->pos ? in->pos[j] : in->pos0 + j;
+            m->seq_host[i] = in->seq ? in->seq[j] : 0;
+            if (in->want ? in->want[j] != 0 : j == n - 1) m->rows_host[n_want++] = i;
+        }
+        TRY(clg_buffer_set_transfer_bytes(m->tokens, (size_t)T * 4));
+        TRY(clg_buffer_set_transfer_bytes(m->pos, (size_t)T * 4));
+        TRY(sync_ints(m->seq, m->seq_host, m->seq_dev, T));
+        if (T != sp->cur_T) TRY(llm_set_batch(m, sp, T));
+        const int first = done;
+        done += T;
+        clg_plan *p = token ? sp->greedy_plan : sp->plan;
+        const size_t n_graphs = clg_plan_graph_count(p);
+        if (token) { /* the greedy head on the last token, after the final batch only */
+            if (done == n) TRY(set_head(m, sp, 1));
+            TRY(done == n ? clg_plan_execute(p) : clg_plan_execute_range(p, 0, n_graphs - 1));
+            continue;
+        }
+        if (!n_want) { /* no logits wanted here: the head is skipped */
+            TRY(clg_plan_execute_range(p, 0, n_graphs - 1));
+            continue;
+        }
+        /* The layers and the first pass of the head run as one step; more than H wanted rows
+         * take more passes of the head graph alone (the layers' output stays on the device). */
+        for (int r = 0; r < n_want; r += H) {
+            const int k = n_want - r < H ? n_want - r : H;
+            if (r) memmove(m->rows_host, m->rows_host + r, (size_t)k * sizeof *m->rows_host);
+            TRY(sync_ints(m->rows, m->rows_host, m->rows_dev, k));
+            TRY(set_head(m, sp, k));
+            TRY(clg_buffer_set_transfer_bytes(m->logits,
+                                              (size_t)k * (size_t)hp->n_vocab * sizeof(float)));
+            TRY(r == 0 ? clg_plan_execute(p) : clg_plan_execute_range(p, n_graphs - 1, 1));
+            TRY(take_logits(m, in, first, k,
+                            logits ? logits + (size_t)n_out * (size_t)hp->n_vocab : NULL));
+            n_out += k;
+        }
+    }
+    /* Non-finite logits (weights that overflow, a broken kernel) would be sampled as garbage:
+     * the greedy head flags them with -1. */
+    if (token && m->token_host < 0)
+        return clg_fail(CLG_ERR_FORMAT,
+                        "the logits of the step at position %d are NaN or infinite (greedy head)",
+                        in->pos0 + n - 1);
+    if (token) *token = m->token_host;
+fail:
+    return st;
+}
+
+/* The checks of llm_model_eval / _greedy: a run of sequence 0 within the context. */
+static clg_status check_run(const llm_model *m, const int32_t *tokens, int n, int pos) {
     const llm_hparams *hp = &m->hp;
     if (n < 1 || pos < 0)
         return clg_fail(CLG_ERR_INVALID_ARG, "evaluating %d tokens at position %d", n, pos);
@@ -543,48 +666,54 @@ static clg_status eval(llm_model *m, const int32_t *tokens, int n, int pos, floa
         if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
             return clg_fail(CLG_ERR_INVALID_ARG, "token id %d outside the vocabulary of %d",
                             tokens[i], hp->n_vocab);
-    clg_status st = CLG_OK;
-    for (int done = 0; done < n;) {
-        int T = n - done < hp->n_batch ? n - done : hp->n_batch;
-        step_plan *sp = T == 1 ? &m->decode : &m->prefill;
-        for (int i = 0; i < T; i++) {
-            m->tok_host[i] = tokens[done + i];
-            m->pos_host[i] = pos + done + i;
-        }
-        TRY(clg_buffer_set_transfer_bytes(m->tokens, (size_t)T * 4));
-        TRY(clg_buffer_set_transfer_bytes(m->pos, (size_t)T * 4));
-        if (T != sp->cur_T) TRY(llm_set_batch(m, sp, T));
-        done += T;
-        /* Only the final batch needs the head: earlier ones skip it. */
-        clg_plan *p = token ? sp->greedy_plan : sp->plan;
-        size_t n_graphs = clg_plan_graph_count(p);
-        TRY(done == n ? clg_plan_execute(p) : clg_plan_execute_range(p, 0, n_graphs - 1));
-    }
-    /* Non-finite logits (weights that overflow, a broken kernel) would be sampled as garbage:
-     * the greedy head flags them with -1, the logits are scanned here (n_vocab floats). */
-    if (token && m->token_host < 0)
-        return clg_fail(CLG_ERR_FORMAT,
-                        "the logits of the step at position %d are NaN or infinite (greedy head)",
-                        pos + n - 1);
-    if (!token)
-        for (int i = 0; i < hp->n_vocab; i++)
-            if (!isfinite(m->logits_host[i]))
-                return clg_fail(CLG_ERR_FORMAT,
-                                "the logits of the step at position %d are NaN or infinite "
-                                "(logit %d = %g)",
-                                pos + n - 1, i, (double)m->logits_host[i]);
-    if (logits) memcpy(logits, m->logits_host, (size_t)hp->n_vocab * sizeof(float));
-    if (token) *token = m->token_host;
     return CLG_OK;
-fail:
-    return st;
 }
 
 clg_status llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, float *logits) {
-    return eval(m, tokens, n, pos, logits, NULL);
+    clg_status st = check_run(m, tokens, n, pos);
+    if (st != CLG_OK) return st;
+    const eval_in in = {.tokens = tokens, .n = n, .pos0 = pos};
+    return eval(m, &in, logits, NULL);
 }
 
 clg_status llm_model_eval_greedy(llm_model *m, const int32_t *tokens, int n, int pos,
                                  int32_t *token) {
-    return eval(m, tokens, n, pos, NULL, token);
+    clg_status st = check_run(m, tokens, n, pos);
+    if (st != CLG_OK) return st;
+    const eval_in in = {.tokens = tokens, .n = n, .pos0 = pos};
+    return eval(m, &in, NULL, token);
+}
+
+clg_status llm_model_eval_batch(llm_model *m, const int32_t *tokens, const int32_t *pos,
+                                const int32_t *seq, int n, const uint8_t *want, float *logits) {
+    const llm_hparams *hp = &m->hp;
+    if (n < 1 || !tokens || !pos || !seq)
+        return clg_fail(CLG_ERR_INVALID_ARG, "evaluating %d tokens%s", n,
+                        n >= 1 ? " without their token ids, positions or sequences" : "");
+    /* seq_next[s]: the position sequence s's next token must have, -1 before its first */
+    for (int s = 0; s < m->n_seq; s++)
+        m->seq_next[s] = -1;
+    for (int i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
+            return clg_fail(CLG_ERR_INVALID_ARG, "token %d: id %d outside the vocabulary of %d", i,
+                            tokens[i], hp->n_vocab);
+        if (seq[i] < 0 || seq[i] >= m->n_seq)
+            return clg_fail(CLG_ERR_INVALID_ARG,
+                            "token %d: sequence %d outside the model's %d sequences (n_seq)", i,
+                            seq[i], m->n_seq);
+        if (pos[i] < 0 || pos[i] >= hp->n_ctx)
+            return clg_fail(CLG_ERR_INVALID_ARG,
+                            "token %d: position %d outside the context of %d tokens (--ctx)", i,
+                            pos[i], hp->n_ctx);
+        int32_t *next = &m->seq_next[seq[i]];
+        if (*next >= 0 && pos[i] != *next)
+            return clg_fail(CLG_ERR_INVALID_ARG,
+                            "token %d: sequence %d at position %d, but its previous token here "
+                            "was at %d (a sequence's tokens must be consecutive positions in "
+                            "order)",
+                            i, seq[i], pos[i], *next - 1);
+        *next = pos[i] + 1;
+    }
+    const eval_in in = {.tokens = tokens, .pos = pos, .seq = seq, .n = n, .want = want};
+    return eval(m, &in, logits, NULL);
 }

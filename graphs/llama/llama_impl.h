@@ -47,7 +47,7 @@ typedef struct layer_weights {
     clg_buffer *gate, *up;            /* [n_ff, n_embd] */
     clg_buffer *down;                 /* [n_embd, n_ff] */
     clg_buffer *post_ffn_norm;        /* [n_embd] (post_norms) */
-    clg_buffer *k_cache, *v_cache;    /* [n_head_kv, n_ctx, head_dim] f32 or f16 */
+    clg_buffer *k_cache, *v_cache;    /* [n_seq, n_head_kv, n_ctx, head_dim] f32 or f16 */
     clg_buffer *rope_inv_freq;        /* the model's, or the windowed layers' */
     int window;                       /* attention window in positions, 0: none */
     int wo_type, ffn_type, down_type; /* llm_dtype */
@@ -84,13 +84,14 @@ typedef struct kind_shape {
     struct step_plan *sp;
     enum { SHAPE_PRODUCT, SHAPE_NORM, SHAPE_ATTENTION } op;
     int rows; /* products: output rows */
-    int head; /* 1: the head's tasks, which run on one token */
+    int head; /* 1: the head's tasks, which run on step_plan.head_T rows */
 } kind_shape;
 
-/* The tasks after the last layer: the last token's row, the final norm, the output
- * product, and (greedy head only) the argmax. */
+/* The tasks after the last layer: the wanted rows (head 0: gathered by head_rows) or the
+ * last token's row (greedy head), the final norm, the output product, and (greedy head
+ * only) the argmax. */
 typedef struct head_tasks {
-    clg_task *copy_last, *out_norm, *out_logits, *argmax;
+    clg_task *pick, *out_norm, *out_logits, *argmax;
 } head_tasks;
 
 enum { MAX_MM_ENTRIES = 32 };
@@ -103,6 +104,7 @@ typedef struct step_plan {
     clg_plan *greedy_plan; /* the same graphs with a head that returns only the argmax */
     int tile;              /* MM_TT of the products */
     int cur_T;             /* the token count the tasks are set for */
+    int head_T;            /* the rows head 0's tasks (and the head kinds' ranges) are set for */
     /* The products' kinds: one per product, weight type and row count (a model may mix
      * types per tensor); mm[k] is product k's kind where it has one only, else NULL. */
     struct mm_entry {
@@ -137,9 +139,13 @@ struct llm_model {
     int qkv_dim;   /* (n_head + 2 n_head_kv) * head_dim */
     int gemm_mode; /* LLM_GEMM_* (llm_model_options.prefill_gemm) */
     int replay;    /* llm_model_options.replay */
+    int n_seq;     /* sequences, each with its own KV-cache region (llm_model_options.n_seq) */
+    int head_rows; /* H = min(n_seq, n_batch): logits rows per pass of the head */
     /* device buffers; shapes with B = n_batch */
     clg_buffer *tokens;     /* [B] int, EVERY_EXECUTION */
     clg_buffer *pos;        /* [B] int, EVERY_EXECUTION */
+    clg_buffer *seq;        /* [B] int, DEVICE_ONLY: written only when it changes (seq_dev) */
+    clg_buffer *rows;       /* [H] int, DEVICE_ONLY: the rows head 0 gathers (rows_dev) */
     clg_buffer *x;          /* [B, n_embd] residual stream */
     clg_buffer *xn;         /* [B, n_embd] normed */
     clg_buffer *qkv;        /* [B, qkv_dim] q | k | v */
@@ -147,8 +153,8 @@ struct llm_model {
     clg_buffer *blk_out;    /* [B, n_embd] a block's output before its post-norm (post_norms) */
     clg_buffer *att;        /* [B, n_head * head_dim] */
     clg_buffer *ffh;        /* [B, n_ff] */
-    clg_buffer *last;       /* [n_embd] the last token's row */
-    clg_buffer *logits;     /* [n_vocab] EVERY_EXECUTION */
+    clg_buffer *last;       /* [H, n_embd] the wanted tokens' rows */
+    clg_buffer *logits;     /* [H, n_vocab] EVERY_EXECUTION (the pass's rows come back) */
     clg_buffer *logits_dev; /* [n_vocab] DEVICE_ONLY, for the greedy head */
     clg_buffer *token_out;  /* [1] int EVERY_EXECUTION: the greedy head's argmax */
     int32_t token_host;
@@ -159,7 +165,10 @@ struct llm_model {
     clg_buffer *att_part; /* [n_head, attn_split, head_dim + 2] decode attention partials */
     int attn_split;       /* parts of the decode attention; <= 1: none */
     int32_t *tok_host, *pos_host;
-    float *logits_host;
+    int32_t *seq_host, *seq_dev;   /* [B] the step's sequences; what m->seq holds */
+    int32_t *rows_host, *rows_dev; /* [B] the step's wanted rows; [H] what m->rows holds */
+    int32_t *seq_next;             /* [n_seq] eval_batch's check of consecutive positions */
+    float *logits_host;            /* [H, n_vocab] */
     layer_weights *lw;
     clg_buffer *tok_embd, *out_norm_w, *output; /* output == tok_embd when tied */
     int tok_type, out_type;

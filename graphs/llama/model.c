@@ -30,6 +30,9 @@ const llm_gguf *llm_model_gguf(const llm_model *m) {
 clg_context *llm_model_context(const llm_model *m) {
     return m->ctx;
 }
+int llm_model_n_seq(const llm_model *m) {
+    return m->n_seq;
+}
 clg_plan *llm_model_plan(const llm_model *m) {
     return m->decode.plan;
 }
@@ -57,6 +60,11 @@ void llm_model_destroy(llm_model *m) {
     free(m->prefill.calls);
     free(m->tok_host);
     free(m->pos_host);
+    free(m->seq_host);
+    free(m->seq_dev);
+    free(m->rows_host);
+    free(m->rows_dev);
+    free(m->seq_next);
     free(m->logits_host);
     free(m->rope_inv_host);
     free(m->rope_swa_host);
@@ -513,8 +521,9 @@ static clg_status load_layer(llm_model *m, int i, int alloc, uint64_t *bytes) {
         TRY(tensor_buffer(m, tu, &w->up));
     }
     TRY(tensor_buffer(m, td, &w->down));
-    size_t cache_bytes = (size_t)hp->n_head_kv * (size_t)hp->n_ctx * (size_t)hp->head_dim *
-                         (hp->kv_f16 ? sizeof(uint16_t) : sizeof(float));
+    /* one region [n_head_kv, n_ctx, head_dim] per sequence */
+    size_t cache_bytes = (size_t)m->n_seq * (size_t)hp->n_head_kv * (size_t)hp->n_ctx *
+                         (size_t)hp->head_dim * (hp->kv_f16 ? sizeof(uint16_t) : sizeof(float));
     snprintf(name, sizeof name, "blk.%d.k_cache", i);
     TRY(clg_buffer_create(m->ctx, name, cache_bytes, CLG_TRANSFER_DEVICE_ONLY, NULL, &w->k_cache));
     snprintf(name, sizeof name, "blk.%d.v_cache", i);
@@ -557,11 +566,12 @@ typedef struct act_buffer {
     clg_buffer **out;
 } act_buffer;
 
-enum { MAX_ACT_BUFFERS = 14 };
+enum { MAX_ACT_BUFFERS = 16 };
 
 static size_t act_buffers(llm_model *m, act_buffer out[MAX_ACT_BUFFERS]) {
     const llm_hparams *hp = &m->hp;
     const size_t B = (size_t)hp->n_batch, E = (size_t)hp->n_embd, F = sizeof(float);
+    const size_t H = (size_t)m->head_rows;
     const size_t kv_dim = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
     const clg_transfer step = CLG_TRANSFER_EVERY_EXECUTION, dev = CLG_TRANSFER_DEVICE_ONLY;
     int split_qkv = 0;
@@ -573,6 +583,8 @@ static size_t act_buffers(llm_model *m, act_buffer out[MAX_ACT_BUFFERS]) {
     } all[MAX_ACT_BUFFERS] = {
         {1, {"tokens", B * 4, step, m->tok_host, &m->tokens}}, /* [B] int */
         {1, {"positions", B * 4, step, m->pos_host, &m->pos}}, /* [B] int */
+        {1, {"sequences", B * 4, dev, NULL, &m->seq}},         /* [B] int */
+        {1, {"head_rows", H * 4, dev, NULL, &m->rows}},        /* [H] int */
         {1, {"x", B * E * F, dev, NULL, &m->x}},               /* [B, n_embd] residual stream */
         {1, {"xn", B * E * F, dev, NULL, &m->xn}},             /* [B, n_embd] normed */
         {1, {"qkv", B * (size_t)m->qkv_dim * F, dev, NULL, &m->qkv}},
@@ -580,8 +592,8 @@ static size_t act_buffers(llm_model *m, act_buffer out[MAX_ACT_BUFFERS]) {
         {1, {"att", B * (size_t)(hp->n_head * hp->head_dim) * F, dev, NULL, &m->att}},
         {m->arch->post_norms, {"blk_out", B * E * F, dev, NULL, &m->blk_out}},
         {1, {"ffn_h", B * (size_t)hp->n_ff * F, dev, NULL, &m->ffh}},
-        {1, {"x_last", E * F, dev, NULL, &m->last}},
-        {1, {"logits", (size_t)hp->n_vocab * F, step, m->logits_host, &m->logits}},
+        {1, {"x_last", H * E * F, dev, NULL, &m->last}}, /* [H, n_embd] */
+        {1, {"logits", H * (size_t)hp->n_vocab * F, step, m->logits_host, &m->logits}},
         {1, {"logits_dev", (size_t)hp->n_vocab * F, dev, NULL, &m->logits_dev}},
         {1, {"token_out", sizeof(int32_t), step, &m->token_host, &m->token_out}},
         /* [n_head, attn_split, head_dim + 2] decode attention partials, when split */
@@ -598,8 +610,9 @@ static size_t act_buffers(llm_model *m, act_buffer out[MAX_ACT_BUFFERS]) {
 static clg_status check_memory(llm_model *m, uint64_t weight_bytes) {
     const llm_hparams *hp = &m->hp;
     const clg_device_info *dev = clg_context_device(m->ctx);
-    /* one layer's K (or V) cache per token, in f32 */
-    const uint64_t kv_row = (uint64_t)hp->n_head_kv * (uint64_t)hp->head_dim * 4;
+    /* one layer's K (or V) cache per token of every sequence, in f32 */
+    const uint64_t kv_row =
+        (uint64_t)m->n_seq * (uint64_t)hp->n_head_kv * (uint64_t)hp->head_dim * 4;
     const uint64_t kv_per_ctx = 2 * (uint64_t)hp->n_layer * kv_row / (hp->kv_f16 ? 2 : 1);
     const uint64_t kv = kv_per_ctx * (uint64_t)hp->n_ctx;
     act_buffer ab[MAX_ACT_BUFFERS];
@@ -639,10 +652,10 @@ static clg_status check_memory(llm_model *m, uint64_t weight_bytes) {
                  (unsigned long long)ctx32, (unsigned long long)ctx16);
     return clg_fail(CLG_ERR_OUT_OF_MEMORY,
                     "the model needs %.1f MiB of device memory at --ctx %d (weights %.1f MiB, KV "
-                    "caches k_cache/v_cache in %s %.1f MiB, activations and scratch %.1f MiB); "
-                    "%s: %s",
-                    mib(need), hp->n_ctx, mib(weight_bytes), hp->kv_f16 ? "f16" : "f32", mib(kv),
-                    mib(act), where, fits);
+                    "caches k_cache/v_cache of %d sequence%s in %s %.1f MiB, activations and "
+                    "scratch %.1f MiB); %s: %s",
+                    mib(need), hp->n_ctx, mib(weight_bytes), m->n_seq, m->n_seq > 1 ? "s" : "",
+                    hp->kv_f16 ? "f16" : "f32", mib(kv), mib(act), where, fits);
 }
 
 static void progress(const llm_model_options *o, const char *stage, size_t done, size_t total) {
@@ -721,6 +734,13 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     hp->kv_f16 = opt->kv_f16 != 0;
     hp->n_batch = opt->n_batch > 0 ? opt->n_batch : 64;
     if (hp->n_batch > hp->n_ctx) hp->n_batch = hp->n_ctx;
+    if (opt->n_seq < 0) {
+        st = clg_fail(CLG_ERR_INVALID_ARG, "n_seq = %d: a model keeps at least one sequence",
+                      opt->n_seq);
+        goto fail;
+    }
+    m->n_seq = opt->n_seq > 0 ? opt->n_seq : 1;
+    m->head_rows = m->n_seq < hp->n_batch ? m->n_seq : hp->n_batch;
     m->qkv_dim = (hp->n_head + 2 * hp->n_head_kv) * hp->head_dim;
 
     /* Every layer's tensors, checked before anything is allocated. */
@@ -808,8 +828,14 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     /* Host staging, activations sized for the largest batch, weights. */
     m->tok_host = calloc((size_t)hp->n_batch, sizeof(int32_t));
     m->pos_host = calloc((size_t)hp->n_batch, sizeof(int32_t));
-    m->logits_host = calloc((size_t)hp->n_vocab, sizeof(float));
-    if (!m->tok_host || !m->pos_host || !m->logits_host) {
+    m->seq_host = calloc((size_t)hp->n_batch, sizeof(int32_t));
+    m->seq_dev = calloc((size_t)hp->n_batch, sizeof(int32_t));
+    m->rows_host = calloc((size_t)hp->n_batch, sizeof(int32_t));
+    m->rows_dev = calloc((size_t)m->head_rows, sizeof(int32_t));
+    m->seq_next = calloc((size_t)m->n_seq, sizeof(int32_t));
+    m->logits_host = calloc((size_t)m->head_rows * (size_t)hp->n_vocab, sizeof(float));
+    if (!m->tok_host || !m->pos_host || !m->seq_host || !m->seq_dev || !m->rows_host ||
+        !m->rows_dev || !m->seq_next || !m->logits_host) {
         st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "model host buffers");
         goto fail;
     }
@@ -817,6 +843,9 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     for (size_t i = 0, n = act_buffers(m, ab); i < n; i++)
         TRY(clg_buffer_create(m->ctx, ab[i].name, ab[i].bytes, ab[i].policy, ab[i].host,
                               ab[i].out));
+    /* every token in sequence 0, head row 0: as seq_dev and rows_dev say */
+    TRY(clg_buffer_zero(m->seq));
+    TRY(clg_buffer_zero(m->rows));
     TRY(tensor_buffer(m, tok, &m->tok_embd));
     TRY(tensor_buffer(m, onorm, &m->out_norm_w));
     if (outw)

@@ -117,6 +117,7 @@ clg_status llm_op_rope_kv(clg_graph *g, clg_program *prog, const llm_rope_kv *a,
                             CLG_READ_WRITE)); /* rows it does not write stay */
     TRY(clg_task_arg_buffer(t, ROPE_V_CACHE, a->v_cache, CLG_READ_WRITE));
     TRY(clg_task_arg_buffer(t, ROPE_POS, a->pos, CLG_READ));
+    TRY(clg_task_arg_buffer(t, ROPE_SEQ, a->seq, CLG_READ));
     TRY(clg_task_arg_buffer(t, ROPE_INV_FREQ, a->inv_freq, CLG_READ));
     TRY(clg_task_arg_int(t, ROPE_T, 1));
     TRY(clg_task_arg_int(t, ROPE_ROW_STRIDE, a->row_stride));
@@ -140,6 +141,7 @@ clg_status llm_op_attention(clg_graph *g, clg_kind *k, const llm_attention *a, c
     TRY(clg_task_arg_buffer(t, ATT_K_CACHE, a->k_cache, CLG_READ));
     TRY(clg_task_arg_buffer(t, ATT_V_CACHE, a->v_cache, CLG_READ));
     TRY(clg_task_arg_buffer(t, ATT_POS, a->pos, CLG_READ));
+    TRY(clg_task_arg_buffer(t, ATT_SEQ, a->seq, CLG_READ));
     /* the split leaves out alone: the merge writes it */
     TRY(clg_task_arg_buffer(t, ATT_OUT, a->out, a->part ? CLG_READ : CLG_WRITE));
     TRY(clg_task_arg_int(t, ATT_T, 1));
@@ -339,6 +341,22 @@ clg_status llm_op_glu(clg_graph *g, const char *name, clg_program *prog, clg_buf
     TRY(clg_task_arg_buffer(t, GLU_H, h, h == gate || h == up ? CLG_READ_WRITE : CLG_WRITE));
     TRY(clg_task_arg_int(t, GLU_N, n));
     TRY(clg_task_arg_int(t, GLU_T, T));
+    TRY(row_range(t, (size_t)n, ROW_LOCAL, T));
+fail:
+    *out = t;
+    return st;
+}
+
+clg_status llm_op_gather_rows(clg_graph *g, const char *name, clg_program *prog, clg_buffer *src,
+                              clg_buffer *rows, clg_buffer *dst, int n, int T, clg_task **out) {
+    clg_status st;
+    clg_task *t = NULL;
+    TRY(clg_graph_add_task(g, name, prog, "gather_rows", &t));
+    TRY(clg_task_arg_buffer(t, GATHER_SRC, src, CLG_READ));
+    TRY(clg_task_arg_buffer(t, GATHER_ROWS, rows, CLG_READ));
+    TRY(clg_task_arg_buffer(t, GATHER_DST, dst, CLG_WRITE));
+    TRY(clg_task_arg_int(t, GATHER_N, n));
+    TRY(clg_task_arg_int(t, GATHER_T, T));
     TRY(row_range(t, (size_t)n, ROW_LOCAL, T));
 fail:
     *out = t;

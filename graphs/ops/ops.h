@@ -61,14 +61,16 @@ enum {
     FFN_Q8N_NARGS
 };
 
-/* cl/rope.cl rope_kv(qkv, k_cache, v_cache, pos, inv_freq, T, row_stride, n_head,
+/* cl/rope.cl rope_kv(qkv, k_cache, v_cache, pos, seq, inv_freq, T, row_stride, n_head,
  * n_head_kv, head_dim, n_rot, neox, ctx_len): RoPE of Q in place and of K, K and V stored
- * into the caches [n_head_kv, ctx_len, head_dim] at each token's position. */
+ * into the caches [n_seq, n_head_kv, ctx_len, head_dim] at each token's sequence seq[t] and
+ * position pos[t]. */
 enum {
     ROPE_QKV,
     ROPE_K_CACHE,
     ROPE_V_CACHE,
     ROPE_POS,
+    ROPE_SEQ,
     ROPE_INV_FREQ,
     ROPE_T,
     ROPE_ROW_STRIDE,
@@ -81,17 +83,18 @@ enum {
     ROPE_NARGS
 };
 
-/* cl/attention.cl attention_row / _wg / _split(q, k_cache, v_cache, pos, out, T, q_stride,
- * q_off, out_stride, n_heads, n_kv_heads, head_dim, ctx_len, scale, window[, part,
- * n_split]): causal attention of each token over the cache up to its position p, from
- * position max(0, p - window + 1) when window > 0 (sliding window), else from 0 (_split:
- * partial results over n_split ranges of those positions into part
- * [n_heads, n_split, head_dim + 2]). */
+/* cl/attention.cl attention_row / _wg / _split(q, k_cache, v_cache, pos, seq, out, T,
+ * q_stride, q_off, out_stride, n_heads, n_kv_heads, head_dim, ctx_len, scale, window[, part,
+ * n_split]): causal attention of each token over its sequence's cache region up to its
+ * position p, from position max(0, p - window + 1) when window > 0 (sliding window), else
+ * from 0 (_split: partial results over n_split ranges of those positions into part
+ * [T, n_heads, n_split, head_dim + 2]). */
 enum {
     ATT_Q,
     ATT_K_CACHE,
     ATT_V_CACHE,
     ATT_POS,
+    ATT_SEQ,
     ATT_OUT,
     ATT_T,
     ATT_Q_STRIDE,
@@ -122,6 +125,8 @@ enum {
 
 /* cl/rows.cl copy_row(src, dst, n, row): dst = src[row] of src [*, n]. */
 enum { COPY_SRC, COPY_DST, COPY_N, COPY_ROW, COPY_NARGS };
+/* cl/rows.cl gather_rows(src, rows, dst, n, T): dst[t] = src[rows[t]], [*, n] -> [T, n]. */
+enum { GATHER_SRC, GATHER_ROWS, GATHER_DST, GATHER_N, GATHER_T, GATHER_NARGS };
 /* cl/argmax.cl argmax(x, n, out): out[0] = the index of the largest x (lowest on ties). */
 enum { ARGMAX_X, ARGMAX_N, ARGMAX_OUT, ARGMAX_NARGS };
 /* cl/matmul.cl dequant_TY(W, out, rows, cols, out_row0): rows of W as f32 into out. */
@@ -196,7 +201,7 @@ clg_status llm_op_embed(clg_graph *g, clg_program *prog, const char *ty, clg_buf
 
 /* RoPE and the KV-cache store of one layer (see ROPE_*). */
 typedef struct llm_rope_kv {
-    clg_buffer *qkv, *k_cache, *v_cache, *pos, *inv_freq;
+    clg_buffer *qkv, *k_cache, *v_cache, *pos, *seq, *inv_freq; /* pos, seq: [T] int */
     int row_stride, n_head, n_head_kv, head_dim, n_rot, neox, ctx;
 } llm_rope_kv;
 clg_status llm_op_rope_kv(clg_graph *g, clg_program *prog, const llm_rope_kv *a, clg_task **out);
@@ -205,7 +210,7 @@ clg_status llm_op_rope_kv(clg_graph *g, clg_program *prog, const llm_rope_kv *a,
  * kernel; with part set (a split kind: slots 0 and 1), partials over n_split position
  * ranges then the merge task (*merge; NULL otherwise). */
 typedef struct llm_attention {
-    clg_buffer *q, *k_cache, *v_cache, *pos, *out;
+    clg_buffer *q, *k_cache, *v_cache, *pos, *seq, *out; /* pos, seq: [T] int */
     int q_stride, q_off, out_stride, n_heads, n_kv_heads, head_dim, ctx;
     float scale;      /* of the scores q.k: 1/sqrt(head_dim) for Llama, Qwen and Gemma 3 */
     int window;       /* 0: full causal attention; w > 0: the last w positions (p - p' < w) */
@@ -249,6 +254,9 @@ clg_status llm_op_scale(clg_graph *g, const char *name, clg_program *prog, clg_b
 clg_status llm_op_copy_cols(clg_graph *g, const char *name, clg_program *prog, clg_buffer *src,
                             int src_stride, clg_buffer *dst, int dst_stride, int dst_off, int n,
                             int T, clg_task **out);
+/* dst[T, n] = rows rows[t] (int [T]) of src [*, n] (prog: cl/rows.cl). */
+clg_status llm_op_gather_rows(clg_graph *g, const char *name, clg_program *prog, clg_buffer *src,
+                              clg_buffer *rows, clg_buffer *dst, int n, int T, clg_task **out);
 /* h[T, n] = act(gate[T, n]) * up[T, n], act SiLU, or GELU with prog built from cl/glu.cl
  * with -DFFN_GELU; h may be gate or up. */
 clg_status llm_op_glu(clg_graph *g, const char *name, clg_program *prog, clg_buffer *gate,

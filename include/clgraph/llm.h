@@ -3,7 +3,9 @@
  *
  * Per step only the token ids and positions go up and only the logits of the
  * last token come back. Prompts are evaluated in batches (matrix-matrix
- * products, causal attention).
+ * products, causal attention). A model keeps one or several sequences, each with
+ * its own KV-cache region; one step can run tokens of several of them
+ * (llm_model_eval_batch).
  */
 #ifndef CLGRAPH_LLM_H
 #define CLGRAPH_LLM_H
@@ -50,6 +52,8 @@ typedef struct llm_model_options {
     clg_build_mode build;
     int n_ctx;              /* 0: min(2048, training context) */
     int n_batch;            /* 0: 64 */
+    int n_seq;              /* sequences the model keeps, each with its own KV-cache region of n_ctx
+                               positions; 0: 1 */
     int profiling;          /* profiling events on every task */
     const char *cache_dir;  /* program cache, see clg_context_options */
     const char *kernel_dir; /* kernel files from a folder, see clg_context_options */
@@ -101,10 +105,11 @@ llm_model_options llm_model_options_default(void);
  * other than token_embd's rows; a non-positive or non-finite rms epsilon, rope base or
  * linear rope scaling factor, or rope_freqs.weight entry; a NaN or infinite weight (every
  * tensor is scanned: ~20 ms for SmolLM2 in f16 on one core); layers whose weight types
- * differ from layer 0's (CLG_ERR_UNSUPPORTED); a total device allocation (weights, KV
- * caches at n_ctx, activations, scratch) above the device's global memory, or on a CPU
- * device the host's available memory (CLG_ERR_OUT_OF_MEMORY, before allocating, with the
- * n_ctx that fits with and without kv_f16).
+ * differ from layer 0's (CLG_ERR_UNSUPPORTED); a negative n_seq (CLG_ERR_INVALID_ARG); a
+ * total device allocation (weights, KV caches at n_ctx for each of n_seq sequences,
+ * activations, scratch) above the device's global memory, or on a CPU device the host's
+ * available memory (CLG_ERR_OUT_OF_MEMORY, before allocating, with the n_ctx that fits with
+ * and without kv_f16).
  * *out is owned by the caller: llm_model_destroy. */
 clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_model **out);
 void llm_model_destroy(llm_model *m); /* safe on NULL */
@@ -123,19 +128,38 @@ const clg_planner *llm_model_planner(const llm_model *m);
  * the same with the greedy head of llm_model_eval_greedy (they share the layer graphs). */
 clg_plan *llm_model_step_plan(const llm_model *m, int which);
 
-/* Evaluates n tokens at positions pos .. pos+n-1 (any n >= 1: split into batches
- * of n_batch) and writes the logits of the last one to logits [n_vocab] (may be
+/* Evaluates n tokens of sequence 0 at positions pos .. pos+n-1 (any n >= 1: split into
+ * batches of n_batch) and writes the logits of the last one to logits [n_vocab] (may be
  * NULL). pos + n must not exceed n_ctx (CLG_ERR_INVALID_ARG naming both). Logits that
  * hold a NaN or an infinity fail with CLG_ERR_FORMAT naming the position (and logits is
  * left as it was). */
 clg_status llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, float *logits);
+
+/* Evaluates n tokens of several sequences in one step: token i (tokens[i]) belongs to sequence
+ * seq[i] (0 .. n_seq-1) at position pos[i] (< n_ctx); a sequence's tokens in one call are
+ * consecutive positions in order. For each i with want[i] != 0 (want NULL: the last token
+ * only), in order, n_vocab logits are written to logits (rows of [n_want, n_vocab]; logits
+ * may be NULL); tokens beyond n_batch run in several steps. The sequence's cache at
+ * positions >= pos of its first token here is overwritten (so a sequence restarts by
+ * evaluating from position 0); the other sequences' caches are not touched. The weight
+ * products of a step read each weight once for all its tokens; each token attends its own
+ * sequence's cache only. Logits come back n_seq rows per pass of the output product (more
+ * wanted rows in one step take more passes). Refused with CLG_ERR_INVALID_ARG naming the
+ * token: n < 1, a token id outside the vocabulary, a sequence outside [0, n_seq), a position
+ * outside [0, n_ctx), a sequence's positions that are not consecutive. Non-finite logits fail
+ * with CLG_ERR_FORMAT naming the token's sequence and position (rows before it may have been
+ * written). */
+clg_status llm_model_eval_batch(llm_model *m, const int32_t *tokens, const int32_t *pos,
+                                const int32_t *seq, int n, const uint8_t *want, float *logits);
+/* The number of sequences (llm_model_options.n_seq, at least 1). */
+int llm_model_n_seq(const llm_model *m);
 
 /* Bytes of weights one decode step reads: every tensor of the file (matrices, norms, the
  * output or tied embedding once) except an untied token embedding table, of which only the
  * token's row counts. The KV cache is not included. For roofline estimates. */
 uint64_t llm_model_weight_bytes_per_token(const llm_model *m);
 
-/* The same, but the arg-max of the last token's logits is taken on the device and
+/* The same (sequence 0), but the arg-max of the last token's logits is taken on the device and
  * only that token id comes back (greedy decoding: one int crosses the bus per step).
  * Ties go to the lowest id. Non-finite logits fail with CLG_ERR_FORMAT naming the
  * position, *token unchanged. */

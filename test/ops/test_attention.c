@@ -6,7 +6,10 @@
  * ref_kv_store and the full-softmax ref_attention in double, which applies the window as
  * llama.cpp's mask. Each case fills the whole cache with random values first (earlier
  * tokens, and garbage beyond the causal limit), stores T new tokens at pos0 .. pos0 + T - 1
- * from a fused QKV row, then attends from the same rows' Q. */
+ * from a fused QKV row, then attends from the same rows' Q. Cases with several sequences put
+ * the tokens of one batch into different cache regions (token t in sequence (3t + 1) % n_seq),
+ * each region holding its own random keys: a token that stores into or attends another
+ * region's rows fails. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,7 @@ typedef struct att_case {
     float q_range; /* q uniform in [-q_range, q_range]: larger makes the softmax peakier */
     int out_pad;   /* out_stride = n_heads * head_dim + out_pad */
     int windows[5], nwindows; /* attention windows (0: full causal) */
+    int n_seq;                /* cache regions (0: one) */
 } att_case;
 
 typedef struct att_build {
@@ -42,9 +46,9 @@ static int wg_runs = 0; /* attention_wg / _split cases that ran */
 
 typedef struct att_data {
     float *qkv;            /* [T, row_stride] */
-    float *k_ref, *v_ref;  /* [n_kv, ctx, hd] the caches as the reference sees them */
+    float *k_ref, *v_ref;  /* [n_seq, n_kv, ctx, hd] the caches as the reference sees them */
     void *k_init, *v_init; /* the caches' initial device contents (f32 or half) */
-    int *pos;              /* [T] */
+    int *pos, *seq;        /* [T] */
     float *want, *got;     /* [T, out_stride] */
     float *part;           /* [T, n_heads, 8, hd + 2] */
 } att_data;
@@ -56,6 +60,7 @@ static void free_data(att_data *d) {
     free(d->k_init);
     free(d->v_init);
     free(d->pos);
+    free(d->seq);
     free(d->want);
     free(d->got);
     free(d->part);
@@ -105,7 +110,8 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
     const int hd = c->head_dim, nh = c->n_heads, nkv = c->n_kv_heads;
     const int row_stride = (nh + 2 * nkv) * hd, k_off = nh * hd, v_off = (nh + nkv) * hd;
     const int out_stride = nh * hd + c->out_pad;
-    const size_t n_qkv = (size_t)c->T * row_stride, n_cache = (size_t)nkv * c->ctx_len * hd;
+    const int n_seq = c->n_seq > 0 ? c->n_seq : 1;
+    const size_t n_qkv = (size_t)c->T * row_stride, n_cache = (size_t)n_seq * nkv * c->ctx_len * hd;
     const size_t n_out = (size_t)c->T * out_stride;
     const size_t elem = b->f16 ? 2 : 4;
     const size_t n_part = (size_t)c->T * nh * 8 * (hd + 2);
@@ -116,11 +122,12 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
     d.k_init = malloc(n_cache * elem);
     d.v_init = malloc(n_cache * elem);
     d.pos = malloc((size_t)c->T * sizeof(int));
+    d.seq = malloc((size_t)c->T * sizeof(int));
     d.want = malloc(n_out * sizeof(float));
     d.got = malloc(n_out * sizeof(float));
     d.part = malloc(n_part * sizeof(float));
-    if (!d.qkv || !d.k_ref || !d.v_ref || !d.k_init || !d.v_init || !d.pos || !d.want || !d.got ||
-        !d.part) {
+    if (!d.qkv || !d.k_ref || !d.v_ref || !d.k_init || !d.v_init || !d.pos || !d.seq || !d.want ||
+        !d.got || !d.part) {
         CHECK(!"out of memory");
         free_data(&d);
         return;
@@ -130,6 +137,7 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
         for (int k = 0; k < nh * hd; k++)
             d.qkv[(size_t)t * row_stride + k] = tc_randf(-c->q_range, c->q_range);
         d.pos[t] = c->pos0 + t;
+        d.seq[t] = (3 * t + 1) % n_seq;
     }
     tc_fill(d.k_ref, n_cache, -1.0f, 1.0f);
     tc_fill(d.v_ref, n_cache, -1.0f, 1.0f);
@@ -145,13 +153,14 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
         memcpy(d.k_init, d.k_ref, n_cache * sizeof(float));
         memcpy(d.v_init, d.v_ref, n_cache * sizeof(float));
     }
-    ref_kv_store(d.qkv, d.k_ref, d.v_ref, d.pos, c->T, row_stride, k_off, v_off, nkv, hd,
+    ref_kv_store(d.qkv, d.k_ref, d.v_ref, d.pos, d.seq, c->T, row_stride, k_off, v_off, nkv, hd,
                  c->ctx_len);
     if (b->f16) /* the reference attends over the caches as stored: rounded to half */
         for (int t = 0; t < c->T; t++)
             for (int h = 0; h < nkv; h++)
                 for (int e = 0; e < hd; e++) {
-                    const size_t i = ((size_t)h * c->ctx_len + d.pos[t]) * hd + e;
+                    const size_t i =
+                        (((size_t)d.seq[t] * nkv + h) * c->ctx_len + d.pos[t]) * hd + e;
                     d.k_ref[i] = llm_f16_to_f32(llm_f32_to_f16(d.k_ref[i]));
                     d.v_ref[i] = llm_f16_to_f32(llm_f32_to_f16(d.v_ref[i]));
                 }
@@ -161,25 +170,27 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
     clg_buffer *bk = tc_buffer(ctx, "k", n_cache * elem, CLG_TRANSFER_FIRST_EXECUTION, d.k_init);
     clg_buffer *bv = tc_buffer(ctx, "v", n_cache * elem, CLG_TRANSFER_FIRST_EXECUTION, d.v_init);
     clg_buffer *bpos = tc_buffer(ctx, "pos", (size_t)c->T * 4, CLG_TRANSFER_FIRST_EXECUTION, d.pos);
+    clg_buffer *bseq = tc_buffer(ctx, "seq", (size_t)c->T * 4, CLG_TRANSFER_FIRST_EXECUTION, d.seq);
     clg_buffer *bout = tc_buffer(ctx, "out", n_out * 4, CLG_TRANSFER_DEVICE_ONLY, NULL);
     clg_buffer *bpart = tc_buffer(ctx, "part", n_part * 4, CLG_TRANSFER_DEVICE_ONLY, NULL);
     clg_graph *g = NULL;
     clg_task *t = NULL;
     CHECK_OK(clg_graph_create(ctx, "kv", &g));
-    if (!g || !bqkv || !bk || !bv || !bpos || !bout || !bpart) goto done;
+    if (!g || !bqkv || !bk || !bv || !bpos || !bseq || !bout || !bpart) goto done;
 
     /* rope_kv without rotation; the caches are read-write: the rows it does not write must
      * survive. n_rot = 0 reads no frequency: the pos buffer stands in. */
     CHECK_OK(clg_graph_add_task(g, "kv_store", pkv, "rope_kv", &t));
     if (!t) goto done;
-    CHECK_OK(clg_task_arg_buffer(t, 0, bqkv, CLG_READ_WRITE));
-    CHECK_OK(clg_task_arg_buffer(t, 1, bk, CLG_READ_WRITE));
-    CHECK_OK(clg_task_arg_buffer(t, 2, bv, CLG_READ_WRITE));
-    CHECK_OK(clg_task_arg_buffer(t, 3, bpos, CLG_READ));
-    CHECK_OK(clg_task_arg_buffer(t, 4, bpos, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, ROPE_QKV, bqkv, CLG_READ_WRITE));
+    CHECK_OK(clg_task_arg_buffer(t, ROPE_K_CACHE, bk, CLG_READ_WRITE));
+    CHECK_OK(clg_task_arg_buffer(t, ROPE_V_CACHE, bv, CLG_READ_WRITE));
+    CHECK_OK(clg_task_arg_buffer(t, ROPE_POS, bpos, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, ROPE_SEQ, bseq, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, ROPE_INV_FREQ, bpos, CLG_READ));
     const int kv_args[] = {c->T, row_stride, nh, nkv, hd, 0, 0, c->ctx_len};
-    for (int a = 0; a < 8; a++)
-        CHECK_OK(clg_task_arg_int(t, 5 + a, kv_args[a]));
+    for (int a = 0; a < 8; a++) /* ROPE_T .. ROPE_CTX */
+        CHECK_OK(clg_task_arg_int(t, ROPE_T + (unsigned)a, kv_args[a]));
     size_t kv_global[2] = {((size_t)hd / 2 + 7) / 8 * 8, (size_t)c->T};
     CHECK_OK(clg_task_set_range(t, 2, kv_global, NULL));
     CHECK_OK(clg_graph_execute(g));
@@ -213,7 +224,7 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
     const int att_args[] = {c->T, row_stride, 0, out_stride, nh, nkv, hd, c->ctx_len};
     for (int wi = 0; wi < c->nwindows; wi++) {
         const int window = c->windows[wi];
-        CHECK_OK(ref_attention(d.qkv, d.k_ref, d.v_ref, d.pos, d.want, c->T, row_stride, 0,
+        CHECK_OK(ref_attention(d.qkv, d.k_ref, d.v_ref, d.pos, d.seq, d.want, c->T, row_stride, 0,
                                out_stride, nh, nkv, hd, c->ctx_len, scale, window));
         for (int v = 0; v < 2 + b->nsplits; v++) {
             if (v == 0 && !b->row) continue;
@@ -230,6 +241,7 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
             CHECK_OK(clg_task_arg_buffer(t, ATT_K_CACHE, bk, CLG_READ));
             CHECK_OK(clg_task_arg_buffer(t, ATT_V_CACHE, bv, CLG_READ));
             CHECK_OK(clg_task_arg_buffer(t, ATT_POS, bpos, CLG_READ));
+            CHECK_OK(clg_task_arg_buffer(t, ATT_SEQ, bseq, CLG_READ));
             CHECK_OK(clg_task_arg_buffer(t, ATT_OUT, bout, v >= 2 ? CLG_READ : CLG_WRITE));
             for (int a = 0; a < 8; a++)
                 CHECK_OK(clg_task_arg_int(t, ATT_T + a, att_args[a]));
@@ -300,6 +312,7 @@ done:
     clg_buffer_destroy(bk);
     clg_buffer_destroy(bv);
     clg_buffer_destroy(bpos);
+    clg_buffer_destroy(bseq);
     clg_buffer_destroy(bout);
     clg_buffer_destroy(bpart);
     free_data(&d);
@@ -310,7 +323,7 @@ done:
 static void run_too_wide(clg_context *ctx, clg_program *patt, int wg) {
     const int hd = 128, nh = 2, ctx_len = 4, T = 1; /* ATT_HD 64 or 256, or ATT_MAX_HD 64 */
     float q[2 * 128], kc[128 * 4], vc[128 * 4], out[2 * 128];
-    int pos[1] = {3};
+    int pos[1] = {3}, seq[1] = {0};
     tc_fill(q, 2 * 128, -1, 1);
     tc_fill(kc, 128 * 4, -1, 1);
     tc_fill(vc, 128 * 4, -1, 1);
@@ -318,17 +331,19 @@ static void run_too_wide(clg_context *ctx, clg_program *patt, int wg) {
     clg_buffer *bk = tc_buffer(ctx, "k", sizeof kc, CLG_TRANSFER_FIRST_EXECUTION, kc);
     clg_buffer *bv = tc_buffer(ctx, "v", sizeof vc, CLG_TRANSFER_FIRST_EXECUTION, vc);
     clg_buffer *bp = tc_buffer(ctx, "pos", sizeof pos, CLG_TRANSFER_FIRST_EXECUTION, pos);
+    clg_buffer *bs = tc_buffer(ctx, "seq", sizeof seq, CLG_TRANSFER_FIRST_EXECUTION, seq);
     clg_buffer *bo = tc_buffer(ctx, "out", sizeof out, CLG_TRANSFER_EVERY_EXECUTION, out);
     clg_graph *g = NULL;
     clg_task *t = NULL;
     CHECK_OK(clg_graph_create(ctx, "wide", &g));
     if (g) CHECK_OK(clg_graph_add_task(g, "attention_wg", patt, "attention_wg", &t));
     if (!t) return;
-    CHECK_OK(clg_task_arg_buffer(t, 0, bq, CLG_READ));
-    CHECK_OK(clg_task_arg_buffer(t, 1, bk, CLG_READ));
-    CHECK_OK(clg_task_arg_buffer(t, 2, bv, CLG_READ));
-    CHECK_OK(clg_task_arg_buffer(t, 3, bp, CLG_READ));
-    CHECK_OK(clg_task_arg_buffer(t, 4, bo, CLG_WRITE));
+    CHECK_OK(clg_task_arg_buffer(t, ATT_Q, bq, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, ATT_K_CACHE, bk, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, ATT_V_CACHE, bv, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, ATT_POS, bp, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, ATT_SEQ, bs, CLG_READ));
+    CHECK_OK(clg_task_arg_buffer(t, ATT_OUT, bo, CLG_WRITE));
     const int args[] = {T, nh * hd, 0, nh * hd, nh, 1, hd, ctx_len};
     for (int a = 0; a < 8; a++)
         CHECK_OK(clg_task_arg_int(t, ATT_T + a, args[a]));
@@ -351,6 +366,7 @@ static void run_too_wide(clg_context *ctx, clg_program *patt, int wg) {
     clg_buffer_destroy(bk);
     clg_buffer_destroy(bv);
     clg_buffer_destroy(bp);
+    clg_buffer_destroy(bs);
     clg_buffer_destroy(bo);
 }
 
@@ -360,20 +376,24 @@ int main(void) {
     static const att_case cases[] = {
         /* SmolLM2-135M: a 5-token prefill chunk after 17 cached tokens, a decode step at 17;
          * window 20: positions 17..19 see every key, 20 and 21 lose the first ones */
-        {"smollm2 prefill@17", 9, 3, 64, 48, 5, 17, 2.0f, 0, {0, 1, 5, 20, 100}, 5},
-        {"smollm2 decode@17", 9, 3, 64, 48, 1, 17, 2.0f, 0, {0, 5, 18, 4096}, 4},
+        {"smollm2 prefill@17", 9, 3, 64, 48, 5, 17, 2.0f, 0, {0, 1, 5, 20, 100}, 5, 1},
+        {"smollm2 decode@17", 9, 3, 64, 48, 1, 17, 2.0f, 0, {0, 5, 18, 4096}, 4, 1},
         /* head_dim 32, one KV head for 4 query heads, a prefill from position 0; window 3
          * cuts tokens 3 and 4 only */
-        {"hd32 gqa4 prefill@0", 4, 1, 32, 16, 5, 0, 2.0f, 5, {0, 1, 3, 5}, 4},
+        {"hd32 gqa4 prefill@0", 4, 1, 32, 16, 5, 0, 2.0f, 5, {0, 1, 3, 5}, 4, 1},
         /* head_dim 128, peaky softmax, ~300 keys: several keys per item, new maxima */
-        {"hd128 gqa4 decode@290", 4, 1, 128, 320, 1, 290, 4.0f, 0, {0, 100, 291}, 3},
+        {"hd128 gqa4 decode@290", 4, 1, 128, 320, 1, 290, 4.0f, 0, {0, 100, 291}, 3, 1},
         /* a long context: 1501 keys (within llvmpipe's loop limit for attention_row) */
-        {"smollm2 decode@1500", 9, 3, 64, 1536, 1, 1500, 2.0f, 0, {0, 512}, 2},
+        {"smollm2 decode@1500", 9, 3, 64, 1536, 1, 1500, 2.0f, 0, {0, 512}, 2, 1},
         /* Gemma 3 270M's heads (4 query heads on one KV head of 256): a prefill across its
          * window (12: positions 10 and 11 see every key, 12 .. 15 lose the first ones), a
          * decode with several keys per item */
-        {"gemma3 hd256 prefill@10", 4, 1, 256, 32, 6, 10, 2.0f, 0, {0, 1, 5, 12}, 4},
-        {"gemma3 hd256 decode@200", 4, 1, 256, 224, 1, 200, 3.0f, 0, {0, 64, 500}, 3},
+        {"gemma3 hd256 prefill@10", 4, 1, 256, 32, 6, 10, 2.0f, 0, {0, 1, 5, 12}, 4, 1},
+        {"gemma3 hd256 decode@200", 4, 1, 256, 224, 1, 200, 3.0f, 0, {0, 64, 500}, 3, 1},
+        /* several sequences in one batch: SmolLM2's heads, 6 tokens in sequences 1 0 3 2 1 0
+         * of 4 (the window cuts some); Gemma 3's heads, 4 tokens in 1 0 2 1 of 3 */
+        {"smollm2 4 seqs@17", 9, 3, 64, 32, 6, 17, 2.0f, 0, {0, 4}, 2, 4},
+        {"gemma3 hd256 3 seqs@10", 4, 1, 256, 24, 4, 10, 2.0f, 0, {0, 12}, 2, 3},
     };
     const int ncases = (int)(sizeof cases / sizeof cases[0]);
     /* Five builds of attention.cl (each build costs seconds on PoCL): the defaults (the

@@ -35,6 +35,7 @@ int main(void) {
         {"attention", "", "attention_split", ATT_SPLIT_NARGS, 0},
         {"attention", "", "attention_merge", MERGE_NARGS, 0},
         {"rows", "", "copy_row", COPY_NARGS, 0},
+        {"rows", "", "gather_rows", GATHER_NARGS, 0},
         {"argmax", "", "argmax", ARGMAX_NARGS, 0},
         {"swiglu", "", "swiglu", SWIGLU_NARGS, 0},
         {"norm", "", "rmsnorm_heads", RMSH_NARGS, 0},

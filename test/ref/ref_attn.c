@@ -40,13 +40,15 @@ void ref_rope(float *x, const int *pos, int T, int row_stride, int col_off, int 
     }
 }
 
-void ref_kv_store(const float *qkv, float *k_cache, float *v_cache, const int *pos, int T,
-                  int row_stride, int k_off, int v_off, int n_kv_heads, int head_dim, int ctx_len) {
+void ref_kv_store(const float *qkv, float *k_cache, float *v_cache, const int *pos, const int *seq,
+                  int T, int row_stride, int k_off, int v_off, int n_kv_heads, int head_dim,
+                  int ctx_len) {
     for (int t = 0; t < T; t++) {
         if (pos[t] < 0 || pos[t] >= ctx_len) continue;
+        const size_t region = (size_t)(seq ? seq[t] : 0) * n_kv_heads; /* its first head */
         for (int h = 0; h < n_kv_heads; h++) {
             const float *row = qkv + (size_t)t * row_stride + (size_t)h * head_dim;
-            const size_t dst = ((size_t)h * ctx_len + (size_t)pos[t]) * head_dim;
+            const size_t dst = ((region + (size_t)h) * ctx_len + (size_t)pos[t]) * head_dim;
             for (int d = 0; d < head_dim; d++) {
                 k_cache[dst + d] = row[k_off + d];
                 v_cache[dst + d] = row[v_off + d];
@@ -56,8 +58,9 @@ void ref_kv_store(const float *qkv, float *k_cache, float *v_cache, const int *p
 }
 
 clg_status ref_attention(const float *q, const float *k_cache, const float *v_cache, const int *pos,
-                         float *out, int T, int q_stride, int q_off, int out_stride, int n_heads,
-                         int n_kv_heads, int head_dim, int ctx_len, float scale, int window) {
+                         const int *seq, float *out, int T, int q_stride, int q_off, int out_stride,
+                         int n_heads, int n_kv_heads, int head_dim, int ctx_len, float scale,
+                         int window) {
     const int group = n_heads / n_kv_heads;
     double *score = malloc((size_t)ctx_len * sizeof *score); /* [ctx_len] */
     double *acc = malloc((size_t)head_dim * sizeof *acc);    /* [head_dim] */
@@ -75,7 +78,8 @@ clg_status ref_attention(const float *q, const float *k_cache, const float *v_ca
             lo++;
         for (int h = 0; h < n_heads; h++) {
             const float *qh = q + (size_t)t * q_stride + q_off + (size_t)h * head_dim;
-            const size_t base = (size_t)(h / group) * ctx_len * head_dim;
+            const size_t base = ((size_t)(seq ? seq[t] : 0) * n_kv_heads + (size_t)(h / group)) *
+                                ctx_len * head_dim;
             double mx = -INFINITY;
             for (int j = lo; j <= p; j++) {
                 double s = 0;

@@ -43,15 +43,19 @@ void ref_rmsnorm(const float *x, const float *w, float *y, int n, float eps, int
 void ref_rope(float *x, const int *pos, int T, int row_stride, int col_off, int n_heads,
               int head_dim, int n_rot, float freq_base, float freq_scale, int neox,
               const float *factors);
-/* k_cache / v_cache: [n_kv_heads, ctx_len, head_dim], rows at pos[t] overwritten. */
-void ref_kv_store(const float *qkv, float *k_cache, float *v_cache, const int *pos, int T,
-                  int row_stride, int k_off, int v_off, int n_kv_heads, int head_dim, int ctx_len);
-/* Causal GQA over positions 0..pos[t] (clamped to the cache), full two-pass softmax;
- * window > 0 masks positions p' with pos[t] - p' >= window (sliding window), 0 none.
- * out: [T, out_stride]. CLG_ERR_OUT_OF_MEMORY if its scratch cannot be allocated. */
+/* k_cache / v_cache: [n_seq, n_kv_heads, ctx_len, head_dim], one region per sequence; token
+ * t's rows at pos[t] of region seq[t] overwritten (seq NULL: every token in region 0). */
+void ref_kv_store(const float *qkv, float *k_cache, float *v_cache, const int *pos, const int *seq,
+                  int T, int row_stride, int k_off, int v_off, int n_kv_heads, int head_dim,
+                  int ctx_len);
+/* Causal GQA over positions 0..pos[t] (clamped to the cache) of region seq[t] of the caches
+ * (layout as ref_kv_store's; seq NULL: region 0), full two-pass softmax; window > 0 masks
+ * positions p' with pos[t] - p' >= window (sliding window), 0 none. out: [T, out_stride].
+ * CLG_ERR_OUT_OF_MEMORY if its scratch cannot be allocated. */
 clg_status ref_attention(const float *q, const float *k_cache, const float *v_cache, const int *pos,
-                         float *out, int T, int q_stride, int q_off, int out_stride, int n_heads,
-                         int n_kv_heads, int head_dim, int ctx_len, float scale, int window);
+                         const int *seq, float *out, int T, int q_stride, int q_off, int out_stride,
+                         int n_heads, int n_kv_heads, int head_dim, int ctx_len, float scale,
+                         int window);
 /* Lowest index of the maximum of x[0..n); -1 when any entry is NaN or infinite; 0 when n <= 0. */
 int ref_argmax(const float *x, int n);
 
