@@ -27,6 +27,9 @@ static const char serve_help[] =
     "  --port N                TCP port (default 8080)\n"
     "  --parallel N            sequences generated together (default 1)\n"
     "  --queue N               requests that may wait beyond them (default 64; then 503)\n"
+    "  --no-invariant          let steps of one token take the model's one-token path: faster\n"
+    "                          alone, but a greedy text may then depend on which requests\n"
+    "                          ran beside it (default: every step evaluates two or more rows)\n"
     "  --ctx N                 context of each sequence (default min(2048, the model's))\n"
     "  --batch N               tokens evaluated per step (default 64)\n"
     "  --api-key KEY           require \"Authorization: Bearer KEY\" (all but /health)\n"
@@ -50,7 +53,7 @@ int clg_cmd_serve(int argc, char **argv) {
     gen_options o;
     gen_options_init(&o);
     const char *host = "127.0.0.1", *api_key = NULL;
-    int port = 8080, parallel = 1, queue = 64;
+    int port = 8080, parallel = 1, queue = 64, invariant = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -79,6 +82,10 @@ int clg_cmd_serve(int argc, char **argv) {
                 fprintf(stderr, "clgraph serve: bad value '%s' for %s\n", v, a);
                 return 2;
             }
+            continue;
+        }
+        if (!strcmp(a, "--no-invariant")) {
+            invariant = 0;
             continue;
         }
         /* The model options clgraph run takes; sampling comes with each request. */
@@ -112,7 +119,7 @@ int clg_cmd_serve(int argc, char **argv) {
     srv_sched *sched = NULL;
     srv_http *http = NULL;
     int rc = 0;
-    if (srv_sched_create(s.model, s.tok, parallel, queue, &sched)) {
+    if (srv_sched_create(s.model, s.tok, parallel, queue, invariant, &sched)) {
         fprintf(stderr, "clgraph serve: %s\n", clg_last_error());
         rc = 1;
         goto done;

@@ -24,6 +24,7 @@ typedef struct srv_slot {
     int n_past;   /* positions in this sequence's KV cache */
     int n_fed;    /* prompt tokens evaluated so far */
     int32_t next; /* the sampled token to evaluate next, once the prompt is in */
+    int32_t last; /* the token at position n_past - 1 */
     char *buf;    /* [n_buf] all the text generated, of which req holds [0, n_pub) */
     size_t n_buf, cap_buf, n_pub;
     long order; /* admission order: earlier prompts get the batch first */
@@ -33,6 +34,7 @@ struct srv_sched {
     llm_model *model;
     const llm_tokenizer *tok;
     int n_parallel, max_queue, n_ctx, n_batch, n_vocab;
+    int invariant;   /* every step evaluates at least two rows (see srv_sched_create) */
     srv_slot *slots; /* [n_parallel] */
     /* the batch of one step */
     int32_t *b_tok, *b_pos, *b_seq; /* [n_batch + n_parallel] */
@@ -324,13 +326,32 @@ static void *worker_main(void *arg) {
             }
             if (!SRV_EVAL_BATCH) break;
         }
-        /* Decode rows' n_past move now; a prompt chunk's sequence reaches n_fed. */
+        /* A lone row gets a companion so that it takes the several-token path too: the token
+         * before it again (its KV entries come out the same), or at position 0 a copy at
+         * position 1 (overwritten by the next step). */
+        int pad = -1;
+        if (s->invariant && n == 1) {
+            srv_slot *sl = &s->slots[s->b_seq[0]];
+            pad = s->b_pos[0] > 0 ? 0 : 1;
+            s->b_tok[1] = s->b_tok[0];
+            s->b_pos[1] = pad ? 1 : s->b_pos[0];
+            s->b_seq[1] = s->b_seq[0];
+            s->b_want[1] = pad ? 0 : s->b_want[0];
+            if (!pad) {
+                s->b_tok[0] = sl->last;
+                s->b_pos[0]--;
+                s->b_want[0] = 0;
+            }
+            n = 2;
+        }
         pthread_mutex_unlock(&s->mu);
         clg_status st = n ? eval_batch(s, n) : CLG_OK;
         pthread_mutex_lock(&s->mu);
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < n; i++) { /* rows of a sequence come in position order */
             srv_slot *sl = &s->slots[s->b_seq[i]];
+            if (i == pad) continue;
             sl->n_past = s->b_pos[i] + 1;
+            sl->last = s->b_tok[i];
         }
         if (st != CLG_OK) {
             for (int i = 0; i < s->n_parallel; i++)
@@ -353,7 +374,7 @@ static void *worker_main(void *arg) {
 }
 
 int srv_sched_create(llm_model *model, const llm_tokenizer *tok, int n_parallel, int max_queue,
-                     srv_sched **out) {
+                     int invariant, srv_sched **out) {
     *out = NULL;
     const llm_hparams *hp = llm_model_hparams(model);
     if (!SRV_EVAL_BATCH && n_parallel != 1) {
@@ -383,6 +404,7 @@ int srv_sched_create(llm_model *model, const llm_tokenizer *tok, int n_parallel,
     s->tok = tok;
     s->n_parallel = n_parallel;
     s->max_queue = max_queue;
+    s->invariant = invariant && n_parallel > 1;
     s->n_ctx = hp->n_ctx;
     s->n_batch = n_batch;
     s->n_vocab = hp->n_vocab;

@@ -27,7 +27,7 @@ import openai
 
 CLGRAPH, CASE = sys.argv[1], sys.argv[2]
 MODEL = os.environ.get("CLGRAPH_TEST_MODEL", "")
-PARALLEL = os.environ.get("CLGRAPH_SERVE_PARALLEL", "1")
+PARALLEL = os.environ.get("CLGRAPH_SERVE_PARALLEL", "1")  # --parallel of the full case
 failures = 0
 
 
