@@ -8,9 +8,9 @@ over the wall time from the first request to the last [DONE]) and the time to fi
 token in both servers). Standard library only, so any python3 runs it.
 
 usage: bench/serve-bench.py [--model GGUF] [--clgraph BUILD/clgraph] [--parallel N]
-                            [--threads N] [--tokens N] [--streams 1,4,8] [--only clgraph|llamacpp]
-  --parallel  clgraph serve's sequences (llama-cpp-python's server has one slot: it serves
-              concurrent requests one after the other)
+                            [--threads N] [--tokens N] [--streams 1,4,8] [--only clgraph|llama.cpp]
+  --parallel  clgraph serve's sequences, a run per value (default 8; llama-cpp-python's
+              server has one slot: it serves concurrent requests one after the other)
   --threads   llama.cpp's threads (clgraph on PoCL uses PoCL's worker threads, one per core)
 Environment: CLGRAPH_DEVICE for clgraph (default pocl); LLAMACPP_VENV (default
 ~/.cache/clgraph/llamacpp-venv) with llama-cpp-python and its server extras.
@@ -112,25 +112,29 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=f"{HOME}/.cache/clgraph/SmolLM2-135M-Instruct.Q4_1.gguf")
     ap.add_argument("--clgraph", default="build/clgraph")
-    ap.add_argument("--parallel", type=int, default=1)
+    ap.add_argument("--parallel", default="8", help="clgraph --parallel values, comma-separated")
+    ap.add_argument("--clgraph-args", default="", help="more clgraph serve options")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--streams", default="1,4,8")
-    ap.add_argument("--only", choices=["clgraph", "llamacpp"])
+    ap.add_argument("--only", choices=["clgraph", "llama.cpp"])
     a = ap.parse_args()
     streams = [int(x) for x in a.streams.split(",")]
     venv = os.environ.get("LLAMACPP_VENV", f"{HOME}/.cache/clgraph/llamacpp-venv")
-    servers = {
-        "clgraph": [a.clgraph, "serve", "-m", a.model, "--parallel", str(a.parallel), "--ctx", "1024", "-q"],
-        "llamacpp": [f"{venv}/bin/python", "-m", "llama_cpp.server", "--model", a.model, "--n_ctx", "1024",
+    servers = {}
+    for par in a.parallel.split(","):
+        servers[f"clgraph --parallel {par}"] = [a.clgraph, "serve", "-m", a.model, "--parallel", par,
+                                               "--ctx", "1024", "-q", *a.clgraph_args.split()]
+    servers.update({
+        "llama.cpp": [f"{venv}/bin/python", "-m", "llama_cpp.server", "--model", a.model, "--n_ctx", "1024",
                      "--n_threads", str(a.threads), "--n_threads_batch", str(a.threads), "--host", "127.0.0.1",
                      "--interrupt_requests", "False"],  # its default: a new request ends the running one
-    }
+    })
     env = dict(os.environ)
     env.setdefault("CLGRAPH_DEVICE", "pocl")
     rows = []
     for name, cmd in servers.items():
-        if a.only and name != a.only:
+        if a.only and not name.startswith(a.only):
             continue
         port = free_port()
         cmd = cmd + ["--port", str(port)]
@@ -140,7 +144,7 @@ def main():
             for n in streams:
                 tps, ttft_med, ttft_max, toks = measure(port, n, a.tokens)
                 rows.append((name, n, tps, ttft_med, ttft_max, toks))
-                print(f"{name:9s} streams {n}: {tps:6.1f} tok/s aggregate, time to first token "
+                print(f"{name:22s} streams {n}: {tps:6.1f} tok/s aggregate, time to first token "
                       f"median {ttft_med * 1000:6.0f} ms, worst {ttft_max * 1000:6.0f} ms ({toks} tokens)",
                       flush=True)
         finally:
