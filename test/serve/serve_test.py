@@ -393,6 +393,28 @@ def case_auth():
         for t in ts:
             t.join()
         expect(res == [200, 200], f"the running and the queued request complete ({res})")
+        # SIGTERM, then SIGINT: the running stream is cut (an error event, then [DONE]), the
+        # queued request gets 503, and the server exits 0 at once.
+        outs = {}
+
+        def stream(i, tokens):
+            outs[i] = curl(s.base + "/v1/completions", "-H", "Authorization: Bearer sekrit", "-w", "\n%{http_code}",
+                           "-d", json.dumps({"prompt": "Once", "max_tokens": tokens, "temperature": 0, "stream": i == 0}))
+        ts = [threading.Thread(target=stream, args=(i, 400)) for i in range(2)]
+        for t in ts:
+            t.start()
+            time.sleep(0.3)
+        s.p.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        t0 = time.time()
+        s.p.send_signal(signal.SIGINT)
+        rc = s.p.wait(30)
+        for t in ts:
+            t.join()
+        expect(rc == 0 and time.time() - t0 < 5, f"a second signal cuts and exits 0 ({rc}, {time.time() - t0:.1f} s)")
+        out0 = outs[0][1]
+        expect('"error"' in out0 and "data: [DONE]" in out0, f"the cut stream ends with an error event and [DONE] ({out0[-160:]!r})")
+        expect(outs[1][1].endswith("503"), f"the queued request gets 503 ({outs[1][1][-120:]!r})")
     finally:
         rc = s.stop()
         expect(rc == 0, f"exit 0 on SIGTERM (got {rc})")
