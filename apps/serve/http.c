@@ -291,7 +291,9 @@ static unsigned parse_job(srv_http *h, job *jb, const char *text, size_t len) {
     r->sp.min_p = (float)min_p;
     r->sp.top_k = (int32_t)top_k;
     r->max_tokens = (int)max_tokens;
-    if (seed >= 0)
+    if (seed >= 18446744073709551615.0) /* 2^64 as a double: JSON numbers are doubles */
+        r->sp.seed = UINT64_MAX;
+    else if (seed >= 0)
         r->sp.seed = (uint64_t)seed;
     else {
         struct timespec ts;
