@@ -13,11 +13,12 @@
 #include "clgraph/util.h"
 
 /* Tokens evaluated (untimed) before the timed single-token steps of tg. */
-enum { TG_PROMPT = 8, CTX_MARGIN = 16, MAX_DEFAULT_BATCH = 512 };
+enum { TG_PROMPT = 8, CTX_MARGIN = 16, MAX_DEFAULT_BATCH = 512, MAX_BENCH_SEQ = 256 };
 
 typedef struct bench_opts {
     const char *model, *device;
     int n_prompt, n_gen, reps, n_batch, n_ctx, json, quiet, tune, act;
+    int n_seq;     /* tg: sequences decoded together, one token each per step */
     double bw_gbs; /* > 0: use instead of probing */
     uint64_t seed;
     int build; /* --build: a clg_build_mode, -1 when not given */
@@ -32,7 +33,8 @@ typedef struct series {
 static void usage(FILE *out) {
     fprintf(
         out,
-        "usage: clgraph bench -m MODEL.gguf [-p N] [-n N] [-r N] [--device SEL] [--json|--md]\n"
+        "usage: clgraph bench -m MODEL.gguf [-p N] [-n N] [-r N] [--seq N] [--device SEL]\n"
+        "                     [--json|--md]\n"
         "\n"
         "Measures prompt processing (pp: one evaluation of N random tokens at position 0)\n"
         "and generation (tg: N single-token evaluations after an untimed %d-token prompt),\n"
@@ -48,6 +50,9 @@ static void usage(FILE *out) {
         "  -p, --n-prompt N   prompt tokens for pp (default 512; 0 skips pp)\n"
         "  -n, --n-gen N      generated tokens for tg (default 128; 0 skips tg)\n"
         "  -r, --reps N       timed repetitions (default 5)\n"
+        "  --seq N            tg decodes N sequences together (llm_model_eval_batch: one\n"
+        "                     token of each per step, after an untimed prompt each) and\n"
+        "                     reports their tokens per second together (default 1)\n"
         "  -b, --batch N      prompt tokens per batch (default: N of -p, at most %d)\n"
         "  --ctx N            context length (default: what pp and tg need, + %d)\n"
         "  --device SEL       OpenCL device: P:D, gpu, cpu, or part of a name (pocl)\n"
@@ -94,7 +99,7 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
         } else if (IS("-m") || IS("--model") || IS("-p") || IS("--n-prompt") || IS("-n") ||
                    IS("--n-gen") || IS("-r") || IS("--reps") || IS("-b") || IS("--batch") ||
                    IS("--ctx") || IS("--device") || IS("--build") || IS("--bw") || IS("--seed") ||
-                   IS("--act")) {
+                   IS("--act") || IS("--seq")) {
             if (i + 1 >= argc) return bad("missing value for ", a);
             const char *v = argv[++i];
             int ok = 1;
@@ -106,6 +111,8 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
                 ok = parse_int(v, 0, &o->n_gen);
             else if (IS("-r") || IS("--reps"))
                 ok = parse_int(v, 1, &o->reps);
+            else if (IS("--seq"))
+                ok = parse_int(v, 1, &o->n_seq) && o->n_seq <= MAX_BENCH_SEQ;
             else if (IS("-b") || IS("--batch"))
                 ok = parse_int(v, 1, &o->n_batch);
             else if (IS("--ctx"))
@@ -166,6 +173,33 @@ static double run_tg(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *
         if (llm_model_eval(m, &t, 1, TG_PROMPT + i, logits) != CLG_OK) return -1;
     }
     return o->n_gen / (1e-9 * (clg_now_ns() - t0));
+}
+
+/* One tg run of n_seq sequences: an untimed TG_PROMPT-token prompt each (one call), then
+ * n_gen timed steps of one token per sequence (one call each). Returns the tokens of all
+ * sequences per second. */
+static double run_tg_seqs(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
+                          float *logits) {
+    const int n_vocab = llm_model_hparams(m)->n_vocab, S = o->n_seq;
+    int32_t *pos = tok + S * TG_PROMPT, *seq = pos + S * TG_PROMPT;
+    uint8_t want[MAX_BENCH_SEQ];
+    for (int i = 0; i < S * TG_PROMPT; i++) {
+        tok[i] = (int32_t)(clg_rng_next(rng) % (uint64_t)n_vocab);
+        pos[i] = i % TG_PROMPT;
+        seq[i] = i / TG_PROMPT;
+    }
+    if (llm_model_eval_batch(m, tok, pos, seq, S * TG_PROMPT, NULL, logits) != CLG_OK) return -1;
+    for (int s = 0; s < S; s++)
+        seq[s] = s, want[s] = 1;
+    double t0 = clg_now_ns();
+    for (int i = 0; i < o->n_gen; i++) {
+        for (int s = 0; s < S; s++) {
+            tok[s] = (int32_t)(clg_rng_next(rng) % (uint64_t)n_vocab);
+            pos[s] = TG_PROMPT + i;
+        }
+        if (llm_model_eval_batch(m, tok, pos, seq, S, want, logits) != CLG_OK) return -1;
+    }
+    return (double)S * o->n_gen / (1e-9 * (clg_now_ns() - t0));
 }
 
 /* Peak resident memory so far (Linux VmHWM, else getrusage), bytes. */
@@ -258,8 +292,9 @@ static void print_json(FILE *f, const results *r) {
     clg_json_str(f, r->dev->driver_version);
     fprintf(f, ", \"compute_units\": %u},\n", r->dev->compute_units);
     fprintf(f,
-            "  \"n_ctx\": %d, \"n_batch\": %d, \"reps\": %d, \"warmup\": 1, \"tg_prompt\": %d,\n",
-            r->hp->n_ctx, r->hp->n_batch, o->reps, TG_PROMPT);
+            "  \"n_ctx\": %d, \"n_batch\": %d, \"n_seq\": %d, \"reps\": %d, \"warmup\": 1, "
+            "\"tg_prompt\": %d,\n",
+            r->hp->n_ctx, r->hp->n_batch, o->n_seq, o->reps, TG_PROMPT);
     fprintf(f, "  \"decode_plan\": {");
     for (int i = 0, k = 0; i < N_PLAN_TASKS; i++) {
         const clg_kind *kind = clg_planner_find_kind(llm_model_planner(r->m), plan_tasks[i]);
@@ -272,8 +307,8 @@ static void print_json(FILE *f, const results *r) {
     fprintf(f, "},\n");
     if (o->n_prompt) json_series(f, "pp", &r->pp, o->n_prompt);
     if (o->n_gen) json_series(f, "tg", &r->tg, o->n_gen);
-    double roof =
-        r->read_gbs > 0 ? (double)r->bytes_per_token * median(&r->tg) / (r->read_gbs * 1e9) : 0;
+    const double steps = median(&r->tg) / o->n_seq; /* a step reads the weights once */
+    double roof = r->read_gbs > 0 ? (double)r->bytes_per_token * steps / (r->read_gbs * 1e9) : 0;
     fprintf(f, "  \"weight_bytes_per_token\": %llu,\n", (unsigned long long)r->bytes_per_token);
     fprintf(f, "  \"read_gbs\": %.3f, \"read_gbs_source\": \"%s\",", r->read_gbs,
             r->probed ? "probe" : "--bw");
@@ -282,7 +317,7 @@ static void print_json(FILE *f, const results *r) {
                 r->probe_gbs[1]);
     fprintf(f, "\n");
     if (o->n_gen) {
-        fprintf(f, "  \"tg_gbs\": %.3f,\n", (double)r->bytes_per_token * median(&r->tg) / 1e9);
+        fprintf(f, "  \"tg_gbs\": %.3f,\n", (double)r->bytes_per_token * steps / 1e9);
         fprintf(f, "  \"roofline_fraction\": %.4f,\n", roof);
     }
     fprintf(f, "  \"load_s\": %.3f,\n  \"peak_rss_bytes\": %llu\n}\n", r->load_s,
@@ -294,8 +329,8 @@ static void md_row(FILE *f, const results *r, const char *label, const char *tes
     fprintf(f, "| %s | %.2f MiB | %.2f M | %s | %s | %.2f | %.2f |", label,
             r->model_bytes / 1048576.0, r->n_params / 1e6, r->dev->device_name, test, median(s),
             s->n ? s->tps[0] : 0.0);
-    if (tg && r->read_gbs > 0) {
-        double gbs = (double)r->bytes_per_token * median(s) / 1e9;
+    if (tg && r->read_gbs > 0) { /* a step of n_seq tokens reads the weights once */
+        double gbs = (double)r->bytes_per_token * median(s) / r->o->n_seq / 1e9;
         fprintf(f, " %.2f | %.1f%% |\n", gbs, 100.0 * gbs / r->read_gbs);
     } else {
         fprintf(f, " | |\n");
@@ -314,7 +349,10 @@ static void print_md(FILE *f, const results *r) {
         md_row(f, r, label, test, &r->pp, 0);
     }
     if (o->n_gen) {
-        snprintf(test, sizeof test, "tg%d", o->n_gen);
+        if (o->n_seq > 1)
+            snprintf(test, sizeof test, "tg%d x %d seqs", o->n_gen, o->n_seq);
+        else
+            snprintf(test, sizeof test, "tg%d", o->n_gen);
         md_row(f, r, label, test, &r->tg, 1);
     }
     fprintf(f, "\ndevice: %s, %s, driver %s, %u compute units\n", r->dev->device_name,
@@ -349,6 +387,7 @@ int clg_cmd_bench(int argc, char **argv) {
     o.reps = 5;
     o.seed = 1;
     o.build = -1;
+    o.n_seq = 1;
     int rc = parse_args(&o, argc, argv);
     if (rc) return rc == 1 ? 0 : rc;
 
@@ -359,11 +398,13 @@ int clg_cmd_bench(int argc, char **argv) {
     if (o.build >= 0) mo.build = (clg_build_mode)o.build;
     mo.tune = o.tune;
     mo.act = o.act;
+    mo.n_seq = o.n_seq;
     mo.n_ctx = o.n_ctx ? o.n_ctx : need + CTX_MARGIN;
     mo.n_batch = o.n_batch ? o.n_batch
                            : (o.n_prompt > MAX_DEFAULT_BATCH ? MAX_DEFAULT_BATCH
                               : o.n_prompt > TG_PROMPT       ? o.n_prompt
                                                              : TG_PROMPT);
+    if (!o.n_batch && mo.n_batch < o.n_seq) mo.n_batch = o.n_seq; /* a tg step in one batch */
     if (mo.n_ctx < need) {
         fprintf(stderr, "clgraph bench: --ctx %d is smaller than the %d tokens pp and tg need\n",
                 mo.n_ctx, need);
@@ -399,8 +440,11 @@ int clg_cmd_bench(int argc, char **argv) {
         r.n_params += llm_gguf_tensor_at(g, i)->n_elems;
     }
     r.bytes_per_token = llm_model_weight_bytes_per_token(m);
-    tok = malloc((size_t)(o.n_prompt > TG_PROMPT ? o.n_prompt : TG_PROMPT) * sizeof *tok);
-    logits = malloc((size_t)r.hp->n_vocab * sizeof *logits);
+    /* tokens, and for --seq also positions and sequences, of the largest call */
+    const size_t n_tok =
+        (size_t)(o.n_prompt > TG_PROMPT * o.n_seq ? o.n_prompt : 3 * TG_PROMPT * o.n_seq);
+    tok = malloc(n_tok * sizeof *tok);
+    logits = malloc((size_t)o.n_seq * (size_t)r.hp->n_vocab * sizeof *logits);
     r.pp.tps = calloc((size_t)o.reps, sizeof(double));
     r.tg.tps = calloc((size_t)o.reps, sizeof(double));
     if (!tok || !logits || !r.pp.tps || !r.tg.tps) {
@@ -414,7 +458,8 @@ int clg_cmd_bench(int argc, char **argv) {
         series *s;
         double (*run)(llm_model *, const bench_opts *, int32_t *, uint64_t *, float *);
         const char *name;
-    } tests[2] = {{o.n_prompt, &r.pp, run_pp, "pp"}, {o.n_gen, &r.tg, run_tg, "tg"}};
+    } tests[2] = {{o.n_prompt, &r.pp, run_pp, "pp"},
+                  {o.n_gen, &r.tg, o.n_seq > 1 ? run_tg_seqs : run_tg, "tg"}};
     for (int k = 0; k < 2; k++) {
         if (!tests[k].n) continue;
         for (int rep = -1; rep < o.reps; rep++) { /* rep -1: the warm-up */

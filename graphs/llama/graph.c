@@ -636,7 +636,7 @@ static clg_status eval(llm_model *m, const eval_in *in, float *logits, int32_t *
             TRY(set_head(m, sp, k));
             TRY(clg_buffer_set_transfer_bytes(m->logits,
                                               (size_t)k * (size_t)hp->n_vocab * sizeof(float)));
-            TRY(r == 0 ? clg_plan_execute(p) : clg_plan_execute_range(p, n_graphs - 1, 1));
+            TRY(r == 0 ? clg_plan_execute(p) : clg_plan_execute_range(p, n_graphs - 1, n_graphs));
             TRY(take_logits(m, in, first, k,
                             logits ? logits + (size_t)n_out * (size_t)hp->n_vocab : NULL));
             n_out += k;
