@@ -20,7 +20,7 @@ model:
 test: build model
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# AddressSanitizer + UBSan: the unit tests with leak detection; then the device, model, CLI and
+# AddressSanitizer + UBSan: the unit tests with leak detection; then the device, model, CLI, serve and
 # example tests on PoCL without it (LeakSanitizer reports allocations of the OpenCL drivers
 # themselves, rusticl's ICD set-up and PoCL's compiled kernels, which are not ours). rusticl
 # (minutes per model test under ASan) and the fuzzers (sanitized already) are left out.
@@ -28,7 +28,7 @@ asan: deps model
 	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DCLGRAPH_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD)-asan -j $(JOBS)
 	cd $(BUILD)-asan && ctest --output-on-failure -L unit -j $(JOBS)
-	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -L 'ops|model|cli' \
+	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -L 'ops|model|cli|serve' \
 	    -E 'rusticl|fuzz|spirv|install' -j $(JOBS)
 
 # The main job: answer a question with SmolLM2-135M-Instruct (fetched once into

@@ -13,5 +13,6 @@ int clg_cmd_quantize(int argc, char **argv);
 int clg_cmd_bench(int argc, char **argv);
 int clg_cmd_synth(int argc, char **argv);
 int clg_cmd_perplexity(int argc, char **argv);
+int clg_cmd_serve(int argc, char **argv);
 
 #endif

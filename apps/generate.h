@@ -16,6 +16,7 @@
 typedef struct gen_options {
     const char *model, *prompt, *prompt_file, *system, *template_name, *device;
     const char *profile_json, *trace_json; /* --profile FILE, --trace FILE, or NULL */
+    int n_seq; /* sequences the model keeps (clgraph serve --parallel); 0: 1 */
     int n_predict, n_ctx, n_batch, chat, seed_given, quiet, profile, tune, kv_f16, act;
     const char *plan_dump; /* "-" for stderr, else a file */
     int build;             /* --build: a clg_build_mode, -1 when not given */

@@ -14,6 +14,7 @@ typedef struct command {
 static const command commands[] = {
     {"run", clg_cmd_run, "generate text from a prompt with a GGUF model"},
     {"chat", clg_cmd_chat, "interactive chat with a GGUF model"},
+    {"serve", clg_cmd_serve, "an OpenAI-compatible HTTP server with continuous batching"},
     {"perplexity", clg_cmd_perplexity,
      "perplexity on a text file, computed as llama.cpp's llama-perplexity"},
     {"plan", clg_cmd_plan, "show (and tune) the task graphs a model runs as"},
