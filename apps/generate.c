@@ -247,9 +247,7 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
     if (o->build >= 0) mo.build = (clg_build_mode)o->build;
     mo.n_ctx = o->n_ctx;
     mo.n_batch = o->n_batch;
-#ifdef CLGRAPH_EVAL_BATCH
     mo.n_seq = o->n_seq;
-#endif
     mo.profiling = o->profile;
     mo.tune = o->tune;
     mo.kv_f16 = o->kv_f16;

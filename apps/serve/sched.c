@@ -8,14 +8,6 @@
 
 #include "clgraph/util.h"
 
-/* 1 when the model library evaluates several sequences per call (llm_model_eval_batch);
- * 0: one sequence through llm_model_eval, so the server runs with --parallel 1. */
-#ifdef CLGRAPH_EVAL_BATCH
-#define SRV_EVAL_BATCH 1
-#else
-#define SRV_EVAL_BATCH 0
-#endif
-
 /* One sequence (KV region) of the model and the request it serves. Owned by the worker. */
 typedef struct srv_slot {
     srv_request *req; /* NULL: free */
@@ -246,15 +238,7 @@ static int slot_start(srv_sched *s, srv_slot *sl, srv_request *r) {
 
 /* Evaluates the gathered batch: logits of the wanted rows into s->logits in row order. */
 static clg_status eval_batch(srv_sched *s, int n) {
-#if SRV_EVAL_BATCH
     return llm_model_eval_batch(s->model, s->b_tok, s->b_pos, s->b_seq, n, s->b_want, s->logits);
-#else
-    /* One sequence: its tokens are at consecutive positions and only the last is wanted. */
-    for (int i = 0; i < n; i++)
-        if (s->b_seq[i] != 0 || s->b_pos[i] != s->b_pos[0] + i || (s->b_want[i] && i != n - 1))
-            return clg_fail(CLG_ERR_INVALID_ARG, "one sequence per step without batching");
-    return llm_model_eval(s->model, s->b_tok, n, s->b_pos[0], s->b_want[n - 1] ? s->logits : NULL);
-#endif
 }
 
 static void *worker_main(void *arg) {
@@ -312,7 +296,6 @@ static void *worker_main(void *arg) {
             int seq = (int)(first - s->slots);
             int k = first->req->n_prompt - first->n_fed;
             if (k > s->n_batch - n) k = s->n_batch - n;
-            if (!SRV_EVAL_BATCH && n > 0) break; /* one sequence per step */
             for (int j = 0; j < k; j++) {
                 s->b_tok[n] = first->req->prompt[first->n_fed + j];
                 s->b_pos[n] = first->n_fed + j;
@@ -324,7 +307,6 @@ static void *worker_main(void *arg) {
                 s->b_want[n - 1] = 1;
                 s->b_slot[n_want++] = seq;
             }
-            if (!SRV_EVAL_BATCH) break;
         }
         /* A lone row gets a companion so that it takes the several-token path too: the token
          * before it again (its KV entries come out the same), or at position 0 a copy at
@@ -377,12 +359,6 @@ int srv_sched_create(llm_model *model, const llm_tokenizer *tok, int n_parallel,
                      int invariant, srv_sched **out) {
     *out = NULL;
     const llm_hparams *hp = llm_model_hparams(model);
-    if (!SRV_EVAL_BATCH && n_parallel != 1) {
-        clg_fail(CLG_ERR_UNSUPPORTED,
-                 "--parallel %d: this build evaluates one sequence per step (--parallel 1)",
-                 n_parallel);
-        return -1;
-    }
     int n_batch = hp->n_batch > 0 ? hp->n_batch : 64;
     if (n_parallel > n_batch) {
         clg_fail(CLG_ERR_INVALID_ARG,
@@ -391,13 +367,11 @@ int srv_sched_create(llm_model *model, const llm_tokenizer *tok, int n_parallel,
                  n_parallel, n_batch);
         return -1;
     }
-#if SRV_EVAL_BATCH
     if (llm_model_n_seq(model) < n_parallel) {
         clg_fail(CLG_ERR_INVALID_ARG, "the model keeps %d sequences, fewer than --parallel %d",
                  llm_model_n_seq(model), n_parallel);
         return -1;
     }
-#endif
     srv_sched *s = calloc(1, sizeof *s);
     if (!s) goto oom;
     s->model = model;
