@@ -327,7 +327,13 @@ static clg_status build_layer(builder *b, int i) {
                      .neox = hp->rope_neox,
                      .ctx = hp->n_ctx};
     TRY(llm_op_rope_kv(g, b->rope, &r, &t));
-    TRY(add_batch_task(L, t, ROPE_T, (size_t)hp->head_dim / 2, (size_t)hp->head_dim / 2));
+    /* one work-group of head_dim / 2 items per token where the kernel takes that many
+     * (llvmpipe: 32); the pairs past head_dim / 2 of a rounded-up range exit */
+    size_t rope_local = (size_t)hp->head_dim / 2,
+           rope_max = clg_program_max_local(b->rope, "rope_kv");
+    while (rope_local > rope_max && rope_local > 1)
+        rope_local = (rope_local + 1) / 2;
+    TRY(add_batch_task(L, t, ROPE_T, (size_t)hp->head_dim / 2, rope_local));
     /* att = softmax(q K^T / sqrt(d)) V over the cache (the layer's window of it) */
     const int split = !strcmp(clg_kind_choice(sp->attn)->variant, "split");
     llm_attention at = {.q = m->qkv,
