@@ -46,6 +46,8 @@
  *      global = (rows * MM_WG, ceil(T / MM_TT)), local = (MM_WG, 1) (required).
  *      Item i handles blocks i, i + MM_WG, ... (neighbouring items read
  *      neighbouring blocks) for MM_TT tokens; a local-memory tree reduces.
+ * Types built: all five, or with -DCLG_ONE_TY only those named by -DCLG_TY_<ty> (one or
+ * more; the planner passes its kind's type: a smaller program builds faster).
  * Tunables: MM_TT tokens per work-item / group (default 4; 1 is best for a
  * single token, where larger tiles idle), MM_WG work-group size of the _wg
  * variants (default 64, a power of two; a kernel's own limit can be lower than
@@ -345,8 +347,18 @@ static inline float silu(float g) { return g / (1.0f + exp(-g)); }
     }
 
 #define DEFINE_TYPE(TY) DEFINE_KERNELS(TY) DEFINE_DEQUANT(TY) DEFINE_EMBED(TY)
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_f32)
 DEFINE_TYPE(f32)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_f16)
 DEFINE_TYPE(f16)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q8_0)
 DEFINE_TYPE(q8_0)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_0)
 DEFINE_TYPE(q4_0)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_1)
 DEFINE_TYPE(q4_1)
+#endif

@@ -49,6 +49,8 @@
  *   compute unit for the product's rows, a multiple of 32 up to 256); the planner also
  *   tries the declared local sizes:
  * @variant row kernels=matmul_TY_q8,matmul_TY_q8_norm,ffn_swiglu_TY_q8,ffn_swiglu_TY_q8_norm local=64,128,192,256,384,512 device=any fit=2,32,256
+ * Types built: all three, or with -DCLG_ONE_TY only those named by -DCLG_TY_<ty> (one or
+ *   more; the planner passes its kind's type: a smaller program builds faster).
  * Tunables: HALF_DENORM 1 decodes the f16 scales with a shift and one multiply by 2^112,
  *   which is exact for subnormal scales only where the device keeps float denormals
  *   (the host sets it when the device reports CL_FP_DENORM; llvmpipe flushes them): 7
@@ -329,6 +331,12 @@ static inline float silu(float g) { return g / (1.0f + exp(-g)); }
     DEFINE_KERNELS(TY, , NO_NORM_ARGS, (__global const float *)0, 0.0f)                   \
     DEFINE_KERNELS(TY, _norm, NORM_ARGS, gw, eps)
 
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q8_0)
 DEFINE_TYPE(q8_0)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_0)
 DEFINE_TYPE(q4_0)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_1)
 DEFINE_TYPE(q4_1)
+#endif
