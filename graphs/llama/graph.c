@@ -99,12 +99,13 @@ static clg_status add_kinds(llm_model *m, step_plan *sp) {
     static const mm_kind fused_into[NORM_KINDS] = {MM_QKV, MM_FFN, MM_OUT};
     clg_status st;
     char name[64], opts[64], opts_q8[80];
-    snprintf(opts, sizeof opts, "-DMM_TT=%d", sp->tile);
-    /* where the device keeps denormals, f16 scales decode with a shift (cl/matmul_q8.cl) */
-    snprintf(opts_q8, sizeof opts_q8, "%s%s", opts,
-             clg_context_device(m->ctx)->has_denorm ? " -DHALF_DENORM=1" : "");
     for (int k = 0; k < MM_KINDS; k++) {
         const int q8 = llm_mm_q8(m, (mm_kind)k);
+        /* the head's one row takes the decode's tile: one program (and compile) for both */
+        snprintf(opts, sizeof opts, "-DMM_TT=%d", k == MM_OUT ? 1 : sp->tile);
+        /* where the device keeps denormals, f16 scales decode with a shift (cl/matmul_q8.cl) */
+        snprintf(opts_q8, sizeof opts_q8, "%s%s", opts,
+                 clg_context_device(m->ctx)->has_denorm ? " -DHALF_DENORM=1" : "");
         sp->mm_shape[k] = (kind_shape){.m = m,
                                        .sp = sp,
                                        .op = SHAPE_PRODUCT,
@@ -167,7 +168,7 @@ static llm_matmul product(const builder *b, mm_kind k, clg_buffer *w, clg_buffer
                         .rows = mm_rows(b->m, k),
                         .cols = cols,
                         .accumulate = accumulate,
-                        .q8_tile = q8 ? llm_q8_tile_bytes(b->sp->tile, cols) : 0,
+                        .q8_tile = q8 ? llm_q8_tile_bytes(k == MM_OUT ? 1 : b->sp->tile, cols) : 0,
                         .norm_w = q8 ? norm_w : NULL,
                         .eps = b->m->hp.rms_eps};
 }
@@ -327,8 +328,12 @@ clg_status llm_build_plans(llm_model *m, llm_progress_fn progress, void *user) {
     clg_status st;
     builder b = {.m = m, .argmax_wg = 256}; /* ARGMAX_WG's default */
     if (progress) progress(user, stage, 0, 3);
-    /* embed_TY comes from the decode products' build; rope_kv stores f16 K, V with KV_F16 */
-    TRY(clg_program_get(m->ctx, "matmul", "-DMM_TT=1", &b.embed));
+    /* embed_TY of its type only (the f32-activation decode products of that type share the
+     * program); rope_kv stores f16 K, V with KV_F16 */
+    char embed_opts[64];
+    snprintf(embed_opts, sizeof embed_opts, "-DMM_TT=1 -DCLG_ONE_TY -DCLG_TY_%s",
+             llm_kernel_suffix(m->tok_type));
+    TRY(clg_program_get(m->ctx, "matmul", embed_opts, &b.embed));
     TRY(clg_program_get(m->ctx, "rope", m->hp.kv_f16 ? "-DKV_F16" : "", &b.rope));
     TRY(clg_program_get(m->ctx, "rows", "", &b.rows));
     TRY(clg_program_get(m->ctx, "argmax", "", &b.argmax));
