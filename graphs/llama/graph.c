@@ -93,19 +93,34 @@ static unsigned mm_slot(const llm_model *m, mm_kind k) {
     return k == MM_FFN ? 3 : k == MM_QKV || k == MM_OUT;
 }
 
+/* " -DCLG_ONE_TY -DCLG_TY_<ty>..." for product k's program: the types of the products that
+ * share it (same file and tile; the head takes the 1-token tile), so that it is one program. */
+static void product_types(const llm_model *m, mm_kind k, int tile, char *out, size_t cap) {
+    size_t n = (size_t)snprintf(out, cap, " -DCLG_ONE_TY");
+    char ty[40];
+    for (int j = 0; j < MM_KINDS; j++) {
+        if (llm_mm_q8(m, (mm_kind)j) != llm_mm_q8(m, k) || (tile > 1 && j == MM_OUT)) continue;
+        snprintf(ty, sizeof ty, " -DCLG_TY_%s", llm_kernel_suffix(llm_mm_dtype(m, (mm_kind)j)));
+        if (!strstr(out, ty) && n + strlen(ty) < cap)
+            n += (size_t)snprintf(out + n, cap - n, "%s", ty);
+    }
+}
+
 /* The kinds of plan sp, on their untuned defaults. */
 static clg_status add_kinds(llm_model *m, step_plan *sp) {
     static const char *norm_names[NORM_KINDS] = {"attn_norm", "ffn_norm", "output_norm"};
     static const mm_kind fused_into[NORM_KINDS] = {MM_QKV, MM_FFN, MM_OUT};
     clg_status st;
-    char name[64], opts[64], opts_q8[80];
+    char name[64], opts[200], opts_q8[220], types[160];
     for (int k = 0; k < MM_KINDS; k++) {
         const int q8 = llm_mm_q8(m, (mm_kind)k);
         /* the head's one row takes the decode's tile: one program (and compile) for both */
-        snprintf(opts, sizeof opts, "-DMM_TT=%d", k == MM_OUT ? 1 : sp->tile);
+        const int tile = k == MM_OUT ? 1 : sp->tile;
+        product_types(m, (mm_kind)k, tile, types, sizeof types);
+        snprintf(opts, sizeof opts, "-DMM_TT=%d%s", tile, types);
         /* where the device keeps denormals, f16 scales decode with a shift (cl/matmul_q8.cl) */
-        snprintf(opts_q8, sizeof opts_q8, "%s%s", opts,
-                 clg_context_device(m->ctx)->has_denorm ? " -DHALF_DENORM=1" : "");
+        snprintf(opts_q8, sizeof opts_q8, "-DMM_TT=%d%s%s", tile,
+                 clg_context_device(m->ctx)->has_denorm ? " -DHALF_DENORM=1" : "", types);
         sp->mm_shape[k] = (kind_shape){.m = m,
                                        .sp = sp,
                                        .op = SHAPE_PRODUCT,
