@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,7 +51,9 @@ const char *gen_options_help(void) {
            "  --retune                measure them again, ignoring the plan cache\n"
            "  --plan-dump [FILE]      print the plan (graphs, kernels, variants, sizes) to FILE or "
            "stderr\n"
-           "  -q, --quiet             no progress or summary on stderr\n";
+           "  -q, --quiet             no progress or summary on stderr\n"
+           "  -v, --verbose           where the start-up time went: kernel builds (from the\n"
+           "                          program cache or not), weight upload, first token\n";
 }
 
 static int need(int argc, char **argv, int i, const char *cmd) {
@@ -139,6 +142,10 @@ int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *
         o->quiet = 1;
         return 1;
     }
+    if (IS("-v") || IS("--verbose")) {
+        o->verbose = 1;
+        return 1;
+    }
     if (IS("--profile")) { /* the file is optional: taken when the next word is no option */
         if (*i + 1 < argc && argv[*i + 1][0] && argv[*i + 1][0] != '-')
             o->profile_json = argv[++*i];
@@ -206,10 +213,28 @@ char *gen_read_text_file(const char *path, const char *cmd, const char *what) {
     return buf;
 }
 
+/* CPU seconds of the process so far, all threads, user and system. */
+static double cpu_s(void) {
+    struct rusage u;
+    if (getrusage(RUSAGE_SELF, &u)) return 0;
+    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           1e-6 * (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 static void on_progress(void *user, const char *stage, size_t done, size_t total) {
     static const char *last;
+    gen_startup *su = user;
+    double t = 1e-9 * (clg_now_ns() - su->t0_ns);
+    int i = 0;
+    while (i < su->n && strcmp(su->stage[i], stage))
+        i++;
+    if (i == su->n && i < GEN_STAGES) {
+        su->stage[su->n++] = stage;
+        su->begin[i] = t;
+    }
+    if (i < su->n) su->end[i] = t;
     int tty = isatty(2);
-    if (*(int *)user) return;
+    if (su->quiet) return;
     if (tty) {
         fprintf(stderr, "\r%-20s %zu/%zu   ", stage, done, total);
         if (done == total) fputc('\n', stderr);
@@ -253,14 +278,18 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
     mo.kv_f16 = o->kv_f16;
     mo.act = o->act;
     mo.progress = on_progress;
-    int quiet = o->quiet;
-    mo.progress_user = &quiet;
+    s->startup.quiet = o->quiet;
+    s->verbose = o->verbose;
+    mo.progress_user = &s->startup;
     double t0 = clg_now_ns();
+    s->startup.t0_ns = t0;
+    s->startup.cpu0 = cpu_s();
     if ((st = llm_model_load(o->model, &mo, &s->model)) != CLG_OK) {
         fprintf(stderr, "clgraph %s: cannot load %s: %s\n", cmd, o->model, clg_last_error());
         return 1;
     }
     const llm_hparams *hp = llm_model_hparams(s->model);
+    s->startup.loaded = 1e-9 * (clg_now_ns() - t0);
     if (!o->quiet)
         fprintf(stderr,
                 "loaded %s in %.1f s: %d layers, %d embd, %d heads (%d kv), vocab %d, ctx %d, %s "
@@ -322,6 +351,17 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
 }
 
 void gen_session_close(gen_session *s) {
+    if (s->verbose && s->model) {
+        clg_context *ctx = llm_model_context(s->model);
+        clg_build_stats b;
+        clg_context_build_stats(ctx, &b);
+        if (b.pending) {
+            fprintf(stderr, "[start-up] writing %u program cache entries ...", b.pending);
+            unsigned n = clg_context_store_programs(ctx);
+            clg_context_build_stats(ctx, &b);
+            fprintf(stderr, " %u written in %.2f s\n", n, b.store_s);
+        }
+    }
     llm_sampler_destroy(s->sampler);
     llm_tokenizer_destroy(s->tok);
     llm_model_destroy(s->model);
@@ -390,6 +430,10 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
         if (st == CLG_OK) pos += k;
     }
     s->prefill_s += 1e-9 * (clg_now_ns() - t0);
+    if (!s->startup.first_token && pos == n_prompt) {
+        s->startup.first_token = 1e-9 * (clg_now_ns() - s->startup.t0_ns);
+        s->startup.first_token_cpu = cpu_s() - s->startup.cpu0;
+    }
     s->n_prefill += pos - keep;
     memcpy(s->hist, prompt, (size_t)pos * sizeof(int32_t)); /* what the KV cache holds */
     s->n_hist = pos;
@@ -458,4 +502,19 @@ void gen_print_summary(const gen_session *s, const char *cmd) {
             cmd, s->n_prefill, s->prefill_s > 0 ? s->n_prefill / s->prefill_s : 0.0, s->n_decode,
             s->decode_s > 0 ? s->n_decode / s->decode_s : 0.0,
             clg_context_device(llm_model_context(s->model))->device_name);
+    if (!s->verbose) return;
+    const gen_startup *su = &s->startup;
+    clg_build_stats b;
+    clg_context_build_stats(llm_model_context(s->model), &b);
+    fprintf(stderr, "[start-up] %.2f s to the first token (%.2f s of CPU): loaded in %.2f s (",
+            su->first_token, su->first_token_cpu, su->loaded);
+    fprintf(stderr, "device and model file %.2f s", su->n ? su->begin[0] : su->loaded);
+    for (int i = 0; i < su->n; i++)
+        fprintf(stderr, ", %s %.2f s", su->stage[i], su->end[i] - su->begin[i]);
+    fprintf(stderr, "), prompt %.2f s (its first launches compile kernels on some drivers)\n",
+            su->first_token - su->loaded);
+    fprintf(stderr,
+            "[start-up] programs: %u (%u from source, %u from SPIR-V, %u from the program cache) "
+            "in %.2f s of builds\n",
+            b.programs, b.from_source, b.from_spirv, b.from_cache, b.build_s);
 }

@@ -18,10 +18,24 @@ typedef struct gen_options {
     const char *profile_json, *trace_json; /* --profile FILE, --trace FILE, or NULL */
     int n_seq; /* sequences the model keeps (clgraph serve --parallel); 0: 1 */
     int n_predict, n_ctx, n_batch, chat, seed_given, quiet, profile, tune, kv_f16, act;
+    int verbose; /* -v: where the start-up time went (gen_print_summary, gen_session_close) */
     const char *plan_dump; /* "-" for stderr, else a file */
     int build;             /* --build: a clg_build_mode, -1 when not given */
     llm_sampler_params sampling;
 } gen_options;
+
+/* Start-up timeline of gen_session_open, seconds since it began: each progress stage's first
+ * and last report. */
+#define GEN_STAGES 4
+typedef struct gen_startup {
+    int quiet, n;
+    const char *stage[GEN_STAGES];
+    double begin[GEN_STAGES], end[GEN_STAGES];
+    double t0_ns;                 /* clg_now_ns() when loading began */
+    double loaded, first_token;   /* load done; first token ready (0: not yet) */
+    double cpu0, first_token_cpu; /* process CPU seconds (all threads) then: the work done,
+                                     which machine load does not stretch as it does the wall */
+} gen_startup;
 
 /* A loaded model with what generation needs. */
 typedef struct gen_session {
@@ -38,6 +52,8 @@ typedef struct gen_session {
     double prefill_s, decode_s;
     int n_prefill, n_decode;
     clg_profiler *prof; /* borrowed, or NULL; gen_run restarts it where the decode starts */
+    gen_startup startup;
+    int verbose;
 } gen_session;
 
 /* Parses the options common to run and chat; argv[i] is consumed by the caller when
@@ -54,6 +70,8 @@ char *gen_read_text_file(const char *path, const char *cmd, const char *what);
 
 /* Loads everything; prints progress on stderr; 0 on success (errors printed). */
 int gen_session_open(gen_session *s, const gen_options *o, const char *cmd);
+/* With -v, says how many program cache entries the model's context writes and how long that
+ * takes (clg_context_store_programs: after the answer, not before it). */
 void gen_session_close(gen_session *s);
 
 /* 1 when a prompt of n_prompt tokens leaves room in the context to generate, else 0 with
@@ -73,6 +91,8 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
  * text or JSON (clg_plan_dump). */
 clg_status gen_plan_dump(FILE *f, const llm_model *m, int json);
 
-/* "prompt 12 tokens, prefill 80.1 tok/s | generated 64 tokens, decode 30.2 tok/s | device" */
+/* "prompt 12 tokens, prefill 80.1 tok/s | generated 64 tokens, decode 30.2 tok/s | device";
+ * with -v also where the start-up went: the load's stages (programs built, from the cache or
+ * not, and the time in their builds; weights uploaded) and when the first token was ready. */
 void gen_print_summary(const gen_session *s, const char *cmd);
 #endif

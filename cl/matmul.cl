@@ -68,8 +68,9 @@
  * the device's: llvmpipe takes 32). "Blocks" of f32 / f16 / bf16 are 16 elements, with
  * the cols % 16 tail handled separately; of the K-quants, 32-element sub-blocks (the
  * _wg variant shares a row out by sub-block).
- * Per-type builds: with -DCLG_ONE_TY -DCLG_TY_<TY> (e.g. -DCLG_TY_q4_k) the program holds
- * only that type's kernels (each type's definitions sit in an #if on these).
+ * Per-type builds: with -DCLG_ONE_TY the program holds only the kernels of the types named
+ * by -DCLG_TY_<TY> (one or more, e.g. -DCLG_TY_q4_k; each type's definitions sit in an #if
+ * on these): a smaller program builds faster (the planner passes its kind's type).
  * Declared for the planner (clg_program_variants; first values are the untuned defaults):
  * @variant row kernels=matmul_TY,ffn_swiglu_TY local=16,1,4,64 device=cpu
  * @variant wg kernels=matmul_TY_wg,ffn_swiglu_TY_wg sweep=MM_WG:64,16 local=MM_WG device=gpu

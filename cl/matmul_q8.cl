@@ -70,8 +70,9 @@
  *   prompts on PoCL, but llvm-spirv 14 emits an invalid module for it, as for
  *   matmul.cl: build it from source). The scratch must fit the device's local memory
  *   (llvmpipe: 32 KiB, i.e. MM_TT * cols <= 14336).
- *   Per-type builds: with -DCLG_ONE_TY -DCLG_TY_<TY> (e.g. -DCLG_TY_q4_k) the program
- *   holds only that type's kernels.
+ *   Per-type builds: with -DCLG_ONE_TY the program holds only the kernels of the types
+ *   named by -DCLG_TY_<TY> (one or more, e.g. -DCLG_TY_q4_k): a smaller program builds
+ *   faster (the planner passes its kind's type).
  *
  * How the integer dot compiles (PoCL 3.1 / LLVM 15, AVX2): the activations are kept
  * as short16 in local memory and each 16-element half-block is written as the even /

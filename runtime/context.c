@@ -93,6 +93,7 @@ void clg_context_destroy(clg_context *ctx) {
     while (ctx->graphs)
         clg_graph_destroy(ctx->graphs);
     clg_buffer_unlink_all(ctx);
+    clg_context_store_programs(ctx);
     clg_program_release_all(ctx);
     for (size_t i = 0; i < ctx->npending; i++)
         clReleaseEvent(ctx->pending[i].ev);

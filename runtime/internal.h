@@ -43,6 +43,11 @@ struct clg_program {
     char *source; /* the OpenCL C text, for its @variant declarations (owned) */
     cl_program prog;
     clg_program_origin origin;
+    /* Built here and not yet in the program cache (clg_context_store_programs, at the
+     * latest clg_context_destroy, writes it): the entry's key fields, options owned. */
+    int store_pending, store_is_il;
+    uint64_t store_len, store_hash;
+    char *store_options;
     struct clg_program *next;
 };
 
@@ -152,6 +157,7 @@ struct clg_context {
     void *trace_user;
     void (*warn)(void *user, const char *message); /* NULL: warnings are dropped */
     void *warn_user;
+    clg_build_stats build_stats;
 };
 
 /* Passes a warning (printf-style) to the context's warn callback, if any (program.c): the

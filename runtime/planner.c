@@ -184,6 +184,11 @@ static clg_status candidate_make(clg_kind *k, const clg_variant *v, int value, c
                         k->name, v->name, value);
     char opts[512];
     snprintf(opts, sizeof opts, "%s", k->options);
+    if (k->ty && !strstr(opts, "-DCLG_ONE_TY")) { /* this type's kernels only (cl/matmul*.cl) */
+        size_t used = strlen(opts);
+        snprintf(opts + used, sizeof opts - used, "%s-DCLG_ONE_TY -DCLG_TY_%s", used ? " " : "",
+                 k->ty);
+    }
     if (!v->n_local && *v->sweep && value != v->values[0]) {
         size_t used = strlen(opts);
         snprintf(opts + used, sizeof opts - used, "%s-D%s=%d", used ? " " : "", v->sweep, value);

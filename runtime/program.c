@@ -1,7 +1,8 @@
 /* Programs: registered kernel files (or the context's kernel_dir), SPIR-V where the device
  * takes IL, an on-disk binary cache keyed by device, driver, input hash and options (each
- * entry checked against its header before the driver sees it: program_cache.c), and the
- * build log in the error on failure. */
+ * entry checked against its header before the driver sees it: program_cache.c; entries of
+ * new builds written later, by clg_context_store_programs), and the build log in the error
+ * on failure. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -191,14 +192,15 @@ static clg_status write_entry(void *user, FILE *f) {
 
 /* Writes the entry atomically (clg_file_write_atomic: a temporary file unique to this process
  * and call, renamed over the entry): readers see the old entry or the new one, never half of
- * one. A failure is a warning: the cache is an optimisation. */
-static void cache_store(clg_context *ctx, const clg_cache_key *k, cl_program p) {
-    if (!ctx->cache_dir) return;
+ * one. A failure is a warning (the cache is an optimisation); 1 when written, else 0. */
+static int cache_store(clg_context *ctx, const clg_cache_key *k, cl_program p) {
+    int ok = 0;
+    if (!ctx->cache_dir) return 0;
     size_t n = 0;
     if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof n, &n, NULL) != CL_SUCCESS || !n)
-        return;
+        return 0;
     unsigned char *bin = malloc(n), *entry = NULL;
-    if (!bin) return;
+    if (!bin) return 0;
     unsigned char *bins[1] = {bin};
     size_t len = 0;
     if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS &&
@@ -208,9 +210,12 @@ static void cache_store(clg_context *ctx, const clg_cache_key *k, cl_program p) 
         entry_bytes e = {entry, len};
         if (clg_file_write_atomic(path, "program cache entry", write_entry, &e) != CLG_OK)
             clg_warn(ctx, "%s", clg_last_error());
+        else
+            ok = 1;
     }
     free(entry);
     free(bin);
+    return ok;
 }
 
 static clg_status build_log_fail(clg_context *ctx, cl_program p, cl_int err, const char *name,
@@ -277,7 +282,12 @@ static clg_status build(clg_context *ctx, const char *name, const char *src, siz
         clReleaseProgram(p);
         return st;
     }
-    cache_store(ctx, &key, p);
+    if (ctx->cache_dir && (out->store_options = clg_strdup(options)) != NULL) {
+        out->store_pending = 1; /* written by clg_context_store_programs */
+        out->store_is_il = use_il;
+        out->store_len = key.input_len;
+        out->store_hash = key.input_hash;
+    }
     out->prog = p;
     out->origin = use_il ? CLG_ORIGIN_SPIRV : CLG_ORIGIN_SOURCE;
     return CLG_OK;
@@ -304,14 +314,23 @@ static clg_status get(clg_context *ctx, const char *name, const char *src, size_
     else {
         memcpy(p->source, src, src_len);
         p->source[src_len] = 0;
+        double t0 = clg_now_ns();
         st = build(ctx, name, src, src_len, spv, spv_len, options, p);
+        ctx->build_stats.build_s += 1e-9 * (clg_now_ns() - t0);
     }
     if (st != CLG_OK) {
+        free(p->store_options);
         free(p->source);
         free(p->key);
         free(p);
         return st;
     }
+    clg_build_stats *bs = &ctx->build_stats;
+    bs->programs++;
+    bs->from_source += p->origin == CLG_ORIGIN_SOURCE;
+    bs->from_spirv += p->origin == CLG_ORIGIN_SPIRV;
+    bs->from_cache += p->origin == CLG_ORIGIN_CACHE;
+    bs->pending += (unsigned)p->store_pending;
     p->next = ctx->programs;
     ctx->programs = p;
     *out = p;
@@ -372,11 +391,39 @@ clg_status clg_program_from_source(clg_context *ctx, const char *name, const cha
     return get(ctx, name, source, n, NULL, 0, options, key, out);
 }
 
+unsigned clg_context_store_programs(clg_context *ctx) {
+    unsigned n = 0;
+    double t0 = clg_now_ns();
+    for (clg_program *p = ctx->programs; p; p = p->next) {
+        if (!p->store_pending) continue;
+        clg_cache_key k = {.platform_version = ctx->info.platform_version,
+                           .device_name = ctx->info.device_name,
+                           .driver_version = ctx->info.driver_version,
+                           .options = p->store_options,
+                           .is_il = p->store_is_il,
+                           .input_len = p->store_len,
+                           .input_hash = p->store_hash};
+        n += cache_store(ctx, &k, p->prog);
+        p->store_pending = 0;
+        free(p->store_options);
+        p->store_options = NULL;
+        ctx->build_stats.pending--;
+    }
+    ctx->build_stats.stored += n;
+    ctx->build_stats.store_s += 1e-9 * (clg_now_ns() - t0);
+    return n;
+}
+
+void clg_context_build_stats(const clg_context *ctx, clg_build_stats *out) {
+    *out = ctx->build_stats;
+}
+
 void clg_program_release_all(clg_context *ctx) {
     while (ctx->programs) {
         clg_program *p = ctx->programs;
         ctx->programs = p->next;
         if (p->prog) clReleaseProgram(p->prog);
+        free(p->store_options);
         free(p->source);
         free(p->key);
         free(p);

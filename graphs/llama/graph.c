@@ -107,6 +107,21 @@ static clg_status mm_note(llm_model *m, step_plan *sp, mm_kind k, int dtype, int
     return CLG_OK;
 }
 
+/* " -DCLG_ONE_TY -DCLG_TY_<ty>..." for the program of a product file (q8: matmul_q8.cl) and
+ * tile: the types of every product of sp that runs on it (the head takes the 1-token tile in
+ * both plans), so that each file and tile is one program with the kernels it runs only. */
+static void product_types(const step_plan *sp, const llm_model *m, int q8, int tile, char *out,
+                          size_t cap) {
+    size_t n = (size_t)snprintf(out, cap, " -DCLG_ONE_TY");
+    char ty[40];
+    for (int j = 0; j < sp->n_mk; j++) {
+        if (llm_mm_q8(m, sp->mk[j].k) != q8 || (tile > 1 && sp->mk[j].k == MM_OUT)) continue;
+        snprintf(ty, sizeof ty, " -DCLG_TY_%s", llm_kernel_suffix(sp->mk[j].dtype));
+        if (!strstr(out, ty) && n + strlen(ty) < cap)
+            n += (size_t)snprintf(out + n, cap - n, "%s", ty);
+    }
+}
+
 /* The kinds of plan sp, on their untuned defaults: one per product, weight type and row
  * count, named "decode.ffn_down" where the product has one, else with the type (and the rows
  * where a type has two: Q/K/V segments). */
@@ -115,11 +130,7 @@ static clg_status add_kinds(llm_model *m, step_plan *sp) {
     static const mm_kind fused_into[NORM_KINDS] = {MM_QKV, MM_FFN, MM_OUT};
     const llm_hparams *hp = &m->hp;
     clg_status st;
-    char name[64], opts[64], opts_q8[80];
-    snprintf(opts, sizeof opts, "-DMM_TT=%d", sp->tile);
-    /* where the device keeps denormals, f16 scales decode with a shift (cl/matmul_q8.cl) */
-    snprintf(opts_q8, sizeof opts_q8, "%s%s", opts,
-             clg_context_device(m->ctx)->has_denorm ? " -DHALF_DENORM=1" : "");
+    char name[64], types[200];
     sp->n_mk = 0;
     for (int i = 0; i < hp->n_layer; i++) {
         const layer_weights *w = &m->lw[i];
@@ -143,8 +154,13 @@ static clg_status add_kinds(llm_model *m, step_plan *sp) {
         int n = snprintf(name, sizeof name, "%s.%s", sp->name, llm_mm_kind_name(k));
         if (same_k > 1) n += snprintf(name + n, sizeof name - (size_t)n, ".%s", ty);
         if (same_ty > 1) snprintf(name + n, sizeof name - (size_t)n, ".%d", en->shape.rows);
-        char kopts[100];
-        snprintf(kopts, sizeof kopts, "%s%s", q8 ? opts_q8 : opts,
+        /* the head's one row takes the decode's tile: one program (and compile) for both;
+         * where the device keeps denormals, f16 scales decode with a shift (cl/matmul_q8.cl) */
+        const int tile = k == MM_OUT ? 1 : sp->tile;
+        product_types(sp, m, q8, tile, types, sizeof types);
+        char kopts[300];
+        snprintf(kopts, sizeof kopts, "-DMM_TT=%d%s%s%s", tile,
+                 q8 && clg_context_device(m->ctx)->has_denorm ? " -DHALF_DENORM=1" : "", types,
                  k == MM_FFN && m->arch->gelu ? " -DFFN_GELU" : "");
         clg_kind_desc d = {.name = name,
                            .file = q8 ? "matmul_q8" : "matmul",
@@ -212,7 +228,7 @@ static llm_matmul product(const builder *b, mm_kind k, clg_buffer *w, clg_buffer
                         .cols = cols,
                         .y_stride = y_stride,
                         .accumulate = accumulate,
-                        .q8_tile = q8 ? llm_q8_tile_bytes(b->sp->tile, cols) : 0,
+                        .q8_tile = q8 ? llm_q8_tile_bytes(k == MM_OUT ? 1 : b->sp->tile, cols) : 0,
                         .norm_w = q8 ? norm_w : NULL,
                         .eps = b->m->hp.rms_eps};
 }
@@ -483,8 +499,12 @@ clg_status llm_build_plans(llm_model *m, llm_progress_fn progress, void *user) {
     clg_status st;
     builder b = {.m = m, .argmax_wg = 256}; /* ARGMAX_WG's default */
     if (progress) progress(user, stage, 0, 3);
-    /* embed_TY comes from the decode products' build; rope_kv stores f16 K, V with KV_F16 */
-    TRY(clg_program_get(m->ctx, "matmul", "-DMM_TT=1", &b.embed));
+    /* embed_TY of its type only (the f32-activation decode products of that type share the
+     * program); rope_kv stores f16 K, V with KV_F16 */
+    char embed_opts[64];
+    snprintf(embed_opts, sizeof embed_opts, "-DMM_TT=1 -DCLG_ONE_TY -DCLG_TY_%s",
+             llm_kernel_suffix(m->tok_type));
+    TRY(clg_program_get(m->ctx, "matmul", embed_opts, &b.embed));
     TRY(clg_program_get(m->ctx, "rope", m->hp.kv_f16 ? "-DKV_F16" : "", &b.rope));
     TRY(clg_program_get(m->ctx, "rows", "", &b.rows));
     if (m->arch->qk_norm || m->arch->post_norms) TRY(clg_program_get(m->ctx, "norm", "", &b.norm));

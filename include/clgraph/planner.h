@@ -67,7 +67,10 @@ typedef struct clg_kind_desc {
                                 candidates (clg_program_get); copied */
     const char *options;     /* build options of every candidate (NULL: none); the planner
                                 adds -DDEFINE=value for swept values other than the first */
-    const char *ty;          /* what "TY" stands for in the declared kernel names (NULL: none) */
+    const char *ty;          /* what "TY" stands for in the declared kernel names (NULL: none);
+                                the planner also adds -DCLG_ONE_TY -DCLG_TY_<ty> so that a file
+                                holding many types builds this one only (unless options hold
+                                -DCLG_ONE_TY: the caller names the types, to share a program) */
     const char *variants;    /* comma list of the declared variants the tasks can run, NULL: all */
     size_t items;            /* work-items of dimension 0 when one runs per row (the rows): the
                                 untuned local size of a variant declaring fit= */

@@ -148,6 +148,25 @@ clg_status clg_context_finish(clg_context *ctx);
  * layers above may keep their own caches there. Borrowed. */
 const char *clg_context_cache_dir(const clg_context *ctx);
 
+/* Where a context's start-up time went on its programs (clg_context_build_stats). */
+typedef struct clg_build_stats {
+    unsigned programs;                            /* made by clg_program_get / _from_source */
+    unsigned from_source, from_spirv, from_cache; /* how (clg_program_origin) */
+    double build_s;   /* wall time in building them (or loading them from the cache) */
+    unsigned pending; /* built, not yet written to the program cache */
+    unsigned stored;  /* written to the program cache */
+    double store_s;   /* wall time in writing them, device binaries fetched included */
+} clg_build_stats;
+void clg_context_build_stats(const clg_context *ctx, clg_build_stats *out);
+
+/* Writes the program cache entries of the programs built (not loaded from the cache) since
+ * the last call; clg_context_destroy calls it too. A program is not written when it is
+ * built: fetching a device binary can cost more than the build (PoCL compiles every kernel
+ * of the program for it: seconds for a file of many kernels, where the build and the first
+ * launches compile only what runs), so that this work waits until the first results are
+ * out. Failures are warnings (the cache is an optimisation). Returns the number written. */
+unsigned clg_context_store_programs(clg_context *ctx);
+
 /* Measured device figures: the roofline's bandwidth and the cost of a launch. */
 typedef struct clg_probe {
     double read_gbs;         /* device read bandwidth, median of several runs, GB/s */

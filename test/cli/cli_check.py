@@ -733,4 +733,37 @@ def perplexity():
         expect(rc == 2 and what in err and out == "", f"perplexity {' '.join(args)} exits 2: {err.strip()}")
 
 
+def startup_verbose():
+    """run -v on a fresh program cache, then again: the breakdown names the programs built, the
+    entries are written after the answer, and the second start loads every program from them."""
+    import os
+    import re
+    import tempfile
+    model = os.environ["CLGRAPH_TEST_MODEL"]
+    with tempfile.TemporaryDirectory() as d:
+        counts = []
+        for attempt in ("cold", "warm"):
+            rc, out, err = run("run", "-m", model, "-p", "The capital of France is", "-n", "3",
+                               "--temp", "0", "-v", env={"CLGRAPH_CACHE_DIR": d})
+            expect(rc == 0 and out.strip(), f"{attempt} run -v answers ({err.strip()[-300:]})")
+            first = re.search(r"\[start-up\] ([0-9.]+) s to the first token \(([0-9.]+) s of CPU\): "
+                              r"loaded in ([0-9.]+) s \(.*building kernels ([0-9.]+) s", err)
+            expect(first is not None and 0 < float(first.group(3)) <= float(first.group(1)),
+                   f"{attempt}: the first token comes after the load, with the stages timed")
+            progs = re.search(r"programs: (\d+) \((\d+) from source, (\d+) from SPIR-V, (\d+) from "
+                              r"the program cache\)", err)
+            expect(progs is not None, f"{attempt}: the programs are counted by origin")
+            n, src, spv, cached = (int(x) for x in progs.groups())
+            expect(n > 0 and n == src + spv + cached, f"{attempt}: {n} programs = {src} + {spv} + {cached}")
+            written = re.search(r"writing (\d+) program cache entries \.\.\. (\d+) written", err)
+            counts.append((n, cached, written))
+        (n0, cached0, written0), (n1, cached1, written1) = counts
+        expect(cached0 == 0 and written0 is not None and int(written0.group(1)) == n0 and
+               int(written0.group(2)) == n0, "cold: nothing from the cache, every program written at the end")
+        entries = [e for e in os.listdir(d) if e.endswith(".bin")]
+        expect(len(entries) == n0, f"the cache holds {len(entries)} program entries")
+        expect(n1 == n0 and cached1 == n1 and written1 is None,
+               "warm: every program from the cache, nothing left to write")
+
+
 globals()[sys.argv[2]]()

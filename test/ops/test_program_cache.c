@@ -202,20 +202,55 @@ int main(void) {
     tc_seed(14);
     CHECK(mkdtemp(cache_dir) != NULL);
 
-    /* Two entries, A and B (same source, other options), each found by its new file. */
-    char path_a[1200] = "", path_b[1200] = "";
+    /* Two entries, A and B (same source, other options), each found by its new file. An
+     * entry is written by clg_context_store_programs, not by the build (nor a second time). */
+    char path_a[1200] = "", path_b[1200] = "", none[1200];
     int tmp = 0;
     warnings w = {0, ""};
     clg_context *ctx = context(&w);
     clg_program *p = NULL;
+    clg_build_stats bs;
     CHECK_OK(clg_program_from_source(ctx, "cached", tc_axpb_sq_src, OPT_A, &p));
+    CHECK(!find_entry("", none, sizeof none, &tmp));
+    clg_context_build_stats(ctx, &bs);
+    CHECK(bs.programs == 1 && bs.from_source == 1 && bs.pending == 1 && bs.stored == 0);
+    CHECK(clg_context_store_programs(ctx) == 1);
+    CHECK(clg_context_store_programs(ctx) == 0);
     CHECK(find_entry("", path_a, sizeof path_a, &tmp));
     CHECK_OK(clg_program_from_source(ctx, "cached", tc_axpb_sq_src, OPT_B, &p));
+    CHECK(clg_context_store_programs(ctx) == 1);
     CHECK(find_entry(path_a, path_b, sizeof path_b, &tmp));
+    clg_context_build_stats(ctx, &bs);
+    CHECK(bs.programs == 2 && bs.pending == 0 && bs.stored == 2);
     CHECK(w.count == 0);
     if (p) check_computes(ctx, p, "fresh build");
     clg_context_destroy(ctx);
     printf("entries: %s, %s\n", path_a, path_b);
+
+    /* A program built and not stored explicitly is written by clg_context_destroy. */
+    ctx = context(&w);
+    CHECK_OK(clg_program_from_source(ctx, "cached", tc_axpb_sq_src, "-DCACHE_TEST_C=3", &p));
+    clg_context_destroy(ctx);
+    ctx = context(&w);
+    CHECK_OK(clg_program_from_source(ctx, "cached", tc_axpb_sq_src, "-DCACHE_TEST_C=3", &p));
+    CHECK(p && clg_program_origin_of(p) == CLG_ORIGIN_CACHE);
+    clg_context_build_stats(ctx, &bs);
+    CHECK(bs.programs == 1 && bs.from_cache == 1 && bs.pending == 0);
+    CHECK(clg_context_store_programs(ctx) == 0); /* loaded from the cache: nothing to write */
+    clg_context_destroy(ctx);
+    char path_c[1200] = "";
+    {
+        /* the third entry: remove it so that the checks below see A and B only */
+        DIR *d = opendir(cache_dir);
+        for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+            char path[1200];
+            snprintf(path, sizeof path, "%s/%s", cache_dir, e->d_name);
+            if (strstr(e->d_name, ".bin") && strcmp(path, path_a) && strcmp(path, path_b))
+                snprintf(path_c, sizeof path_c, "%s", path);
+        }
+        if (d) closedir(d);
+        CHECK(*path_c && remove(path_c) == 0);
+    }
 
     /* An intact entry loads from the cache without a warning. */
     ctx = context(&w);
