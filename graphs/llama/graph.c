@@ -42,9 +42,11 @@ static clg_status shape_range(void *user, clg_task *t, unsigned slot, const clg_
     const size_t T = (size_t)(s->head ? s->sp->head_T : s->sp->cur_T), l = c->local;
     const int per_row = strcmp(c->variant, "row") != 0;
     switch (s->op) {
-    case SHAPE_PRODUCT: /* (rows, token tiles) */
+    case SHAPE_PRODUCT: { /* (rows, token tiles); the head's products run the 1-token tile */
+        const size_t tile = s->head ? 1 : (size_t)s->sp->tile;
         return set_range(t, 2, per_row ? (size_t)s->rows * l : (size_t)s->rows,
-                         (T + (size_t)s->sp->tile - 1) / (size_t)s->sp->tile, 1, l, 1, 1);
+                         (T + tile - 1) / tile, 1, l, 1, 1);
+    }
     case SHAPE_NORM: /* (T) */
         return set_range(t, 1, per_row ? T * l : T, 1, 1, l, 1, 1);
     case SHAPE_ATTENTION:
