@@ -21,15 +21,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen_golden  # noqa: E402
 import ref_llama  # noqa: E402
 
+# The prompts of the SmolLM2 golden data, with the chat one in Gemma's turn format.
 CHAT = ("<start_of_turn>user\nWhat is the capital of France? Answer in one sentence."
         "<end_of_turn>\n<start_of_turn>model\n")
-PROMPTS = [
-    ("english", "The quick brown fox jumps over the lazy dog. Once upon a time, in a small "
-                "village by the sea, there lived"),
-    ("chat", CHAT),
-    ("code", "def fibonacci(n):\n    if n < 2:\n        return n\n    return"),
-    ("short", "Once upon a"),
-]
+PROMPTS = [(name, CHAT if name == "chat" else text) for name, text in gen_golden.PROMPTS]
 
 
 def main(argv=None):
