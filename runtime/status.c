@@ -8,7 +8,6 @@
 
 /* Messages can hold a whole build log, so the buffer grows as needed. */
 static _Thread_local char *err_buf;
-static _Thread_local size_t err_cap;
 
 const char *clg_status_str(clg_status st) {
     switch (st) {
@@ -46,14 +45,14 @@ clg_status clg_fail(clg_status st, const char *fmt, ...) {
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
     if (n < 0) return st;
-    if ((size_t)n + 1 > err_cap) {
-        char *p = realloc(err_buf, (size_t)n + 1);
-        if (!p) return st; /* keep the old message rather than none */
-        err_buf = p;
-        err_cap = (size_t)n + 1;
-    }
+    /* A new buffer, freed only after formatting: an argument may be clg_last_error() itself
+     * (a message that wraps the one before it). */
+    char *p = malloc((size_t)n + 1);
+    if (!p) return st; /* keep the old message rather than none */
     va_start(ap, fmt);
-    vsnprintf(err_buf, err_cap, fmt, ap);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
     va_end(ap);
+    free(err_buf);
+    err_buf = p;
     return st;
 }
