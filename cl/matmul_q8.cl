@@ -190,6 +190,7 @@ INLINE void quant_tile(__global const float *x, int x_stride, int nt, int cols,
  * blk_TY(row, b, xq, xd, zero, acc, macc): acc[t] += d_w * d_x * (the integer dot of
  * block b of the row with token t's block b) for every t < MM_TT, as a float8 partial
  * sum (the horizontal sum is taken once per row); q4_1 adds m * s to macc[t].
+ * A call covers blocks b .. b + BSTEP_TY - 1 (1, or 8 for the K-quants' super-block).
  * zero: a run-time 0 (see the header). RB_TY(cols): bytes of one row. */
 
 /* f16 bits to float, exact for normal and subnormal values: by default without relying
@@ -228,6 +229,7 @@ INLINE int8 dot16(short16 a, short16 b) {
 
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q8_0)
 #define RB_q8_0(cols) ((size_t)((cols) / 32) * 34)
+#define BSTEP_q8_0 1
 INLINE void blk_q8_0(__global const uchar *row, int b, __local const short16 *xq,
                      __local const float *xd, __local const float *xs, int zero,
                      float8 *acc, float *macc) {
@@ -245,6 +247,7 @@ INLINE void blk_q8_0(__global const uchar *row, int b, __local const short16 *xq
 
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_0)
 #define RB_q4_0(cols) ((size_t)((cols) / 32) * 18)
+#define BSTEP_q4_0 1
 INLINE void blk_q4_0(__global const uchar *row, int b, __local const short16 *xq,
                      __local const float *xd, __local const float *xs, int zero,
                      float8 *acc, float *macc) {
@@ -263,6 +266,7 @@ INLINE void blk_q4_0(__global const uchar *row, int b, __local const short16 *xq
 
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_1)
 #define RB_q4_1(cols) ((size_t)((cols) / 32) * 20)
+#define BSTEP_q4_1 1
 INLINE void blk_q4_1(__global const uchar *row, int b, __local const short16 *xq,
                      __local const float *xd, __local const float *xs, int zero,
                      float8 *acc, float *macc) {
@@ -301,6 +305,7 @@ INLINE uint ld_u32(__global const uchar *p) {
 
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_0)
 #define RB_q5_0(cols) ((size_t)((cols) / 32) * 22)
+#define BSTEP_q5_0 1
 INLINE void blk_q5_0(__global const uchar *row, int b, __local const short16 *xq,
                      __local const float *xd, __local const float *xs, int zero,
                      float8 *acc, float *macc) {
@@ -320,6 +325,7 @@ INLINE void blk_q5_0(__global const uchar *row, int b, __local const short16 *xq
 
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_1)
 #define RB_q5_1(cols) ((size_t)((cols) / 32) * 24)
+#define BSTEP_q5_1 1
 INLINE void blk_q5_1(__global const uchar *row, int b, __local const short16 *xq,
                      __local const float *xd, __local const float *xs, int zero,
                      float8 *acc, float *macc) {
@@ -341,102 +347,156 @@ INLINE void blk_q5_1(__global const uchar *row, int b, __local const short16 *xq
 }
 #endif
 
-/* K-quants: the "block" b is the 32-element sub-block b & 7 of super-block b >> 3, which
- * lines up with the activation's block b. Its own scale times d_x scales the integer dot;
- * the min term (and the offset that makes the weights signed, as for q4_1) goes on s. */
+/* K-quants: blk_TY is called for the first block b of each 256-element super-block
+ * (BSTEP_TY = 8 blocks per call) and walks its 8 sub-blocks, which line up with the
+ * activation's blocks b .. b + 7: the scales are decoded once per super-block and each
+ * quant byte is loaded once (a 4-bit byte holds an element of sub-block 2i in its low
+ * and of 2i + 1 in its high nibble), so that every shift is a constant (a call per
+ * sub-block decoded its scale with a branch, loaded the 32 bytes twice and shifted them
+ * by a variable amount: on PoCL it read the weights at 18-19% of the bandwidth, where
+ * q8_0 reaches 71%; docs/PERF.md). Each sub-block's own scale times d_x scales its
+ * integer dot; the min term (and the offset that makes the weights signed, as for q4_1)
+ * goes on s. */
+
+/* Sub-block J (a constant) of a K-quant super-block with the signed weights (w0, w1):
+ * acc[t] += D * d_x * dot, macc[t] += M * s_x (xq / xd / xs at the super-block's first
+ * block). */
+#define KSUB(J, D, M)                                                                      \
+    do {                                                                                   \
+        _Pragma("unroll") for (int t = 0; t < MM_TT; t++) {                                \
+            acc[t] += convert_float8(dot16(w0, xq[((J)*MM_TT + t) * 2]) +                  \
+                                     (dot16(w1, xq[((J)*MM_TT + t) * 2 + 1]) ^ zero)) *    \
+                      SCALE((J)*MM_TT + t, D);                                             \
+            macc[t] += (M)*xs[(J)*MM_TT + t];                                              \
+        }                                                                                  \
+    } while (0)
+
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_k) || defined(CLG_TY_q5_k)
-/* Sub-block j's 6-bit scale and min from the 12 scale bytes s (ggml's get_scale_min_k4). */
-INLINE void scale_min_k4(int j, __global const uchar *s, float *sc, float *m) {
-    if (j < 4) {
-        *sc = (float)(s[j] & 63);
-        *m = (float)(s[j + 4] & 63);
-    } else {
-        *sc = (float)((s[j + 4] & 15) | ((s[j - 4] >> 6) << 4));
-        *m = (float)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
-    }
+/* The 8 sub-blocks' 6-bit scales (sc) and mins (mn) from the 12 scale bytes s, as
+ * ggml's get_scale_min_k4 for j = 0 .. 7. */
+INLINE void scale_min_k4x8(__global const uchar *s, float8 *sc, float8 *mn) {
+    uchar4 a = vload4(0, s), b = vload4(1, s), c = vload4(2, s);
+    uchar4 sl = a & (uchar4)(63), ml = b & (uchar4)(63);
+    uchar4 sh = (c & (uchar4)(15)) | ((a >> (uchar4)(6)) << (uchar4)(4));
+    uchar4 mh = (c >> (uchar4)(4)) | ((b >> (uchar4)(6)) << (uchar4)(4));
+    *sc = convert_float8((uchar8)(sl, sh));
+    *mn = convert_float8((uchar8)(ml, mh));
 }
 
-/* Q4_K (qh NULL) and Q5_K: w = d sc q - dmin m with q of 4 (5) bits; written as
- * d sc (q - off) + (off d sc - dmin m), off = 8 (16). */
-INLINE void blk_q45_k(__global const uchar *p, __global const uchar *qs,
-                      __global const uchar *qh, int j, __local const short16 *xq,
-                      __local const float *xd, __local const float *xs, int zero,
-                      float8 *acc, float *macc) {
-    float sc, mn;
-    scale_min_k4(j, p + 4, &sc, &mn);
-    float d = half_bits(p) * sc;
-    uchar sh = (uchar)((j & 1) * 4);
-    uchar16 qa = vload16(0, qs + 32 * (j >> 1)), qb = vload16(1, qs + 32 * (j >> 1));
-    short16 w0 = convert_short16((qa >> sh) & (uchar16)(15));
-    short16 w1 = convert_short16((qb >> sh) & (uchar16)(15));
-    float off = 8.0f;
-    if (qh) {
-        uchar hs = (uchar)j;
-        w0 |= convert_short16((vload16(0, qh) >> hs) & (uchar16)(1)) << (short16)(4);
-        w1 |= convert_short16((vload16(1, qh) >> hs) & (uchar16)(1)) << (short16)(4);
-        off = 16.0f;
-    }
-    w0 -= (short16)((short)off);
-    w1 -= (short16)((short)off);
-    float m = off * d - half_bits(p + 2) * mn;
-#pragma unroll
-    for (int t = 0; t < MM_TT; t++) {
-        acc[t] += convert_float8(BLOCK_DOT(t)) * SCALE(t, d);
-        macc[t] += m * xs[t];
-    }
-}
+/* Sub-blocks 2I (low nibbles) and 2I + 1 (high nibbles) of a q4_k / q5_k super-block:
+ * the 32 quant bytes qs[32I ..], with Q5_K (HAS_QH) the fifth bits 2I, 2I + 1 of the
+ * 32 bytes (ha, hb); D0/M0, D1/M1 the two sub-blocks' scale and min-term factor. */
+#define K45_PAIR(I, HAS_QH, D0, M0, D1, M1)                                               \
+    do {                                                                                   \
+        uchar16 qa = vload16(0, qs + 32 * (I)), qb = vload16(1, qs + 32 * (I));            \
+        uchar16 la = qa & (uchar16)(15), lb = qb & (uchar16)(15);                          \
+        uchar16 ua = qa >> (uchar16)(4), ub = qb >> (uchar16)(4);                          \
+        if (HAS_QH) {                                                                      \
+            la |= ((ha >> (uchar16)(2 * (I))) & (uchar16)(1)) << (uchar16)(4);             \
+            lb |= ((hb >> (uchar16)(2 * (I))) & (uchar16)(1)) << (uchar16)(4);             \
+            ua |= ((ha >> (uchar16)(2 * (I) + 1)) & (uchar16)(1)) << (uchar16)(4);         \
+            ub |= ((hb >> (uchar16)(2 * (I) + 1)) & (uchar16)(1)) << (uchar16)(4);         \
+        }                                                                                  \
+        short16 w0 = convert_short16(la) - (short16)(off);                                 \
+        short16 w1 = convert_short16(lb) - (short16)(off);                                 \
+        KSUB(2 * (I), D0, M0);                                                             \
+        w0 = convert_short16(ua) - (short16)(off);                                         \
+        w1 = convert_short16(ub) - (short16)(off);                                         \
+        KSUB(2 * (I) + 1, D1, M1);                                                         \
+    } while (0)
+
+/* Q4_K (HAS_QH 0) and Q5_K: w = d sc q - dmin m with q of 4 (5) bits; written as
+ * d sc (q - off) + (off d sc - dmin m), off = 8 (16). p: the super-block, qs its 128
+ * quant bytes, qh (Q5_K) its 32 fifth-bit bytes (bit j of qh[l]: element l of
+ * sub-block j). */
+#define K45_SUPER(HAS_QH, OFF)                                                            \
+    do {                                                                                   \
+        const short off = (OFF);                                                           \
+        float8 sc, mn;                                                                     \
+        scale_min_k4x8(p + 4, &sc, &mn);                                                   \
+        float8 ds = half_bits(p) * sc;                                                     \
+        float8 mm = (float)(OFF) * ds - half_bits(p + 2) * mn;                             \
+        uchar16 ha = (uchar16)(0), hb = (uchar16)(0);                                      \
+        if (HAS_QH) {                                                                      \
+            ha = vload16(0, qh);                                                           \
+            hb = vload16(1, qh);                                                           \
+        }                                                                                  \
+        xq += b * MM_TT * 2;                                                               \
+        xd += b * MM_TT;                                                                   \
+        xs += b * MM_TT;                                                                   \
+        K45_PAIR(0, HAS_QH, ds.s0, mm.s0, ds.s1, mm.s1);                                   \
+        K45_PAIR(1, HAS_QH, ds.s2, mm.s2, ds.s3, mm.s3);                                   \
+        K45_PAIR(2, HAS_QH, ds.s4, mm.s4, ds.s5, mm.s5);                                   \
+        K45_PAIR(3, HAS_QH, ds.s6, mm.s6, ds.s7, mm.s7);                                   \
+    } while (0)
 #endif
 
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_k)
 #define RB_q4_k(cols) ((size_t)((cols) / 256) * 144)
+#define BSTEP_q4_k 8
 INLINE void blk_q4_k(__global const uchar *row, int b, __local const short16 *xq,
                      __local const float *xd, __local const float *xs, int zero,
                      float8 *acc, float *macc) {
-    __global const uchar *p = row + (size_t)(b >> 3) * 144;
-    blk_q45_k(p, p + 16, (__global const uchar *)0, b & 7, xq + b * MM_TT * 2, xd + b * MM_TT,
-              xs + b * MM_TT, zero, acc, macc);
+    __global const uchar *p = row + (size_t)(b >> 3) * 144, *qs = p + 16, *qh = p;
+    K45_SUPER(0, 8);
 }
 #endif
 
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_k)
 #define RB_q5_k(cols) ((size_t)((cols) / 256) * 176)
+#define BSTEP_q5_k 8
 INLINE void blk_q5_k(__global const uchar *row, int b, __local const short16 *xq,
                      __local const float *xd, __local const float *xs, int zero,
                      float8 *acc, float *macc) {
-    __global const uchar *p = row + (size_t)(b >> 3) * 176;
-    blk_q45_k(p, p + 48, p + 16, b & 7, xq + b * MM_TT * 2, xd + b * MM_TT, xs + b * MM_TT,
-              zero, acc, macc);
+    __global const uchar *p = row + (size_t)(b >> 3) * 176, *qs = p + 48, *qh = p + 16;
+    K45_SUPER(1, 16);
 }
 #endif
 
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q6_k)
 #define RB_q6_k(cols) ((size_t)((cols) / 256) * 210)
+#define BSTEP_q6_k 8
 /* Sub-block j = 4n + k: low bits from ql[64n + 32(k & 1) + l] (nibble k >> 1), high bits
  * (qh[32n + l] >> 2k) & 3, w = d sc (q - 32) with scales sc[8n + 2k] for l < 16 and
  * sc[8n + 2k + 1] for l >= 16: each half's integer dot times its 8-bit scale, summed as
- * integers (|sum| < 2^21), then one float scale d * d_x. */
+ * integers (|sum| < 2^21), then one float scale d * d_x. Per half n of the super-block
+ * the 64 ql and 32 qh bytes are loaded once for its 4 sub-blocks. */
+#define Q6_SUB(J, LO, HI, LS, HS)                                                          \
+    do {                                                                                   \
+        short16 w0 = convert_short16(((LO##a >> (uchar16)(LS)) & (uchar16)(15)) |          \
+                                     (((ha >> (uchar16)(HS)) & (uchar16)(3)) << (uchar16)(4))) - \
+                     (short16)(32);                                                        \
+        short16 w1 = convert_short16(((LO##b >> (uchar16)(LS)) & (uchar16)(15)) |          \
+                                     (((hb >> (uchar16)(HS)) & (uchar16)(3)) << (uchar16)(4))) - \
+                     (short16)(32);                                                        \
+        int s0 = sc[2 * (J)], s1 = sc[2 * (J) + 1];                                        \
+        _Pragma("unroll") for (int t = 0; t < MM_TT; t++) {                                \
+            int8 v = dot16(w0, xq[((J)*MM_TT + t) * 2]) * s0 +                             \
+                     (dot16(w1, xq[((J)*MM_TT + t) * 2 + 1]) ^ zero) * s1;                 \
+            acc[t] += convert_float8(v) * SCALE((J)*MM_TT + t, d);                         \
+        }                                                                                  \
+    } while (0)
 INLINE void blk_q6_k(__global const uchar *row, int b, __local const short16 *xq,
                      __local const float *xd, __local const float *xs, int zero,
                      float8 *acc, float *macc) {
     __global const uchar *p = row + (size_t)(b >> 3) * 210;
-    int j = b & 7, n = j >> 2, k = j & 3;
-    __global const uchar *ql = p + 64 * n + 32 * (k & 1), *qh = p + 128 + 32 * n;
-    __global const char *sc = (__global const char *)(p + 192) + 8 * n + 2 * k;
+    __global const char *sc = (__global const char *)(p + 192);
     float d = half_bits(p + 208);
-    int s0 = sc[0], s1 = sc[1];
-    uchar ls = (uchar)((k >> 1) * 4), hs = (uchar)(2 * k);
-    short16 w0 = convert_short16(((vload16(0, ql) >> ls) & (uchar16)(15)) |
-                                 (((vload16(0, qh) >> hs) & (uchar16)(3)) << (uchar16)(4))) -
-                 (short16)(32);
-    short16 w1 = convert_short16(((vload16(1, ql) >> ls) & (uchar16)(15)) |
-                                 (((vload16(1, qh) >> hs) & (uchar16)(3)) << (uchar16)(4))) -
-                 (short16)(32);
     xq += b * MM_TT * 2;
     xd += b * MM_TT;
 #pragma unroll
-    for (int t = 0; t < MM_TT; t++) {
-        int8 v = dot16(w0, xq[2 * t]) * s0 + (dot16(w1, xq[2 * t + 1]) ^ zero) * s1;
-        acc[t] += convert_float8(v) * SCALE(t, d);
+    for (int n = 0; n < 2; n++) {
+        __global const uchar *ql = p + 64 * n, *qh = p + 128 + 32 * n;
+        uchar16 pa = vload16(0, ql), pb = vload16(1, ql);
+        uchar16 qa = vload16(2, ql), qb = vload16(3, ql);
+        uchar16 ha = vload16(0, qh), hb = vload16(1, qh);
+        Q6_SUB(0, p, 0, 0, 0);
+        Q6_SUB(1, q, 0, 0, 2);
+        Q6_SUB(2, p, 0, 4, 4);
+        Q6_SUB(3, q, 0, 4, 6);
+        xq += 4 * MM_TT * 2;
+        xd += 4 * MM_TT;
+        sc += 8;
     }
 }
 #endif
@@ -452,7 +512,7 @@ INLINE void blk_q6_k(__global const uchar *row, int b, __local const short16 *xq
             acc[t] = (float8)(0.0f);                                                       \
             macc[t] = 0.0f;                                                                \
         }                                                                                  \
-        for (int b = 0; b < nb; b++) blk_##TY(row, b, xq, xd, xs, zero, acc, macc);        \
+        for (int b = 0; b < nb; b += BSTEP_##TY) blk_##TY(row, b, xq, xd, xs, zero, acc, macc); \
         for (int t = 0; t < MM_TT; t++) out[t] = hsum8(acc[t]) + macc[t];                  \
     }
 
