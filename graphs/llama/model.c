@@ -380,6 +380,16 @@ static size_t layer_buffers(const layer_weights *w, clg_buffer *out[16]) {
     return n;
 }
 
+/* The weight types of layer i's products: q, k, v (a segment's for each), wo, FFN, down. */
+static void layer_types(const layer_weights *w, int ty[6]) {
+    ty[0] = w->qkv[0].dtype;
+    ty[1] = w->qkv[w->n_qkv > 1].dtype;
+    ty[2] = w->qkv[w->n_qkv - 1].dtype;
+    ty[3] = w->wo_type;
+    ty[4] = w->ffn_type;
+    ty[5] = w->down_type;
+}
+
 /* Checks layer i's tensors (names, shapes, types, finite values) for the architecture,
  * records their types and Q/K/V segments and adds their bytes to *bytes; with alloc, creates
  * its weight buffers (the Q/K/V rows of one type concatenated into one matrix) and its KV
@@ -752,23 +762,17 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     for (int i = 0; i < hp->n_layer; i++)
         TRY(load_layer(m, i, 0, &weight_bytes));
     hp->weight_type = m->lw[0].ffn_type;
-    for (int i = 0; i < hp->n_layer; i++) { /* every layer product's type, once each */
-        const layer_weights *w = &m->lw[i];
-        const int ty[6] = {w->qkv[0].dtype,
-                           w->qkv[w->n_qkv > 1].dtype,
-                           w->qkv[w->n_qkv > 2 ? 2 : 0].dtype,
-                           w->wo_type,
-                           w->ffn_type,
-                           w->down_type};
+    /* the layer products' types, once each, in the order they first appear */
+    unsigned char seen[64] = {0};
+    for (int i = 0; i < hp->n_layer; i++) {
+        int ty[6];
+        layer_types(&m->lw[i], ty);
         for (int j = 0; j < 6; j++) {
-            const char *name = llm_dtype_name(ty[j]);
-            char *p = hp->weight_types;
-            size_t len = strlen(p), nl = strlen(name);
-            int seen = 0;
-            for (const char *q = p; *q && !seen; q += strcspn(q, "+"), q += *q == '+')
-                seen = strncmp(q, name, nl) == 0 && (q[nl] == '+' || q[nl] == 0);
-            if (!seen && len + nl + 2 < sizeof hp->weight_types)
-                snprintf(p + len, sizeof hp->weight_types - len, "%s%s", len ? "+" : "", name);
+            size_t len = strlen(hp->weight_types);
+            if (ty[j] < 0 || ty[j] >= 64 || seen[ty[j]]) continue;
+            seen[ty[j]] = 1;
+            snprintf(hp->weight_types + len, sizeof hp->weight_types - len, "%s%s", len ? "+" : "",
+                     llm_dtype_name(ty[j]));
         }
     }
     m->tok_type = tok->dtype;
@@ -791,13 +795,8 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
      * fits the device's local memory; by default on CPUs only. */
     int q8_ok = 1, q8_type = -1; /* q8_type: a layer weight type that does not take them */
     for (int i = 0; i < hp->n_layer; i++) {
-        const layer_weights *w = &m->lw[i];
-        const int ty[6] = {w->qkv[0].dtype,
-                           w->n_qkv > 1 ? w->qkv[1].dtype : w->qkv[0].dtype,
-                           w->n_qkv > 2 ? w->qkv[2].dtype : w->qkv[0].dtype,
-                           w->wo_type,
-                           w->ffn_type,
-                           w->down_type};
+        int ty[6];
+        layer_types(&m->lw[i], ty);
         for (int j = 0; j < 6; j++)
             if (!llm_q8_weight(ty[j])) q8_ok = 0, q8_type = ty[j];
     }
