@@ -59,14 +59,11 @@ clg_status llm_gemm_prepare(llm_model *m, step_plan *sp) {
     const llm_hparams *hp = &m->hp;
     const size_t w_elems = w_f32_elems(m, sp);
     if (!w_elems) return CLG_OK;
-    char opts[160], ty[40];
-    int n = snprintf(opts, sizeof opts, "-DMM_TT=%d -DCLG_ONE_TY", sp->tile);
-    for (int k = 0; k < MM_OUT; k++) { /* the offered kinds' types only, as the planner builds */
-        if (!llm_gemm_offered(m, sp, (mm_kind)k)) continue;
-        snprintf(ty, sizeof ty, " -DCLG_TY_%s", llm_kernel_suffix(llm_mm_dtype(m, (mm_kind)k)));
-        if (!strstr(opts, ty) && (size_t)n + strlen(ty) < sizeof opts)
-            n += snprintf(opts + n, sizeof opts - (size_t)n, "%s", ty);
-    }
+    char opts[160];
+    snprintf(opts, sizeof opts, "-DMM_TT=%d -DCLG_ONE_TY", sp->tile);
+    for (int k = 0; k < MM_OUT; k++) /* the offered kinds' types only, as the planner builds */
+        if (llm_gemm_offered(m, sp, (mm_kind)k))
+            llm_type_option(opts, sizeof opts, llm_mm_dtype(m, (mm_kind)k));
     clg_status st = clg_program_get(m->ctx, "matmul", opts, &sp->matmul);
     if (st == CLG_OK) st = clg_program_get(m->ctx, "swiglu", "", &sp->swiglu);
     if (st == CLG_OK)

@@ -114,14 +114,10 @@ static clg_status mm_note(llm_model *m, step_plan *sp, mm_kind k, int dtype, int
  * both plans), so that each file and tile is one program with the kernels it runs only. */
 static void product_types(const step_plan *sp, const llm_model *m, int q8, int tile, char *out,
                           size_t cap) {
-    size_t n = (size_t)snprintf(out, cap, " -DCLG_ONE_TY");
-    char ty[40];
-    for (int j = 0; j < sp->n_mk; j++) {
-        if (llm_mm_q8(m, sp->mk[j].k) != q8 || (tile > 1 && sp->mk[j].k == MM_OUT)) continue;
-        snprintf(ty, sizeof ty, " -DCLG_TY_%s", llm_kernel_suffix(sp->mk[j].dtype));
-        if (!strstr(out, ty) && n + strlen(ty) < cap)
-            n += (size_t)snprintf(out + n, cap - n, "%s", ty);
-    }
+    snprintf(out, cap, " -DCLG_ONE_TY");
+    for (int j = 0; j < sp->n_mk; j++)
+        if (llm_mm_q8(m, sp->mk[j].k) == q8 && (tile == 1 || sp->mk[j].k != MM_OUT))
+            llm_type_option(out, cap, sp->mk[j].dtype);
 }
 
 /* The kinds of plan sp, on their untuned defaults: one per product, weight type and row

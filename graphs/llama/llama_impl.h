@@ -197,6 +197,9 @@ int llm_q8_weight(int dtype);
 int llm_mm_q8(const llm_model *m, mm_kind k);
 /* "qkv", "attn_output", "ffn_swiglu", "ffn_down", "output". */
 const char *llm_mm_kind_name(mm_kind k);
+/* Appends " -DCLG_TY_<ty>" for dtype to the build options opts[cap] unless they hold it: the
+ * one-type programs of cl/matmul.cl and cl/matmul_q8.cl (built with -DCLG_ONE_TY). */
+void llm_type_option(char *opts, size_t cap, int dtype);
 /* Bytes of the __local quantized token tile of a cl/matmul_q8.cl product (MQ_SCRATCH_BYTES). */
 size_t llm_q8_tile_bytes(int tile, int cols);
 

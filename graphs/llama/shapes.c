@@ -1,5 +1,8 @@
 /* What the Llama files share about the weight products: their names, weight types and
  * kernel-name suffixes, whether they take 8-bit activations. Depends on no other file. */
+#include <stdio.h>
+#include <string.h>
+
 #include "graphs/llama/llama_impl.h"
 
 const char *llm_kernel_suffix(int dtype) {
@@ -80,4 +83,11 @@ int llm_mm_q8(const llm_model *m, mm_kind k) {
 
 size_t llm_q8_tile_bytes(int tile, int cols) {
     return (size_t)tile * (size_t)cols * 2 + (size_t)tile * (size_t)(cols / 32) * 8;
+}
+
+void llm_type_option(char *opts, size_t cap, int dtype) {
+    char ty[40];
+    snprintf(ty, sizeof ty, " -DCLG_TY_%s", llm_kernel_suffix(dtype));
+    size_t n = strlen(opts);
+    if (!strstr(opts, ty) && n + strlen(ty) < cap) snprintf(opts + n, cap - n, "%s", ty);
 }
