@@ -231,6 +231,13 @@ static llm_matmul product(const builder *b, mm_kind k, clg_buffer *w, clg_buffer
                         .eps = b->m->hp.rms_eps};
 }
 
+/* Adds a task to the layer's tasks that follow the batch (llm_set_batch). */
+static clg_status note_task(layer_tasks *L, batch_task bt) {
+    if (L->n_bt == MAX_BATCH_TASKS) return clg_fail(CLG_ERR_UNSUPPORTED, "too many layer tasks");
+    L->bt[L->n_bt++] = bt;
+    return CLG_OK;
+}
+
 /* Adds product (k, dtype, rows)'s task to g on its kind, and to the layer's batch tasks. */
 static clg_status add_product(const builder *b, clg_graph *g, layer_tasks *L, const char *name,
                               mm_kind k, int dtype, const llm_matmul *a, clg_buffer *wu) {
@@ -241,23 +248,17 @@ static clg_status add_product(const builder *b, clg_graph *g, layer_tasks *L, co
     st = k == MM_FFN ? llm_op_ffn_swiglu(g, name, en->kind, mm_slot(b->m, k), a, wu, &t)
                      : llm_op_matmul(g, name, en->kind, mm_slot(b->m, k), a, &t);
     if (st != CLG_OK) return st;
-    if (L->n_bt == MAX_BATCH_TASKS) return clg_fail(CLG_ERR_UNSUPPORTED, "too many layer tasks");
-    L->bt[L->n_bt++] = (batch_task){.t = t, .t_arg = k == MM_FFN ? FFN_T : MATMUL_T};
-    return CLG_OK;
+    return note_task(L, (batch_task){.t = t, .t_arg = k == MM_FFN ? FFN_T : MATMUL_T});
 }
 
 /* Notes a task of the op library's fixed-layout ops (llm_op_set_tokens). */
 static clg_status add_fixed_task(layer_tasks *L, clg_task *t, int t_arg) {
-    if (L->n_bt == MAX_BATCH_TASKS) return clg_fail(CLG_ERR_UNSUPPORTED, "too many layer tasks");
-    L->bt[L->n_bt++] = (batch_task){.t = t, .t_arg = t_arg, .fixed = 1};
-    return CLG_OK;
+    return note_task(L, (batch_task){.t = t, .t_arg = t_arg, .fixed = 1});
 }
 
 /* Notes a task whose T argument and range follow the batch (see batch_task). */
 static clg_status add_batch_task(layer_tasks *L, clg_task *t, int t_arg, size_t g0, size_t l0) {
-    if (L->n_bt == MAX_BATCH_TASKS) return clg_fail(CLG_ERR_UNSUPPORTED, "too many layer tasks");
-    L->bt[L->n_bt++] = (batch_task){.t = t, .t_arg = t_arg, .g0 = g0, .l0 = l0};
-    return CLG_OK;
+    return note_task(L, (batch_task){.t = t, .t_arg = t_arg, .g0 = g0, .l0 = l0});
 }
 
 /* One transformer layer, as the architecture switches its parts on:
