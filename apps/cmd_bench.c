@@ -19,6 +19,7 @@ typedef struct bench_opts {
     const char *model, *device;
     int n_prompt, n_gen, reps, n_batch, n_ctx, json, quiet, tune, act;
     int n_seq;     /* tg: sequences decoded together, one token each per step */
+    int profile;   /* one more run of each test, profiled, its task table on stderr */
     double bw_gbs; /* > 0: use instead of probing */
     uint64_t seed;
     int build; /* --build: a clg_build_mode, -1 when not given */
@@ -62,6 +63,9 @@ static void usage(FILE *out) {
         "  --retune           measure them again, ignoring the plan cache\n"
         "  --bw GBS           read bandwidth for the roofline instead of probing the device\n"
         "  --seed N           seed of the random token ids (default 1)\n"
+        "  --profile          after the timed repetitions, one more run of each test with\n"
+        "                     profiling events (not counted): where its time went, per\n"
+        "                     task, on stderr\n"
         "  --md               markdown table on stdout (default)\n"
         "  --json             one JSON object on stdout\n"
         "  -q, --quiet        no progress on stderr\n",
@@ -94,6 +98,8 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
             o->json = 0;
         } else if (IS("-q") || IS("--quiet")) {
             o->quiet = 1;
+        } else if (IS("--profile")) {
+            o->profile = 1;
         } else if (IS("--tune") || IS("--retune")) {
             o->tune = IS("--retune") ? 2 : (o->tune > 1 ? o->tune : 1);
         } else if (IS("-m") || IS("--model") || IS("-p") || IS("--n-prompt") || IS("-n") ||
@@ -200,6 +206,35 @@ static double run_tg_seqs(llm_model *m, const bench_opts *o, int32_t *tok, uint6
         if (llm_model_eval_batch(m, tok, pos, seq, S, want, logits) != CLG_OK) return -1;
     }
     return (double)S * o->n_gen / (1e-9 * (clg_now_ns() - t0));
+}
+
+/* One more run of a test (name "pp" or "tg", n tokens) with a profiler on the step plan
+ * it runs (plan: 0 decode, 1 prefill), its task table on stderr: pp is one step, tg n.
+ * Returns 0, or 1 after printing why. */
+static int
+profile_run(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng, float *logits,
+            double (*run)(llm_model *, const bench_opts *, int32_t *, uint64_t *, float *),
+            const char *name, int n, int plan) {
+    clg_profiler *p = NULL;
+    if (clg_profiler_create(llm_model_context(m), 0, &p) != CLG_OK) {
+        fprintf(stderr, "clgraph bench: no profile: %s\n", clg_last_error());
+        return 1;
+    }
+    fprintf(stderr, "clgraph bench: %s%d profiled\n", name, n);
+    /* tg's untimed prompt is in the profile too: restart after a first step would need a
+     * hook inside run; its share is one step in n + 1 */
+    double t0 = clg_now_ns(), tps = run(m, o, tok, rng, logits);
+    double wall = 1e-9 * (clg_now_ns() - t0);
+    int rc = tps < 0;
+    if (rc)
+        fprintf(stderr, "clgraph bench: %s\n", clg_last_error());
+    else if (clg_profiler_report(p, llm_model_step_plan(m, plan), wall, *name == 'p' ? 1 : n,
+                                 stderr, NULL, NULL) != CLG_OK) {
+        fprintf(stderr, "clgraph bench: %s\n", clg_last_error());
+        rc = 1;
+    }
+    clg_profiler_destroy(p);
+    return rc;
 }
 
 /* Peak resident memory so far (Linux VmHWM, else getrusage), bytes. */
@@ -399,6 +434,7 @@ int clg_cmd_bench(int argc, char **argv) {
     mo.tune = o.tune;
     mo.act = o.act;
     mo.n_seq = o.n_seq;
+    mo.profiling = o.profile;
     mo.n_ctx = o.n_ctx ? o.n_ctx : need + CTX_MARGIN;
     mo.n_batch = o.n_batch ? o.n_batch
                            : (o.n_prompt > MAX_DEFAULT_BATCH ? MAX_DEFAULT_BATCH
@@ -476,6 +512,9 @@ int clg_cmd_bench(int argc, char **argv) {
             if (rep >= 0) tests[k].s->tps[tests[k].s->n++] = tps;
         }
         qsort(tests[k].s->tps, (size_t)tests[k].s->n, sizeof(double), clg_cmp_double);
+        if (o.profile && profile_run(m, &o, tok, &rng, logits, tests[k].run, tests[k].name,
+                                     tests[k].n, k == 0 || o.n_seq > 1))
+            goto done;
     }
     /* Peak memory of loading and running, before the second probe (whose buffer is not the
      * model's); the first one's is excluded by the reset, or counted when that failed. */
