@@ -215,17 +215,13 @@ INLINE int8 dot16(short16 a, short16 b) {
 /* The 32-element block dot of weights (w0, w1) with token t of the tile. */
 #define BLOCK_DOT(t) (dot16(w0, xq[2 * (t)]) + (dot16(w1, xq[2 * (t) + 1]) ^ zero))
 
-/* SCALE(t, d): the scale of token t's block product, d_w * d_x. With one token the
- * scalar product then one broadcast is one op less (~5% on PoCL); with a tile, d_x
- * broadcast from memory then a vector multiply by the splat d_w keeps the per-token ops
- * off the shuffle port (~3%). (Unrolling the block loop by 2 gained another 5% for one
- * token with #pragma unroll 2, which LLVM's front-end pipeline declines with a warning
- * before PoCL's own passes unroll it; written out by hand it lost 30%: not kept.) */
-#if MM_TT == 1
+/* SCALE(t, d): the scale of token t's block product, d_w * d_x, one scalar product then
+ * one vector multiply-add, the same with one token (MM_TT 1) as with a tile: a token's row
+ * is then bit for bit the same in a decode step and in a batch (llm_model_eval_batch's
+ * sequences decoded together give each one's text alone; ops.llama_seqs checks it).
+ * (Multiplying the partial sums by d_x then by d_w was ~3% faster for tiles on PoCL but
+ * rounded differently from the one-token kernels.) */
 #define SCALE(t, d) (xd[t] * (d))
-#else
-#define SCALE(t, d) xd[t] * (d)
-#endif
 
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q8_0)
 #define RB_q8_0(cols) ((size_t)((cols) / 32) * 34)
