@@ -27,9 +27,6 @@ static const char serve_help[] =
     "  --port N                TCP port (default 8080)\n"
     "  --parallel N            sequences generated together (default 1)\n"
     "  --queue N               requests that may wait beyond them (default 64; then 503)\n"
-    "  --no-invariant          let steps of one token take the model's one-token path: faster\n"
-    "                          alone, but a greedy text may then depend on which requests\n"
-    "                          ran beside it (default: every step evaluates two or more rows)\n"
     "  --ctx N                 context of each sequence (default min(2048, the model's))\n"
     "  --batch N               tokens evaluated per step (default 64)\n"
     "  --api-key KEY           require \"Authorization: Bearer KEY\" (all but /health)\n"
@@ -53,7 +50,7 @@ int clg_cmd_serve(int argc, char **argv) {
     gen_options o;
     gen_options_init(&o);
     const char *host = "127.0.0.1", *api_key = NULL;
-    int port = 8080, parallel = 1, queue = 64, invariant = 1;
+    int port = 8080, parallel = 1, queue = 64, padded = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -82,10 +79,6 @@ int clg_cmd_serve(int argc, char **argv) {
                 fprintf(stderr, "clgraph serve: bad value '%s' for %s\n", v, a);
                 return 2;
             }
-            continue;
-        }
-        if (!strcmp(a, "--no-invariant")) {
-            invariant = 0;
             continue;
         }
         /* The model options clgraph run takes; sampling comes with each request. */
@@ -119,11 +112,15 @@ int clg_cmd_serve(int argc, char **argv) {
     srv_sched *sched = NULL;
     srv_http *http = NULL;
     int rc = 0;
-    if (srv_sched_create(s.model, s.tok, parallel, queue, invariant, &sched)) {
+    if (srv_sched_create(s.model, s.tok, parallel, queue, &padded, &sched)) {
         fprintf(stderr, "clgraph serve: %s\n", clg_last_error());
         rc = 1;
         goto done;
     }
+    if (padded && !o.quiet)
+        fprintf(stderr, "clgraph serve: on this device a one-token step rounds differently from "
+                        "a batch: every step evaluates two rows or more, so that a text does not "
+                        "depend on the requests beside it\n");
     srv_http_config cfg = {.sched = sched,
                            .tok = s.tok,
                            .tmpl = s.tmpl,

@@ -26,7 +26,7 @@ struct srv_sched {
     llm_model *model;
     const llm_tokenizer *tok;
     int n_parallel, max_queue, n_ctx, n_batch, n_vocab;
-    int invariant;   /* every step evaluates at least two rows (see srv_sched_create) */
+    int pad;         /* every step evaluates at least two rows (see srv_sched_create) */
     srv_slot *slots; /* [n_parallel] */
     /* the batch of one step */
     int32_t *b_tok, *b_pos, *b_seq; /* [n_batch + n_parallel] */
@@ -308,11 +308,12 @@ static void *worker_main(void *arg) {
                 s->b_slot[n_want++] = seq;
             }
         }
-        /* A lone row gets a companion so that it takes the several-token path too: the token
-         * before it again (its KV entries come out the same), or at position 0 a copy at
-         * position 1 (overwritten by the next step). */
+        /* Where one-token steps round differently (s->pad), a lone row gets a companion so
+         * that it takes the several-token path too: the token before it again (its KV entries
+         * come out the same), or at position 0 a copy at position 1 (overwritten by the next
+         * step). */
         int pad = -1;
-        if (s->invariant && n == 1) {
+        if (s->pad && n == 1) {
             srv_slot *sl = &s->slots[s->b_seq[0]];
             pad = s->b_pos[0] > 0 ? 0 : 1;
             s->b_tok[1] = s->b_tok[0];
@@ -356,8 +357,9 @@ static void *worker_main(void *arg) {
 }
 
 int srv_sched_create(llm_model *model, const llm_tokenizer *tok, int n_parallel, int max_queue,
-                     int invariant, srv_sched **out) {
+                     int *padded, srv_sched **out) {
     *out = NULL;
+    *padded = 0;
     const llm_hparams *hp = llm_model_hparams(model);
     int n_batch = hp->n_batch > 0 ? hp->n_batch : 64;
     if (n_parallel > n_batch) {
@@ -378,7 +380,7 @@ int srv_sched_create(llm_model *model, const llm_tokenizer *tok, int n_parallel,
     s->tok = tok;
     s->n_parallel = n_parallel;
     s->max_queue = max_queue;
-    s->invariant = invariant && n_parallel > 1;
+    s->pad = n_parallel > 1 && !llm_model_rows_invariant(model);
     s->n_ctx = hp->n_ctx;
     s->n_batch = n_batch;
     s->n_vocab = hp->n_vocab;
@@ -404,6 +406,7 @@ int srv_sched_create(llm_model *model, const llm_tokenizer *tok, int n_parallel,
         goto fail;
     }
     s->started = 1;
+    *padded = s->pad;
     *out = s;
     return 0;
 oom:

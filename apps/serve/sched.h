@@ -46,14 +46,14 @@ typedef struct srv_request {
 srv_request *srv_request_create(void);
 
 /* Creates the scheduler and starts its worker. model and tok are borrowed and must outlive
- * it. n_parallel sequences; max_queue requests may wait beyond them. invariant (with
- * n_parallel > 1): a step of one row gets a second one, so that every token goes through the
- * model's several-token path and a request's logits do not depend on which requests share its
- * steps (the one-token decode path sums in another order: its logits differ by up to ~0.6 on
- * SmolLM2, enough to change a greedy text). *out owned by the caller: srv_sched_destroy. 0,
- * or -1 with a message in clg_last_error. */
+ * it. n_parallel sequences; max_queue requests may wait beyond them. Where the model's
+ * one-token step may round differently from the same token in a batch
+ * (!llm_model_rows_invariant: GPU work-group variants) and n_parallel > 1, a step of one row
+ * gets a second one, so that every token goes through the several-token path and a
+ * request's logits do not depend on which requests share its steps (*padded = 1; else 0).
+ * *out owned by the caller: srv_sched_destroy. 0, or -1 with a message in clg_last_error. */
 int srv_sched_create(llm_model *model, const llm_tokenizer *tok, int n_parallel, int max_queue,
-                     int invariant, srv_sched **out);
+                     int *padded, srv_sched **out);
 
 /* Stops the worker (cutting whatever still runs) and frees everything; safe on NULL. */
 void srv_sched_destroy(srv_sched *s);

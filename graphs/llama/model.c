@@ -33,6 +33,23 @@ clg_context *llm_model_context(const llm_model *m) {
 int llm_model_n_seq(const llm_model *m) {
     return m->n_seq;
 }
+/* A kind (NULL: none) whose choice computes each row alone (llm_model_rows_invariant). */
+static int row_kind(const clg_kind *k) {
+    const clg_choice *c = k ? clg_kind_choice(k) : NULL;
+    return !k || (c && !strcmp(c->variant, "row") && !c->alternative[0]);
+}
+int llm_model_rows_invariant(const llm_model *m) {
+    const step_plan *const plans[2] = {&m->decode, &m->prefill};
+    for (int p = 0; p < 2; p++) {
+        const step_plan *sp = plans[p];
+        if (!row_kind(sp->attn)) return 0;
+        for (int e = 0; e < sp->n_mk; e++)
+            if (!row_kind(sp->mk[e].kind)) return 0;
+        for (int k = 0; k < NORM_KINDS; k++)
+            if (!row_kind(sp->norm[k])) return 0;
+    }
+    return 1;
+}
 clg_plan *llm_model_plan(const llm_model *m) {
     return m->decode.plan;
 }

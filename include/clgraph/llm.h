@@ -153,6 +153,15 @@ clg_status llm_model_eval_batch(llm_model *m, const int32_t *tokens, const int32
                                 const int32_t *seq, int n, const uint8_t *want, float *logits);
 /* The number of sequences (llm_model_options.n_seq, at least 1). */
 int llm_model_n_seq(const llm_model *m);
+/* 1 when a token's logits do not depend on which other tokens share its step: every task of
+ * both step plans runs a "row" variant (one work-item owns a token's row of a product, a
+ * norm or an attention head, so the batch sets only how many rows run, and the one-token
+ * and the tiled products scale each block alike), as the planner chooses on CPU devices
+ * (ops.llama_seqs checks equal logits there). 0 where a variant reduces a row across
+ * work-items (GPU work-group variants, the split attention, a library GEMM): a one-token
+ * step may then round differently from the same token in a batch. May change after
+ * tuning. */
+int llm_model_rows_invariant(const llm_model *m);
 
 /* Bytes of weights one decode step reads: every tensor of the file (matrices, norms, the
  * output or tied embedding once) except an untied token embedding table, of which only the

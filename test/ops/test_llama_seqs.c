@@ -41,26 +41,31 @@ static int argmax(const float *x, int n) {
     return best;
 }
 
-/* The batched logits must equal the single runs' bit for bit: every kernel computes a
- * token's row by the same operations whatever else is in the step (the 8-bit products
- * scale each block the same way with one token or a tile of them), so that batching never
- * changes a stream's text. worst: the largest difference seen where both runs took the
- * same step plan (prefill: several tokens per step) and where one took the decode plan
- * (one token per step) and the other the prefill plan: printed, both must be 0. */
+/* Where the model says so (llm_model_rows_invariant: the planner's row variants, its choice
+ * on CPU devices) the batched logits must equal the single runs' bit for bit: every kernel
+ * computes a token's row by the same operations whatever else is in the step (the 8-bit
+ * products scale each block the same way with one token or a tile of them), so that
+ * batching never changes a stream's text. Elsewhere (work-group variants on GPUs) float
+ * rounding: 1e-3 of the row's largest logit. worst: the largest difference seen where both
+ * runs took the same step plan (prefill: several tokens per step) and where one took the
+ * decode plan (one token per step) and the other the prefill plan. */
+static int exact;
 static double worst[2];
 
 static void same_logits(const char *what, const float *got, const float *want, int n, int cross) {
-    double d = 0.0;
+    double d = 0.0, scale = 0.0;
     int at = 0;
     for (int i = 0; i < n; i++) {
+        if (fabs((double)want[i]) > scale) scale = fabs((double)want[i]);
         const double e = fabs((double)got[i] - (double)want[i]);
         if (!(e <= d)) d = e, at = i; /* NaN counts */
     }
     if (!(d <= worst[cross])) worst[cross] = d;
-    CHECK(d == 0.0);
-    if (!(d == 0.0))
-        fprintf(stderr, "%s: max |d| %g at %d (got %.9g want %.9g)\n", what, d, at, (double)got[at],
-                (double)want[at]);
+    const double limit = exact ? 0.0 : 1e-3 * scale;
+    CHECK(d <= limit);
+    if (!(d <= limit))
+        fprintf(stderr, "%s: max |d| %g at %d (got %.9g want %.9g): above %g\n", what, d, at,
+                (double)got[at], (double)want[at], limit);
 }
 
 static llm_model *load(const char *path, int n_seq, int n_ctx, int n_batch, int act) {
@@ -98,6 +103,9 @@ static void run(const char *path, const prompt *pr, int n_ctx, int n_batch, int 
     llm_model *r = load(path, 0, n_ctx, MAX_PROMPT + NGEN + 2, act),
               *m = load(path, NSEQ, n_ctx, n_batch, act);
     if (!r || !m) goto done;
+    /* CPU devices get the row variants, whose rows do not depend on the batch */
+    exact = llm_model_rows_invariant(m) && llm_model_rows_invariant(r);
+    CHECK(exact || clg_context_device(llm_model_context(m))->type == CLG_DEVICE_GPU);
     const int V = llm_model_hparams(m)->n_vocab;
     ref_run ref[NSEQ];
     int total = 0;
@@ -207,9 +215,9 @@ static void run(const char *path, const prompt *pr, int n_ctx, int n_batch, int 
     CHECK(strstr(clg_last_error(), "consecutive") != NULL);
     CHECK(llm_model_eval_batch(m, bt, bp_far, bs, 2, NULL, NULL) == CLG_ERR_INVALID_ARG);
     CHECK(strstr(clg_last_error(), "outside the context") != NULL);
-    printf("  max |difference| to the single-sequence runs: %.3g within one step plan, %.3g "
-           "across plans\n",
-           worst[0], worst[1]);
+    printf("  max |difference| to the single-sequence runs (%s): %.3g within one step plan, "
+           "%.3g across plans\n",
+           exact ? "rows invariant: must be 0" : "work-group variants", worst[0], worst[1]);
 free_all:
     for (int k = 0; k < NSEQ; k++) {
         free(ref[k].prompt_logits);
