@@ -153,6 +153,28 @@ clg_status clg_buffer_write(clg_buffer *buf, size_t offset, const void *src, siz
     return st;
 }
 
+clg_status clg_buffer_copy(clg_buffer *dst, size_t dst_offset, clg_buffer *src, size_t src_offset,
+                           size_t bytes) {
+    if (dst->ctx != src->ctx)
+        return clg_fail(CLG_ERR_INVALID_ARG, "copying buffer '%s' into '%s' of another context",
+                        src->name, dst->name);
+    clg_status st = check_range(src, src_offset, bytes);
+    if (st == CLG_OK) st = check_range(dst, dst_offset, bytes);
+    if (st != CLG_OK) return st;
+    if (dst == src && src_offset < dst_offset + bytes && dst_offset < src_offset + bytes)
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "buffer '%s': copying [%zu, %zu) onto the overlapping [%zu, %zu)",
+                        src->name, src_offset, src_offset + bytes, dst_offset, dst_offset + bytes);
+    if (!bytes) return CLG_OK;
+    cl_int err = clEnqueueCopyBuffer(src->ctx->queue, src->mem, dst->mem, src_offset, dst_offset,
+                                     bytes, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return CLG_CL_FAIL(err, "clEnqueueCopyBuffer", "buffer '%s' into '%s', %zu bytes",
+                           src->name, dst->name, bytes);
+    dst->has_data = 1;
+    return CLG_OK;
+}
+
 clg_status clg_buffer_read(clg_buffer *buf, size_t offset, void *dst, size_t bytes) {
     clg_status st = check_range(buf, offset, bytes);
     if (st != CLG_OK) return st;

@@ -13,11 +13,13 @@ typedef struct srv_slot {
     srv_request *req; /* NULL: free */
     llm_sampler *sampler;
     llm_tokenizer_stream *stream;
-    int n_past;   /* positions in this sequence's KV cache */
-    int n_fed;    /* prompt tokens evaluated so far */
-    int32_t next; /* the sampled token to evaluate next, once the prompt is in */
-    int32_t last; /* the token at position n_past - 1 */
-    char *buf;    /* [n_buf] all the text generated, of which req holds [0, n_pub) */
+    int n_past;    /* positions in this sequence's KV cache: hist[0 .. n_past) */
+    int32_t *hist; /* [n_ctx] the tokens whose entries the cache holds; kept after the
+                      request ends, so that a later prompt may start from a common prefix */
+    int n_fed;     /* prompt tokens evaluated so far */
+    int32_t next;  /* the sampled token to evaluate next, once the prompt is in */
+    int32_t last;  /* the token at position n_past - 1 */
+    char *buf;     /* [n_buf] all the text generated, of which req holds [0, n_pub) */
     size_t n_buf, cap_buf, n_pub;
     long order; /* admission order: earlier prompts get the batch first */
 } srv_slot;
@@ -215,6 +217,36 @@ static void slot_token(srv_sched *s, srv_slot *sl, int32_t id) {
     sl->next = id;
 }
 
+/* Tokens a slot's cache holds that begin prompt p[n] (at most n - 1: the last prompt token
+ * is evaluated again for its logits). */
+static int common_prefix(const srv_slot *sl, const int32_t *p, int n) {
+    int k = 0;
+    while (k < sl->n_past && k < n - 1 && sl->hist[k] == p[k])
+        k++;
+    return k;
+}
+
+/* Starts r's prompt on slot sl after the longest prefix of it that some slot's cache holds
+ * (its own, or another's copied over: llm_model_copy_seq), so that a shared system prompt
+ * or a conversation's earlier turns are evaluated once. */
+static void reuse_prefix(srv_sched *s, srv_slot *sl, srv_request *r) {
+    srv_slot *best = sl;
+    int len = common_prefix(sl, r->prompt, r->n_prompt);
+    for (int i = 0; i < s->n_parallel; i++) {
+        int k = common_prefix(&s->slots[i], r->prompt, r->n_prompt);
+        if (k > len) best = &s->slots[i], len = k;
+    }
+    if (best != sl) {
+        if (llm_model_copy_seq(s->model, (int)(best - s->slots), (int)(sl - s->slots), len) !=
+            CLG_OK)
+            len = 0; /* evaluated afresh */
+        else
+            memcpy(sl->hist, r->prompt, (size_t)len * sizeof *sl->hist);
+    }
+    sl->n_past = sl->n_fed = r->n_cached = len; /* the sequence restarts from len */
+    sl->last = len ? r->prompt[len - 1] : -1;
+}
+
 /* Starts r on a free slot (with s->mu held). 0, or -1 (r ended with an error). */
 static int slot_start(srv_sched *s, srv_slot *sl, srv_request *r) {
     llm_sampler *smp = NULL;
@@ -228,8 +260,7 @@ static int slot_start(srv_sched *s, srv_slot *sl, srv_request *r) {
     llm_tokenizer_stream_flush(sl->stream, &(const char *){0}, &(size_t){0}); /* fresh */
     for (int i = 0; i < r->n_prompt; i++)
         llm_sampler_accept(smp, r->prompt[i]);
-    sl->n_past = 0; /* the sequence restarts: evaluated from position 0 */
-    sl->n_fed = 0;
+    reuse_prefix(s, sl, r);
     sl->next = -1;
     sl->n_buf = sl->n_pub = 0;
     sl->order = s->admitted++;
@@ -333,8 +364,9 @@ static void *worker_main(void *arg) {
         for (int i = 0; i < n; i++) { /* rows of a sequence come in position order */
             srv_slot *sl = &s->slots[s->b_seq[i]];
             if (i == pad) continue;
-            sl->n_past = s->b_pos[i] + 1;
+            sl->n_past = st == CLG_OK ? s->b_pos[i] + 1 : 0; /* a failed step: nothing kept */
             sl->last = s->b_tok[i];
+            sl->hist[s->b_pos[i]] = s->b_tok[i];
         }
         if (st != CLG_OK) {
             for (int i = 0; i < s->n_parallel; i++)
@@ -395,8 +427,10 @@ int srv_sched_create(llm_model *model, const llm_tokenizer *tok, int n_parallel,
     s->logits = malloc((size_t)n_parallel * (size_t)s->n_vocab * sizeof(float));
     if (!s->slots || !s->b_tok || !s->b_pos || !s->b_seq || !s->b_want || !s->b_slot || !s->logits)
         goto oom;
-    for (int i = 0; i < n_parallel; i++)
+    for (int i = 0; i < n_parallel; i++) {
+        if (!(s->slots[i].hist = malloc((size_t)s->n_ctx * sizeof(int32_t)))) goto oom;
         if (llm_tokenizer_stream_create(tok, 0, &s->slots[i].stream) != CLG_OK) goto fail;
+    }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->changed, NULL);
@@ -439,6 +473,7 @@ void srv_sched_destroy(srv_sched *s) {
         slot_release(s, &s->slots[i]);
         llm_tokenizer_stream_destroy(s->slots[i].stream);
         free(s->slots[i].buf);
+        free(s->slots[i].hist);
     }
     free(s->slots);
     free(s->b_tok);

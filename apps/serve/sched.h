@@ -32,6 +32,8 @@ typedef struct srv_request {
     char *text; /* [len] published text (never a prefix of a stop string held back), owned */
     size_t len, cap;
     int n_gen;                 /* tokens generated (usage.completion_tokens) */
+    int n_cached;              /* prompt tokens whose cache entries came from an earlier request
+                                  (usage.prompt_tokens_details.cached_tokens) */
     int done;                  /* no more text will come */
     const char *finish_reason; /* "stop" or "length" once done without error; static */
     char *error;               /* set with done when generation failed or was cut; owned */

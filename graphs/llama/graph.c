@@ -742,3 +742,28 @@ clg_status llm_model_eval_batch(llm_model *m, const int32_t *tokens, const int32
     const eval_in in = {.tokens = tokens, .pos = pos, .seq = seq, .n = n, .want = want};
     return eval(m, &in, logits, NULL);
 }
+
+clg_status llm_model_copy_seq(llm_model *m, int src, int dst, int n) {
+    const llm_hparams *hp = &m->hp;
+    if (src < 0 || src >= m->n_seq || dst < 0 || dst >= m->n_seq || src == dst)
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "copying sequence %d's cache into sequence %d: both must be different "
+                        "sequences of the model's %d",
+                        src, dst, m->n_seq);
+    if (n < 0 || n > hp->n_ctx)
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "copying %d positions of sequence %d's cache: the context has %d", n, src,
+                        hp->n_ctx);
+    /* k_cache, v_cache: [n_seq, n_head_kv, n_ctx, head_dim], a run of n rows per KV head */
+    const size_t row = (size_t)hp->head_dim * (hp->kv_f16 ? sizeof(uint16_t) : sizeof(float));
+    clg_status st = CLG_OK;
+    for (int i = 0; i < hp->n_layer && st == CLG_OK; i++)
+        for (int h = 0; h < hp->n_head_kv && st == CLG_OK; h++) {
+            const size_t at_src = ((size_t)src * hp->n_head_kv + h) * hp->n_ctx * row;
+            const size_t at_dst = ((size_t)dst * hp->n_head_kv + h) * hp->n_ctx * row;
+            st = clg_buffer_copy(m->lw[i].k_cache, at_dst, m->lw[i].k_cache, at_src, n * row);
+            if (st == CLG_OK)
+                st = clg_buffer_copy(m->lw[i].v_cache, at_dst, m->lw[i].v_cache, at_src, n * row);
+        }
+    return st;
+}

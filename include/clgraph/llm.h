@@ -151,6 +151,12 @@ clg_status llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, f
  * written). */
 clg_status llm_model_eval_batch(llm_model *m, const int32_t *tokens, const int32_t *pos,
                                 const int32_t *seq, int n, const uint8_t *want, float *logits);
+/* Copies the KV-cache entries of positions 0 .. n-1 of sequence src into sequence dst, on
+ * the device: dst may then continue from position n as if it had evaluated src's first n
+ * tokens itself (a shared prompt prefix is evaluated once; the logits come out the same
+ * where llm_model_rows_invariant). dst's entries at n and beyond are kept. CLG_ERR_INVALID_ARG
+ * for sequences outside [0, n_seq), src == dst, or n outside [0, n_ctx]. */
+clg_status llm_model_copy_seq(llm_model *m, int src, int dst, int n);
 /* The number of sequences (llm_model_options.n_seq, at least 1). */
 int llm_model_n_seq(const llm_model *m);
 /* 1 when a token's logits do not depend on which other tokens share its step: every task of

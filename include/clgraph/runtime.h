@@ -311,6 +311,11 @@ clg_status clg_buffer_set_transfer_bytes(clg_buffer *buf, size_t bytes);
 clg_status clg_buffer_prefetch(clg_buffer *buf);
 /* Fills the buffer with zero bytes on the device (nothing crosses the bus). */
 clg_status clg_buffer_zero(clg_buffer *buf);
+/* Copies bytes from src at src_offset to dst at dst_offset on the device (nothing crosses
+ * the bus), ordered before the context's later work; both buffers of one context. Ranges
+ * outside a buffer, or overlapping ones within one buffer, fail with CLG_ERR_INVALID_ARG. */
+clg_status clg_buffer_copy(clg_buffer *dst, size_t dst_offset, clg_buffer *src, size_t src_offset,
+                           size_t bytes);
 /* Explicit blocking transfers, counted by the profiler like the automatic ones. */
 clg_status clg_buffer_write(clg_buffer *buf, size_t offset, const void *src, size_t bytes);
 clg_status clg_buffer_read(clg_buffer *buf, size_t offset, void *dst, size_t bytes);

@@ -206,6 +206,17 @@ static void run(const char *path, const prompt *pr, int n_ctx, int n_batch, int 
     CHECK_OK(llm_model_eval_greedy(m, pr[0].tok, pr[0].n, 0, &id));
     CHECK(id == ref[0].gen[0]);
 
+    /* A prefix shared through llm_model_copy_seq: prompt 1's first k positions copied from
+     * its sequence into sq[2], which then evaluates only the last two tokens. */
+    const int k1 = pr[1].n - 2;
+    CHECK_OK(llm_model_copy_seq(m, sq[1], sq[2], k1));
+    const int32_t p3[2] = {k1, k1 + 1}, s3[2] = {sq[2], sq[2]};
+    CHECK_OK(llm_model_eval_batch(m, pr[1].tok + k1, p3, s3, 2, NULL, out));
+    same_logits("after a copied prefix", out, ref[1].prompt_logits + (size_t)(k1 + 1) * V, V, 0);
+    CHECK(llm_model_copy_seq(m, sq[1], sq[1], 1) == CLG_ERR_INVALID_ARG);
+    CHECK(llm_model_copy_seq(m, NSEQ, 0, 1) == CLG_ERR_INVALID_ARG);
+    CHECK(llm_model_copy_seq(m, 0, 1, n_ctx + 1) == CLG_ERR_INVALID_ARG);
+
     /* Refused: a sequence out of range, positions not consecutive, beyond the context. */
     const int32_t bt[2] = {1, 2}, bs_bad[2] = {0, NSEQ}, bs[2] = {1, 1}, bp[2] = {3, 5},
                   bp_far[2] = {n_ctx - 1, n_ctx};

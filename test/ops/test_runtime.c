@@ -77,6 +77,43 @@ static void test_transfers(void) {
     clg_context_destroy(ctx);
 }
 
+/* clg_buffer_copy: device-side copies between and within buffers, ordered before a later
+ * read, and its refusals. */
+static void test_copy(void) {
+    clg_context *ctx = tc_context();
+    static float a[N], b[N], got[N];
+    tc_fill(a, N, -1, 1);
+    tc_fill(b, N, -1, 1);
+    clg_buffer *ba, *bb, *other;
+    CHECK_OK(clg_buffer_create(ctx, "copy_a", sizeof a, CLG_TRANSFER_DEVICE_ONLY, NULL, &ba));
+    CHECK_OK(clg_buffer_create(ctx, "copy_b", sizeof b, CLG_TRANSFER_DEVICE_ONLY, NULL, &bb));
+    CHECK_OK(clg_buffer_write(ba, 0, a, sizeof a));
+    CHECK_OK(clg_buffer_write(bb, 0, b, sizeof b));
+    /* a[100 .. 400) onto b[500 ..), then b[0 .. 50) onto b[900 ..) */
+    CHECK_OK(clg_buffer_copy(bb, 500 * 4, ba, 100 * 4, 300 * 4));
+    CHECK_OK(clg_buffer_copy(bb, 900 * 4, bb, 0, 50 * 4));
+    CHECK_OK(clg_buffer_read(bb, 0, got, sizeof got));
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        const float want = i >= 500 && i < 800   ? a[i - 400]
+                           : i >= 900 && i < 950 ? b[i - 900]
+                                                 : b[i];
+        bad += got[i] != want;
+    }
+    CHECK(bad == 0);
+    CHECK(clg_buffer_copy(bb, 0, ba, 0, 0) == CLG_OK);
+    CHECK(clg_buffer_copy(bb, 4, ba, 0, sizeof a) == CLG_ERR_INVALID_ARG);
+    CHECK(strstr(clg_last_error(), "copy_b") != NULL);
+    CHECK(clg_buffer_copy(bb, 0, ba, 8, sizeof a - 4) == CLG_ERR_INVALID_ARG);
+    CHECK(clg_buffer_copy(bb, 40, bb, 0, 80) == CLG_ERR_INVALID_ARG);
+    CHECK(strstr(clg_last_error(), "overlapping") != NULL);
+    clg_context *ctx2 = tc_context();
+    CHECK_OK(clg_buffer_create(ctx2, "copy_other", 64, CLG_TRANSFER_DEVICE_ONLY, NULL, &other));
+    CHECK(clg_buffer_copy(other, 0, ba, 0, 64) == CLG_ERR_INVALID_ARG);
+    clg_context_destroy(ctx2);
+    clg_context_destroy(ctx);
+}
+
 /* A graph consuming by name what an earlier graph left on the device gives the same as
  * a host round trip between two graphs. */
 static void test_device_to_device(void) {
@@ -400,6 +437,7 @@ int main(void) {
     test_no_environment();
     test_transfers();
     test_device_to_device();
+    test_copy();
     test_order();
     test_bad_input();
     test_program_cache();

@@ -181,6 +181,11 @@ def case_full():
         expect("".join(pieces) == ref and finish == r.choices[0].finish_reason and
                usage and usage.completion_tokens == r.usage.completion_tokens,
                f"streamed chat gives the same text, finish reason and usage ({''.join(pieces)!r})")
+        # The second request starts from the first one's cache: all but its last prompt token.
+        cached = [u.prompt_tokens_details.cached_tokens if u and u.prompt_tokens_details else None
+                  for u in (r.usage, usage)]
+        expect(cached == [0, r.usage.prompt_tokens - 1],
+               f"the repeated prompt is served from the cache (cached tokens {cached})")
         # A system message and a conversation go through the template.
         r2 = client.chat.completions.create(model="x", temperature=0, max_tokens=8, messages=[
             {"role": "system", "content": "You answer in one word."},
@@ -234,9 +239,14 @@ def case_full():
         prompts = ["Tell me about cats.", "What is 2+2?", "Name three fruits.", "Who wrote Hamlet?",
                    "Describe the sea.", "What is Python?", "Say hello in French.", "Why is the sky blue?"]
 
-        def ask(pr):
-            return client.chat.completions.create(model="x", messages=[{"role": "user", "content": pr}],
-                                                  temperature=0, max_tokens=20).choices[0].message.content
+        cached = [0] * 8
+
+        def ask(pr, i=None):
+            r = client.chat.completions.create(model="x", messages=[{"role": "user", "content": pr}],
+                                               temperature=0, max_tokens=20)
+            if i is not None:
+                cached[i] = r.usage.prompt_tokens_details.cached_tokens
+            return r.choices[0].message.content
         single = [ask(pr) for pr in prompts]
         results, peak = [None] * 8, [0, 0]
         stop_poll = threading.Event()
@@ -250,7 +260,7 @@ def case_full():
                 time.sleep(0.02)
 
         def worker(i):
-            results[i] = ask(prompts[i])
+            results[i] = ask(prompts[i], i)
         poller = threading.Thread(target=poll)
         poller.start()
         ts = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
@@ -262,6 +272,9 @@ def case_full():
         poller.join()
         for i in range(8):
             expect(results[i] == single[i], f"concurrent client {i} gets the single-client text ({results[i]!r})")
+        # The template's system prompt is shared: every request, on whichever sequence, starts
+        # after it (sequences the single runs never used copy it from one that has it).
+        expect(min(cached) >= 10, f"every concurrent request reused the shared prefix (cached {cached})")
         expect(peak[0] <= int(PARALLEL) and peak[0] >= 1, f"at most --parallel {PARALLEL} sequences ran (peak {peak[0]})")
         if int(PARALLEL) < 8:
             expect(peak[1] >= 1, f"requests beyond --parallel waited in the queue (peak {peak[1]} queued)")
