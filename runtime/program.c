@@ -432,12 +432,12 @@ static clg_status build_joint(clg_context *ctx, const clg_program_req *const *re
     return st;
 }
 
-/* 1 when src mentions the identifier id[0..n) (a whole word). */
-static int mentions(const char *src, const char *id, size_t n) {
+/* 1 when src mentions the identifier id (as a whole word). */
+static int mentions(const char *src, const char *id) {
+    const size_t n = strlen(id);
     for (const char *s = src; (s = strstr(s, id)) != NULL; s++) {
         int before = s > src && (isalnum((unsigned char)s[-1]) || s[-1] == '_');
-        int after = isalnum((unsigned char)s[n]) || s[n] == '_';
-        if (!before && !after && !strncmp(s, id, n)) return 1;
+        if (!before && !isalnum((unsigned char)s[n]) && s[n] != '_') return 1;
     }
     return 0;
 }
@@ -476,7 +476,10 @@ static int same_build(const char *src, const char *own, const char *joint) {
         if (m && !in_own) {
             if (m < 3 || strncmp(j, "-D", 2)) return 0;
             size_t id = strcspn(j + 2, "= ");
-            if (!id || id >= sizeof word || mentions(src, j + 2, id)) return 0;
+            if (!id || id >= sizeof word) return 0;
+            memcpy(word, j + 2, id);
+            word[id] = 0;
+            if (mentions(src, word)) return 0;
         }
         j += m + (j[m] == ' ');
     }
