@@ -500,10 +500,9 @@ fail:
 
 /* The token embedding's program and the small kernel files the plans use, built as one
  * program (clg_program_prebuild: one build's fixed cost instead of one per file): the rows,
- * arg-max, RoPE, attention and norm files, which never read the embedding's -D words; the
- * library GEMM's SwiGLU, where a prefill product offers it, apart (it defines the gate's
- * activation as cl/matmul.cl does). The weight products' programs stay apart: their options
- * differ per tile and type. */
+ * arg-max, RoPE, attention and norm files, and the library GEMM's SwiGLU where a prefill
+ * product offers it; none reads the embedding's -D words. The weight products' programs stay
+ * apart: their options differ per tile and type, and they define the same functions. */
 static clg_status prebuild(llm_model *m, const char *embed_opts) {
     static const mm_kind fused_into[] = {MM_QKV, MM_FFN, MM_OUT};
     char att_opts[64];
@@ -513,17 +512,15 @@ static clg_status prebuild(llm_model *m, const char *embed_opts) {
         norm |= !llm_mm_q8(m, fused_into[k]);
     for (int k = 0; k < MM_OUT; k++)
         gemm |= llm_gemm_offered(m, &m->prefill, (mm_kind)k);
-    clg_program_req req[6] = {{"matmul", embed_opts},
+    clg_program_req req[7] = {{"matmul", embed_opts},
                               {"rows", ""},
                               {"argmax", ""},
                               {"rope", m->hp.kv_f16 ? "-DKV_F16" : ""},
                               {"attention", att_opts}};
     size_t n = 5;
     if (norm) req[n++] = (clg_program_req){"norm", ""};
-    clg_status st = clg_program_prebuild(m->ctx, req, n);
-    if (st == CLG_OK && gemm)
-        st = clg_program_prebuild(m->ctx, &(clg_program_req){"swiglu", ""}, 1);
-    return st;
+    if (gemm) req[n++] = (clg_program_req){"swiglu", ""};
+    return clg_program_prebuild(m->ctx, req, n);
 }
 
 clg_status llm_build_plans(llm_model *m, llm_progress_fn progress, void *user) {
