@@ -529,10 +529,14 @@ clg_status llm_build_plans(llm_model *m, llm_progress_fn progress, void *user) {
     builder b = {.m = m, .argmax_wg = 256}; /* ARGMAX_WG's default */
     if (progress) progress(user, stage, 0, 3);
     /* embed_TY of its type only (the f32-activation decode products of that type share the
-     * program); rope_kv stores f16 K, V with KV_F16 */
-    char embed_opts[64];
-    snprintf(embed_opts, sizeof embed_opts, "-DMM_TT=1 -DCLG_ONE_TY -DCLG_TY_%s",
-             llm_kernel_suffix(m->tok_type));
+     * program; without them, its dequantization and embedding kernels only); rope_kv stores
+     * f16 K, V with KV_F16 */
+    char embed_opts[80];
+    int f32_products = 0; /* where every product takes 8-bit activations, none shares it */
+    for (int k = 0; k < MM_KINDS; k++)
+        f32_products |= !llm_mm_q8(m, (mm_kind)k);
+    snprintf(embed_opts, sizeof embed_opts, "-DMM_TT=1%s -DCLG_ONE_TY -DCLG_TY_%s",
+             f32_products ? "" : " -DCLG_NO_PRODUCTS", llm_kernel_suffix(m->tok_type));
     TRY(prebuild(m, embed_opts));
     TRY(clg_program_get(m->ctx, "matmul", embed_opts, &b.embed));
     TRY(clg_program_get(m->ctx, "rope", m->hp.kv_f16 ? "-DKV_F16" : "", &b.rope));
