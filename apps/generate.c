@@ -514,7 +514,7 @@ void gen_print_summary(const gen_session *s, const char *cmd) {
     fprintf(stderr, "), prompt %.2f s (its first launches compile kernels on some drivers)\n",
             su->first_token - su->loaded);
     fprintf(stderr,
-            "[start-up] programs: %u (%u from source, %u from SPIR-V, %u from the program cache) "
-            "in %.2f s of builds\n",
-            b.programs, b.from_source, b.from_spirv, b.from_cache, b.build_s);
+            "[start-up] programs: %u (%u from source, %u from SPIR-V, %u from the program cache; "
+            "%u of them built together) in %u builds, %.2f s\n",
+            b.programs, b.from_source, b.from_spirv, b.from_cache, b.joint, b.builds, b.build_s);
 }

@@ -71,6 +71,8 @@
  * Per-type builds: with -DCLG_ONE_TY the program holds only the kernels of the types named
  * by -DCLG_TY_<TY> (one or more, e.g. -DCLG_TY_q4_k; each type's definitions sit in an #if
  * on these): a smaller program builds faster (the planner passes its kind's type).
+ * With -DCLG_NO_PRODUCTS the program holds only the dequant_TY and embed_TY kernels (the
+ * token embedding where no product shares its program, the library GEMM's dequantization).
  * Declared for the planner (clg_program_variants; first values are the untuned defaults):
  * @variant row kernels=matmul_TY,ffn_swiglu_TY local=16,1,4,64 device=cpu
  * @variant wg kernels=matmul_TY_wg,ffn_swiglu_TY_wg sweep=MM_WG:64,16 local=MM_WG device=gpu
@@ -607,7 +609,11 @@ static inline float ffn_act(float g) { return g / (1.0f + exp(-g)); }
         y[(size_t)t * cols + k] = elem_##TY(row, k);                                       \
     }
 
+#ifdef CLG_NO_PRODUCTS
+#define DEFINE_TYPE(TY) DEFINE_DEQUANT(TY) DEFINE_EMBED(TY)
+#else
 #define DEFINE_TYPE(TY) DEFINE_KERNELS(TY) DEFINE_DEQUANT(TY) DEFINE_EMBED(TY)
+#endif
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_f32)
 DEFINE_TYPE(f32)
 #endif

@@ -3,6 +3,7 @@
  * entry checked against its header before the driver sees it: program_cache.c; entries of
  * new builds written later, by clg_context_store_programs), and the build log in the error
  * on failure. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -299,40 +300,59 @@ static clg_program *find(clg_context *ctx, const char *key) {
     return NULL;
 }
 
-static clg_status get(clg_context *ctx, const char *name, const char *src, size_t src_len,
-                      const unsigned char *spv, size_t spv_len, const char *options,
-                      const char *key, clg_program **out) {
+/* A program entry of key with its own copy of src (not yet built, not on the list); NULL
+ * when out of memory. */
+static clg_program *program_new(clg_context *ctx, const char *key, const char *src,
+                                size_t src_len) {
     clg_program *p = calloc(1, sizeof *p);
-    if (!p || !(p->key = clg_strdup(key))) {
-        free(p);
-        return clg_fail(CLG_ERR_OUT_OF_MEMORY, "program '%s'", name);
-    }
+    if (!p) return NULL;
     p->ctx = ctx;
-    clg_status st = CLG_OK;
-    if (!(p->source = malloc(src_len + 1)))
-        st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "program '%s'", name);
-    else {
-        memcpy(p->source, src, src_len);
-        p->source[src_len] = 0;
-        double t0 = clg_now_ns();
-        st = build(ctx, name, src, src_len, spv, spv_len, options, p);
-        ctx->build_stats.build_s += 1e-9 * (clg_now_ns() - t0);
-    }
-    if (st != CLG_OK) {
-        free(p->store_options);
-        free(p->source);
+    if (!(p->key = clg_strdup(key)) || !(p->source = malloc(src_len + 1))) {
         free(p->key);
         free(p);
-        return st;
+        return NULL;
     }
+    memcpy(p->source, src, src_len);
+    p->source[src_len] = 0;
+    return p;
+}
+
+static void program_free(clg_program *p) {
+    if (p->prog) clReleaseProgram(p->prog);
+    free(p->store_options);
+    free(p->source);
+    free(p->key);
+    free(p);
+}
+
+/* Puts built program p on the context's list and counts it (joint: built with others; one
+ * OpenCL program per `builds`). */
+static void program_add(clg_context *ctx, clg_program *p, int joint, unsigned builds) {
     clg_build_stats *bs = &ctx->build_stats;
     bs->programs++;
+    bs->joint += (unsigned)joint;
+    bs->builds += builds;
     bs->from_source += p->origin == CLG_ORIGIN_SOURCE;
     bs->from_spirv += p->origin == CLG_ORIGIN_SPIRV;
     bs->from_cache += p->origin == CLG_ORIGIN_CACHE;
     bs->pending += (unsigned)p->store_pending;
     p->next = ctx->programs;
     ctx->programs = p;
+}
+
+static clg_status get(clg_context *ctx, const char *name, const char *src, size_t src_len,
+                      const unsigned char *spv, size_t spv_len, const char *options,
+                      const char *key, clg_program **out) {
+    clg_program *p = program_new(ctx, key, src, src_len);
+    if (!p) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "program '%s'", name);
+    double t0 = clg_now_ns();
+    clg_status st = build(ctx, name, src, src_len, spv, spv_len, options, p);
+    ctx->build_stats.build_s += 1e-9 * (clg_now_ns() - t0);
+    if (st != CLG_OK) {
+        program_free(p);
+        return st;
+    }
+    program_add(ctx, p, 0, 1);
     *out = p;
     return CLG_OK;
 }
@@ -357,6 +377,182 @@ clg_status clg_program_get(clg_context *ctx, const char *file, const char *optio
         return clg_fail(CLG_ERR_NOT_FOUND, "no kernel file '%s.cl' is registered on this context",
                         file);
     return get(ctx, file, e->source, e->source_len, e->spirv, e->spirv_len, options, key, out);
+}
+
+enum { PREBUILD_MAX = 16 };
+
+/* The joint build of clg_program_prebuild: the files' sources (src[i] of req[i]) one after
+ * the other as one program built with options, then one entry per file (its own key, source
+ * and hash) sharing it. CLG_ERR_BUILD (the log in the error) when the joint source does not
+ * build. */
+static clg_status build_joint(clg_context *ctx, const clg_program_req *const *req, char *const *src,
+                              size_t n, const char *options) {
+    size_t len = 0, name_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        len += strlen(src[i]) + strlen(req[i]->file) + 32;
+        name_len += strlen(req[i]->file) + 1;
+    }
+    char *joint = malloc(len + 1), *name = malloc(name_len + 1);
+    clg_program *p[PREBUILD_MAX] = {0};
+    clg_status st = joint && name ? CLG_OK : clg_fail(CLG_ERR_OUT_OF_MEMORY, "joint program");
+    size_t off = 0, noff = 0;
+    for (size_t i = 0; i < n && st == CLG_OK; i++) {
+        off += (size_t)snprintf(joint + off, len + 1 - off, "#line 1 \"%s.cl\"\n%s\n", req[i]->file,
+                                src[i]);
+        noff +=
+            (size_t)snprintf(name + noff, name_len + 1 - noff, "%s%s", i ? "+" : "", req[i]->file);
+    }
+    for (size_t i = 0; i < n && st == CLG_OK; i++) {
+        char key[1024];
+        snprintf(key, sizeof key, "%s|%s", req[i]->file, req[i]->options);
+        if (!(p[i] = program_new(ctx, key, src[i], strlen(src[i]))))
+            st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "program '%s'", req[i]->file);
+    }
+    if (st == CLG_OK) {
+        double t0 = clg_now_ns();
+        st = build(ctx, name, joint, off, NULL, 0, options, p[0]);
+        ctx->build_stats.build_s += 1e-9 * (clg_now_ns() - t0);
+    }
+    if (st == CLG_OK) /* each entry keeps its own file's hash; the first writes the cache entry */
+        for (size_t i = 0; i < n; i++) {
+            p[i]->source_hash = clg_hash(CLG_HASH_INIT, src[i], strlen(src[i]));
+            if (i) {
+                p[i]->prog = p[0]->prog;
+                p[i]->origin = p[0]->origin;
+                clRetainProgram(p[i]->prog);
+            }
+        }
+    for (size_t i = 0; i < n; i++)
+        if (p[i] && st == CLG_OK)
+            program_add(ctx, p[i], 1, i == 0);
+        else if (p[i])
+            program_free(p[i]);
+    free(joint);
+    free(name);
+    return st;
+}
+
+/* 1 when src mentions the identifier id (as a whole word). */
+static int mentions(const char *src, const char *id) {
+    const size_t n = strlen(id);
+    for (const char *s = src; (s = strstr(s, id)) != NULL; s++) {
+        int before = s > src && (isalnum((unsigned char)s[-1]) || s[-1] == '_');
+        if (!before && !isalnum((unsigned char)s[n]) && s[n] != '_') return 1;
+    }
+    return 0;
+}
+
+/* 1 when file source src, asked for with options `own`, builds the same with `joint`: the
+ * two differ only by -DNAME[=VALUE] words of joint whose NAME src never mentions. */
+static int same_build(const char *src, const char *own, const char *joint) {
+    if (!strcmp(own, joint)) return 1;
+    char word[256];
+    for (const char *s = own; *s;) { /* every word of own is a word of joint */
+        size_t n = strcspn(s, " ");
+        if (n && n < sizeof word) {
+            memcpy(word, s, n);
+            word[n] = 0;
+            const char *j = joint;
+            int found = 0;
+            while (*j && !found) {
+                size_t m = strcspn(j, " ");
+                found = m == n && !strncmp(j, word, n);
+                j += m + (j[m] == ' ');
+            }
+            if (!found) return 0;
+        } else if (n) {
+            return 0;
+        }
+        s += n + (s[n] == ' ');
+    }
+    for (const char *j = joint; *j;) { /* joint's other words: -D of names src never uses */
+        size_t m = strcspn(j, " ");
+        int in_own = 0;
+        for (const char *s = own; *s && !in_own;) {
+            size_t n = strcspn(s, " ");
+            in_own = n == m && !strncmp(s, j, m);
+            s += n + (s[n] == ' ');
+        }
+        if (m && !in_own) {
+            if (m < 3 || strncmp(j, "-D", 2)) return 0;
+            size_t id = strcspn(j + 2, "= ");
+            if (!id || id >= sizeof word) return 0;
+            memcpy(word, j + 2, id);
+            word[id] = 0;
+            if (mentions(src, word)) return 0;
+        }
+        j += m + (j[m] == ' ');
+    }
+    return 1;
+}
+
+/* Appends to out[cap] (used bytes *len) the words of opts it lacks; 0 when they do not fit. */
+static int add_words(char *out, size_t cap, size_t *len, const char *opts) {
+    for (const char *s = opts; *s;) {
+        size_t n = strcspn(s, " ");
+        int have = 0;
+        for (const char *o = out; *o && !have && n;) {
+            size_t m = strcspn(o, " ");
+            have = m == n && !strncmp(o, s, n);
+            o += m + (o[m] == ' ');
+        }
+        if (n && !have) {
+            if (*len + n + 2 > cap) return 0;
+            *len += (size_t)snprintf(out + *len, cap - *len, "%s%.*s", *len ? " " : "", (int)n, s);
+        }
+        s += n + (s[n] == ' ');
+    }
+    return 1;
+}
+
+clg_status clg_program_prebuild(clg_context *ctx, const clg_program_req *req, size_t n) {
+    if (n > PREBUILD_MAX)
+        return clg_fail(CLG_ERR_INVALID_ARG, "%zu kernel files to build together: at most %d", n,
+                        PREBUILD_MAX);
+    clg_program_req r[PREBUILD_MAX];
+    const clg_program_req *part[PREBUILD_MAX];
+    char *src[PREBUILD_MAX], joint_opts[1024] = "";
+    size_t m = 0, used = 0;
+    int one_by_one = ctx->build == CLG_BUILD_SPIRV;
+    clg_status st = CLG_OK;
+    for (size_t i = 0; i < n && st == CLG_OK; i++) { /* the requests not built yet */
+        clg_program_req q = {req[i].file, req[i].options ? req[i].options : ""};
+        char key[1024];
+        snprintf(key, sizeof key, "%s|%s", q.file, q.options);
+        int dup = find(ctx, key) != NULL;
+        for (size_t j = 0; j < m && !dup; j++)
+            dup = !strcmp(r[j].file, q.file) && !strcmp(r[j].options, q.options);
+        if (dup) continue;
+        const clg_kernel_file *e = ctx->kernel_dir ? NULL : find_file(ctx, q.file);
+        /* a file the context would load as SPIR-V: the modules cannot be joined */
+        if (e && e->spirv && ctx->build == CLG_BUILD_AUTO && ctx->info.has_spirv &&
+            !strstr(q.options, "-D"))
+            one_by_one = 1;
+        if (!add_words(joint_opts, sizeof joint_opts, &used, q.options)) one_by_one = 1;
+        st = clg_context_kernel_source(ctx, q.file, &src[m]);
+        if (st == CLG_OK) r[m++] = q;
+    }
+    char *part_src[PREBUILD_MAX];
+    size_t n_part = 0;
+    for (size_t i = 0; i < m && st == CLG_OK && !one_by_one; i++)
+        if (same_build(src[i], r[i].options, joint_opts)) {
+            part[n_part] = &r[i];
+            part_src[n_part++] = src[i];
+        }
+    if (st == CLG_OK && n_part > 1 && !one_by_one) {
+        st = build_joint(ctx, part, part_src, n_part, joint_opts);
+        if (st == CLG_ERR_BUILD) {
+            clg_warn(ctx, "%.600s; building the %zu files one by one", clg_last_error(), n_part);
+            st = CLG_OK;
+        }
+    }
+    for (size_t i = 0; i < m; i++) {
+        clg_program *p;
+        /* the files left out, or all of them where the joint build failed or was not made */
+        if (st == CLG_OK) st = clg_program_get(ctx, r[i].file, r[i].options, &p);
+        free(src[i]);
+    }
+    return st;
 }
 
 clg_status clg_context_kernel_source(clg_context *ctx, const char *file, char **out) {
@@ -422,10 +618,6 @@ void clg_program_release_all(clg_context *ctx) {
     while (ctx->programs) {
         clg_program *p = ctx->programs;
         ctx->programs = p->next;
-        if (p->prog) clReleaseProgram(p->prog);
-        free(p->store_options);
-        free(p->source);
-        free(p->key);
-        free(p);
+        program_free(p);
     }
 }

@@ -60,7 +60,8 @@ clg_status llm_gemm_prepare(llm_model *m, step_plan *sp) {
     const size_t w_elems = w_f32_elems(m, sp);
     if (!w_elems) return CLG_OK;
     char opts[160];
-    snprintf(opts, sizeof opts, "-DMM_TT=%d -DCLG_ONE_TY", sp->tile);
+    /* the dequantization kernels only: the products of the file run elsewhere */
+    snprintf(opts, sizeof opts, "-DMM_TT=%d -DCLG_NO_PRODUCTS -DCLG_ONE_TY", sp->tile);
     for (int k = 0; k < MM_OUT; k++) /* the offered kinds' types only, as the planner builds */
         if (llm_gemm_offered(m, sp, (mm_kind)k))
             llm_type_option(opts, sizeof opts, llm_mm_dtype(m, (mm_kind)k));

@@ -120,6 +120,15 @@ static void product_types(const step_plan *sp, const llm_model *m, int q8, int t
             llm_type_option(out, cap, sp->mk[j].dtype);
 }
 
+/* The attention kinds' build options into out[cap]: KV_F16 as rope.cl's, and private
+ * arrays of the head dimension (the file's default holds 128; Gemma 3: 256). */
+static void attention_options(const llm_model *m, char *out, size_t cap) {
+    int n = snprintf(out, cap, "%s", m->hp.kv_f16 ? "-DKV_F16" : "");
+    if (m->hp.head_dim > 128 && n >= 0 && (size_t)n < cap)
+        snprintf(out + n, cap - (size_t)n, "%s-DATT_MAX_HD=%d", n ? " " : "",
+                 (m->hp.head_dim + 31) / 32 * 32);
+}
+
 /* The kinds of plan sp, on their untuned defaults: one per product, weight type and row
  * count, named "decode.ffn_down" where the product has one, else with the type (and the rows
  * where a type has two: Q/K/V segments). */
@@ -185,12 +194,8 @@ static clg_status add_kinds(llm_model *m, step_plan *sp) {
     const int split = sp == &m->decode && m->attn_split > 1;
     sp->attn_shape = (kind_shape){.m = m, .sp = sp, .op = SHAPE_ATTENTION};
     snprintf(name, sizeof name, "%s.attention", sp->name);
-    /* private arrays of the head dimension: the file's default holds 128 (Gemma 3: 256) */
     char att_opts[64];
-    int n = snprintf(att_opts, sizeof att_opts, "%s", m->hp.kv_f16 ? "-DKV_F16" : "");
-    if (hp->head_dim > 128)
-        snprintf(att_opts + n, sizeof att_opts - (size_t)n, "%s-DATT_MAX_HD=%d", n ? " " : "",
-                 (hp->head_dim + 31) / 32 * 32);
+    attention_options(m, att_opts, sizeof att_opts);
     clg_kind_desc d = {.name = name,
                        .file = "attention",
                        .options = att_opts,
@@ -493,16 +498,46 @@ fail:
     return st;
 }
 
+/* The token embedding's program and the small kernel files the plans use, built as one
+ * program (clg_program_prebuild: one build's fixed cost instead of one per file): the rows,
+ * arg-max, RoPE, attention and norm files, and the library GEMM's SwiGLU where a prefill
+ * product offers it; none reads the embedding's -D words. The weight products' programs stay
+ * apart: their options differ per tile and type, and they define the same functions. */
+static clg_status prebuild(llm_model *m, const char *embed_opts) {
+    static const mm_kind fused_into[] = {MM_QKV, MM_FFN, MM_OUT};
+    char att_opts[64];
+    attention_options(m, att_opts, sizeof att_opts);
+    int norm = m->arch->qk_norm || m->arch->post_norms, gemm = 0;
+    for (size_t k = 0; k < sizeof fused_into / sizeof fused_into[0]; k++)
+        norm |= !llm_mm_q8(m, fused_into[k]);
+    for (int k = 0; k < MM_OUT; k++)
+        gemm |= llm_gemm_offered(m, &m->prefill, (mm_kind)k);
+    clg_program_req req[7] = {{"matmul", embed_opts},
+                              {"rows", ""},
+                              {"argmax", ""},
+                              {"rope", m->hp.kv_f16 ? "-DKV_F16" : ""},
+                              {"attention", att_opts}};
+    size_t n = 5;
+    if (norm) req[n++] = (clg_program_req){"norm", ""};
+    if (gemm) req[n++] = (clg_program_req){"swiglu", ""};
+    return clg_program_prebuild(m->ctx, req, n);
+}
+
 clg_status llm_build_plans(llm_model *m, llm_progress_fn progress, void *user) {
     static const char stage[] = "building kernels";
     clg_status st;
     builder b = {.m = m, .argmax_wg = 256}; /* ARGMAX_WG's default */
     if (progress) progress(user, stage, 0, 3);
     /* embed_TY of its type only (the f32-activation decode products of that type share the
-     * program); rope_kv stores f16 K, V with KV_F16 */
-    char embed_opts[64];
-    snprintf(embed_opts, sizeof embed_opts, "-DMM_TT=1 -DCLG_ONE_TY -DCLG_TY_%s",
-             llm_kernel_suffix(m->tok_type));
+     * program; without them, its dequantization and embedding kernels only); rope_kv stores
+     * f16 K, V with KV_F16 */
+    char embed_opts[80];
+    int f32_products = 0; /* where every product takes 8-bit activations, none shares it */
+    for (int k = 0; k < MM_KINDS; k++)
+        f32_products |= !llm_mm_q8(m, (mm_kind)k);
+    snprintf(embed_opts, sizeof embed_opts, "-DMM_TT=1%s -DCLG_ONE_TY -DCLG_TY_%s",
+             f32_products ? "" : " -DCLG_NO_PRODUCTS", llm_kernel_suffix(m->tok_type));
+    TRY(prebuild(m, embed_opts));
     TRY(clg_program_get(m->ctx, "matmul", embed_opts, &b.embed));
     TRY(clg_program_get(m->ctx, "rope", m->hp.kv_f16 ? "-DKV_F16" : "", &b.rope));
     TRY(clg_program_get(m->ctx, "rows", "", &b.rows));
