@@ -115,6 +115,9 @@
 #ifndef HALF_DENORM
 #define HALF_DENORM 0
 #endif
+#ifndef MQ_MOFF /* 1: q4_0 / q5_0 (x86 form) scale the row's min sum once (MSUM_TY) */
+#define MQ_MOFF 1
+#endif
 /* MQ_U8 1: the x86 form of the block products (see "x86: unsigned weights" below). */
 #ifndef MQ_U8
 #if defined(__x86_64__) && defined(__AVX2__)
@@ -704,14 +707,14 @@ INLINE void blk_q8_0(BLK_ARGS) {
 
 /* DEC_TY(P, w, d, m): the weights, scale and min factor of the block at P. */
 #define DEC_q4_0(P, w, d, m)                                                               \
-    float d = half_bits(P), m = -8.0f * d;                                                 \
+    float d = half_bits(P), m = MQ_MOFF ? d : -8.0f * d;                                   \
     uchar32 w = nib32(vload16(0, (P) + 2))
 #define DEC_q4_1(P, w, d, m)                                                               \
     float2 dm = half2_bits(P);                                                             \
     float d = dm.x, m = dm.y;                                                              \
     uchar32 w = nib32(vload16(0, (P) + 4))
 #define DEC_q5_0(P, w, d, m)                                                               \
-    float d = half_bits(P), m = -16.0f * d;                                                \
+    float d = half_bits(P), m = MQ_MOFF ? d : -16.0f * d;                                  \
     uchar32 w = nib32(vload16(0, (P) + 6)) | fifth32(ld_u32((P) + 2))
 #define DEC_q5_1(P, w, d, m)                                                               \
     float2 dm = half2_bits(P);                                                             \
@@ -851,6 +854,22 @@ INLINE void blk_q6_k(BLK_ARGS) {
 #endif
 #endif /* MQ_U8 */
 
+/* The factor of a row's min sum: the x86 form of q4_0 / q5_0 sums d * s and multiplies by
+ * -8 / -16 once (a power of two: the same float as summing -8 d * s) */
+#define MSUM_q8_0 1.0f
+#define MSUM_q4_1 1.0f
+#define MSUM_q5_1 1.0f
+#define MSUM_q4_k 1.0f
+#define MSUM_q5_k 1.0f
+#define MSUM_q6_k 1.0f
+#if MQ_U8 && MQ_MOFF
+#define MSUM_q4_0 (-8.0f)
+#define MSUM_q5_0 (-16.0f)
+#else
+#define MSUM_q4_0 1.0f
+#define MSUM_q5_0 1.0f
+#endif
+
 /* out[t] = W[r] . xq_t for the tile's tokens. */
 #define DEFINE_ROWDOT(TY)                                                                  \
     INLINE void rowdot_##TY(__global const uchar *row, int nb, __local const xq_t *xq,     \
@@ -863,7 +882,7 @@ INLINE void blk_q6_k(BLK_ARGS) {
             macc[t] = 0.0f;                                                                \
         }                                                                                  \
         for (int b = 0; b < nb; b += BSTEP_##TY) blk_##TY(row, b, xq, xd, xs, zero, acc, macc); \
-        for (int t = 0; t < MM_TT; t++) out[t] = hsum8(acc[t]) + macc[t];                  \
+        for (int t = 0; t < MM_TT; t++) out[t] = hsum8(acc[t]) + MSUM_##TY * macc[t];      \
     }
 
 /* The gate's activation: silu, or with FFN_GELU ggml's gelu_tanh (as cl/matmul.cl). */
