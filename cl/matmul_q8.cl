@@ -99,10 +99,10 @@
  * 983 -> 900, q4_k 330 -> 265, q6_k 519 -> 379. Of that, vcvtph2ps alone gave 5-15%.
  * Tried and lost: walking a row's blocks in pairs and adding the two scaled block
  * products before they join the sums (half the chain of dependent float adds): 2-6%
- * slower with one token, 3-15% with MM_TT 8 (register spills). Writing vpmaddubsw as
- * the saturated pair-sum pattern that LLVM matches: LLVM drops the saturation, and the
- * match, where it knows the weights' range (4- to 6-bit), and a vpmaddwd by ones after
- * it came out as vpmulld.
+ * slower with one token, 3-15% with MM_TT 8 (register spills); #pragma unroll 2 of the
+ * block loop: within 1-2%, no gain. Writing vpmaddubsw as the saturated pair-sum
+ * pattern that LLVM matches: LLVM drops the saturation, and the match, where it knows
+ * the weights' range (4- to 6-bit), and a vpmaddwd by ones after it came out as vpmulld.
  */
 
 #ifndef MM_TT
