@@ -5,7 +5,8 @@
  * Usage: matmul_bench [-r REPS] [-T LIST] [-w TYPE] [-H] [-s SHAPE] [-c CAND]...
  *   -r REPS   timed repetitions per candidate (default 41), after 3 warm-ups
  *   -T LIST   token counts, comma-separated (default 1,256)
- *   -w TYPE   weight type q8_0 | q4_0 | q4_1 (default q8_0)
+ *   -w TYPE   weight type q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | q4_k | q5_k | q6_k (default q8_0;
+ *             the float-dequant products of cl/matmul.cl take the first three only)
  *   -s SHAPE  only the shape "ROWSxCOLS" or "ROWSxCOLSs" (SwiGLU); repeatable
  *   -H        hot: one weight copy, reused (it stays in cache where it fits: the kernel's
  *             compute ceiling) instead of cold copies streamed from memory
@@ -29,7 +30,7 @@
 #include "clgraph/util.h"
 
 typedef struct cand {
-    char file[32], options[160], kernel[64], label[96];
+    char file[32], options[160], kernel[64], label[160];
     size_t local;
     int tt, tmin, tmax;
 } cand;
@@ -49,8 +50,24 @@ static const shape default_shapes[] = {
 #define MAX_SHAPES 16
 #define COPY_BYTES (96u << 20) /* weight copies per shape, together above the 16 MiB L3 */
 
-static int block_bytes(const char *ty) {
-    return !strcmp(ty, "q8_0") ? 34 : !strcmp(ty, "q4_0") ? 18 : 20;
+/* A weight type's block: elements, bytes, and the offsets of its f16 scales (-1 ends). */
+typedef struct wtype {
+    const char *name;
+    int elems, bytes, f16[3];
+} wtype;
+
+/* clang-format off */
+static const wtype wtypes[] = {
+    {"q8_0", 32, 34, {0, -1}},       {"q4_0", 32, 18, {0, -1}},     {"q4_1", 32, 20, {0, 2, -1}},
+    {"q5_0", 32, 22, {0, -1}},       {"q5_1", 32, 24, {0, 2, -1}},  {"q4_k", 256, 144, {0, 2, -1}},
+    {"q5_k", 256, 176, {0, 2, -1}},  {"q6_k", 256, 210, {208, -1}},
+};
+/* clang-format on */
+
+static const wtype *find_wtype(const char *ty) {
+    for (size_t i = 0; i < sizeof wtypes / sizeof wtypes[0]; i++)
+        if (!strcmp(wtypes[i].name, ty)) return &wtypes[i];
+    return NULL;
 }
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull; /* clg_rng_seed(1) */
@@ -58,17 +75,18 @@ static uint32_t rnd(void) {
     return (uint32_t)(clg_rng_next(&rng) >> 32);
 }
 
-/* Random blocks with finite f16 scales in [2^-10, 2^-6) (and mins for q4_1). */
-static void fill_weights(unsigned char *w, size_t n_blocks, int bb) {
+/* Random blocks with finite f16 scales in [2^-10, 2^-6) (and mins, of either sign). */
+static void fill_weights(unsigned char *w, size_t n_blocks, const wtype *wt) {
+    int bb = wt->bytes;
     for (size_t i = 0; i < n_blocks * (size_t)bb; i++)
         w[i] = (unsigned char)rnd();
     for (size_t i = 0; i < n_blocks; i++) {
         unsigned char *p = w + i * (size_t)bb;
-        for (int h = 0; h < (bb == 20 ? 2 : 1); h++) {
+        for (int h = 0; wt->f16[h] >= 0; h++) {
             uint16_t v = (uint16_t)((5u + rnd() % 4u) << 10 | (rnd() & 0x3ffu));
             if (h && (rnd() & 1)) v |= 0x8000;
-            p[2 * h] = (unsigned char)v;
-            p[2 * h + 1] = (unsigned char)(v >> 8);
+            p[wt->f16[h]] = (unsigned char)v;
+            p[wt->f16[h] + 1] = (unsigned char)(v >> 8);
         }
     }
 }
@@ -106,7 +124,7 @@ static int parse_cand(const char *s, cand *c) {
     c->tt = atoi(f[4]);
     c->tmin = atoi(f[5]);
     c->tmax = atoi(f[6]);
-    snprintf(c->label, sizeof c->label, "%.12s:%.36s L%zu [%.30s]", c->file, c->kernel, c->local,
+    snprintf(c->label, sizeof c->label, "%.12s:%.36s L%zu [%.80s]", c->file, c->kernel, c->local,
              c->options);
     return c->local > 0 && c->tt > 0;
 }
@@ -117,10 +135,11 @@ static int add_default(cand *c, int n, const char *spec) {
 }
 
 /* Times the candidates on one shape and token count; returns 0 on failure. */
-static int bench_shape(clg_context *ctx, const shape *s, int T, const char *ty, const cand *cands,
+static int bench_shape(clg_context *ctx, const shape *s, int T, const wtype *wt, const cand *cands,
                        int nc, int reps, int hot) {
-    int bb = block_bytes(ty);
-    size_t nblk = (size_t)s->rows * (size_t)(s->cols / 32), wbytes = nblk * (size_t)bb;
+    const char *ty = wt->name;
+    size_t nblk = (size_t)s->rows * (size_t)(s->cols / wt->elems),
+           wbytes = nblk * (size_t)wt->bytes;
     int nmat = s->swiglu ? 2 : 1;
     int copies = (int)(COPY_BYTES / (wbytes * (size_t)nmat));
     if (copies < 1) copies = 1;
@@ -141,7 +160,7 @@ static int bench_shape(clg_context *ctx, const shape *s, int T, const char *ty, 
     }
     char name[96];
     for (int i = 0; i < copies * nmat && ok; i++) {
-        fill_weights(w, nblk, bb);
+        fill_weights(w, nblk, wt);
         snprintf(name, sizeof name, "w%d_%dx%d_%d", i, s->rows, s->cols, T);
         ok = clg_buffer_create(ctx, name, wbytes, CLG_TRANSFER_DEVICE_ONLY, NULL, &bw[i]) ==
                  CLG_OK &&
@@ -309,20 +328,28 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (reps < 1 || (strcmp(ty, "q8_0") && strcmp(ty, "q4_0") && strcmp(ty, "q4_1"))) {
+    const wtype *wt = find_wtype(ty);
+    if (reps < 1 || !wt) {
         fprintf(stderr, "bad -r or -w\n");
         return 2;
     }
-    if (!ns) {
-        ns = (int)(sizeof default_shapes / sizeof default_shapes[0]);
-        memcpy(shapes, default_shapes, sizeof default_shapes);
+    if (!ns) { /* the default shapes whose cols hold whole blocks of the type */
+        for (size_t i = 0; i < sizeof default_shapes / sizeof default_shapes[0]; i++)
+            if (default_shapes[i].cols % wt->elems == 0) shapes[ns++] = default_shapes[i];
     }
+    for (int i = 0; i < ns; i++)
+        if (shapes[i].cols % wt->elems) {
+            fprintf(stderr, "%s needs cols a multiple of %d\n", ty, wt->elems);
+            return 2;
+        }
     if (!nc) {
-        nc = add_default(cands, nc, "matmul|-DMM_TT=1|matmul_%s|16|1|1|1");
+        /* cl/matmul.cl's float-dequant products exist for q8_0, q4_0 and q4_1 */
+        int f32 = !strcmp(ty, "q8_0") || !strcmp(ty, "q4_0") || !strcmp(ty, "q4_1");
+        if (f32) nc = add_default(cands, nc, "matmul|-DMM_TT=1|matmul_%s|16|1|1|1");
         nc = add_default(cands, nc, "matmul_q8|-DMM_TT=1|matmul_%s_q8|256|1|1|1");
         nc = add_default(cands, nc, "matmul_q8|-DMM_TT=1|matmul_%s_q8_norm|256|1|1|1");
-        nc = add_default(cands, nc, "matmul|-DMM_TT=4|matmul_%s|16|4|2|100000");
-        nc = add_default(cands, nc, "matmul|-DMM_TT=8|matmul_%s|16|8|2|100000");
+        if (f32) nc = add_default(cands, nc, "matmul|-DMM_TT=4|matmul_%s|16|4|2|100000");
+        if (f32) nc = add_default(cands, nc, "matmul|-DMM_TT=8|matmul_%s|16|8|2|100000");
         nc = add_default(cands, nc, "matmul_q8|-DMM_TT=8|matmul_%s_q8|256|8|2|100000");
         nc = add_default(cands, nc, "matmul_q8|-DMM_TT=8|matmul_%s_q8_norm|256|8|2|100000");
     }
@@ -345,7 +372,7 @@ int main(int argc, char **argv) {
     int ok = 1;
     for (int ti = 0; ti < nT && ok; ti++)
         for (int si = 0; si < ns && ok; si++)
-            ok = bench_shape(ctx, &shapes[si], Ts[ti], ty, cands, nc, reps, hot);
+            ok = bench_shape(ctx, &shapes[si], Ts[ti], wt, cands, nc, reps, hot);
     if (ok && clg_context_probe(ctx, &pr) == CLG_OK)
         printf("probe after: read %.2f GB/s, launch %.1f us\n", pr.read_gbs, pr.launch_us);
     clg_context_destroy(ctx);

@@ -61,7 +61,9 @@
  *   compute unit for the product's rows, a multiple of 32 up to 256); the planner also
  *   tries the declared local sizes:
  * @variant row kernels=matmul_TY_q8,matmul_TY_q8_norm,ffn_swiglu_TY_q8,ffn_swiglu_TY_q8_norm local=64,128,192,256,384,512 device=any fit=2,32,256
- * Tunables: HALF_DENORM 1 decodes the f16 scales with a shift and one multiply by 2^112,
+ * Tunables: MQ_U8 (default 1 on x86 with AVX2, else 0) the x86 form of the products;
+ *   HALF_F16C (default 1 where the compiler targets F16C) the vcvtph2ps scale decode.
+ *   HALF_DENORM 1 decodes the f16 scales with a shift and one multiply by 2^112,
  *   which is exact for subnormal scales only where the device keeps float denormals
  *   (the host sets it when the device reports CL_FP_DENORM; llvmpipe flushes them): 7
  *   instructions and a branch less per block, 1-5% on PoCL. Default 0: a select.
@@ -84,7 +86,23 @@
  * products of the int add and lose the pattern (falling back to vpmulld on widened
  * halves, 2x slower). vload on __local short pointers came out as 2-element pieces,
  * hence the vector-typed scratch. PoCL's vload_half is a branchy software routine,
- * hence half_bits().
+ * hence half_bits(). That is the generic form (SPIR-V, rusticl, any device without
+ * AVX2); on x86 with AVX2 (PoCL's CPU device) the kernels take the x86 form (MQ_U8,
+ * below): 32-lane vectors (a clang extension) of unsigned weights against the signed
+ * 8-bit activations, one vpmaddubsw and one vpmaddwd per block and token, called as
+ * clang's builtins; the scratch then holds the activations as char32 (the same size
+ * argument, half of it used), and with F16C the scales are decoded by vcvtph2ps.
+ * Measured on 2026-12-05 on a 2-vCPU EPYC (matmul_bench, _norm kernels, cold weights,
+ * medians of interleaved runs against the generic form with the select decode):
+ * decode (MM_TT 1) q4_0 1536x576 SwiGLU 160 -> 123 us, q4_1 206 -> 132, q5_0 205 ->
+ * 182, q4_k 640x2048 130 -> 76, q6_k 141 -> 100; tiles (MM_TT 8) q4_1 468 -> 371, q8_0
+ * 983 -> 900, q4_k 330 -> 265, q6_k 519 -> 379. Of that, vcvtph2ps alone gave 5-15%.
+ * Tried and lost: walking a row's blocks in pairs and adding the two scaled block
+ * products before they join the sums (half the chain of dependent float adds): 2-6%
+ * slower with one token, 3-15% with MM_TT 8 (register spills); #pragma unroll 2 of the
+ * block loop: within 1-2%, no gain. Writing vpmaddubsw as the saturated pair-sum
+ * pattern that LLVM matches: LLVM drops the saturation, and the match, where it knows
+ * the weights' range (4- to 6-bit), and a vpmaddwd by ones after it came out as vpmulld.
  */
 
 #ifndef MM_TT
@@ -96,6 +114,31 @@
 #endif
 #ifndef HALF_DENORM
 #define HALF_DENORM 0
+#endif
+#ifndef MQ_MOFF /* 1: q4_0 / q5_0 (x86 form) scale the row's min sum once (MSUM_TY) */
+#define MQ_MOFF 1
+#endif
+/* MQ_U8 1: the x86 form of the block products (see "x86: unsigned weights" below). */
+#ifndef MQ_U8
+#if defined(__x86_64__) && defined(__AVX2__)
+#define MQ_U8 1
+#else
+#define MQ_U8 0
+#endif
+#endif
+
+#if MQ_U8
+/* 32-lane vectors (a clang extension: no SPIR-V, hence x86 only) */
+typedef uchar uchar32 __attribute__((ext_vector_type(32)));
+typedef char char32 __attribute__((ext_vector_type(32)));
+typedef short short32 __attribute__((ext_vector_type(32)));
+typedef int int32v __attribute__((ext_vector_type(32)));
+/* a block of one token's quantized activations in scratch, XQN of them per block */
+typedef char32 xq_t;
+#define XQN 1
+#else
+typedef short16 xq_t;
+#define XQN 2
 #endif
 
 /* Bytes of the scratch argument: MM_TT * cols shorts, then 2 * MM_TT * cols / 32 floats. */
@@ -133,7 +176,7 @@ INLINE int8 round8(float8 v) {
 
 /* One block: v = xp[0..32) (times sc * gp[0..32) when gp is given). */
 INLINE void quant_block(__global const float *xp, __global const float *gp, float sc,
-                        __local short16 *q, __local float *dp, __local float *sp) {
+                        __local xq_t *q, __local float *dp, __local float *sp) {
     float8 v0 = vload8(0, xp), v1 = vload8(1, xp), v2 = vload8(2, xp), v3 = vload8(3, xp);
     if (gp) {
         v0 = v0 * sc * vload8(0, gp);
@@ -147,19 +190,43 @@ INLINE void quant_block(__global const float *xp, __global const float *gp, floa
     float d = (a2.x > a2.y ? a2.x : a2.y) / 127.0f;
     float id = d != 0.0f ? 1.0f / d : 0.0f;
     int8 q0 = round8(v0 * id), q1 = round8(v1 * id), q2 = round8(v2 * id), q3 = round8(v3 * id);
+#if MQ_U8
+    q[0] = (char32)(convert_char8(q0), convert_char8(q1), convert_char8(q2), convert_char8(q3));
+#else
     q[0] = (short16)(convert_short8(q0), convert_short8(q1));
     q[1] = (short16)(convert_short8(q2), convert_short8(q3));
+#endif
     *dp = d;
     *sp = d * (float)hsumi8(q0 + q1 + q2 + q3);
 }
+
+#if MQ_U8
+/* The x86 form also keeps each d as a float8 of 8 copies, in the half of the activations'
+ * space that char32 leaves (xq: [MM_TT * nb] char32 within [MM_TT * nb * 2] short16): the
+ * scale of a block product is then one vmulps by memory where the scalar product and its
+ * broadcast were one instruction more per block and token. Both give the same float, so
+ * MQ_XD8 picks per tile size: with MM_TT 8 the copies were 9% faster for q4_1, q5_0 and
+ * q8_0 (1536x576 SwiGLU, 2026-12-05, 2-vCPU EPYC), even for q4_k / q6_k; with one token
+ * (the weight scale broadcast per block anyway) even to 11% slower (q4_k). */
+#define XD8(xq, nb) ((__local float8 *)((xq) + MM_TT * (nb)))
+#ifndef MQ_XD8 /* 1 (float8 copies) for tiles, 0 (a scalar product) for one token */
+#define MQ_XD8 (MM_TT > 1)
+#endif
+#define XD_ROW(xq, xd, nb) (MQ_XD8 ? (__local float *)XD8(xq, nb) : (xd))
+#else
+#define XD_ROW(xq, xd, nb) (xd)
+#endif
 
 /* Quantizes tokens [0, nt) of x (rows x_stride apart) into the tile, zeros for
  * [nt, MM_TT). With gw, each row is first RMS-normalized and multiplied by gw. Every
  * item of the group calls it (it holds barriers). */
 INLINE void quant_tile(__global const float *x, int x_stride, int nt, int cols,
-                       __global const float *gw, float eps, __local short16 *xq,
+                       __global const float *gw, float eps, __local xq_t *xq,
                        __local float *xd, __local float *xs, __local float *inv) {
     int nb = cols / 32, lid = get_local_id(0), L = get_local_size(0);
+#if MQ_U8 && MQ_XD8
+    __local float8 *xd8 = XD8(xq, nb);
+#endif
     if (gw) {
         if (lid < nt) {
             __global const float *xt = x + lid * x_stride;
@@ -177,11 +244,14 @@ INLINE void quant_tile(__global const float *x, int x_stride, int nt, int cols,
             int j = b * MM_TT + t;
             if (t < nt) {
                 quant_block(x + t * x_stride + b * 32, gw ? gw + b * 32 : 0, gw ? inv[t] : 1.0f,
-                            xq + 2 * j, xd + j, xs + j);
+                            xq + XQN * j, xd + j, xs + j);
             } else { /* the products take every token of the tile, without a test */
-                xq[2 * j] = xq[2 * j + 1] = (short16)(0);
+                for (int h = 0; h < XQN; h++) xq[XQN * j + h] = (xq_t)(0);
                 xd[j] = xs[j] = 0.0f;
             }
+#if MQ_U8 && MQ_XD8
+            xd8[j] = (float8)(xd[j]);
+#endif
         }
     barrier(CLK_LOCAL_MEM_FENCE);
 }
@@ -195,6 +265,20 @@ INLINE void quant_tile(__global const float *x, int x_stride, int nt, int cols,
 
 /* f16 bits to float, exact for normal and subnormal values: by default without relying
  * on the device's denormal support (llvmpipe has none), with HALF_DENORM by scaling. */
+#ifndef HALF_F16C
+#ifdef __F16C__
+#define HALF_F16C 1
+#else
+#define HALF_F16C 0
+#endif
+#endif
+#if HALF_F16C
+/* x86 with F16C: one vcvtph2ps */
+INLINE float half_bits(__global const uchar *p) {
+    short8 h = (short8)(*(__global const short *)p);
+    return __builtin_ia32_vcvtph2ps(h)[0];
+}
+#else
 INLINE float half_bits(__global const uchar *p) {
     uint u = *(__global const ushort *)p;
 #if HALF_DENORM
@@ -205,6 +289,22 @@ INLINE float half_bits(__global const uchar *p) {
     return as_float(as_uint(f) | ((u & 0x8000u) << 16));
 #endif
 }
+#endif
+
+/* The two f16 values at p (4-byte aligned): a q4_1 / q5_1 block's d and m, a K-quant
+ * super-block's d and dmin. */
+#if HALF_F16C
+INLINE float2 half2_bits(__global const uchar *p) {
+    short2 h = as_short2(*(__global const uint *)p);
+    typedef float v4sf __attribute__((vector_size(16)));
+    v4sf f = __builtin_ia32_vcvtph2ps((short8)(h, 0, 0, 0, 0, 0, 0));
+    return (float2)(f[0], f[1]);
+}
+#else
+INLINE float2 half2_bits(__global const uchar *p) {
+    return (float2)(half_bits(p), half_bits(p + 2));
+}
+#endif
 
 /* Pair products of 16 shorts summed pairwise into 8 ints (vpmaddwd); exact for
  * operands of at most 8 bits. */
@@ -223,10 +323,12 @@ INLINE int8 dot16(short16 a, short16 b) {
  * rounded differently from the one-token kernels.) */
 #define SCALE(t, d) (xd[t] * (d))
 
+#if !MQ_U8
+
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q8_0)
 #define RB_q8_0(cols) ((size_t)((cols) / 32) * 34)
 #define BSTEP_q8_0 1
-INLINE void blk_q8_0(__global const uchar *row, int b, __local const short16 *xq,
+INLINE void blk_q8_0(__global const uchar *row, int b, __local const xq_t *xq,
                      __local const float *xd, __local const float *xs, int zero,
                      float8 *acc, float *macc) {
     __global const uchar *p = row + (size_t)b * 34;
@@ -244,7 +346,7 @@ INLINE void blk_q8_0(__global const uchar *row, int b, __local const short16 *xq
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_0)
 #define RB_q4_0(cols) ((size_t)((cols) / 32) * 18)
 #define BSTEP_q4_0 1
-INLINE void blk_q4_0(__global const uchar *row, int b, __local const short16 *xq,
+INLINE void blk_q4_0(__global const uchar *row, int b, __local const xq_t *xq,
                      __local const float *xd, __local const float *xs, int zero,
                      float8 *acc, float *macc) {
     __global const uchar *p = row + (size_t)b * 18;
@@ -263,7 +365,7 @@ INLINE void blk_q4_0(__global const uchar *row, int b, __local const short16 *xq
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_1)
 #define RB_q4_1(cols) ((size_t)((cols) / 32) * 20)
 #define BSTEP_q4_1 1
-INLINE void blk_q4_1(__global const uchar *row, int b, __local const short16 *xq,
+INLINE void blk_q4_1(__global const uchar *row, int b, __local const xq_t *xq,
                      __local const float *xd, __local const float *xs, int zero,
                      float8 *acc, float *macc) {
     __global const uchar *p = row + (size_t)b * 20;
@@ -302,7 +404,7 @@ INLINE uint ld_u32(__global const uchar *p) {
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_0)
 #define RB_q5_0(cols) ((size_t)((cols) / 32) * 22)
 #define BSTEP_q5_0 1
-INLINE void blk_q5_0(__global const uchar *row, int b, __local const short16 *xq,
+INLINE void blk_q5_0(__global const uchar *row, int b, __local const xq_t *xq,
                      __local const float *xd, __local const float *xs, int zero,
                      float8 *acc, float *macc) {
     __global const uchar *p = row + (size_t)b * 22;
@@ -322,7 +424,7 @@ INLINE void blk_q5_0(__global const uchar *row, int b, __local const short16 *xq
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_1)
 #define RB_q5_1(cols) ((size_t)((cols) / 32) * 24)
 #define BSTEP_q5_1 1
-INLINE void blk_q5_1(__global const uchar *row, int b, __local const short16 *xq,
+INLINE void blk_q5_1(__global const uchar *row, int b, __local const xq_t *xq,
                      __local const float *xd, __local const float *xs, int zero,
                      float8 *acc, float *macc) {
     __global const uchar *p = row + (size_t)b * 24;
@@ -430,7 +532,7 @@ INLINE void scale_min_k4x8(__global const uchar *s, float8 *sc, float8 *mn) {
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_k)
 #define RB_q4_k(cols) ((size_t)((cols) / 256) * 144)
 #define BSTEP_q4_k 8
-INLINE void blk_q4_k(__global const uchar *row, int b, __local const short16 *xq,
+INLINE void blk_q4_k(__global const uchar *row, int b, __local const xq_t *xq,
                      __local const float *xd, __local const float *xs, int zero,
                      float8 *acc, float *macc) {
     __global const uchar *p = row + (size_t)(b >> 3) * 144, *qs = p + 16, *qh = p;
@@ -441,7 +543,7 @@ INLINE void blk_q4_k(__global const uchar *row, int b, __local const short16 *xq
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_k)
 #define RB_q5_k(cols) ((size_t)((cols) / 256) * 176)
 #define BSTEP_q5_k 8
-INLINE void blk_q5_k(__global const uchar *row, int b, __local const short16 *xq,
+INLINE void blk_q5_k(__global const uchar *row, int b, __local const xq_t *xq,
                      __local const float *xd, __local const float *xs, int zero,
                      float8 *acc, float *macc) {
     __global const uchar *p = row + (size_t)(b >> 3) * 176, *qs = p + 48, *qh = p + 16;
@@ -472,7 +574,7 @@ INLINE void blk_q5_k(__global const uchar *row, int b, __local const short16 *xq
             acc[t] += convert_float8(v) * SCALE((J)*MM_TT + t, d);                         \
         }                                                                                  \
     } while (0)
-INLINE void blk_q6_k(__global const uchar *row, int b, __local const short16 *xq,
+INLINE void blk_q6_k(__global const uchar *row, int b, __local const xq_t *xq,
                      __local const float *xd, __local const float *xs, int zero,
                      float8 *acc, float *macc) {
     __global const uchar *p = row + (size_t)(b >> 3) * 210;
@@ -497,9 +599,288 @@ INLINE void blk_q6_k(__global const uchar *row, int b, __local const short16 *xq
 }
 #endif
 
+#else
+/* ---- x86: unsigned weights against signed 8-bit activations -----------------
+ * The activations are kept as char32 (one block of one token) and the weights of the
+ * 4- to 6-bit types as their unsigned quants (0 .. 63), so that a block's 32 products
+ * are one vpmaddubsw (u8 x s8 pair products summed into 16 shorts; |sum| <= 2*63*127,
+ * never saturated) and one vpmaddwd by a run-time vector of ones (the 16 shorts summed
+ * pairwise into 8 ints): int lane i holds the products of elements 4i .. 4i + 3. The
+ * offset that the signed form took off the quants (8 for q4_0, 16 for q5_0, 32 for
+ * q6_k) moves to the min term on s = d_x * sum(q), as q4_1 keeps it: w = d*q + m with
+ * m = -8d (q4_0), -16d (q5_0), m (q4_1, q5_1), -dmin*m_j (q4_k, q5_k). q8_0 (signed
+ * weights) multiplies |w| by x with w's sign (as llama.cpp's AVX2 q8_0 dot). q6_k keeps
+ * exact signed sums per 16 elements: the vpmaddubsw of 32 times x is subtracted from
+ * that of q6 before the vpmaddwd by the two 8-bit scales. */
+
+/* The AVX2 instructions, called as clang's builtins (LLVM matches vpmaddubsw from the
+ * saturated pair sums, but it drops the saturation and the match where it knows the
+ * weights' range, and after a matched vpmaddubsw it found no vpmaddwd). */
+typedef char v32qi __attribute__((vector_size(32)));
+typedef short v16hi __attribute__((vector_size(32)));
+typedef int v8si __attribute__((vector_size(32)));
+/* vpmaddubsw: the 16 pair sums w[2i] x[2i] + w[2i+1] x[2i+1], u8 w times s8 x */
+INLINE short16 madd_us(uchar32 w, char32 x) {
+    return __builtin_astype(
+        __builtin_ia32_pmaddubsw256(__builtin_astype(w, v32qi), __builtin_astype(x, v32qi)),
+        short16);
+}
+/* vpmaddwd: the 8 pair sums a[2i] b[2i] + a[2i+1] b[2i+1] */
+INLINE int8 madd_ss(short16 a, short16 b) {
+    return __builtin_astype(
+        __builtin_ia32_pmaddwd256(__builtin_astype(a, v16hi), __builtin_astype(b, v16hi)), int8);
+}
+#define DOT_US(w, x) madd_ss(madd_us(w, x), one)
+/* d_x * d_w as a float8, from d_x's 8 copies (XD8): the same product as SCALE */
+#if MQ_XD8
+#define SCALE8(j, d) (xd8[j] * (float8)(d))
+#else
+#define SCALE8(j, d) (xd1[j] * (d))
+#endif
+
+/* The MM_TT token products of one block (or sub-block J of a K-quant super-block) with
+ * the unsigned weights w, scale D, min factor M. */
+#define U8_TOKENS(J, w, D, M)                                                              \
+    do {                                                                                   \
+        _Pragma("unroll") for (int t = 0; t < MM_TT; t++) {                                \
+            acc[t] +=                                                                      \
+                convert_float8(DOT_US(w, xq[(J)*MM_TT + t])) * SCALE8((J)*MM_TT + t, D);   \
+            macc[t] += (M)*xs[(J)*MM_TT + t];                                              \
+        }                                                                                  \
+    } while (0)
+
+INLINE uchar32 cat16(uchar16 a, uchar16 b);
+INLINE uchar32 vload32u(__global const uchar *p) { return cat16(vload16(0, p), vload16(1, p)); }
+INLINE char32 vload32c(__global const uchar *p) { return __builtin_astype(vload32u(p), char32); }
+INLINE uchar32 cat16(uchar16 a, uchar16 b) {
+    return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                                   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+}
+/* The 32 weights of a 4-bit block: low nibbles, then high nibbles (one vpsrlvd). */
+INLINE uchar32 nib32(uchar16 q) {
+    uint4 u = as_uint4(q);
+    uint8 v = __builtin_shufflevector(u, u, 0, 1, 2, 3, 0, 1, 2, 3);
+    v >>= (uint8)(0, 0, 0, 0, 4, 4, 4, 4);
+    return __builtin_astype(v, uchar32) & (uchar32)(15);
+}
+/* 16 where bit j of the little-endian u32 qh is set, per lane j. */
+INLINE uchar32 fifth32(uint qh) {
+    uchar4 b = as_uchar4(qh);
+    uchar32 r = __builtin_shufflevector(b, b, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2,
+                                        2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    uchar32 bit = r & (uchar32)(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2,
+                                4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+    return __builtin_astype(bit != (uchar32)(0), uchar32) & (uchar32)(16);
+}
+INLINE uint ld_u32(__global const uchar *p) {
+    return (uint)p[0] | (uint)p[1] << 8 | (uint)p[2] << 16 | (uint)p[3] << 24;
+}
+
+#define BLK_ARGS                                                                           \
+    __global const uchar *row, int b, __local const xq_t *xq, __local const float *xd,     \
+        __local const float *xs, int zero, float8 *acc, float *macc
+#define BLK_START(BYTES)                                                                   \
+    __global const uchar *p = row + (size_t)b * (BYTES);                                   \
+    const short16 one = (short16)(1);                                                      \
+    __local const float8 *xd8 = (__local const float8 *)xd + b * MM_TT;                   \
+    __local const float *xd1 = xd + b * MM_TT;                                             \
+    xq += b * MM_TT;                                                                       \
+    xs += b * MM_TT
+
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q8_0)
+#define RB_q8_0(cols) ((size_t)((cols) / 32) * 34)
+#define BSTEP_q8_0 1
+/* |w| and the sign of w (-1 where w < 0) of the block at P */
+#define DEC_q8_0(P, aw, neg, d)                                                            \
+    float d = half_bits(P);                                                                \
+    char32 neg##_w = vload32c((P) + 2);                                                    \
+    char32 neg = neg##_w < (char32)(0);                                                    \
+    uchar32 aw = __builtin_astype((neg##_w ^ neg) - neg, uchar32)
+#define Q8_DOT(aw, neg, x) convert_float8(DOT_US(aw, ((x) ^ (neg)) - (neg)))
+INLINE void blk_q8_0(BLK_ARGS) {
+    BLK_START(34);
+    DEC_q8_0(p, aw, neg, d);
+#pragma unroll
+    for (int t = 0; t < MM_TT; t++) acc[t] += Q8_DOT(aw, neg, xq[t]) * SCALE8(t, d);
+}
+#endif
+
+/* DEC_TY(P, w, d, m): the weights, scale and min factor of the block at P. */
+#define DEC_q4_0(P, w, d, m)                                                               \
+    float d = half_bits(P), m = MQ_MOFF ? d : -8.0f * d;                                   \
+    uchar32 w = nib32(vload16(0, (P) + 2))
+#define DEC_q4_1(P, w, d, m)                                                               \
+    float2 dm = half2_bits(P);                                                             \
+    float d = dm.x, m = dm.y;                                                              \
+    uchar32 w = nib32(vload16(0, (P) + 4))
+#define DEC_q5_0(P, w, d, m)                                                               \
+    float d = half_bits(P), m = MQ_MOFF ? d : -16.0f * d;                                  \
+    uchar32 w = nib32(vload16(0, (P) + 6)) | fifth32(ld_u32((P) + 2))
+#define DEC_q5_1(P, w, d, m)                                                               \
+    float2 dm = half2_bits(P);                                                             \
+    float d = dm.x, m = dm.y;                                                              \
+    uchar32 w = nib32(vload16(0, (P) + 8)) | fifth32(ld_u32((P) + 4))
+#define DEFINE_BLK32(TY, BYTES)                                                            \
+    INLINE void blk_##TY(BLK_ARGS) {                                                       \
+        BLK_START(BYTES);                                                                  \
+        DEC_##TY(p, w, d, m);                                                              \
+        U8_TOKENS(0, w, d, m);                                                             \
+    }
+
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_0)
+#define RB_q4_0(cols) ((size_t)((cols) / 32) * 18)
+#define BSTEP_q4_0 1
+DEFINE_BLK32(q4_0, 18)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_1)
+#define RB_q4_1(cols) ((size_t)((cols) / 32) * 20)
+#define BSTEP_q4_1 1
+DEFINE_BLK32(q4_1, 20)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_0)
+#define RB_q5_0(cols) ((size_t)((cols) / 32) * 22)
+#define BSTEP_q5_0 1
+DEFINE_BLK32(q5_0, 22)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_1)
+#define RB_q5_1(cols) ((size_t)((cols) / 32) * 24)
+#define BSTEP_q5_1 1
+DEFINE_BLK32(q5_1, 24)
+#endif
+
+/* K-quants: blk_TY is called for the first block b of each 256-element super-block
+ * (BSTEP_TY = 8 blocks per call) and walks its 8 sub-blocks, which line up with the
+ * activation's blocks b .. b + 7 (as the generic form below). */
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_k) || defined(CLG_TY_q5_k)
+INLINE void scale_min_k4x8(__global const uchar *s, float8 *sc, float8 *mn) {
+    uchar4 a = vload4(0, s), b = vload4(1, s), c = vload4(2, s);
+    uchar4 sl = a & (uchar4)(63), ml = b & (uchar4)(63);
+    uchar4 sh = (c & (uchar4)(15)) | ((a >> (uchar4)(6)) << (uchar4)(4));
+    uchar4 mh = (c >> (uchar4)(4)) | ((b >> (uchar4)(6)) << (uchar4)(4));
+    *sc = convert_float8((uchar8)(sl, sh));
+    *mn = convert_float8((uchar8)(ml, mh));
+}
+/* Sub-blocks 2I (low nibbles) and 2I + 1 (high nibbles); with HAS_QH the fifth bits 2I,
+ * 2I + 1 of the 32 qh bytes h. */
+#define K45_PAIR_U8(I, HAS_QH, D0, M0, D1, M1)                                             \
+    do {                                                                                   \
+        uchar32 q = vload32u(qs + 32 * (I));                                               \
+        uchar32 lo = q & (uchar32)(15), hi = q >> (uchar32)(4);                            \
+        if (HAS_QH) {                                                                      \
+            lo |= ((h >> (uchar32)(2 * (I))) & (uchar32)(1)) << (uchar32)(4);              \
+            hi |= ((h >> (uchar32)(2 * (I) + 1)) & (uchar32)(1)) << (uchar32)(4);          \
+        }                                                                                  \
+        U8_TOKENS(2 * (I), lo, D0, M0);                                                    \
+        U8_TOKENS(2 * (I) + 1, hi, D1, M1);                                                \
+    } while (0)
+/* w = d sc q - dmin m */
+#define K45_SUPER_U8(HAS_QH)                                                               \
+    do {                                                                                   \
+        float8 sc, mn;                                                                     \
+        scale_min_k4x8(p + 4, &sc, &mn);                                                   \
+        float2 dm = half2_bits(p);                                                         \
+        float8 ds = dm.x * sc, mm = -dm.y * mn;                                            \
+        uchar32 h = (uchar32)(0);                                                          \
+        if (HAS_QH) h = vload32u(qh);                                                      \
+        K45_PAIR_U8(0, HAS_QH, ds.s0, mm.s0, ds.s1, mm.s1);                                \
+        K45_PAIR_U8(1, HAS_QH, ds.s2, mm.s2, ds.s3, mm.s3);                                \
+        K45_PAIR_U8(2, HAS_QH, ds.s4, mm.s4, ds.s5, mm.s5);                                \
+        K45_PAIR_U8(3, HAS_QH, ds.s6, mm.s6, ds.s7, mm.s7);                                \
+    } while (0)
+#endif
+
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_k)
+#define RB_q4_k(cols) ((size_t)((cols) / 256) * 144)
+#define BSTEP_q4_k 8
+INLINE void blk_q4_k(BLK_ARGS) {
+    BLK_START(0);
+    p = row + (size_t)(b >> 3) * 144;
+    __global const uchar *qs = p + 16, *qh = p;
+    K45_SUPER_U8(0);
+}
+#endif
+
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_k)
+#define RB_q5_k(cols) ((size_t)((cols) / 256) * 176)
+#define BSTEP_q5_k 8
+INLINE void blk_q5_k(BLK_ARGS) {
+    BLK_START(0);
+    p = row + (size_t)(b >> 3) * 176;
+    __global const uchar *qs = p + 48, *qh = p + 16;
+    K45_SUPER_U8(1);
+}
+#endif
+
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q6_k)
+#define RB_q6_k(cols) ((size_t)((cols) / 256) * 210)
+#define BSTEP_q6_k 8
+/* Sub-block j = 4n + k (layout as the generic form below): q6 = low nibble | high bits,
+ * the 16 short pair sums of (q6 - 32) x, exact, then one vpmaddwd by the scales
+ * (sc[2j] for elements 0 .. 15, sc[2j + 1] for 16 .. 31). */
+#define Q6_W(LO, LS, HS)                                                                   \
+    (((LO >> (uchar32)(LS)) & (uchar32)(15)) |                                             \
+     (((hq >> (uchar32)(HS)) & (uchar32)(3)) << (uchar32)(4)))
+/* (sc[2J] x 8, sc[2J + 1] x 8) for sub-block J (0 .. 3) of the half: shuffles of the half's
+ * 8 scales, loaded once (built per sub-block from two scalar loads it took 7 instructions:
+ * q6_k 640x2048 one token 143 -> 136 us, MM_TT 8 588 -> 574, 2026-12-05, 2-vCPU EPYC) */
+#define Q6_SC(J)                                                                           \
+    __builtin_shufflevector(s16, s16, 2 * (J), 2 * (J), 2 * (J), 2 * (J), 2 * (J), 2 * (J), \
+                            2 * (J), 2 * (J), 9 + 2 * (J), 9 + 2 * (J), 9 + 2 * (J),       \
+                            9 + 2 * (J), 9 + 2 * (J), 9 + 2 * (J), 9 + 2 * (J), 9 + 2 * (J))
+#define Q6_DOT(w, s, J, t)                                                                 \
+    convert_float8(madd_ss(madd_us(w, xq[(J)*MM_TT + t]) - madd_us(c32, xq[(J)*MM_TT + t]), s))
+/* sub-blocks J and J + 1 */
+#define Q6_PAIR_U8(J, LOA, LSA, HSA, LOB, LSB, HSB)                                        \
+    do {                                                                                   \
+        uchar32 wa = Q6_W(LOA, LSA, HSA), wb = Q6_W(LOB, LSB, HSB);                        \
+        short16 sa = Q6_SC(J), sb = Q6_SC((J) + 1);                                        \
+        _Pragma("unroll") for (int t = 0; t < MM_TT; t++) {                                \
+            acc[t] += Q6_DOT(wa, sa, J, t) * SCALE8((J)*MM_TT + t, d);                     \
+            acc[t] += Q6_DOT(wb, sb, (J) + 1, t) * SCALE8(((J) + 1) * MM_TT + t, d);       \
+        }                                                                                  \
+    } while (0)
+INLINE void blk_q6_k(BLK_ARGS) {
+    BLK_START(0);
+    p = row + (size_t)(b >> 3) * 210;
+    __global const char *sc = (__global const char *)(p + 192);
+    float d = half_bits(p + 208);
+    const uchar32 c32 = (uchar32)((uchar)(32 + zero));
+#pragma unroll
+    for (int n = 0; n < 2; n++) {
+        __global const uchar *ql = p + 64 * n;
+        uchar32 pq = vload32u(ql), qq = vload32u(ql + 32), hq = vload32u(p + 128 + 32 * n);
+        short8 s8 = convert_short8(vload8(0, sc));
+        short16 s16 = (short16)(s8, s8);
+        Q6_PAIR_U8(0, pq, 0, 0, qq, 0, 2);
+        Q6_PAIR_U8(2, pq, 4, 4, qq, 4, 6);
+        xq += 4 * MM_TT;
+        xd8 += 4 * MM_TT;
+        xd1 += 4 * MM_TT;
+        sc += 8;
+    }
+}
+#endif
+#endif /* MQ_U8 */
+
+/* The factor of a row's min sum: the x86 form of q4_0 / q5_0 sums d * s and multiplies by
+ * -8 / -16 once (a power of two: the same float as summing -8 d * s) */
+#define MSUM_q8_0 1.0f
+#define MSUM_q4_1 1.0f
+#define MSUM_q5_1 1.0f
+#define MSUM_q4_k 1.0f
+#define MSUM_q5_k 1.0f
+#define MSUM_q6_k 1.0f
+#if MQ_U8 && MQ_MOFF
+#define MSUM_q4_0 (-8.0f)
+#define MSUM_q5_0 (-16.0f)
+#else
+#define MSUM_q4_0 1.0f
+#define MSUM_q5_0 1.0f
+#endif
+
 /* out[t] = W[r] . xq_t for the tile's tokens. */
 #define DEFINE_ROWDOT(TY)                                                                  \
-    INLINE void rowdot_##TY(__global const uchar *row, int nb, __local const short16 *xq,  \
+    INLINE void rowdot_##TY(__global const uchar *row, int nb, __local const xq_t *xq,     \
                             __local const float *xd, __local const float *xs, int zero,    \
                             float *out) {                                                  \
         float8 acc[MM_TT];                                                                 \
@@ -509,7 +890,7 @@ INLINE void blk_q6_k(__global const uchar *row, int b, __local const short16 *xq
             macc[t] = 0.0f;                                                                \
         }                                                                                  \
         for (int b = 0; b < nb; b += BSTEP_##TY) blk_##TY(row, b, xq, xd, xs, zero, acc, macc); \
-        for (int t = 0; t < MM_TT; t++) out[t] = hsum8(acc[t]) + macc[t];                  \
+        for (int t = 0; t < MM_TT; t++) out[t] = hsum8(acc[t]) + MSUM_##TY * macc[t];      \
     }
 
 /* The gate's activation: silu, or with FFN_GELU ggml's gelu_tanh (as cl/matmul.cl). */
@@ -538,10 +919,12 @@ static inline float ffn_act(float g) { return g / (1.0f + exp(-g)); }
         __local float *xd = (__local float *)(scratch + MM_TT * nb * 2);                   \
         __local float *xs = xd + MM_TT * nb;                                               \
         /* no return before the barriers: pocl 3.1 mishandles even a uniform one */        \
-        quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, scratch, xd, xs, inv);  \
+        __local xq_t *xq = (__local xq_t *)scratch;                                        \
+        quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, xq, xd, xs, inv);       \
+        __local const float *xr = XD_ROW(xq, xd, nb); /* the products' scales */          \
         if (r < rows) {                                                                    \
             float acc[MM_TT];                                                              \
-            rowdot_##TY(W + (size_t)r * RB_##TY(cols), nb, scratch, xd, xs, T >> 31, acc); \
+            rowdot_##TY(W + (size_t)r * RB_##TY(cols), nb, xq, xr, xs, T >> 31, acc);      \
             for (int t = 0; t < MM_TT; t++) {                                              \
                 __global float *o = y + (t0 + t) * y_stride + r;                           \
                 if (t < nt) *o = (accumulate ? *o : 0.0f) + acc[t];                        \
@@ -557,11 +940,13 @@ static inline float ffn_act(float g) { return g / (1.0f + exp(-g)); }
         int nt = min(MM_TT, T - t0), nb = cols / 32;                                       \
         __local float *xd = (__local float *)(scratch + MM_TT * nb * 2);                   \
         __local float *xs = xd + MM_TT * nb;                                               \
-        quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, scratch, xd, xs, inv);  \
+        __local xq_t *xq = (__local xq_t *)scratch;                                        \
+        quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, xq, xd, xs, inv);       \
+        __local const float *xr = XD_ROW(xq, xd, nb); /* the products' scales */          \
         if (r < rows) {                                                                    \
             float g[MM_TT], u[MM_TT];                                                      \
-            rowdot_##TY(Wg + (size_t)r * RB_##TY(cols), nb, scratch, xd, xs, T >> 31, g);  \
-            rowdot_##TY(Wu + (size_t)r * RB_##TY(cols), nb, scratch, xd, xs, T >> 31, u);  \
+            rowdot_##TY(Wg + (size_t)r * RB_##TY(cols), nb, xq, xr, xs, T >> 31, g);       \
+            rowdot_##TY(Wu + (size_t)r * RB_##TY(cols), nb, xq, xr, xs, T >> 31, u);       \
             for (int t = 0; t < MM_TT; t++)                                                \
                 if (t < nt) h[(t0 + t) * h_stride + r] = ffn_act(g[t]) * u[t];                \
         }                                                                                  \
