@@ -323,6 +323,19 @@ INLINE int8 dot16(short16 a, short16 b) {
  * rounded differently from the one-token kernels.) */
 #define SCALE(t, d) (xd[t] * (d))
 
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_k) || defined(CLG_TY_q5_k)
+/* The 8 sub-blocks' 6-bit scales (sc) and mins (mn) from the 12 scale bytes s, as
+ * ggml's get_scale_min_k4 for j = 0 .. 7. */
+INLINE void scale_min_k4x8(__global const uchar *s, float8 *sc, float8 *mn) {
+    uchar4 a = vload4(0, s), b = vload4(1, s), c = vload4(2, s);
+    uchar4 sl = a & (uchar4)(63), ml = b & (uchar4)(63);
+    uchar4 sh = (c & (uchar4)(15)) | ((a >> (uchar4)(6)) << (uchar4)(4));
+    uchar4 mh = (c >> (uchar4)(4)) | ((b >> (uchar4)(6)) << (uchar4)(4));
+    *sc = convert_float8((uchar8)(sl, sh));
+    *mn = convert_float8((uchar8)(ml, mh));
+}
+#endif
+
 #if !MQ_U8
 
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q8_0)
@@ -470,16 +483,6 @@ INLINE void blk_q5_1(__global const uchar *row, int b, __local const xq_t *xq,
     } while (0)
 
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_k) || defined(CLG_TY_q5_k)
-/* The 8 sub-blocks' 6-bit scales (sc) and mins (mn) from the 12 scale bytes s, as
- * ggml's get_scale_min_k4 for j = 0 .. 7. */
-INLINE void scale_min_k4x8(__global const uchar *s, float8 *sc, float8 *mn) {
-    uchar4 a = vload4(0, s), b = vload4(1, s), c = vload4(2, s);
-    uchar4 sl = a & (uchar4)(63), ml = b & (uchar4)(63);
-    uchar4 sh = (c & (uchar4)(15)) | ((a >> (uchar4)(6)) << (uchar4)(4));
-    uchar4 mh = (c >> (uchar4)(4)) | ((b >> (uchar4)(6)) << (uchar4)(4));
-    *sc = convert_float8((uchar8)(sl, sh));
-    *mn = convert_float8((uchar8)(ml, mh));
-}
 
 /* Sub-blocks 2I (low nibbles) and 2I + 1 (high nibbles) of a q4_k / q5_k super-block:
  * the 32 quant bytes qs[32I ..], with Q5_K (HAS_QH) the fifth bits 2I, 2I + 1 of the
@@ -752,14 +755,6 @@ DEFINE_BLK32(q5_1, 24)
  * (BSTEP_TY = 8 blocks per call) and walks its 8 sub-blocks, which line up with the
  * activation's blocks b .. b + 7 (as the generic form below). */
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_k) || defined(CLG_TY_q5_k)
-INLINE void scale_min_k4x8(__global const uchar *s, float8 *sc, float8 *mn) {
-    uchar4 a = vload4(0, s), b = vload4(1, s), c = vload4(2, s);
-    uchar4 sl = a & (uchar4)(63), ml = b & (uchar4)(63);
-    uchar4 sh = (c & (uchar4)(15)) | ((a >> (uchar4)(6)) << (uchar4)(4));
-    uchar4 mh = (c >> (uchar4)(4)) | ((b >> (uchar4)(6)) << (uchar4)(4));
-    *sc = convert_float8((uchar8)(sl, sh));
-    *mn = convert_float8((uchar8)(ml, mh));
-}
 /* Sub-blocks 2I (low nibbles) and 2I + 1 (high nibbles); with HAS_QH the fifth bits 2I,
  * 2I + 1 of the 32 qh bytes h. */
 #define K45_PAIR_U8(I, HAS_QH, D0, M0, D1, M1)                                             \
