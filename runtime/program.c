@@ -442,44 +442,34 @@ static int mentions(const char *src, const char *id) {
     return 0;
 }
 
+/* 1 when the space-separated list holds the word w[0 .. n). */
+static int has_word(const char *list, const char *w, size_t n) {
+    for (const char *s = list; *s;) {
+        size_t m = strcspn(s, " ");
+        if (m == n && !strncmp(s, w, n)) return 1;
+        s += m + (s[m] == ' ');
+    }
+    return 0;
+}
+
 /* 1 when file source src, asked for with options `own`, builds the same with `joint`: the
  * two differ only by -DNAME[=VALUE] words of joint whose NAME src never mentions. */
 static int same_build(const char *src, const char *own, const char *joint) {
-    if (!strcmp(own, joint)) return 1;
-    char word[256];
     for (const char *s = own; *s;) { /* every word of own is a word of joint */
         size_t n = strcspn(s, " ");
-        if (n && n < sizeof word) {
-            memcpy(word, s, n);
-            word[n] = 0;
-            const char *j = joint;
-            int found = 0;
-            while (*j && !found) {
-                size_t m = strcspn(j, " ");
-                found = m == n && !strncmp(j, word, n);
-                j += m + (j[m] == ' ');
-            }
-            if (!found) return 0;
-        } else if (n) {
-            return 0;
-        }
+        if (n && !has_word(joint, s, n)) return 0;
         s += n + (s[n] == ' ');
     }
+    char id[256];
     for (const char *j = joint; *j;) { /* joint's other words: -D of names src never uses */
         size_t m = strcspn(j, " ");
-        int in_own = 0;
-        for (const char *s = own; *s && !in_own;) {
-            size_t n = strcspn(s, " ");
-            in_own = n == m && !strncmp(s, j, m);
-            s += n + (s[n] == ' ');
-        }
-        if (m && !in_own) {
+        if (m && !has_word(own, j, m)) {
             if (m < 3 || strncmp(j, "-D", 2)) return 0;
-            size_t id = strcspn(j + 2, "= ");
-            if (!id || id >= sizeof word) return 0;
-            memcpy(word, j + 2, id);
-            word[id] = 0;
-            if (mentions(src, word)) return 0;
+            size_t k = strcspn(j + 2, "= ");
+            if (!k || k >= sizeof id) return 0;
+            memcpy(id, j + 2, k);
+            id[k] = 0;
+            if (mentions(src, id)) return 0;
         }
         j += m + (j[m] == ' ');
     }
@@ -490,13 +480,7 @@ static int same_build(const char *src, const char *own, const char *joint) {
 static int add_words(char *out, size_t cap, size_t *len, const char *opts) {
     for (const char *s = opts; *s;) {
         size_t n = strcspn(s, " ");
-        int have = 0;
-        for (const char *o = out; *o && !have && n;) {
-            size_t m = strcspn(o, " ");
-            have = m == n && !strncmp(o, s, n);
-            o += m + (o[m] == ' ');
-        }
-        if (n && !have) {
+        if (n && !has_word(out, s, n)) {
             if (*len + n + 2 > cap) return 0;
             *len += (size_t)snprintf(out + *len, cap - *len, "%s%.*s", *len ? " " : "", (int)n, s);
         }
