@@ -89,6 +89,26 @@ clg_context *tc_context(void) {
     return ctx;
 }
 
+static void on_warn(void *user, const char *message) {
+    tc_warnings *w = user;
+    w->count++;
+    snprintf(w->last, sizeof w->last, "%s", message);
+    printf("  warning: %.600s\n", message);
+}
+
+clg_context *tc_warn_context(const char *cache_dir, tc_warnings *w) {
+    clg_context_options o = tc_context_options();
+    o.cache_dir = cache_dir;
+    o.warn = on_warn;
+    o.warn_user = w;
+    clg_context *ctx = NULL;
+    if (clg_context_create(&o, &ctx) != CLG_OK) {
+        fprintf(stderr, "context: %s\n", clg_last_error());
+        exit(1);
+    }
+    return ctx;
+}
+
 clg_buffer *tc_buffer(clg_context *ctx, const char *what, size_t bytes, clg_transfer policy,
                       void *host) {
     static int uniq = 0;

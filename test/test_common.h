@@ -52,6 +52,16 @@ llm_model_options tc_model_options(void);
  * registered; exits the test on failure. */
 clg_context *tc_context(void);
 
+/* The warnings a context reported: tc_warn_context's callback counts them and keeps the
+ * last one (and prints it). */
+typedef struct tc_warnings {
+    int count;
+    char last[2048];
+} tc_warnings;
+/* Context of tc_context_options() with cache_dir as its cache folder and its warnings
+ * collected in w; no kernel files registered; exits the test on failure. */
+clg_context *tc_warn_context(const char *cache_dir, tc_warnings *w);
+
 /* A buffer named what.N with a fresh N (names are unique per context); NULL on failure
  * (counted). */
 clg_buffer *tc_buffer(clg_context *ctx, const char *what, size_t bytes, clg_transfer policy,

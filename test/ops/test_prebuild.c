@@ -44,30 +44,10 @@ static const clg_kernel_file files[] = {{"pb_axpb", pb_axpb, sizeof pb_axpb - 1,
                                         {"pb_clash", pb_clash, sizeof pb_clash - 1, NULL, 0},
                                         {NULL, NULL, 0, NULL, 0}};
 
-typedef struct warnings {
-    int count;
-    char last[2048];
-} warnings;
-
-static void on_warn(void *user, const char *message) {
-    warnings *w = user;
-    w->count++;
-    snprintf(w->last, sizeof w->last, "%s", message);
-    printf("  warning: %.300s\n", message);
-}
-
 static char cache_dir[] = "/tmp/clgraph-prebuild-XXXXXX";
 
-static clg_context *context(warnings *w) {
-    clg_context_options o = tc_context_options();
-    o.cache_dir = cache_dir;
-    o.warn = on_warn;
-    o.warn_user = w;
-    clg_context *ctx = NULL;
-    if (clg_context_create(&o, &ctx) != CLG_OK) {
-        fprintf(stderr, "context: %s\n", clg_last_error());
-        exit(1);
-    }
+static clg_context *context(tc_warnings *w) {
+    clg_context *ctx = tc_warn_context(cache_dir, w);
     if (clg_context_add_kernel_files(ctx, files) != CLG_OK) exit(1);
     return ctx;
 }
@@ -139,7 +119,7 @@ static void check_joint(clg_context *ctx) {
 int main(void) {
     tc_seed(15);
     CHECK(mkdtemp(cache_dir) != NULL);
-    warnings w = {0, ""};
+    tc_warnings w = {0, ""};
     clg_build_stats bs;
 
     /* axpb and sq in one build; pb_mention alone; the repeated request is left out */

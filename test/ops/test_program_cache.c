@@ -11,32 +11,10 @@
 
 #define N 1024
 
-typedef struct warnings {
-    int count;
-    char last[2048];
-} warnings;
-
-static void on_warn(void *user, const char *message) {
-    warnings *w = user;
-    w->count++;
-    snprintf(w->last, sizeof w->last, "%s", message);
-    printf("  warning: %s\n", message);
-}
-
 static char cache_dir[] = "/tmp/clgraph-pcache-XXXXXX";
 
-static clg_context *context(warnings *w) {
-    clg_context_options o = tc_context_options();
-    o.cache_dir = cache_dir;
-    o.warn = on_warn;
-    o.warn_user = w;
-    clg_context *ctx = NULL;
-    clg_status st = clg_context_create(&o, &ctx);
-    if (st != CLG_OK) {
-        fprintf(stderr, "context: %s\n", clg_last_error());
-        exit(1);
-    }
-    return ctx;
+static clg_context *context(tc_warnings *w) {
+    return tc_warn_context(cache_dir, w);
 }
 
 /* Runs axpb then sq of the program on random inputs and compares with C. */
@@ -170,7 +148,7 @@ static void test_damage(damage d, const char *path_a, const char *path_b) {
     }
 
     /* The damaged entry is dropped with one warning, rebuilt, computes correctly. */
-    warnings w = {0, ""};
+    tc_warnings w = {0, ""};
     clg_context *ctx = context(&w);
     clg_program *p = NULL;
     CHECK_OK(clg_program_from_source(ctx, "cached", tc_axpb_sq_src, OPT_B, &p));
@@ -206,7 +184,7 @@ int main(void) {
      * entry is written by clg_context_store_programs, not by the build (nor a second time). */
     char path_a[1200] = "", path_b[1200] = "", none[1200];
     int tmp = 0;
-    warnings w = {0, ""};
+    tc_warnings w = {0, ""};
     clg_context *ctx = context(&w);
     clg_program *p = NULL;
     clg_build_stats bs;
