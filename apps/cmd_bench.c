@@ -208,13 +208,13 @@ static double run_tg_seqs(llm_model *m, const bench_opts *o, int32_t *tok, uint6
     return (double)S * o->n_gen / (1e-9 * (clg_now_ns() - t0));
 }
 
-/* One more run of a test (name "pp" or "tg", n tokens) with a profiler on the step plan
- * it runs (plan: 0 decode, 1 prefill), its task table on stderr: pp is one step, tg n.
+/* One more run of a test (name and n tokens for the message) with a profiler on the step
+ * plan it runs (plan: 0 decode, 1 prefill), its task table of `steps` steps on stderr.
  * Returns 0, or 1 after printing why. */
 static int
 profile_run(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng, float *logits,
             double (*run)(llm_model *, const bench_opts *, int32_t *, uint64_t *, float *),
-            const char *name, int n, int plan) {
+            const char *name, int n, int plan, int steps) {
     clg_profiler *p = NULL;
     if (clg_profiler_create(llm_model_context(m), 0, &p) != CLG_OK) {
         fprintf(stderr, "clgraph bench: no profile: %s\n", clg_last_error());
@@ -228,8 +228,8 @@ profile_run(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng, floa
     int rc = tps < 0;
     if (rc)
         fprintf(stderr, "clgraph bench: %s\n", clg_last_error());
-    else if (clg_profiler_report(p, llm_model_step_plan(m, plan), wall, *name == 'p' ? 1 : n,
-                                 stderr, NULL, NULL) != CLG_OK) {
+    else if (clg_profiler_report(p, llm_model_step_plan(m, plan), wall, steps, stderr, NULL,
+                                 NULL) != CLG_OK) {
         fprintf(stderr, "clgraph bench: %s\n", clg_last_error());
         rc = 1;
     }
@@ -513,7 +513,7 @@ int clg_cmd_bench(int argc, char **argv) {
         }
         qsort(tests[k].s->tps, (size_t)tests[k].s->n, sizeof(double), clg_cmp_double);
         if (o.profile && profile_run(m, &o, tok, &rng, logits, tests[k].run, tests[k].name,
-                                     tests[k].n, k == 0 || o.n_seq > 1))
+                                     tests[k].n, k == 0 || o.n_seq > 1, k == 0 ? 1 : tests[k].n))
             goto done;
     }
     /* Peak memory of loading and running, before the second probe (whose buffer is not the
