@@ -227,7 +227,9 @@ static int bench_shape(clg_context *ctx, const shape *s, int T, const wtype *wt,
             clg_task_arg_float(t, a++, 1e-5f);
         }
         if (q8) clg_task_arg_local(t, a++, (size_t)cd->tt * (size_t)(s->cols / 32) * (8 + 64));
-        size_t global[2] = {((size_t)s->rows + cd->local - 1) / cd->local * cd->local,
+        /* the x8 kernels (cl/matmul_q8.cl) take 8 rows a work-item */
+        size_t items = strstr(kernel, "_x8") ? (size_t)s->rows / 8 : (size_t)s->rows;
+        size_t global[2] = {(items + cd->local - 1) / cd->local * cd->local,
                             (size_t)(T + cd->tt - 1) / (size_t)cd->tt};
         size_t local[2] = {cd->local, 1};
         if (clg_task_set_range(t, 2, global, local) != CLG_OK) {

@@ -176,7 +176,7 @@ INLINE int8 round8(float8 v) {
 
 /* One block: v = xp[0..32) (times sc * gp[0..32) when gp is given). */
 INLINE void quant_block(__global const float *xp, __global const float *gp, float sc,
-                        __local xq_t *q, __local float *dp, __local float *sp) {
+                        __local xq_t *q, __local float *dp, __local float *sp, __local int *ip) {
     float8 v0 = vload8(0, xp), v1 = vload8(1, xp), v2 = vload8(2, xp), v3 = vload8(3, xp);
     if (gp) {
         v0 = v0 * sc * vload8(0, gp);
@@ -196,8 +196,10 @@ INLINE void quant_block(__global const float *xp, __global const float *gp, floa
     q[0] = (short16)(convert_short8(q0), convert_short8(q1));
     q[1] = (short16)(convert_short8(q2), convert_short8(q3));
 #endif
+    int isum = hsumi8(q0 + q1 + q2 + q3);
     *dp = d;
-    *sp = d * (float)hsumi8(q0 + q1 + q2 + q3);
+    *sp = d * (float)isum;
+    if (ip) *ip = isum;
 }
 
 #if MQ_U8
@@ -222,10 +224,11 @@ INLINE void quant_block(__global const float *xp, __global const float *gp, floa
  * item of the group calls it (it holds barriers). */
 INLINE void quant_tile(__global const float *x, int x_stride, int nt, int cols,
                        __global const float *gw, float eps, __local xq_t *xq,
-                       __local float *xd, __local float *xs, __local float *inv) {
+                       __local float *xd, __local float *xs, __local float *inv,
+                       __local int *xi) {
     int nb = cols / 32, lid = get_local_id(0), L = get_local_size(0);
 #if MQ_U8 && MQ_XD8
-    __local float8 *xd8 = XD8(xq, nb);
+    __local float8 *xd8 = xi ? 0 : XD8(xq, nb);
 #endif
     if (gw) {
         if (lid < nt) {
@@ -244,13 +247,14 @@ INLINE void quant_tile(__global const float *x, int x_stride, int nt, int cols,
             int j = b * MM_TT + t;
             if (t < nt) {
                 quant_block(x + t * x_stride + b * 32, gw ? gw + b * 32 : 0, gw ? inv[t] : 1.0f,
-                            xq + XQN * j, xd + j, xs + j);
+                            xq + XQN * j, xd + j, xs + j, xi ? xi + j : 0);
             } else { /* the products take every token of the tile, without a test */
                 for (int h = 0; h < XQN; h++) xq[XQN * j + h] = (xq_t)(0);
                 xd[j] = xs[j] = 0.0f;
+                if (xi) xi[j] = 0;
             }
 #if MQ_U8 && MQ_XD8
-            xd8[j] = (float8)(xd[j]);
+            if (xd8) xd8[j] = (float8)(xd[j]);
 #endif
         }
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -915,7 +919,7 @@ static inline float ffn_act(float g) { return g / (1.0f + exp(-g)); }
         __local float *xs = xd + MM_TT * nb;                                               \
         /* no return before the barriers: pocl 3.1 mishandles even a uniform one */        \
         __local xq_t *xq = (__local xq_t *)scratch;                                        \
-        quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, xq, xd, xs, inv);       \
+        quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, xq, xd, xs, inv, 0);    \
         __local const float *xr = XD_ROW(xq, xd, nb); /* the products' scales */          \
         if (r < rows) {                                                                    \
             float acc[MM_TT];                                                              \
@@ -936,7 +940,7 @@ static inline float ffn_act(float g) { return g / (1.0f + exp(-g)); }
         __local float *xd = (__local float *)(scratch + MM_TT * nb * 2);                   \
         __local float *xs = xd + MM_TT * nb;                                               \
         __local xq_t *xq = (__local xq_t *)scratch;                                        \
-        quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, xq, xd, xs, inv);       \
+        quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, xq, xd, xs, inv, 0);    \
         __local const float *xr = XD_ROW(xq, xd, nb); /* the products' scales */          \
         if (r < rows) {                                                                    \
             float g[MM_TT], u[MM_TT];                                                      \
@@ -977,4 +981,187 @@ DEFINE_TYPE(q5_k)
 #endif
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q6_k)
 DEFINE_TYPE(q6_k)
+#endif
+
+/* ---- eight rows interleaved (the x8 layout) ----------------------------------
+ * The same products on weights repacked so that one work-item computes 8 rows and each
+ * block's 32 weights of the 8 rows lie together (as llama.cpp's repacked CPU layouts):
+ *   TY_x8, row group g (rows 8g .. 8g + 7), block b at (g * nb + b) * X8B_TY:
+ *     q4_0: f16 d[8], then 4 chunks c of 32 bytes, row i's q[4c .. 4c + 3] at 4i (144 B)
+ *     q4_1: f16 d[8], f16 m[8], then the same chunks (160 B)
+ *   so that element 4c + j of row i is the low nibble of chunk byte 4i + j and element
+ *   16 + 4c + j its high nibble. rows must be a multiple of 8 (host-checked).
+ * Kernels matmul_TY_x8[_norm], ffn_swiglu_TY_x8[_norm], arguments as the row kernels;
+ * NDRange: global = (rows / 8 rounded up to the local size, ceil(T / MM_TT)).
+ * x86 form: a block and token is 8 vpmaddubsw of the unsigned nibbles of 4 elements of
+ * every row against those 4 activations broadcast, summed in 16 bits (|sum| <= 16 * 15 *
+ * 127), one vpmaddwd, and one multiply-add of the 8 rows' scales: the 8 row sums come out
+ * as the lanes of one vector, without horizontal sums. q4_0 takes 8 x the activations'
+ * integer sum off the dot (xi), exactly the signed dot; q4_1 adds m * s.
+ * @variant x8 kernels=matmul_TY_x8,matmul_TY_x8_norm,ffn_swiglu_TY_x8,ffn_swiglu_TY_x8_norm local=32,64,128 device=cpu fit=2,8,128
+ */
+#define X8B_q4_0 144
+#define X8B_q4_1 160
+#define X8Q_q4_0 16 /* offset of the quants */
+#define X8Q_q4_1 32
+#define X8M_q4_0 0 /* has mins */
+#define X8M_q4_1 1
+
+#if HALF_F16C
+INLINE float8 half8_bits(__global const uchar *p) {
+    typedef short v8hi __attribute__((vector_size(16)));
+    typedef float v8sf __attribute__((vector_size(32)));
+    v8hi h = __builtin_astype(vload8(0, (__global const short *)p), v8hi);
+    return __builtin_astype(__builtin_ia32_vcvtph2ps256(h), float8);
+}
+#else
+INLINE float8 half8_bits(__global const uchar *p) {
+    return (float8)(half_bits(p), half_bits(p + 2), half_bits(p + 4), half_bits(p + 6),
+                    half_bits(p + 8), half_bits(p + 10), half_bits(p + 12), half_bits(p + 14));
+}
+#endif
+
+#if MQ_U8
+/* bytes 4c .. 4c + 3 of a token's block, in every 4-byte lane */
+INLINE char32 bcast4(__local const xq_t *xq, int c) {
+    return __builtin_astype((uint8)(((__local const uint *)xq)[c]), char32);
+}
+/* acc[t] (+)= the 8 rows' products with the tile's tokens, block by block */
+#define DEFINE_ROWDOT8(TY)                                                                 \
+    INLINE void rowdot8_##TY(__global const uchar *p, int nb, __local const xq_t *xq,      \
+                             __local const float *xd, __local const float *xs,             \
+                             __local const int *xi, float8 *acc) {                         \
+        const short16 one = (short16)(1);                                                  \
+        for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);                           \
+        for (int b = 0; b < nb; b++, p += X8B_##TY) {                                      \
+            float8 d8 = half8_bits(p), m8 = X8M_##TY ? half8_bits(p + 16) : (float8)(0.0f); \
+            __global const uchar *q = p + X8Q_##TY;                                        \
+            uchar32 l0 = vload32u(q), l1 = vload32u(q + 32), l2 = vload32u(q + 64),        \
+                    l3 = vload32u(q + 96);                                                 \
+            uchar32 h0 = l0 >> (uchar32)(4), h1 = l1 >> (uchar32)(4), h2 = l2 >> (uchar32)(4), \
+                    h3 = l3 >> (uchar32)(4);                                               \
+            l0 &= (uchar32)(15);                                                           \
+            l1 &= (uchar32)(15);                                                           \
+            l2 &= (uchar32)(15);                                                           \
+            l3 &= (uchar32)(15);                                                           \
+            _Pragma("unroll") for (int t = 0; t < MM_TT; t++) {                            \
+                int j = b * MM_TT + t;                                                     \
+                __local const xq_t *x = xq + j;                                            \
+                short16 s = madd_us(l0, bcast4(x, 0)) + madd_us(l1, bcast4(x, 1)) +        \
+                            madd_us(l2, bcast4(x, 2)) + madd_us(l3, bcast4(x, 3)) +        \
+                            madd_us(h0, bcast4(x, 4)) + madd_us(h1, bcast4(x, 5)) +        \
+                            madd_us(h2, bcast4(x, 6)) + madd_us(h3, bcast4(x, 7));         \
+                int8 dot = madd_ss(s, one);                                                \
+                if (!X8M_##TY) dot -= (int8)(xi[j] << 3);                                  \
+                acc[t] += convert_float8(dot) * (d8 * xd[j]);                              \
+                if (X8M_##TY) acc[t] += m8 * xs[j];                                        \
+            }                                                                              \
+        }                                                                                  \
+    }
+#else
+/* the generic form: row by row, signed weights (q4_0) as the row kernels */
+#define DEFINE_ROWDOT8(TY)                                                                 \
+    INLINE void rowdot8_##TY(__global const uchar *p, int nb, __local const xq_t *xq,      \
+                             __local const float *xd, __local const float *xs,             \
+                             __local const int *xi, float8 *acc) {                         \
+        int zero = nb >> 31;                                                               \
+        for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);                           \
+        for (int b = 0; b < nb; b++, p += X8B_##TY) {                                      \
+            float8 d8 = half8_bits(p), m8 = X8M_##TY ? half8_bits(p + 16) : (float8)(0.0f); \
+            int dots[8 * MM_TT];                                                           \
+            for (int i = 0; i < 8; i++) {                                                  \
+                __global const uchar *q = p + X8Q_##TY + 4 * i;                            \
+                uchar16 u = (uchar16)(vload4(0, q), vload4(0, q + 32), vload4(0, q + 64),  \
+                                      vload4(0, q + 96));                                  \
+                short16 w0 = convert_short16(u & (uchar16)(15)),                           \
+                        w1 = convert_short16(u >> (uchar16)(4));                           \
+                if (!X8M_##TY) {                                                           \
+                    w0 -= (short16)(8);                                                    \
+                    w1 -= (short16)(8);                                                    \
+                }                                                                          \
+                __local const xq_t *x = xq + 2 * b * MM_TT;                                \
+                for (int t = 0; t < MM_TT; t++)                                            \
+                    dots[8 * t + i] = hsumi8(dot16(w0, x[2 * t]) +                         \
+                                             (dot16(w1, x[2 * t + 1]) ^ zero));            \
+            }                                                                              \
+            for (int t = 0; t < MM_TT; t++) {                                              \
+                int j = b * MM_TT + t, *dt = dots + 8 * t;                                 \
+                int8 dot = (int8)(dt[0], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6], dt[7]); \
+                acc[t] += convert_float8(dot) * (d8 * xd[j]);                              \
+                if (X8M_##TY) acc[t] += m8 * xs[j];                                        \
+            }                                                                              \
+        }                                                                                  \
+    }
+#endif
+
+#if FFN_GELU
+INLINE float8 ffn_act8(float8 g) {
+    return 0.5f * g * (1.0f + tanh(0.79788456080286535588f * g * (1.0f + 0.044715f * g * g)));
+}
+#else
+INLINE float8 ffn_act8(float8 g) { return g / (1.0f + exp(-g)); }
+#endif
+
+/* xi: the tokens' integer block sums, in the space the tile kernels keep for d_x's copies */
+#if MQ_U8
+#define X8_XI(xq, nb) ((__local int *)XD8(xq, nb))
+#else
+#define X8_XI(xq, nb) ((__local int *)0)
+#endif
+
+#define DEFINE_X8_KERNELS(TY, SUF, NORM_ARGS, GW, EPS)                                     \
+    __kernel void matmul_##TY##_x8##SUF(__global const uchar *W, __global const float *x,  \
+                                        __global float *y, int rows, int cols, int T,      \
+                                        int x_stride, int y_stride,                        \
+                                        int accumulate NORM_ARGS,                          \
+                                        __local short16 *scratch) {                        \
+        __local float inv[MM_TT];                                                          \
+        int g = get_global_id(0), t0 = get_global_id(1) * MM_TT;                           \
+        int nt = min(MM_TT, T - t0), nb = cols / 32;                                       \
+        __local float *xd = (__local float *)(scratch + MM_TT * nb * 2);                   \
+        __local float *xs = xd + MM_TT * nb;                                               \
+        __local xq_t *xq = (__local xq_t *)scratch;                                        \
+        __local int *xi = X8_XI(xq, nb);                                                   \
+        quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, xq, xd, xs, inv, xi);   \
+        if (g < rows / 8) {                                                                \
+            float8 acc[MM_TT];                                                             \
+            rowdot8_##TY(W + (size_t)g * nb * X8B_##TY, nb, xq, xd, xs, xi, acc);          \
+            for (int t = 0; t < MM_TT; t++) {                                              \
+                __global float *o = y + (t0 + t) * y_stride + 8 * g;                       \
+                if (t < nt) vstore8((accumulate ? vload8(0, o) : (float8)(0.0f)) + acc[t], 0, o); \
+            }                                                                              \
+        }                                                                                  \
+    }                                                                                      \
+    __kernel void ffn_swiglu_##TY##_x8##SUF(                                               \
+        __global const uchar *Wg, __global const uchar *Wu, __global const float *x,       \
+        __global float *h, int rows, int cols, int T, int x_stride,                        \
+        int h_stride NORM_ARGS, __local short16 *scratch) {                                \
+        __local float inv[MM_TT];                                                          \
+        int g = get_global_id(0), t0 = get_global_id(1) * MM_TT;                           \
+        int nt = min(MM_TT, T - t0), nb = cols / 32;                                       \
+        __local float *xd = (__local float *)(scratch + MM_TT * nb * 2);                   \
+        __local float *xs = xd + MM_TT * nb;                                               \
+        __local xq_t *xq = (__local xq_t *)scratch;                                        \
+        __local int *xi = X8_XI(xq, nb);                                                   \
+        quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, xq, xd, xs, inv, xi);   \
+        if (g < rows / 8) {                                                                \
+            float8 a[MM_TT], u[MM_TT];                                                     \
+            size_t off = (size_t)g * nb * X8B_##TY;                                        \
+            rowdot8_##TY(Wg + off, nb, xq, xd, xs, xi, a);                                 \
+            rowdot8_##TY(Wu + off, nb, xq, xd, xs, xi, u);                                 \
+            for (int t = 0; t < MM_TT; t++)                                                \
+                if (t < nt) vstore8(ffn_act8(a[t]) * u[t], 0, h + (t0 + t) * h_stride + 8 * g); \
+        }                                                                                  \
+    }
+
+#define DEFINE_X8_TYPE(TY)                                                                 \
+    DEFINE_ROWDOT8(TY)                                                                     \
+    DEFINE_X8_KERNELS(TY, , NO_NORM_ARGS, (__global const float *)0, 0.0f)                \
+    DEFINE_X8_KERNELS(TY, _norm, NORM_ARGS, gw, eps)
+
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_0)
+DEFINE_X8_TYPE(q4_0)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_1)
+DEFINE_X8_TYPE(q4_1)
 #endif

@@ -483,3 +483,34 @@ clg_status llm_quantize(int dtype, const float *src, void *dst, size_t n) {
     }
     return CLG_OK;
 }
+
+/* ---- the x8 layout (gguf.h) ---------------------------------------------------- */
+
+int llm_x8_type(int dtype) {
+    return dtype == LLM_DTYPE_Q4_0 || dtype == LLM_DTYPE_Q4_1;
+}
+
+clg_status llm_repack_x8(int dtype, const void *src, void *dst, size_t rows, size_t cols) {
+    if (!llm_x8_type(dtype))
+        return clg_fail(CLG_ERR_UNSUPPORTED, "llm_repack_x8: type %s has no x8 layout",
+                        llm_dtype_name(dtype) ? llm_dtype_name(dtype) : "?");
+    if (rows % 8 || cols % 32 || (rows && cols && (!src || !dst)) || src == dst)
+        return clg_fail(CLG_ERR_INVALID_ARG,
+                        "llm_repack_x8: [%zu, %zu] needs rows a multiple of 8, cols of 32 and "
+                        "two distinct buffers",
+                        rows, cols);
+    const size_t nb = cols / 32, bb = llm_dtype_block_bytes(dtype);
+    const size_t nscale = dtype == LLM_DTYPE_Q4_1 ? 2 : 1; /* f16 d (and m) per block */
+    const uint8_t *s = src;
+    uint8_t *d = dst;
+    for (size_t g = 0; g < rows / 8; g++)
+        for (size_t b = 0; b < nb; b++, d += 8 * bb)
+            for (size_t i = 0; i < 8; i++) {
+                const uint8_t *blk = s + ((8 * g + i) * nb + b) * bb;
+                for (size_t k = 0; k < nscale; k++)
+                    memcpy(d + 16 * k + 2 * i, blk + 2 * k, 2);
+                for (size_t c = 0; c < 4; c++)
+                    memcpy(d + 16 * nscale + 32 * c + 4 * i, blk + 2 * nscale + 4 * c, 4);
+            }
+    return CLG_OK;
+}
