@@ -17,7 +17,7 @@ enum { TG_PROMPT = 8, CTX_MARGIN = 16, MAX_DEFAULT_BATCH = 512, MAX_BENCH_SEQ = 
 
 typedef struct bench_opts {
     const char *model, *device;
-    int n_prompt, n_gen, reps, n_batch, n_ctx, json, quiet, tune, act;
+    int n_prompt, n_gen, reps, n_batch, n_ctx, json, quiet, tune, act, layout;
     int n_seq;     /* tg: sequences decoded together, one token each per step */
     int profile;   /* one more run of each test, profiled, its task table on stderr */
     double bw_gbs; /* > 0: use instead of probing */
@@ -59,6 +59,8 @@ static void usage(FILE *out) {
         "  --device SEL       OpenCL device: P:D, gpu, cpu, or part of a name (pocl)\n"
         "  --build MODE       kernels from source, spirv or auto (default auto)\n"
         "  --act MODE         activations of the quantized products: q8, f32 or auto (default)\n"
+        "  --layout L         their q4_0 / q4_1 weights: x8 (8 rows interleaved), rows (the\n"
+        "                     file's), or auto (default: x8 on CPU devices)\n"
         "  --tune             measure the kernel variants for this device first (cached)\n"
         "  --retune           measure them again, ignoring the plan cache\n"
         "  --bw GBS           read bandwidth for the roofline instead of probing the device\n"
@@ -105,7 +107,7 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
         } else if (IS("-m") || IS("--model") || IS("-p") || IS("--n-prompt") || IS("-n") ||
                    IS("--n-gen") || IS("-r") || IS("--reps") || IS("-b") || IS("--batch") ||
                    IS("--ctx") || IS("--device") || IS("--build") || IS("--bw") || IS("--seed") ||
-                   IS("--act") || IS("--seq")) {
+                   IS("--act") || IS("--layout") || IS("--seq")) {
             if (i + 1 >= argc) return bad("missing value for ", a);
             const char *v = argv[++i];
             int ok = 1;
@@ -127,6 +129,8 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
                 o->device = v;
             else if (IS("--act"))
                 ok = (o->act = llm_act_from_name(v)) >= 0;
+            else if (IS("--layout"))
+                ok = (o->layout = llm_layout_from_name(v)) >= 0;
             else if (IS("--build"))
                 ok = (o->build = app_build_from_name(v)) >= 0;
             else if (IS("--bw")) {
@@ -433,6 +437,7 @@ int clg_cmd_bench(int argc, char **argv) {
     if (o.build >= 0) mo.build = (clg_build_mode)o.build;
     mo.tune = o.tune;
     mo.act = o.act;
+    mo.layout = o.layout;
     mo.n_seq = o.n_seq;
     mo.profiling = o.profile;
     mo.n_ctx = o.n_ctx ? o.n_ctx : need + CTX_MARGIN;

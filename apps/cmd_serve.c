@@ -35,6 +35,7 @@ static const char serve_help[] =
     "  --template NAME         chat template, overriding the model's\n"
     "  --kv-f16                keep the KV cache in f16\n"
     "  --act MODE              activations of the quantized products: q8, f32 or auto\n"
+    "  --layout L              their q4_0 / q4_1 weights: x8, rows or auto\n"
     "  -q, --quiet             no progress on stderr\n";
 
 static int parse_count(const char *s, int lo, int hi, int *out) {
@@ -85,7 +86,7 @@ int clg_cmd_serve(int argc, char **argv) {
         if (!strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "--ctx") ||
             !strcmp(a, "--batch") || !strcmp(a, "--device") || !strcmp(a, "--build") ||
             !strcmp(a, "--template") || !strcmp(a, "--kv-f16") || !strcmp(a, "--act") ||
-            !strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            !strcmp(a, "--layout") || !strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             if (gen_parse_option(&o, argc, argv, &i, "serve") < 0) return 2;
             continue;
         }

@@ -46,6 +46,9 @@ const char *gen_options_help(void) {
            "  --act MODE              activations of the quantized products: q8 (8-bit, as\n"
            "                          llama.cpp's CPU backend; fastest on CPUs), f32, or auto\n"
            "                          (default: q8 on CPU devices where the weights allow it)\n"
+           "  --layout L              q4_0 / q4_1 weights of the 8-bit products: x8 (8 rows\n"
+           "                          interleaved, repacked at load), rows (the file's), or auto\n"
+           "                          (default: x8 on CPU devices)\n"
            "  --tune                  measure kernel variants for this device (cached; see clgraph "
            "plan)\n"
            "  --retune                measure them again, ignoring the plan cache\n"
@@ -87,7 +90,8 @@ int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *
     if (IS("-m") || IS("--model") || IS("-p") || IS("--prompt") || IS("-f") || IS("--file") ||
         IS("-n") || IS("--n-predict") || IS("--temp") || IS("--top-k") || IS("--top-p") ||
         IS("--min-p") || IS("--repeat-penalty") || IS("--seed") || IS("--ctx") || IS("--batch") ||
-        IS("--device") || IS("--system") || IS("--template") || IS("--build") || IS("--act")) {
+        IS("--device") || IS("--system") || IS("--template") || IS("--build") || IS("--act") ||
+        IS("--layout")) {
         if (!need(argc, argv, *i, cmd)) return -1;
         const char *v = argv[++*i];
         if (IS("-m") || IS("--model"))
@@ -128,6 +132,8 @@ int gen_parse_option(gen_options *o, int argc, char **argv, int *i, const char *
             o->system = v;
         else if (IS("--act"))
             ok = (o->act = llm_act_from_name(v)) >= 0;
+        else if (IS("--layout"))
+            ok = (o->layout = llm_layout_from_name(v)) >= 0;
         else if (IS("--template"))
             o->template_name = v;
         else if (IS("--build"))
@@ -277,6 +283,7 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
     mo.tune = o->tune;
     mo.kv_f16 = o->kv_f16;
     mo.act = o->act;
+    mo.layout = o->layout;
     mo.progress = on_progress;
     s->startup.quiet = o->quiet;
     s->verbose = o->verbose;

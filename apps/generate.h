@@ -17,7 +17,7 @@ typedef struct gen_options {
     const char *model, *prompt, *prompt_file, *system, *template_name, *device;
     const char *profile_json, *trace_json; /* --profile FILE, --trace FILE, or NULL */
     int n_seq; /* sequences the model keeps (clgraph serve --parallel); 0: 1 */
-    int n_predict, n_ctx, n_batch, chat, seed_given, quiet, profile, tune, kv_f16, act;
+    int n_predict, n_ctx, n_batch, chat, seed_given, quiet, profile, tune, kv_f16, act, layout;
     int verbose; /* -v: where the start-up time went (gen_print_summary, gen_session_close) */
     const char *plan_dump; /* "-" for stderr, else a file */
     int build;             /* --build: a clg_build_mode, -1 when not given */

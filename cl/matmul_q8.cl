@@ -989,7 +989,8 @@ DEFINE_TYPE(q6_k)
  *   TY_x8, row group g (rows 8g .. 8g + 7), block b at (g * nb + b) * X8B_TY:
  *     q4_0: f16 d[8], then 4 chunks c of 32 bytes, row i's q[4c .. 4c + 3] at 4i (144 B)
  *     q4_1: f16 d[8], f16 m[8], then the same chunks (160 B)
- *   so that element 4c + j of row i is the low nibble of chunk byte 4i + j and element
+ *     q8_0: f16 d[8], then 8 chunks c of 32 bytes, row i's q[4c .. 4c + 3] at 4i (272 B)
+ *   so that (q4) element 4c + j of row i is the low nibble of chunk byte 4i + j and element
  *   16 + 4c + j its high nibble. rows must be a multiple of 8 (host-checked).
  * Kernels matmul_TY_x8[_norm], ffn_swiglu_TY_x8[_norm], arguments as the row kernels;
  * NDRange: global = (rows / 8 rounded up to the local size, ceil(T / MM_TT)).
@@ -997,9 +998,12 @@ DEFINE_TYPE(q6_k)
  * every row against those 4 activations broadcast, summed in 16 bits (|sum| <= 16 * 15 *
  * 127), one vpmaddwd, and one multiply-add of the 8 rows' scales: the 8 row sums come out
  * as the lanes of one vector, without horizontal sums. q4_0 takes 8 x the activations'
- * integer sum off the dot (xi), exactly the signed dot; q4_1 adds m * s.
+ * integer sum off the dot (xi), exactly the signed dot; q4_1 adds m * s. q8_0 multiplies
+ * |w| by x with w's sign (vpsignb), one vpmaddwd per chunk (two chunks' 16-bit sums could
+ * overflow).
  * @variant x8 kernels=matmul_TY_x8,matmul_TY_x8_norm,ffn_swiglu_TY_x8,ffn_swiglu_TY_x8_norm local=32,64,128 device=cpu fit=2,8,128
  */
+#define X8B_q8_0 272
 #define X8B_q4_0 144
 #define X8B_q4_1 160
 #define X8Q_q4_0 16 /* offset of the quants */
@@ -1094,6 +1098,66 @@ INLINE char32 bcast4(__local const xq_t *xq, int c) {
     }
 #endif
 
+/* q8_0: signed weights */
+#if MQ_U8
+INLINE void rowdot8_q8_0(__global const uchar *p, int nb, __local const xq_t *xq,
+                         __local const float *xd, __local const float *xs,
+                         __local const int *xi, float8 *acc) {
+    const short16 one = (short16)(1);
+    for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
+    for (int b = 0; b < nb; b++, p += X8B_q8_0) {
+        float8 d8 = half8_bits(p);
+        v32qi w[8];
+        uchar32 a[8];
+#pragma unroll
+        for (int c = 0; c < 8; c++) {
+            char32 v = vload32c(p + 16 + 32 * c), neg = v < (char32)(0);
+            w[c] = __builtin_astype(v, v32qi);
+            a[c] = __builtin_astype((v ^ neg) - neg, uchar32); /* |w|, 128 for -128 */
+        }
+#pragma unroll
+        for (int t = 0; t < MM_TT; t++) {
+            int j = b * MM_TT + t;
+            int8 dot = (int8)(0);
+#pragma unroll
+            for (int c = 0; c < 8; c++) {
+                v32qi x = __builtin_astype(bcast4(xq + j, c), v32qi);
+                dot += madd_ss(madd_us(a[c], __builtin_astype(__builtin_ia32_psignb256(x, w[c]),
+                                                              char32)),
+                               one);
+            }
+            acc[t] += convert_float8(dot) * (d8 * xd[j]);
+        }
+    }
+}
+#else
+INLINE void rowdot8_q8_0(__global const uchar *p, int nb, __local const xq_t *xq,
+                         __local const float *xd, __local const float *xs,
+                         __local const int *xi, float8 *acc) {
+    int zero = nb >> 31;
+    for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
+    for (int b = 0; b < nb; b++, p += X8B_q8_0) {
+        float8 d8 = half8_bits(p);
+        int dots[8 * MM_TT];
+        for (int i = 0; i < 8; i++) {
+            __global const char *q = (__global const char *)(p + 16 + 4 * i);
+            short16 w0 = convert_short16((char16)(vload4(0, q), vload4(0, q + 32),
+                                                  vload4(0, q + 64), vload4(0, q + 96)));
+            short16 w1 = convert_short16((char16)(vload4(0, q + 128), vload4(0, q + 160),
+                                                  vload4(0, q + 192), vload4(0, q + 224)));
+            __local const xq_t *x = xq + 2 * b * MM_TT;
+            for (int t = 0; t < MM_TT; t++)
+                dots[8 * t + i] = hsumi8(dot16(w0, x[2 * t]) + (dot16(w1, x[2 * t + 1]) ^ zero));
+        }
+        for (int t = 0; t < MM_TT; t++) {
+            int j = b * MM_TT + t, *dt = dots + 8 * t;
+            int8 dot = (int8)(dt[0], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6], dt[7]);
+            acc[t] += convert_float8(dot) * (d8 * xd[j]);
+        }
+    }
+}
+#endif
+
 #if FFN_GELU
 INLINE float8 ffn_act8(float8 g) {
     return 0.5f * g * (1.0f + tanh(0.79788456080286535588f * g * (1.0f + 0.044715f * g * g)));
@@ -1159,6 +1223,10 @@ INLINE float8 ffn_act8(float8 g) { return g / (1.0f + exp(-g)); }
     DEFINE_X8_KERNELS(TY, , NO_NORM_ARGS, (__global const float *)0, 0.0f)                \
     DEFINE_X8_KERNELS(TY, _norm, NORM_ARGS, gw, eps)
 
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q8_0)
+DEFINE_X8_KERNELS(q8_0, , NO_NORM_ARGS, (__global const float *)0, 0.0f)
+DEFINE_X8_KERNELS(q8_0, _norm, NORM_ARGS, gw, eps)
+#endif
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_0)
 DEFINE_X8_TYPE(q4_0)
 #endif

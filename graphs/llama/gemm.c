@@ -28,6 +28,9 @@ enum { GEMM_LOCAL = 16 }; /* local size of the dequantize and SwiGLU kernels */
 int llm_gemm_offered(const llm_model *m, const step_plan *sp, mm_kind k) {
     if (m->gemm_mode == LLM_GEMM_OWN || sp != &m->prefill || k == MM_OUT) return 0;
     if (!llm_mm_uniform(m, k) || (k == MM_FFN && m->arch->gelu)) return 0;
+    /* dequant_TY reads the file's layout (not the x8 one, which every x8 type's kind holds
+     * where its rows allow) */
+    if (llm_mm_q8(m, k) && m->hp.x8 && llm_x8_type(llm_mm_dtype(m, k))) return 0;
     /* qkv and the FFN read the RMSNorm's output, which 8-bit activations fuse away */
     return k == MM_WO || k == MM_DOWN || !llm_mm_q8(m, k);
 }

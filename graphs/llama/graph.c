@@ -24,6 +24,13 @@ static size_t round_up(size_t n, size_t m) {
     return (n + m - 1) / m * m;
 }
 
+/* The token tile (MM_TT) of plan sp's product k. The head's rows are one token per
+ * sequence: it takes the 1-token tile (the decode's program), unless the model keeps several
+ * sequences, whose steps give the prefill plan's head a row each (llm_model_eval_batch). */
+static int mm_tile(const llm_model *m, const step_plan *sp, mm_kind k) {
+    return k != MM_OUT || m->head_rows > 1 ? sp->tile : 1;
+}
+
 /* Global g rounded up to the local sizes l (every kernel bounds-checks its ids). */
 static clg_status set_range(clg_task *t, unsigned dims, size_t g0, size_t g1, size_t g2, size_t l0,
                             size_t l1, size_t l2) {
@@ -33,19 +40,19 @@ static clg_status set_range(clg_task *t, unsigned dims, size_t g0, size_t g1, si
 
 /* ---- the kinds' layouts ------------------------------------------------------------
  * Each kernel file's variants differ in how work-items map to rows (cl/matmul.cl,
- * cl/norm.cl, cl/attention.cl): "row" runs one row per work-item, the others ("wg",
- * "split") one work-group of c->local items per row. */
+ * cl/norm.cl, cl/attention.cl): "row" runs one row per work-item, "x8" (cl/matmul_q8.cl) 8
+ * rows per work-item, the others ("wg", "split") one work-group of c->local items per row. */
 
 static clg_status shape_range(void *user, clg_task *t, unsigned slot, const clg_choice *c) {
     const kind_shape *s = user;
     const llm_hparams *hp = &s->m->hp;
     const size_t T = (size_t)(s->head ? s->sp->head_T : s->sp->cur_T), l = c->local;
-    const int per_row = strcmp(c->variant, "row") != 0;
+    const int x8 = !strcmp(c->variant, "x8"), per_row = !x8 && strcmp(c->variant, "row") != 0;
     switch (s->op) {
-    case SHAPE_PRODUCT: { /* (rows, token tiles); the head's products run the 1-token tile */
-        const size_t tile = s->head ? 1 : (size_t)s->sp->tile;
-        return set_range(t, 2, per_row ? (size_t)s->rows * l : (size_t)s->rows,
-                         (T + tile - 1) / tile, 1, l, 1, 1);
+    case SHAPE_PRODUCT: { /* (rows, token tiles) */
+        const size_t tile = (size_t)mm_tile(s->m, s->sp, s->head ? MM_OUT : MM_QKV);
+        const size_t items = x8 ? (size_t)s->rows / 8 : (size_t)s->rows; /* x8: 8 rows each */
+        return set_range(t, 2, per_row ? items * l : items, (T + tile - 1) / tile, 1, l, 1, 1);
     }
     case SHAPE_NORM: /* (T) */
         return set_range(t, 1, per_row ? T * l : T, 1, 1, l, 1, 1);
@@ -116,7 +123,7 @@ static void product_types(const step_plan *sp, const llm_model *m, int q8, int t
                           size_t cap) {
     snprintf(out, cap, " -DCLG_ONE_TY");
     for (int j = 0; j < sp->n_mk; j++)
-        if (llm_mm_q8(m, sp->mk[j].k) == q8 && (tile == 1 || sp->mk[j].k != MM_OUT))
+        if (llm_mm_q8(m, sp->mk[j].k) == q8 && mm_tile(m, sp, sp->mk[j].k) == tile)
             llm_type_option(out, cap, sp->mk[j].dtype);
 }
 
@@ -161,19 +168,22 @@ static clg_status add_kinds(llm_model *m, step_plan *sp) {
         int n = snprintf(name, sizeof name, "%s.%s", sp->name, llm_mm_kind_name(k));
         if (same_k > 1) n += snprintf(name + n, sizeof name - (size_t)n, ".%s", ty);
         if (same_ty > 1) snprintf(name + n, sizeof name - (size_t)n, ".%d", en->shape.rows);
-        /* the head's one row takes the decode's tile: one program (and compile) for both;
+        /* a one-row head takes the decode's tile: one program (and compile) for both (mm_tile);
          * where the device keeps denormals, f16 scales decode with a shift (cl/matmul_q8.cl) */
-        const int tile = k == MM_OUT ? 1 : sp->tile;
+        const int tile = mm_tile(m, sp, k);
         product_types(sp, m, q8, tile, types, sizeof types);
         char kopts[300];
         snprintf(kopts, sizeof kopts, "-DMM_TT=%d%s%s%s", tile,
                  q8 && clg_context_device(m->ctx)->has_denorm ? " -DHALF_DENORM=1" : "", types,
                  k == MM_FFN && m->arch->gelu ? " -DFFN_GELU" : "");
+        /* the x8 layout's weights take its variant only, the file's layout the others */
+        const int x8 = q8 && llm_w_x8(m, en->dtype, en->shape.rows);
         clg_kind_desc d = {.name = name,
                            .file = q8 ? "matmul_q8" : "matmul",
                            .options = kopts,
                            .ty = ty,
-                           .items = (size_t)en->shape.rows,
+                           .variants = q8 ? (x8 ? "x8" : "row") : NULL,
+                           .items = (size_t)en->shape.rows / (x8 ? 8 : 1),
                            .range = shape_range,
                            .user = &en->shape};
         TRY(clg_planner_add_kind(m->planner, &d, &en->kind));
@@ -231,7 +241,7 @@ static llm_matmul product(const builder *b, mm_kind k, clg_buffer *w, clg_buffer
                         .cols = cols,
                         .y_stride = y_stride,
                         .accumulate = accumulate,
-                        .q8_tile = q8 ? llm_q8_tile_bytes(k == MM_OUT ? 1 : b->sp->tile, cols) : 0,
+                        .q8_tile = q8 ? llm_q8_tile_bytes(mm_tile(b->m, b->sp, k), cols) : 0,
                         .norm_w = q8 ? norm_w : NULL,
                         .eps = b->m->hp.rms_eps};
 }
@@ -470,8 +480,10 @@ static clg_status build_plan(builder *b, step_plan *sp) {
     TRY(clg_plan_create(m->ctx, &sp->plan));
 
     TRY(clg_graph_create(m->ctx, sp == &m->prefill ? "prefill.embed" : "embed", &g));
-    TRY(llm_op_embed(g, b->embed, llm_kernel_suffix(m->tok_type), m->tok_embd, m->tokens, m->x,
-                     hp->n_embd, &sp->embed));
+    char ety[16]; /* a tied embedding in the x8 layout: embed_TY_x8 */
+    snprintf(ety, sizeof ety, "%s%s", llm_kernel_suffix(m->tok_type),
+             m->output == m->tok_embd && llm_w_x8(m, m->tok_type, hp->n_vocab) ? "_x8" : "");
+    TRY(llm_op_embed(g, b->embed, ety, m->tok_embd, m->tokens, m->x, hp->n_embd, &sp->embed));
     if (m->arch->embed_scale) { /* Gemma: x *= sqrt(n_embd) */
         clg_task *t;
         TRY(llm_op_scale(g, "embed_scale", b->rows, m->x, sqrtf((float)hp->n_embd), hp->n_embd, 1,

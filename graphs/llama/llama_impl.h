@@ -135,7 +135,9 @@ struct llm_model {
     int swa_period; /* see llm_arch.swa_period; the file may set another */
     clg_context *ctx;
     clg_planner *planner;
-    int is_gpu;    /* the device is a GPU (defaults: float activations, split attention) */
+    int is_gpu;     /* the device is a GPU (defaults: float activations, split attention) */
+    void **x8_host; /* [n_x8_host] repacked weights (llm_w_x8), owned until uploaded */
+    size_t n_x8_host, cap_x8_host;
     int qkv_dim;   /* (n_head + 2 n_head_kv) * head_dim */
     int gemm_mode; /* LLM_GEMM_* (llm_model_options.prefill_gemm) */
     int replay;    /* llm_model_options.replay */
@@ -191,6 +193,10 @@ int llm_mm_dtype(const llm_model *m, mm_kind k);
 int llm_mm_uniform(const llm_model *m, mm_kind k);
 /* 1 for the weight types cl/matmul_q8.cl takes (the quantized ones). */
 int llm_q8_weight(int dtype);
+/* 1 when a product weight of dtype with `rows` rows is in the x8 layout (hp.x8, 8-bit
+ * activations, a type that has the layout, rows a multiple of 8): its kind runs the x8
+ * variant of cl/matmul_q8.cl, and a tied embedding reads it with embed_TY_x8. */
+int llm_w_x8(const llm_model *m, int dtype, int rows);
 /* 1 when product k's tasks run cl/matmul_q8.cl (hp.act_q8, which every layer weight takes,
  * and for the output a weight type it takes); the norm before qkv, ffn_swiglu and output is
  * then fused into them (no norm task). */

@@ -14,6 +14,13 @@ int llm_act_from_name(const char *name) {
                                   : -1;
 }
 
+int llm_layout_from_name(const char *name) {
+    return !strcmp(name, "auto")   ? LLM_LAYOUT_AUTO
+           : !strcmp(name, "rows") ? LLM_LAYOUT_ROWS
+           : !strcmp(name, "x8")   ? LLM_LAYOUT_X8
+                                   : -1;
+}
+
 llm_model_options llm_model_options_default(void) {
     llm_model_options o;
     memset(&o, 0, sizeof o);
@@ -36,7 +43,8 @@ int llm_model_n_seq(const llm_model *m) {
 /* A kind (NULL: none) whose choice computes each row alone (llm_model_rows_invariant). */
 static int row_kind(const clg_kind *k) {
     const clg_choice *c = k ? clg_kind_choice(k) : NULL;
-    return !k || (c && !strcmp(c->variant, "row") && !c->alternative[0]);
+    return !k ||
+           (c && (!strcmp(c->variant, "row") || !strcmp(c->variant, "x8")) && !c->alternative[0]);
 }
 int llm_model_rows_invariant(const llm_model *m) {
     const step_plan *const plans[2] = {&m->decode, &m->prefill};
@@ -71,6 +79,9 @@ void llm_model_destroy(llm_model *m) {
             for (int s = 0; s < 3; s++)
                 free(m->lw[i].host[s]);
     free(m->lw);
+    for (size_t i = 0; i < m->n_x8_host; i++)
+        free(m->x8_host[i]);
+    free(m->x8_host);
     free(m->decode.layers);
     free(m->prefill.layers);
     free(m->decode.calls);
@@ -379,10 +390,42 @@ static clg_status weight_buffer(llm_model *m, const char *name, const void *data
     return clg_buffer_create(m->ctx, name, bytes, CLG_TRANSFER_FIRST_EXECUTION, (void *)data, out);
 }
 
+/* The weight buffer of a product's matrix [rows, cols] of dtype: the file's bytes, or where
+ * llm_w_x8 holds a repacked copy (owned by m until uploaded). */
+static clg_status product_buffer(llm_model *m, const char *name, const void *data, int dtype,
+                                 int rows, int cols, clg_buffer **out) {
+    const size_t bytes = llm_dtype_row_bytes(dtype, (uint64_t)cols) * (size_t)rows;
+    if (!llm_w_x8(m, dtype, rows)) return weight_buffer(m, name, data, bytes, out);
+    if (m->n_x8_host == m->cap_x8_host) {
+        size_t cap = m->cap_x8_host ? 2 * m->cap_x8_host : 16;
+        void **p = realloc(m->x8_host, cap * sizeof *p);
+        if (!p) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "%s: repacking", name);
+        m->x8_host = p;
+        m->cap_x8_host = cap;
+    }
+    void *copy = malloc(bytes);
+    if (!copy) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "%s: %zu bytes to repack", name, bytes);
+    m->x8_host[m->n_x8_host++] = copy;
+    clg_status st = llm_repack_x8(dtype, data, copy, (size_t)rows, (size_t)cols);
+    return st == CLG_OK ? weight_buffer(m, name, copy, bytes, out) : st;
+}
+
+/* Frees the repacked host copies (uploaded, or the model is going). */
+static void free_x8_host(llm_model *m) {
+    for (size_t i = 0; i < m->n_x8_host; i++)
+        free(m->x8_host[i]);
+    m->n_x8_host = 0;
+}
+
+/* t's name into buf[96] */
+static const char *tensor_name(const llm_gguf_tensor *t, char *buf) {
+    snprintf(buf, 96, "%.*s", (int)(t->name.len > 90 ? 90 : t->name.len), t->name.ptr);
+    return buf;
+}
+
 static clg_status tensor_buffer(llm_model *m, const llm_gguf_tensor *t, clg_buffer **out) {
     char name[96];
-    snprintf(name, sizeof name, "%.*s", (int)(t->name.len > 90 ? 90 : t->name.len), t->name.ptr);
-    return weight_buffer(m, name, t->data, (size_t)t->bytes, out);
+    return weight_buffer(m, tensor_name(t, name), t->data, (size_t)t->bytes, out);
 }
 
 /* Layer i's weight buffers (not its caches), n <= 16 of them, into out. */
@@ -519,7 +562,8 @@ static clg_status load_layer(llm_model *m, int i, int alloc, uint64_t *bytes) {
             data = cat;
         }
         snprintf(name, sizeof name, "blk.%d.attn_%s.weight", i, a->fused_qkv ? "qkv" : letters);
-        TRY(weight_buffer(m, name, data, seg_bytes, &w->qkv[s].w));
+        TRY(product_buffer(m, name, data, w->qkv[s].dtype, w->qkv[s].rows, hp->n_embd,
+                           &w->qkv[s].w));
     }
     TRY(tensor_buffer(m, tn1, &w->attn_norm));
     if (a->qkv_bias) {
@@ -531,7 +575,7 @@ static clg_status load_layer(llm_model *m, int i, int alloc, uint64_t *bytes) {
         TRY(tensor_buffer(m, tqn, &w->q_norm));
         TRY(tensor_buffer(m, tkn, &w->k_norm));
     }
-    TRY(tensor_buffer(m, to, &w->wo));
+    TRY(product_buffer(m, tensor_name(to, name), to->data, to->dtype, hp->n_embd, q_dim, &w->wo));
     if (a->post_norms) {
         TRY(tensor_buffer(m, tpa, &w->post_attn_norm));
         TRY(tensor_buffer(m, tpf, &w->post_ffn_norm));
@@ -540,14 +584,18 @@ static clg_status load_layer(llm_model *m, int i, int alloc, uint64_t *bytes) {
     if (a->fused_gate_up) { /* gate rows, then up rows: each half of the tensor */
         const size_t half = (size_t)tu->bytes / 2;
         snprintf(name, sizeof name, "blk.%d.ffn_gate.weight", i);
-        TRY(weight_buffer(m, name, tu->data, half, &w->gate));
+        TRY(product_buffer(m, name, tu->data, tu->dtype, hp->n_ff, hp->n_embd, &w->gate));
         snprintf(name, sizeof name, "blk.%d.ffn_up.weight", i);
-        TRY(weight_buffer(m, name, (const unsigned char *)tu->data + half, half, &w->up));
+        TRY(product_buffer(m, name, (const unsigned char *)tu->data + half, tu->dtype, hp->n_ff,
+                           hp->n_embd, &w->up));
     } else {
-        TRY(tensor_buffer(m, tg, &w->gate));
-        TRY(tensor_buffer(m, tu, &w->up));
+        TRY(product_buffer(m, tensor_name(tg, name), tg->data, tg->dtype, hp->n_ff, hp->n_embd,
+                           &w->gate));
+        TRY(product_buffer(m, tensor_name(tu, name), tu->data, tu->dtype, hp->n_ff, hp->n_embd,
+                           &w->up));
     }
-    TRY(tensor_buffer(m, td, &w->down));
+    TRY(product_buffer(m, tensor_name(td, name), td->data, td->dtype, hp->n_embd, hp->n_ff,
+                       &w->down));
     /* one region [n_head_kv, n_ctx, head_dim] per sequence */
     size_t cache_bytes = (size_t)m->n_seq * (size_t)hp->n_head_kv * (size_t)hp->n_ctx *
                          (size_t)hp->head_dim * (hp->kv_f16 ? sizeof(uint16_t) : sizeof(float));
@@ -837,6 +885,13 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     hp->act_q8 = opt->act == LLM_ACT_Q8 ||
                  (opt->act == LLM_ACT_AUTO && !m->is_gpu && q8_ok && q8_need <= lmem);
     m->attn_split = opt->attn_split ? opt->attn_split : (m->is_gpu ? 8 : 1);
+    if (opt->layout < LLM_LAYOUT_AUTO || opt->layout > LLM_LAYOUT_X8) {
+        st = clg_fail(CLG_ERR_INVALID_ARG, "layout = %d: expected LLM_LAYOUT_AUTO, _ROWS or _X8",
+                      opt->layout);
+        goto fail;
+    }
+    hp->x8 = hp->act_q8 &&
+             (opt->layout == LLM_LAYOUT_X8 || (opt->layout == LLM_LAYOUT_AUTO && !m->is_gpu));
 
     /* Everything the device will hold, against what it has, before allocating any of it. */
     TRY(check_memory(m, weight_bytes + ((uint64_t)hp->n_rot / 2 + 1) * sizeof(float)));
@@ -862,10 +917,17 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     /* every token in sequence 0, head row 0: as seq_dev and rows_dev say */
     TRY(clg_buffer_zero(m->seq));
     TRY(clg_buffer_zero(m->rows));
-    TRY(tensor_buffer(m, tok, &m->tok_embd));
+    /* a tied embedding is the output's matrix, in its layout (embed_TY_x8 reads x8) */
+    char tname[96];
+    if (outw)
+        TRY(tensor_buffer(m, tok, &m->tok_embd));
+    else
+        TRY(product_buffer(m, tensor_name(tok, tname), tok->data, tok->dtype, hp->n_vocab,
+                           hp->n_embd, &m->tok_embd));
     TRY(tensor_buffer(m, onorm, &m->out_norm_w));
     if (outw)
-        TRY(tensor_buffer(m, outw, &m->output));
+        TRY(product_buffer(m, tensor_name(outw, tname), outw->data, outw->dtype, hp->n_vocab,
+                           hp->n_embd, &m->output));
     else
         m->output = m->tok_embd;
     /* RoPE angle per position of each pair, in double: Llama 3.1's rope_freqs.weight
@@ -928,6 +990,7 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
             w->host[s] = NULL;
         }
     }
+    free_x8_host(m);
     if (opt->tune) progress(opt, "tuning kernels", 0, 1);
     TRY(llm_tune_plans(m, opt->tune));
     if (opt->tune) progress(opt, "tuning kernels", 1, 1);

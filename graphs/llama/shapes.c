@@ -81,6 +81,10 @@ int llm_mm_q8(const llm_model *m, mm_kind k) {
     return m->hp.act_q8 && llm_q8_weight(llm_mm_dtype(m, k));
 }
 
+int llm_w_x8(const llm_model *m, int dtype, int rows) {
+    return m->hp.x8 && m->hp.act_q8 && llm_x8_type(dtype) && rows % 8 == 0;
+}
+
 size_t llm_q8_tile_bytes(int tile, int cols) {
     return (size_t)tile * (size_t)cols * 2 + (size_t)tile * (size_t)(cols / 32) * 8;
 }

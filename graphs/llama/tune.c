@@ -17,10 +17,10 @@ static void cache_key(const llm_model *m, char *buf, size_t cap) {
         snprintf(buf, cap,
                  "%s embd=%d ff=%d qkv=%d vocab=%d layers=%d batch=%d heads=%d/%d hd=%d kv_f16=%d "
                  "split=%d "
-                 "att_pos=%d act_q8=%d gemm_own=%d",
+                 "att_pos=%d act_q8=%d gemm_own=%d x8=%d",
                  m->arch->name, hp->n_embd, hp->n_ff, m->qkv_dim, hp->n_vocab, hp->n_layer,
                  hp->n_batch, hp->n_head, hp->n_head_kv, hp->head_dim, hp->kv_f16, m->attn_split,
-                 llm_att_tune_pos(m), hp->act_q8, m->gemm_mode == LLM_GEMM_OWN);
+                 llm_att_tune_pos(m), hp->act_q8, m->gemm_mode == LLM_GEMM_OWN, hp->x8);
     if (m->n_seq > 1 && n > 0 && (size_t)n < cap)
         snprintf(buf + n, cap - (size_t)n, " seqs=%d", m->n_seq);
 }

@@ -487,7 +487,7 @@ clg_status llm_quantize(int dtype, const float *src, void *dst, size_t n) {
 /* ---- the x8 layout (gguf.h) ---------------------------------------------------- */
 
 int llm_x8_type(int dtype) {
-    return dtype == LLM_DTYPE_Q4_0 || dtype == LLM_DTYPE_Q4_1;
+    return dtype == LLM_DTYPE_Q4_0 || dtype == LLM_DTYPE_Q4_1 || dtype == LLM_DTYPE_Q8_0;
 }
 
 clg_status llm_repack_x8(int dtype, const void *src, void *dst, size_t rows, size_t cols) {
@@ -501,6 +501,7 @@ clg_status llm_repack_x8(int dtype, const void *src, void *dst, size_t rows, siz
                         rows, cols);
     const size_t nb = cols / 32, bb = llm_dtype_block_bytes(dtype);
     const size_t nscale = dtype == LLM_DTYPE_Q4_1 ? 2 : 1; /* f16 d (and m) per block */
+    const size_t nchunk = (bb - 2 * nscale) / 4;           /* of 4 quant bytes */
     const uint8_t *s = src;
     uint8_t *d = dst;
     for (size_t g = 0; g < rows / 8; g++)
@@ -509,7 +510,7 @@ clg_status llm_repack_x8(int dtype, const void *src, void *dst, size_t rows, siz
                 const uint8_t *blk = s + ((8 * g + i) * nb + b) * bb;
                 for (size_t k = 0; k < nscale; k++)
                     memcpy(d + 16 * k + 2 * i, blk + 2 * k, 2);
-                for (size_t c = 0; c < 4; c++)
+                for (size_t c = 0; c < nchunk; c++)
                     memcpy(d + 16 * nscale + 32 * c + 4 * i, blk + 2 * nscale + 4 * c, 4);
             }
     return CLG_OK;

@@ -58,10 +58,10 @@ clg_status llm_dequantize(int dtype, const void *src, float *dst, size_t n);
 clg_status llm_quantize(int dtype, const float *src, void *dst, size_t n);
 
 /* The x8 layout of cl/matmul_q8.cl's interleaved products (8 rows per work-item), for the
- * types that have it: Q4_0 and Q4_1. Row group g (rows 8g .. 8g + 7), block b lies at
+ * types that have it: Q4_0, Q4_1 and Q8_0. Row group g (rows 8g .. 8g + 7), block b lies at
  * (g * cols / 32 + b) * 8 * block bytes: the 8 rows' f16 scales d[8] (Q4_1: then m[8]), then
- * 4 chunks c of 32 bytes holding row i's quant bytes 4c .. 4c + 3 at 4i. Same size as the
- * row-major form. */
+ * chunks c of 32 bytes (4 of them; Q8_0: 8) holding row i's quant bytes 4c .. 4c + 3 at 4i.
+ * Same size as the row-major form. */
 int llm_x8_type(int dtype);
 /* Repacks the row-major matrix src [rows, cols] of dtype into the x8 layout in dst (as many
  * bytes; src and dst distinct); rows a multiple of 8, cols of 32. */
