@@ -56,7 +56,7 @@ static const struct {
     const char *type;
     tolerances tol;
 } act_q8_tol[] = {
-    {"Q4_1", {1.33f, 0.76f, 0.51f, 1.37f}},
+    {"Q4_1", {2.05f, 0.76f, 0.51f, 1.37f}}, /* logits: the x8 layout's 1.365 (short) */
     {"Q8_0", {1.49f, 0.63f, 0.51f, 0.76f}},
     {"Q4_0", {2.84f, 1.17f, 0.51f, 0.70f}},
     /* Gemma 3 270M: its golden data is llama.cpp itself (gen_gemma_golden.py), which
