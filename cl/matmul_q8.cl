@@ -1063,7 +1063,9 @@ INLINE char32 bcast4(__local const xq_t *xq, int c) {
         }                                                                                  \
     }
 #else
-/* the generic form: row by row, signed weights (q4_0) as the row kernels */
+/* the generic form: row by row, signed weights (q4_0) as the row kernels; the row and token
+ * loops unrolled, without which llvm-spirv 14 lays a block out before its dominator (an
+ * invalid module, spirv-val) for MM_TT >= 2 */
 #define DEFINE_ROWDOT8(TY)                                                                 \
     INLINE void rowdot8_##TY(__global const uchar *p, int nb, __local const xq_t *xq,      \
                              __local const float *xd, __local const float *xs,             \
@@ -1073,7 +1075,7 @@ INLINE char32 bcast4(__local const xq_t *xq, int c) {
         for (int b = 0; b < nb; b++, p += X8B_##TY) {                                      \
             float8 d8 = half8_bits(p), m8 = X8M_##TY ? half8_bits(p + 16) : (float8)(0.0f); \
             int dots[8 * MM_TT];                                                           \
-            for (int i = 0; i < 8; i++) {                                                  \
+            _Pragma("unroll") for (int i = 0; i < 8; i++) {                                \
                 __global const uchar *q = p + X8Q_##TY + 4 * i;                            \
                 uchar16 u = (uchar16)(vload4(0, q), vload4(0, q + 32), vload4(0, q + 64),  \
                                       vload4(0, q + 96));                                  \
@@ -1084,11 +1086,11 @@ INLINE char32 bcast4(__local const xq_t *xq, int c) {
                     w1 -= (short16)(8);                                                    \
                 }                                                                          \
                 __local const xq_t *x = xq + 2 * b * MM_TT;                                \
-                for (int t = 0; t < MM_TT; t++)                                            \
+                _Pragma("unroll") for (int t = 0; t < MM_TT; t++)                          \
                     dots[8 * t + i] = hsumi8(dot16(w0, x[2 * t]) +                         \
                                              (dot16(w1, x[2 * t + 1]) ^ zero));            \
             }                                                                              \
-            for (int t = 0; t < MM_TT; t++) {                                              \
+            _Pragma("unroll") for (int t = 0; t < MM_TT; t++) {                            \
                 int j = b * MM_TT + t, *dt = dots + 8 * t;                                 \
                 int8 dot = (int8)(dt[0], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6], dt[7]); \
                 acc[t] += convert_float8(dot) * (d8 * xd[j]);                              \

@@ -7,7 +7,14 @@
  * kernel's float sum of squares differs from the model's in the last bits, so an
  * activation within a hair of a rounding tie may round the other way; the bound allows
  * exactly that one step for those elements. Also checks, with a looser bound, how far the
- * results are from the float product with unquantized activations. */
+ * results are from the float product with unquantized activations.
+ *
+ * With the argument x8 (ops.matmul_x8): the same checks of matmul_TY_x8[_norm] and
+ * ffn_swiglu_TY_x8[_norm] (TY q4_0, q4_1; 8 rows a work-item) on the llm_repack_x8 copy of
+ * the row-major weights the model reads, in the x86 form where the device has it and the
+ * generic one (-DMQ_U8=0), and that a token's outputs are bit for bit the same from every
+ * tile size (MM_TT 1, 4, 8) and local size of one form: a sequence decoded alone gets the
+ * logits it gets in a batch. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -37,8 +44,22 @@ static const shape shapes[] = {
     {9, 512, 4, 512, 9, 0, 1, 1},
     {65, 768, 7, 768, 65, 0, 0, 0},
 };
+/* The x8 pass: rows a multiple of 8; rows / 8 work-items below the local size, 40 (a
+ * group of 32 and 8 of the next, or part of one of 64 or 128), 33 and 192 (3 groups of 64,
+ * 1.5 of 128); T not a multiple of the tile (9: a tile of 8 and one of 1). */
+static const shape x8_shapes[] = {
+    {8, 32, 1, 32, 8, 0, 1, 0},
+    {16, 64, 3, 70, 21, 1, 1, 0},       /* strides wider than cols / rows */
+    {24, 96, 9, 96, 24, 0, 1, 1},
+    {40, 256, 7, 260, 43, 1, 1, 0},
+    {320, 576, 5, 600, 325, 1, 0, 0},
+    {264, 768, 3, 768, 270, 0, 0, 0},
+    {1536, 576, 11, 576, 1536, 0, 0, 0},
+    {64, 2048, 10, 2048, 64, 1, 0, 1},
+};
 /* clang-format on */
 #define N_SHAPES ((int)(sizeof shapes / sizeof shapes[0]))
+#define N_X8_SHAPES ((int)(sizeof x8_shapes / sizeof x8_shapes[0]))
 
 static const int types[] = {LLM_DTYPE_Q8_0, LLM_DTYPE_Q4_0, LLM_DTYPE_Q4_1, LLM_DTYPE_Q5_0,
                             LLM_DTYPE_Q5_1, LLM_DTYPE_Q4_K, LLM_DTYPE_Q5_K, LLM_DTYPE_Q6_K};
@@ -65,10 +86,31 @@ static const tunables settings[] = {{"-DMM_TT=1", 1, 16, 0},
                                     {"-DMM_TT=1 -DHALF_DENORM=1", 1, 64, 0}};
 #define N_SETTINGS 5
 
+/* The x8 pass: programs of the two x8 types only (as the planner builds them), except ""
+ * (the defaults: SPIR-V where the device takes it). Slow devices run the first four, local
+ * sizes within llvmpipe's 32. Within a form (x86 where the device has it, generic with
+ * MQ_U8=0) and activation, every launch's outputs must equal the first's, of MM_TT 1. */
+#define X8_TY " -DCLG_ONE_TY -DCLG_TY_q4_0 -DCLG_TY_q4_1"
+static const tunables x8_settings[] = {{"-DMM_TT=1" X8_TY, 1, 8, 0},
+                                       {"", 4, 32, 0},
+                                       {"-DMM_TT=8" X8_TY, 8, 32, 0},
+                                       {"-DFFN_GELU -DMM_TT=1" X8_TY, 1, 32, 1},
+                                       {"-DMM_TT=1" X8_TY, 1, 128, 0},
+                                       {"-DMM_TT=8" X8_TY, 8, 64, 0},
+                                       {"-DMM_TT=8" X8_TY, 8, 128, 0},
+                                       {"-DFFN_GELU -DMM_TT=8" X8_TY, 8, 64, 1},
+                                       {"-DMQ_U8=0 -DMM_TT=1" X8_TY, 1, 64, 0},
+                                       {"-DMQ_U8=0" X8_TY, 4, 128, 0},
+                                       {"-DMQ_U8=0 -DMM_TT=8" X8_TY, 8, 32, 0},
+                                       {"-DMQ_U8=0 -DMM_TT=8" X8_TY, 8, 128, 0}};
+#define N_X8_SETTINGS ((int)(sizeof x8_settings / sizeof x8_settings[0]))
+#define N_X8_SLOW 4
+
 static const float eps = 1e-5f;
 static double worst_model[N_TYPES][N_VARIANTS]; /* max |got - model| / bound */
 static double worst_float[N_TYPES][N_VARIANTS]; /* max |got - float product| / sum|w||v| */
 static int ambiguous_total;
+static int invariant_total; /* x8 launches bit-equal to the first of their form */
 
 /* ---- the C model of the kernels -------------------------------------------- */
 
@@ -256,13 +298,14 @@ done:
 
 /* ---- one kernel launch --------------------------------------------------------- */
 
-static int run(clg_context *ctx, clg_program *prog, const tunables *tn, int ty, int v,
+/* x8: the kernels of the x8 layout (Wa, Wb repacked), one work-item per 8 rows. */
+static int run(clg_context *ctx, clg_program *prog, const tunables *tn, int x8, int ty, int v,
                const shape *s, const void *Wa, const void *Wb, size_t wbytes, const float *x,
                const float *gw, float *out) {
     int swiglu = v >= 2, norm = v & 1, ran = 0;
     char kernel[64];
-    snprintf(kernel, sizeof kernel, "%s_%s_q8%s", swiglu ? "ffn_swiglu" : "matmul",
-             llm_dtype_name(ty), norm ? "_norm" : "");
+    snprintf(kernel, sizeof kernel, "%s_%s_%s%s", swiglu ? "ffn_swiglu" : "matmul",
+             llm_dtype_name(ty), x8 ? "x8" : "q8", norm ? "_norm" : "");
     clg_graph *g = NULL;
     clg_task *t = NULL;
     CHECK_OK(clg_graph_create(ctx, "mmq8", &g));
@@ -299,7 +342,8 @@ static int run(clg_context *ctx, clg_program *prog, const tunables *tn, int ty, 
     /* MQ_SCRATCH_BYTES(cols) of the kernel file */
     CHECK_OK(clg_task_arg_local(
         t, a++, (size_t)tn->tt * s->cols * 2 + (size_t)tn->tt * (s->cols / 32) * 8));
-    size_t global[2] = {((size_t)s->rows + tn->local - 1) / tn->local * tn->local,
+    size_t items = x8 ? (size_t)s->rows / 8 : (size_t)s->rows;
+    size_t global[2] = {(items + tn->local - 1) / tn->local * tn->local,
                         (size_t)(s->T + tn->tt - 1) / (size_t)tn->tt};
     size_t local[2] = {tn->local, 1};
     if (tc_set_range(t, 2, global, local)) {
@@ -392,8 +436,31 @@ static double check(const char *what, const shape *s, int v, int gelu, const flo
     return worst;
 }
 
-static void test_shape(clg_context *ctx, clg_program *const *progs, int n_settings, int ti,
-                       const shape *s) {
+/* x8 pass: got must equal, bit for bit, the first launch's outputs of its form and
+ * activation (first, described by first_what), which the first launch sets. */
+static void check_invariant(const char *what, float *first, char *first_what, int *have,
+                            const float *got, size_t ny) {
+    if (!*have) {
+        memcpy(first, got, ny * sizeof *got);
+        snprintf(first_what, 320, "%s", what);
+        *have = 1;
+        return;
+    }
+    size_t bad = 0, at = 0;
+    for (size_t i = 0; i < ny; i++)
+        if (memcmp(&got[i], &first[i], sizeof *got) && !bad++) at = i;
+    CHECK(bad == 0);
+    if (bad)
+        fprintf(stderr, "%s: %zu outputs differ from those of %s; first at %zu: %.9g vs %.9g\n",
+                what, bad, first_what, at, got[at], first[at]);
+    else
+        invariant_total++;
+}
+
+/* Every variant of type types[ti] on shape s with the settings tab[0 .. n_settings) (progs
+ * their programs); x8: the x8 kernels on the repacked weights. */
+static void test_shape(clg_context *ctx, clg_program *const *progs, const tunables *tab,
+                       int n_settings, int x8, int ti, const shape *s) {
     int ty = types[ti];
     size_t nw = (size_t)s->rows * s->cols, nx = (size_t)s->T * s->xs, ny = (size_t)s->T * s->ys;
     size_t nd = (size_t)s->T * s->rows;
@@ -402,7 +469,12 @@ static void test_shape(clg_context *ctx, clg_program *const *progs, int n_settin
     float *y0 = malloc(ny * sizeof *y0), *got = malloc(ny * sizeof *got);
     unsigned char *wa = malloc(wbytes), *wb = malloc(wbytes);
     double *buf = malloc(10 * nd * sizeof *buf);
-    int ok = x && gw && y0 && got && wa && wb && buf;
+    /* x8: the kernels' weights, and the first outputs of each form (x86 or generic) and
+     * activation (silu or gelu) */
+    unsigned char *ka = x8 ? malloc(wbytes) : wa, *kb = x8 ? malloc(wbytes) : wb;
+    float *first = x8 ? malloc(4 * ny * sizeof *first) : NULL;
+    char first_what[4][320];
+    int ok = x && gw && y0 && got && wa && wb && buf && ka && kb && (first || !x8);
     CHECK(ok);
     if (!ok) goto done;
     dots da = {buf, buf + nd, buf + 2 * nd, buf + 3 * nd, buf + 8 * nd};
@@ -422,21 +494,31 @@ static void test_shape(clg_context *ctx, clg_program *const *progs, int n_settin
     }
     tc_fill(gw, (size_t)s->cols, 0.5f, 1.5f);
     tc_fill(y0, ny, -1, 1);
+    if (x8) {
+        CHECK_OK(llm_repack_x8(ty, wa, ka, (size_t)s->rows, (size_t)s->cols));
+        CHECK_OK(llm_repack_x8(ty, wb, kb, (size_t)s->rows, (size_t)s->cols));
+    }
     for (int v = 0; v < N_VARIANTS; v++) {
         const float *g = v & 1 ? gw : NULL;
+        int have[4] = {0};
         model_dots(ty, wa, x, g, s, &da);
         if (v >= 2) model_dots(ty, wb, x, g, s, &db);
         for (int si = 0; si < n_settings; si++) {
-            if (!progs[si] || (settings[si].gelu && v < 2)) continue;
+            const tunables *tn = &tab[si];
+            if (!progs[si] || (tn->gelu && v < 2)) continue;
             memcpy(got, y0, ny * sizeof *got);
-            if (!run(ctx, progs[si], &settings[si], ty, v, s, wa, wb, wbytes, x, gw, got)) continue;
+            if (!run(ctx, progs[si], tn, x8, ty, v, s, ka, kb, wbytes, x, gw, got)) continue;
             char what[320];
             snprintf(what, sizeof what,
-                     "%s_%s_q8 [%s] local %zu rows %d cols %d T %d xs %d ys %d acc %d",
-                     variant_names[v], llm_dtype_name(ty), settings[si].options, settings[si].local,
+                     "%s_%s_%s [%s] local %zu rows %d cols %d T %d xs %d ys %d acc %d",
+                     variant_names[v], llm_dtype_name(ty), x8 ? "x8" : "q8", tn->options, tn->local,
                      s->rows, s->cols, s->T, s->xs, s->ys, s->accumulate);
-            double r = check(what, s, v, settings[si].gelu, got, y0, &da, &db, &worst_float[ti][v]);
+            double r = check(what, s, v, tn->gelu, got, y0, &da, &db, &worst_float[ti][v]);
             if (r > worst_model[ti][v]) worst_model[ti][v] = r;
+            if (x8) {
+                int key = 2 * (strstr(tn->options, "MQ_U8=0") != NULL) + tn->gelu;
+                check_invariant(what, first + key * ny, first_what[key], &have[key], got, ny);
+            }
         }
     }
 done:
@@ -447,36 +529,46 @@ done:
     free(wa);
     free(wb);
     free(buf);
+    if (x8) {
+        free(ka);
+        free(kb);
+    }
+    free(first);
 }
 
-int main(void) {
-    tc_seed(20240612);
+int main(int argc, char **argv) {
+    int x8 = argc > 1 && !strcmp(argv[1], "x8");
+    tc_seed(x8 ? 20261205 : 20240612);
     clg_context *ctx = tc_context();
     int slow = strstr(clg_context_device(ctx)->device_name, "llvmpipe") != NULL;
-    int n_settings = slow ? 3 : N_SETTINGS;
-    clg_program *progs[N_SETTINGS] = {NULL};
+    const tunables *tab = x8 ? x8_settings : settings;
+    int n_settings = x8 ? (slow ? N_X8_SLOW : N_X8_SETTINGS) : (slow ? 3 : N_SETTINGS);
+    clg_program *progs[N_X8_SETTINGS > N_SETTINGS ? N_X8_SETTINGS : N_SETTINGS] = {NULL};
     for (int si = 0; si < n_settings; si++) {
-        if (strstr(settings[si].options, "HALF_DENORM") && !clg_context_device(ctx)->has_denorm) {
-            printf("  setting [%s] not run: the device flushes float denormals\n",
-                   settings[si].options);
+        if (strstr(tab[si].options, "HALF_DENORM") && !clg_context_device(ctx)->has_denorm) {
+            printf("  setting [%s] not run: the device flushes float denormals\n", tab[si].options);
             continue;
         }
-        CHECK_OK(clg_program_get(ctx, "matmul_q8", settings[si].options, &progs[si]));
-        printf("  setting [%s]: MM_TT %d, local %zu\n", settings[si].options, settings[si].tt,
-               settings[si].local);
+        CHECK_OK(clg_program_get(ctx, "matmul_q8", tab[si].options, &progs[si]));
+        printf("  setting [%s]: MM_TT %d, local %zu\n", tab[si].options, tab[si].tt, tab[si].local);
     }
+    const shape *sh = x8 ? x8_shapes : shapes;
+    int n_shapes = x8 ? N_X8_SHAPES : N_SHAPES;
     for (int ti = 0; ti < N_TYPES; ti++)
-        for (int i = 0; i < N_SHAPES; i++)
-            if ((!slow || shapes[i].small) &&
-                shapes[i].cols % (int)llm_dtype_block_elems(types[ti]) == 0)
-                test_shape(ctx, progs, n_settings, ti, &shapes[i]);
+        for (int i = 0; i < n_shapes; i++)
+            if ((!slow || sh[i].small) && sh[i].cols % (int)llm_dtype_block_elems(types[ti]) == 0 &&
+                (!x8 || llm_x8_type(types[ti])))
+                test_shape(ctx, progs, tab, n_settings, x8, ti, &sh[i]);
     printf("  activations within 1e-3 of a rounding tie (norm variants): %d\n", ambiguous_total);
+    if (x8)
+        printf("  x8 launches bit-equal to their form's first (MM_TT 1): %d\n", invariant_total);
     for (int ti = 0; ti < N_TYPES; ti++)
         for (int v = 0; v < N_VARIANTS; v++)
-            printf("  %-15s %-5s max |d| / bound (model) = %.3g; vs float activations: max |d| / "
-                   "sum|w||v| = %.3g\n",
-                   variant_names[v], llm_dtype_name(types[ti]), worst_model[ti][v],
-                   worst_float[ti][v]);
+            if (!x8 || llm_x8_type(types[ti]))
+                printf("  %-15s %-5s max |d| / bound (model) = %.3g; vs float activations: max "
+                       "|d| / sum|w||v| = %.3g\n",
+                       variant_names[v], llm_dtype_name(types[ti]), worst_model[ti][v],
+                       worst_float[ti][v]);
     clg_context_destroy(ctx);
-    return tc_finish("ops.matmul_q8");
+    return tc_finish(x8 ? "ops.matmul_x8" : "ops.matmul_q8");
 }
