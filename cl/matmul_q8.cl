@@ -1141,6 +1141,7 @@ INLINE void rowdot8_q8_0(__global const uchar *p, int nb, __local const xq_t *xq
     for (int b = 0; b < nb; b++, p += X8B_q8_0) {
         float8 d8 = half8_bits(p);
         int dots[8 * MM_TT];
+#pragma unroll
         for (int i = 0; i < 8; i++) {
             __global const char *q = (__global const char *)(p + 16 + 4 * i);
             short16 w0 = convert_short16((char16)(vload4(0, q), vload4(0, q + 32),
@@ -1148,9 +1149,11 @@ INLINE void rowdot8_q8_0(__global const uchar *p, int nb, __local const xq_t *xq
             short16 w1 = convert_short16((char16)(vload4(0, q + 128), vload4(0, q + 160),
                                                   vload4(0, q + 192), vload4(0, q + 224)));
             __local const xq_t *x = xq + 2 * b * MM_TT;
+#pragma unroll
             for (int t = 0; t < MM_TT; t++)
                 dots[8 * t + i] = hsumi8(dot16(w0, x[2 * t]) + (dot16(w1, x[2 * t + 1]) ^ zero));
         }
+#pragma unroll
         for (int t = 0; t < MM_TT; t++) {
             int j = b * MM_TT + t, *dt = dots + 8 * t;
             int8 dot = (int8)(dt[0], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6], dt[7]);

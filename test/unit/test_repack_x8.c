@@ -36,7 +36,7 @@ static void test_refusals(void) {
     refused("rows 4", LLM_DTYPE_Q4_1, src, dst, BYTES, 4, 64, CLG_ERR_INVALID_ARG, "multiple of 8");
     refused("cols 48", LLM_DTYPE_Q4_0, src, dst, BYTES, 8, 48, CLG_ERR_INVALID_ARG, "[8, 48]");
     refused("cols 16", LLM_DTYPE_Q4_1, src, dst, BYTES, 16, 16, CLG_ERR_INVALID_ARG, "cols of 32");
-    refused("q8_0", LLM_DTYPE_Q8_0, src, dst, BYTES, 8, 32, CLG_ERR_UNSUPPORTED, "q8_0");
+    refused("q5_1", LLM_DTYPE_Q5_1, src, dst, BYTES, 8, 32, CLG_ERR_UNSUPPORTED, "q5_1");
     refused("f32", LLM_DTYPE_F32, src, dst, BYTES, 8, 32, CLG_ERR_UNSUPPORTED, "f32");
     refused("q4_k", LLM_DTYPE_Q4_K, src, dst, BYTES, 8, 256, CLG_ERR_UNSUPPORTED, "no x8 layout");
     refused("unknown type", 999, src, dst, BYTES, 8, 32, CLG_ERR_UNSUPPORTED, "no x8 layout");
@@ -47,7 +47,7 @@ static void test_refusals(void) {
 
 static void test_types(void) {
     for (int t = -1; t < 40; t++) {
-        int want = t == LLM_DTYPE_Q4_0 || t == LLM_DTYPE_Q4_1;
+        int want = t == LLM_DTYPE_Q4_0 || t == LLM_DTYPE_Q4_1 || t == LLM_DTYPE_Q8_0;
         CHECK(llm_x8_type(t) == want);
         if (llm_x8_type(t) != want) fprintf(stderr, "llm_x8_type(%d) != %d\n", t, want);
     }
@@ -90,9 +90,12 @@ static void test_known_layout(void) {
 
 /* Every byte of a random [rows, cols] matrix at its gguf.h offset, and the weights read in the
  * layout's element order (element 4c + j of row i: low nibble of chunk c's byte 4i + j, element
- * 16 + 4c + j its high nibble) equal to llm_dequantize of the row-major matrix. */
+ * 16 + 4c + j its high nibble; q8_0: element 4c + j is that byte) equal to llm_dequantize of the
+ * row-major matrix. */
 static void test_random(int dtype, size_t rows, size_t cols) {
     const size_t bb = llm_dtype_block_bytes(dtype), nb = cols / 32, ns = dtype == LLM_DTYPE_Q4_1;
+    const int q8 = dtype == LLM_DTYPE_Q8_0; /* 8 chunks of signed bytes, element 4c + j */
+    const size_t nq = q8 ? 32 : 16;         /* quant bytes per block */
     const size_t bytes = rows * nb * bb;
     unsigned char *src = malloc(bytes), *dst = malloc(bytes + PAD);
     float *w = malloc(rows * cols * sizeof *w), *x8w = malloc(rows * cols * sizeof *w);
@@ -111,15 +114,17 @@ static void test_random(int dtype, size_t rows, size_t cols) {
             size_t i = r % 8;
             bad += memcmp(p + 2 * i, s, 2) != 0;                  /* d */
             if (ns) bad += memcmp(p + 16 + 2 * i, s + 2, 2) != 0; /* m */
-            for (size_t k = 0; k < 16; k++)
+            for (size_t k = 0; k < nq; k++)
                 bad += p[16 * (1 + ns) + 32 * (k / 4) + 4 * i + k % 4] != s[2 * (1 + ns) + k];
             float d = llm_f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
             float m = ns ? llm_f16_to_f32((uint16_t)(p[16 + 2 * i] | p[17 + 2 * i] << 8)) : 0;
             for (size_t e = 0; e < 32; e++) {
-                size_t c = (e % 16) / 4, j = e % 4;
+                size_t c = (q8 ? e : e % 16) / 4, j = e % 4;
                 unsigned char q = p[16 * (1 + ns) + 32 * c + 4 * i + j];
                 int nib = e < 16 ? q & 15 : q >> 4;
-                x8w[r * cols + b * 32 + e] = ns ? d * (float)nib + m : d * (float)(nib - 8);
+                x8w[r * cols + b * 32 + e] = q8   ? d * (float)(signed char)q
+                                             : ns ? d * (float)nib + m
+                                                  : d * (float)(nib - 8);
             }
         }
     for (size_t i = 0; i < PAD; i++)
@@ -144,8 +149,9 @@ int main(void) {
     test_types();
     test_refusals();
     test_known_layout();
-    for (int t = 0; t < 2; t++) {
-        int dtype = t ? LLM_DTYPE_Q4_1 : LLM_DTYPE_Q4_0;
+    static const int types[] = {LLM_DTYPE_Q4_0, LLM_DTYPE_Q4_1, LLM_DTYPE_Q8_0};
+    for (int t = 0; t < 3; t++) {
+        int dtype = types[t];
         test_random(dtype, 8, 32);
         test_random(dtype, 24, 96);
         test_random(dtype, 64, 576);
