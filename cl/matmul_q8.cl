@@ -74,7 +74,7 @@
  *   (llvmpipe: 32 KiB, i.e. MM_TT * cols <= 14336).
  *   Per-type builds: with -DCLG_ONE_TY the program holds only the kernels of the types
  *   named by -DCLG_TY_<TY> (one or more, e.g. -DCLG_TY_q4_k): a smaller program builds
- *   faster (the planner passes its kind's type).
+ *   faster (the planner passes its kind's type); with -DMQ_X8_ONLY=1 only the x8 kernels.
  *
  * How the integer dot compiles (PoCL 3.1 / LLVM 15, AVX2): the activations are kept
  * as short16 in local memory and each 16-element half-block is written as the even /
@@ -953,10 +953,19 @@ static inline float ffn_act(float g) { return g / (1.0f + exp(-g)); }
 
 #define NO_NORM_ARGS
 #define NORM_ARGS , __global const float *gw, float eps
+/* MQ_X8_ONLY 1: the program holds the x8 kernels only (the model's products whose weights
+ * are all in the x8 layout: a smaller program builds faster) */
+#ifndef MQ_X8_ONLY
+#define MQ_X8_ONLY 0
+#endif
+#if MQ_X8_ONLY
+#define DEFINE_TYPE(TY)
+#else
 #define DEFINE_TYPE(TY)                                                                    \
     DEFINE_ROWDOT(TY)                                                                      \
     DEFINE_KERNELS(TY, , NO_NORM_ARGS, (__global const float *)0, 0.0f)                   \
     DEFINE_KERNELS(TY, _norm, NORM_ARGS, gw, eps)
+#endif
 
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q8_0)
 DEFINE_TYPE(q8_0)

@@ -117,14 +117,20 @@ static clg_status mm_note(llm_model *m, step_plan *sp, mm_kind k, int dtype, int
 }
 
 /* " -DCLG_ONE_TY -DCLG_TY_<ty>..." for the program of a product file (q8: matmul_q8.cl) and
- * tile: the types of every product of sp that runs on it (the head takes the 1-token tile in
- * both plans), so that each file and tile is one program with the kernels it runs only. */
+ * tile: the types of every product of sp that runs on it (mm_tile), so that each file and
+ * tile is one program with the kernels it runs only (" -DMQ_X8_ONLY=1" where all of them
+ * are in the x8 layout). */
 static void product_types(const step_plan *sp, const llm_model *m, int q8, int tile, char *out,
                           size_t cap) {
+    int x8_only = q8;
     snprintf(out, cap, " -DCLG_ONE_TY");
     for (int j = 0; j < sp->n_mk; j++)
-        if (llm_mm_q8(m, sp->mk[j].k) == q8 && mm_tile(m, sp, sp->mk[j].k) == tile)
+        if (llm_mm_q8(m, sp->mk[j].k) == q8 && mm_tile(m, sp, sp->mk[j].k) == tile) {
             llm_type_option(out, cap, sp->mk[j].dtype);
+            x8_only &= llm_w_x8(m, sp->mk[j].dtype, sp->mk[j].shape.rows);
+        }
+    size_t n = strlen(out);
+    if (x8_only && n + 16 < cap) snprintf(out + n, cap - n, " -DMQ_X8_ONLY=1");
 }
 
 /* The attention kinds' build options into out[cap]: KV_F16 as rope.cl's, and private

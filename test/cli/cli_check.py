@@ -207,13 +207,16 @@ def chat():
     import os
     model = os.environ["CLGRAPH_TEST_MODEL"]
     # float activations: SmolLM2 answers Paris; with 8-bit activations (the CPU default) it
-    # answers "L'Etoile, la Marseillaise, la femme ...", as llama.cpp 0.3.16 does
+    # answers "L'Etoile, la Marseillaise, la femme ...", as llama.cpp 0.3.16 does; with the x8
+    # layout's rounding (2026-12-05) "L'Étoile, la Marseur, la France, ...": the same first
+    # tokens, then another greedy path, as the golden tests allow (test/data/model/README.md)
     rc, out, err = run("chat", "-m", model, "--temp", "0", "-n", "16", "--act", "f32",
                        input_text="What is the capital of France?\n/exit\n")
     expect(rc == 0 and "Paris" in out, f"chat answers and /exit quits: {out.strip()!r}")
     rc, out, err = run("chat", "-m", model, "--temp", "0", "-n", "16", "--act", "q8",
                        input_text="What is the capital of France?\n/exit\n")
-    expect(rc == 0 and "Marseillaise" in out, f"with 8-bit activations it answers as llama.cpp does: {out.strip()!r}")
+    expect(rc == 0 and "toile, la Mar" in out and "Paris" not in out,
+           f"with 8-bit activations it answers as llama.cpp does: {out.strip()!r}")
     rc, _, err = run("run", "-m", model, "-p", "x", "--act", "int4")
     expect(rc != 0 and "--act" in err, f"a bad --act value is named: {err.strip()[-200:]}")
     rc, out, err = run("chat", "-m", model, "-n", "4", input_text="")

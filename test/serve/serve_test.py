@@ -395,11 +395,12 @@ def case_auth():
         client = openai.OpenAI(base_url=s.base + "/v1", api_key="sekrit", max_retries=0)
         r = client.completions.create(model="x", prompt="Hi", max_tokens=2, temperature=0)
         expect(r.usage.completion_tokens >= 1, "with the key: 200")
-        # --parallel 1 --queue 1: one runs, one waits, a third gets 503.
+        # --parallel 1 --queue 1: one runs, one waits, a third gets 503 (long enough requests
+        # that the first still runs 0.6 s later: 200 tokens, ~2 s at 100 tokens/s)
         res = [None, None]
 
         def longreq(i):
-            res[i] = http("POST", s.base + "/v1/completions", {"prompt": "Once", "max_tokens": 60, "temperature": 0},
+            res[i] = http("POST", s.base + "/v1/completions", {"prompt": "Once", "max_tokens": 200, "temperature": 0},
                           {"Authorization": "Bearer sekrit"})[0]
         ts = [threading.Thread(target=longreq, args=(i,)) for i in range(2)]
         for t in ts:
