@@ -50,7 +50,7 @@ int clg_cmd_perplexity(int argc, char **argv) {
                 "  --kv-f16                keep the KV cache in f16\n"
                 "  --act MODE              activations of the quantized products: q8, f32 or "
                 "auto\n"
-                "  --layout L              their q4_0 / q4_1 weights: x8, rows or auto\n"
+                "  --layout L              their weights' layout: x8, rows or auto\n"
                 "  --tune                  measure kernel variants for this device (cached)\n"
                 "  -q, --quiet             no loading progress or chunk lines on stderr\n"
                 "\nExit status: 0, 1 on an error (the file unreadable or too short), 2 on bad "

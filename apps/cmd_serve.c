@@ -35,7 +35,7 @@ static const char serve_help[] =
     "  --template NAME         chat template, overriding the model's\n"
     "  --kv-f16                keep the KV cache in f16\n"
     "  --act MODE              activations of the quantized products: q8, f32 or auto\n"
-    "  --layout L              their q4_0 / q4_1 weights: x8, rows or auto\n"
+    "  --layout L              their weights' layout: x8, rows or auto\n"
     "  -q, --quiet             no progress on stderr\n";
 
 static int parse_count(const char *s, int lo, int hi, int *out) {

@@ -50,7 +50,7 @@ static clg_status shape_range(void *user, clg_task *t, unsigned slot, const clg_
     const int x8 = !strcmp(c->variant, "x8"), per_row = !x8 && strcmp(c->variant, "row") != 0;
     switch (s->op) {
     case SHAPE_PRODUCT: { /* (rows, token tiles) */
-        const size_t tile = (size_t)mm_tile(s->m, s->sp, s->head ? MM_OUT : MM_QKV);
+        const size_t tile = (size_t)mm_tile(s->m, s->sp, s->head ? MM_OUT : MM_QKV /* any */);
         const size_t items = x8 ? (size_t)s->rows / 8 : (size_t)s->rows; /* x8: 8 rows each */
         return set_range(t, 2, per_row ? items * l : items, (T + tile - 1) / tile, 1, l, 1, 1);
     }

@@ -41,7 +41,7 @@ typedef struct llm_hparams {
     char weight_types[64]; /* their names: "q4_1", or "q5_0+q8_0+q4_k+q6_k" where they mix */
     int kv_f16;            /* the KV cache holds f16 */
     int act_q8;            /* the weight products quantize their activations to 8 bits */
-    int x8;                /* their q4_0 / q4_1 weights are in the x8 layout (options.layout) */
+    int x8;                /* their weights of the x8 types are in the x8 layout (options.layout) */
 } llm_hparams;
 
 /* Progress while loading: stage ("building kernels", "uploading weights"), done of total. */
@@ -80,10 +80,11 @@ typedef struct llm_model_options {
      * float activations (cl/matmul.cl). */
     int act;
     /* The weights of the 8-bit-activation products: LLM_LAYOUT_AUTO (0) chooses
-     * LLM_LAYOUT_X8 on CPU devices, LLM_LAYOUT_ROWS elsewhere. LLM_LAYOUT_X8: q4_0 and q4_1
-     * matrices (rows a multiple of 8) are repacked at load so that a work-item computes 8
-     * rows (gguf.h llm_repack_x8; cl/matmul_q8.cl's x8 kernels); LLM_LAYOUT_ROWS: the file's
-     * row-major blocks. Float activations always read the file's layout. */
+     * LLM_LAYOUT_X8 on CPU devices, LLM_LAYOUT_ROWS elsewhere. LLM_LAYOUT_X8: matrices of the
+     * types that have the x8 layout (gguf.h llm_x8_type; rows a multiple of 8) are repacked at
+     * load so that a work-item computes 8 rows (llm_repack_x8; cl/matmul_q8.cl's x8 kernels);
+     * LLM_LAYOUT_ROWS: the file's row-major blocks. Float activations always read the file's
+     * layout. */
     int layout;
     /* The prefill weight products' library path (dequantize + CLBlast Sgemm):
      * LLM_GEMM_AUTO (0) lets the planner time it against the own kernels (--tune),
