@@ -52,7 +52,7 @@
  *      any local size, rows); item (b, r) writes row r's columns 32 b .. 32 b + 31.
  *   embed_TY(W, tokens, y, cols, T): global = (cols, T), each rounded up to any local
  *      size (ids are checked); local = NULL or anything; one work-item per output
- *      element. Independent of the tunables. embed_TY_x8 (q8_0, q4_0, q4_1): the same on a
+ *      element. Independent of the tunables. embed_TY_x8 (q8_0, q4_0, q4_1, q5_0): the same on a
  *      weight in the x8 layout (cl/matmul_q8.cl).
  * Variants:
  *   "row" (CPU pattern): global = (rows rounded up to any local size,
@@ -611,8 +611,8 @@ static inline float ffn_act(float g) { return g / (1.0f + exp(-g)); }
     }
 
 /* embed_TY_x8: embed_TY of a weight in the x8 layout (gguf.h llm_repack_x8; the tied output
- * of a model whose products run cl/matmul_q8.cl's x8 kernels), for q4_0 and q4_1 (q8_0 with
- * its type): element k
+ * of a model whose products run cl/matmul_q8.cl's x8 kernels), for q4_0 and q4_1 (q8_0, q5_0
+ * with their types): element k
  * of row r is in row group r / 8, block k / 32, at row i = r % 8's place. */
 #define DEFINE_EMBED_X8(TY, BYTES, MIN)                                                    \
     __kernel void embed_##TY##_x8(__global const uchar *W, __global const int *tokens,     \
@@ -661,6 +661,18 @@ DEFINE_EMBED_X8(q4_1, 20, 1)
 #endif
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_0)
 DEFINE_TYPE(q5_0)
+/* q5_0: the nibble as q4_0, the fifth bit j / 16 * 4 + j % 16 / 4 of byte 144 + 4i + j % 4 */
+__kernel void embed_q5_0_x8(__global const uchar *W, __global const int *tokens, __global float *y,
+                            int cols, int T) {
+    int k = get_global_id(0), t = get_global_id(1);
+    if (k >= cols || t >= T) return;
+    int r = tokens[t], i = r & 7, j = k & 31;
+    __global const uchar *p = W + ((size_t)(r >> 3) * (cols / 32) + (k >> 5)) * (8 * 22);
+    uchar q = p[16 + 32 * ((j & 15) >> 2) + 4 * i + (j & 3)];
+    uchar f = p[144 + 4 * i + (j & 3)];
+    int v = (j < 16 ? q & 15 : q >> 4) | ((f >> ((j >> 4) * 4 + ((j & 15) >> 2))) & 1) << 4;
+    y[(size_t)t * cols + k] = vload_half(i, (__global const half *)p) * (float)(v - 16);
+}
 #endif
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_1)
 DEFINE_TYPE(q5_1)

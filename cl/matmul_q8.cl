@@ -999,15 +999,18 @@ DEFINE_TYPE(q6_k)
  *     q4_0: f16 d[8], then 4 chunks c of 32 bytes, row i's q[4c .. 4c + 3] at 4i (144 B)
  *     q4_1: f16 d[8], f16 m[8], then the same chunks (160 B)
  *     q8_0: f16 d[8], then 8 chunks c of 32 bytes, row i's q[4c .. 4c + 3] at 4i (272 B)
- *   so that (q4) element 4c + j of row i is the low nibble of chunk byte 4i + j and element
- *   16 + 4c + j its high nibble. rows must be a multiple of 8 (host-checked).
+ *     q5_0: f16 d[8], the 4 nibble chunks as q4_0, then 32 bytes F of fifth bits: bit k of
+ *           F[4i + j] is that of element 4k + j (k < 4) or 16 + 4(k - 4) + j of row i (176 B)
+ *   so that (q4, q5) element 4c + j of row i is the low nibble of chunk byte 4i + j and
+ *   element 16 + 4c + j its high nibble. rows must be a multiple of 8 (host-checked).
  * Kernels matmul_TY_x8[_norm], ffn_swiglu_TY_x8[_norm], arguments as the row kernels;
  * NDRange: global = (rows / 8 rounded up to the local size, ceil(T / MM_TT)).
  * x86 form: a block and token is 8 vpmaddubsw of the unsigned nibbles of 4 elements of
  * every row against those 4 activations broadcast, summed in 16 bits (|sum| <= 16 * 15 *
  * 127), one vpmaddwd, and one multiply-add of the 8 rows' scales: the 8 row sums come out
  * as the lanes of one vector, without horizontal sums. q4_0 takes 8 x the activations'
- * integer sum off the dot (xi), exactly the signed dot; q4_1 adds m * s. q8_0 multiplies
+ * integer sum off the dot (xi), exactly the signed dot; q4_1 adds m * s; q5_0 (5-bit
+ * weights: two 16-bit sums, one per half-block) takes 16 x xi off. q8_0 multiplies
  * |w| by x with w's sign (vpsignb), one vpmaddwd per chunk (two chunks' 16-bit sums could
  * overflow).
  * @variant x8 kernels=matmul_TY_x8,matmul_TY_x8_norm,ffn_swiglu_TY_x8,ffn_swiglu_TY_x8_norm local=32,64,128 device=cpu fit=2,8,128
@@ -1107,6 +1110,77 @@ INLINE char32 bcast4(__local const xq_t *xq, int c) {
             }                                                                              \
         }                                                                                  \
     }
+#endif
+
+/* q5_0: the nibbles as q4_0 and the fifth bits F (32 bytes after the chunks): bit k of lane
+ * 4i + e is the fifth bit of the weight in chunk k's low (k < 4) or chunk k - 4's high
+ * nibble of that lane. 5-bit weights take two 16-bit sums (|sum| <= 8 * 31 * 127) a block,
+ * one per half, and 16 x the activations' integer sum off the dot (xi): the signed dot. */
+#define X8B_q5_0 176
+#if MQ_U8
+/* the weights of the lane's chunk K (0 .. 7) nibble N, with the fifth bit of F */
+#define Q5X8_LO(q, K) (((q) & (uchar32)(15)) | ((F << (uchar32)(4 - (K))) & (uchar32)(16)))
+#define Q5X8_HI(q, K) (((q) >> (uchar32)(4)) | ((F >> (uchar32)(K)) & (uchar32)(16)))
+INLINE void rowdot8_q5_0(__global const uchar *p, int nb, __local const xq_t *xq,
+                         __local const float *xd, __local const float *xs,
+                         __local const int *xi, float8 *acc) {
+    const short16 one = (short16)(1);
+    for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
+    for (int b = 0; b < nb; b++, p += X8B_q5_0) {
+        float8 d8 = half8_bits(p);
+        uchar32 q0 = vload32u(p + 16), q1 = vload32u(p + 48), q2 = vload32u(p + 80),
+                q3 = vload32u(p + 112), F = vload32u(p + 144);
+        uchar32 l0 = Q5X8_LO(q0, 0), l1 = Q5X8_LO(q1, 1), l2 = Q5X8_LO(q2, 2),
+                l3 = Q5X8_LO(q3, 3);
+        uchar32 h0 = Q5X8_HI(q0, 0), h1 = Q5X8_HI(q1, 1), h2 = Q5X8_HI(q2, 2),
+                h3 = Q5X8_HI(q3, 3);
+#pragma unroll
+        for (int t = 0; t < MM_TT; t++) {
+            int j = b * MM_TT + t;
+            __local const xq_t *x = xq + j;
+            short16 sl = madd_us(l0, bcast4(x, 0)) + madd_us(l1, bcast4(x, 1)) +
+                         madd_us(l2, bcast4(x, 2)) + madd_us(l3, bcast4(x, 3));
+            short16 sh = madd_us(h0, bcast4(x, 4)) + madd_us(h1, bcast4(x, 5)) +
+                         madd_us(h2, bcast4(x, 6)) + madd_us(h3, bcast4(x, 7));
+            int8 dot = madd_ss(sl, one) + madd_ss(sh, one) - (int8)(xi[j] << 4);
+            acc[t] += convert_float8(dot) * (d8 * xd[j]);
+        }
+    }
+}
+#else
+INLINE void rowdot8_q5_0(__global const uchar *p, int nb, __local const xq_t *xq,
+                         __local const float *xd, __local const float *xs,
+                         __local const int *xi, float8 *acc) {
+    int zero = nb >> 31;
+    const uchar16 sh = (uchar16)(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
+    for (int b = 0; b < nb; b++, p += X8B_q5_0) {
+        float8 d8 = half8_bits(p);
+        int dots[8 * MM_TT];
+        for (int i = 0; i < 8; i++) {
+            __global const uchar *q = p + 16 + 4 * i;
+            uchar16 u = (uchar16)(vload4(0, q), vload4(0, q + 32), vload4(0, q + 64),
+                                  vload4(0, q + 96));
+            uchar4 f4 = vload4(0, p + 144 + 4 * i);
+            uchar16 f = (uchar16)(f4, f4, f4, f4);
+            short16 w0 = convert_short16((u & (uchar16)(15)) |
+                                         (((f >> sh) & (uchar16)(1)) << (uchar16)(4))) -
+                         (short16)(16);
+            short16 w1 = convert_short16((u >> (uchar16)(4)) |
+                                         (((f >> (sh + (uchar16)(4))) & (uchar16)(1))
+                                          << (uchar16)(4))) -
+                         (short16)(16);
+            __local const xq_t *x = xq + 2 * b * MM_TT;
+            for (int t = 0; t < MM_TT; t++)
+                dots[8 * t + i] = hsumi8(dot16(w0, x[2 * t]) + (dot16(w1, x[2 * t + 1]) ^ zero));
+        }
+        for (int t = 0; t < MM_TT; t++) {
+            int j = b * MM_TT + t, *dt = dots + 8 * t;
+            int8 dot = (int8)(dt[0], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6], dt[7]);
+            acc[t] += convert_float8(dot) * (d8 * xd[j]);
+        }
+    }
+}
 #endif
 
 /* q8_0: signed weights */
@@ -1246,4 +1320,8 @@ DEFINE_X8_TYPE(q4_0)
 #endif
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_1)
 DEFINE_X8_TYPE(q4_1)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_0)
+DEFINE_X8_KERNELS(q5_0, , NO_NORM_ARGS, (__global const float *)0, 0.0f)
+DEFINE_X8_KERNELS(q5_0, _norm, NORM_ARGS, gw, eps)
 #endif

@@ -487,23 +487,51 @@ clg_status llm_quantize(int dtype, const float *src, void *dst, size_t n) {
 /* ---- the x8 layout (gguf.h) ---------------------------------------------------- */
 
 int llm_x8_type(int dtype) {
-    return dtype == LLM_DTYPE_Q4_0 || dtype == LLM_DTYPE_Q4_1 || dtype == LLM_DTYPE_Q8_0;
+    return dtype == LLM_DTYPE_Q4_0 || dtype == LLM_DTYPE_Q4_1 || dtype == LLM_DTYPE_Q8_0 ||
+           dtype == LLM_DTYPE_Q5_0;
+}
+
+/* q5_0: the 8 rows' d, the nibble chunks as q4_0, then the fifth bits: bit k of byte 4i + e
+ * is that of element 4k + e (k < 4) or 16 + 4(k - 4) + e of row i. */
+static void repack_q5_0(const uint8_t *s, uint8_t *d, size_t rows, size_t nb) {
+    for (size_t g = 0; g < rows / 8; g++)
+        for (size_t b = 0; b < nb; b++, d += 8 * 22)
+            for (size_t i = 0; i < 8; i++) {
+                const uint8_t *blk = s + ((8 * g + i) * nb + b) * 22;
+                uint32_t qh = (uint32_t)blk[2] | (uint32_t)blk[3] << 8 | (uint32_t)blk[4] << 16 |
+                              (uint32_t)blk[5] << 24;
+                memcpy(d + 2 * i, blk, 2);
+                for (size_t c = 0; c < 4; c++)
+                    memcpy(d + 16 + 32 * c + 4 * i, blk + 6 + 4 * c, 4);
+                for (unsigned e = 0; e < 4; e++) {
+                    uint8_t f = 0;
+                    for (unsigned k = 0; k < 8; k++)
+                        f |= (uint8_t)(((qh >> (k < 4 ? 4 * k + e : 16 + 4 * (k - 4) + e)) & 1)
+                                       << k);
+                    d[144 + 4 * i + e] = f;
+                }
+            }
 }
 
 clg_status llm_repack_x8(int dtype, const void *src, void *dst, size_t rows, size_t cols) {
     if (!llm_x8_type(dtype))
         return clg_fail(CLG_ERR_UNSUPPORTED, "llm_repack_x8: type %s has no x8 layout",
                         llm_dtype_name(dtype) ? llm_dtype_name(dtype) : "?");
-    if (rows % 8 || cols % 32 || (rows && cols && (!src || !dst)) || src == dst)
+    const size_t be = llm_dtype_block_elems(dtype);
+    if (rows % 8 || cols % be || (rows && cols && (!src || !dst)) || src == dst)
         return clg_fail(CLG_ERR_INVALID_ARG,
-                        "llm_repack_x8: [%zu, %zu] needs rows a multiple of 8, cols of 32 and "
+                        "llm_repack_x8: [%zu, %zu] needs rows a multiple of 8, cols of %zu and "
                         "two distinct buffers",
-                        rows, cols);
-    const size_t nb = cols / 32, bb = llm_dtype_block_bytes(dtype);
-    const size_t nscale = dtype == LLM_DTYPE_Q4_1 ? 2 : 1; /* f16 d (and m) per block */
-    const size_t nchunk = (bb - 2 * nscale) / 4;           /* of 4 quant bytes */
+                        rows, cols, be);
+    const size_t nb = cols / be, bb = llm_dtype_block_bytes(dtype);
     const uint8_t *s = src;
     uint8_t *d = dst;
+    if (dtype == LLM_DTYPE_Q5_0) {
+        repack_q5_0(s, d, rows, nb);
+        return CLG_OK;
+    }
+    const size_t nscale = dtype == LLM_DTYPE_Q4_1 ? 2 : 1; /* f16 d (and m) per block */
+    const size_t nchunk = (bb - 2 * nscale) / 4;           /* of 4 quant bytes */
     for (size_t g = 0; g < rows / 8; g++)
         for (size_t b = 0; b < nb; b++, d += 8 * bb)
             for (size_t i = 0; i < 8; i++) {

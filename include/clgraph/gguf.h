@@ -58,10 +58,11 @@ clg_status llm_dequantize(int dtype, const void *src, float *dst, size_t n);
 clg_status llm_quantize(int dtype, const float *src, void *dst, size_t n);
 
 /* The x8 layout of cl/matmul_q8.cl's interleaved products (8 rows per work-item), for the
- * types that have it: Q4_0, Q4_1 and Q8_0. Row group g (rows 8g .. 8g + 7), block b lies at
- * (g * cols / 32 + b) * 8 * block bytes: the 8 rows' f16 scales d[8] (Q4_1: then m[8]), then
- * chunks c of 32 bytes (4 of them; Q8_0: 8) holding row i's quant bytes 4c .. 4c + 3 at 4i.
- * Same size as the row-major form. */
+ * types that have it: Q4_0, Q4_1, Q8_0 and Q5_0. Row group g (rows 8g .. 8g + 7), block b
+ * lies at (g * cols / 32 + b) * 8 * block bytes: the 8 rows' f16 scales d[8] (Q4_1: then
+ * m[8]), then chunks c of 32 bytes (4 of them; Q8_0: 8) holding row i's quant bytes
+ * 4c .. 4c + 3 at 4i; Q5_0 then 32 bytes of fifth bits, bit k of byte 4i + j that of
+ * element 4k + j (k < 4) or 16 + 4(k - 4) + j of row i. Same size as the row-major form. */
 int llm_x8_type(int dtype);
 /* Repacks the row-major matrix src [rows, cols] of dtype into the x8 layout in dst (as many
  * bytes; src and dst distinct); rows a multiple of 8, cols of 32. */
