@@ -52,8 +52,8 @@
  *      any local size, rows); item (b, r) writes row r's columns 32 b .. 32 b + 31.
  *   embed_TY(W, tokens, y, cols, T): global = (cols, T), each rounded up to any local
  *      size (ids are checked); local = NULL or anything; one work-item per output
- *      element. Independent of the tunables. embed_TY_x8 (q8_0, q4_0, q4_1, q5_0): the same on a
- *      weight in the x8 layout (cl/matmul_q8.cl).
+ *      element. Independent of the tunables. embed_TY_x8 (q8_0, q4_0, q4_1, q5_0, q6_k): the
+ *      same on a weight in the x8 layout (cl/matmul_q8.cl).
  * Variants:
  *   "row" (CPU pattern): global = (rows rounded up to any local size,
  *      ceil(T / MM_TT)), local = NULL (or anything); work-item (r, j) computes
@@ -611,8 +611,8 @@ static inline float ffn_act(float g) { return g / (1.0f + exp(-g)); }
     }
 
 /* embed_TY_x8: embed_TY of a weight in the x8 layout (gguf.h llm_repack_x8; the tied output
- * of a model whose products run cl/matmul_q8.cl's x8 kernels), for q4_0 and q4_1 (q8_0, q5_0
- * with their types): element k
+ * of a model whose products run cl/matmul_q8.cl's x8 kernels), for q4_0 and q4_1 (q8_0, q5_0,
+ * q6_k with their types): element k
  * of row r is in row group r / 8, block k / 32, at row i = r % 8's place. */
 #define DEFINE_EMBED_X8(TY, BYTES, MIN)                                                    \
     __kernel void embed_##TY##_x8(__global const uchar *W, __global const int *tokens,     \
@@ -685,6 +685,21 @@ DEFINE_TYPE(q5_k)
 #endif
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q6_k)
 DEFINE_TYPE(q6_k)
+/* q6_k: super-block 1680 B of the 8 rows; element l of sub-block j, half h = l / 16, chunk
+ * c = l % 16 / 4, lane 4i + l % 4: the nibble h of byte 144 + 192 j + 32 c + lane, bits 2c of
+ * byte 144 + 192 j + 128 + 32 h + lane, scale byte 16 + 8 (2j + h) + i */
+__kernel void embed_q6_k_x8(__global const uchar *W, __global const int *tokens, __global float *y,
+                            int cols, int T) {
+    int k = get_global_id(0), t = get_global_id(1);
+    if (k >= cols || t >= T) return;
+    int r = tokens[t], i = r & 7, j = (k >> 5) & 7, l = k & 31, h = l >> 4, c = (l & 15) >> 2;
+    __global const uchar *p = W + ((size_t)(r >> 3) * (cols / 256) + (k >> 8)) * (8 * 210);
+    __global const uchar *sub = p + 144 + 192 * j + 4 * i + (l & 3);
+    int lo = (sub[32 * c] >> (4 * h)) & 15, hi = (sub[128 + 32 * h] >> (2 * c)) & 3;
+    float d = vload_half(i, (__global const half *)p);
+    float s = (float)((__global const char *)p)[16 + 8 * (2 * j + h) + i];
+    y[(size_t)t * cols + k] = d * s * (float)((lo | hi << 4) - 32);
+}
 #endif
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_bf16)
 DEFINE_TYPE(bf16)

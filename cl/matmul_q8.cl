@@ -1001,6 +1001,11 @@ DEFINE_TYPE(q6_k)
  *     q8_0: f16 d[8], then 8 chunks c of 32 bytes, row i's q[4c .. 4c + 3] at 4i (272 B)
  *     q5_0: f16 d[8], the 4 nibble chunks as q4_0, then 32 bytes F of fifth bits: bit k of
  *           F[4i + j] is that of element 4k + j (k < 4) or 16 + 4(k - 4) + j of row i (176 B)
+ *     q6_k: per 256-element super-block (1680 B): f16 d[8], i8 sc[16][8] (row i's scale k at
+ *           16 + 8k + i), then per sub-block j (32 elements) at 144 + 192j the 4 chunks of
+ *           the low 4 bits (nibbles as q4_0) and two 32-byte planes of the high 2 bits,
+ *           bits 2c, 2c + 1 of byte 4i + e: element 4c + e (the first), 16 + 4c + e (the
+ *           second); rows' offsets: g * (cols / 32) * 210
  *   so that (q4, q5) element 4c + j of row i is the low nibble of chunk byte 4i + j and
  *   element 16 + 4c + j its high nibble. rows must be a multiple of 8 (host-checked).
  * Kernels matmul_TY_x8[_norm], ffn_swiglu_TY_x8[_norm], arguments as the row kernels;
@@ -1010,7 +1015,8 @@ DEFINE_TYPE(q6_k)
  * 127), one vpmaddwd, and one multiply-add of the 8 rows' scales: the 8 row sums come out
  * as the lanes of one vector, without horizontal sums. q4_0 takes 8 x the activations'
  * integer sum off the dot (xi), exactly the signed dot; q4_1 adds m * s; q5_0 (5-bit
- * weights: two 16-bit sums, one per half-block) takes 16 x xi off. q8_0 multiplies
+ * weights: two 16-bit sums, one per half-block) takes 16 x xi off; q6_k (below) sums each
+ * half-block signed and weights it by the rows' scales in its vpmaddwd. q8_0 multiplies
  * |w| by x with w's sign (vpsignb), one vpmaddwd per chunk (two chunks' 16-bit sums could
  * overflow).
  * @variant x8 kernels=matmul_TY_x8,matmul_TY_x8_norm,ffn_swiglu_TY_x8,ffn_swiglu_TY_x8_norm local=32,64,128 device=cpu fit=2,8,128
@@ -1183,6 +1189,111 @@ INLINE void rowdot8_q5_0(__global const uchar *p, int nb, __local const xq_t *xq
 }
 #endif
 
+/* q6_k: per super-block (X8B_q6_k per 32 elements: 1680 B for the 8 rows' 256) d[8], the
+ * scales sc[16][8] (i8, scale k of row i at 16 + 8k + i), then per sub-block j at 144 + 192j
+ * 4 chunks of low nibbles (as q4_0: the nibbles of elements 4c + e and 16 + 4c + e at lane
+ * 4i + e) and two planes H0, H1 of 32 bytes: bits 2c, 2c + 1 of lane 4i + e the high bits
+ * of element 4c + e (H0) or 16 + 4c + e (H1). The x86 form sums each half-block's 4 chunks
+ * in 16 bits as signed weights: the u8 x s8 products of q6 less those of 32 (M, the
+ * activations' part, the same for every row: computed once per group by x8_prep_q6_k into
+ * the space after xi), exact in 16 bits (|sum| <= 8 * 32 * 127) though the terms wrap, then
+ * one vpmaddwd by the rows' 8-bit scales per half: the sub-block's integer dot per row. */
+#define X8B_q6_k 210
+#if MQ_U8
+/* bits 2c, 2c + 1 of each lane of H as bits 4, 5 */
+#define Q6X8_HB(H, c)                                                                      \
+    (((c) < 2 ? H << (uchar32)(4 - 2 * (c)) : H >> (uchar32)(2 * (c)-4)) & (uchar32)(0x30))
+INLINE void x8_prep_q6_k(__local const xq_t *xq, __local int *xi, int nb) {
+    __local uint *m = (__local uint *)xi + MM_TT * nb;
+    const uchar32 c32 = (uchar32)(32);
+    for (int j = get_local_id(0); j < MM_TT * nb; j += get_local_size(0)) {
+        short16 s = madd_us(c32, xq[j]); /* lane l: 32 (x[2l] + x[2l + 1]) */
+        short4 a = s.lo.lo + s.lo.hi, c = s.hi.lo + s.hi.hi;
+        m[2 * j] = as_uint(a.lo + a.hi);     /* the low half's lanes 2i, 2i + 1 */
+        m[2 * j + 1] = as_uint(c.lo + c.hi); /* the high half's */
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+INLINE void rowdot8_q6_k(__global const uchar *p, int nb, __local const xq_t *xq,
+                         __local const float *xd, __local const float *xs,
+                         __local const int *xi, float8 *acc) {
+    __local const uint *m = (__local const uint *)xi + MM_TT * nb;
+    for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
+    for (int b = 0; b < nb; b += 8, p += 8 * X8B_q6_k) {
+        float8 d8 = half8_bits(p);
+        for (int j = 0; j < 8; j++) {
+            __global const uchar *q = p + 144 + 192 * j;
+            uchar32 q0 = vload32u(q), q1 = vload32u(q + 32), q2 = vload32u(q + 64),
+                    q3 = vload32u(q + 96), H0 = vload32u(q + 128), H1 = vload32u(q + 160);
+            uchar32 l0 = (q0 & (uchar32)(15)) | Q6X8_HB(H0, 0),
+                    l1 = (q1 & (uchar32)(15)) | Q6X8_HB(H0, 1),
+                    l2 = (q2 & (uchar32)(15)) | Q6X8_HB(H0, 2),
+                    l3 = (q3 & (uchar32)(15)) | Q6X8_HB(H0, 3);
+            uchar32 h0 = (q0 >> (uchar32)(4)) | Q6X8_HB(H1, 0),
+                    h1 = (q1 >> (uchar32)(4)) | Q6X8_HB(H1, 1),
+                    h2 = (q2 >> (uchar32)(4)) | Q6X8_HB(H1, 2),
+                    h3 = (q3 >> (uchar32)(4)) | Q6X8_HB(H1, 3);
+            short16 sc = convert_short16(vload16(0, (__global const char *)(p + 16 + 16 * j)));
+            short16 slo = __builtin_shufflevector(sc, sc, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6,
+                                                  6, 7, 7);
+            short16 shi = __builtin_shufflevector(sc, sc, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
+                                                  13, 14, 14, 15, 15);
+#pragma unroll
+            for (int t = 0; t < MM_TT; t++) {
+                int jj = (b + j) * MM_TT + t;
+                __local const xq_t *x = xq + jj;
+                short16 sl = madd_us(l0, bcast4(x, 0)) + madd_us(l1, bcast4(x, 1)) +
+                             madd_us(l2, bcast4(x, 2)) + madd_us(l3, bcast4(x, 3)) -
+                             __builtin_astype((uint8)(m[2 * jj]), short16);
+                short16 sh = madd_us(h0, bcast4(x, 4)) + madd_us(h1, bcast4(x, 5)) +
+                             madd_us(h2, bcast4(x, 6)) + madd_us(h3, bcast4(x, 7)) -
+                             __builtin_astype((uint8)(m[2 * jj + 1]), short16);
+                int8 v = madd_ss(sl, slo) + madd_ss(sh, shi);
+                acc[t] += convert_float8(v) * (d8 * xd[jj]);
+            }
+        }
+    }
+}
+#else
+INLINE void x8_prep_q6_k(__local const xq_t *xq, __local int *xi, int nb) {}
+INLINE void rowdot8_q6_k(__global const uchar *p, int nb, __local const xq_t *xq,
+                         __local const float *xd, __local const float *xs,
+                         __local const int *xi, float8 *acc) {
+    int zero = nb >> 31;
+    const uchar16 sh = (uchar16)(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
+    for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
+    for (int b = 0; b < nb; b += 8, p += 8 * X8B_q6_k) {
+        float8 d8 = half8_bits(p);
+        __global const char *sc = (__global const char *)(p + 16);
+        for (int j = 0; j < 8; j++) {
+            int dots[8 * MM_TT];
+            for (int i = 0; i < 8; i++) {
+                __global const uchar *q = p + 144 + 192 * j + 4 * i;
+                uchar16 u = (uchar16)(vload4(0, q), vload4(0, q + 32), vload4(0, q + 64),
+                                      vload4(0, q + 96));
+                uchar4 a4 = vload4(0, q + 128), b4 = vload4(0, q + 160);
+                uchar16 ha = ((uchar16)(a4, a4, a4, a4) >> sh) & (uchar16)(3);
+                uchar16 hb = ((uchar16)(b4, b4, b4, b4) >> sh) & (uchar16)(3);
+                short16 w0 = convert_short16((u & (uchar16)(15)) | (ha << (uchar16)(4))) -
+                             (short16)(32);
+                short16 w1 = convert_short16((u >> (uchar16)(4)) | (hb << (uchar16)(4))) -
+                             (short16)(32);
+                int s0 = sc[16 * j + i], s1 = sc[16 * j + 8 + i];
+                __local const xq_t *x = xq + 2 * (b + j) * MM_TT;
+                for (int t = 0; t < MM_TT; t++)
+                    dots[8 * t + i] = hsumi8(dot16(w0, x[2 * t])) * s0 +
+                                      (hsumi8(dot16(w1, x[2 * t + 1])) ^ zero) * s1;
+            }
+            for (int t = 0; t < MM_TT; t++) {
+                int jj = (b + j) * MM_TT + t, *dt = dots + 8 * t;
+                int8 dot = (int8)(dt[0], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6], dt[7]);
+                acc[t] += convert_float8(dot) * (d8 * xd[jj]);
+            }
+        }
+    }
+}
+#endif
+
 /* q8_0: signed weights */
 #if MQ_U8
 INLINE void rowdot8_q8_0(__global const uchar *p, int nb, __local const xq_t *xq,
@@ -1261,6 +1372,13 @@ INLINE float8 ffn_act8(float8 g) { return g / (1.0f + exp(-g)); }
 #define X8_XI(xq, nb) ((__local int *)0)
 #endif
 
+/* X8_PREP_TY: what a type computes from the group's quantized tile before its products */
+#define X8_PREP_q8_0(xq, xi, nb)
+#define X8_PREP_q4_0(xq, xi, nb)
+#define X8_PREP_q4_1(xq, xi, nb)
+#define X8_PREP_q5_0(xq, xi, nb)
+#define X8_PREP_q6_k(xq, xi, nb) x8_prep_q6_k(xq, xi, nb)
+
 #define DEFINE_X8_KERNELS(TY, SUF, NORM_ARGS, GW, EPS)                                     \
     __kernel void matmul_##TY##_x8##SUF(__global const uchar *W, __global const float *x,  \
                                         __global float *y, int rows, int cols, int T,      \
@@ -1275,6 +1393,7 @@ INLINE float8 ffn_act8(float8 g) { return g / (1.0f + exp(-g)); }
         __local xq_t *xq = (__local xq_t *)scratch;                                        \
         __local int *xi = X8_XI(xq, nb);                                                   \
         quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, xq, xd, xs, inv, xi);   \
+        X8_PREP_##TY(xq, xi, nb);                                                          \
         if (g < rows / 8) {                                                                \
             float8 acc[MM_TT];                                                             \
             rowdot8_##TY(W + (size_t)g * nb * X8B_##TY, nb, xq, xd, xs, xi, acc);          \
@@ -1296,6 +1415,7 @@ INLINE float8 ffn_act8(float8 g) { return g / (1.0f + exp(-g)); }
         __local xq_t *xq = (__local xq_t *)scratch;                                        \
         __local int *xi = X8_XI(xq, nb);                                                   \
         quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, xq, xd, xs, inv, xi);   \
+        X8_PREP_##TY(xq, xi, nb);                                                          \
         if (g < rows / 8) {                                                                \
             float8 a[MM_TT], u[MM_TT];                                                     \
             size_t off = (size_t)g * nb * X8B_##TY;                                        \
@@ -1324,4 +1444,8 @@ DEFINE_X8_TYPE(q4_1)
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_0)
 DEFINE_X8_KERNELS(q5_0, , NO_NORM_ARGS, (__global const float *)0, 0.0f)
 DEFINE_X8_KERNELS(q5_0, _norm, NORM_ARGS, gw, eps)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q6_k)
+DEFINE_X8_KERNELS(q6_k, , NO_NORM_ARGS, (__global const float *)0, 0.0f)
+DEFINE_X8_KERNELS(q6_k, _norm, NORM_ARGS, gw, eps)
 #endif

@@ -488,7 +488,7 @@ clg_status llm_quantize(int dtype, const float *src, void *dst, size_t n) {
 
 int llm_x8_type(int dtype) {
     return dtype == LLM_DTYPE_Q4_0 || dtype == LLM_DTYPE_Q4_1 || dtype == LLM_DTYPE_Q8_0 ||
-           dtype == LLM_DTYPE_Q5_0;
+           dtype == LLM_DTYPE_Q5_0 || dtype == LLM_DTYPE_Q6_K;
 }
 
 /* q5_0: the 8 rows' d, the nibble chunks as q4_0, then the fifth bits: bit k of byte 4i + e
@@ -513,6 +513,30 @@ static void repack_q5_0(const uint8_t *s, uint8_t *d, size_t rows, size_t nb) {
             }
 }
 
+/* q6_k (gguf.h): per super-block of the 8 rows, d[8], the scales [16][8], then per sub-block
+ * j the 4 chunks of low nibbles and the two 32-byte planes of high bits. */
+static void repack_q6_k(const uint8_t *s, uint8_t *d, size_t rows, size_t nb) {
+    for (size_t g = 0; g < rows / 8; g++)
+        for (size_t b = 0; b < nb; b++, d += 8 * 210) {
+            memset(d, 0, 8 * 210);
+            for (size_t i = 0; i < 8; i++) {
+                const uint8_t *blk = s + ((8 * g + i) * nb + b) * 210;
+                memcpy(d + 2 * i, blk + 208, 2);
+                for (size_t k = 0; k < 16; k++)
+                    d[16 + 8 * k + i] = blk[192 + k];
+                for (unsigned el = 0; el < 256; el++) { /* element el of the super-block */
+                    unsigned n = el >> 7, q = (el >> 5) & 3, l = el & 31;
+                    unsigned lo = (blk[64 * n + 32 * (q & 1) + l] >> (4 * (q >> 1))) & 15;
+                    unsigned hi = (blk[128 + 32 * n + l] >> (2 * q)) & 3;
+                    unsigned j = el >> 5, h = l >> 4, c = (l & 15) >> 2, e = l & 3;
+                    uint8_t *sub = d + 144 + 192 * j;
+                    sub[32 * c + 4 * i + e] |= (uint8_t)(lo << (4 * h));
+                    sub[128 + 32 * h + 4 * i + e] |= (uint8_t)(hi << (2 * c));
+                }
+            }
+        }
+}
+
 clg_status llm_repack_x8(int dtype, const void *src, void *dst, size_t rows, size_t cols) {
     if (!llm_x8_type(dtype))
         return clg_fail(CLG_ERR_UNSUPPORTED, "llm_repack_x8: type %s has no x8 layout",
@@ -526,8 +550,8 @@ clg_status llm_repack_x8(int dtype, const void *src, void *dst, size_t rows, siz
     const size_t nb = cols / be, bb = llm_dtype_block_bytes(dtype);
     const uint8_t *s = src;
     uint8_t *d = dst;
-    if (dtype == LLM_DTYPE_Q5_0) {
-        repack_q5_0(s, d, rows, nb);
+    if (dtype == LLM_DTYPE_Q5_0 || dtype == LLM_DTYPE_Q6_K) {
+        (dtype == LLM_DTYPE_Q5_0 ? repack_q5_0 : repack_q6_k)(s, d, rows, nb);
         return CLG_OK;
     }
     const size_t nscale = dtype == LLM_DTYPE_Q4_1 ? 2 : 1; /* f16 d (and m) per block */
