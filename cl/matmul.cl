@@ -52,8 +52,8 @@
  *      any local size, rows); item (b, r) writes row r's columns 32 b .. 32 b + 31.
  *   embed_TY(W, tokens, y, cols, T): global = (cols, T), each rounded up to any local
  *      size (ids are checked); local = NULL or anything; one work-item per output
- *      element. Independent of the tunables. embed_TY_x8 (q8_0, q4_0, q4_1, q5_0, q6_k): the
- *      same on a weight in the x8 layout (cl/matmul_q8.cl).
+ *      element. Independent of the tunables. embed_TY_x8 (q8_0, q4_0, q4_1, q5_0, q4_k,
+ *      q6_k): the same on a weight in the x8 layout (cl/matmul_q8.cl).
  * Variants:
  *   "row" (CPU pattern): global = (rows rounded up to any local size,
  *      ceil(T / MM_TT)), local = NULL (or anything); work-item (r, j) computes
@@ -612,7 +612,7 @@ static inline float ffn_act(float g) { return g / (1.0f + exp(-g)); }
 
 /* embed_TY_x8: embed_TY of a weight in the x8 layout (gguf.h llm_repack_x8; the tied output
  * of a model whose products run cl/matmul_q8.cl's x8 kernels), for q4_0 and q4_1 (q8_0, q5_0,
- * q6_k with their types): element k
+ * q4_k, q6_k with their types): element k
  * of row r is in row group r / 8, block k / 32, at row i = r % 8's place. */
 #define DEFINE_EMBED_X8(TY, BYTES, MIN)                                                    \
     __kernel void embed_##TY##_x8(__global const uchar *W, __global const int *tokens,     \
@@ -679,6 +679,22 @@ DEFINE_TYPE(q5_1)
 #endif
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_k)
 DEFINE_TYPE(q4_k)
+/* q4_k: super-block 1152 B of the 8 rows: d[8], dmin[8], scale byte s of row i at 32 + 8s + i;
+ * element l of sub-block j: nibble l / 16 of byte 128 + 128 j + 32 (l % 16 / 4) + 4i + l % 4 */
+__kernel void embed_q4_k_x8(__global const uchar *W, __global const int *tokens, __global float *y,
+                            int cols, int T) {
+    int k = get_global_id(0), t = get_global_id(1);
+    if (k >= cols || t >= T) return;
+    int r = tokens[t], i = r & 7, j = (k >> 5) & 7, l = k & 31;
+    __global const uchar *p = W + ((size_t)(r >> 3) * (cols / 256) + (k >> 8)) * (8 * 144);
+    __global const uchar *s = p + 32 + i; /* scale byte n at s[8n] */
+    int sc = j < 4 ? s[8 * j] & 63 : (s[8 * (j + 4)] & 15) | ((s[8 * (j - 4)] >> 6) << 4);
+    int mn = j < 4 ? s[8 * (j + 4)] & 63 : (s[8 * (j + 4)] >> 4) | ((s[8 * j] >> 6) << 4);
+    int q = (p[128 + 128 * j + 32 * ((l & 15) >> 2) + 4 * i + (l & 3)] >> (4 * (l >> 4))) & 15;
+    float d = vload_half(i, (__global const half *)p) * (float)sc;
+    float m = vload_half(8 + i, (__global const half *)p) * (float)mn;
+    y[(size_t)t * cols + k] = d * (float)q - m;
+}
 #endif
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_k)
 DEFINE_TYPE(q5_k)

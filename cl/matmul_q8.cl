@@ -1001,6 +1001,9 @@ DEFINE_TYPE(q6_k)
  *     q8_0: f16 d[8], then 8 chunks c of 32 bytes, row i's q[4c .. 4c + 3] at 4i (272 B)
  *     q5_0: f16 d[8], the 4 nibble chunks as q4_0, then 32 bytes F of fifth bits: bit k of
  *           F[4i + j] is that of element 4k + j (k < 4) or 16 + 4(k - 4) + j of row i (176 B)
+ *     q4_k: per 256-element super-block (1152 B): f16 d[8], f16 dmin[8], the rows' 12 scale
+ *           bytes interleaved (byte k of row i at 32 + 8k + i), then per sub-block j
+ *           (32 elements) at 128 + 128j its 4 nibble chunks as q4_0
  *     q6_k: per 256-element super-block (1680 B): f16 d[8], i8 sc[16][8] (row i's scale k at
  *           16 + 8k + i), then per sub-block j (32 elements) at 144 + 192j the 4 chunks of
  *           the low 4 bits (nibbles as q4_0) and two 32-byte planes of the high 2 bits,
@@ -1016,9 +1019,10 @@ DEFINE_TYPE(q6_k)
  * as the lanes of one vector, without horizontal sums. q4_0 takes 8 x the activations'
  * integer sum off the dot (xi), exactly the signed dot; q4_1 adds m * s; q5_0 (5-bit
  * weights: two 16-bit sums, one per half-block) takes 16 x xi off; q6_k (below) sums each
- * half-block signed and weights it by the rows' scales in its vpmaddwd. q8_0 multiplies
- * |w| by x with w's sign (vpsignb), one vpmaddwd per chunk (two chunks' 16-bit sums could
- * overflow).
+ * half-block signed and weights it by the rows' scales in its vpmaddwd; q4_k is q4_0's
+ * unsigned product per sub-block, scaled by the rows' d * sc_j, plus -dmin * m_j * s. q8_0
+ * multiplies |w| by x with w's sign (vpsignb), one vpmaddwd per chunk (two chunks' 16-bit
+ * sums could overflow).
  * @variant x8 kernels=matmul_TY_x8,matmul_TY_x8_norm,ffn_swiglu_TY_x8,ffn_swiglu_TY_x8_norm local=32,64,128 device=cpu fit=2,8,128
  */
 #define X8B_q8_0 272
@@ -1294,6 +1298,96 @@ INLINE void rowdot8_q6_k(__global const uchar *p, int nb, __local const xq_t *xq
 }
 #endif
 
+/* q4_k: per super-block (X8B_q4_k per 32 elements: 1152 B for the 8 rows' 256) d[8],
+ * dmin[8], the 12 scale bytes of the rows interleaved (byte k of row i at 32 + 8k + i), then
+ * per sub-block j at 128 + 128j its 4 chunks of nibbles (as q4_0). A sub-block and token is
+ * the q4_0 block product (unsigned nibbles) scaled by the rows' d * sc_j, plus the rows'
+ * -dmin * m_j times s. */
+#define X8B_q4_k 144
+/* the 8 rows' 6-bit scale and min of sub-block j, as ggml's get_scale_min_k4 */
+INLINE void x8_scale_min_k4(__global const uchar *s, int j, float8 *sc, float8 *mn) {
+    uchar8 a, m;
+    if (j < 4) {
+        a = vload8(j, s) & (uchar8)(63);
+        m = vload8(j + 4, s) & (uchar8)(63);
+    } else {
+        uchar8 hi = vload8(j + 4, s), lo = vload8(j - 4, s), mid = vload8(j, s);
+        a = (hi & (uchar8)(15)) | ((lo >> (uchar8)(6)) << (uchar8)(4));
+        m = (hi >> (uchar8)(4)) | ((mid >> (uchar8)(6)) << (uchar8)(4));
+    }
+    *sc = convert_float8(a);
+    *mn = convert_float8(m);
+}
+#if MQ_U8
+INLINE void rowdot8_q4_k(__global const uchar *p, int nb, __local const xq_t *xq,
+                         __local const float *xd, __local const float *xs,
+                         __local const int *xi, float8 *acc) {
+    const short16 one = (short16)(1);
+    for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
+    for (int b = 0; b < nb; b += 8, p += 8 * X8B_q4_k) {
+        float8 d8 = half8_bits(p), dmin8 = half8_bits(p + 16);
+        for (int j = 0; j < 8; j++) {
+            float8 sc, mn;
+            x8_scale_min_k4(p + 32, j, &sc, &mn);
+            float8 ds = d8 * sc, mm = -(dmin8 * mn);
+            __global const uchar *q = p + 128 + 128 * j;
+            uchar32 l0 = vload32u(q), l1 = vload32u(q + 32), l2 = vload32u(q + 64),
+                    l3 = vload32u(q + 96);
+            uchar32 h0 = l0 >> (uchar32)(4), h1 = l1 >> (uchar32)(4), h2 = l2 >> (uchar32)(4),
+                    h3 = l3 >> (uchar32)(4);
+            l0 &= (uchar32)(15);
+            l1 &= (uchar32)(15);
+            l2 &= (uchar32)(15);
+            l3 &= (uchar32)(15);
+#pragma unroll
+            for (int t = 0; t < MM_TT; t++) {
+                int jj = (b + j) * MM_TT + t;
+                __local const xq_t *x = xq + jj;
+                short16 s = madd_us(l0, bcast4(x, 0)) + madd_us(l1, bcast4(x, 1)) +
+                            madd_us(l2, bcast4(x, 2)) + madd_us(l3, bcast4(x, 3)) +
+                            madd_us(h0, bcast4(x, 4)) + madd_us(h1, bcast4(x, 5)) +
+                            madd_us(h2, bcast4(x, 6)) + madd_us(h3, bcast4(x, 7));
+                acc[t] += convert_float8(madd_ss(s, one)) * (ds * xd[jj]);
+                acc[t] += mm * xs[jj];
+            }
+        }
+    }
+}
+#else
+INLINE void rowdot8_q4_k(__global const uchar *p, int nb, __local const xq_t *xq,
+                         __local const float *xd, __local const float *xs,
+                         __local const int *xi, float8 *acc) {
+    int zero = nb >> 31;
+    for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
+    for (int b = 0; b < nb; b += 8, p += 8 * X8B_q4_k) {
+        float8 d8 = half8_bits(p), dmin8 = half8_bits(p + 16);
+        for (int j = 0; j < 8; j++) {
+            float8 sc, mn;
+            x8_scale_min_k4(p + 32, j, &sc, &mn);
+            float8 ds = d8 * sc, mm = -(dmin8 * mn);
+            int dots[8 * MM_TT];
+            for (int i = 0; i < 8; i++) {
+                __global const uchar *q = p + 128 + 128 * j + 4 * i;
+                uchar16 u = (uchar16)(vload4(0, q), vload4(0, q + 32), vload4(0, q + 64),
+                                      vload4(0, q + 96));
+                short16 w0 = convert_short16(u & (uchar16)(15)),
+                        w1 = convert_short16(u >> (uchar16)(4));
+                __local const xq_t *x = xq + 2 * (b + j) * MM_TT;
+                for (int t = 0; t < MM_TT; t++)
+                    dots[8 * t + i] =
+                        hsumi8(dot16(w0, x[2 * t]) + (dot16(w1, x[2 * t + 1]) ^ zero));
+            }
+            for (int t = 0; t < MM_TT; t++) {
+                int jj = (b + j) * MM_TT + t, *dt = dots + 8 * t;
+                int8 dot = (int8)(dt[0], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6], dt[7]);
+                acc[t] += convert_float8(dot) * (ds * xd[jj]);
+                acc[t] += mm * xs[jj];
+            }
+        }
+    }
+}
+#endif
+
 /* q8_0: signed weights */
 #if MQ_U8
 INLINE void rowdot8_q8_0(__global const uchar *p, int nb, __local const xq_t *xq,
@@ -1377,6 +1471,7 @@ INLINE float8 ffn_act8(float8 g) { return g / (1.0f + exp(-g)); }
 #define X8_PREP_q4_0(xq, xi, nb)
 #define X8_PREP_q4_1(xq, xi, nb)
 #define X8_PREP_q5_0(xq, xi, nb)
+#define X8_PREP_q4_k(xq, xi, nb)
 #define X8_PREP_q6_k(xq, xi, nb) x8_prep_q6_k(xq, xi, nb)
 
 #define DEFINE_X8_KERNELS(TY, SUF, NORM_ARGS, GW, EPS)                                     \
@@ -1444,6 +1539,10 @@ DEFINE_X8_TYPE(q4_1)
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q5_0)
 DEFINE_X8_KERNELS(q5_0, , NO_NORM_ARGS, (__global const float *)0, 0.0f)
 DEFINE_X8_KERNELS(q5_0, _norm, NORM_ARGS, gw, eps)
+#endif
+#if !defined(CLG_ONE_TY) || defined(CLG_TY_q4_k)
+DEFINE_X8_KERNELS(q4_k, , NO_NORM_ARGS, (__global const float *)0, 0.0f)
+DEFINE_X8_KERNELS(q4_k, _norm, NORM_ARGS, gw, eps)
 #endif
 #if !defined(CLG_ONE_TY) || defined(CLG_TY_q6_k)
 DEFINE_X8_KERNELS(q6_k, , NO_NORM_ARGS, (__global const float *)0, 0.0f)

@@ -488,7 +488,7 @@ clg_status llm_quantize(int dtype, const float *src, void *dst, size_t n) {
 
 int llm_x8_type(int dtype) {
     return dtype == LLM_DTYPE_Q4_0 || dtype == LLM_DTYPE_Q4_1 || dtype == LLM_DTYPE_Q8_0 ||
-           dtype == LLM_DTYPE_Q5_0 || dtype == LLM_DTYPE_Q6_K;
+           dtype == LLM_DTYPE_Q5_0 || dtype == LLM_DTYPE_Q6_K || dtype == LLM_DTYPE_Q4_K;
 }
 
 /* q5_0: the 8 rows' d, the nibble chunks as q4_0, then the fifth bits: bit k of byte 4i + e
@@ -537,6 +537,28 @@ static void repack_q6_k(const uint8_t *s, uint8_t *d, size_t rows, size_t nb) {
         }
 }
 
+/* q4_k (gguf.h): per super-block of the 8 rows, d[8], dmin[8], the 12 scale bytes with the
+ * rows interleaved, then per sub-block j its 4 chunks of nibbles. */
+static void repack_q4_k(const uint8_t *s, uint8_t *d, size_t rows, size_t nb) {
+    for (size_t g = 0; g < rows / 8; g++)
+        for (size_t b = 0; b < nb; b++, d += 8 * 144) {
+            memset(d, 0, 8 * 144);
+            for (size_t i = 0; i < 8; i++) {
+                const uint8_t *blk = s + ((8 * g + i) * nb + b) * 144;
+                memcpy(d + 2 * i, blk, 2);
+                memcpy(d + 16 + 2 * i, blk + 2, 2);
+                for (size_t k = 0; k < 12; k++)
+                    d[32 + 8 * k + i] = blk[4 + k];
+                for (unsigned el = 0; el < 256; el++) { /* element el of the super-block */
+                    unsigned j = el >> 5, l = el & 31;
+                    unsigned q = (blk[16 + 32 * (j >> 1) + l] >> (4 * (j & 1))) & 15;
+                    unsigned h = l >> 4, c = (l & 15) >> 2, e = l & 3;
+                    d[128 + 128 * j + 32 * c + 4 * i + e] |= (uint8_t)(q << (4 * h));
+                }
+            }
+        }
+}
+
 clg_status llm_repack_x8(int dtype, const void *src, void *dst, size_t rows, size_t cols) {
     if (!llm_x8_type(dtype))
         return clg_fail(CLG_ERR_UNSUPPORTED, "llm_repack_x8: type %s has no x8 layout",
@@ -550,8 +572,10 @@ clg_status llm_repack_x8(int dtype, const void *src, void *dst, size_t rows, siz
     const size_t nb = cols / be, bb = llm_dtype_block_bytes(dtype);
     const uint8_t *s = src;
     uint8_t *d = dst;
-    if (dtype == LLM_DTYPE_Q5_0 || dtype == LLM_DTYPE_Q6_K) {
-        (dtype == LLM_DTYPE_Q5_0 ? repack_q5_0 : repack_q6_k)(s, d, rows, nb);
+    if (dtype == LLM_DTYPE_Q5_0 || dtype == LLM_DTYPE_Q6_K || dtype == LLM_DTYPE_Q4_K) {
+        (dtype == LLM_DTYPE_Q5_0   ? repack_q5_0
+         : dtype == LLM_DTYPE_Q6_K ? repack_q6_k
+                                   : repack_q4_k)(s, d, rows, nb);
         return CLG_OK;
     }
     const size_t nscale = dtype == LLM_DTYPE_Q4_1 ? 2 : 1; /* f16 d (and m) per block */

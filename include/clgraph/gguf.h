@@ -58,18 +58,22 @@ clg_status llm_dequantize(int dtype, const void *src, float *dst, size_t n);
 clg_status llm_quantize(int dtype, const float *src, void *dst, size_t n);
 
 /* The x8 layout of cl/matmul_q8.cl's interleaved products (8 rows per work-item), for the
- * types that have it: Q4_0, Q4_1, Q8_0, Q5_0 and Q6_K. Row group g (rows 8g .. 8g + 7),
+ * types that have it: Q4_0, Q4_1, Q8_0, Q5_0, Q4_K and Q6_K. Row group g (rows 8g .. 8g + 7),
  * block b lies at (g * cols / block elements + b) * 8 * block bytes: the 8 rows' f16 scales
  * d[8] (Q4_1: then m[8]), then chunks c of 32 bytes (4 of them; Q8_0: 8) holding row i's
  * quant bytes 4c .. 4c + 3 at 4i; Q5_0 then 32 bytes of fifth bits, bit k of byte 4i + j that of
- * element 4k + j (k < 4) or 16 + 4(k - 4) + j of row i. Q6_K per super-block (1680 B):
+ * element 4k + j (k < 4) or 16 + 4(k - 4) + j of row i. Q4_K per super-block (1152 B):
+ * f16 d[8], f16 dmin[8], the 12 scale bytes (byte k of row i at 32 + 8k + i), then per
+ * 32-element sub-block j at 128 + 128 j its 4 chunks of nibbles (as Q4_0: element 4c + e the
+ * low nibble of byte 32c + 4i + e, 16 + 4c + e the high). Q6_K per super-block (1680 B):
  * f16 d[8], i8 scales [16][8], then per 32-element sub-block j at 144 + 192 j its 4 chunks
  * of the quants' low 4 bits (element 4c + e low nibble, 16 + 4c + e high, at 4i + e) and two
  * 32-byte planes of their high 2 bits (bits 2c of byte 4i + e: element 4c + e, then
  * 16 + 4c + e). Same size as the row-major form. */
 int llm_x8_type(int dtype);
 /* Repacks the row-major matrix src [rows, cols] of dtype into the x8 layout in dst (as many
- * bytes; src and dst distinct); rows a multiple of 8, cols of the block (32; 256 for Q6_K). */
+ * bytes; src and dst distinct); rows a multiple of 8, cols of the block (32; 256 for the K-quants).
+ */
 clg_status llm_repack_x8(int dtype, const void *src, void *dst, size_t rows, size_t cols);
 
 float llm_f16_to_f32(uint16_t h);
