@@ -517,46 +517,53 @@ static void repack_q5_0(const uint8_t *s, uint8_t *d, size_t rows, size_t nb) {
  * j the 4 chunks of low nibbles and the two 32-byte planes of high bits. */
 static void repack_q6_k(const uint8_t *s, uint8_t *d, size_t rows, size_t nb) {
     for (size_t g = 0; g < rows / 8; g++)
-        for (size_t b = 0; b < nb; b++, d += 8 * 210) {
-            memset(d, 0, 8 * 210);
+        for (size_t b = 0; b < nb; b++, d += 8 * 210)
             for (size_t i = 0; i < 8; i++) {
                 const uint8_t *blk = s + ((8 * g + i) * nb + b) * 210;
                 memcpy(d + 2 * i, blk + 208, 2);
                 for (size_t k = 0; k < 16; k++)
                     d[16 + 8 * k + i] = blk[192 + k];
-                for (unsigned el = 0; el < 256; el++) { /* element el of the super-block */
-                    unsigned n = el >> 7, q = (el >> 5) & 3, l = el & 31;
-                    unsigned lo = (blk[64 * n + 32 * (q & 1) + l] >> (4 * (q >> 1))) & 15;
-                    unsigned hi = (blk[128 + 32 * n + l] >> (2 * q)) & 3;
-                    unsigned j = el >> 5, h = l >> 4, c = (l & 15) >> 2, e = l & 3;
-                    uint8_t *sub = d + 144 + 192 * j;
-                    sub[32 * c + 4 * i + e] |= (uint8_t)(lo << (4 * h));
-                    sub[128 + 32 * h + 4 * i + e] |= (uint8_t)(hi << (2 * c));
+                for (unsigned j = 0; j < 8; j++) { /* sub-block j = 4n + k of the row's */
+                    unsigned n = j >> 2, k = j & 3;
+                    const uint8_t *ql = blk + 64 * n + 32 * (k & 1), *qh = blk + 128 + 32 * n;
+                    uint8_t *sub = d + 144 + 192 * j + 4 * i;
+                    for (unsigned e = 0; e < 4; e++) {
+                        unsigned h0 = 0, h1 = 0;
+                        for (unsigned c = 0; c < 4; c++) {
+                            unsigned l = 4 * c + e;
+                            unsigned lo = (ql[l] >> (4 * (k >> 1))) & 15;
+                            unsigned hi = (ql[l + 16] >> (4 * (k >> 1))) & 15;
+                            sub[32 * c + e] = (uint8_t)(lo | hi << 4);
+                            h0 |= ((qh[l] >> (2 * k)) & 3u) << (2 * c);
+                            h1 |= ((qh[l + 16] >> (2 * k)) & 3u) << (2 * c);
+                        }
+                        sub[128 + e] = (uint8_t)h0;
+                        sub[160 + e] = (uint8_t)h1;
+                    }
                 }
             }
-        }
 }
 
 /* q4_k (gguf.h): per super-block of the 8 rows, d[8], dmin[8], the 12 scale bytes with the
  * rows interleaved, then per sub-block j its 4 chunks of nibbles. */
 static void repack_q4_k(const uint8_t *s, uint8_t *d, size_t rows, size_t nb) {
     for (size_t g = 0; g < rows / 8; g++)
-        for (size_t b = 0; b < nb; b++, d += 8 * 144) {
-            memset(d, 0, 8 * 144);
+        for (size_t b = 0; b < nb; b++, d += 8 * 144)
             for (size_t i = 0; i < 8; i++) {
                 const uint8_t *blk = s + ((8 * g + i) * nb + b) * 144;
                 memcpy(d + 2 * i, blk, 2);
                 memcpy(d + 16 + 2 * i, blk + 2, 2);
                 for (size_t k = 0; k < 12; k++)
                     d[32 + 8 * k + i] = blk[4 + k];
-                for (unsigned el = 0; el < 256; el++) { /* element el of the super-block */
-                    unsigned j = el >> 5, l = el & 31;
-                    unsigned q = (blk[16 + 32 * (j >> 1) + l] >> (4 * (j & 1))) & 15;
-                    unsigned h = l >> 4, c = (l & 15) >> 2, e = l & 3;
-                    d[128 + 128 * j + 32 * c + 4 * i + e] |= (uint8_t)(q << (4 * h));
-                }
+                /* sub-blocks 2I (low nibbles of qs[32I ..]) and 2I + 1 (high) */
+                for (unsigned I = 0; I < 4; I++)
+                    for (unsigned l = 0; l < 16; l++) {
+                        unsigned a = blk[16 + 32 * I + l], c = blk[16 + 32 * I + 16 + l];
+                        size_t o = 128 + 32 * (l >> 2) + 4 * i + (l & 3);
+                        d[o + 128 * (2 * I)] = (uint8_t)((a & 15) | (c & 15) << 4);
+                        d[o + 128 * (2 * I + 1)] = (uint8_t)((a >> 4) | (c & 0xf0));
+                    }
             }
-        }
 }
 
 clg_status llm_repack_x8(int dtype, const void *src, void *dst, size_t rows, size_t cols) {
