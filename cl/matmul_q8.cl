@@ -1023,6 +1023,9 @@ DEFINE_TYPE(q6_k)
  * unsigned product per sub-block, scaled by the rows' d * sc_j, plus -dmin * m_j * s. q8_0
  * multiplies |w| by x with w's sign (vpsignb), one vpmaddwd per chunk (two chunks' 16-bit
  * sums could overflow).
+ * The generic forms unroll their row and token loops as DEFINE_ROWDOT8's (below), and q6_k's
+ * walks its sub-blocks in one flat loop: nested in a super-block loop, llvm-spirv 14 laid
+ * blocks out before their dominators (spirv-val rejected the module).
  * @variant x8 kernels=matmul_TY_x8,matmul_TY_x8_norm,ffn_swiglu_TY_x8,ffn_swiglu_TY_x8_norm local=32,64,128 device=cpu fit=2,8,128
  */
 #define X8B_q8_0 272
@@ -1167,6 +1170,7 @@ INLINE void rowdot8_q5_0(__global const uchar *p, int nb, __local const xq_t *xq
     for (int b = 0; b < nb; b++, p += X8B_q5_0) {
         float8 d8 = half8_bits(p);
         int dots[8 * MM_TT];
+#pragma unroll
         for (int i = 0; i < 8; i++) {
             __global const uchar *q = p + 16 + 4 * i;
             uchar16 u = (uchar16)(vload4(0, q), vload4(0, q + 32), vload4(0, q + 64),
@@ -1181,9 +1185,11 @@ INLINE void rowdot8_q5_0(__global const uchar *p, int nb, __local const xq_t *xq
                                           << (uchar16)(4))) -
                          (short16)(16);
             __local const xq_t *x = xq + 2 * b * MM_TT;
+#pragma unroll
             for (int t = 0; t < MM_TT; t++)
                 dots[8 * t + i] = hsumi8(dot16(w0, x[2 * t]) + (dot16(w1, x[2 * t + 1]) ^ zero));
         }
+#pragma unroll
         for (int t = 0; t < MM_TT; t++) {
             int j = b * MM_TT + t, *dt = dots + 8 * t;
             int8 dot = (int8)(dt[0], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6], dt[7]);
@@ -1266,33 +1272,38 @@ INLINE void rowdot8_q6_k(__global const uchar *p, int nb, __local const xq_t *xq
     int zero = nb >> 31;
     const uchar16 sh = (uchar16)(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
     for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
-    for (int b = 0; b < nb; b += 8, p += 8 * X8B_q6_k) {
-        float8 d8 = half8_bits(p);
-        __global const char *sc = (__global const char *)(p + 16);
-        for (int j = 0; j < 8; j++) {
-            int dots[8 * MM_TT];
-            for (int i = 0; i < 8; i++) {
-                __global const uchar *q = p + 144 + 192 * j + 4 * i;
-                uchar16 u = (uchar16)(vload4(0, q), vload4(0, q + 32), vload4(0, q + 64),
-                                      vload4(0, q + 96));
-                uchar4 a4 = vload4(0, q + 128), b4 = vload4(0, q + 160);
-                uchar16 ha = ((uchar16)(a4, a4, a4, a4) >> sh) & (uchar16)(3);
-                uchar16 hb = ((uchar16)(b4, b4, b4, b4) >> sh) & (uchar16)(3);
-                short16 w0 = convert_short16((u & (uchar16)(15)) | (ha << (uchar16)(4))) -
-                             (short16)(32);
-                short16 w1 = convert_short16((u >> (uchar16)(4)) | (hb << (uchar16)(4))) -
-                             (short16)(32);
-                int s0 = sc[16 * j + i], s1 = sc[16 * j + 8 + i];
-                __local const xq_t *x = xq + 2 * (b + j) * MM_TT;
-                for (int t = 0; t < MM_TT; t++)
-                    dots[8 * t + i] = hsumi8(dot16(w0, x[2 * t])) * s0 +
-                                      (hsumi8(dot16(w1, x[2 * t + 1])) ^ zero) * s1;
-            }
-            for (int t = 0; t < MM_TT; t++) {
-                int jj = (b + j) * MM_TT + t, *dt = dots + 8 * t;
-                int8 dot = (int8)(dt[0], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6], dt[7]);
-                acc[t] += convert_float8(dot) * (d8 * xd[jj]);
-            }
+    /* one flat loop over the sub-blocks (nested in a super-block loop, llvm-spirv 14 emitted
+     * blocks before their dominators) */
+    for (int jb = 0; jb < nb; jb++) {
+        __global const uchar *ps = p + (size_t)(jb >> 3) * (8 * X8B_q6_k);
+        int j = jb & 7;
+        float8 d8 = half8_bits(ps);
+        __global const char *sc = (__global const char *)(ps + 16);
+        int dots[8 * MM_TT];
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            __global const uchar *q = ps + 144 + 192 * j + 4 * i;
+            uchar16 u = (uchar16)(vload4(0, q), vload4(0, q + 32), vload4(0, q + 64),
+                                  vload4(0, q + 96));
+            uchar4 a4 = vload4(0, q + 128), b4 = vload4(0, q + 160);
+            uchar16 ha = ((uchar16)(a4, a4, a4, a4) >> sh) & (uchar16)(3);
+            uchar16 hb = ((uchar16)(b4, b4, b4, b4) >> sh) & (uchar16)(3);
+            short16 w0 =
+                convert_short16((u & (uchar16)(15)) | (ha << (uchar16)(4))) - (short16)(32);
+            short16 w1 =
+                convert_short16((u >> (uchar16)(4)) | (hb << (uchar16)(4))) - (short16)(32);
+            int s0 = sc[16 * j + i], s1 = sc[16 * j + 8 + i];
+            __local const xq_t *x = xq + 2 * jb * MM_TT;
+#pragma unroll
+            for (int t = 0; t < MM_TT; t++)
+                dots[8 * t + i] = hsumi8(dot16(w0, x[2 * t])) * s0 +
+                                  (hsumi8(dot16(w1, x[2 * t + 1])) ^ zero) * s1;
+        }
+#pragma unroll
+        for (int t = 0; t < MM_TT; t++) {
+            int jj = jb * MM_TT + t, *dt = dots + 8 * t;
+            int8 dot = (int8)(dt[0], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6], dt[7]);
+            acc[t] += convert_float8(dot) * (d8 * xd[jj]);
         }
     }
 }
@@ -1361,11 +1372,13 @@ INLINE void rowdot8_q4_k(__global const uchar *p, int nb, __local const xq_t *xq
     for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
     for (int b = 0; b < nb; b += 8, p += 8 * X8B_q4_k) {
         float8 d8 = half8_bits(p), dmin8 = half8_bits(p + 16);
+#pragma unroll
         for (int j = 0; j < 8; j++) {
             float8 sc, mn;
             x8_scale_min_k4(p + 32, j, &sc, &mn);
             float8 ds = d8 * sc, mm = -(dmin8 * mn);
             int dots[8 * MM_TT];
+#pragma unroll
             for (int i = 0; i < 8; i++) {
                 __global const uchar *q = p + 128 + 128 * j + 4 * i;
                 uchar16 u = (uchar16)(vload4(0, q), vload4(0, q + 32), vload4(0, q + 64),
@@ -1373,10 +1386,12 @@ INLINE void rowdot8_q4_k(__global const uchar *p, int nb, __local const xq_t *xq
                 short16 w0 = convert_short16(u & (uchar16)(15)),
                         w1 = convert_short16(u >> (uchar16)(4));
                 __local const xq_t *x = xq + 2 * (b + j) * MM_TT;
+#pragma unroll
                 for (int t = 0; t < MM_TT; t++)
                     dots[8 * t + i] =
                         hsumi8(dot16(w0, x[2 * t]) + (dot16(w1, x[2 * t + 1]) ^ zero));
             }
+#pragma unroll
             for (int t = 0; t < MM_TT; t++) {
                 int jj = (b + j) * MM_TT + t, *dt = dots + 8 * t;
                 int8 dot = (int8)(dt[0], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6], dt[7]);
