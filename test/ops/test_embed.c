@@ -1,6 +1,6 @@
 /* Op test of the embedding lookup in cl/matmul.cl on $CLGRAPH_DEVICE: embed_TY for every
  * weight type against llm_dequantize of the looked-up rows (test/ref/ref_matmul.c), and
- * embed_TY_x8 (q4_0, q4_1) on the x8 layout against embed_TY on the row-major weight. */
+ * embed_TY_x8 (the llm_x8_type types) on the x8 layout against embed_TY on the row-major weight. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,8 +140,9 @@ int main(void) {
         }
     for (int ti = 0; prog && ti < N_TYPES; ti++)
         if (llm_x8_type(types[ti])) {
-            test_x8(ctx, prog, types[ti], 32);
-            test_x8(ctx, prog, types[ti], 576);
+            int k = llm_dtype_block_elems(types[ti]) == 256; /* the K-quants */
+            test_x8(ctx, prog, types[ti], k ? 256 : 32);
+            test_x8(ctx, prog, types[ti], k ? 768 : 576);
         }
     clg_context_destroy(ctx);
     return tc_finish("ops.embed");

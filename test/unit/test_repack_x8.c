@@ -38,7 +38,9 @@ static void test_refusals(void) {
     refused("cols 16", LLM_DTYPE_Q4_1, src, dst, BYTES, 16, 16, CLG_ERR_INVALID_ARG, "cols of 32");
     refused("q5_1", LLM_DTYPE_Q5_1, src, dst, BYTES, 8, 32, CLG_ERR_UNSUPPORTED, "q5_1");
     refused("f32", LLM_DTYPE_F32, src, dst, BYTES, 8, 32, CLG_ERR_UNSUPPORTED, "f32");
-    refused("q4_k", LLM_DTYPE_Q4_K, src, dst, BYTES, 8, 256, CLG_ERR_UNSUPPORTED, "no x8 layout");
+    refused("q5_k", LLM_DTYPE_Q5_K, src, dst, BYTES, 8, 256, CLG_ERR_UNSUPPORTED, "no x8 layout");
+    refused("q4_k cols 32", LLM_DTYPE_Q4_K, src, dst, BYTES, 8, 32, CLG_ERR_INVALID_ARG,
+            "cols of 256");
     refused("unknown type", 999, src, dst, BYTES, 8, 32, CLG_ERR_UNSUPPORTED, "no x8 layout");
     refused("src == dst", LLM_DTYPE_Q4_0, dst, dst, BYTES, 8, 32, CLG_ERR_INVALID_ARG, "distinct");
     refused("NULL src", LLM_DTYPE_Q4_1, NULL, dst, BYTES, 8, 32, CLG_ERR_INVALID_ARG, "distinct");
@@ -47,7 +49,8 @@ static void test_refusals(void) {
 
 static void test_types(void) {
     for (int t = -1; t < 40; t++) {
-        int want = t == LLM_DTYPE_Q4_0 || t == LLM_DTYPE_Q4_1 || t == LLM_DTYPE_Q8_0;
+        int want = t == LLM_DTYPE_Q4_0 || t == LLM_DTYPE_Q4_1 || t == LLM_DTYPE_Q8_0 ||
+                   t == LLM_DTYPE_Q5_0 || t == LLM_DTYPE_Q4_K || t == LLM_DTYPE_Q6_K;
         CHECK(llm_x8_type(t) == want);
         if (llm_x8_type(t) != want) fprintf(stderr, "llm_x8_type(%d) != %d\n", t, want);
     }
