@@ -1050,6 +1050,11 @@ INLINE float8 half8_bits(__global const uchar *p) {
 }
 #endif
 
+/* The generic forms' 8 row dots of token t, dots[8t .. 8t + 7], as one vector. */
+#define X8_DOTS8(dots, t)                                                                  \
+    ((int8)((dots)[8 * (t)], (dots)[8 * (t) + 1], (dots)[8 * (t) + 2], (dots)[8 * (t) + 3],    \
+            (dots)[8 * (t) + 4], (dots)[8 * (t) + 5], (dots)[8 * (t) + 6], (dots)[8 * (t) + 7]))
+
 #if MQ_U8
 /* bytes 4c .. 4c + 3 of a token's block, in every 4-byte lane */
 INLINE char32 bcast4(__local const xq_t *xq, int c) {
@@ -1116,9 +1121,8 @@ INLINE char32 bcast4(__local const xq_t *xq, int c) {
                                              (dot16(w1, x[2 * t + 1]) ^ zero));            \
             }                                                                              \
             _Pragma("unroll") for (int t = 0; t < MM_TT; t++) {                            \
-                int j = b * MM_TT + t, *dt = dots + 8 * t;                                 \
-                int8 dot = (int8)(dt[0], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6], dt[7]); \
-                acc[t] += convert_float8(dot) * (d8 * xd[j]);                              \
+                int j = b * MM_TT + t;                                                     \
+                acc[t] += convert_float8(X8_DOTS8(dots, t)) * (d8 * xd[j]);                \
                 if (X8M_##TY) acc[t] += m8 * xs[j];                                        \
             }                                                                              \
         }                                                                                  \
@@ -1191,9 +1195,7 @@ INLINE void rowdot8_q5_0(__global const uchar *p, int nb, __local const xq_t *xq
         }
 #pragma unroll
         for (int t = 0; t < MM_TT; t++) {
-            int j = b * MM_TT + t, *dt = dots + 8 * t;
-            int8 dot = (int8)(dt[0], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6], dt[7]);
-            acc[t] += convert_float8(dot) * (d8 * xd[j]);
+            acc[t] += convert_float8(X8_DOTS8(dots, t)) * (d8 * xd[b * MM_TT + t]);
         }
     }
 }
@@ -1301,9 +1303,7 @@ INLINE void rowdot8_q6_k(__global const uchar *p, int nb, __local const xq_t *xq
         }
 #pragma unroll
         for (int t = 0; t < MM_TT; t++) {
-            int jj = jb * MM_TT + t, *dt = dots + 8 * t;
-            int8 dot = (int8)(dt[0], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6], dt[7]);
-            acc[t] += convert_float8(dot) * (d8 * xd[jj]);
+            acc[t] += convert_float8(X8_DOTS8(dots, t)) * (d8 * xd[jb * MM_TT + t]);
         }
     }
 }
@@ -1393,9 +1393,8 @@ INLINE void rowdot8_q4_k(__global const uchar *p, int nb, __local const xq_t *xq
             }
 #pragma unroll
             for (int t = 0; t < MM_TT; t++) {
-                int jj = (b + j) * MM_TT + t, *dt = dots + 8 * t;
-                int8 dot = (int8)(dt[0], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6], dt[7]);
-                acc[t] += convert_float8(dot) * (ds * xd[jj]);
+                int jj = (b + j) * MM_TT + t;
+                acc[t] += convert_float8(X8_DOTS8(dots, t)) * (ds * xd[jj]);
                 acc[t] += mm * xs[jj];
             }
         }
@@ -1458,9 +1457,7 @@ INLINE void rowdot8_q8_0(__global const uchar *p, int nb, __local const xq_t *xq
         }
 #pragma unroll
         for (int t = 0; t < MM_TT; t++) {
-            int j = b * MM_TT + t, *dt = dots + 8 * t;
-            int8 dot = (int8)(dt[0], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6], dt[7]);
-            acc[t] += convert_float8(dot) * (d8 * xd[j]);
+            acc[t] += convert_float8(X8_DOTS8(dots, t)) * (d8 * xd[b * MM_TT + t]);
         }
     }
 }
