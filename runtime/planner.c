@@ -218,16 +218,23 @@ static clg_status candidate_make(clg_kind *k, const clg_variant *v, int value, c
     return CLG_OK;
 }
 
-/* The fit= local size of v for the kind's rows: about G groups per compute unit, rounded up
- * to a multiple of M, within M .. MAX, and within the kernels' limit (0 when v has no fit). */
+/* The fit= local size of v for the kind's rows: a multiple of M within M .. MAX (and the
+ * kernels' limit, later) whose groups spread most evenly over the compute units (the least
+ * work-items per unit, padding and the last round's idle units counted: 72 rows on 2 units
+ * take 2 groups of 40, not 3 of 24), of those the one nearest G groups per unit; 0 when v
+ * has no fit. */
 static int fit_value(const clg_kind *k, const clg_variant *v) {
     if (!v->fit[0] || !k->items) return 0;
     size_t cu = k->pl->ctx->info.compute_units ? k->pl->ctx->info.compute_units : 1;
-    size_t per = (size_t)v->fit[0] * cu, mul = v->fit[1], l = (k->items + per - 1) / per;
-    l = (l + mul - 1) / mul * mul;
-    if (l < mul) l = mul;
-    if (l > v->fit[2]) l = v->fit[2];
-    return (int)l;
+    size_t want = (size_t)v->fit[0] * cu, mul = v->fit[1] ? v->fit[1] : 1, best = 0;
+    size_t best_load = SIZE_MAX, best_off = SIZE_MAX;
+    for (size_t l = mul; l <= (v->fit[2] > mul ? v->fit[2] : mul); l += mul) {
+        size_t groups = (k->items + l - 1) / l, load = (groups + cu - 1) / cu * l;
+        size_t off = groups > want ? groups - want : want - groups;
+        if (load < best_load || (load == best_load && off < best_off))
+            best = l, best_load = load, best_off = off;
+    }
+    return (int)best;
 }
 
 /* The untuned value of declaration v: its fit= size (lowered to what the device runs), else

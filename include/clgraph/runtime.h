@@ -244,9 +244,10 @@ const char *clg_program_origin_str(clg_program_origin origin);
  * work-group sizes of dimension 0, or the value of the swept build-time tunable; sweep: a
  * #ifndef tunable of the file and the values to build it with (the first is the file's
  * default); device: the variant is the untuned choice on that device type (any: on every
- * type), with its first local / sweep value the device runs, or with fit: the local size
- * that makes about G work-groups per compute unit for the caller's row count, rounded up
- * to a multiple of M, between M and MAX. Everything else about the NDRange (global sizes,
+ * type), with its first local / sweep value the device runs, or with fit: the local size,
+ * a multiple of M between M and MAX, whose work-groups over the caller's row count load
+ * the compute units most evenly (fewest work-items per unit, padding counted), of those
+ * the one nearest G groups per unit. Everything else about the NDRange (global sizes,
  * other dimensions) is the caller's, from the kernel's documented layout; device limits
  * (work-group size, local memory) filter candidates when a range is set. The planner
  * (clgraph/planner.h) tunes tasks from these declarations. */

@@ -239,18 +239,25 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
 
-    /* fit=2,8,64: about two work-groups per compute unit for ROWS rows, multiple of 8 */
+    /* fit=2,8,64: the multiple of 8 in 8 .. 64 whose groups of ROWS rows load the compute
+     * units most evenly (work-items per unit, padding counted), then nearest two groups per
+     * unit */
     clg_kind *kf;
     CHECK_OK(clg_planner_add_kind(
         pl,
         &(clg_kind_desc){
             .name = "fit", .file = "rowsum_test", .variants = "fit", .range = range, .items = ROWS},
         &kf));
-    size_t per = 2 * (dev->compute_units ? dev->compute_units : 1), want_l = (ROWS + per - 1) / per;
-    want_l = (want_l + 7) / 8 * 8;
-    want_l = want_l < 8 ? 8 : want_l > 64 ? 64 : want_l;
-    printf("  fit: %s (want local %zu on %u compute units)\n", clg_kind_choice(kf)->label, want_l,
-           dev->compute_units);
+    size_t cu = dev->compute_units ? dev->compute_units : 1, want_l = 0, want_load = 0;
+    size_t want_off = 0;
+    for (size_t l = 8; l <= 64; l += 8) {
+        size_t groups = (ROWS + l - 1) / l, load = (groups + cu - 1) / cu * l;
+        size_t off = groups > 2 * cu ? groups - 2 * cu : 2 * cu - groups;
+        if (!want_l || load < want_load || (load == want_load && off < want_off))
+            want_l = l, want_load = load, want_off = off;
+    }
+    printf("  fit: %s (want local %zu on %zu compute units)\n", clg_kind_choice(kf)->label, want_l,
+           cu);
     CHECK(clg_kind_choice(kf)->local == want_l ||
           clg_kind_choice(kf)->local < want_l); /* or the kernel's limit */
     clg_planner_destroy(pl);
