@@ -1064,7 +1064,7 @@ INLINE char32 bcast4(__local const xq_t *xq, int c) {
 #define DEFINE_ROWDOT8(TY)                                                                 \
     INLINE void rowdot8_##TY(__global const uchar *p, int nb, __local const xq_t *xq,      \
                              __local const float *xd, __local const float *xs,             \
-                             __local const int *xi, float8 *acc) {                         \
+                             __local const int *xi, int nt, float8 *acc) {                         \
         const short16 one = (short16)(1);                                                  \
         for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);                           \
         for (int b = 0; b < nb; b++, p += X8B_##TY) {                                      \
@@ -1079,6 +1079,7 @@ INLINE char32 bcast4(__local const xq_t *xq, int c) {
             l2 &= (uchar32)(15);                                                           \
             l3 &= (uchar32)(15);                                                           \
             _Pragma("unroll") for (int t = 0; t < MM_TT; t++) {                            \
+                if (t >= nt) break; /* a partial tile: its empty tokens */                 \
                 int j = b * MM_TT + t;                                                     \
                 __local const xq_t *x = xq + j;                                            \
                 short16 s = madd_us(l0, bcast4(x, 0)) + madd_us(l1, bcast4(x, 1)) +        \
@@ -1099,7 +1100,7 @@ INLINE char32 bcast4(__local const xq_t *xq, int c) {
 #define DEFINE_ROWDOT8(TY)                                                                 \
     INLINE void rowdot8_##TY(__global const uchar *p, int nb, __local const xq_t *xq,      \
                              __local const float *xd, __local const float *xs,             \
-                             __local const int *xi, float8 *acc) {                         \
+                             __local const int *xi, int nt, float8 *acc) {                         \
         int zero = nb >> 31;                                                               \
         for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);                           \
         for (int b = 0; b < nb; b++, p += X8B_##TY) {                                      \
@@ -1140,7 +1141,7 @@ INLINE char32 bcast4(__local const xq_t *xq, int c) {
 #define Q5X8_HI(q, K) (((q) >> (uchar32)(4)) | ((F >> (uchar32)(K)) & (uchar32)(16)))
 INLINE void rowdot8_q5_0(__global const uchar *p, int nb, __local const xq_t *xq,
                          __local const float *xd, __local const float *xs,
-                         __local const int *xi, float8 *acc) {
+                         __local const int *xi, int nt, float8 *acc) {
     const short16 one = (short16)(1);
     for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
     for (int b = 0; b < nb; b++, p += X8B_q5_0) {
@@ -1153,6 +1154,7 @@ INLINE void rowdot8_q5_0(__global const uchar *p, int nb, __local const xq_t *xq
                 h3 = Q5X8_HI(q3, 3);
 #pragma unroll
         for (int t = 0; t < MM_TT; t++) {
+            if (t >= nt) break; /* a partial tile: its empty tokens */
             int j = b * MM_TT + t;
             __local const xq_t *x = xq + j;
             short16 sl = madd_us(l0, bcast4(x, 0)) + madd_us(l1, bcast4(x, 1)) +
@@ -1167,7 +1169,7 @@ INLINE void rowdot8_q5_0(__global const uchar *p, int nb, __local const xq_t *xq
 #else
 INLINE void rowdot8_q5_0(__global const uchar *p, int nb, __local const xq_t *xq,
                          __local const float *xd, __local const float *xs,
-                         __local const int *xi, float8 *acc) {
+                         __local const int *xi, int nt, float8 *acc) {
     int zero = nb >> 31;
     const uchar16 sh = (uchar16)(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
@@ -1228,7 +1230,7 @@ INLINE void x8_prep_q6_k(__local const xq_t *xq, __local int *xi, int nb) {
 }
 INLINE void rowdot8_q6_k(__global const uchar *p, int nb, __local const xq_t *xq,
                          __local const float *xd, __local const float *xs,
-                         __local const int *xi, float8 *acc) {
+                         __local const int *xi, int nt, float8 *acc) {
     __local const uint *m = (__local const uint *)xi + MM_TT * nb;
     for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
     for (int b = 0; b < nb; b += 8, p += 8 * X8B_q6_k) {
@@ -1252,6 +1254,7 @@ INLINE void rowdot8_q6_k(__global const uchar *p, int nb, __local const xq_t *xq
                                                   13, 14, 14, 15, 15);
 #pragma unroll
             for (int t = 0; t < MM_TT; t++) {
+                if (t >= nt) break; /* a partial tile: its empty tokens */
                 int jj = (b + j) * MM_TT + t;
                 __local const xq_t *x = xq + jj;
                 short16 sl = madd_us(l0, bcast4(x, 0)) + madd_us(l1, bcast4(x, 1)) +
@@ -1270,7 +1273,7 @@ INLINE void rowdot8_q6_k(__global const uchar *p, int nb, __local const xq_t *xq
 INLINE void x8_prep_q6_k(__local const xq_t *xq, __local int *xi, int nb) {}
 INLINE void rowdot8_q6_k(__global const uchar *p, int nb, __local const xq_t *xq,
                          __local const float *xd, __local const float *xs,
-                         __local const int *xi, float8 *acc) {
+                         __local const int *xi, int nt, float8 *acc) {
     int zero = nb >> 31;
     const uchar16 sh = (uchar16)(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
     for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
@@ -1332,7 +1335,7 @@ INLINE void x8_scale_min_k4(__global const uchar *s, int j, float8 *sc, float8 *
 #if MQ_U8
 INLINE void rowdot8_q4_k(__global const uchar *p, int nb, __local const xq_t *xq,
                          __local const float *xd, __local const float *xs,
-                         __local const int *xi, float8 *acc) {
+                         __local const int *xi, int nt, float8 *acc) {
     const short16 one = (short16)(1);
     for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
     for (int b = 0; b < nb; b += 8, p += 8 * X8B_q4_k) {
@@ -1352,6 +1355,7 @@ INLINE void rowdot8_q4_k(__global const uchar *p, int nb, __local const xq_t *xq
             l3 &= (uchar32)(15);
 #pragma unroll
             for (int t = 0; t < MM_TT; t++) {
+                if (t >= nt) break; /* a partial tile: its empty tokens */
                 int jj = (b + j) * MM_TT + t;
                 __local const xq_t *x = xq + jj;
                 short16 s = madd_us(l0, bcast4(x, 0)) + madd_us(l1, bcast4(x, 1)) +
@@ -1367,7 +1371,7 @@ INLINE void rowdot8_q4_k(__global const uchar *p, int nb, __local const xq_t *xq
 #else
 INLINE void rowdot8_q4_k(__global const uchar *p, int nb, __local const xq_t *xq,
                          __local const float *xd, __local const float *xs,
-                         __local const int *xi, float8 *acc) {
+                         __local const int *xi, int nt, float8 *acc) {
     int zero = nb >> 31;
     for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
     for (int b = 0; b < nb; b += 8, p += 8 * X8B_q4_k) {
@@ -1406,7 +1410,7 @@ INLINE void rowdot8_q4_k(__global const uchar *p, int nb, __local const xq_t *xq
 #if MQ_U8
 INLINE void rowdot8_q8_0(__global const uchar *p, int nb, __local const xq_t *xq,
                          __local const float *xd, __local const float *xs,
-                         __local const int *xi, float8 *acc) {
+                         __local const int *xi, int nt, float8 *acc) {
     const short16 one = (short16)(1);
     for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
     for (int b = 0; b < nb; b++, p += X8B_q8_0) {
@@ -1421,6 +1425,7 @@ INLINE void rowdot8_q8_0(__global const uchar *p, int nb, __local const xq_t *xq
         }
 #pragma unroll
         for (int t = 0; t < MM_TT; t++) {
+            if (t >= nt) break; /* a partial tile: its empty tokens */
             int j = b * MM_TT + t;
             int8 dot = (int8)(0);
 #pragma unroll
@@ -1437,7 +1442,7 @@ INLINE void rowdot8_q8_0(__global const uchar *p, int nb, __local const xq_t *xq
 #else
 INLINE void rowdot8_q8_0(__global const uchar *p, int nb, __local const xq_t *xq,
                          __local const float *xd, __local const float *xs,
-                         __local const int *xi, float8 *acc) {
+                         __local const int *xi, int nt, float8 *acc) {
     int zero = nb >> 31;
     for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);
     for (int b = 0; b < nb; b++, p += X8B_q8_0) {
@@ -1503,7 +1508,7 @@ INLINE float8 ffn_act8(float8 g) { return g / (1.0f + exp(-g)); }
         X8_PREP_##TY(xq, xi, nb);                                                          \
         if (g < rows / 8) {                                                                \
             float8 acc[MM_TT];                                                             \
-            rowdot8_##TY(W + (size_t)g * nb * X8B_##TY, nb, xq, xd, xs, xi, acc);          \
+            rowdot8_##TY(W + (size_t)g * nb * X8B_##TY, nb, xq, xd, xs, xi, nt, acc);          \
             for (int t = 0; t < MM_TT; t++) {                                              \
                 __global float *o = y + (t0 + t) * y_stride + 8 * g;                       \
                 if (t < nt) vstore8((accumulate ? vload8(0, o) : (float8)(0.0f)) + acc[t], 0, o); \
@@ -1526,8 +1531,8 @@ INLINE float8 ffn_act8(float8 g) { return g / (1.0f + exp(-g)); }
         if (g < rows / 8) {                                                                \
             float8 a[MM_TT], u[MM_TT];                                                     \
             size_t off = (size_t)g * nb * X8B_##TY;                                        \
-            rowdot8_##TY(Wg + off, nb, xq, xd, xs, xi, a);                                 \
-            rowdot8_##TY(Wu + off, nb, xq, xd, xs, xi, u);                                 \
+            rowdot8_##TY(Wg + off, nb, xq, xd, xs, xi, nt, a);                                 \
+            rowdot8_##TY(Wu + off, nb, xq, xd, xs, xi, nt, u);                                 \
             for (int t = 0; t < MM_TT; t++)                                                \
                 if (t < nt) vstore8(ffn_act8(a[t]) * u[t], 0, h + (t0 + t) * h_stride + 8 * g); \
         }                                                                                  \
