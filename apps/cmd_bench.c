@@ -8,6 +8,7 @@
 #include "apps/args.h"
 #include "apps/commands.h"
 #include "apps/env.h"
+#include "apps/generate.h"
 #include "clgraph/llm.h"
 #include "clgraph/report.h"
 #include "clgraph/util.h"
@@ -60,8 +61,10 @@ static void usage(FILE *out) {
         "  --build MODE       kernels from source, spirv or auto (default auto)\n"
         "  --act MODE         activations of the quantized products: q8, f32 or auto (default)\n"
         "  --layout L         their weights: x8 (8 rows interleaved, where the type has it),\n"
-        "                     rows (the file's), or auto (default: x8 on CPU devices)\n"
-        "  --tune             measure the kernel variants for this device first (cached)\n"
+        "                     rows (the file's), or auto (default: x8 on CPU devices, or\n"
+        "                     what --tune measured faster there)\n"
+        "  --tune             measure the kernel variants (and with --layout auto the two\n"
+        "                     layouts) for this device first (cached)\n"
         "  --retune           measure them again, ignoring the plan cache\n"
         "  --bw GBS           read bandwidth for the roofline instead of probing the device\n"
         "  --seed N           seed of the random token ids (default 1)\n"
@@ -344,6 +347,13 @@ static void print_json(FILE *f, const results *r) {
         fprintf(f, ", \"tuned\": %s}", c->tuned ? "true" : "false");
     }
     fprintf(f, "},\n");
+    static const char *const how[] = {"set", "default", "measured", "cached"};
+    llm_layout_choice lc = llm_model_layout_choice(r->m);
+    fprintf(f,
+            "  \"layout\": {\"layout\": \"%s\", \"how\": \"%s\", \"x8_ms\": %.3f, \"rows_ms\": "
+            "%.3f, \"tokens\": %d},\n",
+            lc.layout == LLM_LAYOUT_X8 ? "x8" : "rows", how[lc.how], lc.x8_ns / 1e6,
+            lc.rows_ns / 1e6, lc.tokens);
     if (o->n_prompt) json_series(f, "pp", &r->pp, o->n_prompt);
     if (o->n_gen) json_series(f, "tg", &r->tg, o->n_gen);
     const double steps = median(&r->tg) / o->n_seq; /* a step reads the weights once */
@@ -407,6 +417,7 @@ static void print_md(FILE *f, const results *r) {
             "%d repetitions after 1 warm-up; ctx %d, batch %d; peak host memory %.1f MiB; load "
             "%.1f s\n",
             o->reps, r->hp->n_ctx, r->hp->n_batch, r->peak_rss / 1048576.0, r->load_s);
+    gen_layout_text(f, r->m);
     fprintf(f, "decode plan:");
     for (int i = 0; i < N_PLAN_TASKS; i++) {
         const clg_kind *kind = clg_planner_find_kind(llm_model_planner(r->m), plan_tasks[i]);

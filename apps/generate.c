@@ -48,7 +48,8 @@ const char *gen_options_help(void) {
            "                          (default: q8 on CPU devices where the weights allow it)\n"
            "  --layout L              weights of the 8-bit products: x8 (8 rows interleaved,\n"
            "                          repacked at load, where the type has it), rows (the\n"
-           "                          file's), or auto (default: x8 on CPU devices)\n"
+           "                          file's), or auto (default: x8 on CPU devices, or what\n"
+           "                          --tune measured faster there)\n"
            "  --tune                  measure kernel variants for this device (cached; see clgraph "
            "plan)\n"
            "  --retune                measure them again, ignoring the plan cache\n"
@@ -253,7 +254,25 @@ static void on_progress(void *user, const char *stage, size_t done, size_t total
 clg_status gen_plan_dump(FILE *f, const llm_model *m, int json) {
     static const char *const names[2] = {"decode", "prefill"};
     clg_plan *const plans[2] = {llm_model_step_plan(m, 0), llm_model_step_plan(m, 1)};
-    return clg_plan_dump(f, llm_model_planner(m), names, plans, 2, json);
+    clg_status st = clg_plan_dump(f, llm_model_planner(m), names, plans, 2, json);
+    if (st == CLG_OK && !json) gen_layout_text(f, m);
+    return st;
+}
+
+void gen_layout_text(FILE *f, const llm_model *m) {
+    llm_layout_choice c = llm_model_layout_choice(m);
+    const char *name = c.layout == LLM_LAYOUT_X8 ? "x8" : "rows";
+    if (c.how == LLM_LAYOUT_MEASURED || c.how == LLM_LAYOUT_CACHED)
+        fprintf(f,
+                "weight layout: %s (measured%s: x8 %.2f ms, rows %.2f ms for a %d-token prefill "
+                "and %d decode steps)\n",
+                name, c.how == LLM_LAYOUT_CACHED ? " earlier, cached" : "", c.x8_ns / 1e6,
+                c.rows_ns / 1e6, c.tokens, c.tokens > 0 ? c.tokens : 1);
+    else if (c.how == LLM_LAYOUT_DEFAULT)
+        fprintf(f, "weight layout: %s (the device type's default%s)\n", name,
+                c.layout == LLM_LAYOUT_X8 ? "; --tune measures it against rows" : "");
+    else
+        fprintf(f, "weight layout: %s (--layout)\n", name);
 }
 
 /* clg_write_fn of --plan-dump FILE. */

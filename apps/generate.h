@@ -90,6 +90,8 @@ int gen_run(gen_session *s, const int32_t *prompt, int n_prompt, int n_predict,
 /* The model's decode and prefill plans (step plans 0 and 1) with its planner's choices, as
  * text or JSON (clg_plan_dump). */
 clg_status gen_plan_dump(FILE *f, const llm_model *m, int json);
+/* One line: the weight layout and how it was chosen (llm_model_layout_choice). */
+void gen_layout_text(FILE *f, const llm_model *m);
 
 /* "prompt 12 tokens, prefill 80.1 tok/s | generated 64 tokens, decode 30.2 tok/s | device";
  * with -v also where the start-up went: the load's stages (programs built, from the cache or

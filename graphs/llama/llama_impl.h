@@ -138,9 +138,11 @@ struct llm_model {
     int is_gpu;     /* the device is a GPU (defaults: float activations, split attention) */
     void **x8_host; /* [n_x8_host] repacked weights (llm_w_x8), owned until uploaded */
     size_t n_x8_host, cap_x8_host;
-    int qkv_dim;   /* (n_head + 2 n_head_kv) * head_dim */
-    int gemm_mode; /* LLM_GEMM_* (llm_model_options.prefill_gemm) */
-    int replay;    /* llm_model_options.replay */
+    int n_x8;                 /* matrices repacked */
+    llm_layout_choice layout; /* how hp.x8 was chosen (tune.c) */
+    int qkv_dim;              /* (n_head + 2 n_head_kv) * head_dim */
+    int gemm_mode;            /* LLM_GEMM_* (llm_model_options.prefill_gemm) */
+    int replay;               /* llm_model_options.replay */
     int n_seq;     /* sequences, each with its own KV-cache region (llm_model_options.n_seq) */
     int head_rows; /* H = min(n_seq, n_batch): logits rows per pass of the head */
     /* device buffers; shapes with B = n_batch */
@@ -246,4 +248,11 @@ clg_status llm_gemm_set_batch(llm_model *m, step_plan *sp, int T);
  * none; 2: always), or the declared defaults (tune 0 without a cache file); then the
  * options that force a choice (prefill_gemm, replay). */
 clg_status llm_tune_plans(llm_model *m, int tune);
+
+/* model.c: llm_model_load for the options' layout as they stand (AUTO: the device type's). */
+clg_status llm_model_load_as(const char *path, const llm_model_options *opt, llm_model **out);
+/* tune.c: llm_model_load with the layout chosen: the options', else a measurement kept in
+ * the cache folder (made with tune when there is none, or always with tune 2), else the
+ * device type's. */
+clg_status llm_load_layout(const char *path, const llm_model_options *opt, llm_model **out);
 #endif

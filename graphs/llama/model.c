@@ -406,8 +406,21 @@ static clg_status product_buffer(llm_model *m, const char *name, const void *dat
     void *copy = malloc(bytes);
     if (!copy) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "%s: %zu bytes to repack", name, bytes);
     m->x8_host[m->n_x8_host++] = copy;
+    m->n_x8++;
     clg_status st = llm_repack_x8(dtype, data, copy, (size_t)rows, (size_t)cols);
-    return st == CLG_OK ? weight_buffer(m, name, copy, bytes, out) : st;
+    if (st != CLG_OK) return st;
+    llm_gguf_release(m->gguf, data, bytes); /* the file's pages: the copy replaces them */
+    return weight_buffer(m, name, copy, bytes, out);
+}
+
+/* Frees the repacked copy at host once its buffer is uploaded (nothing when host is none). */
+static void free_x8_copy(llm_model *m, const void *host) {
+    for (size_t i = 0; i < m->n_x8_host; i++)
+        if (m->x8_host[i] == host) {
+            free(m->x8_host[i]);
+            m->x8_host[i] = m->x8_host[--m->n_x8_host];
+            return;
+        }
 }
 
 /* Frees the repacked host copies (uploaded, or the model is going). */
@@ -739,7 +752,14 @@ static void progress(const llm_model_options *o, const char *stage, size_t done,
 
 clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_model **out) {
     llm_model_options def = llm_model_options_default();
-    if (!opt) opt = &def;
+    return llm_load_layout(path, opt ? opt : &def, out);
+}
+
+llm_layout_choice llm_model_layout_choice(const llm_model *m) {
+    return m->layout;
+}
+
+clg_status llm_model_load_as(const char *path, const llm_model_options *opt, llm_model **out) {
     *out = NULL;
     clg_status st;
     llm_model *m = calloc(1, sizeof *m);
@@ -892,6 +912,9 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
     }
     hp->x8 = hp->act_q8 &&
              (opt->layout == LLM_LAYOUT_X8 || (opt->layout == LLM_LAYOUT_AUTO && !m->is_gpu));
+    m->layout = (llm_layout_choice){.layout = hp->x8 ? LLM_LAYOUT_X8 : LLM_LAYOUT_ROWS,
+                                    .how = opt->layout == LLM_LAYOUT_AUTO ? LLM_LAYOUT_DEFAULT
+                                                                          : LLM_LAYOUT_SET};
 
     /* Everything the device will hold, against what it has, before allocating any of it. */
     TRY(check_memory(m, weight_bytes + ((uint64_t)hp->n_rot / 2 + 1) * sizeof(float)));
@@ -976,6 +999,7 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
         if (!top[i]) continue;
         TRY(clg_buffer_prefetch(top[i]));
         llm_gguf_release(m->gguf, clg_buffer_host(top[i]), clg_buffer_size(top[i]));
+        free_x8_copy(m, clg_buffer_host(top[i]));
         progress(opt, "uploading weights", ++done, n_w);
     }
     for (int i = 0; i < hp->n_layer; i++) {
@@ -983,6 +1007,7 @@ clg_status llm_model_load(const char *path, const llm_model_options *opt, llm_mo
         for (size_t j = 0, n = layer_buffers(w, lb); j < n; j++) {
             TRY(clg_buffer_prefetch(lb[j]));
             llm_gguf_release(m->gguf, clg_buffer_host(lb[j]), clg_buffer_size(lb[j]));
+            free_x8_copy(m, clg_buffer_host(lb[j])); /* layer by layer: no second model */
             progress(opt, "uploading weights", ++done, n_w);
         }
         for (int s = 0; s < 3; s++) { /* uploaded */

@@ -80,7 +80,10 @@ typedef struct llm_model_options {
      * float activations (cl/matmul.cl). */
     int act;
     /* The weights of the 8-bit-activation products: LLM_LAYOUT_AUTO (0) chooses
-     * LLM_LAYOUT_X8 on CPU devices, LLM_LAYOUT_ROWS elsewhere. LLM_LAYOUT_X8: matrices of the
+     * LLM_LAYOUT_X8 on CPU devices, LLM_LAYOUT_ROWS elsewhere, unless measured otherwise:
+     * with tune, where some matrix takes the x8 layout, the model is loaded in both layouts
+     * and timed, the faster stays (llm_model_layout_choice) and the choice is kept in the
+     * cache folder for later loads (tune 2 measures again). LLM_LAYOUT_X8: matrices of the
      * types that have the x8 layout (gguf.h llm_x8_type; rows a multiple of 8) are repacked at
      * load so that a work-item computes 8 rows (llm_repack_x8; cl/matmul_q8.cl's x8 kernels);
      * LLM_LAYOUT_ROWS: the file's row-major blocks. Float activations always read the file's
@@ -105,6 +108,19 @@ int llm_act_from_name(const char *name);
 enum { LLM_LAYOUT_AUTO = 0, LLM_LAYOUT_ROWS = 1, LLM_LAYOUT_X8 = 2 };
 /* "auto", "rows", "x8" to LLM_LAYOUT_*; -1 for anything else. */
 int llm_layout_from_name(const char *name);
+
+/* How a model's weight layout was chosen (llm_model_options.layout). */
+typedef struct llm_layout_choice {
+    int layout;     /* LLM_LAYOUT_X8 or LLM_LAYOUT_ROWS: the layout loaded */
+    int how;        /* LLM_LAYOUT_SET (the options'), _DEFAULT (the device type's: no
+                       measurement), _MEASURED (now, with tune) or _CACHED (measured earlier) */
+    double x8_ns;   /* measured: a prefill batch of `tokens` tokens plus `tokens` decode steps, */
+    double rows_ns; /* medians over interleaved rounds, in each layout; 0 when not measured */
+    int tokens;
+} llm_layout_choice;
+enum { LLM_LAYOUT_SET = 0, LLM_LAYOUT_DEFAULT = 1, LLM_LAYOUT_MEASURED = 2, LLM_LAYOUT_CACHED = 3 };
+/* How m's layout was chosen, by value. */
+llm_layout_choice llm_model_layout_choice(const llm_model *m);
 
 llm_model_options llm_model_options_default(void);
 
