@@ -83,7 +83,8 @@ clg_status llm_tune_plans(llm_model *m, int tune) {
  * interleaved: a prefill batch at position 0 and decode steps after it. The rows model stays
  * only when it is at least 3% faster (as replay: the x8 layout is the device type's default).
  * The choice goes to a small file in the cache folder, keyed by the plan-cache key, the
- * device, its driver and the kernel sources, which later loads without tune read. */
+ * device, its driver and the kernel sources, which later loads without tune read. Where the
+ * second copy does not fit (CLG_ERR_OUT_OF_MEMORY), x8 stays unmeasured, with a warning. */
 
 enum { LAYOUT_ROUNDS = 7, LAYOUT_DECODE = 4 };
 
@@ -209,7 +210,7 @@ clg_status llm_load_layout(const char *path, const llm_model_options *opt, llm_m
         m->layout = c;
         return CLG_OK;
     }
-    if (have) { /* rows, measured earlier */
+    if (have) { /* rows, measured earlier (the x8 load was the price of reading the key) */
         llm_model_destroy(m);
         *out = NULL;
         if ((st = llm_model_load_as(path, &o, &rows)) == CLG_OK) rows->layout = c, *out = rows;
@@ -217,6 +218,12 @@ clg_status llm_load_layout(const char *path, const llm_model_options *opt, llm_m
     }
     if (opt->progress) opt->progress(opt->progress_user, "measuring the weight layout", 0, 2);
     st = llm_model_load_as(path, &o, &rows);
+    if (st == CLG_ERR_OUT_OF_MEMORY) { /* no room for both copies: the default, unmeasured */
+        char msg[1200];
+        snprintf(msg, sizeof msg, "the weight layout stays x8, unmeasured: %s", clg_last_error());
+        if (opt->warn) opt->warn(opt->warn_user, msg);
+        return CLG_OK;
+    }
     if (st == CLG_OK) st = layout_measure(m, rows, &c);
     if (st != CLG_OK) {
         llm_model_destroy(rows);
