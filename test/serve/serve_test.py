@@ -28,6 +28,9 @@ import openai
 CLGRAPH, CASE = sys.argv[1], sys.argv[2]
 MODEL = os.environ.get("CLGRAPH_TEST_MODEL", "")
 PARALLEL = os.environ.get("CLGRAPH_SERVE_PARALLEL", "1")  # --parallel of the full case
+# A prompt whose greedy continuation counts on to max_tokens or the context (SmolLM2: no early
+# end of text), so that a request still runs when the test acts on it.
+COUNT = "1, 2, 3, 4, 5,"
 failures = 0
 
 
@@ -335,7 +338,7 @@ def case_full():
         # A client that disconnects mid-stream frees its sequence at once.
         for stream in (True, False):
             sock = socket.create_connection(("127.0.0.1", s.port))
-            body = json.dumps({"prompt": "Once upon a time", "max_tokens": 400, "temperature": 0,
+            body = json.dumps({"prompt": COUNT, "max_tokens": 400, "temperature": 0,
                                "stream": stream}).encode()
             sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                          b"Content-Length: %d\r\n\r\n" % len(body) + body)
@@ -396,11 +399,12 @@ def case_auth():
         r = client.completions.create(model="x", prompt="Hi", max_tokens=2, temperature=0)
         expect(r.usage.completion_tokens >= 1, "with the key: 200")
         # --parallel 1 --queue 1: one runs, one waits, a third gets 503 (long enough requests
-        # that the first still runs 0.6 s later: 200 tokens, ~2 s at 100 tokens/s)
+        # that the first still runs 0.6 s later: a count that goes on to max_tokens, where
+        # "Once" met its end of text after 151 tokens, ~1 s at 150 tokens/s)
         res = [None, None]
 
         def longreq(i):
-            res[i] = http("POST", s.base + "/v1/completions", {"prompt": "Once", "max_tokens": 200, "temperature": 0},
+            res[i] = http("POST", s.base + "/v1/completions", {"prompt": COUNT, "max_tokens": 200, "temperature": 0},
                           {"Authorization": "Bearer sekrit"})[0]
         ts = [threading.Thread(target=longreq, args=(i,)) for i in range(2)]
         for t in ts:
@@ -417,13 +421,13 @@ def case_auth():
 
         def stream(i, tokens):
             outs[i] = curl(s.base + "/v1/completions", "-H", "Authorization: Bearer sekrit", "-w", "\n%{http_code}",
-                           "-d", json.dumps({"prompt": "Once", "max_tokens": tokens, "temperature": 0, "stream": i == 0}))
+                           "-d", json.dumps({"prompt": COUNT, "max_tokens": tokens, "temperature": 0, "stream": i == 0}))
         ts = [threading.Thread(target=stream, args=(i, 400)) for i in range(2)]
         for t in ts:
             t.start()
             time.sleep(0.3)
         s.p.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        time.sleep(0.2)  # the count runs to the context's end: 243 tokens, ~1.6 s at 150 tokens/s
         t0 = time.time()
         s.p.send_signal(signal.SIGINT)
         rc = s.p.wait(30)
