@@ -904,6 +904,19 @@ static inline float ffn_act(float g) {
 static inline float ffn_act(float g) { return g / (1.0f + exp(-g)); }
 #endif
 
+/* Every product kernel's start: its token tile t0 .. t0 + nt - 1 quantized into local memory
+ * (xq, xd, xs, and xi = XI where the form keeps the blocks' integer sums), through the fused
+ * norm where GW is set; nb blocks a row. Needs T, cols, x, x_stride and scratch. */
+#define MQ_TILE(XI, GW, EPS)                                                               \
+    __local float inv[MM_TT];                                                              \
+    int t0 = get_global_id(1) * MM_TT;                                                     \
+    int nt = min(MM_TT, T - t0), nb = cols / 32;                                           \
+    __local float *xd = (__local float *)(scratch + MM_TT * nb * 2);                       \
+    __local float *xs = xd + MM_TT * nb;                                                   \
+    __local xq_t *xq = (__local xq_t *)scratch;                                            \
+    __local int *xi = XI;                                                                  \
+    quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, xq, xd, xs, inv, xi)
+
 /* The kernels of one type, without (SUF empty) or with (SUF _norm) the fused norm.
  * zero = T >> 31: 0 for every valid T, unknown to the compiler. */
 #define DEFINE_KERNELS(TY, SUF, NORM_ARGS, GW, EPS)                                        \
@@ -912,14 +925,9 @@ static inline float ffn_act(float g) { return g / (1.0f + exp(-g)); }
                                         int x_stride, int y_stride,                        \
                                         int accumulate NORM_ARGS,                          \
                                         __local short16 *scratch) {                        \
-        __local float inv[MM_TT];                                                          \
-        int r = get_global_id(0), t0 = get_global_id(1) * MM_TT;                           \
-        int nt = min(MM_TT, T - t0), nb = cols / 32;                                       \
-        __local float *xd = (__local float *)(scratch + MM_TT * nb * 2);                   \
-        __local float *xs = xd + MM_TT * nb;                                               \
         /* no return before the barriers: pocl 3.1 mishandles even a uniform one */        \
-        __local xq_t *xq = (__local xq_t *)scratch;                                        \
-        quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, xq, xd, xs, inv, 0);    \
+        int r = get_global_id(0);                                                          \
+        MQ_TILE(0, GW, EPS);                                                               \
         __local const float *xr = XD_ROW(xq, xd, nb); /* the products' scales */          \
         if (r < rows) {                                                                    \
             float acc[MM_TT];                                                              \
@@ -934,13 +942,8 @@ static inline float ffn_act(float g) { return g / (1.0f + exp(-g)); }
         __global const uchar *Wg, __global const uchar *Wu, __global const float *x,       \
         __global float *h, int rows, int cols, int T, int x_stride,                        \
         int h_stride NORM_ARGS, __local short16 *scratch) {                                \
-        __local float inv[MM_TT];                                                          \
-        int r = get_global_id(0), t0 = get_global_id(1) * MM_TT;                           \
-        int nt = min(MM_TT, T - t0), nb = cols / 32;                                       \
-        __local float *xd = (__local float *)(scratch + MM_TT * nb * 2);                   \
-        __local float *xs = xd + MM_TT * nb;                                               \
-        __local xq_t *xq = (__local xq_t *)scratch;                                        \
-        quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, xq, xd, xs, inv, 0);    \
+        int r = get_global_id(0);                                                          \
+        MQ_TILE(0, GW, EPS);                                                               \
         __local const float *xr = XD_ROW(xq, xd, nb); /* the products' scales */          \
         if (r < rows) {                                                                    \
             float g[MM_TT], u[MM_TT];                                                      \
@@ -1023,6 +1026,8 @@ DEFINE_TYPE(q6_k)
  * unsigned product per sub-block, scaled by the rows' d * sc_j, plus -dmin * m_j * s. q8_0
  * multiplies |w| by x with w's sign (vpsignb), one vpmaddwd per chunk (two chunks' 16-bit
  * sums could overflow).
+ * A partial tile (nt < MM_TT tokens, the last of a batch or a step of a few sequences) does
+ * the work of its nt tokens only in the x86 forms (a uniform break in the token loop).
  * The generic forms unroll their row and token loops as DEFINE_ROWDOT8's (below), and q6_k's
  * walks its sub-blocks in one flat loop: nested in a super-block loop, llvm-spirv 14 laid
  * blocks out before their dominators (spirv-val rejected the module).
@@ -1497,14 +1502,8 @@ INLINE float8 ffn_act8(float8 g) { return g / (1.0f + exp(-g)); }
                                         int x_stride, int y_stride,                        \
                                         int accumulate NORM_ARGS,                          \
                                         __local short16 *scratch) {                        \
-        __local float inv[MM_TT];                                                          \
-        int g = get_global_id(0), t0 = get_global_id(1) * MM_TT;                           \
-        int nt = min(MM_TT, T - t0), nb = cols / 32;                                       \
-        __local float *xd = (__local float *)(scratch + MM_TT * nb * 2);                   \
-        __local float *xs = xd + MM_TT * nb;                                               \
-        __local xq_t *xq = (__local xq_t *)scratch;                                        \
-        __local int *xi = X8_XI(xq, nb);                                                   \
-        quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, xq, xd, xs, inv, xi);   \
+        int g = get_global_id(0);                                                          \
+        MQ_TILE(X8_XI(xq, nb), GW, EPS);                                                   \
         X8_PREP_##TY(xq, xi, nb);                                                          \
         if (g < rows / 8) {                                                                \
             float8 acc[MM_TT];                                                             \
@@ -1519,14 +1518,8 @@ INLINE float8 ffn_act8(float8 g) { return g / (1.0f + exp(-g)); }
         __global const uchar *Wg, __global const uchar *Wu, __global const float *x,       \
         __global float *h, int rows, int cols, int T, int x_stride,                        \
         int h_stride NORM_ARGS, __local short16 *scratch) {                                \
-        __local float inv[MM_TT];                                                          \
-        int g = get_global_id(0), t0 = get_global_id(1) * MM_TT;                           \
-        int nt = min(MM_TT, T - t0), nb = cols / 32;                                       \
-        __local float *xd = (__local float *)(scratch + MM_TT * nb * 2);                   \
-        __local float *xs = xd + MM_TT * nb;                                               \
-        __local xq_t *xq = (__local xq_t *)scratch;                                        \
-        __local int *xi = X8_XI(xq, nb);                                                   \
-        quant_tile(x + t0 * x_stride, x_stride, nt, cols, GW, EPS, xq, xd, xs, inv, xi);   \
+        int g = get_global_id(0);                                                          \
+        MQ_TILE(X8_XI(xq, nb), GW, EPS);                                                   \
         X8_PREP_##TY(xq, xi, nb);                                                          \
         if (g < rows / 8) {                                                                \
             float8 a[MM_TT], u[MM_TT];                                                     \
