@@ -115,7 +115,7 @@ static int layout_read(const llm_model_options *opt, const char *path, const cha
                        llm_layout_choice *c) {
     FILE *f = *path ? fopen(path, "r") : NULL;
     if (!f) return 0;
-    char line[1024], name[8];
+    char line[1400], name[8]; /* the key is below 1024 bytes (layout_key) */
     int ok = fgets(line, sizeof line, f) && !strcmp(line, "clgraph layout 1\n") &&
              fgets(line, sizeof line, f) && !strncmp(line, "key ", 4) &&
              !strncmp(line + 4, key, strlen(key)) && !strcmp(line + 4 + strlen(key), "\n") &&
