@@ -1059,6 +1059,16 @@ INLINE float8 half8_bits(__global const uchar *p) {
 #define X8_DOTS8(dots, t)                                                                  \
     ((int8)((dots)[8 * (t)], (dots)[8 * (t) + 1], (dots)[8 * (t) + 2], (dots)[8 * (t) + 3],    \
             (dots)[8 * (t) + 4], (dots)[8 * (t) + 5], (dots)[8 * (t) + 6], (dots)[8 * (t) + 7]))
+/* Row i's dot with each token of the tile, into dots[8t + i]: its block's weights w0
+ * (elements 4c + e, against x[2t]) and w1 (16 + 4c + e, against x[2t + 1]) as the row
+ * kernels sum them (zero = nb >> 31 keeps the two halves apart, see DEVICES.md) */
+#define X8_ROW_DOTS(dots, i, w0, w1, x, zero)                                              \
+    _Pragma("unroll") for (int t = 0; t < MM_TT; t++)(dots)[8 * t + (i)] =                 \
+        hsumi8(dot16(w0, (x)[2 * t]) + (dot16(w1, (x)[2 * t + 1]) ^ (zero)))
+/* acc[t] += the 8 rows' dots of token t x their scales s8 x the token's block scale xd[j0 + t] */
+#define X8_ACC_DOTS(acc, dots, s8, xd, j0)                                                 \
+    _Pragma("unroll") for (int t = 0; t < MM_TT; t++)(acc)[t] +=                           \
+        convert_float8(X8_DOTS8(dots, t)) * ((s8) * (xd)[(j0) + t])
 
 #if MQ_U8
 /* bytes 4c .. 4c + 3 of a token's block, in every 4-byte lane */
@@ -1069,7 +1079,7 @@ INLINE char32 bcast4(__local const xq_t *xq, int c) {
 #define DEFINE_ROWDOT8(TY)                                                                 \
     INLINE void rowdot8_##TY(__global const uchar *p, int nb, __local const xq_t *xq,      \
                              __local const float *xd, __local const float *xs,             \
-                             __local const int *xi, int nt, float8 *acc) {                         \
+                             __local const int *xi, int nt, float8 *acc) {         \
         const short16 one = (short16)(1);                                                  \
         for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);                           \
         for (int b = 0; b < nb; b++, p += X8B_##TY) {                                      \
@@ -1105,7 +1115,7 @@ INLINE char32 bcast4(__local const xq_t *xq, int c) {
 #define DEFINE_ROWDOT8(TY)                                                                 \
     INLINE void rowdot8_##TY(__global const uchar *p, int nb, __local const xq_t *xq,      \
                              __local const float *xd, __local const float *xs,             \
-                             __local const int *xi, int nt, float8 *acc) {                         \
+                             __local const int *xi, int nt, float8 *acc) {         \
         int zero = nb >> 31;                                                               \
         for (int t = 0; t < MM_TT; t++) acc[t] = (float8)(0.0f);                           \
         for (int b = 0; b < nb; b++, p += X8B_##TY) {                                      \
@@ -1121,10 +1131,7 @@ INLINE char32 bcast4(__local const xq_t *xq, int c) {
                     w0 -= (short16)(8);                                                    \
                     w1 -= (short16)(8);                                                    \
                 }                                                                          \
-                __local const xq_t *x = xq + 2 * b * MM_TT;                                \
-                _Pragma("unroll") for (int t = 0; t < MM_TT; t++)                          \
-                    dots[8 * t + i] = hsumi8(dot16(w0, x[2 * t]) +                         \
-                                             (dot16(w1, x[2 * t + 1]) ^ zero));            \
+                X8_ROW_DOTS(dots, i, w0, w1, xq + 2 * b * MM_TT, zero);                    \
             }                                                                              \
             _Pragma("unroll") for (int t = 0; t < MM_TT; t++) {                            \
                 int j = b * MM_TT + t;                                                     \
@@ -1195,15 +1202,9 @@ INLINE void rowdot8_q5_0(__global const uchar *p, int nb, __local const xq_t *xq
                                          (((f >> (sh + (uchar16)(4))) & (uchar16)(1))
                                           << (uchar16)(4))) -
                          (short16)(16);
-            __local const xq_t *x = xq + 2 * b * MM_TT;
-#pragma unroll
-            for (int t = 0; t < MM_TT; t++)
-                dots[8 * t + i] = hsumi8(dot16(w0, x[2 * t]) + (dot16(w1, x[2 * t + 1]) ^ zero));
+            X8_ROW_DOTS(dots, i, w0, w1, xq + 2 * b * MM_TT, zero);
         }
-#pragma unroll
-        for (int t = 0; t < MM_TT; t++) {
-            acc[t] += convert_float8(X8_DOTS8(dots, t)) * (d8 * xd[b * MM_TT + t]);
-        }
+        X8_ACC_DOTS(acc, dots, d8, xd, b * MM_TT);
     }
 }
 #endif
@@ -1309,10 +1310,7 @@ INLINE void rowdot8_q6_k(__global const uchar *p, int nb, __local const xq_t *xq
                 dots[8 * t + i] = hsumi8(dot16(w0, x[2 * t])) * s0 +
                                   (hsumi8(dot16(w1, x[2 * t + 1])) ^ zero) * s1;
         }
-#pragma unroll
-        for (int t = 0; t < MM_TT; t++) {
-            acc[t] += convert_float8(X8_DOTS8(dots, t)) * (d8 * xd[jb * MM_TT + t]);
-        }
+        X8_ACC_DOTS(acc, dots, d8, xd, jb * MM_TT);
     }
 }
 #endif
@@ -1394,11 +1392,7 @@ INLINE void rowdot8_q4_k(__global const uchar *p, int nb, __local const xq_t *xq
                                       vload4(0, q + 96));
                 short16 w0 = convert_short16(u & (uchar16)(15)),
                         w1 = convert_short16(u >> (uchar16)(4));
-                __local const xq_t *x = xq + 2 * (b + j) * MM_TT;
-#pragma unroll
-                for (int t = 0; t < MM_TT; t++)
-                    dots[8 * t + i] =
-                        hsumi8(dot16(w0, x[2 * t]) + (dot16(w1, x[2 * t + 1]) ^ zero));
+                X8_ROW_DOTS(dots, i, w0, w1, xq + 2 * (b + j) * MM_TT, zero);
             }
 #pragma unroll
             for (int t = 0; t < MM_TT; t++) {
@@ -1460,15 +1454,9 @@ INLINE void rowdot8_q8_0(__global const uchar *p, int nb, __local const xq_t *xq
                                                   vload4(0, q + 64), vload4(0, q + 96)));
             short16 w1 = convert_short16((char16)(vload4(0, q + 128), vload4(0, q + 160),
                                                   vload4(0, q + 192), vload4(0, q + 224)));
-            __local const xq_t *x = xq + 2 * b * MM_TT;
-#pragma unroll
-            for (int t = 0; t < MM_TT; t++)
-                dots[8 * t + i] = hsumi8(dot16(w0, x[2 * t]) + (dot16(w1, x[2 * t + 1]) ^ zero));
+            X8_ROW_DOTS(dots, i, w0, w1, xq + 2 * b * MM_TT, zero);
         }
-#pragma unroll
-        for (int t = 0; t < MM_TT; t++) {
-            acc[t] += convert_float8(X8_DOTS8(dots, t)) * (d8 * xd[b * MM_TT + t]);
-        }
+        X8_ACC_DOTS(acc, dots, d8, xd, b * MM_TT);
     }
 }
 #endif
