@@ -230,18 +230,18 @@ INLINE void quant_tile(__global const float *x, int x_stride, int nt, int cols,
 #if MQ_U8 && MQ_XD8
     __local float8 *xd8 = xi ? 0 : XD8(xq, nb);
 #endif
-    if (gw) {
-        if (lid < nt) {
-            __global const float *xt = x + lid * x_stride;
-            float8 s = 0.0f;
-            for (int k = 0; k < cols; k += 8) {
-                float8 v = vload8(0, xt + k);
-                s += v * v;
-            }
-            inv[lid] = 1.0f / sqrt(hsum8(s) / (float)cols + eps);
+    if (gw && lid < nt) {
+        __global const float *xt = x + lid * x_stride;
+        float8 s = 0.0f;
+        for (int k = 0; k < cols; k += 8) {
+            float8 v = vload8(0, xt + k);
+            s += v * v;
         }
-        barrier(CLK_LOCAL_MEM_FENCE);
+        inv[lid] = 1.0f / sqrt(hsum8(s) / (float)cols + eps);
     }
+    /* unconditional: a barrier under a run-time condition (gw) makes pocl replicate the
+     * rest of the kernel, which more than doubles its compile time */
+    barrier(CLK_LOCAL_MEM_FENCE);
     for (int t = 0; t < MM_TT; t++)
         for (int b = lid; b < nb; b += L) {
             int j = b * MM_TT + t;
