@@ -119,15 +119,19 @@ static clg_status mm_note(llm_model *m, step_plan *sp, mm_kind k, int dtype, int
 /* " -DCLG_ONE_TY -DCLG_TY_<ty>..." for the program of a product file (q8: matmul_q8.cl) and
  * tile: the types of every product of sp that runs on it (mm_tile), so that each file and
  * tile is one program with the kernels it runs only (" -DMQ_X8_ONLY=1" where all of them
- * are in the x8 layout). */
+ * are in the x8 layout). The prefill's one-row head runs on the decode's tile and takes the
+ * decode's program (built first): one build, and one first-launch compile of the head. */
 static void product_types(const step_plan *sp, const llm_model *m, int q8, int tile, char *out,
                           size_t cap) {
+    const step_plan *plans[2] = {&m->decode, sp};
     int x8_only = q8;
     snprintf(out, cap, " -DCLG_ONE_TY");
-    for (int j = 0; j < sp->n_mk; j++)
-        if (llm_mm_q8(m, sp->mk[j].k) == q8 && mm_tile(m, sp, sp->mk[j].k) == tile) {
-            llm_type_option(out, cap, sp->mk[j].dtype);
-            x8_only &= llm_w_x8(m, sp->mk[j].dtype, sp->mk[j].shape.rows);
+    for (int p = tile == m->decode.tile ? 0 : 1; p < 2; p++)
+        for (int j = 0; j < plans[p]->n_mk; j++) {
+            const struct mm_entry *en = &plans[p]->mk[j];
+            if (llm_mm_q8(m, en->k) != q8 || mm_tile(m, plans[p], en->k) != tile) continue;
+            llm_type_option(out, cap, en->dtype);
+            x8_only &= llm_w_x8(m, en->dtype, en->shape.rows);
         }
     size_t n = strlen(out);
     if (x8_only && n + 16 < cap) snprintf(out + n, cap - n, " -DMQ_X8_ONLY=1");
