@@ -240,7 +240,7 @@ INLINE void quant_tile(__global const float *x, int x_stride, int nt, int cols,
         inv[lid] = 1.0f / sqrt(hsum8(s) / (float)cols + eps);
     }
     /* unconditional: a barrier under a run-time condition (gw) makes pocl replicate the
-     * rest of the kernel, which more than doubles its compile time */
+     * rest of the kernel, which about doubles its compile time */
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int t = 0; t < MM_TT; t++)
         for (int b = lid; b < nb; b += L) {
