@@ -377,12 +377,15 @@ int gen_session_open(gen_session *s, const gen_options *o, const char *cmd) {
 }
 
 void gen_session_close(gen_session *s) {
-    if (s->verbose && s->model) {
+    if (s->model && (s->verbose || !s->startup.quiet)) {
         clg_context *ctx = llm_model_context(s->model);
         clg_build_stats b;
         clg_context_build_stats(ctx, &b);
-        if (b.pending) {
-            fprintf(stderr, "[start-up] writing %u program cache entries ...", b.pending);
+        if (b.pending) { /* seconds on a first run: say what the wait is */
+            if (s->verbose)
+                fprintf(stderr, "[start-up] writing %u program cache entries ...", b.pending);
+            else
+                fprintf(stderr, "caching %u compiled programs for the next start ...", b.pending);
             unsigned n = clg_context_store_programs(ctx);
             clg_context_build_stats(ctx, &b);
             fprintf(stderr, " %u written in %.2f s\n", n, b.store_s);

@@ -70,8 +70,9 @@ char *gen_read_text_file(const char *path, const char *cmd, const char *what);
 
 /* Loads everything; prints progress on stderr; 0 on success (errors printed). */
 int gen_session_open(gen_session *s, const gen_options *o, const char *cmd);
-/* With -v, says how many program cache entries the model's context writes and how long that
- * takes (clg_context_store_programs: after the answer, not before it). */
+/* Writes the program cache entries the model's context built (clg_context_store_programs:
+ * after the answer, not before it) and, unless quiet, says so and how long it took: on a
+ * first run pocl takes seconds for it. */
 void gen_session_close(gen_session *s);
 
 /* 1 when a prompt of n_prompt tokens leaves room in the context to generate, else 0 with
