@@ -347,12 +347,11 @@ static void print_json(FILE *f, const results *r) {
         fprintf(f, ", \"tuned\": %s}", c->tuned ? "true" : "false");
     }
     fprintf(f, "},\n");
-    static const char *const how[] = {"set", "default", "measured", "cached"};
     llm_layout_choice lc = llm_model_layout_choice(r->m);
     fprintf(f,
             "  \"layout\": {\"layout\": \"%s\", \"how\": \"%s\", \"x8_ms\": %.3f, \"rows_ms\": "
             "%.3f, \"tokens\": %d},\n",
-            lc.layout == LLM_LAYOUT_X8 ? "x8" : "rows", how[lc.how], lc.x8_ns / 1e6,
+            llm_layout_name(lc.layout), llm_layout_how_name(lc.how), lc.x8_ns / 1e6,
             lc.rows_ns / 1e6, lc.tokens);
     if (o->n_prompt) json_series(f, "pp", &r->pp, o->n_prompt);
     if (o->n_gen) json_series(f, "tg", &r->tg, o->n_gen);

@@ -261,7 +261,7 @@ clg_status gen_plan_dump(FILE *f, const llm_model *m, int json) {
 
 void gen_layout_text(FILE *f, const llm_model *m) {
     llm_layout_choice c = llm_model_layout_choice(m);
-    const char *name = c.layout == LLM_LAYOUT_X8 ? "x8" : "rows";
+    const char *name = llm_layout_name(c.layout);
     if (c.how == LLM_LAYOUT_MEASURED || c.how == LLM_LAYOUT_CACHED)
         fprintf(f,
                 "weight layout: %s (measured%s: x8 %.2f ms, rows %.2f ms for a %d-token prefill "

@@ -21,6 +21,18 @@ int llm_layout_from_name(const char *name) {
                                    : -1;
 }
 
+const char *llm_layout_name(int layout) {
+    return layout == LLM_LAYOUT_AUTO   ? "auto"
+           : layout == LLM_LAYOUT_ROWS ? "rows"
+           : layout == LLM_LAYOUT_X8   ? "x8"
+                                       : "?";
+}
+
+const char *llm_layout_how_name(int how) {
+    static const char *const names[] = {"set", "default", "measured", "cached"};
+    return how >= LLM_LAYOUT_SET && how <= LLM_LAYOUT_CACHED ? names[how] : "?";
+}
+
 llm_model_options llm_model_options_default(void) {
     llm_model_options o;
     memset(&o, 0, sizeof o);

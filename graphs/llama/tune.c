@@ -91,7 +91,7 @@ enum { LAYOUT_ROUNDS = 7, LAYOUT_DECODE = 4 };
 /* The decision file's key and path ("" without a cache folder). */
 static void layout_key(const llm_model *m, char *key, size_t cap, char *path, size_t pcap) {
     const clg_device_info *d = clg_context_device(m->ctx);
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = CLG_HASH_INIT;
     for (const clg_kernel_file *f = llm_kernel_files(); f->name; f++)
         h = clg_hash(clg_hash_str(h, f->name), f->source, f->source_len);
     char base[512];
@@ -101,12 +101,8 @@ static void layout_key(const llm_model *m, char *key, size_t cap, char *path, si
     const char *dir = clg_context_cache_dir(m->ctx);
     if (!dir || !*dir ||
         snprintf(path, pcap, "%s/layout-%016llx.txt", dir,
-                 (unsigned long long)clg_hash_str(1469598103934665603ull, key)) >= (int)pcap)
+                 (unsigned long long)clg_hash_str(CLG_HASH_INIT, key)) >= (int)pcap)
         *path = 0;
-}
-
-static const char *layout_name(int layout) {
-    return layout == LLM_LAYOUT_X8 ? "x8" : "rows";
 }
 
 /* The choice saved at path for key, into *c; 0 when there is none or it does not hold (a
@@ -146,7 +142,7 @@ typedef struct layout_file {
 static clg_status layout_fill(void *user, FILE *f) {
     const layout_file *lf = user;
     fprintf(f, "clgraph layout 1\nkey %s\nchoice %s x8 %.0f rows %.0f tokens %d\n", lf->key,
-            layout_name(lf->c->layout), lf->c->x8_ns, lf->c->rows_ns, lf->c->tokens);
+            llm_layout_name(lf->c->layout), lf->c->x8_ns, lf->c->rows_ns, lf->c->tokens);
     return CLG_OK;
 }
 

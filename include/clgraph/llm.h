@@ -108,6 +108,8 @@ int llm_act_from_name(const char *name);
 enum { LLM_LAYOUT_AUTO = 0, LLM_LAYOUT_ROWS = 1, LLM_LAYOUT_X8 = 2 };
 /* "auto", "rows", "x8" to LLM_LAYOUT_*; -1 for anything else. */
 int llm_layout_from_name(const char *name);
+/* LLM_LAYOUT_* to "auto", "rows", "x8"; "?" for anything else (static strings). */
+const char *llm_layout_name(int layout);
 
 /* How a model's weight layout was chosen (llm_model_options.layout). */
 typedef struct llm_layout_choice {
@@ -119,6 +121,8 @@ typedef struct llm_layout_choice {
     int tokens;
 } llm_layout_choice;
 enum { LLM_LAYOUT_SET = 0, LLM_LAYOUT_DEFAULT = 1, LLM_LAYOUT_MEASURED = 2, LLM_LAYOUT_CACHED = 3 };
+/* LLM_LAYOUT_SET .. _CACHED to "set", "default", "measured", "cached"; "?" for anything else. */
+const char *llm_layout_how_name(int how);
 /* How m's layout was chosen, by value. */
 llm_layout_choice llm_model_layout_choice(const llm_model *m);
 

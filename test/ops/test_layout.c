@@ -57,15 +57,10 @@ static int layout_file(char *out, size_t cap) {
     return found == 1;
 }
 
-static const char *how_name(int how) {
-    static const char *const n[] = {"set", "default", "measured", "cached"};
-    return how >= 0 && how < 4 ? n[how] : "?";
-}
-
 static void print_choice(const char *what, llm_layout_choice c) {
     printf("  %-22s %s (%s): x8 %.3f ms, rows %.3f ms, %d tokens\n", what,
-           c.layout == LLM_LAYOUT_X8 ? "x8" : "rows", how_name(c.how), c.x8_ns / 1e6,
-           c.rows_ns / 1e6, c.tokens);
+           llm_layout_name(c.layout), llm_layout_how_name(c.how), c.x8_ns / 1e6, c.rows_ns / 1e6,
+           c.tokens);
 }
 
 int main(void) {
