@@ -89,7 +89,7 @@ clg_context *tc_context(void) {
     return ctx;
 }
 
-static void on_warn(void *user, const char *message) {
+void tc_count_warning(void *user, const char *message) {
     tc_warnings *w = user;
     w->count++;
     snprintf(w->last, sizeof w->last, "%s", message);
@@ -99,7 +99,7 @@ static void on_warn(void *user, const char *message) {
 clg_context *tc_warn_context(const char *cache_dir, tc_warnings *w) {
     clg_context_options o = tc_context_options();
     o.cache_dir = cache_dir;
-    o.warn = on_warn;
+    o.warn = tc_count_warning;
     o.warn_user = w;
     clg_context *ctx = NULL;
     if (clg_context_create(&o, &ctx) != CLG_OK) {

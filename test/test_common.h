@@ -52,12 +52,13 @@ llm_model_options tc_model_options(void);
  * registered; exits the test on failure. */
 clg_context *tc_context(void);
 
-/* The warnings a context reported: tc_warn_context's callback counts them and keeps the
- * last one (and prints it). */
+/* The warnings a context or model reported: tc_count_warning (a warn callback whose user
+ * pointer is the tc_warnings) counts them and keeps the last one (and prints it). */
 typedef struct tc_warnings {
     int count;
     char last[2048];
 } tc_warnings;
+void tc_count_warning(void *user, const char *message);
 /* Context of tc_context_options() with cache_dir as its cache folder and its warnings
  * collected in w; no kernel files registered; exits the test on failure. */
 clg_context *tc_warn_context(const char *cache_dir, tc_warnings *w);

@@ -16,13 +16,7 @@
 
 static char dir[] = "/tmp/clgraph-layout-XXXXXX";
 static char model[600], cache[600];
-static int warnings; /* through llm_model_options.warn */
-
-static void on_warn(void *user, const char *msg) {
-    (void)user;
-    warnings++;
-    printf("  warning: %s\n", msg);
-}
+static tc_warnings warnings; /* through the options' warn */
 
 static llm_model *load(int tune, int layout) {
     llm_model_options o = tc_model_options();
@@ -31,7 +25,8 @@ static llm_model *load(int tune, int layout) {
     o.tune = tune;
     o.layout = layout;
     o.cache_dir = cache;
-    o.warn = on_warn;
+    o.warn = tc_count_warning;
+    o.warn_user = &warnings;
     llm_model *m = NULL;
     CHECK_OK(llm_model_load(model, &o, &m));
     return m;
@@ -131,19 +126,19 @@ int main(void) {
         fputs("clgraph layout 1\nkey something else\nchoice rows x8 1 rows 1 tokens 1\n", f);
         fclose(f);
     }
-    const int w0 = warnings;
+    const int w0 = warnings.count;
     m = load(0, LLM_LAYOUT_AUTO);
     if (m) {
         c = llm_model_layout_choice(m);
         print_choice("damaged cache file", c);
-        CHECK(c.how == LLM_LAYOUT_DEFAULT && c.layout == LLM_LAYOUT_X8 && warnings == w0 + 1);
+        CHECK(c.how == LLM_LAYOUT_DEFAULT && c.layout == LLM_LAYOUT_X8 && warnings.count == w0 + 1);
     }
     llm_model_destroy(m);
     m = load(2, LLM_LAYOUT_AUTO);
     if (m) CHECK(llm_model_layout_choice(m).how == LLM_LAYOUT_MEASURED);
     llm_model_destroy(m);
     m = load(0, LLM_LAYOUT_AUTO);
-    if (m) CHECK(llm_model_layout_choice(m).how == LLM_LAYOUT_CACHED && warnings == w0 + 1);
+    if (m) CHECK(llm_model_layout_choice(m).how == LLM_LAYOUT_CACHED && warnings.count == w0 + 1);
     llm_model_destroy(m);
 
     /* An explicit layout is never measured, tune or not. */

@@ -21,13 +21,7 @@ static const char *kinds[N_KINDS] = {"qkv",      "attn_output", "ffn_swiglu",
 static char dir[] = "/tmp/clgraph-planner-XXXXXX";
 static char model[600], cache[600];
 static const char *kernel_dir; /* NULL: the embedded kernel files */
-static int warnings;           /* through llm_model_options.warn */
-
-static void on_warn(void *user, const char *msg) {
-    (void)user;
-    warnings++;
-    printf("  warning: %s\n", msg);
-}
+static tc_warnings warnings;   /* through the options' warn */
 
 static llm_model *load_split(int tune, int split) {
     llm_model_options o = tc_model_options();
@@ -37,7 +31,8 @@ static llm_model *load_split(int tune, int split) {
     o.attn_split = split;
     o.cache_dir = cache;
     o.kernel_dir = kernel_dir;
-    o.warn = on_warn;
+    o.warn = tc_count_warning;
+    o.warn_user = &warnings;
     llm_model *m = NULL;
     CHECK_OK(llm_model_load(model, &o, &m));
     return m;
@@ -283,9 +278,9 @@ int main(void) {
     bad[4] = truncated;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_file(plan, bad[i]);
-        const int warned = warnings;
+        const int warned = warnings.count;
         m = load(0);
-        CHECK(warnings == warned + 1); /* the caller hears why the file was ignored */
+        CHECK(warnings.count == warned + 1); /* the caller hears why the file was ignored */
         int n = tuned_count(m);
         if (n != 0) fprintf(stderr, "  bad plan file %zu: %d choices taken from it\n", i, n);
         CHECK(n == 0);

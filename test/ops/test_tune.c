@@ -46,13 +46,7 @@ static const clg_kernel_file files[] = {{"rowsum_test", src, sizeof src - 1, NUL
                                         {NULL, NULL, 0, NULL, 0}};
 
 enum { ROWS = 100, COLS = 256 };
-static int warnings;
-
-static void on_warn(void *user, const char *msg) {
-    (void)user;
-    warnings++;
-    printf("  warning: %s\n", msg);
-}
+static tc_warnings warnings; /* through the options' warn */
 
 /* Slot 0 sums a row; slot 1 (rowsum_twice) doubles it: "row" runs a row per work-item, the
  * others a work-group of c->local items per row. */
@@ -83,7 +77,8 @@ int main(void) {
     /* tc_context's options, with the warning callback the planner reports through */
     clg_context_options co = tc_context_options();
     co.profiling = 1;
-    co.warn = on_warn;
+    co.warn = tc_count_warning;
+    co.warn_user = &warnings;
     clg_context *ctx = NULL;
     CHECK_OK(clg_context_create(&co, &ctx));
     if (!ctx) return tc_finish("tune");
@@ -233,9 +228,9 @@ int main(void) {
              "for f in %s/*.plan; do sed -i 's/^kind rowsum .*/kind rowsum row 0 - 1 2/' $f; done",
              dir);
     CHECK(system(cmd) == 0);
-    const int w0 = warnings;
+    const int w0 = warnings.count;
     CHECK_OK(clg_planner_load(pl, dir, "shape=100x256", &loaded));
-    CHECK(loaded == 0 && warnings == w0 + 1 && !clg_kind_choice(k)->tuned);
+    CHECK(loaded == 0 && warnings.count == w0 + 1 && !clg_kind_choice(k)->tuned);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
 
