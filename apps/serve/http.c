@@ -455,33 +455,52 @@ static int next_events(stream_ctx *x) {
             srv_sched_unlock(s);
             return -1;
         }
-        srv_sched_wait(s, 100);
+        srv_sched_wait(s, r, 100);
     }
-    int rc = 0;
+    /* What changed, copied out under the lock; the events are built after it, so that the
+     * worker's next step does not wait for JSON. */
+    char *text = NULL, *err = NULL;
+    unsigned err_status = 0;
+    const char *finish = NULL;
+    cJSON *usage = NULL;
+    int oom = 0;
     if (r->len > x->sent) {
-        rc = pend_event(x, envelope(x->h, x->id, object, x->created,
-                                    choice_json(x->chat, 1, NULL, r->text + x->sent, NULL)));
+        oom = !(text = strndup(r->text + x->sent, r->len - x->sent));
         x->sent = r->len;
     } else if (r->error) {
-        rc = pend_event(x, error_json((unsigned)r->error_status, r->error));
+        oom = !(err = strdup(r->error));
+        err_status = (unsigned)r->error_status;
         x->stage = 2;
     } else {
-        rc = pend_event(
-            x, envelope(x->h, x->id, object, x->created,
-                        choice_json(x->chat, 1, NULL, x->chat ? NULL : "", r->finish_reason)));
-        if (!rc && x->include_usage) {
+        finish = r->finish_reason;
+        if (x->include_usage) oom = !(usage = usage_json(r));
+        x->stage = 2;
+    }
+    srv_sched_unlock(s);
+    int rc = oom ? -1 : 0;
+    if (text) {
+        rc = pend_event(x, envelope(x->h, x->id, object, x->created,
+                                    choice_json(x->chat, 1, NULL, text, NULL)));
+    } else if (err) {
+        rc = pend_event(x, error_json(err_status, err));
+    } else if (!oom) {
+        rc = pend_event(x, envelope(x->h, x->id, object, x->created,
+                                    choice_json(x->chat, 1, NULL, x->chat ? NULL : "", finish)));
+        if (!rc && usage) {
             cJSON *j = cJSON_CreateObject();
             cJSON_AddStringToObject(j, "id", x->id);
             cJSON_AddStringToObject(j, "object", object);
             cJSON_AddNumberToObject(j, "created", (double)x->created);
             cJSON_AddStringToObject(j, "model", x->h->cfg.model_name);
             cJSON_AddArrayToObject(j, "choices");
-            cJSON_AddItemToObject(j, "usage", usage_json(r));
+            cJSON_AddItemToObject(j, "usage", usage);
+            usage = NULL;
             rc = pend_event(x, j);
         }
-        x->stage = 2;
     }
-    srv_sched_unlock(s);
+    cJSON_Delete(usage);
+    free(text);
+    free(err);
     if (!rc && x->stage == 2) {
         char *p = realloc(x->pend, x->pend_len + 15);
         if (!p) return -1;
@@ -571,7 +590,7 @@ static enum MHD_Result handle_completion(srv_http *h, struct MHD_Connection *c, 
             srv_request_release(s, r);
             return MHD_NO;
         }
-        srv_sched_wait(s, 100);
+        srv_sched_wait(s, r, 100);
     }
     cJSON *j = NULL;
     unsigned code = MHD_HTTP_OK;

@@ -36,8 +36,7 @@ struct srv_sched {
     int *b_slot;                    /* [n_parallel] slot of each wanted row */
     float *logits;                  /* [n_parallel, n_vocab] */
     pthread_mutex_t mu;
-    pthread_cond_t work;    /* the worker waits here for requests */
-    pthread_cond_t changed; /* HTTP threads wait here for text */
+    pthread_cond_t work; /* the worker waits here for requests */
     srv_request *head, *tail;
     int n_queued, n_open;
     int accepting, quit, cut;
@@ -48,6 +47,10 @@ struct srv_sched {
 
 srv_request *srv_request_create(void) {
     srv_request *r = calloc(1, sizeof *r);
+    if (r && pthread_cond_init(&r->changed, NULL)) {
+        free(r);
+        return NULL;
+    }
     if (r) {
         r->refs = 1;
         r->max_tokens = -1;
@@ -63,6 +66,7 @@ static void request_free(srv_request *r) {
     free(r->prompt);
     free(r->text);
     free(r->error);
+    pthread_cond_destroy(&r->changed);
     free(r);
 }
 
@@ -72,12 +76,12 @@ static void unref(srv_request *r) {
 }
 
 /* Ends r with an error (with s->mu held). */
-static void finish_error(srv_sched *s, srv_request *r, int status, const char *msg) {
+static void finish_error(srv_request *r, int status, const char *msg) {
     if (r->done) return;
     r->done = 1;
     r->error = strdup(msg);
     r->error_status = status;
-    pthread_cond_broadcast(&s->changed);
+    pthread_cond_broadcast(&r->changed);
 }
 
 static void slot_release(srv_sched *s, srv_slot *sl) {
@@ -90,7 +94,7 @@ static void slot_release(srv_sched *s, srv_slot *sl) {
 }
 
 /* Publishes buf[n_pub .. upto) to the request (with s->mu held). */
-static int publish(srv_sched *s, srv_slot *sl, size_t upto) {
+static int publish(srv_slot *sl, size_t upto) {
     srv_request *r = sl->req;
     if (upto <= sl->n_pub) return 0;
     size_t n = upto - sl->n_pub;
@@ -107,7 +111,7 @@ static int publish(srv_sched *s, srv_slot *sl, size_t upto) {
     r->len += n;
     r->text[r->len] = 0;
     sl->n_pub = upto;
-    pthread_cond_broadcast(&s->changed);
+    pthread_cond_broadcast(&r->changed);
     return 0;
 }
 
@@ -160,10 +164,10 @@ static long stop_find(const srv_slot *sl, size_t from) {
 
 /* Ends the slot's request with a finish reason, publishing what is left (with s->mu held). */
 static void slot_finish(srv_sched *s, srv_slot *sl, const char *reason, size_t upto) {
-    publish(s, sl, upto);
+    publish(sl, upto);
     sl->req->done = 1;
     sl->req->finish_reason = reason;
-    pthread_cond_broadcast(&s->changed);
+    pthread_cond_broadcast(&sl->req->changed);
     slot_release(s, sl);
 }
 
@@ -171,7 +175,7 @@ static void slot_finish(srv_sched *s, srv_slot *sl, const char *reason, size_t u
 static void slot_token(srv_sched *s, srv_slot *sl, int32_t id) {
     srv_request *r = sl->req;
     if (id < 0) {
-        finish_error(s, r, 500, "sampling failed: no finite logit");
+        finish_error(r, 500, "sampling failed: no finite logit");
         slot_release(s, sl);
         return;
     }
@@ -189,7 +193,7 @@ static void slot_token(srv_sched *s, srv_slot *sl, int32_t id) {
     size_t n = 0;
     size_t before = sl->n_buf;
     if (llm_tokenizer_stream_push(sl->stream, id, &t, &n) == CLG_OK && n && buf_append(sl, t, n)) {
-        finish_error(s, r, 500, "out of memory");
+        finish_error(r, 500, "out of memory");
         slot_release(s, sl);
         return;
     }
@@ -209,8 +213,8 @@ static void slot_token(srv_sched *s, srv_slot *sl, int32_t id) {
         slot_finish(s, sl, at >= 0 ? "stop" : "length", at >= 0 ? (size_t)at : sl->n_buf);
         return;
     }
-    if (publish(s, sl, sl->n_buf - stop_hold(sl))) {
-        finish_error(s, r, 500, "out of memory");
+    if (publish(sl, sl->n_buf - stop_hold(sl))) {
+        finish_error(r, 500, "out of memory");
         slot_release(s, sl);
         return;
     }
@@ -251,7 +255,7 @@ static void reuse_prefix(srv_sched *s, srv_slot *sl, srv_request *r) {
 static int slot_start(srv_sched *s, srv_slot *sl, srv_request *r) {
     llm_sampler *smp = NULL;
     if (llm_sampler_create(&r->sp, s->n_vocab, &smp) != CLG_OK) {
-        finish_error(s, r, 500, clg_last_error());
+        finish_error(r, 500, clg_last_error());
         unref(r);
         return -1;
     }
@@ -281,7 +285,7 @@ static void *worker_main(void *arg) {
         for (int i = 0; i < s->n_parallel; i++) {
             srv_slot *sl = &s->slots[i];
             if (sl->req && (sl->req->cancelled || s->cut)) {
-                finish_error(s, sl->req, 503, "the server is shutting down");
+                finish_error(sl->req, 503, "the server is shutting down");
                 slot_release(s, sl);
             }
             if (!sl->req && s->head) {
@@ -371,7 +375,7 @@ static void *worker_main(void *arg) {
         if (st != CLG_OK) {
             for (int i = 0; i < s->n_parallel; i++)
                 if (s->slots[i].req) {
-                    finish_error(s, s->slots[i].req, 500, clg_last_error());
+                    finish_error(s->slots[i].req, 500, clg_last_error());
                     slot_release(s, &s->slots[i]);
                 }
             continue;
@@ -433,7 +437,6 @@ int srv_sched_create(llm_model *model, const llm_tokenizer *tok, int n_parallel,
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work, NULL);
-    pthread_cond_init(&s->changed, NULL);
     int err = pthread_create(&s->worker, NULL, worker_main, s);
     if (err) {
         clg_fail(CLG_ERR_OUT_OF_MEMORY, "cannot start the worker thread: %s", strerror(err));
@@ -462,12 +465,11 @@ void srv_sched_destroy(srv_sched *s) {
         while (s->head) {
             srv_request *r = s->head;
             s->head = r->next;
-            finish_error(s, r, 503, "the server is shutting down");
+            finish_error(r, 503, "the server is shutting down");
             unref(r);
         }
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->work);
-        pthread_cond_destroy(&s->changed);
     }
     for (int i = 0; s->slots && i < s->n_parallel; i++) {
         slot_release(s, &s->slots[i]);
@@ -516,7 +518,6 @@ void srv_request_release(srv_sched *s, srv_request *r) {
     }
     if (r->submitted) s->n_open--;
     unref(r);
-    pthread_cond_broadcast(&s->changed);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -528,13 +529,13 @@ void srv_sched_unlock(srv_sched *s) {
     pthread_mutex_unlock(&s->mu);
 }
 
-void srv_sched_wait(srv_sched *s, int timeout_ms) {
+void srv_sched_wait(srv_sched *s, srv_request *r, int timeout_ms) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_nsec += (long)timeout_ms * 1000000L;
     ts.tv_sec += ts.tv_nsec / 1000000000L;
     ts.tv_nsec %= 1000000000L;
-    pthread_cond_timedwait(&s->changed, &s->mu, &ts);
+    pthread_cond_timedwait(&r->changed, &s->mu, &ts);
 }
 
 void srv_sched_stop_accepting(srv_sched *s) {
@@ -544,11 +545,10 @@ void srv_sched_stop_accepting(srv_sched *s) {
         srv_request *r = s->head;
         s->head = r->next;
         s->n_queued--;
-        finish_error(s, r, 503, "the server is shutting down");
+        finish_error(r, 503, "the server is shutting down");
         unref(r);
     }
     s->tail = NULL;
-    pthread_cond_broadcast(&s->changed);
     pthread_mutex_unlock(&s->mu);
 }
 

@@ -41,6 +41,7 @@ typedef struct srv_request {
     int cancelled;             /* the client went away: the worker frees its sequence */
     int refs;
     int submitted;            /* counted among the open requests */
+    pthread_cond_t changed;   /* signalled when the worker changes the fields above */
     struct srv_request *next; /* queue link */
 } srv_request;
 
@@ -67,11 +68,12 @@ int srv_sched_submit(srv_sched *s, srv_request *r);
 /* Drops the caller's reference; a request not yet done is cancelled first. */
 void srv_request_release(srv_sched *s, srv_request *r);
 
-/* The lock that guards the requests' published state, and a wait for the next change to any
- * request (up to timeout_ms); call with the lock held. */
+/* The lock that guards the requests' published state, and a wait for the next change to r
+ * (up to timeout_ms); call with the lock held. Only r's waiters wake: the worker signals each
+ * request it changes, so a step of N sequences wakes N threads, not N times N. */
 void srv_sched_lock(srv_sched *s);
 void srv_sched_unlock(srv_sched *s);
-void srv_sched_wait(srv_sched *s, int timeout_ms);
+void srv_sched_wait(srv_sched *s, srv_request *r, int timeout_ms);
 
 /* Shutting down: new submissions are refused and queued requests end with 503 "the server
  * is shutting down". Running ones go on until they finish or srv_sched_cut ends them. */
