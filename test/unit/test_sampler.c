@@ -154,6 +154,17 @@ static void test_greedy(void) {
     CHECK(llm_sampler_sample(s, NULL) == -1);
     llm_sampler_destroy(s);
 
+    /* vocabularies that are not a multiple of 8: the largest in the tail, or tied between
+     * the tail and the part before it, NaN at either end */
+    s = make(p, 13);
+    float tied[13] = {NAN, 0.0f, 1.0f, 2.0f, 7.0f, 3.0f, 1.0f, 0.0f, 2.0f, 5.0f, 7.0f, 6.0f, NAN};
+    CHECK(llm_sampler_sample(s, tied) == 4);
+    tied[4] = 6.5f;
+    CHECK(llm_sampler_sample(s, tied) == 10);
+    tied[12] = 9.0f;
+    CHECK(llm_sampler_sample(s, tied) == 12);
+    llm_sampler_destroy(s);
+
     /* sampling at a vanishing temperature is the arg-max as well */
     s = make(plain(1e-30f, 3), 4);
     int ok = 1;
