@@ -20,6 +20,8 @@ typedef struct bench_opts {
     const char *model, *device;
     int n_prompt, n_gen, reps, n_batch, n_ctx, json, quiet, tune, act, layout;
     int n_seq;     /* tg: sequences decoded together, one token each per step */
+    int depth;     /* -d: cache entries before pp and tg; -1: pp at position 0, tg after an
+                      untimed TG_PROMPT-token prompt */
     int profile;   /* one more run of each test, profiled, its task table on stderr */
     double bw_gbs; /* > 0: use instead of probing */
     uint64_t seed;
@@ -35,8 +37,8 @@ typedef struct series {
 static void usage(FILE *out) {
     fprintf(
         out,
-        "usage: clgraph bench -m MODEL.gguf [-p N] [-n N] [-r N] [--seq N] [--device SEL]\n"
-        "                     [--json|--md]\n"
+        "usage: clgraph bench -m MODEL.gguf [-p N] [-n N] [-d N] [-r N] [--seq N]\n"
+        "                     [--device SEL] [--json|--md]\n"
         "\n"
         "Measures prompt processing (pp: one evaluation of N random tokens at position 0)\n"
         "and generation (tg: N single-token evaluations after an untimed %d-token prompt),\n"
@@ -51,6 +53,10 @@ static void usage(FILE *out) {
         "  -m, --model FILE   GGUF model (general.architecture = llama)\n"
         "  -p, --n-prompt N   prompt tokens for pp (default 512; 0 skips pp)\n"
         "  -n, --n-gen N      generated tokens for tg (default 128; 0 skips tg)\n"
+        "  -d, --depth N      both tests after an untimed prompt of N tokens: pp evaluates\n"
+        "                     its tokens at position N, tg its steps from position N on\n"
+        "                     (llama-bench's -d; the test is named pp512 @ d1024); the\n"
+        "                     roofline still counts the weights only, not the cache\n"
         "  -r, --reps N       timed repetitions (default 5)\n"
         "  --seq N            tg decodes N sequences together (llm_model_eval_batch: one\n"
         "                     token of each per step, after an untimed prompt each) and\n"
@@ -108,9 +114,9 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
         } else if (IS("--tune") || IS("--retune")) {
             o->tune = IS("--retune") ? 2 : (o->tune > 1 ? o->tune : 1);
         } else if (IS("-m") || IS("--model") || IS("-p") || IS("--n-prompt") || IS("-n") ||
-                   IS("--n-gen") || IS("-r") || IS("--reps") || IS("-b") || IS("--batch") ||
-                   IS("--ctx") || IS("--device") || IS("--build") || IS("--bw") || IS("--seed") ||
-                   IS("--act") || IS("--layout") || IS("--seq")) {
+                   IS("--n-gen") || IS("-d") || IS("--depth") || IS("-r") || IS("--reps") ||
+                   IS("-b") || IS("--batch") || IS("--ctx") || IS("--device") || IS("--build") ||
+                   IS("--bw") || IS("--seed") || IS("--act") || IS("--layout") || IS("--seq")) {
             if (i + 1 >= argc) return bad("missing value for ", a);
             const char *v = argv[++i];
             int ok = 1;
@@ -120,6 +126,8 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
                 ok = parse_int(v, 0, &o->n_prompt);
             else if (IS("-n") || IS("--n-gen"))
                 ok = parse_int(v, 0, &o->n_gen);
+            else if (IS("-d") || IS("--depth"))
+                ok = parse_int(v, 0, &o->depth);
             else if (IS("-r") || IS("--reps"))
                 ok = parse_int(v, 1, &o->reps);
             else if (IS("--seq"))
@@ -158,57 +166,99 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
     return 0;
 }
 
+/* Tokens in the cache before tg's first timed step, and before pp's tokens. */
+static int tg_prompt(const bench_opts *o) {
+    return o->depth < 0 ? TG_PROMPT : o->depth;
+}
+static int pp_depth(const bench_opts *o) {
+    return o->depth < 0 ? 0 : o->depth;
+}
+
 static double median(const series *s) {
     return clg_median(s->tps, (size_t)s->n);
 }
 
-/* One pp run: n_prompt random tokens at position 0. Returns tok/s, < 0 on failure. */
-static double run_pp(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
+/* A test is an untimed prompt (the cache before it) and the timed work after it. Each
+ * returns 0 / tok/s, or < 0 on failure with the reason in clg_last_error. */
+typedef int (*prompt_fn)(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
+                         float *logits);
+typedef double (*timed_fn)(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
+                           float *logits);
+
+/* n random tokens evaluated at positions 0 .. n-1 (nothing for n = 0). */
+static int fill_cache(llm_model *m, int n, int32_t *tok, uint64_t *rng, float *logits) {
+    int n_vocab = llm_model_hparams(m)->n_vocab;
+    for (int i = 0; i < n; i++)
+        tok[i] = (int32_t)(clg_rng_next(rng) % (uint64_t)n_vocab);
+    return n && llm_model_eval(m, tok, n, 0, logits) != CLG_OK ? -1 : 0;
+}
+
+static int prompt_pp(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
                      float *logits) {
+    return fill_cache(m, pp_depth(o), tok, rng, logits);
+}
+
+/* pp: n_prompt random tokens at position pp_depth, one call. */
+static double timed_pp(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
+                       float *logits) {
     int n_vocab = llm_model_hparams(m)->n_vocab;
     for (int i = 0; i < o->n_prompt; i++)
         tok[i] = (int32_t)(clg_rng_next(rng) % (uint64_t)n_vocab);
     double t0 = clg_now_ns();
-    if (llm_model_eval(m, tok, o->n_prompt, 0, logits) != CLG_OK) return -1;
+    if (llm_model_eval(m, tok, o->n_prompt, pp_depth(o), logits) != CLG_OK) return -1;
     return o->n_prompt / (1e-9 * (clg_now_ns() - t0));
 }
 
-/* One tg run: an untimed TG_PROMPT-token prompt, then n_gen timed single-token steps. */
-static double run_tg(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
+static int prompt_tg(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
                      float *logits) {
-    int n_vocab = llm_model_hparams(m)->n_vocab;
-    for (int i = 0; i < TG_PROMPT; i++)
-        tok[i] = (int32_t)(clg_rng_next(rng) % (uint64_t)n_vocab);
-    if (llm_model_eval(m, tok, TG_PROMPT, 0, logits) != CLG_OK) return -1;
+    return fill_cache(m, tg_prompt(o), tok, rng, logits);
+}
+
+/* tg: n_gen single-token steps from position tg_prompt on. */
+static double timed_tg(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
+                       float *logits) {
+    int n_vocab = llm_model_hparams(m)->n_vocab, p0 = tg_prompt(o);
+    (void)tok;
     double t0 = clg_now_ns();
     for (int i = 0; i < o->n_gen; i++) {
         int32_t t = (int32_t)(clg_rng_next(rng) % (uint64_t)n_vocab);
-        if (llm_model_eval(m, &t, 1, TG_PROMPT + i, logits) != CLG_OK) return -1;
+        if (llm_model_eval(m, &t, 1, p0 + i, logits) != CLG_OK) return -1;
     }
     return o->n_gen / (1e-9 * (clg_now_ns() - t0));
 }
 
-/* One tg run of n_seq sequences: an untimed TG_PROMPT-token prompt each (one call), then
- * n_gen timed steps of one token per sequence (one call each). Returns the tokens of all
- * sequences per second. */
-static double run_tg_seqs(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
+/* tok holds tokens, then positions, then sequences of the largest call: n0 rows each. */
+static int seq_rows(const bench_opts *o) {
+    return o->n_seq * (tg_prompt(o) > 1 ? tg_prompt(o) : 1);
+}
+
+/* tg of n_seq sequences: a tg_prompt-token prompt each, in one call. */
+static int prompt_tg_seqs(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
                           float *logits) {
-    const int n_vocab = llm_model_hparams(m)->n_vocab, S = o->n_seq;
-    int32_t *pos = tok + S * TG_PROMPT, *seq = pos + S * TG_PROMPT;
-    uint8_t want[MAX_BENCH_SEQ];
-    for (int i = 0; i < S * TG_PROMPT; i++) {
+    const int n_vocab = llm_model_hparams(m)->n_vocab, S = o->n_seq, p0 = tg_prompt(o);
+    int32_t *pos = tok + seq_rows(o), *seq = pos + seq_rows(o);
+    for (int i = 0; i < S * p0; i++) {
         tok[i] = (int32_t)(clg_rng_next(rng) % (uint64_t)n_vocab);
-        pos[i] = i % TG_PROMPT;
-        seq[i] = i / TG_PROMPT;
+        pos[i] = i % p0;
+        seq[i] = i / p0;
     }
-    if (llm_model_eval_batch(m, tok, pos, seq, S * TG_PROMPT, NULL, logits) != CLG_OK) return -1;
+    return p0 && llm_model_eval_batch(m, tok, pos, seq, S * p0, NULL, logits) != CLG_OK ? -1 : 0;
+}
+
+/* n_gen steps of one token per sequence (one call each); the tokens of all sequences per
+ * second. */
+static double timed_tg_seqs(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
+                            float *logits) {
+    const int n_vocab = llm_model_hparams(m)->n_vocab, S = o->n_seq, p0 = tg_prompt(o);
+    int32_t *pos = tok + seq_rows(o), *seq = pos + seq_rows(o);
+    uint8_t want[MAX_BENCH_SEQ];
     for (int s = 0; s < S; s++)
         seq[s] = s, want[s] = 1;
     double t0 = clg_now_ns();
     for (int i = 0; i < o->n_gen; i++) {
         for (int s = 0; s < S; s++) {
             tok[s] = (int32_t)(clg_rng_next(rng) % (uint64_t)n_vocab);
-            pos[s] = TG_PROMPT + i;
+            pos[s] = p0 + i;
         }
         if (llm_model_eval_batch(m, tok, pos, seq, S, want, logits) != CLG_OK) return -1;
     }
@@ -218,19 +268,20 @@ static double run_tg_seqs(llm_model *m, const bench_opts *o, int32_t *tok, uint6
 /* One more run of a test (name and n tokens for the message) with a profiler on the step
  * plan it runs (plan: 0 decode, 1 prefill), its task table of `steps` steps on stderr.
  * Returns 0, or 1 after printing why. */
-static int
-profile_run(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng, float *logits,
-            double (*run)(llm_model *, const bench_opts *, int32_t *, uint64_t *, float *),
-            const char *name, int n, int plan, int steps) {
+static int profile_run(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
+                       float *logits, prompt_fn prompt, timed_fn timed, const char *name, int n,
+                       int plan, int steps) {
+    if (prompt(m, o, tok, rng, logits) < 0) { /* before the profiler: not in its events */
+        fprintf(stderr, "clgraph bench: %s\n", clg_last_error());
+        return 1;
+    }
     clg_profiler *p = NULL;
     if (clg_profiler_create(llm_model_context(m), 0, &p) != CLG_OK) {
         fprintf(stderr, "clgraph bench: no profile: %s\n", clg_last_error());
         return 1;
     }
     fprintf(stderr, "clgraph bench: %s%d profiled\n", name, n);
-    /* tg's untimed prompt is in the profile too: restart after a first step would need a
-     * hook inside run; its share is one step in n + 1 */
-    double t0 = clg_now_ns(), tps = run(m, o, tok, rng, logits);
+    double t0 = clg_now_ns(), tps = timed(m, o, tok, rng, logits);
     double wall = 1e-9 * (clg_now_ns() - t0);
     int rc = tps < 0;
     if (rc)
@@ -336,7 +387,8 @@ static void print_json(FILE *f, const results *r) {
     fprintf(f,
             "  \"n_ctx\": %d, \"n_batch\": %d, \"n_seq\": %d, \"reps\": %d, \"warmup\": 1, "
             "\"tg_prompt\": %d,\n",
-            r->hp->n_ctx, r->hp->n_batch, o->n_seq, o->reps, TG_PROMPT);
+            r->hp->n_ctx, r->hp->n_batch, o->n_seq, o->reps, tg_prompt(o));
+    fprintf(f, "  \"pp_depth\": %d,\n", pp_depth(o));
     fprintf(f, "  \"decode_plan\": {");
     for (int i = 0, k = 0; i < N_PLAN_TASKS; i++) {
         const clg_kind *kind = clg_planner_find_kind(llm_model_planner(r->m), plan_tasks[i]);
@@ -387,20 +439,21 @@ static void md_row(FILE *f, const results *r, const char *label, const char *tes
 
 static void print_md(FILE *f, const results *r) {
     const bench_opts *o = r->o;
-    char label[160], test[32];
+    char label[160], test[48], at[24] = "";
+    if (o->depth >= 0) snprintf(at, sizeof at, " @ d%d", o->depth);
     snprintf(label, sizeof label, "%s (%s)", base_name(o->model), r->hp->weight_types);
     fprintf(f,
             "| model | size | params | device | test | t/s median | t/s min | GB/s | roofline |\n");
     fprintf(f, "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |\n");
     if (o->n_prompt) {
-        snprintf(test, sizeof test, "pp%d", o->n_prompt);
+        snprintf(test, sizeof test, "pp%d%s", o->n_prompt, at);
         md_row(f, r, label, test, &r->pp, 0);
     }
     if (o->n_gen) {
         if (o->n_seq > 1)
-            snprintf(test, sizeof test, "tg%d x %d seqs", o->n_gen, o->n_seq);
+            snprintf(test, sizeof test, "tg%d%s x %d seqs", o->n_gen, at, o->n_seq);
         else
-            snprintf(test, sizeof test, "tg%d", o->n_gen);
+            snprintf(test, sizeof test, "tg%d%s", o->n_gen, at);
         md_row(f, r, label, test, &r->tg, 1);
     }
     fprintf(f, "\ndevice: %s, %s, driver %s, %u compute units\n", r->dev->device_name,
@@ -437,10 +490,13 @@ int clg_cmd_bench(int argc, char **argv) {
     o.seed = 1;
     o.build = -1;
     o.n_seq = 1;
+    o.depth = -1;
     int rc = parse_args(&o, argc, argv);
     if (rc) return rc == 1 ? 0 : rc;
 
-    int need = o.n_prompt > TG_PROMPT + o.n_gen ? o.n_prompt : TG_PROMPT + o.n_gen;
+    const int pp_need = o.n_prompt ? pp_depth(&o) + o.n_prompt : 0;
+    const int tg_need = o.n_gen ? tg_prompt(&o) + o.n_gen : 0;
+    int need = pp_need > tg_need ? pp_need : tg_need;
     llm_model_options mo = llm_model_options_default();
     if ((rc = app_env_model_options(&mo, "bench"))) return rc;
     if (o.device) mo.device = o.device;
@@ -492,8 +548,9 @@ int clg_cmd_bench(int argc, char **argv) {
     }
     r.bytes_per_token = llm_model_weight_bytes_per_token(m);
     /* tokens, and for --seq also positions and sequences, of the largest call */
-    const size_t n_tok =
-        (size_t)(o.n_prompt > TG_PROMPT * o.n_seq ? o.n_prompt : 3 * TG_PROMPT * o.n_seq);
+    size_t n_tok = (size_t)3 * (size_t)seq_rows(&o);
+    if ((size_t)o.n_prompt > n_tok) n_tok = (size_t)o.n_prompt;
+    if ((size_t)pp_depth(&o) > n_tok) n_tok = (size_t)pp_depth(&o);
     tok = malloc(n_tok * sizeof *tok);
     logits = malloc((size_t)o.n_seq * (size_t)r.hp->n_vocab * sizeof *logits);
     r.pp.tps = calloc((size_t)o.reps, sizeof(double));
@@ -507,10 +564,12 @@ int clg_cmd_bench(int argc, char **argv) {
     const struct {
         int n;
         series *s;
-        double (*run)(llm_model *, const bench_opts *, int32_t *, uint64_t *, float *);
+        prompt_fn prompt;
+        timed_fn timed;
         const char *name;
-    } tests[2] = {{o.n_prompt, &r.pp, run_pp, "pp"},
-                  {o.n_gen, &r.tg, o.n_seq > 1 ? run_tg_seqs : run_tg, "tg"}};
+    } tests[2] = {{o.n_prompt, &r.pp, prompt_pp, timed_pp, "pp"},
+                  {o.n_gen, &r.tg, o.n_seq > 1 ? prompt_tg_seqs : prompt_tg,
+                   o.n_seq > 1 ? timed_tg_seqs : timed_tg, "tg"}};
     for (int k = 0; k < 2; k++) {
         if (!tests[k].n) continue;
         for (int rep = -1; rep < o.reps; rep++) { /* rep -1: the warm-up */
@@ -518,7 +577,9 @@ int clg_cmd_bench(int argc, char **argv) {
                 fprintf(stderr, "clgraph bench: %s%d %s", tests[k].name, tests[k].n,
                         rep < 0 ? "warm-up" : "");
             if (!o.quiet && rep >= 0) fprintf(stderr, "%d/%d", rep + 1, o.reps);
-            double tps = tests[k].run(m, &o, tok, &rng, logits);
+            double tps = tests[k].prompt(m, &o, tok, &rng, logits) < 0
+                             ? -1
+                             : tests[k].timed(m, &o, tok, &rng, logits);
             if (tps < 0) {
                 fprintf(stderr, "\nclgraph bench: %s\n", clg_last_error());
                 goto done;
@@ -527,8 +588,9 @@ int clg_cmd_bench(int argc, char **argv) {
             if (rep >= 0) tests[k].s->tps[tests[k].s->n++] = tps;
         }
         qsort(tests[k].s->tps, (size_t)tests[k].s->n, sizeof(double), clg_cmp_double);
-        if (o.profile && profile_run(m, &o, tok, &rng, logits, tests[k].run, tests[k].name,
-                                     tests[k].n, k == 0 || o.n_seq > 1, k == 0 ? 1 : tests[k].n))
+        if (o.profile &&
+            profile_run(m, &o, tok, &rng, logits, tests[k].prompt, tests[k].timed, tests[k].name,
+                        tests[k].n, k == 0 || o.n_seq > 1, k == 0 ? 1 : tests[k].n))
             goto done;
     }
     /* Peak memory of loading and running, before the second probe (whose buffer is not the

@@ -5,9 +5,10 @@
 # same number of threads. Runs alternate (clgraph, llama.cpp, then llama.cpp, clgraph, ...) so
 # that both see the same machine load; every sample of every round is pooled into min / median.
 #
-# usage: bench/compare-llamacpp.sh -m MODEL.gguf [-p 256] [-n 64] [-r 3] [-R 3] [-t 2]
+# usage: bench/compare-llamacpp.sh -m MODEL.gguf [-p 256] [-n 64] [-d 0] [-r 3] [-R 3] [-t 2]
 #                                  [--device pocl] [--tune] [--clgraph BIN] [--out DIR]
 #   -p N         prompt tokens (pp)                    -n N   generated tokens (tg)
+#   -d N         both tests after N cached tokens (clgraph bench -d; default: pp at 0, tg at 8)
 #   -r N         timed repetitions per run              -R N   rounds (one run of each per round)
 #   -t N         threads: llama.cpp n_threads, and POCL_MAX_PTHREAD_COUNT for clgraph on PoCL
 #   --device S   clgraph's device selector (default pocl)
@@ -24,13 +25,14 @@ set -euo pipefail
 LLAMACPP_PY_VERSION=0.3.36
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-model="" p=256 n=64 reps=3 rounds=3 threads=2 device=pocl out="" tune=""
+model="" p=256 n=64 depth="" reps=3 rounds=3 threads=2 device=pocl out="" tune=""
 clgraph="$root/build/clgraph"
 while [ $# -gt 0 ]; do
     case "$1" in
         -m) model=$2; shift 2 ;;
         -p) p=$2; shift 2 ;;
         -n) n=$2; shift 2 ;;
+        -d) depth=$2; shift 2 ;;
         -r) reps=$2; shift 2 ;;
         -R) rounds=$2; shift 2 ;;
         -t) threads=$2; shift 2 ;;
@@ -38,7 +40,7 @@ while [ $# -gt 0 ]; do
         --clgraph) clgraph=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --tune) tune=--tune; shift ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare-llamacpp: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -63,13 +65,15 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-echo "compare-llamacpp: $(basename "$model"), pp$p tg$n, $reps reps x $rounds rounds, $threads threads; load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+dflag=()
+[ -z "$depth" ] || dflag=(-d "$depth")
+echo "compare-llamacpp: $(basename "$model"), pp$p tg$n${depth:+ @ d$depth}, $reps reps x $rounds rounds, $threads threads; load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 run_clgraph() {
-    POCL_MAX_PTHREAD_COUNT=$threads "$clgraph" bench -m "$model" -p "$p" -n "$n" -r "$reps" \
+    POCL_MAX_PTHREAD_COUNT=$threads "$clgraph" bench -m "$model" -p "$p" -n "$n" "${dflag[@]}" -r "$reps" \
         --device "$device" $tune --json -q > "$tmp/clgraph.$1.json"
 }
 run_llamacpp() {
-    "$py" "$here/llamacpp_bench.py" -m "$model" -p "$p" -n "$n" -r "$reps" -t "$threads" \
+    "$py" "$here/llamacpp_bench.py" -m "$model" -p "$p" -n "$n" "${dflag[@]}" -r "$reps" -t "$threads" \
         > "$tmp/llamacpp.$1.json" 2> "$tmp/llamacpp.$1.log" || { cat "$tmp/llamacpp.$1.log" >&2; exit 1; }
 }
 for i in $(seq 1 "$rounds"); do
@@ -101,7 +105,8 @@ for test in ("pp", "tg"):
     if not a or not b:
         continue
     ratios[test] = a[1] / b[1]
-    label = f"{test}{c0[test]['n_tokens']}"
+    depth = c0.get("pp_depth" if test == "pp" else "tg_prompt")
+    label = f"{test}{c0[test]['n_tokens']} @ d{depth}"
     print(f"| {label} | {a[1]:.2f} | {a[0]:.2f} | {b[1]:.2f} | {b[0]:.2f} | {ratios[test]:.2f}x |")
 if "tg" in ratios:
     bw = statistics.median(r["read_gbs"] for r in runs["clgraph"])

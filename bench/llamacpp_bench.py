@@ -2,9 +2,10 @@
 """llama.cpp's CPU backend (through llama-cpp-python) timed the way `clgraph bench` times clgraph.
 
 pp: one evaluation of N random token ids at position 0 (n_batch = N, so one llama_decode);
-tg: an untimed 8-token prompt, then N single-token evaluations; one warm-up run of each, then
--r timed repetitions, reported as min / median tokens per second. Prints one JSON object
-shaped like `clgraph bench --json` (the fields both have).
+tg: an untimed 8-token prompt, then N single-token evaluations; with -d D both after an untimed
+D-token prompt instead (pp at position D, tg from position D on, as `clgraph bench -d`); one
+warm-up run of each, then -r timed repetitions, reported as min / median tokens per second.
+Prints one JSON object shaped like `clgraph bench --json` (the fields both have).
 
 Run with the venv that holds llama-cpp-python (bench/compare-llamacpp.sh makes one):
     python bench/llamacpp_bench.py -m MODEL.gguf -p 256 -n 64 -r 5 -t 2
@@ -35,6 +36,7 @@ def main():
     ap.add_argument("-m", "--model", required=True)
     ap.add_argument("-p", "--n-prompt", type=int, default=512)
     ap.add_argument("-n", "--n-gen", type=int, default=128)
+    ap.add_argument("-d", "--depth", type=int, default=-1)
     ap.add_argument("-r", "--reps", type=int, default=5)
     ap.add_argument("-t", "--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
@@ -43,7 +45,11 @@ def main():
     import llama_cpp
     import numpy as np
 
-    need = max(args.n_prompt, TG_PROMPT + args.n_gen)
+    if args.depth < -1:
+        ap.error("-d must be 0 or more")
+    pp_depth = max(args.depth, 0)
+    tg_prompt = TG_PROMPT if args.depth < 0 else args.depth
+    need = max(pp_depth + args.n_prompt, tg_prompt + args.n_gen)
     n_batch = max(args.n_prompt, TG_PROMPT)
     t0 = time.perf_counter()
     llm = llama_cpp.Llama(
@@ -67,18 +73,22 @@ def main():
     def sync():  # llama_decode may return before the backend is done
         llama_cpp.llama_synchronize(llm._ctx.ctx)
 
-    def run_pp():
-        toks = ids(args.n_prompt)
+    def prompt(n):  # the untimed prompt: positions 0 .. n-1
         llm.reset()  # eval() drops the KV cache from position n_tokens = 0 on
+        if n:
+            llm.eval(ids(n))
+            sync()
+
+    def run_pp():
+        prompt(pp_depth)
+        toks = ids(args.n_prompt)
         t = time.perf_counter()
         llm.eval(toks)
         sync()
         return args.n_prompt / (time.perf_counter() - t)
 
     def run_tg():
-        llm.reset()
-        llm.eval(ids(TG_PROMPT))
-        sync()
+        prompt(tg_prompt)
         toks = ids(args.n_gen)
         t = time.perf_counter()
         for tok in toks:
@@ -95,7 +105,8 @@ def main():
         "n_batch": n_batch,
         "reps": args.reps,
         "warmup": 1,
-        "tg_prompt": TG_PROMPT,
+        "tg_prompt": tg_prompt,
+        "pp_depth": pp_depth,
         "system_info": llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
         "load_s": load_s,
     }

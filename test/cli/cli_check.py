@@ -396,6 +396,19 @@ def bench():
         j = json.loads(out) if rc == 0 else {}
         expect(j.get("n_seq") == 3 and j.get("tg", {}).get("tok_s_median", 0) > 0,
                "bench --seq 3 reports the tg tokens of 3 sequences")
+        rc, out, err = run("bench", "-m", model, "-p", "8", "-n", "4", "-d", "20", "-r", "1", "--json", "--bw",
+                           "10", "-q")
+        j = json.loads(out) if rc == 0 else {}
+        expect(rc == 0 and j.get("pp_depth") == 20 and j.get("tg_prompt") == 20 and j.get("n_ctx", 0) >= 28
+               and j["pp"]["tok_s_median"] > 0 and j["tg"]["tok_s_median"] > 0,
+               f"bench -d 20 runs pp and tg after 20 cached tokens ({err.strip()[-300:]})")
+        rc, out, err = run("bench", "-m", model, "-p", "0", "-n", "3", "-d", "0", "-r", "1", "--seq", "2", "--md",
+                           "--bw", "10", "-q")
+        expect(rc == 0 and "tg3 @ d0 x 2 seqs" in out, f"bench -d 0 --seq 2 decodes from position 0 ({err.strip()[-300:]})")
+        rc, _, err = run("bench", "-m", model, "-p", "8", "-n", "0", "-d", "20", "--ctx", "16")
+        expect(rc == 2 and "--ctx 16" in err, "bench refuses a depth beyond --ctx")
+        rc, _, err = run("bench", "-m", model, "-d", "-1")
+        expect(rc == 2, "bench refuses -d -1")
         rc, _, err = run("bench", "-m", model, "--seq", "0")
         expect(rc == 2, "bench refuses --seq 0")
         rc, _, err = run("synth", "--shape", "nope", "--type", "q8_0", os.path.join(d, "x.gguf"))
