@@ -39,7 +39,14 @@
  */
 #ifdef KV_F16
 #define KV_T half
+#ifdef __F16C__
+/* x86 with F16C (PoCL's CPU device, whose vstore_half is a software routine): one
+ * vcvtps2ph, rounding to nearest even as vstore_half */
+#define KV_STORE(p, i, v)                                                                  \
+    (((__global short *)(p))[i] = __builtin_ia32_vcvtps2ph((float4)(v), 0)[0])
+#else
 #define KV_STORE(p, i, v) vstore_half((v), (i), (p))
+#endif
 #else
 #define KV_T float
 #define KV_STORE(p, i, v) ((p)[i] = (v))
