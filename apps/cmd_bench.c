@@ -18,7 +18,7 @@ enum { TG_PROMPT = 8, CTX_MARGIN = 16, MAX_DEFAULT_BATCH = 512, MAX_BENCH_SEQ = 
 
 typedef struct bench_opts {
     const char *model, *device;
-    int n_prompt, n_gen, reps, n_batch, n_ctx, json, quiet, tune, act, layout;
+    int n_prompt, n_gen, reps, n_batch, n_ctx, json, quiet, tune, act, layout, kv_f16;
     int n_seq;     /* tg: sequences decoded together, one token each per step */
     int depth;     /* -d: cache entries before pp and tg; -1: pp at position 0, tg after an
                       untimed TG_PROMPT-token prompt */
@@ -66,6 +66,7 @@ static void usage(FILE *out) {
         "  --device SEL       OpenCL device: P:D, gpu, cpu, or part of a name (pocl)\n"
         "  --build MODE       kernels from source, spirv or auto (default auto)\n"
         "  --act MODE         activations of the quantized products: q8, f32 or auto (default)\n"
+        "  --kv-f16           the KV cache in f16 (default f32)\n"
         "  --layout L         their weights: x8 (8 rows interleaved, where the type has it),\n"
         "                     rows (the file's), or auto (default: x8 on CPU devices, or\n"
         "                     what --tune measured faster there)\n"
@@ -111,6 +112,8 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
             o->quiet = 1;
         } else if (IS("--profile")) {
             o->profile = 1;
+        } else if (IS("--kv-f16")) {
+            o->kv_f16 = 1;
         } else if (IS("--tune") || IS("--retune")) {
             o->tune = IS("--retune") ? 2 : (o->tune > 1 ? o->tune : 1);
         } else if (IS("-m") || IS("--model") || IS("-p") || IS("--n-prompt") || IS("-n") ||
@@ -388,7 +391,8 @@ static void print_json(FILE *f, const results *r) {
             "  \"n_ctx\": %d, \"n_batch\": %d, \"n_seq\": %d, \"reps\": %d, \"warmup\": 1, "
             "\"tg_prompt\": %d,\n",
             r->hp->n_ctx, r->hp->n_batch, o->n_seq, o->reps, tg_prompt(o));
-    fprintf(f, "  \"pp_depth\": %d,\n", pp_depth(o));
+    fprintf(f, "  \"pp_depth\": %d, \"kv_cache\": \"%s\",\n", pp_depth(o),
+            r->hp->kv_f16 ? "f16" : "f32");
     fprintf(f, "  \"decode_plan\": {");
     for (int i = 0, k = 0; i < N_PLAN_TASKS; i++) {
         const clg_kind *kind = clg_planner_find_kind(llm_model_planner(r->m), plan_tasks[i]);
@@ -466,9 +470,10 @@ static void print_md(FILE *f, const results *r) {
     else
         fprintf(f, " (--bw)\n");
     fprintf(f,
-            "%d repetitions after 1 warm-up; ctx %d, batch %d; peak host memory %.1f MiB; load "
-            "%.1f s\n",
-            o->reps, r->hp->n_ctx, r->hp->n_batch, r->peak_rss / 1048576.0, r->load_s);
+            "%d repetitions after 1 warm-up; ctx %d, batch %d, KV cache %s; peak host memory %.1f "
+            "MiB; load %.1f s\n",
+            o->reps, r->hp->n_ctx, r->hp->n_batch, r->hp->kv_f16 ? "f16" : "f32",
+            r->peak_rss / 1048576.0, r->load_s);
     gen_layout_text(f, r->m);
     fprintf(f, "decode plan:");
     for (int i = 0; i < N_PLAN_TASKS; i++) {
@@ -505,6 +510,7 @@ int clg_cmd_bench(int argc, char **argv) {
     mo.act = o.act;
     mo.layout = o.layout;
     mo.n_seq = o.n_seq;
+    mo.kv_f16 = o.kv_f16;
     mo.profiling = o.profile;
     mo.n_ctx = o.n_ctx ? o.n_ctx : need + CTX_MARGIN;
     mo.n_batch = o.n_batch ? o.n_batch
