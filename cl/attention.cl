@@ -21,7 +21,8 @@
  *   checks, and a kernel writes NaN to its outputs otherwise.
  *
  * Variants:
- *   attention_row    one work-item per (h, t), online softmax with a private accumulator.
+ *   attention_row    one work-item per (h, t), online softmax with a private accumulator,
+ *                    updated once per block of ATT_KB keys.
  *                    global = (n_heads, T) (may be rounded up), local = NULL.        (CPU)
  *   attention_wg     one work-group of ATT_WG items per (h, t); item i takes positions
  *                    i, i + ATT_WG, ... with its own running max / sum / accumulator; the
@@ -53,6 +54,7 @@
  *               in registers. Default: undefined (runtime head_dim).
  *   ATT_WG      work-group size of attention_wg / attention_split, a power of two >= 4
  *               (default 64).
+ *   ATT_KB      keys per softmax update of attention_row, a multiple of 4 (default 16).
  *   ATT_DC      head dims merged per local-memory pass: a multiple of 4, <= ATT_WG, dividing
  *               ATT_MAX_HD (default min(ATT_WG, 32)); local memory ATT_WG * (ATT_DC + 2) floats.
  *   KV_F16      defined: k_cache / v_cache hold half values, as rope.cl's KV_F16.
@@ -74,6 +76,12 @@
 #endif
 #ifndef ATT_WG
 #define ATT_WG 64
+#endif
+#ifndef ATT_KB
+#define ATT_KB 16
+#endif
+#if ATT_KB < 4 || (ATT_KB % 4) != 0
+#error "ATT_KB must be a multiple of 4"
 #endif
 #ifndef ATT_DC
 #if ATT_WG < 32
@@ -167,46 +175,82 @@ __kernel void attention_row(__global const float *q, __global const KV_T *k_cach
     __global const KV_T *kh = k_cache + kvh * (size_t)ctx_len * (size_t)head_dim;
     __global const KV_T *vh = v_cache + kvh * (size_t)ctx_len * (size_t)head_dim;
 
-    float4 acc[ATT_MAX_HD / 4]; /* q is re-read from global memory, where it stays cached */
+    /* One private array (see the note on loop shapes): the accumulator in st[0, HD4), the
+     * block's scores, then weights, in st[ATT_MAX_HD/4, +ATT_KB/4). q is re-read from
+     * global memory, where it stays cached. */
+    float4 st[ATT_MAX_HD / 4 + ATT_KB / 4];
+#define acc(d) st[d]
+#define sc(g) st[ATT_MAX_HD / 4 + (g)]
     int d = 0;
     do {
-        acc[d] = (float4)(0.0f);
+        acc(d) = (float4)(0.0f);
     } while (++d < HD4);
     float m = -INFINITY, l = 0.0f;
     int j = win_lo(p, window);
-    do { /* keys j .. j + 3 of lo .. p, p >= lo: one rescale and one float4 exp per 4 keys
-          * (two scalar exps per key cost more than the dot products on PoCL); keys past p
-          * read key p again and get a score of -inf, hence a weight of 0 */
-        const size_t r0 = (size_t)j * (size_t)head_dim, r1 = (size_t)min(j + 1, p) * (size_t)head_dim;
-        const size_t r2 = (size_t)min(j + 2, p) * (size_t)head_dim, r3 = (size_t)min(j + 3, p) * (size_t)head_dim;
-        float4 a0 = (float4)(0.0f), a1 = a0, a2 = a0, a3 = a0;
-        d = 0;
+    do { /* keys j .. j + ATT_KB - 1 of lo .. p (p >= lo), four at a time: their scores,
+          * then one maximum, one rescale and float4 exps for the block. The running maximum
+          * and the exps are a long dependent chain; taken per 4 keys it cost more than the
+          * dot products on PoCL. Keys past p read key p again and score -inf: weight 0. */
+        float4 mx = (float4)(-INFINITY);
+        int g = 0;
         do {
-            const float4 qd = vload4(d, qh);
-            a0 += qd * KV_LOAD4(kh + r0, d);
-            a1 += qd * KV_LOAD4(kh + r1, d);
-            a2 += qd * KV_LOAD4(kh + r2, d);
-            a3 += qd * KV_LOAD4(kh + r3, d);
-        } while (++d < HD4);
-        float4 s = scale * (float4)(a0.x + a0.y + a0.z + a0.w, a1.x + a1.y + a1.z + a1.w,
-                                    a2.x + a2.y + a2.z + a2.w, a3.x + a3.y + a3.z + a3.w);
-        s = select(s, (float4)(-INFINITY), (int4)(j, j + 1, j + 2, j + 3) > (int4)(p));
-        const float mn = fmax(m, fmax(fmax(s.x, s.y), fmax(s.z, s.w)));
+            const int jg = j + 4 * g;
+            const size_t r0 = (size_t)min(jg, p) * (size_t)head_dim;
+            const size_t r1 = (size_t)min(jg + 1, p) * (size_t)head_dim;
+            const size_t r2 = (size_t)min(jg + 2, p) * (size_t)head_dim;
+            const size_t r3 = (size_t)min(jg + 3, p) * (size_t)head_dim;
+            float4 a0 = (float4)(0.0f), a1 = a0, a2 = a0, a3 = a0;
+            d = 0;
+            do {
+                const float4 qd = vload4(d, qh);
+                a0 += qd * KV_LOAD4(kh + r0, d);
+                a1 += qd * KV_LOAD4(kh + r1, d);
+                a2 += qd * KV_LOAD4(kh + r2, d);
+                a3 += qd * KV_LOAD4(kh + r3, d);
+            } while (++d < HD4);
+            float4 s = scale * (float4)(a0.x + a0.y + a0.z + a0.w, a1.x + a1.y + a1.z + a1.w,
+                                        a2.x + a2.y + a2.z + a2.w, a3.x + a3.y + a3.z + a3.w);
+            s = select(s, (float4)(-INFINITY), (int4)(jg, jg + 1, jg + 2, jg + 3) > (int4)(p));
+            sc(g) = s;
+            mx = fmax(mx, s);
+        } while (++g < ATT_KB / 4);
+        const float mn = fmax(m, fmax(fmax(mx.x, mx.y), fmax(mx.z, mx.w)));
         const float c = exp(m - mn);
-        const float4 e = exp(s - mn);
-        l = l * c + (e.x + e.y + e.z + e.w);
+        float4 es = (float4)(0.0f);
+        g = 0;
+        do {
+            const float4 e = exp(sc(g) - mn);
+            sc(g) = e;
+            es += e;
+        } while (++g < ATT_KB / 4);
+        l = l * c + (es.x + es.y + es.z + es.w);
         d = 0;
         do {
-            acc[d] = acc[d] * c + e.x * KV_LOAD4(vh + r0, d) + e.y * KV_LOAD4(vh + r1, d) +
-                     e.z * KV_LOAD4(vh + r2, d) + e.w * KV_LOAD4(vh + r3, d);
+            acc(d) *= c;
         } while (++d < HD4);
+        g = 0;
+        do {
+            const int jg = j + 4 * g;
+            const size_t r0 = (size_t)min(jg, p) * (size_t)head_dim;
+            const size_t r1 = (size_t)min(jg + 1, p) * (size_t)head_dim;
+            const size_t r2 = (size_t)min(jg + 2, p) * (size_t)head_dim;
+            const size_t r3 = (size_t)min(jg + 3, p) * (size_t)head_dim;
+            const float4 e = sc(g);
+            d = 0;
+            do {
+                acc(d) += e.x * KV_LOAD4(vh + r0, d) + e.y * KV_LOAD4(vh + r1, d) +
+                          e.z * KV_LOAD4(vh + r2, d) + e.w * KV_LOAD4(vh + r3, d);
+            } while (++d < HD4);
+        } while (++g < ATT_KB / 4);
         m = mn;
-    } while ((j += 4) <= p);
+    } while ((j += ATT_KB) <= p);
     const float inv = 1.0f / l;
     d = 0;
     do {
-        vstore4(acc[d] * inv, d, o);
+        vstore4(acc(d) * inv, d, o);
     } while (++d < HD4);
+#undef acc
+#undef sc
 }
 
 /* ---- one work-group per (h, t[, split]) ------------------------------------------ */

@@ -398,13 +398,14 @@ int main(void) {
     const int ncases = (int)(sizeof cases / sizeof cases[0]);
     /* Five builds of attention.cl (each build costs seconds on PoCL): the defaults (the
      * SPIR-V module where the device takes it; ATT_WG 64 exceeds llvmpipe's limit of 32
-     * and is skipped there), f16 caches with ATT_WG 16, and head_dim fixed at compile time
-     * with ATT_WG 32 (head_dim 128 must then give NaN); head_dim 256 (above the default
-     * ATT_MAX_HD) at run time, and fixed with f16 caches, on its cases only. */
+     * and is skipped there), f16 caches with ATT_WG 16 and the row kernel's smallest key
+     * block, and head_dim fixed at compile time with ATT_WG 32 and key blocks of 32
+     * (head_dim 128 must then give NaN); head_dim 256 (above the default ATT_MAX_HD) at run
+     * time, and fixed with f16 caches, on its cases only. */
     static const att_build builds[] = {
         {"", "", 64, 128, 0, 0, 1, {1, 3, 8}, 3, 0},
-        {"-DKV_F16 -DATT_WG=16", "-DKV_F16", 16, 128, 0, 1, 1, {3}, 1, 0},
-        {"-DATT_WG=32 -DATT_HD=64 -DATT_MAX_HD=64", "", 32, 64, 64, 0, 1, {1, 8}, 2, 0},
+        {"-DKV_F16 -DATT_WG=16 -DATT_KB=4", "-DKV_F16", 16, 128, 0, 1, 1, {3}, 1, 0},
+        {"-DATT_WG=32 -DATT_KB=32 -DATT_HD=64 -DATT_MAX_HD=64", "", 32, 64, 64, 0, 1, {1, 8}, 2, 0},
         {"-DATT_WG=32 -DATT_MAX_HD=256", "", 32, 256, 0, 0, 1, {1, 3}, 2, 256},
         {"-DKV_F16 -DATT_WG=16 -DATT_HD=256 -DATT_MAX_HD=256",
          "-DKV_F16",
