@@ -19,11 +19,12 @@ enum { TG_PROMPT = 8, CTX_MARGIN = 16, MAX_DEFAULT_BATCH = 512, MAX_BENCH_SEQ = 
 typedef struct bench_opts {
     const char *model, *device;
     int n_prompt, n_gen, reps, n_batch, n_ctx, json, quiet, tune, act, layout, kv_f16;
-    int n_seq;     /* tg: sequences decoded together, one token each per step */
-    int depth;     /* -d: cache entries before pp and tg; -1: pp at position 0, tg after an
-                      untimed TG_PROMPT-token prompt */
-    int profile;   /* one more run of each test, profiled, its task table on stderr */
-    double bw_gbs; /* > 0: use instead of probing */
+    int attn_split; /* --attn-split: the decode attention's position ranges (0: the default) */
+    int n_seq;      /* tg: sequences decoded together, one token each per step */
+    int depth;      /* -d: cache entries before pp and tg; -1: pp at position 0, tg after an
+                       untimed TG_PROMPT-token prompt */
+    int profile;    /* one more run of each test, profiled, its task table on stderr */
+    double bw_gbs;  /* > 0: use instead of probing */
     uint64_t seed;
     int build; /* --build: a clg_build_mode, -1 when not given */
 } bench_opts;
@@ -67,6 +68,8 @@ static void usage(FILE *out) {
         "  --build MODE       kernels from source, spirv or auto (default auto)\n"
         "  --act MODE         activations of the quantized products: q8, f32 or auto (default)\n"
         "  --kv-f16           the KV cache in f16 (default f32)\n"
+        "  --attn-split N     split the decode attention over N position ranges (flash\n"
+        "                     decoding; default 8 on GPUs, 1 on CPUs)\n"
         "  --layout L         their weights: x8 (8 rows interleaved, where the type has it),\n"
         "                     rows (the file's), or auto (default: x8 on CPU devices, or\n"
         "                     what --tune measured faster there)\n"
@@ -119,7 +122,8 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
         } else if (IS("-m") || IS("--model") || IS("-p") || IS("--n-prompt") || IS("-n") ||
                    IS("--n-gen") || IS("-d") || IS("--depth") || IS("-r") || IS("--reps") ||
                    IS("-b") || IS("--batch") || IS("--ctx") || IS("--device") || IS("--build") ||
-                   IS("--bw") || IS("--seed") || IS("--act") || IS("--layout") || IS("--seq")) {
+                   IS("--bw") || IS("--seed") || IS("--act") || IS("--layout") || IS("--seq") ||
+                   IS("--attn-split")) {
             if (i + 1 >= argc) return bad("missing value for ", a);
             const char *v = argv[++i];
             int ok = 1;
@@ -133,6 +137,8 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
                 ok = parse_int(v, 0, &o->depth);
             else if (IS("-r") || IS("--reps"))
                 ok = parse_int(v, 1, &o->reps);
+            else if (IS("--attn-split"))
+                ok = parse_int(v, 1, &o->attn_split);
             else if (IS("--seq"))
                 ok = parse_int(v, 1, &o->n_seq) && o->n_seq <= MAX_BENCH_SEQ;
             else if (IS("-b") || IS("--batch"))
@@ -354,9 +360,10 @@ typedef struct results {
     series pp, tg;
 } results;
 
-/* The planner's kinds of the decode plan's weight products. */
-static const char *const plan_tasks[] = {"decode.qkv", "decode.attn_output", "decode.ffn_swiglu",
-                                         "decode.ffn_down", "decode.output"};
+/* The planner's kinds of the decode plan's weight products, and its attention. */
+static const char *const plan_tasks[] = {"decode.qkv",        "decode.attn_output",
+                                         "decode.ffn_swiglu", "decode.ffn_down",
+                                         "decode.output",     "decode.attention"};
 enum { N_PLAN_TASKS = sizeof plan_tasks / sizeof plan_tasks[0] };
 
 static void json_series(FILE *f, const char *name, const series *s, int n_tokens) {
@@ -511,6 +518,7 @@ int clg_cmd_bench(int argc, char **argv) {
     mo.layout = o.layout;
     mo.n_seq = o.n_seq;
     mo.kv_f16 = o.kv_f16;
+    mo.attn_split = o.attn_split;
     mo.profiling = o.profile;
     mo.n_ctx = o.n_ctx ? o.n_ctx : need + CTX_MARGIN;
     mo.n_batch = o.n_batch ? o.n_batch

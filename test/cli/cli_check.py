@@ -407,6 +407,12 @@ def bench():
         j = json.loads(out) if rc == 0 else {}
         expect(rc == 0 and j.get("kv_cache") == "f16" and j["tg"]["tok_s_median"] > 0,
                f"bench --kv-f16 runs on an f16 KV cache ({err.strip()[-300:]})")
+        rc, out, err = run("bench", "-m", model, "-p", "0", "-n", "3", "-d", "20", "-r", "1", "--attn-split", "2",
+                           "--json", "--bw", "10", "-q")
+        j = json.loads(out) if rc == 0 else {}
+        expect(rc == 0 and j["decode_plan"]["attention"]["variant"].startswith("split")
+               and j["tg"]["tok_s_median"] > 0,
+               f"bench --attn-split 2 splits the decode attention ({err.strip()[-300:]})")
         rc, out, err = run("bench", "-m", model, "-p", "0", "-n", "3", "-d", "0", "-r", "1", "--seq", "2", "--md",
                            "--bw", "10", "-q")
         expect(rc == 0 and "tg3 @ d0 x 2 seqs" in out, f"bench -d 0 --seq 2 decodes from position 0 ({err.strip()[-300:]})")
