@@ -6,13 +6,14 @@
 # that both see the same machine load; every sample of every round is pooled into min / median.
 #
 # usage: bench/compare-llamacpp.sh -m MODEL.gguf [-p 256] [-n 64] [-d 0] [-r 3] [-R 3] [-t 2]
-#                                  [--device pocl] [--tune] [--clgraph BIN] [--out DIR]
+#                                  [--device pocl] [--tune] [--kv-f16] [--clgraph BIN] [--out DIR]
 #   -p N         prompt tokens (pp)                    -n N   generated tokens (tg)
 #   -d N         both tests after N cached tokens (clgraph bench -d; default: pp at 0, tg at 8)
 #   -r N         timed repetitions per run              -R N   rounds (one run of each per round)
 #   -t N         threads: llama.cpp n_threads, and POCL_MAX_PTHREAD_COUNT for clgraph on PoCL
 #   --device S   clgraph's device selector (default pocl)
 #   --tune       let clgraph measure its kernel variants first (clgraph bench --tune; cached)
+#   --kv-f16     clgraph's KV cache in f16, as llama.cpp's is by default (clgraph's default: f32)
 #   --clgraph B  the clgraph binary (default: build/clgraph; build it with -DCMAKE_BUILD_TYPE=Release)
 #   --out DIR    keep every run's JSON there
 # environment:
@@ -25,7 +26,7 @@ set -euo pipefail
 LLAMACPP_PY_VERSION=0.3.36
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-model="" p=256 n=64 depth="" reps=3 rounds=3 threads=2 device=pocl out="" tune=""
+model="" p=256 n=64 depth="" reps=3 rounds=3 threads=2 device=pocl out="" tune="" kv=""
 clgraph="$root/build/clgraph"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -40,7 +41,8 @@ while [ $# -gt 0 ]; do
         --clgraph) clgraph=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --tune) tune=--tune; shift ;;
-        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --kv-f16) kv=--kv-f16; shift ;;
+        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare-llamacpp: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -70,7 +72,7 @@ dflag=()
 echo "compare-llamacpp: $(basename "$model"), pp$p tg$n${depth:+ @ d$depth}, $reps reps x $rounds rounds, $threads threads; load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 run_clgraph() {
     POCL_MAX_PTHREAD_COUNT=$threads "$clgraph" bench -m "$model" -p "$p" -n "$n" "${dflag[@]}" -r "$reps" \
-        --device "$device" $tune --json -q > "$tmp/clgraph.$1.json"
+        --device "$device" $tune $kv --json -q > "$tmp/clgraph.$1.json"
 }
 run_llamacpp() {
     "$py" "$here/llamacpp_bench.py" -m "$model" -p "$p" -n "$n" "${dflag[@]}" -r "$reps" -t "$threads" \
