@@ -154,6 +154,12 @@ static inline int win_lo(int p, int window) {
 
 /* ---- one work-item per (h, t) ---------------------------------------------------- */
 
+/* Offsets in a head's cache of keys jg .. jg + 3, key p standing in for those past p (a
+ * head's region, ctx_len * head_dim values, fits an int). */
+static inline int4 key_rows(int jg, int p, int head_dim) {
+    return min((int4)(jg) + (int4)(0, 1, 2, 3), (int4)(p)) * head_dim;
+}
+
 __kernel void attention_row(__global const float *q, __global const KV_T *k_cache,
                             __global const KV_T *v_cache, __global const int *pos,
                             __global const int *seq, __global float *out, int T, int q_stride,
@@ -195,18 +201,15 @@ __kernel void attention_row(__global const float *q, __global const KV_T *k_cach
         int g = 0;
         do {
             const int jg = j + 4 * g;
-            const size_t r0 = (size_t)min(jg, p) * (size_t)head_dim;
-            const size_t r1 = (size_t)min(jg + 1, p) * (size_t)head_dim;
-            const size_t r2 = (size_t)min(jg + 2, p) * (size_t)head_dim;
-            const size_t r3 = (size_t)min(jg + 3, p) * (size_t)head_dim;
+            const int4 r = key_rows(jg, p, head_dim);
             float4 a0 = (float4)(0.0f), a1 = a0, a2 = a0, a3 = a0;
             d = 0;
             do {
                 const float4 qd = vload4(d, qh);
-                a0 += qd * KV_LOAD4(kh + r0, d);
-                a1 += qd * KV_LOAD4(kh + r1, d);
-                a2 += qd * KV_LOAD4(kh + r2, d);
-                a3 += qd * KV_LOAD4(kh + r3, d);
+                a0 += qd * KV_LOAD4(kh + r.x, d);
+                a1 += qd * KV_LOAD4(kh + r.y, d);
+                a2 += qd * KV_LOAD4(kh + r.z, d);
+                a3 += qd * KV_LOAD4(kh + r.w, d);
             } while (++d < HD4);
             float4 s = scale * (float4)(a0.x + a0.y + a0.z + a0.w, a1.x + a1.y + a1.z + a1.w,
                                         a2.x + a2.y + a2.z + a2.w, a3.x + a3.y + a3.z + a3.w);
@@ -231,15 +234,12 @@ __kernel void attention_row(__global const float *q, __global const KV_T *k_cach
         g = 0;
         do {
             const int jg = j + 4 * g;
-            const size_t r0 = (size_t)min(jg, p) * (size_t)head_dim;
-            const size_t r1 = (size_t)min(jg + 1, p) * (size_t)head_dim;
-            const size_t r2 = (size_t)min(jg + 2, p) * (size_t)head_dim;
-            const size_t r3 = (size_t)min(jg + 3, p) * (size_t)head_dim;
+            const int4 r = key_rows(jg, p, head_dim);
             const float4 e = sc(g);
             d = 0;
             do {
-                acc(d) += e.x * KV_LOAD4(vh + r0, d) + e.y * KV_LOAD4(vh + r1, d) +
-                          e.z * KV_LOAD4(vh + r2, d) + e.w * KV_LOAD4(vh + r3, d);
+                acc(d) += e.x * KV_LOAD4(vh + r.x, d) + e.y * KV_LOAD4(vh + r.y, d) +
+                          e.z * KV_LOAD4(vh + r.z, d) + e.w * KV_LOAD4(vh + r.w, d);
             } while (++d < HD4);
         } while (++g < ATT_KB / 4);
         m = mn;
