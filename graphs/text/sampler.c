@@ -268,9 +268,6 @@ static size_t top_p_select(llm_cand *c, size_t n, float max, double z, float top
 
 /* ---- one step ---------------------------------------------------------------- */
 
-/* Copies the logits (NaN -> -inf) into s->logits, applies the repetition
- * penalty once per distinct token of the window, returns the arg-max (lowest
- * id among equals). */
 /* The first index of the largest of l[0 .. n), NaN never counting; 0 when none is above
  * -inf. Written as 8 running maxima, then a search for the first equal value, so that the
  * compiler vectorizes the scan (the one-pass form, a compare and branch per logit, took
@@ -294,8 +291,8 @@ static int32_t argmax_first(const float *l, int32_t n) {
     return i;
 }
 
-/* Copies the logits into s->logits (NaN as -inf) with the repetition penalty applied;
- * returns the index of the largest. */
+/* Copies the logits (NaN -> -inf) into s->logits, applies the repetition penalty once
+ * per distinct token of the window, returns the arg-max (lowest id among equals). */
 static int32_t penalised_logits(llm_sampler *s, const float *in) {
     float *l = s->logits;
     const int32_t nv = s->n_vocab;
