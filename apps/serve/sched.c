@@ -47,15 +47,14 @@ struct srv_sched {
 
 srv_request *srv_request_create(void) {
     srv_request *r = calloc(1, sizeof *r);
-    if (r && pthread_cond_init(&r->changed, NULL)) {
+    if (!r) return NULL;
+    if (pthread_cond_init(&r->changed, NULL)) {
         free(r);
         return NULL;
     }
-    if (r) {
-        r->refs = 1;
-        r->max_tokens = -1;
-        r->sp = llm_sampler_params_default();
-    }
+    r->refs = 1;
+    r->max_tokens = -1;
+    r->sp = llm_sampler_params_default();
     return r;
 }
 
