@@ -194,11 +194,16 @@ typedef int (*prompt_fn)(llm_model *m, const bench_opts *o, int32_t *tok, uint64
 typedef double (*timed_fn)(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
                            float *logits);
 
+/* tok[0 .. n) = random token ids of m's vocabulary. */
+static void random_ids(const llm_model *m, int32_t *tok, int n, uint64_t *rng) {
+    const uint64_t n_vocab = (uint64_t)llm_model_hparams(m)->n_vocab;
+    for (int i = 0; i < n; i++)
+        tok[i] = (int32_t)(clg_rng_next(rng) % n_vocab);
+}
+
 /* n random tokens evaluated at positions 0 .. n-1 (nothing for n = 0). */
 static int fill_cache(llm_model *m, int n, int32_t *tok, uint64_t *rng, float *logits) {
-    int n_vocab = llm_model_hparams(m)->n_vocab;
-    for (int i = 0; i < n; i++)
-        tok[i] = (int32_t)(clg_rng_next(rng) % (uint64_t)n_vocab);
+    random_ids(m, tok, n, rng);
     return n && llm_model_eval(m, tok, n, 0, logits) != CLG_OK ? -1 : 0;
 }
 
@@ -210,9 +215,7 @@ static int prompt_pp(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *
 /* pp: n_prompt random tokens at position pp_depth, one call. */
 static double timed_pp(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
                        float *logits) {
-    int n_vocab = llm_model_hparams(m)->n_vocab;
-    for (int i = 0; i < o->n_prompt; i++)
-        tok[i] = (int32_t)(clg_rng_next(rng) % (uint64_t)n_vocab);
+    random_ids(m, tok, o->n_prompt, rng);
     double t0 = clg_now_ns();
     if (llm_model_eval(m, tok, o->n_prompt, pp_depth(o), logits) != CLG_OK) return -1;
     return o->n_prompt / (1e-9 * (clg_now_ns() - t0));
@@ -226,17 +229,17 @@ static int prompt_tg(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *
 /* tg: n_gen single-token steps from position tg_prompt on. */
 static double timed_tg(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
                        float *logits) {
-    int n_vocab = llm_model_hparams(m)->n_vocab, p0 = tg_prompt(o);
-    (void)tok;
+    const int p0 = tg_prompt(o);
     double t0 = clg_now_ns();
     for (int i = 0; i < o->n_gen; i++) {
-        int32_t t = (int32_t)(clg_rng_next(rng) % (uint64_t)n_vocab);
-        if (llm_model_eval(m, &t, 1, p0 + i, logits) != CLG_OK) return -1;
+        random_ids(m, tok, 1, rng);
+        if (llm_model_eval(m, tok, 1, p0 + i, logits) != CLG_OK) return -1;
     }
     return o->n_gen / (1e-9 * (clg_now_ns() - t0));
 }
 
-/* tok holds tokens, then positions, then sequences of the largest call: n0 rows each. */
+/* --seq: tok holds the tokens, then the positions, then the sequences of the largest call,
+ * this many rows each. */
 static int seq_rows(const bench_opts *o) {
     return o->n_seq * (tg_prompt(o) > 1 ? tg_prompt(o) : 1);
 }
@@ -244,10 +247,10 @@ static int seq_rows(const bench_opts *o) {
 /* tg of n_seq sequences: a tg_prompt-token prompt each, in one call. */
 static int prompt_tg_seqs(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
                           float *logits) {
-    const int n_vocab = llm_model_hparams(m)->n_vocab, S = o->n_seq, p0 = tg_prompt(o);
+    const int S = o->n_seq, p0 = tg_prompt(o);
     int32_t *pos = tok + seq_rows(o), *seq = pos + seq_rows(o);
+    random_ids(m, tok, S * p0, rng);
     for (int i = 0; i < S * p0; i++) {
-        tok[i] = (int32_t)(clg_rng_next(rng) % (uint64_t)n_vocab);
         pos[i] = i % p0;
         seq[i] = i / p0;
     }
@@ -258,17 +261,16 @@ static int prompt_tg_seqs(llm_model *m, const bench_opts *o, int32_t *tok, uint6
  * second. */
 static double timed_tg_seqs(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
                             float *logits) {
-    const int n_vocab = llm_model_hparams(m)->n_vocab, S = o->n_seq, p0 = tg_prompt(o);
+    const int S = o->n_seq, p0 = tg_prompt(o);
     int32_t *pos = tok + seq_rows(o), *seq = pos + seq_rows(o);
     uint8_t want[MAX_BENCH_SEQ];
     for (int s = 0; s < S; s++)
         seq[s] = s, want[s] = 1;
     double t0 = clg_now_ns();
     for (int i = 0; i < o->n_gen; i++) {
-        for (int s = 0; s < S; s++) {
-            tok[s] = (int32_t)(clg_rng_next(rng) % (uint64_t)n_vocab);
+        random_ids(m, tok, S, rng);
+        for (int s = 0; s < S; s++)
             pos[s] = p0 + i;
-        }
         if (llm_model_eval_batch(m, tok, pos, seq, S, want, logits) != CLG_OK) return -1;
     }
     return (double)S * o->n_gen / (1e-9 * (clg_now_ns() - t0));
