@@ -22,7 +22,7 @@
  *
  * Variants:
  *   attention_row    one work-item per (h, t), online softmax with a private accumulator,
- *                    updated once per block of ATT_KB keys.
+ *                    updated once per block of ATT_KB keys, in vectors of ATT_VEC floats.
  *                    global = (n_heads, T) (may be rounded up), local = NULL.        (CPU)
  *   attention_wg     one work-group of ATT_WG items per (h, t); item i takes positions
  *                    i, i + ATT_WG, ... with its own running max / sum / accumulator; the
@@ -54,7 +54,11 @@
  *               in registers. Default: undefined (runtime head_dim).
  *   ATT_WG      work-group size of attention_wg / attention_split, a power of two >= 4
  *               (default 64).
- *   ATT_KB      keys per softmax update of attention_row, a multiple of 4 (default 16).
+ *   ATT_KB      keys per softmax update of attention_row, a multiple of 4 and of ATT_VEC
+ *               (default 16).
+ *   ATT_VEC     floats per vector operation of attention_row, 4 or 8 (default 8: one AVX
+ *               register on x86); its head_dim must be a multiple of it (the host builds
+ *               with 4 where head_dim is not a multiple of 8).
  *   ATT_DC      head dims merged per local-memory pass: a multiple of 4, <= ATT_WG, dividing
  *               ATT_MAX_HD (default min(ATT_WG, 32)); local memory ATT_WG * (ATT_DC + 2) floats.
  *   KV_F16      defined: k_cache / v_cache hold half values, as rope.cl's KV_F16.
@@ -67,8 +71,9 @@
  *
  * Device note: llvmpipe (Mesa rusticl) ends every loop of a work-item after 65535 loop
  * iterations in total (LP_MAX_TGSI_LOOP_ITERATIONS, shared by all loops). Per key a
- * work-item runs head_dim/4 * 2 + 1 iterations (33 for head_dim 64), so keep the keys per
- * work-item below ~65535 / that there: attention_row up to ~1900 keys at head_dim 64; beyond,
+ * work-item runs at most head_dim/4 * 2 + 1 iterations (33 for head_dim 64; attention_row
+ * with ATT_VEC 8 about half), so keep the keys per work-item below ~65535 / that there:
+ * attention_row up to ~1900 keys at head_dim 64; beyond,
  * use attention_wg or attention_split, whose items take ceil(keys / (ATT_WG * n_split)).
  */
 #ifndef ATT_MAX_HD
@@ -79,6 +84,9 @@
 #endif
 #ifndef ATT_KB
 #define ATT_KB 16
+#endif
+#ifndef ATT_VEC
+#define ATT_VEC 8
 #endif
 #if ATT_KB < 4 || (ATT_KB % 4) != 0
 #error "ATT_KB must be a multiple of 4"
@@ -93,6 +101,9 @@
 
 #if (ATT_WG & (ATT_WG - 1)) != 0 || ATT_WG < 4
 #error "ATT_WG must be a power of two >= 4"
+#endif
+#if (ATT_VEC != 4 && ATT_VEC != 8) || (ATT_KB % ATT_VEC) != 0
+#error "ATT_VEC must be 4 or 8 and divide ATT_KB"
 #endif
 #if ATT_DC > ATT_WG || (ATT_DC % 4) != 0 || (ATT_MAX_HD % ATT_DC) != 0
 #error "ATT_DC must be a multiple of 4, <= ATT_WG, and divide ATT_MAX_HD"
@@ -128,9 +139,31 @@ static inline float4 half4_bits(__global const half *p, int i4) {
 }
 #endif
 #define KV_LOAD4(p, i4) half4_bits((p), (i4))
+#ifdef __F16C__
+#define KV_LOAD8(p, i8) __builtin_ia32_vcvtph2ps256(vload8((i8), (__global const short *)(p)))
+#else
+#define KV_LOAD8(p, i8) (float8)(half4_bits((p), 2 * (i8)), half4_bits((p), 2 * (i8) + 1))
+#endif
 #else
 #define KV_T float
 #define KV_LOAD4(p, i4) vload4((i4), (p))
+#define KV_LOAD8(p, i8) vload8((i8), (p))
+#endif
+
+/* attention_row's vectors of ATT_VEC floats: a load of q, of the cache, a store, and the
+ * sums of a vector's lanes in 4 partial sums. */
+#if ATT_VEC == 8
+#define ATT_V float8
+#define V_LOAD(i, p) vload8((i), (p))
+#define V_STORE(v, i, p) vstore8((v), (i), (p))
+#define KV_LOADV(p, i) KV_LOAD8((p), (i))
+#define V_SUM4(v) ((v).lo + (v).hi)
+#else
+#define ATT_V float4
+#define V_LOAD(i, p) vload4((i), (p))
+#define V_STORE(v, i, p) vstore4((v), (i), (p))
+#define KV_LOADV(p, i) KV_LOAD4((p), (i))
+#define V_SUM4(v) (v)
 #endif
 
 /* A note on loop shapes: llvm-spirv 14 (SPIRV-LLVM-Translator before its PR #1655) copies
@@ -169,7 +202,7 @@ __kernel void attention_row(__global const float *q, __global const KV_T *k_cach
     const int t = (int)get_global_id(1);
     if (h >= n_heads || t >= T) return;
     __global float *o = out + (size_t)t * (size_t)out_stride + h * head_dim;
-    if (ATT_HD_BAD(head_dim)) {
+    if (ATT_HD_BAD(head_dim) || head_dim % ATT_VEC) {
         for (int d = 0; d < head_dim; d++)
             o[d] = NAN;
         return;
@@ -181,20 +214,27 @@ __kernel void attention_row(__global const float *q, __global const KV_T *k_cach
     __global const KV_T *kh = k_cache + kvh * (size_t)ctx_len * (size_t)head_dim;
     __global const KV_T *vh = v_cache + kvh * (size_t)ctx_len * (size_t)head_dim;
 
-    /* One private array (see the note on loop shapes): the accumulator in st[0, HD4), the
-     * block's scores, then weights, in st[ATT_MAX_HD/4, +ATT_KB/4). q is re-read from
-     * global memory, where it stays cached. */
+    /* One private array (see the note on loop shapes): the accumulator in st[0, HD4), read
+     * and written as vectors acc(d) / set_acc(d, v) of ATT_VEC floats; the block's scores,
+     * then weights, in st[ATT_MAX_HD/4, +ATT_KB/4): sc(g) for keys 4g .. 4g + 3, or as
+     * vectors scv(i) / set_scv(i, v). q is re-read from global memory, where it stays
+     * cached. (Vectors of 8 in a float4 array: a float8 array's scores would be halves
+     * chosen by a select on a scalar, which SPIR-V before 1.4 rejects.) */
+    const int HDV = head_dim / ATT_VEC;
     float4 st[ATT_MAX_HD / 4 + ATT_KB / 4];
-#define acc(d) st[d]
+#define acc(d) V_LOAD((d), (float *)st)
+#define set_acc(d, v) V_STORE((v), (d), (float *)st)
 #define sc(g) st[ATT_MAX_HD / 4 + (g)]
+#define scv(i) V_LOAD((i), (float *)&sc(0))
+#define set_scv(i, v) V_STORE((v), (i), (float *)&sc(0))
     int d = 0;
     do {
-        acc(d) = (float4)(0.0f);
-    } while (++d < HD4);
+        set_acc(d, (ATT_V)(0.0f));
+    } while (++d < HDV);
     float m = -INFINITY, l = 0.0f;
     int j = win_lo(p, window);
     do { /* keys j .. j + ATT_KB - 1 of lo .. p (p >= lo), four at a time: their scores,
-          * then one maximum, one rescale and float4 exps for the block. The running maximum
+          * then one maximum, one rescale and vector exps for the block. The running maximum
           * and the exps are a long dependent chain; taken per 4 keys it cost more than the
           * dot products on PoCL. Keys past p read key p again and score -inf: weight 0. */
         float4 mx = (float4)(-INFINITY);
@@ -202,35 +242,37 @@ __kernel void attention_row(__global const float *q, __global const KV_T *k_cach
         do {
             const int jg = j + 4 * g;
             const int4 r = key_rows(jg, p, head_dim);
-            float4 a0 = (float4)(0.0f), a1 = a0, a2 = a0, a3 = a0;
+            ATT_V a0 = (ATT_V)(0.0f), a1 = a0, a2 = a0, a3 = a0;
             d = 0;
             do {
-                const float4 qd = vload4(d, qh);
-                a0 += qd * KV_LOAD4(kh + r.x, d);
-                a1 += qd * KV_LOAD4(kh + r.y, d);
-                a2 += qd * KV_LOAD4(kh + r.z, d);
-                a3 += qd * KV_LOAD4(kh + r.w, d);
-            } while (++d < HD4);
-            float4 s = scale * (float4)(a0.x + a0.y + a0.z + a0.w, a1.x + a1.y + a1.z + a1.w,
-                                        a2.x + a2.y + a2.z + a2.w, a3.x + a3.y + a3.z + a3.w);
+                const ATT_V qd = V_LOAD(d, qh);
+                a0 += qd * KV_LOADV(kh + r.x, d);
+                a1 += qd * KV_LOADV(kh + r.y, d);
+                a2 += qd * KV_LOADV(kh + r.z, d);
+                a3 += qd * KV_LOADV(kh + r.w, d);
+            } while (++d < HDV);
+            const float4 b0 = V_SUM4(a0), b1 = V_SUM4(a1), b2 = V_SUM4(a2), b3 = V_SUM4(a3);
+            float4 s = scale * (float4)(b0.x + b0.y + b0.z + b0.w, b1.x + b1.y + b1.z + b1.w,
+                                        b2.x + b2.y + b2.z + b2.w, b3.x + b3.y + b3.z + b3.w);
             s = select(s, (float4)(-INFINITY), (int4)(jg, jg + 1, jg + 2, jg + 3) > (int4)(p));
             sc(g) = s;
             mx = fmax(mx, s);
         } while (++g < ATT_KB / 4);
         const float mn = fmax(m, fmax(fmax(mx.x, mx.y), fmax(mx.z, mx.w)));
         const float c = exp(m - mn);
-        float4 es = (float4)(0.0f);
+        ATT_V ev = (ATT_V)(0.0f);
         g = 0;
         do {
-            const float4 e = exp(sc(g) - mn);
-            sc(g) = e;
-            es += e;
-        } while (++g < ATT_KB / 4);
+            const ATT_V e = exp(scv(g) - mn);
+            set_scv(g, e);
+            ev += e;
+        } while (++g < ATT_KB / ATT_VEC);
+        const float4 es = V_SUM4(ev);
         l = l * c + (es.x + es.y + es.z + es.w);
         d = 0;
         do {
-            acc(d) *= c;
-        } while (++d < HD4);
+            set_acc(d, acc(d) * c);
+        } while (++d < HDV);
         g = 0;
         do {
             const int jg = j + 4 * g;
@@ -238,19 +280,22 @@ __kernel void attention_row(__global const float *q, __global const KV_T *k_cach
             const float4 e = sc(g);
             d = 0;
             do {
-                acc(d) += e.x * KV_LOAD4(vh + r.x, d) + e.y * KV_LOAD4(vh + r.y, d) +
-                          e.z * KV_LOAD4(vh + r.z, d) + e.w * KV_LOAD4(vh + r.w, d);
-            } while (++d < HD4);
+                set_acc(d, acc(d) + e.x * KV_LOADV(vh + r.x, d) + e.y * KV_LOADV(vh + r.y, d) +
+                               e.z * KV_LOADV(vh + r.z, d) + e.w * KV_LOADV(vh + r.w, d));
+            } while (++d < HDV);
         } while (++g < ATT_KB / 4);
         m = mn;
     } while ((j += ATT_KB) <= p);
     const float inv = 1.0f / l;
     d = 0;
     do {
-        vstore4(acc(d) * inv, d, o);
-    } while (++d < HD4);
+        V_STORE(acc(d) * inv, d, o);
+    } while (++d < HDV);
 #undef acc
+#undef set_acc
 #undef sc
+#undef scv
+#undef set_scv
 }
 
 /* ---- one work-group per (h, t[, split]) ------------------------------------------ */

@@ -137,13 +137,16 @@ static void product_types(const step_plan *sp, const llm_model *m, int q8, int t
     if (x8_only && n + 16 < cap) snprintf(out + n, cap - n, " -DMQ_X8_ONLY=1");
 }
 
-/* The attention kinds' build options into out[cap]: KV_F16 as rope.cl's, and private
- * arrays of the head dimension (the file's default holds 128; Gemma 3: 256). */
+/* The attention kinds' build options into out[cap]: KV_F16 as rope.cl's, private arrays of
+ * the head dimension (the file's default holds 128; Gemma 3: 256), and attention_row's
+ * vectors of 4 floats where the head dimension is not a multiple of its default 8. */
 static void attention_options(const llm_model *m, char *out, size_t cap) {
-    int n = snprintf(out, cap, "%s", m->hp.kv_f16 ? "-DKV_F16" : "");
-    if (m->hp.head_dim > 128 && n >= 0 && (size_t)n < cap)
-        snprintf(out + n, cap - (size_t)n, "%s-DATT_MAX_HD=%d", n ? " " : "",
-                 (m->hp.head_dim + 31) / 32 * 32);
+    const int hd = m->hp.head_dim;
+    char max_hd[32] = "";
+    if (hd > 128) snprintf(max_hd, sizeof max_hd, " -DATT_MAX_HD=%d", (hd + 31) / 32 * 32);
+    snprintf(out, cap, "%s%s%s", m->hp.kv_f16 ? " -DKV_F16" : "", hd % 8 ? " -DATT_VEC=4" : "",
+             max_hd);
+    if (out[0] == ' ') memmove(out, out + 1, strlen(out)); /* the list without a leading blank */
 }
 
 /* The kinds of plan sp, on their untuned defaults: one per product, weight type and row

@@ -34,7 +34,7 @@ typedef struct att_build {
     int max_hd;                     /* ATT_MAX_HD */
     int fixed_hd;                   /* ATT_HD, 0 when not set */
     int f16;                        /* KV_F16 */
-    int row;                        /* run attention_row too */
+    int row_vec;                    /* ATT_VEC: attention_row runs where it divides head_dim */
     int splits[3], nsplits;         /* attention_split's n_split values */
     int only_hd;                    /* run only the cases of this head_dim (0: all that fit) */
 } att_build;
@@ -227,7 +227,7 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
         CHECK_OK(ref_attention(d.qkv, d.k_ref, d.v_ref, d.pos, d.seq, d.want, c->T, row_stride, 0,
                                out_stride, nh, nkv, hd, c->ctx_len, scale, window));
         for (int v = 0; v < 2 + b->nsplits; v++) {
-            if (v == 0 && !b->row) continue;
+            if (v == 0 && c->head_dim % b->row_vec) continue;
             const int n_split = v >= 2 ? b->splits[v - 2] : 0;
             const char *kernel = v == 0   ? "attention_row"
                                  : v == 1 ? "attention_wg"
@@ -394,26 +394,28 @@ int main(void) {
          * of 4 (the window cuts some); Gemma 3's heads, 4 tokens in 1 0 2 1 of 3 */
         {"smollm2 4 seqs@17", 9, 3, 64, 32, 6, 17, 2.0f, 0, {0, 4}, 2, 4},
         {"gemma3 hd256 3 seqs@10", 4, 1, 256, 24, 4, 10, 2.0f, 0, {0, 12}, 2, 3},
+        /* head_dim 20, a multiple of 4 but not of 8: attention_row with ATT_VEC 4 only */
+        {"hd20 gqa2 2 seqs@40", 4, 2, 20, 48, 3, 40, 2.0f, 0, {0, 7}, 2, 2},
     };
     const int ncases = (int)(sizeof cases / sizeof cases[0]);
     /* Five builds of attention.cl (each build costs seconds on PoCL): the defaults (the
      * SPIR-V module where the device takes it; ATT_WG 64 exceeds llvmpipe's limit of 32
      * and is skipped there), f16 caches with ATT_WG 16 and the row kernel's smallest key
-     * block, and head_dim fixed at compile time with ATT_WG 32 and key blocks of 32
-     * (head_dim 128 must then give NaN); head_dim 256 (above the default ATT_MAX_HD) at run
-     * time, and fixed with f16 caches, on its cases only. */
+     * block and vectors (4 floats), and head_dim fixed at compile time with ATT_WG 32 and key
+     * blocks of 32 (head_dim 128 must then give NaN); head_dim 256 (above the default ATT_MAX_HD)
+     * at run time, and fixed with f16 caches, on its cases only. */
     static const att_build builds[] = {
-        {"", "", 64, 128, 0, 0, 1, {1, 3, 8}, 3, 0},
-        {"-DKV_F16 -DATT_WG=16 -DATT_KB=4", "-DKV_F16", 16, 128, 0, 1, 1, {3}, 1, 0},
-        {"-DATT_WG=32 -DATT_KB=32 -DATT_HD=64 -DATT_MAX_HD=64", "", 32, 64, 64, 0, 1, {1, 8}, 2, 0},
-        {"-DATT_WG=32 -DATT_MAX_HD=256", "", 32, 256, 0, 0, 1, {1, 3}, 2, 256},
+        {"", "", 64, 128, 0, 0, 8, {1, 3, 8}, 3, 0},
+        {"-DKV_F16 -DATT_WG=16 -DATT_KB=4 -DATT_VEC=4", "-DKV_F16", 16, 128, 0, 1, 4, {3}, 1, 0},
+        {"-DATT_WG=32 -DATT_KB=32 -DATT_HD=64 -DATT_MAX_HD=64", "", 32, 64, 64, 0, 8, {1, 8}, 2, 0},
+        {"-DATT_WG=32 -DATT_MAX_HD=256", "", 32, 256, 0, 0, 8, {1, 3}, 2, 256},
         {"-DKV_F16 -DATT_WG=16 -DATT_HD=256 -DATT_MAX_HD=256",
          "-DKV_F16",
          16,
          256,
          256,
          1,
-         1,
+         8,
          {3},
          1,
          256},
