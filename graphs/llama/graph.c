@@ -656,25 +656,37 @@ typedef struct eval_in {
     const uint8_t *want;
 } eval_in;
 
+/* Nonzero when a[0 .. n) holds a NaN or an infinity (all exponent bits set). A branch-free
+ * pass the compiler vectorizes: a test and a branch per logit cost more than the step's
+ * sampling on 8 rows of 49152. */
+static int any_nonfinite(const float *a, size_t n) {
+    const uint32_t *u = (const uint32_t *)(const void *)a;
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad |= (u[i] & 0x7f800000u) == 0x7f800000u;
+    return bad != 0;
+}
+
 /* The logits rows of one pass of head 0 (k rows of the current batch at rows_host): checks
  * that they are finite and copies them to out (may be NULL). */
 static clg_status take_logits(llm_model *m, const eval_in *in, int first, int k, float *out) {
     const size_t V = (size_t)m->hp.n_vocab;
-    for (int r = 0; r < k; r++)
-        for (size_t i = 0; i < V; i++) {
-            const float v = m->logits_host[(size_t)r * V + i];
-            if (isfinite(v)) continue;
-            const int row = m->rows_host[r];
-            if (!in->seq)
+    if (any_nonfinite(m->logits_host, (size_t)k * V))
+        for (int r = 0; r < k; r++)
+            for (size_t i = 0; i < V; i++) {
+                const float v = m->logits_host[(size_t)r * V + i];
+                if (isfinite(v)) continue;
+                const int row = m->rows_host[r];
+                if (!in->seq)
+                    return clg_fail(CLG_ERR_FORMAT,
+                                    "the logits of the step at position %d are NaN or infinite "
+                                    "(logit %zu = %g)",
+                                    m->pos_host[row], i, (double)v);
                 return clg_fail(CLG_ERR_FORMAT,
-                                "the logits of the step at position %d are NaN or infinite "
-                                "(logit %zu = %g)",
-                                m->pos_host[row], i, (double)v);
-            return clg_fail(CLG_ERR_FORMAT,
-                            "the logits of token %d (sequence %d, position %d) are NaN or "
-                            "infinite (logit %zu = %g)",
-                            first + row, m->seq_host[row], m->pos_host[row], i, (double)v);
-        }
+                                "the logits of token %d (sequence %d, position %d) are NaN or "
+                                "infinite (logit %zu = %g)",
+                                first + row, m->seq_host[row], m->pos_host[row], i, (double)v);
+            }
     if (out) memcpy(out, m->logits_host, (size_t)k * V * sizeof(float));
     return CLG_OK;
 }
