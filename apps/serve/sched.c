@@ -270,6 +270,23 @@ static int slot_start(srv_sched *s, srv_slot *sl, srv_request *r) {
     return 0;
 }
 
+/* The free slot for r (with s->mu held), or NULL when none is free: the one whose cache
+ * holds the longest prefix of r's prompt, so that a conversation's next turn or a repeated
+ * prompt goes where its entries are and other slots keep theirs; among equals, the one
+ * admitted longest ago. */
+static srv_slot *pick_slot(srv_sched *s, const srv_request *r) {
+    srv_slot *best = NULL;
+    int best_len = -1;
+    for (int i = 0; i < s->n_parallel; i++) {
+        srv_slot *sl = &s->slots[i];
+        if (sl->req) continue;
+        const int len = common_prefix(sl, r->prompt, r->n_prompt);
+        if (len > best_len || (len == best_len && sl->order < best->order))
+            best = sl, best_len = len;
+    }
+    return best;
+}
+
 /* Evaluates the gathered batch: logits of the wanted rows into s->logits in row order. */
 static clg_status eval_batch(srv_sched *s, int n) {
     return llm_model_eval_batch(s->model, s->b_tok, s->b_pos, s->b_seq, n, s->b_want, s->logits);
@@ -279,28 +296,28 @@ static void *worker_main(void *arg) {
     srv_sched *s = arg;
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        /* Drop cancelled and cut requests, admit queued ones into free slots. */
-        int active = 0;
+        /* Drop cancelled and cut requests, admit queued ones into free slots (pick_slot). */
         for (int i = 0; i < s->n_parallel; i++) {
             srv_slot *sl = &s->slots[i];
             if (sl->req && (sl->req->cancelled || s->cut)) {
                 finish_error(sl->req, 503, "the server is shutting down");
                 slot_release(s, sl);
             }
-            if (!sl->req && s->head) {
-                srv_request *r = s->head;
-                s->head = r->next;
-                if (!s->head) s->tail = NULL;
-                s->n_queued--;
-                if (r->cancelled) {
-                    unref(r);
-                    i--; /* this slot is still free */
-                    continue;
-                }
-                slot_start(s, sl, r);
-            }
-            active += sl->req != NULL;
         }
+        srv_slot *to;
+        while (s->head && (to = pick_slot(s, s->head))) {
+            srv_request *r = s->head;
+            s->head = r->next;
+            if (!s->head) s->tail = NULL;
+            s->n_queued--;
+            if (r->cancelled)
+                unref(r);
+            else
+                slot_start(s, to, r);
+        }
+        int active = 0;
+        for (int i = 0; i < s->n_parallel; i++)
+            active += s->slots[i].req != NULL;
         if (!active) {
             if (s->quit) break;
             pthread_cond_wait(&s->work, &s->mu);

@@ -284,6 +284,17 @@ def case_full():
         expect(peak[0] <= int(PARALLEL) and peak[0] >= 1, f"at most --parallel {PARALLEL} sequences ran (peak {peak[0]})")
         if int(PARALLEL) < 8:
             expect(peak[1] >= 1, f"requests beyond --parallel waited in the queue (peak {peak[1]} queued)")
+        # A prompt goes back to the sequence that holds it: two new prompts one after the other
+        # take different sequences (the second does not overwrite the first), so the first asked
+        # again is served from its cache.
+        if int(PARALLEL) >= 2:
+            for pr in ("Count to five.", "Name a large animal.", "Count to five."):
+                r = client.chat.completions.create(model="x", messages=[{"role": "user", "content": pr}],
+                                                   temperature=0, max_tokens=4)
+            d = r.usage.prompt_tokens_details
+            expect(d and d.cached_tokens == r.usage.prompt_tokens - 1,
+                   f"a prompt asked again after another one comes from its cache "
+                   f"(cached {d and d.cached_tokens} of {r.usage.prompt_tokens})")
 
         # Bad requests: each answered with its status, the server still serving.
         chat = s.base + "/v1/chat/completions"
