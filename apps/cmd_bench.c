@@ -19,12 +19,13 @@ enum { TG_PROMPT = 8, CTX_MARGIN = 16, MAX_DEFAULT_BATCH = 512, MAX_BENCH_SEQ = 
 typedef struct bench_opts {
     const char *model, *device;
     int n_prompt, n_gen, reps, n_batch, n_ctx, json, quiet, tune, act, layout, kv_f16;
-    int attn_split; /* --attn-split: the decode attention's position ranges (0: the default) */
-    int n_seq;      /* tg: sequences decoded together, one token each per step */
-    int depth;      /* -d: cache entries before pp and tg; -1: pp at position 0, tg after an
-                       untimed TG_PROMPT-token prompt */
-    int profile;    /* one more run of each test, profiled, its task table on stderr */
-    double bw_gbs;  /* > 0: use instead of probing */
+    int attn_split;    /* --attn-split: the decode attention's position ranges (0: the default) */
+    int n_seq;         /* tg: sequences decoded together, one token each per step */
+    int depth;         /* -d: cache entries before pp and tg; -1: pp at position 0, tg after an
+                          untimed TG_PROMPT-token prompt */
+    int profile;       /* one more run of each test, profiled, its task table on stderr */
+    const char *trace; /* --trace: the Chrome trace of the profiled tg run (pp with -n 0) */
+    double bw_gbs;     /* > 0: use instead of probing */
     uint64_t seed;
     int build; /* --build: a clg_build_mode, -1 when not given */
 } bench_opts;
@@ -81,6 +82,8 @@ static void usage(FILE *out) {
         "  --profile          after the timed repetitions, one more run of each test with\n"
         "                     profiling events (not counted): where its time went, per\n"
         "                     task, on stderr\n"
+        "  --trace FILE.json  with --profile: a Chrome trace of the profiled tg run (pp with\n"
+        "                     -n 0), every kernel and transfer (opens in Perfetto)\n"
         "  --md               markdown table on stdout (default)\n"
         "  --json             one JSON object on stdout\n"
         "  -q, --quiet        no progress on stderr\n",
@@ -123,7 +126,7 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
                    IS("--n-gen") || IS("-d") || IS("--depth") || IS("-r") || IS("--reps") ||
                    IS("-b") || IS("--batch") || IS("--ctx") || IS("--device") || IS("--build") ||
                    IS("--bw") || IS("--seed") || IS("--act") || IS("--layout") || IS("--seq") ||
-                   IS("--attn-split")) {
+                   IS("--attn-split") || IS("--trace")) {
             if (i + 1 >= argc) return bad("missing value for ", a);
             const char *v = argv[++i];
             int ok = 1;
@@ -147,6 +150,8 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
                 ok = parse_int(v, 1, &o->n_ctx);
             else if (IS("--device"))
                 o->device = v;
+            else if (IS("--trace"))
+                o->trace = v;
             else if (IS("--act"))
                 ok = (o->act = llm_act_from_name(v)) >= 0;
             else if (IS("--layout"))
@@ -172,6 +177,7 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
     }
     if (!o->model) return bad("no model given (-m MODEL.gguf)", NULL);
     if (!o->n_prompt && !o->n_gen) return bad("nothing to measure (-p 0 and -n 0)", NULL);
+    if (o->trace && !o->profile) return bad("--trace needs --profile", NULL);
     return 0;
 }
 
@@ -277,17 +283,17 @@ static double timed_tg_seqs(llm_model *m, const bench_opts *o, int32_t *tok, uin
 }
 
 /* One more run of a test (name and n tokens for the message) with a profiler on the step
- * plan it runs (plan: 0 decode, 1 prefill), its task table of `steps` steps on stderr.
- * Returns 0, or 1 after printing why. */
+ * plan it runs (plan: 0 decode, 1 prefill), its task table of `steps` steps on stderr, and
+ * its Chrome trace into trace (NULL: none). Returns 0, or 1 after printing why. */
 static int profile_run(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t *rng,
                        float *logits, prompt_fn prompt, timed_fn timed, const char *name, int n,
-                       int plan, int steps) {
+                       int plan, int steps, const char *trace) {
     if (prompt(m, o, tok, rng, logits) < 0) { /* before the profiler: not in its events */
         fprintf(stderr, "clgraph bench: %s\n", clg_last_error());
         return 1;
     }
     clg_profiler *p = NULL;
-    if (clg_profiler_create(llm_model_context(m), 0, &p) != CLG_OK) {
+    if (clg_profiler_create(llm_model_context(m), trace != NULL, &p) != CLG_OK) {
         fprintf(stderr, "clgraph bench: no profile: %s\n", clg_last_error());
         return 1;
     }
@@ -298,7 +304,7 @@ static int profile_run(llm_model *m, const bench_opts *o, int32_t *tok, uint64_t
     if (rc)
         fprintf(stderr, "clgraph bench: %s\n", clg_last_error());
     else if (clg_profiler_report(p, llm_model_step_plan(m, plan), wall, steps, stderr, NULL,
-                                 NULL) != CLG_OK) {
+                                 trace) != CLG_OK) {
         fprintf(stderr, "clgraph bench: %s\n", clg_last_error());
         rc = 1;
     }
@@ -604,9 +610,9 @@ int clg_cmd_bench(int argc, char **argv) {
             if (rep >= 0) tests[k].s->tps[tests[k].s->n++] = tps;
         }
         qsort(tests[k].s->tps, (size_t)tests[k].s->n, sizeof(double), clg_cmp_double);
-        if (o.profile &&
-            profile_run(m, &o, tok, &rng, logits, tests[k].prompt, tests[k].timed, tests[k].name,
-                        tests[k].n, k == 0 || o.n_seq > 1, k == 0 ? 1 : tests[k].n))
+        if (o.profile && profile_run(m, &o, tok, &rng, logits, tests[k].prompt, tests[k].timed,
+                                     tests[k].name, tests[k].n, k == 0 || o.n_seq > 1,
+                                     k == 0 ? 1 : tests[k].n, k == 1 || !o.n_gen ? o.trace : NULL))
             goto done;
     }
     /* Peak memory of loading and running, before the second probe (whose buffer is not the

@@ -416,6 +416,23 @@ def bench():
         rc, out, err = run("bench", "-m", model, "-p", "0", "-n", "3", "-d", "0", "-r", "1", "--seq", "2", "--md",
                            "--bw", "10", "-q")
         expect(rc == 0 and "tg3 @ d0 x 2 seqs" in out, f"bench -d 0 --seq 2 decodes from position 0 ({err.strip()[-300:]})")
+        # --profile --trace: the Chrome trace of the profiled tg run (PoCL: real timestamps),
+        # which bench/trace-gaps.py reads; --trace alone is refused.
+        tj = os.path.join(d, "bench-trace.json")
+        rc, out, err = run("bench", "-m", model, "-p", "0", "-n", "3", "--seq", "2", "-r", "1", "--profile",
+                           "--trace", tj, "--bw", "10", "-q", env={"CLGRAPH_DEVICE": "pocl"})
+        names = set()
+        if rc == 0 and os.path.isfile(tj):
+            names = {e["name"] for e in json.load(open(tj))["traceEvents"] if e.get("ph") == "X"}
+        expect(rc == 0 and {"rope_kv", "attention", "ffn_down", "logits"} <= names,
+               f"bench --profile --trace writes the tg run's kernels and transfers ({sorted(names)})")
+        gaps = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                                            "bench", "trace-gaps.py"), tj],
+                              capture_output=True, text=True, timeout=60)
+        expect(gaps.returncode == 0 and "idle between events per step" in gaps.stdout
+               and "attention" in gaps.stdout, f"bench/trace-gaps.py reads it ({gaps.stderr.strip()[-200:]})")
+        rc, _, err = run("bench", "-m", model, "--trace", tj)
+        expect(rc == 2 and "--profile" in err, "bench --trace without --profile is refused")
         rc, _, err = run("bench", "-m", model, "-p", "8", "-n", "0", "-d", "20", "--ctx", "16")
         expect(rc == 2 and "--ctx 16" in err, "bench refuses a depth beyond --ctx")
         rc, _, err = run("bench", "-m", model, "-d", "-1")
