@@ -206,17 +206,19 @@ def run_cmd():
 def chat():
     import os
     model = os.environ["CLGRAPH_TEST_MODEL"]
-    # float activations: SmolLM2 answers Paris; with 8-bit activations (the CPU default) it
-    # answers "L'Etoile, la Marseillaise, la femme ...", as llama.cpp 0.3.16 does; with the x8
-    # layout's rounding (2026-12-05) "L'Étoile, la Marseur, la France, ...": the same first
-    # tokens, then another greedy path, as the golden tests allow (test/data/model/README.md)
+    # float activations: SmolLM2 answers Paris. With 8-bit activations (the CPU default)
+    # llama.cpp 0.3.36 answers "L'Étoile, la Marseillaise, ..." from a near tie: its first token
+    # 'L' has log-probability -1.943, 'The' -2.291 (margin 0.35, inside the golden tests' window
+    # of 0.51, test/data/model/README.md). The engine's 8-bit path has taken both: "L'Étoile, la
+    # Marseur, ..." with the x8 layout, "The capital of France is Paris." since attention_row
+    # sums in vectors of 8 (2026-12-05). Either start passes; any other does not.
     rc, out, err = run("chat", "-m", model, "--temp", "0", "-n", "16", "--act", "f32",
                        input_text="What is the capital of France?\n/exit\n")
     expect(rc == 0 and "Paris" in out, f"chat answers and /exit quits: {out.strip()!r}")
     rc, out, err = run("chat", "-m", model, "--temp", "0", "-n", "16", "--act", "q8",
                        input_text="What is the capital of France?\n/exit\n")
-    expect(rc == 0 and "toile, la Mar" in out and "Paris" not in out,
-           f"with 8-bit activations it answers as llama.cpp does: {out.strip()!r}")
+    expect(rc == 0 and (out.strip().startswith("L'Étoile, la Mar") or out.strip().startswith("The capital")),
+           f"with 8-bit activations it answers with llama.cpp's first or near-tied second token: {out.strip()!r}")
     rc, _, err = run("run", "-m", model, "-p", "x", "--act", "int4")
     expect(rc != 0 and "--act" in err, f"a bad --act value is named: {err.strip()[-200:]}")
     rc, out, err = run("chat", "-m", model, "-n", "4", input_text="")

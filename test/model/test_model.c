@@ -57,8 +57,8 @@ static const struct {
     tolerances tol;
 } act_q8_tol[] = {
     {"Q4_1", {2.05f, 0.76f, 0.51f, 1.37f}}, /* logits: the x8 layout's 1.365 (short) */
-    {"Q8_0", {1.49f, 0.63f, 0.51f, 0.76f}},
-    {"Q4_0", {2.84f, 1.17f, 0.51f, 0.70f}},
+    {"Q8_0", {1.52f, 0.86f, 0.51f, 0.76f}}, /* attention_row's 8-float sums: 1.01, 0.567 */
+    {"Q4_0", {2.99f, 1.87f, 0.51f, 0.70f}}, /* the same: 1.994, 1.244 (short) */
     /* Gemma 3 270M: its golden data is llama.cpp itself (gen_gemma_golden.py), which
      * quantizes activations to Q8_K for the K-quant weights and Q8_0 for the others; measured
      * on PoCL: logits 1.465, top-20 1.079, batched vs token-by-token 0.656. */
