@@ -660,10 +660,12 @@ typedef struct eval_in {
  * pass the compiler vectorizes: a test and a branch per logit cost more than the step's
  * sampling on 8 rows of 49152. */
 static int any_nonfinite(const float *a, size_t n) {
-    const uint32_t *u = (const uint32_t *)(const void *)a;
     uint32_t bad = 0;
-    for (size_t i = 0; i < n; i++)
-        bad |= (u[i] & 0x7f800000u) == 0x7f800000u;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &a[i], sizeof u); /* the bits, without breaking aliasing rules */
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
     return bad != 0;
 }
 
