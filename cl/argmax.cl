@@ -1,17 +1,17 @@
-/* Greedy sampling on the device: the index of the largest of n floats (the logits), so
- * that a decode step reads back 4 bytes instead of the vocabulary.
+/* Greedy sampling on the device: the index of the largest of n floats (the logits) of each
+ * row, so that a decode step reads back 4 bytes a row instead of the vocabulary.
  *
  * Layouts:
- *   x:   [n] f32
- *   out: [1] int; out[0] = the lowest index i with x[i] == max(x); -1 when any entry is
- *        NaN or infinite (the caller reports it: a token chosen among NaNs is garbage);
- *        0 when n <= 0.
+ *   x:   [rows, n] f32
+ *   out: [rows] int; out[r] = the lowest index i with x[r*n + i] == max of row r; -1 when
+ *        any entry of the row is NaN or infinite (the caller reports it: a token chosen
+ *        among NaNs is garbage); 0 when n <= 0.
  *
  * Variant:
- *   argmax  one work-group of ARGMAX_WG items: item i scans the 8-float groups i,
+ *   argmax  one work-group of ARGMAX_WG items per row: item i scans the 8-float groups i,
  *           i + ARGMAX_WG, ... in 8 lanes (the tail beyond the last whole group one float
  *           per item), then a local-memory tree keeps the larger value, the lower index on
- *           ties. global = local = (ARGMAX_WG).
+ *           ties. global = (ARGMAX_WG, rows), local = (ARGMAX_WG, 1).
  *
  * Tunables:
  *   ARGMAX_WG  work-group size, a power of two (default 256).
@@ -39,6 +39,8 @@ __kernel void argmax(__global const float *x, int n, __global int *out) {
     __local int bad[ARGMAX_WG]; /* 1: a NaN or infinity was seen (OR-reduced with the max) */
     const int lid = (int)get_local_id(0);
     const int n8 = n & ~7;
+    x += get_group_id(1) * (size_t)n; /* this work-group's row */
+    out += get_group_id(1);
 
     /* Indices rise along each lane, so a strict > keeps the first of equal values; a lane
      * index -1 means no candidate yet (every value so far -INF or NaN: flagged anyway). */

@@ -437,10 +437,10 @@ fail:
     return st;
 }
 
-/* A head graph: the wanted rows (head 0: the rows m->rows names; head 1: the last token's),
- * the final norm, the output (or tied) product into the logits (head 0: read back every
- * step), or into device-only logits followed by the argmax (head 1: only the token id comes
- * back). Head 0's tasks run on sp->head_T rows (set_head), head 1's on one. */
+/* A head graph: the wanted rows (the rows m->rows names), the final norm, the output (or
+ * tied) product into the logits (head 0: read back every step), or into device-only logits
+ * followed by an arg-max per row (head 1: only the token ids come back). Both heads' tasks
+ * run on sp->head_T rows (set_head). */
 static clg_status build_head(builder *b, int greedy, clg_graph **out) {
     llm_model *m = b->m;
     step_plan *sp = b->sp;
@@ -452,13 +452,8 @@ static clg_status build_head(builder *b, int greedy, clg_graph **out) {
     snprintf(name, sizeof name, "%s%s", sp == &m->prefill ? "prefill." : "",
              greedy ? "greedy" : "logits");
     TRY(clg_graph_create(m->ctx, name, &g));
-    if (greedy) {
-        TRY(llm_op_copy_row(g, "copy_last", b->rows, m->x, m->last, hp->n_embd, &H->pick));
-        TRY(set_range(H->pick, 1, (size_t)hp->n_embd, 1, 1, FIXED_LOCAL, 1, 1));
-    } else {
-        TRY(llm_op_gather_rows(g, "gather_rows", b->rows, m->x, m->rows, m->last, hp->n_embd, 1,
-                               &H->pick));
-    }
+    TRY(llm_op_gather_rows(g, "gather_rows", b->rows, m->x, m->rows, m->last, hp->n_embd, 1,
+                           &H->pick));
     clg_buffer *in = m->last;
     if (sp->norm[NORM_OUT]) {
         TRY(llm_op_rmsnorm(g, "output_norm", sp->norm[NORM_OUT], m->last, m->out_norm_w, m->xn,
@@ -576,6 +571,7 @@ clg_status llm_build_plans(llm_model *m, llm_progress_fn progress, void *user) {
         snprintf(opts, sizeof opts, "-DARGMAX_WG=%zu", b.argmax_wg);
         TRY(clg_program_get(m->ctx, "argmax", opts, &b.argmax));
     }
+    m->argmax_wg = b.argmax_wg;
     if (progress) progress(user, stage, 1, 3);
     m->decode.name = "decode";
     m->decode.tile = 1;
@@ -610,7 +606,6 @@ clg_status llm_set_batch(llm_model *m, step_plan *sp, int T) {
             TRY(batch_task_set(&sp->layers[i].bt[j], T));
     if (sp->embed_scale.t) TRY(batch_task_set(&sp->embed_scale, T));
     TRY(llm_gemm_set_batch(m, sp, T));
-    TRY(clg_task_arg_int(sp->head[1].pick, COPY_ROW, T - 1));
     /* the ranges of the planner's kinds follow T */
     for (int e = 0; e < sp->n_mk; e++)
         TRY(clg_kind_update(sp->mk[e].kind));
@@ -621,16 +616,18 @@ fail:
     return st;
 }
 
-/* Head 0's tasks and the head kinds' ranges for k rows (the greedy head's tasks stay on
- * one row: a greedy step sets k = 1). */
+/* Both heads' tasks and the head kinds' ranges for k rows. */
 static clg_status set_head(llm_model *m, step_plan *sp, int k) {
     clg_status st = CLG_OK;
     if (k == sp->head_T) return st;
-    const head_tasks *H = &sp->head[0];
     sp->head_T = k;
-    TRY(llm_op_set_tokens(H->pick, GATHER_T, k));
-    if (H->out_norm) TRY(clg_task_arg_int(H->out_norm, RMSNORM_T, k));
-    TRY(clg_task_arg_int(H->out_logits, MATMUL_T, k));
+    for (int h = 0; h < 2; h++) {
+        const head_tasks *H = &sp->head[h];
+        TRY(llm_op_set_tokens(H->pick, GATHER_T, k));
+        if (H->out_norm) TRY(clg_task_arg_int(H->out_norm, RMSNORM_T, k));
+        TRY(clg_task_arg_int(H->out_logits, MATMUL_T, k));
+    }
+    TRY(llm_op_argmax_rows(sp->head[1].argmax, m->argmax_wg, k));
     if (sp->norm[NORM_OUT]) TRY(clg_kind_update(sp->norm[NORM_OUT]));
     for (int e = 0; e < sp->n_mk; e++)
         if (sp->mk[e].k == MM_OUT) TRY(clg_kind_update(sp->mk[e].kind));
@@ -648,8 +645,8 @@ static clg_status sync_ints(clg_buffer *b, const int32_t *host, int32_t *dev, in
 }
 
 /* One evaluation: the tokens with positions and sequences given (pos, seq), or of sequence 0
- * from position pos0 (pos and seq NULL); the logits of the wanted tokens (want NULL: the
- * last) into logits, or with token the greedy head's argmax of the last one. */
+ * from position pos0 (pos and seq NULL); for the wanted tokens (want NULL: the last) their
+ * logits into logits, or with ids the greedy head's arg-max of each. */
 typedef struct eval_in {
     const int32_t *tokens, *pos, *seq;
     int n, pos0;
@@ -693,11 +690,30 @@ static clg_status take_logits(llm_model *m, const eval_in *in, int first, int k,
     return CLG_OK;
 }
 
-static clg_status eval(llm_model *m, const eval_in *in, float *logits, int32_t *token) {
+/* The greedy head's ids of one pass (k rows, as take_logits): -1 flags non-finite logits. */
+static clg_status take_ids(llm_model *m, const eval_in *in, int first, int k, int32_t *out) {
+    for (int r = 0; r < k; r++) {
+        if (m->token_host[r] >= 0) continue;
+        const int row = m->rows_host[r];
+        if (!in->seq)
+            return clg_fail(CLG_ERR_FORMAT,
+                            "the logits of the step at position %d are NaN or infinite (greedy "
+                            "head)",
+                            m->pos_host[row]);
+        return clg_fail(CLG_ERR_FORMAT,
+                        "the logits of token %d (sequence %d, position %d) are NaN or infinite "
+                        "(greedy head)",
+                        first + row, m->seq_host[row], m->pos_host[row]);
+    }
+    memcpy(out, m->token_host, (size_t)k * sizeof *out);
+    return CLG_OK;
+}
+
+static clg_status eval(llm_model *m, const eval_in *in, float *logits, int32_t *ids) {
     const llm_hparams *hp = &m->hp;
     const int n = in->n, H = m->head_rows;
     clg_status st = CLG_OK;
-    int n_out = 0; /* logits rows written */
+    int n_out = 0; /* rows of logits or ids written */
     for (int done = 0; done < n;) {
         const int T = n - done < hp->n_batch ? n - done : hp->n_batch;
         step_plan *sp = T == 1 ? &m->decode : &m->prefill;
@@ -715,13 +731,8 @@ static clg_status eval(llm_model *m, const eval_in *in, float *logits, int32_t *
         if (T != sp->cur_T) TRY(llm_set_batch(m, sp, T));
         const int first = done;
         done += T;
-        clg_plan *p = token ? sp->greedy_plan : sp->plan;
+        clg_plan *p = ids ? sp->greedy_plan : sp->plan;
         const size_t n_graphs = clg_plan_graph_count(p);
-        if (token) { /* the greedy head on the last token, after the final batch only */
-            if (done == n) TRY(set_head(m, sp, 1));
-            TRY(done == n ? clg_plan_execute(p) : clg_plan_execute_range(p, 0, n_graphs - 1));
-            continue;
-        }
         if (!n_want) { /* no logits wanted here: the head is skipped */
             TRY(clg_plan_execute_range(p, 0, n_graphs - 1));
             continue;
@@ -733,21 +744,20 @@ static clg_status eval(llm_model *m, const eval_in *in, float *logits, int32_t *
             if (r) memmove(m->rows_host, m->rows_host + r, (size_t)k * sizeof *m->rows_host);
             TRY(sync_ints(m->rows, m->rows_host, m->rows_dev, k));
             TRY(set_head(m, sp, k));
-            TRY(clg_buffer_set_transfer_bytes(m->logits,
-                                              (size_t)k * (size_t)hp->n_vocab * sizeof(float)));
+            if (ids)
+                TRY(clg_buffer_set_transfer_bytes(m->token_out, (size_t)k * sizeof(int32_t)));
+            else
+                TRY(clg_buffer_set_transfer_bytes(m->logits,
+                                                  (size_t)k * (size_t)hp->n_vocab * sizeof(float)));
             TRY(r == 0 ? clg_plan_execute(p) : clg_plan_execute_range(p, n_graphs - 1, n_graphs));
-            TRY(take_logits(m, in, first, k,
-                            logits ? logits + (size_t)n_out * (size_t)hp->n_vocab : NULL));
+            if (ids)
+                TRY(take_ids(m, in, first, k, ids + n_out));
+            else
+                TRY(take_logits(m, in, first, k,
+                                logits ? logits + (size_t)n_out * (size_t)hp->n_vocab : NULL));
             n_out += k;
         }
     }
-    /* Non-finite logits (weights that overflow, a broken kernel) would be sampled as garbage:
-     * the greedy head flags them with -1. */
-    if (token && m->token_host < 0)
-        return clg_fail(CLG_ERR_FORMAT,
-                        "the logits of the step at position %d are NaN or infinite (greedy head)",
-                        in->pos0 + n - 1);
-    if (token) *token = m->token_host;
 fail:
     return st;
 }
@@ -783,8 +793,9 @@ clg_status llm_model_eval_greedy(llm_model *m, const int32_t *tokens, int n, int
     return eval(m, &in, NULL, token);
 }
 
-clg_status llm_model_eval_batch(llm_model *m, const int32_t *tokens, const int32_t *pos,
-                                const int32_t *seq, int n, const uint8_t *want, float *logits) {
+/* The checks of llm_model_eval_batch / _greedy (see llm.h). */
+static clg_status check_batch(llm_model *m, const int32_t *tokens, const int32_t *pos,
+                              const int32_t *seq, int n) {
     const llm_hparams *hp = &m->hp;
     if (n < 1 || !tokens || !pos || !seq)
         return clg_fail(CLG_ERR_INVALID_ARG, "evaluating %d tokens%s", n,
@@ -813,8 +824,25 @@ clg_status llm_model_eval_batch(llm_model *m, const int32_t *tokens, const int32
                             i, seq[i], pos[i], *next - 1);
         *next = pos[i] + 1;
     }
+    return CLG_OK;
+}
+
+clg_status llm_model_eval_batch(llm_model *m, const int32_t *tokens, const int32_t *pos,
+                                const int32_t *seq, int n, const uint8_t *want, float *logits) {
+    clg_status st = check_batch(m, tokens, pos, seq, n);
+    if (st != CLG_OK) return st;
     const eval_in in = {.tokens = tokens, .pos = pos, .seq = seq, .n = n, .want = want};
     return eval(m, &in, logits, NULL);
+}
+
+clg_status llm_model_eval_batch_greedy(llm_model *m, const int32_t *tokens, const int32_t *pos,
+                                       const int32_t *seq, int n, const uint8_t *want,
+                                       int32_t *ids) {
+    clg_status st = check_batch(m, tokens, pos, seq, n);
+    if (st != CLG_OK) return st;
+    if (!ids) return clg_fail(CLG_ERR_INVALID_ARG, "llm_model_eval_batch_greedy: no ids array");
+    const eval_in in = {.tokens = tokens, .pos = pos, .seq = seq, .n = n, .want = want};
+    return eval(m, &in, NULL, ids);
 }
 
 clg_status llm_model_copy_seq(llm_model *m, int src, int dst, int n) {

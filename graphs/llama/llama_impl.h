@@ -146,22 +146,23 @@ struct llm_model {
     int n_seq;     /* sequences, each with its own KV-cache region (llm_model_options.n_seq) */
     int head_rows; /* H = min(n_seq, n_batch): logits rows per pass of the head */
     /* device buffers; shapes with B = n_batch */
-    clg_buffer *tokens;     /* [B] int, EVERY_EXECUTION */
-    clg_buffer *pos;        /* [B] int, EVERY_EXECUTION */
-    clg_buffer *seq;        /* [B] int, DEVICE_ONLY: written only when it changes (seq_dev) */
-    clg_buffer *rows;       /* [H] int, DEVICE_ONLY: the rows head 0 gathers (rows_dev) */
-    clg_buffer *x;          /* [B, n_embd] residual stream */
-    clg_buffer *xn;         /* [B, n_embd] normed */
-    clg_buffer *qkv;        /* [B, qkv_dim] q | k | v */
-    clg_buffer *qkv_tmp;    /* [B, 2 kv_dim] a later Q/K/V segment's product (split layers) */
-    clg_buffer *blk_out;    /* [B, n_embd] a block's output before its post-norm (post_norms) */
-    clg_buffer *att;        /* [B, n_head * head_dim] */
-    clg_buffer *ffh;        /* [B, n_ff] */
-    clg_buffer *last;       /* [H, n_embd] the wanted tokens' rows */
-    clg_buffer *logits;     /* [H, n_vocab] EVERY_EXECUTION (the pass's rows come back) */
-    clg_buffer *logits_dev; /* [n_vocab] DEVICE_ONLY, for the greedy head */
-    clg_buffer *token_out;  /* [1] int EVERY_EXECUTION: the greedy head's argmax */
-    int32_t token_host;
+    clg_buffer *tokens;        /* [B] int, EVERY_EXECUTION */
+    clg_buffer *pos;           /* [B] int, EVERY_EXECUTION */
+    clg_buffer *seq;           /* [B] int, DEVICE_ONLY: written only when it changes (seq_dev) */
+    clg_buffer *rows;          /* [H] int, DEVICE_ONLY: the rows head 0 gathers (rows_dev) */
+    clg_buffer *x;             /* [B, n_embd] residual stream */
+    clg_buffer *xn;            /* [B, n_embd] normed */
+    clg_buffer *qkv;           /* [B, qkv_dim] q | k | v */
+    clg_buffer *qkv_tmp;       /* [B, 2 kv_dim] a later Q/K/V segment's product (split layers) */
+    clg_buffer *blk_out;       /* [B, n_embd] a block's output before its post-norm (post_norms) */
+    clg_buffer *att;           /* [B, n_head * head_dim] */
+    clg_buffer *ffh;           /* [B, n_ff] */
+    clg_buffer *last;          /* [H, n_embd] the wanted tokens' rows */
+    clg_buffer *logits;        /* [H, n_vocab] EVERY_EXECUTION (the pass's rows come back) */
+    clg_buffer *logits_dev;    /* [H, n_vocab] DEVICE_ONLY, for the greedy head */
+    clg_buffer *token_out;     /* [H] int EVERY_EXECUTION: the greedy head's arg-max per row */
+    int32_t *token_host;       /* [H] */
+    size_t argmax_wg;          /* the greedy head's work-group per row (cl/argmax.cl) */
     clg_buffer *rope_inv_freq; /* [n_rot/2] angle per position of each RoPE pair */
     float *rope_inv_host;      /* its host copy (owned) */
     clg_buffer *rope_swa_freq; /* the same for windowed layers of another base, or NULL */

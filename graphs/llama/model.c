@@ -106,6 +106,7 @@ void llm_model_destroy(llm_model *m) {
     free(m->rows_dev);
     free(m->seq_next);
     free(m->logits_host);
+    free(m->token_host);
     free(m->rope_inv_host);
     free(m->rope_swa_host);
     llm_gguf_close(m->gguf);
@@ -694,8 +695,8 @@ static size_t act_buffers(llm_model *m, act_buffer out[MAX_ACT_BUFFERS]) {
         {1, {"ffn_h", B * (size_t)hp->n_ff * F, dev, NULL, &m->ffh}},
         {1, {"x_last", H * E * F, dev, NULL, &m->last}}, /* [H, n_embd] */
         {1, {"logits", H * (size_t)hp->n_vocab * F, step, m->logits_host, &m->logits}},
-        {1, {"logits_dev", (size_t)hp->n_vocab * F, dev, NULL, &m->logits_dev}},
-        {1, {"token_out", sizeof(int32_t), step, &m->token_host, &m->token_out}},
+        {1, {"logits_dev", H * (size_t)hp->n_vocab * F, dev, NULL, &m->logits_dev}},
+        {1, {"token_out", H * 4, step, m->token_host, &m->token_out}}, /* [H] int */
         /* [n_head, attn_split, head_dim + 2] decode attention partials, when split */
         {m->attn_split > 1,
          {"attn_part", (size_t)hp->n_head * (size_t)m->attn_split * (size_t)(hp->head_dim + 2) * F,
@@ -940,8 +941,9 @@ clg_status llm_model_load_as(const char *path, const llm_model_options *opt, llm
     m->rows_dev = calloc((size_t)m->head_rows, sizeof(int32_t));
     m->seq_next = calloc((size_t)m->n_seq, sizeof(int32_t));
     m->logits_host = calloc((size_t)m->head_rows * (size_t)hp->n_vocab, sizeof(float));
+    m->token_host = calloc((size_t)m->head_rows, sizeof(int32_t));
     if (!m->tok_host || !m->pos_host || !m->seq_host || !m->seq_dev || !m->rows_host ||
-        !m->rows_dev || !m->seq_next || !m->logits_host) {
+        !m->rows_dev || !m->seq_next || !m->logits_host || !m->token_host) {
         st = clg_fail(CLG_ERR_OUT_OF_MEMORY, "model host buffers");
         goto fail;
     }

@@ -198,9 +198,14 @@ clg_status llm_op_argmax(clg_graph *g, clg_program *prog, size_t wg, clg_buffer 
     TRY(clg_task_arg_buffer(*t, ARGMAX_X, x, CLG_READ));
     TRY(clg_task_arg_int(*t, ARGMAX_N, n));
     TRY(clg_task_arg_buffer(*t, ARGMAX_OUT, out, CLG_WRITE));
-    TRY(clg_task_set_range(*t, 1, &wg, &wg));
+    TRY(llm_op_argmax_rows(*t, wg, 1));
 fail:
     return st;
+}
+
+clg_status llm_op_argmax_rows(clg_task *t, size_t wg, int rows) {
+    size_t gl[2] = {wg, (size_t)rows}, l[2] = {wg, 1};
+    return clg_task_set_range(t, 2, gl, l);
 }
 
 /* ---- fixed-layout row ops ---------------------------------------------------------- */

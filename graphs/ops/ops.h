@@ -262,8 +262,11 @@ clg_status llm_op_gather_rows(clg_graph *g, const char *name, clg_program *prog,
 clg_status llm_op_glu(clg_graph *g, const char *name, clg_program *prog, clg_buffer *gate,
                       clg_buffer *up, clg_buffer *h, int n, int T, clg_task **out);
 
-/* out[0] = argmax x[n], one work-group of the program's ARGMAX_WG items (range set here). */
+/* out[r] = argmax of row r of x [rows, n], one work-group of the program's ARGMAX_WG (wg)
+ * items per row: one row until llm_op_argmax_rows sets more (range set here). */
 clg_status llm_op_argmax(clg_graph *g, clg_program *prog, size_t wg, clg_buffer *x, int n,
                          clg_buffer *out, clg_task **t);
+/* The rows (>= 1) of argmax task t made with work-groups of wg. */
+clg_status llm_op_argmax_rows(clg_task *t, size_t wg, int rows);
 
 #endif

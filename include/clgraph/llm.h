@@ -182,6 +182,15 @@ clg_status llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, f
  * written). */
 clg_status llm_model_eval_batch(llm_model *m, const int32_t *tokens, const int32_t *pos,
                                 const int32_t *seq, int n, const uint8_t *want, float *logits);
+/* The same, but for each wanted token the arg-max of its logits is taken on the device and
+ * only the token ids come back, in order, into ids (rows of [n_want]; greedy decoding of
+ * several sequences: 4 bytes a sequence cross the bus instead of the vocabulary's logits).
+ * Ties go to the lowest id. Refused as llm_model_eval_batch, and with ids NULL. Non-finite
+ * logits fail with CLG_ERR_FORMAT naming the token's sequence and position (ids before it
+ * may have been written). */
+clg_status llm_model_eval_batch_greedy(llm_model *m, const int32_t *tokens, const int32_t *pos,
+                                       const int32_t *seq, int n, const uint8_t *want,
+                                       int32_t *ids);
 /* Copies the KV-cache entries of positions 0 .. n-1 of sequence src into sequence dst, on
  * the device: dst may then continue from position n as if it had evaluated src's first n
  * tokens itself (a shared prompt prefix is evaluated once; the logits come out the same

@@ -2,7 +2,8 @@
  * lengths (1, below, at and not a multiple of the work-group, SmolLM2's vocabulary), ties
  * between items and within one item's slice (the lowest index must win), all equal,
  * all negative, -INF and NaN entries, one +INF entry (both flagged with -1: a token chosen
- * among non-finite logits is garbage); three work-group sizes. */
+ * among non-finite logits is garbage); each alone and all seven as the rows of one launch
+ * (one work-group a row); three work-group sizes. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,13 +26,8 @@ typedef enum fill_kind {
 static const char *fill_name[] = {"random",   "tie spread", "tie slice", "all equal",
                                   "negative", "-inf nan",   "+inf"};
 
-/* Runs argmax on n values; returns 1 if the case ran (0: work-group above the limit). */
-static int run_case(clg_context *ctx, clg_program *prog, int wg, int n, fill_kind kind) {
-    float *x = malloc((size_t)n * sizeof *x);
-    if (!x) {
-        CHECK(!"out of memory");
-        return 0;
-    }
+/* x[0 .. n) as kind says (wg: the work-group size, for the ties within one item's slice). */
+static void fill_row(float *x, int n, int wg, fill_kind kind) {
     switch (kind) {
     case FILL_RANDOM:
         tc_fill(x, (size_t)n, -10.0f, 10.0f);
@@ -68,16 +64,36 @@ static int run_case(clg_context *ctx, clg_program *prog, int wg, int n, fill_kin
         x[n - 1] = INFINITY;
         break;
     }
-    const int want = ref_argmax(x, n);
-    int got = -2;
+}
+
+/* Runs argmax on rows rows of n values, row r filled as kind + r (cycling through the
+ * kinds: a flagged row must not flag the others); returns 1 if the case ran (0: work-group
+ * above the limit). */
+static int run_case(clg_context *ctx, clg_program *prog, int wg, int n, fill_kind kind, int rows) {
+    float *x = malloc((size_t)rows * (size_t)n * sizeof *x);
+    int *got = malloc((size_t)rows * sizeof *got), *want = malloc((size_t)rows * sizeof *want);
+    if (!x || !got || !want) {
+        CHECK(!"out of memory");
+        free(x);
+        free(got);
+        free(want);
+        return 0;
+    }
+    for (int r = 0; r < rows; r++) {
+        const fill_kind k = (fill_kind)((kind + r) % (FILL_POS_INF + 1));
+        fill_row(x + (size_t)r * n, n, wg, k);
+        want[r] = ref_argmax(x + (size_t)r * n, n);
+        got[r] = -2;
+    }
 
     char name[64];
     snprintf(name, sizeof name, "x.%d", uniq);
     clg_buffer *bx = NULL, *bout = NULL;
-    CHECK_OK(
-        clg_buffer_create(ctx, name, (size_t)n * sizeof *x, CLG_TRANSFER_FIRST_EXECUTION, x, &bx));
+    CHECK_OK(clg_buffer_create(ctx, name, (size_t)rows * n * sizeof *x,
+                               CLG_TRANSFER_FIRST_EXECUTION, x, &bx));
     snprintf(name, sizeof name, "out.%d", uniq++);
-    CHECK_OK(clg_buffer_create(ctx, name, sizeof got, CLG_TRANSFER_EVERY_EXECUTION, &got, &bout));
+    CHECK_OK(clg_buffer_create(ctx, name, (size_t)rows * sizeof *got, CLG_TRANSFER_EVERY_EXECUTION,
+                               got, &bout));
     clg_graph *g = NULL;
     clg_task *t = NULL;
     int ran = 0;
@@ -87,14 +103,16 @@ static int run_case(clg_context *ctx, clg_program *prog, int wg, int n, fill_kin
         CHECK_OK(clg_task_arg_buffer(t, 0, bx, CLG_READ));
         CHECK_OK(clg_task_arg_int(t, 1, n));
         CHECK_OK(clg_task_arg_buffer(t, 2, bout, CLG_WRITE));
-        size_t global = (size_t)wg, local = (size_t)wg;
-        clg_status st = clg_task_set_range(t, 1, &global, &local);
+        size_t global[2] = {(size_t)wg, (size_t)rows}, local[2] = {(size_t)wg, 1};
+        clg_status st = clg_task_set_range(t, 2, global, local);
         if (st == CLG_OK) {
             CHECK_OK(clg_graph_execute(g));
-            CHECK(got == want);
-            if (got != want)
-                fprintf(stderr, "argmax wg=%d n=%d %s: got %d want %d\n", wg, n, fill_name[kind],
-                        got, want);
+            for (int r = 0; r < rows; r++) {
+                CHECK(got[r] == want[r]);
+                if (got[r] != want[r])
+                    fprintf(stderr, "argmax wg=%d n=%d row %d of %d, %s: got %d want %d\n", wg, n,
+                            r, rows, fill_name[(kind + r) % (FILL_POS_INF + 1)], got[r], want[r]);
+            }
             ran = 1;
         } else if (strstr(clg_last_error(), "exceeds this kernel's limit")) {
             printf("  skipped: %s\n", clg_last_error());
@@ -106,6 +124,8 @@ static int run_case(clg_context *ctx, clg_program *prog, int wg, int n, fill_kin
     clg_buffer_destroy(bx);
     clg_buffer_destroy(bout);
     free(x);
+    free(got);
+    free(want);
     return ran;
 }
 
@@ -123,8 +143,11 @@ int main(void) {
         if (!prog) continue;
         int ran_wg = 0, total_wg = 0;
         for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
-            for (int f = FILL_RANDOM; f <= FILL_POS_INF; f++) {
-                ran_wg += run_case(ctx, prog, wgs[k], ns[i], (fill_kind)f);
+            for (int f = FILL_RANDOM; f <= FILL_POS_INF + 1; f++) {
+                /* each kind alone, then all of them as the rows of one launch */
+                const int rows = f > FILL_POS_INF ? FILL_POS_INF + 1 : 1;
+                ran_wg += run_case(ctx, prog, wgs[k], ns[i],
+                                   f > FILL_POS_INF ? FILL_RANDOM : (fill_kind)f, rows);
                 total_wg++;
             }
         printf("  ARGMAX_WG=%d: %d of %d cases ran\n", wgs[k], ran_wg, total_wg);

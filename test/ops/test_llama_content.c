@@ -160,6 +160,13 @@ int main(void) {
         CHECK(tok == 7);                                                     /* nothing chosen */
         CHECK(llm_model_eval_greedy(m, toks, 3, 6, &tok) == CLG_ERR_FORMAT); /* prefill */
         CHECK(strstr(clg_last_error(), "position 8") != NULL);
+        const int32_t bpos[2] = {9, 10}, bseq[2] = {0, 0};
+        int32_t ids[2] = {7, 7};
+        CHECK(llm_model_eval_batch_greedy(m, toks, bpos, bseq, 2, NULL, ids) == CLG_ERR_FORMAT);
+        printf("  batch greedy: %s\n", clg_last_error());
+        CHECK(strstr(clg_last_error(), "token 1 (sequence 0, position 10)") &&
+              strstr(clg_last_error(), "greedy"));
+        CHECK(ids[0] == 7); /* nothing written */
         llm_model_destroy(m);
     }
 

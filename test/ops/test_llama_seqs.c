@@ -5,7 +5,9 @@
  * order that changes), give bit for bit the logits and the greedy continuations of each
  * prompt evaluated alone with llm_model_eval on a single-sequence model; so do single-token steps
  * of one sequence (the decode plan), a sequence restarted at position 0 while the others keep their
- * caches, and llm_model_eval_greedy (sequence 0) afterwards. Also the argument checks.
+ * caches, and llm_model_eval_greedy (sequence 0) afterwards; llm_model_eval_batch_greedy
+ * gives the arg-max of the batched logits' rows (the prefill's several passes of the head,
+ * a decode step). Also the argument checks.
  *
  * Without arguments: a tiny random Llama (test/ref/tiny_model.h), float activations.
  * With MODEL GOLDEN [act_q8]: a real model on the golden file's prompts (test/model), float
@@ -39,6 +41,23 @@ static int argmax(const float *x, int n) {
     for (int i = 1; i < n; i++)
         if (x[i] > x[best]) best = i;
     return best;
+}
+
+/* The same tokens again through llm_model_eval_batch_greedy (their cache entries are
+ * written again, alike): its ids must be the arg-max of each wanted row of logits (rows of
+ * out), lowest index on ties. */
+static void greedy_same(const char *what, llm_model *m, const int32_t *tok, const int32_t *pos,
+                        const int32_t *seq, int n, const uint8_t *want, const float *logits, int V,
+                        int32_t *ids) {
+    CHECK_OK(llm_model_eval_batch_greedy(m, tok, pos, seq, n, want, ids));
+    int rows = 0, equal = 0;
+    for (int i = 0; i < n; i++) {
+        if (!want[i]) continue;
+        equal += ids[rows] == argmax(logits + (size_t)rows * V, V);
+        rows++;
+    }
+    CHECK(equal == rows);
+    printf("  %s: the device's arg-max of %d rows: %d as the logits'\n", what, rows, equal);
 }
 
 /* Where the model says so (llm_model_rows_invariant: the planner's row variants, its choice
@@ -119,10 +138,11 @@ static void run(const char *path, const prompt *pr, int n_ctx, int n_batch, int 
     int32_t *tok = malloc((size_t)total * 4), *pos = malloc((size_t)total * 4),
             *seq = malloc((size_t)total * 4), *src = malloc((size_t)total * 4);
     uint8_t *want = malloc((size_t)total);
+    int32_t *ids = malloc((size_t)total * 4);
     float *out = malloc((size_t)total * V * sizeof(float));
     for (int k = 0; k < NSEQ; k++)
         if (!ref[k].prompt_logits || !ref[k].gen_logits) tok = NULL;
-    if (!tok || !pos || !seq || !src || !want || !out) {
+    if (!tok || !pos || !seq || !src || !want || !out || !ids) {
         CHECK(!"out of memory");
         goto free_all;
     }
@@ -144,6 +164,7 @@ static void run(const char *path, const prompt *pr, int n_ctx, int n_batch, int 
                 want[n] = j == pr[k].n - 1 || k == 1;
             }
     CHECK_OK(llm_model_eval_batch(m, tok, pos, seq, n, want, out));
+    greedy_same("prefill", m, tok, pos, seq, n, want, out, V, ids);
     int same[NSEQ] = {0}; /* greedy picks equal to the single run's */
     char what[96];
     for (int i = 0, row = 0; i < n; i++) {
@@ -168,6 +189,7 @@ static void run(const char *path, const prompt *pr, int n_ctx, int n_batch, int 
             want[c] = 1;
         }
         CHECK_OK(llm_model_eval_batch(m, tok, pos, seq, NSEQ, want, out));
+        if (s == 1) greedy_same("decode step", m, tok, pos, seq, NSEQ, want, out, V, ids);
         for (int c = 0; c < NSEQ; c++) {
             const int k = src[c];
             snprintf(what, sizeof what, "decode step %d: prompt %d", s, k);
@@ -226,6 +248,8 @@ static void run(const char *path, const prompt *pr, int n_ctx, int n_batch, int 
     CHECK(strstr(clg_last_error(), "consecutive") != NULL);
     CHECK(llm_model_eval_batch(m, bt, bp_far, bs, 2, NULL, NULL) == CLG_ERR_INVALID_ARG);
     CHECK(strstr(clg_last_error(), "outside the context") != NULL);
+    CHECK(llm_model_eval_batch_greedy(m, bt, bp, bs, 2, NULL, NULL) == CLG_ERR_INVALID_ARG);
+    CHECK(llm_model_eval_batch_greedy(m, bt, bp, bs_bad, 2, NULL, ids) == CLG_ERR_INVALID_ARG);
     printf("  max |difference| to the single-sequence runs (%s): %.3g within one step plan, "
            "%.3g across plans\n",
            exact ? "rows invariant: must be 0" : "work-group variants", worst[0], worst[1]);
@@ -240,6 +264,7 @@ free_all:
     free(src);
     free(want);
     free(out);
+    free(ids);
 done:
     llm_model_destroy(r);
     llm_model_destroy(m);
