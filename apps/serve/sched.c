@@ -35,6 +35,7 @@ struct srv_sched {
     uint8_t *b_want;                /* [n_batch + n_parallel] */
     int *b_slot;                    /* [n_parallel] slot of each wanted row */
     float *logits;                  /* [n_parallel, n_vocab] */
+    int32_t *ids;                   /* [n_parallel] the device's arg-max of greedy steps */
     pthread_mutex_t mu;
     pthread_cond_t work; /* the worker waits here for requests */
     srv_request *head, *tail;
@@ -287,8 +288,13 @@ static srv_slot *pick_slot(srv_sched *s, const srv_request *r) {
     return best;
 }
 
-/* Evaluates the gathered batch: logits of the wanted rows into s->logits in row order. */
-static clg_status eval_batch(srv_sched *s, int n) {
+/* Evaluates the gathered batch: logits of the wanted rows into s->logits in row order, or
+ * where every wanted row samples greedily their arg-max into s->ids (taken on the device:
+ * ids instead of the vocabulary's logits come back). */
+static clg_status eval_batch(srv_sched *s, int n, int greedy) {
+    if (greedy)
+        return llm_model_eval_batch_greedy(s->model, s->b_tok, s->b_pos, s->b_seq, n, s->b_want,
+                                           s->ids);
     return llm_model_eval_batch(s->model, s->b_tok, s->b_pos, s->b_seq, n, s->b_want, s->logits);
 }
 
@@ -378,8 +384,11 @@ static void *worker_main(void *arg) {
             }
             n = 2;
         }
+        int greedy = n_want > 0;
+        for (int w = 0; w < n_want && greedy; w++)
+            greedy = llm_sampler_is_greedy(s->slots[s->b_slot[w]].sampler);
         pthread_mutex_unlock(&s->mu);
-        clg_status st = n ? eval_batch(s, n) : CLG_OK;
+        clg_status st = n ? eval_batch(s, n, greedy) : CLG_OK;
         pthread_mutex_lock(&s->mu);
         for (int i = 0; i < n; i++) { /* rows of a sequence come in position order */
             srv_slot *sl = &s->slots[s->b_seq[i]];
@@ -400,7 +409,9 @@ static void *worker_main(void *arg) {
             srv_slot *sl = &s->slots[s->b_slot[w]];
             if (!sl->req) continue;
             if (sl->req->cancelled) continue; /* freed at the top of the loop */
-            int32_t id = llm_sampler_sample(sl->sampler, s->logits + (size_t)w * s->n_vocab);
+            int32_t id = greedy
+                             ? s->ids[w]
+                             : llm_sampler_sample(sl->sampler, s->logits + (size_t)w * s->n_vocab);
             slot_token(s, sl, id);
         }
     }
@@ -445,7 +456,9 @@ int srv_sched_create(llm_model *model, const llm_tokenizer *tok, int n_parallel,
     s->b_want = malloc(nb);
     s->b_slot = malloc((size_t)n_parallel * sizeof(int));
     s->logits = malloc((size_t)n_parallel * (size_t)s->n_vocab * sizeof(float));
-    if (!s->slots || !s->b_tok || !s->b_pos || !s->b_seq || !s->b_want || !s->b_slot || !s->logits)
+    s->ids = malloc((size_t)n_parallel * sizeof(int32_t));
+    if (!s->slots || !s->b_tok || !s->b_pos || !s->b_seq || !s->b_want || !s->b_slot ||
+        !s->logits || !s->ids)
         goto oom;
     for (int i = 0; i < n_parallel; i++) {
         if (!(s->slots[i].hist = malloc((size_t)s->n_ctx * sizeof(int32_t)))) goto oom;
@@ -500,6 +513,7 @@ void srv_sched_destroy(srv_sched *s) {
     free(s->b_want);
     free(s->b_slot);
     free(s->logits);
+    free(s->ids);
     free(s);
 }
 

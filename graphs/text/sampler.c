@@ -313,6 +313,10 @@ static int32_t penalised_logits(llm_sampler *s, const float *in) {
     return argmax_first(l, nv);
 }
 
+int llm_sampler_is_greedy(const llm_sampler *s) {
+    return s && s->p.temperature <= 0.0f && (!s->stamp || s->win_len == 0);
+}
+
 int32_t llm_sampler_sample(llm_sampler *s, const float *logits) {
     if (!s || !logits) {
         clg_fail(CLG_ERR_INVALID_ARG, "llm_sampler_sample: NULL argument");
@@ -320,7 +324,7 @@ int32_t llm_sampler_sample(llm_sampler *s, const float *logits) {
     }
     const int32_t nv = s->n_vocab;
     /* greedy without a penalty: no copy, the largest straight from the input */
-    const int plain = s->p.temperature <= 0.0f && (!s->stamp || s->win_len == 0);
+    const int plain = llm_sampler_is_greedy(s);
     const int32_t best = plain ? argmax_first(logits, nv) : penalised_logits(s, logits);
     const float *l = plain ? logits : s->logits;
     if (!(l[best] > -INFINITY)) {

@@ -61,6 +61,11 @@ void llm_sampler_destroy(llm_sampler *s); /* safe on NULL */
  * is NULL (message in clg_last_error()). Does not accept the token. */
 int32_t llm_sampler_sample(llm_sampler *s, const float *logits);
 
+/* 1 when llm_sampler_sample would now return the arg-max of the logits as they are (greedy,
+ * no repetition penalty in effect), so that a caller may take the arg-max elsewhere (on the
+ * device: llm_model_eval_batch_greedy); 0 otherwise or for NULL. */
+int llm_sampler_is_greedy(const llm_sampler *s);
+
 /* Appends a token to the repetition window (prompt tokens too, if they are to
  * be penalised). Ids outside [0, n_vocab) are ignored. */
 void llm_sampler_accept(llm_sampler *s, int32_t token);

@@ -132,6 +132,12 @@ static void test_greedy(void) {
     llm_sampler_params p = llm_sampler_params_default();
     p.temperature = 0.0f;
     llm_sampler *s = make(p, nv);
+    CHECK(llm_sampler_is_greedy(s) && !llm_sampler_is_greedy(NULL));
+    llm_sampler *warm = make(plain(0.7f, 1), nv); /* sampling is not */
+    CHECK(!llm_sampler_is_greedy(warm));
+    llm_sampler_destroy(warm);
+    llm_sampler_accept(s, 3); /* no penalty (1.0): still the plain arg-max */
+    CHECK(llm_sampler_is_greedy(s));
     for (int round = 0; round < 5; round++) {
         tc_fill(l, nv, -10.0f, 10.0f);
         int want = 0;
@@ -430,8 +436,10 @@ static void test_repeat_penalty(void) {
     p.repeat_last_n = 2;
     llm_sampler *s = make(p, 8);
     float l[8] = {2.0f, 1.9f, -1.0f, -1.1f, 0.0f, -5.0f, -5.0f, -5.0f};
+    CHECK(llm_sampler_is_greedy(s)); /* nothing to penalise yet */
     CHECK(llm_sampler_sample(s, l) == 0);
     llm_sampler_accept(s, 0); /* 2.0 / 1.2 = 1.67 < 1.9 */
+    CHECK(!llm_sampler_is_greedy(s));
     CHECK(llm_sampler_sample(s, l) == 1);
     llm_sampler_accept(s, 1); /* 1.9 / 1.2 = 1.58 < 1.67 */
     CHECK(llm_sampler_sample(s, l) == 0);
