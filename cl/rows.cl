@@ -1,11 +1,8 @@
 /* Row and column moves and elementwise updates of f32 row-major buffers [T, *].
  *
  * Kernels (one work-item per element; i < n the column, t < T the token):
- *   copy_row(src, dst, int n, int row): dst[i] = src[row*n + i], src [*, n], dst [n]; picks
- *       the last token of a batch before the final norm and the logits product.
- *       global = (n), local any.
  *   gather_rows(src, rows, dst, int n, int T): dst[t*n + i] = src[rows[t]*n + i], src [*, n],
- *       rows [T] int, dst [T, n]; picks the tokens whose logits a batch returns.
+ *       rows [T] int, dst [T, n]; picks the tokens whose logits (or arg-max) a batch returns.
  *       global = (n, T), either may be rounded up (extra items exit), local any.
  *   add_bias(y, b, int stride, int off, int n, int T): y[t*stride + off + i] += b[i], y
  *       [T, stride], b [n] (Qwen2's Q, K and V biases on the qkv rows).
@@ -18,11 +15,6 @@
  *   add_bias, scale_rows, copy_cols: global = (n, T), either may be rounded up (extra
  *   items exit), local any.
  */
-__kernel void copy_row(__global const float *src, __global float *dst, int n, int row) {
-    int i = get_global_id(0);
-    if (i < n) dst[i] = src[(size_t)row * n + i];
-}
-
 __kernel void gather_rows(__global const float *src, __global const int *rows,
                           __global float *dst, int n, int T) {
     const int i = (int)get_global_id(0), t = (int)get_global_id(1);

@@ -176,20 +176,6 @@ fail:
     return st;
 }
 
-clg_status llm_op_copy_row(clg_graph *g, const char *name, clg_program *prog, clg_buffer *src,
-                           clg_buffer *dst, int n, clg_task **out) {
-    clg_status st;
-    clg_task *t = NULL;
-    TRY(clg_graph_add_task(g, name, prog, "copy_row", &t));
-    TRY(clg_task_arg_buffer(t, COPY_SRC, src, CLG_READ));
-    TRY(clg_task_arg_buffer(t, COPY_DST, dst, CLG_WRITE));
-    TRY(clg_task_arg_int(t, COPY_N, n));
-    TRY(clg_task_arg_int(t, COPY_ROW, 0));
-fail:
-    *out = t;
-    return st;
-}
-
 clg_status llm_op_argmax(clg_graph *g, clg_program *prog, size_t wg, clg_buffer *x, int n,
                          clg_buffer *out, clg_task **t) {
     clg_status st;

@@ -123,11 +123,10 @@ enum {
     MERGE_NARGS
 };
 
-/* cl/rows.cl copy_row(src, dst, n, row): dst = src[row] of src [*, n]. */
-enum { COPY_SRC, COPY_DST, COPY_N, COPY_ROW, COPY_NARGS };
 /* cl/rows.cl gather_rows(src, rows, dst, n, T): dst[t] = src[rows[t]], [*, n] -> [T, n]. */
 enum { GATHER_SRC, GATHER_ROWS, GATHER_DST, GATHER_N, GATHER_T, GATHER_NARGS };
-/* cl/argmax.cl argmax(x, n, out): out[0] = the index of the largest x (lowest on ties). */
+/* cl/argmax.cl argmax(x, n, out): out[r] = the index of the largest of row r of x [rows, n]
+ * (lowest on ties). */
 enum { ARGMAX_X, ARGMAX_N, ARGMAX_OUT, ARGMAX_NARGS };
 /* cl/matmul.cl dequant_TY(W, out, rows, cols, out_row0): rows of W as f32 into out. */
 enum { DEQUANT_W, DEQUANT_OUT, DEQUANT_ROWS, DEQUANT_COLS, DEQUANT_ROW0, DEQUANT_NARGS };
@@ -220,9 +219,6 @@ typedef struct llm_attention {
 clg_status llm_op_attention(clg_graph *g, clg_kind *k, const llm_attention *a, clg_task **out,
                             clg_task **merge);
 
-/* dst[n] = row `row` of src (set later with COPY_ROW). */
-clg_status llm_op_copy_row(clg_graph *g, const char *name, clg_program *prog, clg_buffer *src,
-                           clg_buffer *dst, int n, clg_task **out);
 /* ---- fixed-layout row ops -------------------------------------------------------------
  * Tasks on kernels the planner does not choose among: prog is the named file's program
  * (any build of it; cl/glu.cl's build options pick the activation), the range (items, T)

@@ -37,7 +37,6 @@ int main(void) {
         {"attention", "", "attention_wg", ATT_NARGS, 0},
         {"attention", "", "attention_split", ATT_SPLIT_NARGS, 0},
         {"attention", "", "attention_merge", MERGE_NARGS, 0},
-        {"rows", "", "copy_row", COPY_NARGS, 0},
         {"rows", "", "gather_rows", GATHER_NARGS, 0},
         {"argmax", "", "argmax", ARGMAX_NARGS, 0},
         {"swiglu", "", "swiglu", SWIGLU_NARGS, 0},
