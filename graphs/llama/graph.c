@@ -437,10 +437,11 @@ fail:
     return st;
 }
 
-/* A head graph: the wanted rows (the rows m->rows names), the final norm, the output (or
- * tied) product into the logits (head 0: read back every step), or into device-only logits
- * followed by an arg-max per row (head 1: only the token ids come back). Both heads' tasks
- * run on sp->head_T rows (set_head). */
+/* A head graph: the wanted rows (the rows m->rows names; a decode step's one row is x
+ * itself: no gather, and no head_rows upload between a prompt and its decode steps), the
+ * final norm, the output (or tied) product into the logits (head 0: read back every step),
+ * or into device-only logits followed by an arg-max per row (head 1: only the token ids come
+ * back). Both heads' tasks run on sp->head_T rows (set_head). */
 static clg_status build_head(builder *b, int greedy, clg_graph **out) {
     llm_model *m = b->m;
     step_plan *sp = b->sp;
@@ -452,11 +453,15 @@ static clg_status build_head(builder *b, int greedy, clg_graph **out) {
     snprintf(name, sizeof name, "%s%s", sp == &m->prefill ? "prefill." : "",
              greedy ? "greedy" : "logits");
     TRY(clg_graph_create(m->ctx, name, &g));
-    TRY(llm_op_gather_rows(g, "gather_rows", b->rows, m->x, m->rows, m->last, hp->n_embd, 1,
-                           &H->pick));
-    clg_buffer *in = m->last;
+    clg_buffer *in = m->x;
+    H->pick = NULL;
+    if (sp != &m->decode) {
+        TRY(llm_op_gather_rows(g, "gather_rows", b->rows, m->x, m->rows, m->last, hp->n_embd, 1,
+                               &H->pick));
+        in = m->last;
+    }
     if (sp->norm[NORM_OUT]) {
-        TRY(llm_op_rmsnorm(g, "output_norm", sp->norm[NORM_OUT], m->last, m->out_norm_w, m->xn,
+        TRY(llm_op_rmsnorm(g, "output_norm", sp->norm[NORM_OUT], in, m->out_norm_w, m->xn,
                            hp->n_embd, hp->rms_eps, &H->out_norm));
         in = m->xn;
     }
@@ -623,7 +628,7 @@ static clg_status set_head(llm_model *m, step_plan *sp, int k) {
     sp->head_T = k;
     for (int h = 0; h < 2; h++) {
         const head_tasks *H = &sp->head[h];
-        TRY(llm_op_set_tokens(H->pick, GATHER_T, k));
+        if (H->pick) TRY(llm_op_set_tokens(H->pick, GATHER_T, k));
         if (H->out_norm) TRY(clg_task_arg_int(H->out_norm, RMSNORM_T, k));
         TRY(clg_task_arg_int(H->out_logits, MATMUL_T, k));
     }
@@ -742,7 +747,7 @@ static clg_status eval(llm_model *m, const eval_in *in, float *logits, int32_t *
         for (int r = 0; r < n_want; r += H) {
             const int k = n_want - r < H ? n_want - r : H;
             if (r) memmove(m->rows_host, m->rows_host + r, (size_t)k * sizeof *m->rows_host);
-            TRY(sync_ints(m->rows, m->rows_host, m->rows_dev, k));
+            if (sp->head[0].pick) TRY(sync_ints(m->rows, m->rows_host, m->rows_dev, k));
             TRY(set_head(m, sp, k));
             if (ids)
                 TRY(clg_buffer_set_transfer_bytes(m->token_out, (size_t)k * sizeof(int32_t)));
