@@ -671,6 +671,19 @@ static int any_nonfinite(const float *a, size_t n) {
     return bad != 0;
 }
 
+/* The error for non-finite logits of the pass's row r (detail: which head saw them). */
+static clg_status nonfinite(const llm_model *m, const eval_in *in, int first, int r,
+                            const char *detail) {
+    const int row = m->rows_host[r];
+    if (!in->seq)
+        return clg_fail(CLG_ERR_FORMAT,
+                        "the logits of the step at position %d are NaN or infinite (%s)",
+                        m->pos_host[row], detail);
+    return clg_fail(CLG_ERR_FORMAT,
+                    "the logits of token %d (sequence %d, position %d) are NaN or infinite (%s)",
+                    first + row, m->seq_host[row], m->pos_host[row], detail);
+}
+
 /* The logits rows of one pass of head 0 (k rows of the current batch at rows_host): checks
  * that they are finite and copies them to out (may be NULL). */
 static clg_status take_logits(llm_model *m, const eval_in *in, int first, int k, float *out) {
@@ -680,16 +693,9 @@ static clg_status take_logits(llm_model *m, const eval_in *in, int first, int k,
             for (size_t i = 0; i < V; i++) {
                 const float v = m->logits_host[(size_t)r * V + i];
                 if (isfinite(v)) continue;
-                const int row = m->rows_host[r];
-                if (!in->seq)
-                    return clg_fail(CLG_ERR_FORMAT,
-                                    "the logits of the step at position %d are NaN or infinite "
-                                    "(logit %zu = %g)",
-                                    m->pos_host[row], i, (double)v);
-                return clg_fail(CLG_ERR_FORMAT,
-                                "the logits of token %d (sequence %d, position %d) are NaN or "
-                                "infinite (logit %zu = %g)",
-                                first + row, m->seq_host[row], m->pos_host[row], i, (double)v);
+                char detail[64];
+                snprintf(detail, sizeof detail, "logit %zu = %g", i, (double)v);
+                return nonfinite(m, in, first, r, detail);
             }
     if (out) memcpy(out, m->logits_host, (size_t)k * V * sizeof(float));
     return CLG_OK;
@@ -697,19 +703,8 @@ static clg_status take_logits(llm_model *m, const eval_in *in, int first, int k,
 
 /* The greedy head's ids of one pass (k rows, as take_logits): -1 flags non-finite logits. */
 static clg_status take_ids(llm_model *m, const eval_in *in, int first, int k, int32_t *out) {
-    for (int r = 0; r < k; r++) {
-        if (m->token_host[r] >= 0) continue;
-        const int row = m->rows_host[r];
-        if (!in->seq)
-            return clg_fail(CLG_ERR_FORMAT,
-                            "the logits of the step at position %d are NaN or infinite (greedy "
-                            "head)",
-                            m->pos_host[row]);
-        return clg_fail(CLG_ERR_FORMAT,
-                        "the logits of token %d (sequence %d, position %d) are NaN or infinite "
-                        "(greedy head)",
-                        first + row, m->seq_host[row], m->pos_host[row]);
-    }
+    for (int r = 0; r < k; r++)
+        if (m->token_host[r] < 0) return nonfinite(m, in, first, r, "greedy head");
     memcpy(out, m->token_host, (size_t)k * sizeof *out);
     return CLG_OK;
 }
@@ -747,7 +742,8 @@ static clg_status eval(llm_model *m, const eval_in *in, float *logits, int32_t *
         for (int r = 0; r < n_want; r += H) {
             const int k = n_want - r < H ? n_want - r : H;
             if (r) memmove(m->rows_host, m->rows_host + r, (size_t)k * sizeof *m->rows_host);
-            if (sp->head[0].pick) TRY(sync_ints(m->rows, m->rows_host, m->rows_dev, k));
+            if (sp->head[0].pick) /* the decode plan's heads read x, no rows */
+                TRY(sync_ints(m->rows, m->rows_host, m->rows_dev, k));
             TRY(set_head(m, sp, k));
             if (ids)
                 TRY(clg_buffer_set_transfer_bytes(m->token_out, (size_t)k * sizeof(int32_t)));

@@ -149,7 +149,8 @@ struct llm_model {
     clg_buffer *tokens;        /* [B] int, EVERY_EXECUTION */
     clg_buffer *pos;           /* [B] int, EVERY_EXECUTION */
     clg_buffer *seq;           /* [B] int, DEVICE_ONLY: written only when it changes (seq_dev) */
-    clg_buffer *rows;          /* [H] int, DEVICE_ONLY: the rows head 0 gathers (rows_dev) */
+    clg_buffer *rows;          /* [H] int, DEVICE_ONLY: the rows the prefill plan's heads gather
+                                  (rows_dev); the decode plan's read x */
     clg_buffer *x;             /* [B, n_embd] residual stream */
     clg_buffer *xn;            /* [B, n_embd] normed */
     clg_buffer *qkv;           /* [B, qkv_dim] q | k | v */
