@@ -36,6 +36,10 @@ static const char serve_help[] =
     "  --kv-f16                keep the KV cache in f16\n"
     "  --act MODE              activations of the quantized products: q8, f32 or auto\n"
     "  --layout L              their weights' layout: x8, rows or auto\n"
+    "  --tune                  measure the kernel variants for this device first (cached;\n"
+    "                          with --parallel N the batch kinds on steps of N rows, one\n"
+    "                          token of each sequence); a cached plan is used without it\n"
+    "  --retune                measure them again, ignoring the plan cache\n"
     "  -q, --quiet             no progress on stderr\n";
 
 static int parse_count(const char *s, int lo, int hi, int *out) {
@@ -86,7 +90,8 @@ int clg_cmd_serve(int argc, char **argv) {
         if (!strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "--ctx") ||
             !strcmp(a, "--batch") || !strcmp(a, "--device") || !strcmp(a, "--build") ||
             !strcmp(a, "--template") || !strcmp(a, "--kv-f16") || !strcmp(a, "--act") ||
-            !strcmp(a, "--layout") || !strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            !strcmp(a, "--layout") || !strcmp(a, "--tune") || !strcmp(a, "--retune") ||
+            !strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             if (gen_parse_option(&o, argc, argv, &i, "serve") < 0) return 2;
             continue;
         }

@@ -28,10 +28,14 @@ static void cache_key(const llm_model *m, char *buf, size_t cap) {
 }
 
 /* Measures every kind: a prefill batch then a decode step put real data in every buffer
- * (the prefill kinds are left out when the context is too small for a batch). */
+ * (the prefill kinds are left out when the context is too small for a batch). With several
+ * sequences the batch is one row per sequence: the step that decodes all of them, which the
+ * prefill plan runs most under continuous batching (prompts come once, their tokens every
+ * step); on PoCL the local sizes that suit 8 rows and 64 differ. */
 static clg_status measure(llm_model *m) {
     const llm_hparams *hp = &m->hp;
-    const int T = hp->n_batch < hp->n_ctx - 1 ? hp->n_batch : hp->n_ctx - 1;
+    int T = hp->n_batch < hp->n_ctx - 1 ? hp->n_batch : hp->n_ctx - 1;
+    if (m->n_seq > 1 && m->n_seq < T) T = m->n_seq;
     const int n = T > 1 ? T : 1;
     int32_t *tokens = malloc((size_t)n * sizeof *tokens);
     if (!tokens) return clg_fail(CLG_ERR_OUT_OF_MEMORY, "tuning");

@@ -2,7 +2,7 @@
 """clgraph serve end to end: starts the server on a free loopback port, talks to it with the
 official openai client and with curl, stops it with SIGTERM.
 
-usage: serve_test.py CLGRAPH CASE      (CASE: full | auth | tiny)
+usage: serve_test.py CLGRAPH CASE      (CASE: full | auth | tiny | tune)
   full  SmolLM2 ($CLGRAPH_TEST_MODEL) on $CLGRAPH_DEVICE: chat and completions, streamed and
         not, against `clgraph run` at temperature 0; stop strings; eight concurrent clients
         get the texts one client gets; every bad request answered with its status; a client
@@ -10,6 +10,9 @@ usage: serve_test.py CLGRAPH CASE      (CASE: full | auth | tiny)
   auth  --api-key and a full queue (503).
   tiny  a synthesized tiny model (clgraph synth): completions streamed and not against
         `clgraph run` (for the slow devices).
+  tune  the tiny model with --tune --parallel 2 in a fresh cache folder: the plan is measured
+        and cached, the completion equals `clgraph run`'s; a second start without --tune
+        reads the cached plan (the file stays as it was) and answers the same.
 """
 import json
 import os
@@ -48,12 +51,12 @@ def free_port():
 
 
 class Server:
-    def __init__(self, model, *args):
+    def __init__(self, model, *args, env=None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile()
         self.p = subprocess.Popen([CLGRAPH, "serve", "-m", model, "--port", str(self.port), "-q", *args],
-                                  stdout=self.log, stderr=subprocess.STDOUT)
+                                  stdout=self.log, stderr=subprocess.STDOUT, env=env)
         for _ in range(600):
             if self.p.poll() is not None:
                 break
@@ -481,6 +484,39 @@ def case_tiny():
                 print("---- server output ----\n" + s.output())
 
 
-{"full": case_full, "auth": case_auth, "tiny": case_tiny}[CASE]()
+def case_tune():
+    with tempfile.TemporaryDirectory() as d:
+        model = os.path.join(d, "tiny.gguf")
+        r = subprocess.run([CLGRAPH, "synth", "--shape", "tiny", "--type", "q8_0", "-q", model],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        p = "Hello world"
+        ref = run_ref(model, p, 6, chat=False)
+        env = dict(os.environ, CLGRAPH_CACHE_DIR=os.path.join(d, "cache"))
+        plans = []
+        for tune in (["--tune"], []):
+            s = Server(model, "--ctx", "64", "--parallel", "2", *tune, env=env)
+            try:
+                rc, out = curl(s.base + "/v1/completions",
+                               "-d", json.dumps({"prompt": p, "temperature": 0, "max_tokens": 6}))
+                text = json.loads(out)["choices"][0]["text"]
+                what = "tuned" if tune else "from the cached plan"
+                expect(text == ref, f"{what}: the completion equals clgraph run ({text!r} vs {ref!r})")
+                cache = os.path.join(d, "cache")
+                now = sorted((f, os.stat(os.path.join(cache, f)).st_mtime_ns)
+                             for f in os.listdir(cache) if f.endswith(".plan")) if os.path.isdir(cache) else []
+                if tune:
+                    expect(len(now) >= 1, f"--tune cached its plan ({now})")
+                else:
+                    expect(now == plans, f"without --tune the cached plan is read, not rewritten ({now} vs {plans})")
+                plans = now
+            finally:
+                rc = s.stop()
+                expect(rc == 0, f"exit 0 on SIGTERM (got {rc})")
+                if failures:
+                    print("---- server output ----\n" + s.output())
+
+
+{"full": case_full, "auth": case_auth, "tiny": case_tiny, "tune": case_tune}[CASE]()
 print(f"{failures} failure(s)")
 sys.exit(1 if failures else 0)
