@@ -29,11 +29,13 @@ int clg_cmd_plan(int argc, char **argv) {
                 model = argv[++i];
             else
                 o.device = argv[++i];
-        } else if ((!strcmp(a, "--ctx") || !strcmp(a, "--batch") || !strcmp(a, "--attn-split")) &&
+        } else if ((!strcmp(a, "--ctx") || !strcmp(a, "--batch") || !strcmp(a, "--attn-split") ||
+                    !strcmp(a, "--parallel")) &&
                    i + 1 < argc) {
-            int *dst = !strcmp(a, "--ctx")     ? &o.n_ctx
-                       : !strcmp(a, "--batch") ? &o.n_batch
-                                               : &o.attn_split;
+            int *dst = !strcmp(a, "--ctx")        ? &o.n_ctx
+                       : !strcmp(a, "--batch")    ? &o.n_batch
+                       : !strcmp(a, "--parallel") ? &o.n_seq
+                                                  : &o.attn_split;
             if (!parse_count(argv[++i], dst)) {
                 fprintf(stderr, "clgraph plan: %s '%s': expected a positive number\n", a, argv[i]);
                 return 2;
@@ -54,8 +56,9 @@ int clg_cmd_plan(int argc, char **argv) {
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf(
                 "usage: clgraph plan -m MODEL.gguf [--tune | --retune] [--json] [--device SEL]\n"
-                "                    [--ctx N] [--batch N] [--kv-f16] [--attn-split N] [--act "
-                "MODE]\n\n"
+                "                    [--ctx N] [--batch N] [--parallel N] [--kv-f16] [--attn-split "
+                "N]\n"
+                "                    [--act MODE]\n\n"
                 "Builds the model's decode and prefill plans and prints, per graph and task: the\n"
                 "kernel and its variant, global and local sizes, local memory, how the program\n"
                 "was built (source, spirv, cache), and for the planner's choices (the weight\n"
@@ -70,6 +73,8 @@ int clg_cmd_plan(int argc, char **argv) {
                 "attention\n"
                 "                  is tuned at position min(N - 1, 512)\n"
                 "  --batch N       largest prompt batch (default 64)\n"
+                "  --parallel N    N sequences, as clgraph serve --parallel N (its plan; --tune\n"
+                "                  measures the batch kinds on one row per sequence)\n"
                 "  --kv-f16        f16 KV cache\n"
                 "  --act MODE      activations of the quantized products: q8 (norms fused into "
                 "the\n"

@@ -12,7 +12,8 @@ usage: serve_test.py CLGRAPH CASE      (CASE: full | auth | tiny | tune)
         `clgraph run` (for the slow devices).
   tune  the tiny model with --tune --parallel 2 in a fresh cache folder: the plan is measured
         and cached, the completion equals `clgraph run`'s; a second start without --tune
-        reads the cached plan (the file stays as it was) and answers the same.
+        reads the cached plan (the file stays as it was) and answers the same; `clgraph plan
+        --parallel 2` prints that plan (measured choices, no new cache file).
 """
 import json
 import os
@@ -515,6 +516,16 @@ def case_tune():
                 expect(rc == 0, f"exit 0 on SIGTERM (got {rc})")
                 if failures:
                     print("---- server output ----\n" + s.output())
+        r = subprocess.run([CLGRAPH, "plan", "-m", model, "--ctx", "64", "--parallel", "2", "--json"],
+                           capture_output=True, text=True, env=env, timeout=600)
+        expect(r.returncode == 0, f"plan --parallel 2 exits 0 ({r.stderr.strip()[-300:]})")
+        tasks = [t for pl in json.loads(r.stdout)["plans"] for g in pl["graphs"] for t in g["tasks"]
+                 if t["task"] in ("qkv", "attention")] if r.returncode == 0 else []
+        expect(tasks and all(t["tuned"] for t in tasks),
+               f"plan --parallel 2 shows the server's measured choices ({[(t['task'], t['tuned']) for t in tasks]})")
+        now = sorted((f, os.stat(os.path.join(d, "cache", f)).st_mtime_ns)
+                     for f in os.listdir(os.path.join(d, "cache")) if f.endswith(".plan"))
+        expect(now == plans, f"plan --parallel 2 read the server's cached plan ({now} vs {plans})")
 
 
 {"full": case_full, "auth": case_auth, "tiny": case_tiny, "tune": case_tune}[CASE]()
