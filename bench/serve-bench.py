@@ -5,10 +5,15 @@ same GGUF, with 1, 4 and 8 concurrent streamed completions.
 For each server and concurrency it reports the aggregate generated tokens/s (all streams' tokens
 over the wall time from the first request to the last [DONE]) and the time to first token
 (median and worst over the streams). Tokens are counted as the streamed text chunks (one per
-token in both servers). Standard library only, so any python3 runs it.
+token in both servers). With --rounds N every concurrency runs N times, the concurrencies
+alternating within each round, and the table gives the median tokens/s over the rounds (with
+their range), the median TTFT and the worst; then each concurrency's median over the first
+one's (a shared machine's load drifts by 10% and more between minutes: one run per cell cannot
+tell a few per cent). Standard library only, so any python3 runs it.
 
 usage: bench/serve-bench.py [--model GGUF] [--clgraph BUILD/clgraph] [--parallel N]
-                            [--threads N] [--tokens N] [--streams 1,4,8] [--only clgraph|llama.cpp]
+                            [--threads N] [--tokens N] [--streams 1,4,8] [--rounds N]
+                            [--only clgraph|llama.cpp]
   --parallel  clgraph serve's sequences, a run per value (default 8; llama-cpp-python's
               server has one slot: it serves concurrent requests one after the other)
   --threads   llama.cpp's threads (clgraph on PoCL uses PoCL's worker threads, one per core)
@@ -117,6 +122,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--streams", default="1,4,8")
+    ap.add_argument("--rounds", type=int, default=1, help="runs of every concurrency, alternating")
     ap.add_argument("--only", choices=["clgraph", "llama.cpp"])
     a = ap.parse_args()
     streams = [int(x) for x in a.streams.split(",")]
@@ -141,19 +147,32 @@ def main():
         p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_up(port, p)
-            for n in streams:
-                tps, ttft_med, ttft_max, toks = measure(port, n, a.tokens)
-                rows.append((name, n, tps, ttft_med, ttft_max, toks))
-                print(f"{name:22s} streams {n}: {tps:6.1f} tok/s aggregate, time to first token "
-                      f"median {ttft_med * 1000:6.0f} ms, worst {ttft_max * 1000:6.0f} ms ({toks} tokens)",
-                      flush=True)
+            runs = {n: [] for n in streams}
+            for r in range(a.rounds):
+                for n in streams:
+                    tps, ttft_med, ttft_max, toks = measure(port, n, a.tokens)
+                    runs[n].append((tps, ttft_med, ttft_max))
+                    print(f"{name:22s} round {r + 1} streams {n}: {tps:6.1f} tok/s aggregate, time to first "
+                          f"token median {ttft_med * 1000:6.0f} ms, worst {ttft_max * 1000:6.0f} ms ({toks} tokens)",
+                          flush=True)
+            for n in runs:  # each concurrency once, also where --streams repeats it
+                rows.append((name, n, [x[0] for x in runs[n]], statistics.median(x[1] for x in runs[n]),
+                             max(x[2] for x in runs[n])))
         finally:
             p.terminate()
             p.wait(30)
-    print("\n| server | streams | generated tok/s (aggregate) | TTFT median (ms) | TTFT worst (ms) |")
+    rounds = f" (median of {a.rounds} rounds, range)" if a.rounds > 1 else ""
+    print(f"\n| server | streams | generated tok/s (aggregate){rounds} | TTFT median (ms) | TTFT worst (ms) |")
     print("|---|---|---|---|---|")
-    for name, n, tps, m, w, _ in rows:
-        print(f"| {name} | {n} | {tps:.1f} | {m * 1000:.0f} | {w * 1000:.0f} |")
+    for name, n, tps, m, w in rows:
+        spread = f" ({min(tps):.1f} - {max(tps):.1f})" if len(tps) > 1 else ""
+        print(f"| {name} | {n} | {statistics.median(tps):.1f}{spread} | {m * 1000:.0f} | {w * 1000:.0f} |")
+    print()
+    for name in dict.fromkeys(r[0] for r in rows):
+        mine = [r for r in rows if r[0] == name]
+        base = statistics.median(mine[0][2])
+        print(f"{name}: " + ", ".join(f"{r[1]} streams {statistics.median(r[2]) / base:.2f}x" for r in mine[1:])
+              + f" the tokens/s of {mine[0][1]}")
 
 
 if __name__ == "__main__":
