@@ -56,9 +56,8 @@ int clg_cmd_plan(int argc, char **argv) {
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf(
                 "usage: clgraph plan -m MODEL.gguf [--tune | --retune] [--json] [--device SEL]\n"
-                "                    [--ctx N] [--batch N] [--parallel N] [--kv-f16] [--attn-split "
-                "N]\n"
-                "                    [--act MODE]\n\n"
+                "                    [--ctx N] [--batch N] [--parallel N] [--kv-f16]\n"
+                "                    [--attn-split N] [--act MODE]\n\n"
                 "Builds the model's decode and prefill plans and prints, per graph and task: the\n"
                 "kernel and its variant, global and local sizes, local memory, how the program\n"
                 "was built (source, spirv, cache), and for the planner's choices (the weight\n"
