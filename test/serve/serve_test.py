@@ -459,12 +459,18 @@ def case_auth():
             print("---- server output ----\n" + s.output())
 
 
+def tiny_model(d):
+    """A synthesized tiny model in folder d (clgraph synth), its path."""
+    model = os.path.join(d, "tiny.gguf")
+    r = subprocess.run([CLGRAPH, "synth", "--shape", "tiny", "--type", "q8_0", "-q", model],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return model
+
+
 def case_tiny():
     with tempfile.TemporaryDirectory() as d:
-        model = os.path.join(d, "tiny.gguf")
-        r = subprocess.run([CLGRAPH, "synth", "--shape", "tiny", "--type", "q8_0", "-q", model],
-                           capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr
+        model = tiny_model(d)
         p = "Hello world"
         ref = run_ref(model, p, 4, chat=False)
         s = Server(model, "--ctx", "64")
@@ -487,10 +493,7 @@ def case_tiny():
 
 def case_tune():
     with tempfile.TemporaryDirectory() as d:
-        model = os.path.join(d, "tiny.gguf")
-        r = subprocess.run([CLGRAPH, "synth", "--shape", "tiny", "--type", "q8_0", "-q", model],
-                           capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr
+        model = tiny_model(d)
         p = "Hello world"
         ref = run_ref(model, p, 6, chat=False)
         env = dict(os.environ, CLGRAPH_CACHE_DIR=os.path.join(d, "cache"))
