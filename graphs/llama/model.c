@@ -696,7 +696,7 @@ static size_t act_buffers(llm_model *m, act_buffer out[MAX_ACT_BUFFERS]) {
         {1, {"x_last", H * E * F, dev, NULL, &m->last}}, /* [H, n_embd] */
         {1, {"logits", H * (size_t)hp->n_vocab * F, step, m->logits_host, &m->logits}},
         {1, {"logits_dev", H * (size_t)hp->n_vocab * F, dev, NULL, &m->logits_dev}},
-        {1, {"token_out", H * 4, step, m->token_host, &m->token_out}}, /* [H] int */
+        {1, {"token_out", H * sizeof(int32_t), step, m->token_host, &m->token_out}}, /* [H] */
         /* [n_head, attn_split, head_dim + 2] decode attention partials, when split */
         {m->attn_split > 1,
          {"attn_part", (size_t)hp->n_head * (size_t)m->attn_split * (size_t)(hp->head_dim + 2) * F,
