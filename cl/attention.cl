@@ -24,6 +24,12 @@
  *   attention_row    one work-item per (h, t), online softmax with a private accumulator,
  *                    updated once per block of ATT_KB keys, in vectors of ATT_VEC floats.
  *                    global = (n_heads, T) (may be rounded up), local = NULL.        (CPU)
+ *   attention_group  attention_row for the ATT_G query heads of one KV head per work-item
+ *                    (ATT_G = n_heads / n_kv_heads, else NaN): each key and value row is
+ *                    read from memory once for the group, where attention_row reads it once
+ *                    per head. global = (n_kv_heads, T) (may be rounded up), local = NULL.
+ *                    (CPU, several tokens: on one token it leaves n_kv_heads items to share
+ *                    out, one for Gemma 3 270M)
  *   attention_wg     one work-group of ATT_WG items per (h, t); item i takes positions
  *                    i, i + ATT_WG, ... with its own running max / sum / accumulator; the
  *                    items' states are merged through local memory.
@@ -59,6 +65,7 @@
  *   ATT_VEC     floats per vector operation of attention_row, 4 or 8 (default 8: one AVX
  *               register on x86); its head_dim must be a multiple of it (the host builds
  *               with 4 where head_dim is not a multiple of 8).
+ *   ATT_G       query heads per KV head (attention_group; default 1).
  *   ATT_DC      head dims merged per local-memory pass: a multiple of 4, <= ATT_WG, dividing
  *               ATT_MAX_HD (default min(ATT_WG, 32)); local memory ATT_WG * (ATT_DC + 2) floats.
  *   KV_F16      defined: k_cache / v_cache hold half values, as rope.cl's KV_F16.
@@ -66,6 +73,7 @@
  * Declared for the planner (clg_program_variants; first values are the untuned defaults;
  * the split's n_split is a kernel argument, chosen by the host):
  * @variant row kernels=attention_row local=1 device=cpu
+ * @variant group kernels=attention_group local=1 device=cpu
  * @variant wg kernels=attention_wg sweep=ATT_WG:64,32,128 local=ATT_WG device=gpu
  * @variant split kernels=attention_split,attention_merge sweep=ATT_WG:64,32 local=ATT_WG
  *
@@ -87,6 +95,9 @@
 #endif
 #ifndef ATT_VEC
 #define ATT_VEC 8
+#endif
+#ifndef ATT_G
+#define ATT_G 1
 #endif
 #if ATT_KB < 4 || (ATT_KB % 4) != 0
 #error "ATT_KB must be a multiple of 4"
@@ -296,6 +307,135 @@ __kernel void attention_row(__global const float *q, __global const KV_T *k_cach
 #undef sc
 #undef scv
 #undef set_scv
+}
+
+/* ---- one work-item per (KV head, t): the ATT_G query heads that read it ---------- */
+
+/* attention_row's loop for the ATT_G query heads kvh*ATT_G .. +ATT_G-1 of one KV head at once:
+ * the key and value rows of each 4 keys are read from memory once and from the L1 cache by
+ * the other heads, where attention_row reads them once per query head. */
+__kernel void attention_group(__global const float *q, __global const KV_T *k_cache,
+                              __global const KV_T *v_cache, __global const int *pos,
+                              __global const int *seq, __global float *out, int T, int q_stride,
+                              int q_off, int out_stride, int n_heads, int n_kv_heads,
+                              int head_dim, int ctx_len, float scale, int window) {
+    const int kv = (int)get_global_id(0);
+    const int t = (int)get_global_id(1);
+    if (kv >= n_kv_heads || t >= T) return;
+    if (ATT_HD_BAD(head_dim) || head_dim % ATT_VEC || n_heads != n_kv_heads * ATT_G) {
+        /* every head h = kv (mod n_kv_heads): together the items cover all n_heads */
+        for (int h = kv; h < n_heads; h += n_kv_heads)
+            for (int d = 0; d < head_dim; d++)
+                out[(size_t)t * (size_t)out_stride + h * head_dim + d] = NAN;
+        return;
+    }
+    const int p = clamp(pos[t], 0, ctx_len - 1);
+    const size_t kvh = (size_t)seq[t] * (size_t)n_kv_heads + (size_t)kv;
+    /* query head kv*ATT_G + gh at qg + gh*head_dim, its output at og + gh*head_dim */
+    __global const float *qg = q + (size_t)t * (size_t)q_stride + q_off + kv * ATT_G * head_dim;
+    __global float *og = out + (size_t)t * (size_t)out_stride + kv * ATT_G * head_dim;
+    __global const KV_T *kh = k_cache + kvh * (size_t)ctx_len * (size_t)head_dim;
+    __global const KV_T *vh = v_cache + kvh * (size_t)ctx_len * (size_t)head_dim;
+
+    /* One private array: head gh's accumulator (acc), its block's scores then weights (sc,
+     * scv) as in attention_row, and its running maximum and sum in ml(gh).x, .y. */
+    const int HDV = head_dim / ATT_VEC;
+    float4 st[ATT_G * (ATT_MAX_HD / 4 + ATT_KB / 4 + 1)];
+#define acc(gh, d) V_LOAD((d), (float *)st + (gh)*ATT_MAX_HD)
+#define set_acc(gh, d, v) V_STORE((v), (d), (float *)st + (gh)*ATT_MAX_HD)
+#define sc(gh, g) st[ATT_G * (ATT_MAX_HD / 4) + (gh) * (ATT_KB / 4) + (g)]
+#define scv(gh, i) V_LOAD((i), (float *)&sc((gh), 0))
+#define set_scv(gh, i, v) V_STORE((v), (i), (float *)&sc((gh), 0))
+#define ml(gh) st[ATT_G * (ATT_MAX_HD / 4 + ATT_KB / 4) + (gh)]
+    int gh = 0, d;
+    do {
+        d = 0;
+        do {
+            set_acc(gh, d, (ATT_V)(0.0f));
+        } while (++d < HDV);
+        ml(gh) = (float4)(-INFINITY, 0.0f, 0.0f, 0.0f);
+    } while (++gh < ATT_G);
+    int j = win_lo(p, window);
+    do { /* keys j .. j + ATT_KB - 1, as attention_row's block, for each head in turn */
+        int g = 0;
+        do {
+            const int jg = j + 4 * g;
+            const int4 r = key_rows(jg, p, head_dim);
+            gh = 0;
+            do {
+                __global const float *qh = qg + gh * head_dim;
+                ATT_V a0 = (ATT_V)(0.0f), a1 = a0, a2 = a0, a3 = a0;
+                d = 0;
+                do {
+                    const ATT_V qd = V_LOAD(d, qh);
+                    a0 += qd * KV_LOADV(kh + r.x, d);
+                    a1 += qd * KV_LOADV(kh + r.y, d);
+                    a2 += qd * KV_LOADV(kh + r.z, d);
+                    a3 += qd * KV_LOADV(kh + r.w, d);
+                } while (++d < HDV);
+                const float4 b0 = V_SUM4(a0), b1 = V_SUM4(a1), b2 = V_SUM4(a2), b3 = V_SUM4(a3);
+                const float4 s =
+                    scale * (float4)(b0.x + b0.y + b0.z + b0.w, b1.x + b1.y + b1.z + b1.w,
+                                     b2.x + b2.y + b2.z + b2.w, b3.x + b3.y + b3.z + b3.w);
+                sc(gh, g) =
+                    select(s, (float4)(-INFINITY), (int4)(jg, jg + 1, jg + 2, jg + 3) > (int4)(p));
+            } while (++gh < ATT_G);
+        } while (++g < ATT_KB / 4);
+        gh = 0;
+        do { /* head gh: the block's maximum, one rescale, the exps */
+            float4 mx = (float4)(-INFINITY);
+            g = 0;
+            do {
+                mx = fmax(mx, sc(gh, g));
+            } while (++g < ATT_KB / 4);
+            const float m = ml(gh).x;
+            const float mn = fmax(m, fmax(fmax(mx.x, mx.y), fmax(mx.z, mx.w)));
+            const float c = exp(m - mn);
+            ATT_V ev = (ATT_V)(0.0f);
+            g = 0;
+            do {
+                const ATT_V e = exp(scv(gh, g) - mn);
+                set_scv(gh, g, e);
+                ev += e;
+            } while (++g < ATT_KB / ATT_VEC);
+            const float4 es = V_SUM4(ev);
+            ml(gh) = (float4)(mn, ml(gh).y * c + (es.x + es.y + es.z + es.w), 0.0f, 0.0f);
+            d = 0;
+            do {
+                set_acc(gh, d, acc(gh, d) * c);
+            } while (++d < HDV);
+        } while (++gh < ATT_G);
+        g = 0;
+        do {
+            const int jg = j + 4 * g;
+            const int4 r = key_rows(jg, p, head_dim);
+            gh = 0;
+            do {
+                const float4 e = sc(gh, g);
+                d = 0;
+                do {
+                    set_acc(gh, d,
+                            acc(gh, d) + e.x * KV_LOADV(vh + r.x, d) +
+                                e.y * KV_LOADV(vh + r.y, d) + e.z * KV_LOADV(vh + r.z, d) +
+                                e.w * KV_LOADV(vh + r.w, d));
+                } while (++d < HDV);
+            } while (++gh < ATT_G);
+        } while (++g < ATT_KB / 4);
+    } while ((j += ATT_KB) <= p);
+    gh = 0;
+    do {
+        const float inv = 1.0f / ml(gh).y;
+        d = 0;
+        do {
+            V_STORE(acc(gh, d) * inv, d, og + gh * head_dim);
+        } while (++d < HDV);
+    } while (++gh < ATT_G);
+#undef acc
+#undef set_acc
+#undef sc
+#undef scv
+#undef set_scv
+#undef ml
 }
 
 /* ---- one work-group per (h, t[, split]) ------------------------------------------ */

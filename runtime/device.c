@@ -73,6 +73,7 @@ void clg_device_fill_info(cl_platform_id p, cl_device_id d, clg_device_info *inf
     cl_uint cu = 0;
     clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL);
     info->compute_units = cu;
+    info->loop_limit = strstr(info->device_name, "llvmpipe") ? 65535u : 0u;
 }
 
 clg_status clg_device_list_impl(clg_device_info **out, cl_device_id **ids_out, int *count) {

@@ -259,12 +259,20 @@ static clg_status default_candidate(clg_kind *k, const clg_variant *v, candidate
     return st;
 }
 
-/* The declaration that is the kind's untuned default on this device. */
+/* The declaration that is the kind's untuned default on this device: the first for the
+ * device in the caller's list order (the file's order when there is no list). */
 static const clg_variant *default_decl(const clg_kind *k) {
     const char *dev = k->pl->ctx->info.type == CLG_DEVICE_GPU ? "gpu" : "cpu";
+    for (const char *s = k->variants; s && *s;) {
+        size_t len = strcspn(s, ",");
+        for (size_t i = 0; i < k->n_decl; i++)
+            if (strlen(k->decl[i].name) == len && !memcmp(s, k->decl[i].name, len) &&
+                (!strcmp(k->decl[i].device, dev) || !strcmp(k->decl[i].device, "any")))
+                return &k->decl[i];
+        s += len + (s[len] == ',');
+    }
     for (size_t i = 0; i < k->n_decl; i++)
-        if (listed(k->variants, k->decl[i].name) &&
-            (!strcmp(k->decl[i].device, dev) || !strcmp(k->decl[i].device, "any")))
+        if (!k->variants && (!strcmp(k->decl[i].device, dev) || !strcmp(k->decl[i].device, "any")))
             return &k->decl[i];
     for (size_t i = 0; i < k->n_decl; i++)
         if (listed(k->variants, k->decl[i].name)) return &k->decl[i];

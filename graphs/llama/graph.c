@@ -61,6 +61,8 @@ static clg_status shape_range(void *user, clg_task *t, unsigned slot, const clg_
             return set_range(t, 3, (size_t)hp->head_dim, (size_t)hp->n_head, T, FIXED_LOCAL, 1, 1);
         if (!strcmp(c->variant, "split")) /* (heads * ATT_WG, T, parts) */
             return set_range(t, 3, (size_t)hp->n_head * l, T, (size_t)s->m->attn_split, l, 1, 1);
+        if (!strcmp(c->variant, "group")) /* (KV heads, T): one item per query-head group */
+            return set_range(t, 2, (size_t)hp->n_head_kv, T, 1, l, 1, 1);
         return set_range(t, 2, per_row ? (size_t)hp->n_head * l : (size_t)hp->n_head, T, 1, l, 1,
                          1);
     }
@@ -144,8 +146,8 @@ static void attention_options(const llm_model *m, char *out, size_t cap) {
     const int hd = m->hp.head_dim;
     char max_hd[32] = "";
     if (hd > 128) snprintf(max_hd, sizeof max_hd, " -DATT_MAX_HD=%d", (hd + 31) / 32 * 32);
-    snprintf(out, cap, "%s%s%s", m->hp.kv_f16 ? " -DKV_F16" : "", hd % 8 ? " -DATT_VEC=4" : "",
-             max_hd);
+    snprintf(out, cap, "%s%s%s -DATT_G=%d", m->hp.kv_f16 ? " -DKV_F16" : "",
+             hd % 8 ? " -DATT_VEC=4" : "", max_hd, m->hp.n_head / m->hp.n_head_kv);
     if (out[0] == ' ') memmove(out, out + 1, strlen(out)); /* the list without a leading blank */
 }
 
@@ -213,16 +215,24 @@ static clg_status add_kinds(llm_model *m, step_plan *sp) {
                            .reps = TUNE_REPS_NORM};
         TRY(clg_planner_add_kind(m->planner, &d, &sp->norm[k]));
     }
-    /* The decode attention of a split plan runs attention_split then attention_merge. */
+    /* The decode attention of a split plan runs attention_split then attention_merge. On a
+     * CPU the decode plan's (one token) defaults to a work-item per query head, the batch
+     * plan's to one per KV head and token (attention_group: the heads sharing a KV head read
+     * its rows once). Under a loop limit (clg_device_info.loop_limit: llvmpipe) there is no
+     * attention_group: an item's loops run once per head of the group, which divides the
+     * keys it takes (attention_row: ~1900 at head_dim 64) by the group's size. */
     const int split = sp == &m->decode && m->attn_split > 1;
+    const char *att_variants = clg_context_device(m->ctx)->loop_limit ? "row,wg"
+                               : sp == &m->decode                     ? "row,group,wg"
+                                                                      : "group,row,wg";
     sp->attn_shape = (kind_shape){.m = m, .sp = sp, .op = SHAPE_ATTENTION};
     snprintf(name, sizeof name, "%s.attention", sp->name);
-    char att_opts[64];
+    char att_opts[96];
     attention_options(m, att_opts, sizeof att_opts);
     clg_kind_desc d = {.name = name,
                        .file = "attention",
                        .options = att_opts,
-                       .variants = split ? "split" : "row,wg",
+                       .variants = split ? "split" : att_variants,
                        .range = shape_range,
                        .prepare = attention_prepare,
                        .user = &sp->attn_shape};
@@ -530,7 +540,7 @@ fail:
  * apart: their options differ per tile and type, and they define the same functions. */
 static clg_status prebuild(llm_model *m, const char *embed_opts) {
     static const mm_kind fused_into[] = {MM_QKV, MM_FFN, MM_OUT};
-    char att_opts[64];
+    char att_opts[96];
     attention_options(m, att_opts, sizeof att_opts);
     int norm = m->arch->qk_norm || m->arch->post_norms, gemm = 0;
     for (size_t k = 0; k < sizeof fused_into / sizeof fused_into[0]; k++)

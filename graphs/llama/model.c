@@ -52,11 +52,14 @@ clg_context *llm_model_context(const llm_model *m) {
 int llm_model_n_seq(const llm_model *m) {
     return m->n_seq;
 }
-/* A kind (NULL: none) whose choice computes each row alone (llm_model_rows_invariant). */
+/* A kind (NULL: none) whose choice computes each row alone (llm_model_rows_invariant); the
+ * attention's "group" computes each head as "row" does, to the bit (ops.attention). */
 static int row_kind(const clg_kind *k) {
     const clg_choice *c = k ? clg_kind_choice(k) : NULL;
-    return !k ||
-           (c && (!strcmp(c->variant, "row") || !strcmp(c->variant, "x8")) && !c->alternative[0]);
+    return !k || (c &&
+                  (!strcmp(c->variant, "row") || !strcmp(c->variant, "x8") ||
+                   !strcmp(c->variant, "group")) &&
+                  !c->alternative[0]);
 }
 int llm_model_rows_invariant(const llm_model *m) {
     const step_plan *const plans[2] = {&m->decode, &m->prefill};

@@ -97,10 +97,11 @@ clg_status clg_planner_create(clg_context *ctx, const clg_planner_options *opt, 
 void clg_planner_destroy(clg_planner *p); /* safe on NULL */
 
 /* Adds a kind and sets its choice to the untuned default: the variant declared with
- * device=gpu on GPUs and device=cpu elsewhere (or device=any), restricted to d->variants
- * (else the first variant allowed), at its first local size or swept value the device runs
- * (or the fit= size for d->items). Builds that program. CLG_ERR_FORMAT when the file
- * declares nothing usable (the message names the file). *out is owned by the planner. */
+ * device=gpu on GPUs and device=cpu elsewhere (or device=any), the first such in the order
+ * of d->variants (else the first variant that list allows), at its first local size or
+ * swept value the device runs (or the fit= size for d->items). Builds that program.
+ * CLG_ERR_FORMAT when the file declares nothing usable (the message names the file). *out
+ * is owned by the planner. */
 clg_status clg_planner_add_kind(clg_planner *p, const clg_kind_desc *d, clg_kind **out);
 
 /* The program and kernel name slot `slot` of the current choice runs: for a builder

@@ -83,6 +83,9 @@ typedef struct clg_device_info {
     int profiling_timer;       /* event timestamps are real (Mesa 22 rusticl's are not);
                                   known after a profiling context was created, else -1 */
     unsigned compute_units;
+    unsigned loop_limit; /* loop iterations a work-item runs in all before the driver ends its
+                            loops silently, 0 where none is known (llvmpipe: 65535, Mesa's
+                            LP_MAX_TGSI_LOOP_ITERATIONS; docs/DEVICES.md) */
     uint64_t global_mem_size;
     uint64_t max_alloc_size;
 } clg_device_info;

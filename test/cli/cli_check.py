@@ -480,11 +480,12 @@ def plan():
             expect(len(tuned) == 8, f"{dev}: both plans list attn_norm, ffn_norm, output_norm, attention: "
                    f"{sorted(tuned)}")
             for (pl, name), t in sorted(tuned.items()):
-                m = re.fullmatch(r"(row|wg|split) (?:local |[A-Z_]+=)(\d+)", t["variant"])
+                m = re.fullmatch(r"(row|group|wg|split) (?:local |[A-Z_]+=)(\d+)", t["variant"])
                 expect(m is not None and t["tuned"] and t["best_us"] > 0,
                        f"{dev} {pl} {name}: measured {t['variant']!r}, {t.get('best_us')} us "
                        f"(runner-up {t.get('runner_up_us')} us), kernel {t['kernel']}, local {t['local']}")
-                kern = {"row": "_row", "wg": "_wg", "split": "attention_split"}[m.group(1)]
+                kern = {"row": "_row", "group": "attention_group", "wg": "_wg",
+                        "split": "attention_split"}[m.group(1)]
                 expect(t["kernel"].endswith(kern) and t["local"].split("x")[0] == m.group(2),
                        f"{dev} {pl} {name}: the task runs the chosen variant")
             cached = choices(plan_json("--tune"))

@@ -1,5 +1,6 @@
 /* KV-cache store (cl/rope.cl's rope_kv with n_rot = 0; the rotation is checked in ops.rope)
- * and causal GQA attention (cl/attention.cl): attention_row,
+ * and causal GQA attention (cl/attention.cl): attention_row, attention_group (groups of 2,
+ * 3 and 4 query heads; NaN where ATT_G is not the case's group),
  * attention_wg and attention_split + attention_merge (n_split 1, 3, 8, with empty ranges),
  * f32 and f16 caches, full and sliding-window (windows 1, 5, windows that some tokens of a
  * batch exceed and others do not, and windows longer than the positions), against
@@ -37,9 +38,11 @@ typedef struct att_build {
     int row_vec;                    /* ATT_VEC: attention_row runs where it divides head_dim */
     int splits[3], nsplits;         /* attention_split's n_split values */
     int only_hd;                    /* run only the cases of this head_dim (0: all that fit) */
+    int group;                      /* ATT_G: attention_group's query heads per KV head */
 } att_build;
 
-static int wg_runs = 0; /* attention_wg / _split cases that ran */
+static int wg_runs = 0;    /* attention_wg / _split cases that ran */
+static int group_runs = 0; /* attention_group cases checked against the reference */
 
 /* f16 conversions: llm_f16_to_f32 and llm_f32_to_f16 (round to nearest even, as vstore_half;
  * checked against numpy in unit.quant). */
@@ -50,6 +53,7 @@ typedef struct att_data {
     void *k_init, *v_init; /* the caches' initial device contents (f32 or half) */
     int *pos, *seq;        /* [T] */
     float *want, *got;     /* [T, out_stride] */
+    float *row;            /* [T, out_stride] attention_row's output at the current window */
     float *part;           /* [T, n_heads, 8, hd + 2] */
 } att_data;
 
@@ -63,6 +67,7 @@ static void free_data(att_data *d) {
     free(d->seq);
     free(d->want);
     free(d->got);
+    free(d->row);
     free(d->part);
 }
 
@@ -125,9 +130,10 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
     d.seq = malloc((size_t)c->T * sizeof(int));
     d.want = malloc(n_out * sizeof(float));
     d.got = malloc(n_out * sizeof(float));
+    d.row = malloc(n_out * sizeof(float));
     d.part = malloc(n_part * sizeof(float));
     if (!d.qkv || !d.k_ref || !d.v_ref || !d.k_init || !d.v_init || !d.pos || !d.seq || !d.want ||
-        !d.got || !d.part) {
+        !d.got || !d.row || !d.part) {
         CHECK(!"out of memory");
         free_data(&d);
         return;
@@ -220,18 +226,23 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
     clg_graph_destroy(g);
     g = NULL;
 
-    /* Attention variants: v = 0 row, 1 wg, 2.. split with splits[v - 2], at every window. */
+    /* Attention variants: v = 0 row, 1 wg, 2.. split with splits[v - 2], then group, at every
+     * window. attention_group runs where its ATT_G is the case's group (else it must write
+     * NaN to every head) and its vectors divide head_dim, as attention_row's. */
     const int att_args[] = {c->T, row_stride, 0, out_stride, nh, nkv, hd, c->ctx_len};
     for (int wi = 0; wi < c->nwindows; wi++) {
         const int window = c->windows[wi];
         CHECK_OK(ref_attention(d.qkv, d.k_ref, d.v_ref, d.pos, d.seq, d.want, c->T, row_stride, 0,
                                out_stride, nh, nkv, hd, c->ctx_len, scale, window));
-        for (int v = 0; v < 2 + b->nsplits; v++) {
-            if (v == 0 && c->head_dim % b->row_vec) continue;
-            const int n_split = v >= 2 ? b->splits[v - 2] : 0;
+        for (int v = 0; v < 3 + b->nsplits; v++) {
+            const int grp = v == 2 + b->nsplits, split = v >= 2 && !grp;
+            const int nan_out = grp && nh != nkv * b->group;
+            if ((v == 0 || grp) && c->head_dim % b->row_vec) continue;
+            const int n_split = split ? b->splits[v - 2] : 0;
             const char *kernel = v == 0   ? "attention_row"
                                  : v == 1 ? "attention_wg"
-                                          : "attention_split";
+                                 : split  ? "attention_split"
+                                          : "attention_group";
             CHECK_OK(clg_graph_create(ctx, "att", &g));
             if (!g) break;
             t = NULL;
@@ -242,14 +253,14 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
             CHECK_OK(clg_task_arg_buffer(t, ATT_V_CACHE, bv, CLG_READ));
             CHECK_OK(clg_task_arg_buffer(t, ATT_POS, bpos, CLG_READ));
             CHECK_OK(clg_task_arg_buffer(t, ATT_SEQ, bseq, CLG_READ));
-            CHECK_OK(clg_task_arg_buffer(t, ATT_OUT, bout, v >= 2 ? CLG_READ : CLG_WRITE));
+            CHECK_OK(clg_task_arg_buffer(t, ATT_OUT, bout, split ? CLG_READ : CLG_WRITE));
             for (int a = 0; a < 8; a++)
                 CHECK_OK(clg_task_arg_int(t, ATT_T + a, att_args[a]));
             CHECK_OK(clg_task_arg_float(t, ATT_SCALE, scale));
             CHECK_OK(clg_task_arg_int(t, ATT_WINDOW, window));
             int ok = 1;
-            if (v == 0) {
-                size_t global[2] = {(size_t)nh + 3, (size_t)c->T}; /* rounded up: extras exit */
+            if (v == 0 || grp) { /* rounded up: extras exit */
+                size_t global[2] = {(size_t)(grp ? nkv : nh) + 3, (size_t)c->T};
                 CHECK_OK(clg_task_set_range(t, 2, global, NULL));
             } else if (v == 1) {
                 size_t global[2] = {(size_t)nh * b->wg, (size_t)c->T},
@@ -273,7 +284,8 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
                 CHECK_OK(clg_task_set_range(m, 3, mg, NULL));
             }
             if (ok) {
-                if (v >= 1) wg_runs++;
+                if (v >= 1 && !grp) wg_runs++;
+                if (grp && !nan_out) group_runs++;
                 /* Poison out (padding included) so that a missed element shows. */
                 for (size_t i = 0; i < n_out; i++)
                     d.got[i] = NAN;
@@ -293,14 +305,35 @@ static void run_case(clg_context *ctx, const att_build *b, clg_program *pkv, clg
                  * (random-walk ~3e-6). The observed error is < 3e-7; atol 2e-5 leaves margin while
                  * one key too many or too few (a weight of ~1/n >= 6e-4) fails. */
                 char what[160];
-                if (v >= 2)
+                if (nan_out) { /* every head's output NaN, then the reference's check skipped */
+                    int all = 1;
+                    for (int tt = 0; tt < c->T; tt++)
+                        for (int k = 0; k < nh * hd; k++)
+                            all &= isnan(d.got[(size_t)tt * out_stride + k]) != 0;
+                    if (!all)
+                        printf("  %s [%s] %s: not NaN for a group of %d heads\n", c->name,
+                               b->att_opts, kernel, nh / nkv);
+                    CHECK(all);
+                    clg_graph_destroy(g);
+                    g = NULL;
+                    continue;
+                }
+                if (split)
                     snprintf(what, sizeof what, "%s [%s] %s window=%d n_split=%d", c->name,
                              b->att_opts, kernel, window, n_split);
                 else
                     snprintf(what, sizeof what, "%s [%s] %s window=%d", c->name, b->att_opts,
                              kernel, window);
                 tc_close(what, d.got, d.want, n_out, 2e-5f, 0.0f);
-                if (v >= 2) check_part(bpart, c, n_split, window);
+                /* attention_group computes each head as attention_row does, to the bit: a
+                 * token's result does not depend on the plan (llm_model_rows_invariant) */
+                if (v == 0) memcpy(d.row, d.got, n_out * sizeof(float));
+                if (grp) { /* row ran first, under the same condition */
+                    snprintf(what, sizeof what, "%s [%s] group == row, window=%d", c->name,
+                             b->att_opts, window);
+                    tc_close(what, d.got, d.row, n_out, 0.0f, 0.0f);
+                }
+                if (split) check_part(bpart, c, n_split, window);
             }
             clg_graph_destroy(g);
             g = NULL;
@@ -403,13 +436,34 @@ int main(void) {
      * and is skipped there), f16 caches with ATT_WG 16 and the row kernel's smallest key
      * block and vectors (4 floats), and head_dim fixed at compile time with ATT_WG 32 and key
      * blocks of 32 (head_dim 128 must then give NaN); head_dim 256 (above the default ATT_MAX_HD)
-     * at run time, and fixed with f16 caches, on its cases only. */
+     * at run time, and fixed with f16 caches, on its cases only. attention_group's ATT_G: 1
+     * in the defaults (every case's group is larger: NaN), 2, 3, 4 in the others. */
     static const att_build builds[] = {
-        {"", "", 64, 128, 0, 0, 8, {1, 3, 8}, 3, 0},
-        {"-DKV_F16 -DATT_WG=16 -DATT_KB=4 -DATT_VEC=4", "-DKV_F16", 16, 128, 0, 1, 4, {3}, 1, 0},
-        {"-DATT_WG=32 -DATT_KB=32 -DATT_HD=64 -DATT_MAX_HD=64", "", 32, 64, 64, 0, 8, {1, 8}, 2, 0},
-        {"-DATT_WG=32 -DATT_MAX_HD=256", "", 32, 256, 0, 0, 8, {1, 3}, 2, 256},
-        {"-DKV_F16 -DATT_WG=16 -DATT_HD=256 -DATT_MAX_HD=256",
+        {"", "", 64, 128, 0, 0, 8, {1, 3, 8}, 3, 0, 1},
+        {"-DKV_F16 -DATT_WG=16 -DATT_KB=4 -DATT_VEC=4 -DATT_G=2",
+         "-DKV_F16",
+         16,
+         128,
+         0,
+         1,
+         4,
+         {3},
+         1,
+         0,
+         2},
+        {"-DATT_WG=32 -DATT_KB=32 -DATT_HD=64 -DATT_MAX_HD=64 -DATT_G=3",
+         "",
+         32,
+         64,
+         64,
+         0,
+         8,
+         {1, 8},
+         2,
+         0,
+         3},
+        {"-DATT_WG=32 -DATT_MAX_HD=256 -DATT_G=4", "", 32, 256, 0, 0, 8, {1, 3}, 2, 256, 4},
+        {"-DKV_F16 -DATT_WG=16 -DATT_HD=256 -DATT_MAX_HD=256 -DATT_G=4",
          "-DKV_F16",
          16,
          256,
@@ -418,7 +472,8 @@ int main(void) {
          8,
          {3},
          1,
-         256},
+         256,
+         4},
     };
     for (size_t k = 0; k < sizeof builds / sizeof builds[0]; k++) {
         const att_build *b = &builds[k];
@@ -434,7 +489,8 @@ int main(void) {
         }
         if (b->max_hd < 128 || b->fixed_hd) run_too_wide(ctx, patt, b->wg);
     }
-    CHECK(wg_runs >= 10); /* the work-group variants ran (not all skipped) */
+    CHECK(wg_runs >= 10);   /* the work-group variants ran (not all skipped) */
+    CHECK(group_runs >= 8); /* attention_group ran on groups of 2, 3 and 4 heads */
     clg_context_destroy(ctx);
     return tc_finish("ops.attention");
 }

@@ -4,7 +4,8 @@
  * value built as its own program) computes the right sums on fresh random inputs; tuning
  * leaves the tasks on a correct candidate with times; an alternative made of other tasks
  * competes; choices round-trip through the plan cache; a damaged file is ignored with a
- * warning; fit= and an undeclared value behave as documented. */
+ * warning; fit= and an undeclared value behave as documented; of several declarations for
+ * the device type the caller's list order picks the default. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,8 @@
 static const char src[] =
     "/* @variant row kernels=rowsum,rowsum_twice local=16,1,4 device=cpu\n"
     " * @variant wg kernels=rowsum_wg,rowsum_twice sweep=WG:16,64,32 local=WG device=gpu\n"
-    " * @variant fit kernels=rowsum,rowsum_twice local=8 fit=2,8,64\n */\n"
+    " * @variant fit kernels=rowsum,rowsum_twice local=8 fit=2,8,64\n"
+    " * @variant both kernels=rowsum,rowsum_twice local=2 device=any\n */\n"
     "#ifndef WG\n#define WG 16\n#endif\n"
     "__kernel void rowsum(__global const float *x, __global float *y, int n, int cols) {\n"
     "    int r = get_global_id(0); if (r >= n) return;\n"
@@ -120,6 +122,21 @@ int main(void) {
     CHECK(!strcmp(c->variant, dev->type == CLG_DEVICE_GPU ? "wg" : "row") && !c->tuned &&
           c->best_ns < 0);
     printf("  default: %s\n", c->label);
+    /* several declarations for the device: the first in the list's order (a planner of
+     * their own: the plan cache below holds the one kind) */
+    clg_planner *pl2 = NULL;
+    clg_kind *k2 = NULL, *k3 = NULL;
+    CHECK_OK(clg_planner_create(ctx, NULL, &pl2));
+    clg_kind_desc d2 = d;
+    d2.name = "both_first";
+    d2.variants = "both,row,wg";
+    if (pl2) CHECK_OK(clg_planner_add_kind(pl2, &d2, &k2));
+    CHECK(k2 && !strcmp(clg_kind_choice(k2)->variant, "both"));
+    d2.name = "both_last";
+    d2.variants = "row,wg,both";
+    if (pl2) CHECK_OK(clg_planner_add_kind(pl2, &d2, &k3));
+    CHECK(k3 && !strcmp(clg_kind_choice(k3)->variant, dev->type == CLG_DEVICE_GPU ? "wg" : "row"));
+    clg_planner_destroy(pl2);
 
     clg_graph *g;
     CHECK_OK(clg_graph_create(ctx, "g", &g));

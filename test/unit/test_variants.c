@@ -47,7 +47,7 @@ int main(void) {
     CHECK(n == 0);
 
     /* Every kernel file parses; the families the planner tunes have a CPU and a GPU
-     * default. */
+     * default (the attention two for CPUs: the model's lists order them). */
     const clg_kernel_file *tables[2] = {clg_runtime_kernel_files(), llm_kernel_files()};
     int defaults = 0, files = 0;
     for (int tb = 0; tb < 2; tb++)
@@ -65,7 +65,7 @@ int main(void) {
                 gpu += !strcmp(v[k].device, "gpu");
             }
             if (!strcmp(name, "matmul") || !strcmp(name, "norm") || !strcmp(name, "attention")) {
-                CHECK(cpu == 1 && gpu == 1);
+                CHECK(cpu == 1 + !strcmp(name, "attention") && gpu == 1);
                 defaults++;
             }
         }
