@@ -204,6 +204,37 @@ static inline int4 key_rows(int jg, int p, int head_dim) {
     return min((int4)(jg) + (int4)(0, 1, 2, 3), (int4)(p)) * head_dim;
 }
 
+/* scale * q . k of keys jg .. jg + 3 (their rows r of the head's cache kh), -inf past p;
+ * HDV vectors of ATT_VEC floats a row. attention_row and attention_group share it (and
+ * add_values4), so that both compute a head by the same operations. */
+static inline float4 score4(__global const float *qh, __global const KV_T *kh, int4 r, int jg,
+                            int p, int HDV, float scale) {
+    ATT_V a0 = (ATT_V)(0.0f), a1 = a0, a2 = a0, a3 = a0;
+    int d = 0;
+    do {
+        const ATT_V qd = V_LOAD(d, qh);
+        a0 += qd * KV_LOADV(kh + r.x, d);
+        a1 += qd * KV_LOADV(kh + r.y, d);
+        a2 += qd * KV_LOADV(kh + r.z, d);
+        a3 += qd * KV_LOADV(kh + r.w, d);
+    } while (++d < HDV);
+    const float4 b0 = V_SUM4(a0), b1 = V_SUM4(a1), b2 = V_SUM4(a2), b3 = V_SUM4(a3);
+    const float4 s = scale * (float4)(b0.x + b0.y + b0.z + b0.w, b1.x + b1.y + b1.z + b1.w,
+                                      b2.x + b2.y + b2.z + b2.w, b3.x + b3.y + b3.z + b3.w);
+    return select(s, (float4)(-INFINITY), (int4)(jg, jg + 1, jg + 2, jg + 3) > (int4)(p));
+}
+
+/* acc += e.x v[r.x] + e.y v[r.y] + e.z v[r.z] + e.w v[r.w], acc: HDV vectors of ATT_VEC
+ * floats in the caller's private array. */
+static inline void add_values4(float *acc, __global const KV_T *vh, int4 r, float4 e, int HDV) {
+    int d = 0;
+    do {
+        V_STORE(V_LOAD(d, acc) + e.x * KV_LOADV(vh + r.x, d) + e.y * KV_LOADV(vh + r.y, d) +
+                    e.z * KV_LOADV(vh + r.z, d) + e.w * KV_LOADV(vh + r.w, d),
+                d, acc);
+    } while (++d < HDV);
+}
+
 __kernel void attention_row(__global const float *q, __global const KV_T *k_cache,
                             __global const KV_T *v_cache, __global const int *pos,
                             __global const int *seq, __global float *out, int T, int q_stride,
@@ -252,20 +283,7 @@ __kernel void attention_row(__global const float *q, __global const KV_T *k_cach
         int g = 0;
         do {
             const int jg = j + 4 * g;
-            const int4 r = key_rows(jg, p, head_dim);
-            ATT_V a0 = (ATT_V)(0.0f), a1 = a0, a2 = a0, a3 = a0;
-            d = 0;
-            do {
-                const ATT_V qd = V_LOAD(d, qh);
-                a0 += qd * KV_LOADV(kh + r.x, d);
-                a1 += qd * KV_LOADV(kh + r.y, d);
-                a2 += qd * KV_LOADV(kh + r.z, d);
-                a3 += qd * KV_LOADV(kh + r.w, d);
-            } while (++d < HDV);
-            const float4 b0 = V_SUM4(a0), b1 = V_SUM4(a1), b2 = V_SUM4(a2), b3 = V_SUM4(a3);
-            float4 s = scale * (float4)(b0.x + b0.y + b0.z + b0.w, b1.x + b1.y + b1.z + b1.w,
-                                        b2.x + b2.y + b2.z + b2.w, b3.x + b3.y + b3.z + b3.w);
-            s = select(s, (float4)(-INFINITY), (int4)(jg, jg + 1, jg + 2, jg + 3) > (int4)(p));
+            const float4 s = score4(qh, kh, key_rows(jg, p, head_dim), jg, p, HDV, scale);
             sc(g) = s;
             mx = fmax(mx, s);
         } while (++g < ATT_KB / 4);
@@ -286,14 +304,7 @@ __kernel void attention_row(__global const float *q, __global const KV_T *k_cach
         } while (++d < HDV);
         g = 0;
         do {
-            const int jg = j + 4 * g;
-            const int4 r = key_rows(jg, p, head_dim);
-            const float4 e = sc(g);
-            d = 0;
-            do {
-                set_acc(d, acc(d) + e.x * KV_LOADV(vh + r.x, d) + e.y * KV_LOADV(vh + r.y, d) +
-                               e.z * KV_LOADV(vh + r.z, d) + e.w * KV_LOADV(vh + r.w, d));
-            } while (++d < HDV);
+            add_values4((float *)st, vh, key_rows(j + 4 * g, p, head_dim), sc(g), HDV);
         } while (++g < ATT_KB / 4);
         m = mn;
     } while ((j += ATT_KB) <= p);
@@ -363,22 +374,7 @@ __kernel void attention_group(__global const float *q, __global const KV_T *k_ca
             const int4 r = key_rows(jg, p, head_dim);
             gh = 0;
             do {
-                __global const float *qh = qg + gh * head_dim;
-                ATT_V a0 = (ATT_V)(0.0f), a1 = a0, a2 = a0, a3 = a0;
-                d = 0;
-                do {
-                    const ATT_V qd = V_LOAD(d, qh);
-                    a0 += qd * KV_LOADV(kh + r.x, d);
-                    a1 += qd * KV_LOADV(kh + r.y, d);
-                    a2 += qd * KV_LOADV(kh + r.z, d);
-                    a3 += qd * KV_LOADV(kh + r.w, d);
-                } while (++d < HDV);
-                const float4 b0 = V_SUM4(a0), b1 = V_SUM4(a1), b2 = V_SUM4(a2), b3 = V_SUM4(a3);
-                const float4 s =
-                    scale * (float4)(b0.x + b0.y + b0.z + b0.w, b1.x + b1.y + b1.z + b1.w,
-                                     b2.x + b2.y + b2.z + b2.w, b3.x + b3.y + b3.z + b3.w);
-                sc(gh, g) =
-                    select(s, (float4)(-INFINITY), (int4)(jg, jg + 1, jg + 2, jg + 3) > (int4)(p));
+                sc(gh, g) = score4(qg + gh * head_dim, kh, r, jg, p, HDV, scale);
             } while (++gh < ATT_G);
         } while (++g < ATT_KB / 4);
         gh = 0;
@@ -411,14 +407,7 @@ __kernel void attention_group(__global const float *q, __global const KV_T *k_ca
             const int4 r = key_rows(jg, p, head_dim);
             gh = 0;
             do {
-                const float4 e = sc(gh, g);
-                d = 0;
-                do {
-                    set_acc(gh, d,
-                            acc(gh, d) + e.x * KV_LOADV(vh + r.x, d) +
-                                e.y * KV_LOADV(vh + r.y, d) + e.z * KV_LOADV(vh + r.z, d) +
-                                e.w * KV_LOADV(vh + r.w, d));
-                } while (++d < HDV);
+                add_values4((float *)st + gh * ATT_MAX_HD, vh, r, sc(gh, g), HDV);
             } while (++gh < ATT_G);
         } while (++g < ATT_KB / 4);
     } while ((j += ATT_KB) <= p);
