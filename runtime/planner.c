@@ -259,21 +259,26 @@ static clg_status default_candidate(clg_kind *k, const clg_variant *v, candidate
     return st;
 }
 
-/* The declaration that is the kind's untuned default on this device: the first for the
- * device in the caller's list order (the file's order when there is no list). */
-static const clg_variant *default_decl(const clg_kind *k) {
+/* 1 when declaration v names this device's type (or any). */
+static int for_device(const clg_kind *k, const clg_variant *v) {
     const char *dev = k->pl->ctx->info.type == CLG_DEVICE_GPU ? "gpu" : "cpu";
+    return !strcmp(v->device, dev) || !strcmp(v->device, "any");
+}
+
+/* The declaration that is the kind's untuned default on this device: the first for the
+ * device in the caller's list order (the file's order when there is no list), else the
+ * first the list allows. */
+static const clg_variant *default_decl(const clg_kind *k) {
     for (const char *s = k->variants; s && *s;) {
         size_t len = strcspn(s, ",");
         for (size_t i = 0; i < k->n_decl; i++)
             if (strlen(k->decl[i].name) == len && !memcmp(s, k->decl[i].name, len) &&
-                (!strcmp(k->decl[i].device, dev) || !strcmp(k->decl[i].device, "any")))
+                for_device(k, &k->decl[i]))
                 return &k->decl[i];
         s += len + (s[len] == ',');
     }
-    for (size_t i = 0; i < k->n_decl; i++)
-        if (!k->variants && (!strcmp(k->decl[i].device, dev) || !strcmp(k->decl[i].device, "any")))
-            return &k->decl[i];
+    for (size_t i = 0; i < k->n_decl && !k->variants; i++)
+        if (for_device(k, &k->decl[i])) return &k->decl[i];
     for (size_t i = 0; i < k->n_decl; i++)
         if (listed(k->variants, k->decl[i].name)) return &k->decl[i];
     return NULL;

@@ -203,9 +203,8 @@ int llm_model_n_seq(const llm_model *m);
  * both step plans runs a "row" variant (one work-item owns a token's row of a product, a
  * norm, an attention head or the heads of one KV head, so the batch sets only how many rows
  * run, and the one-token and the tiled products scale each block alike), as the planner
- * chooses on CPU devices
- * (ops.llama_seqs checks equal logits there). 0 where a variant reduces a row across
- * work-items (GPU work-group variants, the split attention, a library GEMM): a one-token
+ * chooses on CPU devices (ops.llama_seqs checks equal logits there). 0 where a variant reduces a
+ * row across work-items (GPU work-group variants, the split attention, a library GEMM): a one-token
  * step may then round differently from the same token in a batch. May change after
  * tuning. */
 int llm_model_rows_invariant(const llm_model *m);
