@@ -224,6 +224,34 @@ static inline float4 score4(__global const float *qh, __global const KV_T *kh, i
     return select(s, (float4)(-INFINITY), (int4)(jg, jg + 1, jg + 2, jg + 3) > (int4)(p));
 }
 
+/* One block's online-softmax update of a head, from its running maximum m and sum l: the
+ * block's ATT_KB scores sc (a float4 per 4 keys) become their weights e^(s - m'), the
+ * accumulator acc (HDV vectors of ATT_VEC floats) is rescaled by e^(m - m'); returns
+ * (m', l'). The running maximum and the exps are a long dependent chain; taken per 4 keys
+ * it cost more than the dot products on PoCL, hence one update per block. */
+static inline float2 softmax_block(float4 *sc, float *acc, float m, float l, int HDV) {
+    float4 mx = (float4)(-INFINITY);
+    int g = 0;
+    do {
+        mx = fmax(mx, sc[g]);
+    } while (++g < ATT_KB / 4);
+    const float mn = fmax(m, fmax(fmax(mx.x, mx.y), fmax(mx.z, mx.w)));
+    const float c = exp(m - mn);
+    ATT_V ev = (ATT_V)(0.0f);
+    g = 0;
+    do {
+        const ATT_V e = exp(V_LOAD(g, (float *)sc) - mn);
+        V_STORE(e, g, (float *)sc);
+        ev += e;
+    } while (++g < ATT_KB / ATT_VEC);
+    const float4 es = V_SUM4(ev);
+    int d = 0;
+    do {
+        V_STORE(V_LOAD(d, acc) * c, d, acc);
+    } while (++d < HDV);
+    return (float2)(mn, l * c + (es.x + es.y + es.z + es.w));
+}
+
 /* acc += e.x v[r.x] + e.y v[r.y] + e.z v[r.z] + e.w v[r.w], acc: HDV vectors of ATT_VEC
  * floats in the caller's private array. */
 static inline void add_values4(float *acc, __global const KV_T *vh, int4 r, float4 e, int HDV) {
@@ -258,8 +286,8 @@ __kernel void attention_row(__global const float *q, __global const KV_T *k_cach
 
     /* One private array (see the note on loop shapes): the accumulator in st[0, HD4), read
      * and written as vectors acc(d) / set_acc(d, v) of ATT_VEC floats; the block's scores,
-     * then weights, in st[ATT_MAX_HD/4, +ATT_KB/4): sc(g) for keys 4g .. 4g + 3, or as
-     * vectors scv(i) / set_scv(i, v). q is re-read from global memory, where it stays
+     * then weights, in st[ATT_MAX_HD/4, +ATT_KB/4): sc(g) for keys 4g .. 4g + 3 (read as
+     * vectors of ATT_VEC by softmax_block). q is re-read from global memory, where it stays
      * cached. (Vectors of 8 in a float4 array: a float8 array's scores would be halves
      * chosen by a select on a scalar, which SPIR-V before 1.4 rejects.) */
     const int HDV = head_dim / ATT_VEC;
@@ -267,8 +295,6 @@ __kernel void attention_row(__global const float *q, __global const KV_T *k_cach
 #define acc(d) V_LOAD((d), (float *)st)
 #define set_acc(d, v) V_STORE((v), (d), (float *)st)
 #define sc(g) st[ATT_MAX_HD / 4 + (g)]
-#define scv(i) V_LOAD((i), (float *)&sc(0))
-#define set_scv(i, v) V_STORE((v), (i), (float *)&sc(0))
     int d = 0;
     do {
         set_acc(d, (ATT_V)(0.0f));
@@ -276,37 +302,20 @@ __kernel void attention_row(__global const float *q, __global const KV_T *k_cach
     float m = -INFINITY, l = 0.0f;
     int j = win_lo(p, window);
     do { /* keys j .. j + ATT_KB - 1 of lo .. p (p >= lo), four at a time: their scores,
-          * then one maximum, one rescale and vector exps for the block. The running maximum
-          * and the exps are a long dependent chain; taken per 4 keys it cost more than the
-          * dot products on PoCL. Keys past p read key p again and score -inf: weight 0. */
-        float4 mx = (float4)(-INFINITY);
+          * then one update for the block (softmax_block), then the values. Keys past p read
+          * key p again and score -inf: weight 0. */
         int g = 0;
         do {
             const int jg = j + 4 * g;
-            const float4 s = score4(qh, kh, key_rows(jg, p, head_dim), jg, p, HDV, scale);
-            sc(g) = s;
-            mx = fmax(mx, s);
+            sc(g) = score4(qh, kh, key_rows(jg, p, head_dim), jg, p, HDV, scale);
         } while (++g < ATT_KB / 4);
-        const float mn = fmax(m, fmax(fmax(mx.x, mx.y), fmax(mx.z, mx.w)));
-        const float c = exp(m - mn);
-        ATT_V ev = (ATT_V)(0.0f);
-        g = 0;
-        do {
-            const ATT_V e = exp(scv(g) - mn);
-            set_scv(g, e);
-            ev += e;
-        } while (++g < ATT_KB / ATT_VEC);
-        const float4 es = V_SUM4(ev);
-        l = l * c + (es.x + es.y + es.z + es.w);
-        d = 0;
-        do {
-            set_acc(d, acc(d) * c);
-        } while (++d < HDV);
+        const float2 ml = softmax_block(&sc(0), (float *)st, m, l, HDV);
+        m = ml.x;
+        l = ml.y;
         g = 0;
         do {
             add_values4((float *)st, vh, key_rows(j + 4 * g, p, head_dim), sc(g), HDV);
         } while (++g < ATT_KB / 4);
-        m = mn;
     } while ((j += ATT_KB) <= p);
     const float inv = 1.0f / l;
     d = 0;
@@ -316,8 +325,6 @@ __kernel void attention_row(__global const float *q, __global const KV_T *k_cach
 #undef acc
 #undef set_acc
 #undef sc
-#undef scv
-#undef set_scv
 }
 
 /* ---- one work-item per (KV head, t): the ATT_G query heads that read it ---------- */
@@ -348,15 +355,13 @@ __kernel void attention_group(__global const float *q, __global const KV_T *k_ca
     __global const KV_T *kh = k_cache + kvh * (size_t)ctx_len * (size_t)head_dim;
     __global const KV_T *vh = v_cache + kvh * (size_t)ctx_len * (size_t)head_dim;
 
-    /* One private array: head gh's accumulator (acc), its block's scores then weights (sc,
-     * scv) as in attention_row, and its running maximum and sum in ml(gh).x, .y. */
+    /* One private array: head gh's accumulator (acc), its block's scores then weights (sc)
+     * as in attention_row, and its running maximum and sum in ml(gh).x, .y. */
     const int HDV = head_dim / ATT_VEC;
     float4 st[ATT_G * (ATT_MAX_HD / 4 + ATT_KB / 4 + 1)];
 #define acc(gh, d) V_LOAD((d), (float *)st + (gh)*ATT_MAX_HD)
 #define set_acc(gh, d, v) V_STORE((v), (d), (float *)st + (gh)*ATT_MAX_HD)
 #define sc(gh, g) st[ATT_G * (ATT_MAX_HD / 4) + (gh) * (ATT_KB / 4) + (g)]
-#define scv(gh, i) V_LOAD((i), (float *)&sc((gh), 0))
-#define set_scv(gh, i, v) V_STORE((v), (i), (float *)&sc((gh), 0))
 #define ml(gh) st[ATT_G * (ATT_MAX_HD / 4 + ATT_KB / 4) + (gh)]
     int gh = 0, d;
     do {
@@ -378,28 +383,10 @@ __kernel void attention_group(__global const float *q, __global const KV_T *k_ca
             } while (++gh < ATT_G);
         } while (++g < ATT_KB / 4);
         gh = 0;
-        do { /* head gh: the block's maximum, one rescale, the exps */
-            float4 mx = (float4)(-INFINITY);
-            g = 0;
-            do {
-                mx = fmax(mx, sc(gh, g));
-            } while (++g < ATT_KB / 4);
-            const float m = ml(gh).x;
-            const float mn = fmax(m, fmax(fmax(mx.x, mx.y), fmax(mx.z, mx.w)));
-            const float c = exp(m - mn);
-            ATT_V ev = (ATT_V)(0.0f);
-            g = 0;
-            do {
-                const ATT_V e = exp(scv(gh, g) - mn);
-                set_scv(gh, g, e);
-                ev += e;
-            } while (++g < ATT_KB / ATT_VEC);
-            const float4 es = V_SUM4(ev);
-            ml(gh) = (float4)(mn, ml(gh).y * c + (es.x + es.y + es.z + es.w), 0.0f, 0.0f);
-            d = 0;
-            do {
-                set_acc(gh, d, acc(gh, d) * c);
-            } while (++d < HDV);
+        do {
+            const float2 u =
+                softmax_block(&sc(gh, 0), (float *)st + gh * ATT_MAX_HD, ml(gh).x, ml(gh).y, HDV);
+            ml(gh) = (float4)(u, 0.0f, 0.0f);
         } while (++gh < ATT_G);
         g = 0;
         do {
@@ -422,8 +409,6 @@ __kernel void attention_group(__global const float *q, __global const KV_T *k_ca
 #undef acc
 #undef set_acc
 #undef sc
-#undef scv
-#undef set_scv
 #undef ml
 }
 
